@@ -1,0 +1,1 @@
+"""The click CLI. Each command group lives in its own module and is imported only when used."""

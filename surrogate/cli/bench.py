@@ -1,0 +1,18 @@
+"""``surrogate bench``: each benchmark measures the toolkit against a baseline in the same run."""
+
+from __future__ import annotations
+
+import click
+
+from .lazy import LazyGroup
+
+BENCHMARKS = {
+    "table": ("surrogate.cli.bench_table:bench_table", "S-curve continuation vs solving each strain from scratch."),
+    "train": ("surrogate.cli.bench_train:bench_train", "Trainer throughput vs a plain DataLoader loop."),
+    "infer": ("surrogate.cli.bench_infer:bench_infer", "ONNX Runtime, C, PyTorch and table lookup throughput."),
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=BENCHMARKS)
+def bench() -> None:
+    """Benchmarks, each reporting ratios against a baseline measured in the same run."""

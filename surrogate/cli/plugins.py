@@ -1,0 +1,20 @@
+"""``surrogate plugins``: every installed plugin, built-in or third-party, with its options."""
+
+from __future__ import annotations
+
+import click
+
+from .. import registry
+
+
+@click.command()
+@click.option("--kind", type=click.Choice(sorted(registry.GROUPS)), help="Only this kind of plugin.")
+def plugins(kind: str | None) -> None:
+    """List installed plugins (entry-point groups surrogate.tables/models/weightings/physics)."""
+    for group in [kind] if kind else list(registry.GROUPS):
+        click.secho(f"{registry.GROUPS[group]}", bold=True)
+        for info in registry.describe(group):
+            click.echo(f"  {info.name:<18} {info.description}  [{info.distribution}]")
+            for option in info.options:
+                click.echo(f"      {option.name}={option.default!r} ({option.type_name}): {option.help}")
+        click.echo()

@@ -1,0 +1,96 @@
+"""Typed, documented plugin options, parsed from the command line's ``key=value`` strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .errors import PluginError
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true/false, got {text!r}")
+
+
+def parse_floats(text: str) -> list[float]:
+    """'1,2.5,3' -> [1.0, 2.5, 3.0]."""
+    return [float(part) for part in str(text).split(",") if part.strip()]
+
+
+def parse_mapping(text: str) -> dict[str, float]:
+    """'Y_H2O:2,Y_OH:0.5' -> {'Y_H2O': 2.0, 'Y_OH': 0.5}."""
+    result: dict[str, float] = {}
+    for part in str(text).split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition(":")
+        if not sep:
+            raise ValueError(f"expected name:value pairs separated by commas, got {part!r}")
+        result[key.strip()] = float(value)
+    return result
+
+
+@dataclass(frozen=True)
+class Option:
+    """One plugin option: name, default, one-line help; `type` parses strings (inferred from the default)."""
+
+    name: str
+    default: Any
+    help: str
+    type: Callable[[str], Any] | None = None
+    choices: Sequence[str] | None = None
+
+    @property
+    def parser(self) -> Callable[[str], Any]:
+        if self.type is not None:
+            return self.type
+        if isinstance(self.default, bool):
+            return parse_bool
+        if isinstance(self.default, (int, float, str)):
+            return type(self.default)
+        return str
+
+    @property
+    def type_name(self) -> str:
+        names = {parse_bool: "bool", parse_floats: "floats", parse_mapping: "name:value,..."}
+        parser = self.parser
+        return names.get(parser, getattr(parser, "__name__", "value"))
+
+    def convert(self, value: Any, owner: str) -> Any:
+        if isinstance(value, str):
+            try:
+                value = self.parser(value)
+            except (TypeError, ValueError) as exc:
+                raise PluginError(f"{owner}: option {self.name}={value!r}: expected {self.type_name} ({exc})") from None
+        if self.choices is not None and value not in self.choices:
+            raise PluginError(f"{owner}: option {self.name}={value!r}: expected one of {', '.join(self.choices)}")
+        return value
+
+
+def resolve_options(options: Iterable[Option], given: Mapping[str, Any], owner: str) -> dict[str, Any]:
+    """Defaults overlaid with `given`, each converted to its type; unknown names are a one-line error."""
+    declared = {option.name: option for option in options}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        valid = ", ".join(declared) or "(none)"
+        raise PluginError(f"{owner}: unknown option {unknown[0]!r}; valid options: {valid}")
+    resolved = {name: option.default for name, option in declared.items()}
+    for name, value in given.items():
+        resolved[name] = declared[name].convert(value, owner)
+    return resolved
+
+
+def parse_key_values(items: Iterable[str], what: str) -> dict[str, str]:
+    """['a=1', 'b=x'] -> {'a': '1', 'b': 'x'}; a missing '=' is a one-line error naming `what`."""
+    result: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise PluginError(f"{what}: expected key=value, got {item!r}")
+        result[key.strip()] = value.strip()
+    return result

@@ -1,0 +1,204 @@
+"""The table schema: columnar, self-describing HDF5 shared by every generator and every consumer.
+
+Layout (format ``thermo-surrogate-table``, version 1):
+
+- root attributes: ``format``, ``format_version``, ``kind``, ``created``, ``toolkit_version`` and whatever
+  provenance the generator adds (mechanism, pressure, streams, Cantera version, element data). Dicts and
+  lists are stored as JSON strings and decoded on read.
+- ``/inputs/<name>`` and ``/outputs/<name>``: 1-D float datasets of equal length, each with ``units`` and
+  ``description`` attributes; the group attribute ``order`` (JSON list) fixes the column order.
+- any other group (e.g. ``/flamelets``) holds raw solutions and is the generator's own business.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from . import __version__
+from .atomic import atomic_path, check_writable
+from .errors import TableError
+
+FORMAT = "thermo-surrogate-table"
+FORMAT_VERSION = 1
+CHUNK_ROWS = 65536
+
+
+@dataclass
+class Column:
+    """One named 1-D column with its physical units and a human description."""
+
+    name: str
+    values: np.ndarray
+    units: str
+    description: str
+
+
+def encode_attr(value: Any) -> Any:
+    """HDF5-storable form of an attribute value: dicts and lists become JSON strings."""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value)
+    if value is None:
+        return "null"
+    return value
+
+
+def decode_attr(value: Any) -> Any:
+    """Inverse of :func:`encode_attr`; numpy scalars become Python scalars."""
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str):
+        if value[:1] in "[{" or value == "null":
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                return value
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def write_columns(group: Any, columns: Sequence[Column]) -> None:
+    """Write columns into an h5py group as chunked, compressed datasets with units and descriptions."""
+    n_rows = {len(c.values) for c in columns}
+    if len(n_rows) > 1:
+        raise ValueError(f"columns of unequal length: { {c.name: len(c.values) for c in columns} }")
+    for column in columns:
+        values = np.ascontiguousarray(column.values, dtype=np.float64)
+        chunks = (max(1, min(len(values), CHUNK_ROWS)),)
+        dataset = group.create_dataset(
+            column.name, data=values, chunks=chunks, compression="gzip", compression_opts=4, shuffle=True
+        )
+        dataset.attrs["units"] = column.units
+        dataset.attrs["description"] = column.description
+    group.attrs["order"] = json.dumps([c.name for c in columns])
+
+
+def write_table(
+    path: str | os.PathLike,
+    *,
+    kind: str,
+    inputs: Sequence[Column],
+    outputs: Sequence[Column],
+    attrs: Mapping[str, Any],
+    extra: Callable[[Any], None] | None = None,
+) -> Path:
+    """Write a complete table atomically: temporary file first, renamed onto `path` when done.
+
+    `extra(h5file)` may add further groups (raw solutions) before the file is closed.
+    """
+    import h5py
+
+    target = check_writable(path)
+    if len({len(c.values) for c in [*inputs, *outputs]}) != 1:
+        raise ValueError("inputs and outputs must all have the same number of rows")
+    with atomic_path(target) as tmp:
+        with h5py.File(tmp, "w") as h5:
+            h5.attrs["format"] = FORMAT
+            h5.attrs["format_version"] = FORMAT_VERSION
+            h5.attrs["kind"] = kind
+            h5.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            h5.attrs["toolkit_version"] = __version__
+            for key, value in attrs.items():
+                h5.attrs[key] = encode_attr(value)
+            write_columns(h5.create_group("inputs"), inputs)
+            write_columns(h5.create_group("outputs"), outputs)
+            if extra is not None:
+                extra(h5)
+    return target
+
+
+class Table:
+    """Read access to a table file; columns are read lazily, whole or in row slices."""
+
+    def __init__(self, path: str | os.PathLike):
+        import h5py
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise TableError(f"{self.path}: no such file")
+        try:
+            with h5py.File(self.path, "r") as h5:
+                raw_attrs = dict(h5.attrs)
+                fmt = decode_attr(raw_attrs.get("format"))
+                if fmt != FORMAT:
+                    raise TableError(f"{self.path}: not a {FORMAT} file (root attribute 'format' is {fmt!r})")
+                for group in ("inputs", "outputs"):
+                    if group not in h5:
+                        raise TableError(f"{self.path}: table has no /{group} group")
+                self.input_names: list[str] = json.loads(h5["inputs"].attrs["order"])
+                self.output_names: list[str] = json.loads(h5["outputs"].attrs["order"])
+                self._meta = {
+                    name: (group, decode_attr(h5[group][name].attrs.get("units", "")),
+                           decode_attr(h5[group][name].attrs.get("description", "")))
+                    for group, names in (("inputs", self.input_names), ("outputs", self.output_names))
+                    for name in names
+                }
+                first = self.input_names[0] if self.input_names else self.output_names[0]
+                self.n_rows = int(h5[self._meta[first][0]][first].shape[0])
+                self.groups = [k for k in h5.keys() if k not in ("inputs", "outputs")]
+        except TableError:
+            raise
+        except OSError as exc:
+            raise TableError(f"{self.path}: not a readable HDF5 file ({exc.__class__.__name__})") from None
+        self.attrs: dict[str, Any] = {k: decode_attr(v) for k, v in raw_attrs.items()}
+        if int(self.attrs.get("format_version", 0)) > FORMAT_VERSION:
+            raise TableError(
+                f"{self.path}: table format version {self.attrs['format_version']} is newer than this "
+                f"toolkit's ({FORMAT_VERSION}); upgrade thermo-surrogate"
+            )
+
+    @property
+    def kind(self) -> str:
+        return str(self.attrs.get("kind", ""))
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.input_names, *self.output_names]
+
+    def _lookup(self, name: str) -> tuple[str, str, str]:
+        if name not in self._meta:
+            raise TableError(
+                f"{self.path}: no column {name!r}; inputs: {', '.join(self.input_names)}; "
+                f"outputs: {', '.join(self.output_names)}"
+            )
+        return self._meta[name]
+
+    def units(self, name: str) -> str:
+        return self._lookup(name)[1]
+
+    def description(self, name: str) -> str:
+        return self._lookup(name)[2]
+
+    def read(self, name: str, rows: slice | None = None) -> np.ndarray:
+        """One column as float64, optionally only a slice of rows (for chunked reading)."""
+        import h5py
+
+        group = self._lookup(name)[0]
+        with h5py.File(self.path, "r") as h5:
+            dataset = h5[group][name]
+            return np.asarray(dataset[rows if rows is not None else slice(None)], dtype=np.float64)
+
+    def read_matrix(self, names: Sequence[str], rows: slice | None = None) -> np.ndarray:
+        """Several columns stacked as an (n_rows, len(names)) float64 array."""
+        for name in names:
+            self._lookup(name)
+        return np.stack([self.read(n, rows) for n in names], axis=1) if names else np.empty((0, 0))
+
+    def sha256(self) -> str:
+        """Content hash of the file, recorded by runs and ONNX models trained on it."""
+        digest = hashlib.sha256()
+        with open(self.path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
