@@ -60,6 +60,19 @@ class ClosedMassFractionNet(nn.Module):
         y = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
         return y[:, self.unpermute]
 
+    @torch.no_grad()
+    def init_output_bias(self, target_mean: torch.Tensor) -> None:
+        """Start from the mean composition: softmax biases log(mean Y_k), linear biases the mean target.
+
+        A softmax initialized uniformly predicts 1/n for trace species of mass fraction 1e-5; moving there
+        takes thousands of steps, during which variance-weighted losses stall. Starting at the mean avoids it.
+        """
+        mask = torch.tensor(self.softmax_mask)
+        if self.softmax_head is not None:
+            self.softmax_head.bias.copy_(torch.log(target_mean[mask].clamp_min(1e-30)))
+        if self.linear_head is not None:
+            self.linear_head.bias.copy_(target_mean[~mask])
+
     def shared_parameters(self) -> list[nn.Parameter]:
         """The last shared layer, which gradient-based weighting strategies differentiate against."""
         last = [m for m in self.hidden if isinstance(m, nn.Linear)]

@@ -1,0 +1,1 @@
+"""Benchmarks that measure the toolkit against a baseline in the same run."""

@@ -1,0 +1,183 @@
+"""``surrogate train``, ``surrogate evaluate`` and ``surrogate compare``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from ..errors import UserError
+
+TRAIN_SETTINGS = [
+    click.option("--model", help="Model plugin (see `surrogate plugins`). [default: softmax-mlp]"),
+    click.option("--model-option", "model_option", multiple=True, metavar="KEY=VALUE", help="Model option."),
+    click.option("--physics", multiple=True, metavar="NAME", help="Physics/regularization loss plugin (repeatable)."),
+    click.option("--physics-option", "physics_option", multiple=True, metavar="NAME.KEY=VALUE",
+                 help="Option of a physics plugin, e.g. mixture-fraction.weight=0.1."),
+    click.option("--inputs", help="Comma-separated input columns. [default: all table inputs]"),
+    click.option("--outputs", help="Comma-separated output columns. [default: every Y_* of the table]"),
+    click.option("--log-input", "log_input", multiple=True, help="Input scaled by log10 before min-max. [default: chi]"),
+    click.option("--epochs", type=int, help="Maximum epochs. [default: 60]"),
+    click.option("--batch-size", "batch_size", type=int, help="Batch size. [default: 1024]"),
+    click.option("--lr", type=float, help="Learning rate. [default: 3e-3]"),
+    click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd", "lbfgs"]), help="[default: adam]"),
+    click.option("--lr-schedule", "lr_schedule", type=click.Choice(["none", "cosine", "step", "plateau"]),
+                 help="Learning-rate schedule. [default: cosine]"),
+    click.option("--weight-decay", "weight_decay", type=float, help="Optimizer weight decay. [default: 0]"),
+    click.option("--patience", type=int, help="Early stopping after this many epochs without improvement (0: off)."),
+    click.option("--min-delta", "min_delta", type=float, help="Smallest validation-score gain that counts."),
+    click.option("--val-fraction", "val_fraction", type=float, help="[default: 0.1]"),
+    click.option("--test-fraction", "test_fraction", type=float, help="[default: 0.1]"),
+    click.option("--seed", type=int, help="Seed of split, initialization and shuffling. [default: 0]"),
+    click.option("--device", help="auto (CUDA when present), cpu, cuda, cuda:N. [default: auto]"),
+    click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of training options."),
+    click.option("--quiet", is_flag=True, help="No progress bar."),
+]
+
+
+def train_settings(function: Callable) -> Callable:
+    for decorator in reversed(TRAIN_SETTINGS):
+        function = decorator(function)
+    return function
+
+
+def split_list(text: str | None) -> list[str] | None:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else None
+
+
+def physics_options(items: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """('mixture-fraction.weight=0.1',) -> {'mixture-fraction': {'weight': '0.1'}}."""
+    from ..options import parse_key_values
+
+    result: dict[str, dict[str, str]] = {}
+    for key, value in parse_key_values(items, "--physics-option").items():
+        plugin, dot, option = key.rpartition(".")
+        if not dot:
+            raise UserError(f"--physics-option {key}={value}: expected NAME.KEY=VALUE")
+        result.setdefault(plugin, {})[option] = value
+    return result
+
+
+def load_yaml(path: str) -> dict[str, Any]:
+    import yaml
+
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"--config {path}: no such file")
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"--config {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"--config {path}: expected a mapping of training options at the top level")
+    return data
+
+
+def build_options(table: str, settings: dict[str, Any], extra: dict[str, Any] | None = None):
+    """TrainOptions from defaults, then the YAML config, then options given on the command line."""
+    from ..options import parse_key_values
+    from ..trainer import TrainOptions
+
+    data: dict[str, Any] = load_yaml(settings["config_file"]) if settings.get("config_file") else {}
+    given = {
+        "model": settings.get("model"),
+        "model_options": parse_key_values(settings.get("model_option") or (), "--model-option") or None,
+        "physics": list(settings.get("physics") or ()) or None,
+        "physics_options": physics_options(settings.get("physics_option") or ()) or None,
+        "inputs": split_list(settings.get("inputs")),
+        "outputs": split_list(settings.get("outputs")),
+        "log_inputs": list(settings.get("log_input") or ()) or None,
+        **{k: settings.get(k) for k in ("epochs", "batch_size", "lr", "optimizer", "lr_schedule", "weight_decay",
+                                        "patience", "min_delta", "val_fraction", "test_fraction", "seed", "device")},
+        **(extra or {}),
+    }
+    data.update({k: v for k, v in given.items() if v is not None})
+    data["table"] = table
+    options = TrainOptions.from_mapping(data, settings.get("config_file") or "options")
+    options.validate()
+    return options
+
+
+def print_metrics(metrics: dict[str, dict[str, dict[str, float]]], split: str) -> None:
+    rows = metrics[split]
+    click.echo(f"{'output':<12} {'R²':>10} {'MSE':>11} {'MRE':>10} {'max |err|':>11}   ({split})")
+    for name, m in rows.items():
+        click.echo(f"{name:<12} {m['r2']:>10.5f} {m['mse']:>11.3e} {m['mre']:>10.3e} {m['max_abs']:>11.3e}")
+
+
+@click.command()
+@click.argument("table", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option("--weighting", help="Weighting strategy plugin. [default: the recommended one]")
+@click.option("--weighting-option", "weighting_option", multiple=True, metavar="KEY=VALUE",
+              help="Option of the weighting strategy.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
+@train_settings
+def train(table: str, run_dir: str, weighting: str | None, weighting_option: tuple[str, ...], resume: bool,
+          **settings: Any) -> None:
+    """Train a surrogate on TABLE into the run directory given by -o."""
+    from ..options import parse_key_values
+    from ..run import CONFIG, WEIGHTS
+    from ..trainer import train as run_training
+
+    target = Path(run_dir)
+    if resume:
+        if not (target / CONFIG).is_file():
+            raise UserError(f"--resume: {target} holds no run to resume (no {CONFIG})")
+        from ..run import read_config
+        from ..trainer import TrainOptions
+
+        options = TrainOptions.from_mapping(read_config(target)["trainer"], str(target / CONFIG))
+    else:
+        if (target / WEIGHTS).exists() or (target / CONFIG).exists():
+            raise UserError(f"{target}: already holds a run; use --resume to continue it or another -o")
+        extra: dict[str, Any] = {}
+        if weighting:
+            extra["weighting"] = weighting
+            extra["weighting_options"] = parse_key_values(weighting_option, "--weighting-option")
+        elif weighting_option:
+            extra["weighting_options"] = parse_key_values(weighting_option, "--weighting-option")
+        options = build_options(table, settings, extra)
+    result = run_training(options, target, resume=resume, progress=not settings.get("quiet"))
+    print_metrics(result.metrics, "test" if "test" in result.metrics else "train")
+    click.echo(f"run written to {target} (best epoch {result.best_epoch}); plots in {target / 'plots'}")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--table", "table_path", type=click.Path(dir_okay=False),
+              help="Evaluate on every row of another table instead of the run's own splits.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+def evaluate(run_dir: str, table_path: str | None, split: str) -> None:
+    """Per-output R², MSE, mean relative error and max error of a trained run."""
+    from ..evaluation import evaluate_run
+
+    metrics, label = evaluate_run(run_dir, table_path, split)
+    print_metrics({label: metrics}, label)
+
+
+@click.command()
+@click.argument("table", type=click.Path(dir_okay=False))
+@click.option("--weighting", "weightings", multiple=True, required=True, metavar="NAME",
+              help="A strategy to compare (repeat; at least two).")
+@click.option("--weighting-option", "weighting_option", multiple=True, metavar="NAME.KEY=VALUE",
+              help="Option of one compared strategy, e.g. power.exponent=2.")
+@click.option("-o", "--output", "out_dir", default="compare", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for one run per strategy, compare.csv and compare.png.")
+@train_settings
+def compare(table: str, weightings: tuple[str, ...], weighting_option: tuple[str, ...], out_dir: str,
+            **settings: Any) -> None:
+    """Train each strategy with the same seed and budget; print and save per-output test R²."""
+    from ..comparison import compare_weightings
+
+    strategy_options = physics_options(weighting_option) if weighting_option else {}
+    unknown = sorted(set(strategy_options) - set(weightings))
+    if unknown:
+        raise UserError(f"--weighting-option for {unknown[0]!r}, which is not among --weighting {list(weightings)}")
+    runs = [(name, build_options(table, settings, {"weighting": name,
+                                                   "weighting_options": strategy_options.get(name, {})}))
+            for name in weightings]
+    result = compare_weightings(runs, Path(out_dir), progress=not settings.get("quiet"))
+    click.echo(result.render())
+    click.echo(f"saved {result.csv_path} and {result.png_path}")

@@ -1,0 +1,93 @@
+"""Training data: columns read from a table, a seeded train/val/test split, scalers fitted on train only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .errors import UserError
+from .losses import DataStatistics
+from .scaling import InputScaler, OutputScaler
+from .table import Table
+
+
+def default_outputs(table: Table) -> list[str]:
+    """Every mass fraction of the table (``Y_*``): what the softmax MLP closes to one."""
+    species = [name for name in table.output_names if name.startswith("Y_")]
+    if not species:
+        raise UserError(f"{table.path}: table has no Y_* outputs; choose outputs with --outputs")
+    return species
+
+
+def split_indices(n_rows: int, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+    """Seeded random partition of row indices into train, val and test (each sorted)."""
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise UserError(f"split fractions val={val_fraction}, test={test_fraction}: expected each in [0, 1), sum < 1")
+    order = np.random.default_rng(seed).permutation(n_rows)
+    n_val, n_test = int(round(val_fraction * n_rows)), int(round(test_fraction * n_rows))
+    return {
+        "val": np.sort(order[:n_val]),
+        "test": np.sort(order[n_val:n_val + n_test]),
+        "train": np.sort(order[n_val + n_test:]),
+    }
+
+
+@dataclass
+class TrainingData:
+    """Physical inputs and targets of the whole table, the split, and the scalers fitted on train."""
+
+    input_names: list[str]
+    output_names: list[str]
+    x: np.ndarray
+    y: np.ndarray
+    splits: dict[str, np.ndarray]
+    input_scaler: InputScaler
+    output_scaler: OutputScaler
+
+    @classmethod
+    def from_table(
+        cls,
+        table: Table,
+        inputs: Sequence[str],
+        outputs: Sequence[str],
+        log_inputs: Sequence[str],
+        softmax_mask: Sequence[bool],
+        splits: dict[str, np.ndarray],
+    ) -> "TrainingData":
+        unknown = [name for name in log_inputs if name not in inputs]
+        if unknown:
+            raise UserError(f"--log-input {unknown[0]!r} is not one of the inputs ({', '.join(inputs)})")
+        x = table.read_matrix(list(inputs))
+        y = table.read_matrix(list(outputs))
+        for name, column in zip([*inputs, *outputs], [*x.T, *y.T]):
+            if not np.all(np.isfinite(column)):
+                raise UserError(f"{table.path}: column {name!r} has non-finite values")
+        train = splits["train"]
+        if len(train) < 2:
+            raise UserError(f"{table.path}: only {len(train)} training rows; need more data or smaller val/test")
+        log = [name in log_inputs for name in inputs]
+        return cls(
+            input_names=list(inputs),
+            output_names=list(outputs),
+            x=x,
+            y=y,
+            splits=splits,
+            input_scaler=InputScaler.fit(x[train], log),
+            output_scaler=OutputScaler.fit(y[train], softmax_mask),
+        )
+
+    def input_ranges(self) -> dict[str, list[float]]:
+        """{input: [min, max]} over the training rows: the range the surrogate is valid in."""
+        x = self.x[self.splits["train"]]
+        return {name: [float(x[:, j].min()), float(x[:, j].max())] for j, name in enumerate(self.input_names)}
+
+    def statistics(self, y_model_train: np.ndarray) -> DataStatistics:
+        """Mean and variance of each model-space target over the training rows."""
+        return DataStatistics(
+            output_names=list(self.output_names),
+            mean={n: float(v) for n, v in zip(self.output_names, y_model_train.mean(axis=0))},
+            variance={n: float(v) for n, v in zip(self.output_names, y_model_train.var(axis=0))},
+            n_samples=int(y_model_train.shape[0]),
+        )

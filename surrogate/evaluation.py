@@ -1,0 +1,30 @@
+"""Metrics of a trained run on its own splits or on another table with the same columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .metrics import metrics_table
+from .run import load_run
+from .table import Table
+
+PREDICT_CHUNK = 65536
+
+
+def evaluate_run(run_dir: str | Path, table_path: str | Path | None = None,
+                 split: str = "test") -> tuple[dict[str, dict[str, float]], str]:
+    """({output: metrics}, label): the run's `split` of its training table, or every row of `table_path`."""
+    run = load_run(run_dir)
+    table = Table(table_path or run.table_path)
+    if table_path is None:
+        rows = run.split_indices(split)
+        label = split
+    else:
+        rows = np.arange(table.n_rows)
+        label = f"all rows of {table.path.name}"
+    x = table.read_matrix(run.input_names)[rows]
+    y = table.read_matrix(run.output_names)[rows]
+    pred = np.concatenate([run.predict(x[s:s + PREDICT_CHUNK]) for s in range(0, len(x), PREDICT_CHUNK)])
+    return metrics_table(y, pred, run.output_names), label

@@ -1,0 +1,130 @@
+"""The trainer on a synthetic table: run directory contents, metrics, resume, determinism, CLI errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from surrogate.cli.main import cli
+from surrogate.run import load_run
+from surrogate.trainer import TrainOptions, train
+from tests.synthetic import SPECIES, synthetic_table
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    return synthetic_table(tmp_path_factory.mktemp("synthetic") / "table.h5")
+
+
+@pytest.fixture(scope="module")
+def run(table, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "inverse-variance"
+    options = TrainOptions(table=str(table), weighting="inverse-variance", epochs=25, seed=1, batch_size=256)
+    return train(options, run_dir, progress=False)
+
+
+def test_run_directory_holds_everything_needed_to_reuse_the_run(run):
+    files = {p.name for p in run.run_dir.iterdir()}
+    assert {"config.json", "model.pt", "scalers.json", "splits.npz", "history.csv", "metrics.json",
+            "checkpoint.pt", "plots"} <= files
+    assert {p.name for p in (run.run_dir / "plots").iterdir()} == {"parity.png", "training.png", "weights.png"}
+    config = json.loads((run.run_dir / "config.json").read_text())
+    assert len(config["table_sha256"]) == 64
+    assert config["outputs"] == [f"Y_{s}" for s in SPECIES]
+
+
+def test_metrics_cover_every_split_and_output(run):
+    metrics = json.loads((run.run_dir / "metrics.json").read_text())
+    assert set(metrics) == {"train", "val", "test"}
+    for split in metrics.values():
+        assert set(split) == {f"Y_{s}" for s in SPECIES}
+        for values in split.values():
+            assert set(values) == {"r2", "mse", "mre", "max_abs"}
+
+
+def test_inverse_variance_learns_every_species_including_trace_ones(run):
+    r2 = {name: m["r2"] for name, m in run.metrics["test"].items()}
+    assert min(r2.values()) > 0.95, r2
+
+
+def test_loaded_run_predicts_mass_fractions_that_sum_to_one(run, table):
+    from surrogate.table import Table
+
+    loaded = load_run(run.run_dir)
+    x = Table(table).read_matrix(loaded.input_names)[:500]
+    y = loaded.predict(x)
+    assert np.allclose(y.sum(axis=1), 1.0, atol=1e-5)
+    assert (y >= 0).all()
+
+
+def test_history_logs_the_weight_of_every_term_each_epoch(run):
+    with open(run.run_dir / "history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 25
+    variance = json.loads((run.run_dir / "config.json").read_text())
+    weights = {k: float(v) for k, v in rows[0].items() if k.startswith("weight/")}
+    assert set(weights) == {f"weight/data/Y_{s}" for s in SPECIES}
+    # inverse variance: the trace species (tiny variance) gets by far the largest weight
+    assert max(weights, key=weights.get) in ("weight/data/Y_HO2", "weight/data/Y_OH")
+    assert variance["weighting"]["name"] == "inverse-variance"
+
+
+def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(table, tmp_path):
+    options = TrainOptions(table=str(table), weighting="uniform", epochs=4, seed=3, lr_schedule="none")
+    full = train(options, tmp_path / "full", progress=False)
+    short = TrainOptions(**{**options.__dict__, "epochs": 2})
+    train(short, tmp_path / "resumed", progress=False)
+    config = json.loads((tmp_path / "resumed" / "config.json").read_text())
+    config["trainer"]["epochs"] = 4
+    (tmp_path / "resumed" / "config.json").write_text(json.dumps(config))
+    resumed = train(options, tmp_path / "resumed", resume=True, progress=False)
+    assert len(resumed.history) == 4
+    a = torch.load(full.run_dir / "model.pt", weights_only=True)
+    b = torch.load(resumed.run_dir / "model.pt", weights_only=True)
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-6), key
+
+
+def test_cli_train_rejects_unknown_weighting_with_one_line(table, tmp_path):
+    result = CliRunner().invoke(cli, ["train", str(table), "-o", str(tmp_path / "r"), "--weighting", "nope"])
+    assert result.exit_code == 2
+    assert "unknown weighting 'nope'; available:" in result.output
+    assert "inverse-variance" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_train_rejects_unknown_option_and_column(table, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", str(table), "-o", str(tmp_path / "r"), "--model-option", "depht=3"])
+    assert result.exit_code == 2 and "unknown option 'depht'; valid options: depth, width, activation" in result.output
+    result = runner.invoke(cli, ["train", str(table), "-o", str(tmp_path / "r"), "--outputs", "Y_XX"])
+    assert result.exit_code == 2 and "no column 'Y_XX'" in result.output
+
+
+def test_cli_train_rejects_a_file_that_is_not_a_table(tmp_path):
+    bogus = tmp_path / "bogus.h5"
+    bogus.write_bytes(b"not hdf5 at all")
+    result = CliRunner().invoke(cli, ["train", str(bogus), "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "not a readable HDF5 file" in result.output
+
+
+def test_cli_train_with_yaml_config_and_evaluate(table, tmp_path):
+    config = tmp_path / "train.yaml"
+    config.write_text("weighting: inverse-std\nepochs: 2\nbatch_size: 256\nmodel_options: {width: 16}\n")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", str(table), "-o", str(tmp_path / "r"), "--config", str(config), "--quiet"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert saved["weighting"]["name"] == "inverse-std" and saved["model"]["options"]["width"] == 16
+    result = runner.invoke(cli, ["evaluate", str(tmp_path / "r")])
+    assert result.exit_code == 0 and "Y_HO2" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epoch: 3\n")
+    result = runner.invoke(cli, ["train", str(table), "-o", str(tmp_path / "r2"), "--config", str(bad)])
+    assert result.exit_code == 2 and "unknown key 'epoch'" in result.output
