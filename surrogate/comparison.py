@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
 from .atomic import atomic_path
+from .errors import UserError
+from .run import CONFIG, METRICS, read_config
 from .trainer import TrainOptions, train
 
 
@@ -34,13 +37,13 @@ class Comparison:
 def compare_weightings(runs: Sequence[tuple[str, TrainOptions]], out_dir: Path, progress: bool = True) -> Comparison:
     """Train each (label, options) into out_dir/label (reusing finished runs) and tabulate test R²."""
     from . import plots
-    from .run import METRICS
-    import json
 
     out_dir.mkdir(parents=True, exist_ok=True)
     r2: dict[str, dict[str, float]] = {}
     for label, options in runs:
         run_dir = out_dir / label
+        if (run_dir / CONFIG).is_file() and read_config(run_dir)["trainer"] != asdict(options):
+            raise UserError(f"{run_dir}: holds a run with other options; choose another -o or remove it")
         if (run_dir / METRICS).is_file():
             metrics = json.loads((run_dir / METRICS).read_text())
         else:

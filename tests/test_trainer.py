@@ -128,3 +128,16 @@ def test_cli_train_with_yaml_config_and_evaluate(table, tmp_path):
     bad.write_text("epoch: 3\n")
     result = runner.invoke(cli, ["train", str(table), "-o", str(tmp_path / "r2"), "--config", str(bad)])
     assert result.exit_code == 2 and "unknown key 'epoch'" in result.output
+
+
+def test_compare_trains_each_strategy_alike_and_tabulates_r2(table, tmp_path):
+    result = CliRunner().invoke(cli, ["compare", str(table), "--weighting", "uniform", "--weighting", "inverse-std",
+                                      "--epochs", "2", "--quiet", "-o", str(tmp_path / "cmp")])
+    assert result.exit_code == 0, result.output
+    assert "uniform" in result.output and "inverse-std" in result.output and "Y_HO2" in result.output
+    lines = (tmp_path / "cmp" / "compare.csv").read_text().splitlines()
+    assert lines[0] == "output,uniform,inverse-std" and len(lines) == 1 + len(SPECIES)
+    assert (tmp_path / "cmp" / "compare.png").stat().st_size > 1000
+    split_a = np.load(tmp_path / "cmp" / "uniform" / "splits.npz")["test"]
+    split_b = np.load(tmp_path / "cmp" / "inverse-std" / "splits.npz")["test"]
+    assert np.array_equal(split_a, split_b)

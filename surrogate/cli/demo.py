@@ -1,0 +1,97 @@
+"""``surrogate demo``: the main job end to end on local defaults, reusing whatever is already built.
+
+H2/air flamelet table (Cantera) -> softmax MLP with the recommended weighting -> per-species metrics
+-> ONNX export with parity check -> ONNX Runtime inference on held-out cells.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+# Small enough for minutes on 2 CPU cores, large enough to show the whole S-curve and learn every species.
+DEMO_TABLE_OPTIONS: dict[str, str] = {}
+DEMO_EPOCHS = 60
+
+
+def step(number: int, text: str) -> None:
+    click.secho(f"\n[{number}/5] {text}", bold=True)
+
+
+@click.command()
+@click.option("-o", "--output", "out_dir", default="demo", show_default=True, type=click.Path(file_okay=False),
+              help="Directory for every artefact of the demo.")
+@click.option("--epochs", default=DEMO_EPOCHS, show_default=True, help="Training epochs.")
+def demo(out_dir: str, epochs: int) -> None:
+    """Build a small H2 flamelet table, train, evaluate, export to ONNX and run it (re-runs reuse results)."""
+    import numpy as np
+
+    from .. import registry
+    from ..run import METRICS, load_run
+    from ..table import Table
+    from ..trainer import TrainOptions, train
+    from .train import print_metrics
+
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    table_path, run_dir, model_path = root / "h2_flamelets.h5", root / "run", root / "h2_surrogate.onnx"
+
+    step(1, f"H2/air counterflow flamelet table -> {table_path}")
+    if table_path.is_file():
+        click.echo("  reusing the existing table")
+    else:
+        plugin, options = registry.configure("tables", "h2-flamelet", DEMO_TABLE_OPTIONS)
+        plugin().build(table_path, **options)
+    table = Table(table_path)
+    click.echo(f"  {table.n_rows} points, inputs {', '.join(table.input_names)}; "
+               f"{sum(n.startswith('Y_') for n in table.output_names)} species")
+
+    step(2, f"train the softmax MLP with the recommended weighting -> {run_dir}")
+    if (run_dir / METRICS).is_file():
+        click.echo("  reusing the finished run")
+    else:
+        result = train(TrainOptions(table=str(table_path), epochs=epochs), run_dir, resume=True)
+        click.echo(f"  best epoch {result.best_epoch} of {len(result.history)}")
+
+    step(3, "evaluate on the held-out test split")
+    run = load_run(run_dir)
+    import json
+
+    metrics = json.loads((run_dir / METRICS).read_text())
+    print_metrics(metrics, "test")
+    worst = min(metrics["test"].items(), key=lambda item: item[1]["r2"])
+    click.echo(f"  lowest test R²: {worst[0]} {worst[1]['r2']:.5f}")
+
+    step(4, f"export to ONNX with parity check -> {model_path}")
+    from export.onnx_export import export_run
+
+    if model_path.is_file() and model_path.stat().st_mtime >= (run_dir / "model.pt").stat().st_mtime:
+        click.echo("  reusing the exported model")
+    else:
+        exported = export_run(run, model_path, echo=lambda line: click.echo("  " + line))
+        click.echo(f"  wrote {exported.path} ({exported.n_bytes / 1024:.1f} KiB)")
+
+    step(5, "ONNX Runtime inference on held-out cells")
+    from export.runtime import Surrogate
+
+    surrogate = Surrogate(model_path)
+    rows = run.split_indices("test")
+    x = table.read_matrix(run.input_names)[rows]
+    y = table.read_matrix(run.output_names)[rows]
+    predicted = surrogate(x.astype(np.float32))
+    click.echo(f"  provider {surrogate.provider}; {len(x)} cells; largest |ONNX - table| per species:")
+    for j, name in enumerate(run.output_names):
+        click.echo(f"    {name:<8} {np.max(np.abs(predicted[:, j] - y[:, j])):.3e}   (range {np.ptp(y[:, j]):.3e})")
+    click.echo(f"  sum of predicted mass fractions: {predicted.sum(axis=1).min():.6f} .. {predicted.sum(axis=1).max():.6f}")
+
+    click.secho("\nArtefacts", bold=True)
+    click.echo(f"  table       {table_path}   (plots: surrogate table plot {table_path} -o {root / 'table_plots'})")
+    click.echo(f"  run         {run_dir}   (metrics.json, history.csv, plots/)")
+    click.echo(f"  ONNX model  {model_path}")
+    click.secho("Next", bold=True)
+    click.echo(f"  surrogate table info {table_path}")
+    click.echo(f"  surrogate compare {table_path} --weighting uniform --weighting inverse-variance --weighting schedule")
+    click.echo(f"  surrogate info {model_path}")
+    click.echo(f"  surrogate infer {model_path} {table_path} -o {root / 'predictions.h5'}")
+    click.echo(f"  surrogate bench infer --run {run_dir}")

@@ -1,0 +1,237 @@
+"""The solver side: C, C++ and Fortran programs on the C wrapper export/c/surrogate_ort, built with CMake against
+the ONNX Runtime library of the Python wheel (headers from Debian's libonnxruntime-dev, prepared by
+export/c/fetch_onnxruntime.sh), give the numbers ONNX Runtime's Python API and the project's runtime give, apply
+the out-of-range policy, and fail with a clear message on bad files and inputs.
+
+Skipped, with the reason, where no C compiler or CMake is installed or the headers cannot be downloaded;
+the Fortran checks are skipped where gfortran is missing (apt-get install gfortran).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_export_runs import INPUTS, OUTPUTS, shared_onnx
+
+C_DIR = Path(__file__).resolve().parents[1] / "export" / "c"
+LANGUAGES = ("c", "cpp", "fortran")
+
+
+def run_tool(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The three example programs, configured and built once for this module."""
+    missing = [tool for tool in ("cmake", "cc", "c++") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (apt-get install cmake build-essential)")
+    fetch = subprocess.run(["bash", str(C_DIR / "fetch_onnxruntime.sh")], capture_output=True, text=True,
+                           env={**os.environ, "PYTHON": sys.executable}, timeout=300)
+    if fetch.returncode != 0:
+        pytest.skip(f"ONNX Runtime C headers could not be prepared: {fetch.stderr.strip().splitlines()[-1]}")
+    root = fetch.stdout.strip().splitlines()[-1]
+    build = tmp_path_factory.mktemp("solver-build")
+    configure = run_tool("cmake", "-S", C_DIR, "-B", build, f"-DONNXRUNTIME_ROOT={root}", "-DCMAKE_BUILD_TYPE=Release")
+    assert configure.returncode == 0, configure.stdout + configure.stderr
+    compiled = run_tool("cmake", "--build", build, "-j", os.cpu_count() or 1, timeout=300)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    return {language: build / f"example_{language}" for language in LANGUAGES}
+
+
+def program(examples: dict[str, Path], language: str) -> Path:
+    if not examples[language].is_file():
+        pytest.skip(f"example_{language} not built: no Fortran compiler (apt-get install gfortran)")
+    return examples[language]
+
+
+def run_example(examples: dict[str, Path], language: str, model: Path, cells: Path, out: Path,
+                policy: str = "error") -> subprocess.CompletedProcess:
+    """Each program's command line for: evaluate CELLS with MODEL under POLICY on one thread, write OUT."""
+    exe = program(examples, language)
+    if language == "c":
+        return run_tool(exe, model, "--input", cells, "--output", out, "--policy", policy, "--threads", 1)
+    return run_tool(exe, model, cells, out, policy, 1)
+
+
+def write_cells(path: Path, x: np.ndarray) -> Path:
+    """CSV with 9 significant digits: every float32 value survives the round trip exactly."""
+    np.savetxt(path, x, fmt="%.9g", delimiter=",", header=",".join(INPUTS), comments="")
+    return path
+
+
+def read_outputs(path: Path) -> np.ndarray:
+    assert path.read_text().splitlines()[0].replace(" ", "") == ",".join(OUTPUTS)
+    return np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+
+
+def input_ranges(model: Path) -> np.ndarray:
+    from export.metadata import read_model_file
+
+    ranges = read_model_file(model)[1].input_ranges
+    return np.array([ranges[name] for name in INPUTS], dtype=np.float64)
+
+
+def cells_inside(model: Path, n: int = 200, seed: int = 3) -> np.ndarray:
+    """Cells spread over the trained ranges (χ log-uniform), with both corners of the range box."""
+    bounds = input_ranges(model)
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(bounds[:, 0], bounds[:, 1], (n, len(INPUTS)))
+    chi = INPUTS.index("chi")
+    x[:, chi] = 10 ** rng.uniform(np.log10(max(bounds[chi, 0], 1e-3)), np.log10(bounds[chi, 1]), n)
+    x[0], x[1] = bounds[:, 0], bounds[:, 1]
+    return np.clip(x.astype(np.float32), bounds[:, 0].astype(np.float32), bounds[:, 1].astype(np.float32))
+
+
+def onnxruntime_reference(model: Path, x: np.ndarray) -> np.ndarray:
+    """ONNX Runtime's Python InferenceSession on the same file, one thread."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    return session.run(["outputs"], {"inputs": x})[0]
+
+
+def assert_same_numbers(y: np.ndarray, reference: np.ndarray) -> None:
+    """Equal to 1e-6 relative to each output's scale (max |y|), the measure the exporter's parity check uses."""
+    scale = np.abs(reference).max(axis=0)
+    np.testing.assert_allclose(y, reference, rtol=1e-6, atol=0)
+    assert np.all(np.abs(y - reference) <= 1e-6 * scale)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_example_matches_python_onnxruntime_and_project_runtime(examples, language, tmp_path) -> None:
+    """Each program reproduces onnxruntime.InferenceSession and export.runtime.Surrogate on 200 cells."""
+    from export.runtime import Surrogate
+
+    model = shared_onnx("softmax-mlp")
+    x = cells_inside(model)
+    done = run_example(examples, language, model, write_cells(tmp_path / "cells.csv", x), tmp_path / "out.csv")
+    assert done.returncode == 0, done.stderr
+    assert "ran 200 cells: 0 outside the trained range" in done.stdout
+    y = read_outputs(tmp_path / "out.csv")
+    assert_same_numbers(y, onnxruntime_reference(model, x))
+    assert_same_numbers(y, Surrogate(model, provider="cpu", threads=1, policy="error")(x))
+    assert np.allclose(y[:, :4].sum(axis=1), 1.0, atol=1e-5)  # the softmax head closes the mass fractions
+
+
+@pytest.mark.parametrize("plugin, fp16", [("mlp", False), ("fourier-mlp", False), ("softmax-mlp", True)])
+def test_c_example_matches_python_for_every_model_plugin_and_fp16(examples, plugin, fp16, tmp_path) -> None:
+    model = shared_onnx(plugin, fp16)
+    x = cells_inside(model, n=50)
+    done = run_example(examples, "c", model, write_cells(tmp_path / "cells.csv", x), tmp_path / "out.csv")
+    assert done.returncode == 0, done.stderr
+    assert_same_numbers(read_outputs(tmp_path / "out.csv"), onnxruntime_reference(model, x))
+
+
+def test_c_example_prints_the_metadata(examples, tmp_path) -> None:
+    model = shared_onnx("softmax-mlp")
+    done = run_tool(program(examples, "c"), model, "--generate", 10)
+    assert done.returncode == 0, done.stderr
+    lo, hi = input_ranges(model)[INPUTS.index("chi")]
+    assert re.search(rf"chi\s+\[{lo:.9g}, {hi:.9g}\] 1/s", done.stdout), done.stdout
+    assert re.search(r"T\s+K", done.stdout) and "softmax-mlp" in done.stdout and "fp32" in done.stdout
+
+
+def out_of_range_cells(model: Path) -> np.ndarray:
+    """Three cells: inside, Z above its range (1.5), χ below its range (-1)."""
+    x = cells_inside(model, n=3)
+    x[1, INPUTS.index("Z")] = 1.5
+    x[2, INPUTS.index("chi")] = -1.0
+    return x
+
+
+@pytest.mark.parametrize("language", ["c", "fortran"])
+def test_error_policy_refuses_cells_outside_the_trained_range(examples, language, tmp_path) -> None:
+    model = shared_onnx("softmax-mlp")
+    cells = write_cells(tmp_path / "cells.csv", out_of_range_cells(model))
+    done = run_example(examples, language, model, cells, tmp_path / "out.csv", "error")
+    assert done.returncode == 1
+    assert "2 of 3 cells outside the trained range; first: cell 1: input 'Z' = 1.5" in done.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_clip_policy_evaluates_cells_clamped_to_the_range(examples, tmp_path) -> None:
+    from export.runtime import Surrogate
+
+    model = shared_onnx("softmax-mlp")
+    x = out_of_range_cells(model)
+    bounds = input_ranges(model).astype(np.float32)
+    done = run_example(examples, "c", model, write_cells(tmp_path / "cells.csv", x), tmp_path / "out.csv", "clip")
+    assert done.returncode == 0, done.stderr
+    assert "ran 3 cells: 2 outside the trained range (clipped)" in done.stdout
+    y = read_outputs(tmp_path / "out.csv")
+    clipped = np.clip(x, bounds[:, 0], bounds[:, 1])
+    assert_same_numbers(y, onnxruntime_reference(model, clipped))
+    assert_same_numbers(y, Surrogate(model, provider="cpu", threads=1, policy="clip")(x))
+    assert not np.allclose(y[1:], onnxruntime_reference(model, x)[1:], rtol=1e-3)  # clipping changed them
+
+
+def test_warn_policy_evaluates_cells_as_given_and_warns(examples, tmp_path) -> None:
+    model = shared_onnx("softmax-mlp")
+    x = out_of_range_cells(model)
+    done = run_example(examples, "c", model, write_cells(tmp_path / "cells.csv", x), tmp_path / "out.csv", "warn")
+    assert done.returncode == 0, done.stderr
+    assert "surrogate: warning: 2 of 3 cells outside the trained range" in done.stderr
+    assert_same_numbers(read_outputs(tmp_path / "out.csv"), onnxruntime_reference(model, x))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_truncated_model_file_is_a_clear_error(examples, language, tmp_path) -> None:
+    data = shared_onnx("softmax-mlp").read_bytes()
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(data[: len(data) // 2])
+    cells = write_cells(tmp_path / "cells.csv", np.full((1, len(INPUTS)), 0.5, dtype=np.float32))
+    done = run_example(examples, language, truncated, cells, tmp_path / "out.csv")
+    assert done.returncode == 1
+    assert f"cannot load ONNX model {truncated}: not a readable ONNX file (truncated or corrupt?)" in done.stderr
+
+
+def test_foreign_onnx_model_is_refused_by_its_metadata(examples, tmp_path) -> None:
+    """A valid ONNX graph with the right tensor names but without thermo-surrogate metadata."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["inputs"], ["outputs"])], "foreign",
+        [helper.make_tensor_value_info("inputs", TensorProto.FLOAT, ["batch", 3])],
+        [helper.make_tensor_value_info("outputs", TensorProto.FLOAT, ["batch", 3])],
+    )
+    foreign = tmp_path / "foreign.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), foreign)
+    done = run_tool(program(examples, "c"), foreign, "--generate", 1)
+    assert done.returncode == 1
+    assert f"{foreign} is not a thermo-surrogate model: metadata 'format' is missing" in done.stderr
+
+
+def test_nan_input_and_wrong_width_are_clear_errors(examples, tmp_path) -> None:
+    model = shared_onnx("softmax-mlp")
+    x = cells_inside(model, n=4)
+    x[2, INPUTS.index("C")] = np.nan
+    done = run_example(examples, "c", model, write_cells(tmp_path / "nan.csv", x), tmp_path / "out.csv", "clip")
+    assert done.returncode == 1
+    assert "input 'C' of cell 2 is NaN" in done.stderr
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text("Z,C,chi\n0.5,0.1\n")
+    done = run_example(examples, "c", model, narrow, tmp_path / "out.csv")
+    assert done.returncode == 1
+    assert f"{narrow} line 2: expected 3 comma-separated numbers (one per input)" in done.stderr
+
+
+def test_c_benchmark_prints_a_machine_readable_throughput(examples) -> None:
+    done = run_tool(program(examples, "c"), shared_onnx("softmax-mlp"), "--bench", 512, "--threads", 1,
+                    "--repeat", 5)
+    assert done.returncode == 0, done.stderr
+    fields = dict(item.split("=") for item in done.stdout.split()[1:])
+    assert done.stdout.startswith("bench ") and fields["batch"] == "512" and fields["threads"] == "1"
+    assert 0 < float(fields["cells_per_second"]) <= float(fields["best_cells_per_second"])
