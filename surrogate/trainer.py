@@ -16,7 +16,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,8 +25,7 @@ from . import __version__, registry
 from .atomic import atomic_path, write_json
 from .data import TrainingData, default_outputs, split_indices
 from .errors import UserError
-from .losses import (Batch, LossTerms, PhysicsContext, StepContext, TrainingState, data_term, output_of,
-                     term_means)
+from .losses import Batch, LossTerms, PhysicsContext, StepContext, TrainingState, data_term
 from .metrics import metrics_table
 from .run import CHECKPOINT, CONFIG, HISTORY, METRICS, PLOTS, SCALERS, SPLITS, WEIGHTS, build_network
 from .scaling import PhysicalModel
@@ -250,7 +249,10 @@ class Trainer:
             order = [train]
         else:
             order = train[torch.randperm(len(train), generator=generator).to(self.device)].split(self.options.batch_size)
-        loss_sum, weight_sums, term_sums = 0.0, {}, {}
+        loss_sum = torch.zeros((), device=self.device)
+        term_sums: torch.Tensor | None = None
+        weight_sums: dict[str, float] = {}
+        names: list[str] = []
         for rows in order:
             ctx.state = state
             result: dict[str, Any] = {}
@@ -268,14 +270,17 @@ class Trainer:
             else:
                 closure()
                 self.optimizer.step()
-            loss_sum += float(result["loss"])
+            loss_sum += result["loss"]
             for name, weight in result["weights"].items():
-                weight_sums[name] = weight_sums.get(name, 0.0) + float(weight)
-            for name, value in term_means(result["terms"]).items():
-                term_sums[name] = term_sums.get(name, 0.0) + value
+                weight_sums[name] = weight_sums.get(name, 0.0) + weight
+            means = torch.stack([value.detach().mean() for value in result["terms"].values()])
+            term_sums = means if term_sums is None else term_sums + means
+            names = list(result["terms"])
             state.step += 1
         n = len(order)
-        return loss_sum / n, {k: v / n for k, v in weight_sums.items()}, {k: v / n for k, v in term_sums.items()}
+        term_avg = (term_sums / n).tolist() if term_sums is not None else []
+        return (float(loss_sum) / n, {k: float(v) / n for k, v in weight_sums.items()},
+                dict(zip(names, term_avg)))
 
     def fit(self, resume: bool = False) -> TrainResult:
         """Train (or resume) and write the complete run directory."""
