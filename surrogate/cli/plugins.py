@@ -16,5 +16,6 @@ def plugins(kind: str | None) -> None:
         for info in registry.describe(group):
             click.echo(f"  {info.name:<18} {info.description}  [{info.distribution}]")
             for option in info.options:
-                click.echo(f"      {option.name}={option.default!r} ({option.type_name}): {option.help}")
+                kind = "|".join(option.choices) if option.choices else option.type_name
+                click.echo(f"      {option.name}={option.default!r} ({kind}): {option.help}")
         click.echo()

@@ -1,0 +1,11 @@
+"""Built-in weighting strategies: each turns named element-wise loss terms into one scalar loss.
+
+Conventions shared by all of them (see :mod:`plugins.weightings.terms`):
+
+- the combined loss is ``sum_i w_i * mean(term_i)`` and the reported weight of a term is its ``w_i``;
+- static strategies weight ``data/...`` terms and leave every other term at weight 1 (physics and
+  regularization plugins carry their own ``weight`` option);
+- dynamic strategies balance the terms selected by their ``balance`` option (``data``: data terms only;
+  ``all``: every term except ``reg/...``, whose strength stays the user's choice) and normalize the
+  balanced weights to sum to the number of balanced terms, unless the method says otherwise.
+"""

@@ -1,0 +1,50 @@
+"""Imbalance-aware loss: a softmax with temperature over element-wise squared errors, used as weights."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from surrogate.errors import PluginError
+from surrogate.losses import DataStatistics, LossTerms, StepContext, WeightingStrategy
+from surrogate.options import Option
+
+from .terms import data_terms
+
+
+class ImbalanceAware(WeightingStrategy):
+    """Element weights  p_bm = exp(l_bm / T) / sum_b'm' exp(l_b'm' / T)  over all data elements (batch b, output m),
+    detached, and  loss = M * sum_bm p_bm l_bm  + the other terms with weight 1.
+
+    Source: Imbalance-aware learning for deep physics modeling (ICLR submission; the paper's IAL = sum p l).
+    The factor M (number of data terms) keeps this codebase's convention that uniform weights give
+    sum_m mean_b l_bm: as T -> inf, p -> 1/(MB) and the loss -> sum_m MSE_m (uniform); as T -> 0 it -> M * max l_bm.
+    The reported weight of a data term is its mean element weight M * B * mean_b p_bm (they sum to M).
+    T is in units of the squared error in model space.
+    """
+
+    description: ClassVar[str] = "imbalance-aware loss: softmax(l/T) over element-wise squared errors as weights"
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("temperature", 1.0, "T, in units of model-space squared error: large -> MSE, small -> max error"),
+    )
+
+    def __init__(self, stats: DataStatistics, temperature: float = 1.0, **options: Any):
+        super().__init__(stats)
+        if not temperature > 0.0:
+            raise PluginError(f"weighting 'imbalance-aware': option temperature={temperature}: expected > 0")
+        self.temperature = temperature
+
+    def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
+        names = data_terms(terms)
+        errors = torch.stack([terms[name] for name in names], dim=1)  # (B, M)
+        n_batch, n_terms = errors.shape
+        logits = errors.detach().double().flatten() / self.temperature
+        p = torch.softmax(logits, dim=0).view_as(errors).to(errors.dtype)
+        loss = n_terms * (p * errors).sum()
+        weights = {name: float(n_terms * n_batch * p[:, j].mean()) for j, name in enumerate(names)}
+        for name, value in terms.items():
+            if name not in weights:
+                loss = loss + value.mean()
+                weights[name] = 1.0
+        return loss, weights

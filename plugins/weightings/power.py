@@ -1,0 +1,58 @@
+"""MMPINN power transform: each loss term enters as L_i^(1/n_i), which pulls terms of very different
+magnitudes to similar orders so they are optimized together."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from surrogate.losses import DataStatistics, LossTerms, StepContext, WeightingStrategy
+from surrogate.options import Option, parse_mapping
+
+from .terms import check_keys, is_data, match
+
+TINY = 1e-30
+
+
+class Power(WeightingStrategy):
+    """loss = sum_i mean(term_i)^(1/n_i).
+
+    Source: A practical PINN framework for multi-scale problems with multi-magnitude loss terms (MMPINN,
+    arXiv 2308.06672): L = w_s L_s + w_r L_r^(1/n), with per-group exponents. Here a group is an output
+    (``Y_HO2``), a named term (``physics/mixture_fraction``) or a prefix (``data``, ``physics``); data terms
+    without an entry use ``exponent``, other terms 1. The reported weight is the effective linear weight
+    L_i^(1/n_i - 1), so that loss = sum_i w_i L_i holds for the batch. MMPINN's multi-level training (power
+    first, plain loss later) is ``schedule start=power end=uniform``.
+    """
+
+    description: ClassVar[str] = "each term L_i^(1/n_i) with per-output/term/group exponents (MMPINN, arXiv 2308.06672)"
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("exponent", 2.0, "n for data terms not named in exponents (1 = plain MSE)"),
+        Option("exponents", {}, "name:n pairs by output, term or group, e.g. 'Y_HO2:4,physics:2'", type=parse_mapping),
+    )
+
+    def __init__(self, stats: DataStatistics, exponent: float = 2.0, exponents: dict[str, float] | None = None,
+                 **options: Any):
+        super().__init__(stats)
+        self.exponent = exponent
+        self.table = dict(exponents or {})
+        self.checked = False
+
+    def exponent_of(self, term: str) -> float:
+        given = match(term, self.table)
+        return given if given is not None else (self.exponent if is_data(term) else 1.0)
+
+    def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
+        if not self.checked:
+            check_keys(self.table, terms, "weighting 'power'")
+            self.checked = True
+        loss: torch.Tensor | float = 0.0
+        weights = {}
+        for name, value in terms.items():
+            n = self.exponent_of(name)
+            mean = value.mean()
+            powered = mean.clamp_min(TINY) ** (1.0 / n) if n != 1.0 else mean
+            loss = loss + powered
+            weights[name] = float(powered.detach() / mean.detach().clamp_min(TINY))
+        return loss, weights
