@@ -1,0 +1,294 @@
+"""Inference throughput and memory: ONNX Runtime (Python, C), PyTorch eager and the table lookup, one run.
+
+Every engine evaluates the same cells (rows of the training table's inputs, or points drawn in the
+model's ranges) at each batch size. Throughput is cells per second over repeated calls after one warm-up
+call ("mean"), and of the fastest call ("best"). The C example (export/c) is run as a subprocess in its
+``--bench`` mode, which times the same model through ONNX Runtime's C API on cells it generates inside the
+trained ranges; the comparison the issue sets is Python's best call against C's best call at batch 4096.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .metadata import INPUT_NAME, OUTPUT_NAME
+from .runtime import CUDA_PROVIDER, Surrogate
+
+REFERENCE_BATCH = 4096
+C_BENCH_LINE = re.compile(r"^bench\s+(.*)$", re.MULTILINE)
+
+
+@dataclass
+class Rate:
+    """Cells per second at one batch size: over all timed calls (mean) and of the fastest call (best)."""
+
+    mean: float
+    best: float
+    calls: int
+
+
+@dataclass
+class EngineResult:
+    name: str
+    rates: dict[int, Rate] = field(default_factory=dict)
+    note: str = ""
+
+
+def time_calls(call: Callable[[], Any], batch: int, min_time: float, max_calls: int = 10_000) -> Rate:
+    """Time `call` (which evaluates `batch` cells) after one warm-up call, until `min_time` seconds pass."""
+    call()
+    durations: list[float] = []
+    while sum(durations) < min_time and len(durations) < max_calls:
+        start = time.perf_counter()
+        call()
+        durations.append(time.perf_counter() - start)
+    return Rate(batch * len(durations) / sum(durations), batch / min(durations), len(durations))
+
+
+@dataclass
+class Engine:
+    """One way to evaluate cells; ``measure(batch)`` times it at one batch size (EngineFailure to give up)."""
+
+    name: str
+    measure: Callable[[int], Rate]
+
+
+class EngineFailure(RuntimeError):
+    """An engine that cannot be measured (e.g. the C example exits with an error)."""
+
+
+def python_engine(name: str, evaluate: Callable[[Any], Any], cells: Any, min_time: float) -> Engine:
+    """`evaluate` timed on the first `batch` rows of `cells`."""
+    return Engine(name, lambda batch: time_calls(lambda x=cells[:batch]: evaluate(x), batch, min_time))
+
+
+def c_example_engine(binary: Path, model: Path, threads: int, min_time: float) -> Engine:
+    """The C example's own timing (``--bench BATCH``), parsed from the one machine-readable line it prints."""
+
+    def measure(batch: int) -> Rate:
+        repeat = int(max(3, min(2000, 2e6 * min_time / batch)))
+        command = [str(binary), str(model), "--bench", str(batch), "--threads", str(threads), "--repeat", str(repeat)]
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        match = C_BENCH_LINE.search(completed.stdout)
+        if completed.returncode != 0 or match is None:
+            raise EngineFailure(f"{binary} failed (exit {completed.returncode}): {completed.stderr.strip()[:200]}")
+        fields = dict(part.split("=", 1) for part in match.group(1).split())
+        return Rate(float(fields["cells_per_second"]), float(fields["best_cells_per_second"]), int(fields["repeat"]))
+
+    return Engine(f"ONNX Runtime C API ({_threads(threads)})", measure)
+
+
+def measure_all(engines: Sequence[Engine], batches: Sequence[int], echo: Callable[[str], None]) -> list[EngineResult]:
+    """Every engine at every batch size, engines interleaved per batch so load from elsewhere hits all alike."""
+    results = [EngineResult(engine.name) for engine in engines]
+    for batch in batches:
+        for engine, result in zip(engines, results):
+            if result.note:
+                continue
+            try:
+                result.rates[batch] = engine.measure(batch)
+            except EngineFailure as exc:
+                result.note = str(exc)
+                continue
+            echo(f"{engine.name}: batch {batch}: {result.rates[batch].mean:.3g} cells/s")
+    return results
+
+
+def _threads(threads: int) -> str:
+    return f"{threads} thread{'s' if threads > 1 else ''}"
+
+
+def find_c_example() -> Path | None:
+    """The built C example under export/c/build (any build layout), if there is one."""
+    build = Path(__file__).parent / "c" / "build"
+    if not build.is_dir():
+        return None
+    found = sorted(p for p in build.rglob("example_c") if p.is_file() and p.stat().st_mode & 0o111)
+    return found[0] if found else None
+
+
+def model_memory(model_path: Path) -> dict[str, int]:
+    """ONNX file size, and the count and bytes of its stored weights (initializers and constants)."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(model_path))
+    tensors = [numpy_helper.to_array(t) for t in proto.graph.initializer]
+    tensors += [numpy_helper.to_array(a.t) for node in proto.graph.node if node.op_type == "Constant"
+                for a in node.attribute if a.name == "value"]
+    return {"file_bytes": model_path.stat().st_size, "parameters": int(sum(t.size for t in tensors)),
+            "parameter_bytes": int(sum(t.nbytes for t in tensors))}
+
+
+def ort_engines(model_path: Path, threads: int) -> list[tuple[str, Callable[[np.ndarray], Any]]]:
+    """ONNX Runtime from Python on the CPU: the checked runtime, and the bare session for comparison."""
+    surrogate = Surrogate(model_path, provider="cpu", threads=threads, policy="clip")
+    session = surrogate.session
+    label = _threads(threads)
+    return [(f"ONNX Runtime Python, Surrogate ({label})", surrogate),
+            (f"ONNX Runtime Python, session.run ({label})",
+             lambda x: session.run([OUTPUT_NAME], {INPUT_NAME: x}))]
+
+
+def cuda_engine(model_path: Path) -> tuple[str, Callable[[Any], Any], Callable[[np.ndarray], Any]] | str:
+    """ONNX Runtime on CUDA fed with device-resident torch tensors, or why it is skipped.
+
+    Untested on the development machine (no GPU); it uses the same IO-binding path as the runtime.
+    """
+    import onnxruntime as ort
+
+    if CUDA_PROVIDER not in ort.get_available_providers():
+        return "skipped: this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu on a GPU machine)"
+    import torch
+
+    if not torch.cuda.is_available():
+        return "skipped: no CUDA device visible to torch"
+    surrogate = Surrogate(model_path, provider="cuda", policy="clip")
+    if surrogate.provider != CUDA_PROVIDER:
+        return f"skipped: the CUDA session fell back to {surrogate.provider}"
+    return ("ONNX Runtime CUDA, device-resident torch tensors", surrogate,
+            lambda x: torch.as_tensor(x, device="cuda"))
+
+
+def bench_cells(input_names: Sequence[str], ranges: dict[str, tuple[float, float]], table: Path | None,
+                n_cells: int, seed: int = 0) -> tuple[np.ndarray, str]:
+    """`n_cells` shuffled input rows of the table (drawn with replacement), else uniform in the model's ranges."""
+    from surrogate.table import Table
+
+    rng = np.random.default_rng(seed)
+    if table is not None and table.is_file():
+        source = Table(table)
+        if all(name in source.columns for name in input_names):
+            rows = source.read_matrix(input_names)
+            picked = rows[rng.integers(0, len(rows), n_cells)]
+            return np.ascontiguousarray(picked, dtype=np.float32), f"rows of {table}"
+    cells = np.stack([rng.uniform(*ranges[name], n_cells) for name in input_names], axis=1)
+    return np.ascontiguousarray(cells, dtype=np.float32), "points drawn uniformly in the trained ranges"
+
+
+@dataclass
+class BenchReport:
+    """Throughput of every engine at every batch size, memory of model and table, and the C comparison."""
+
+    batches: list[int]
+    engines: list[EngineResult]
+    cells_source: str
+    memory: dict[str, Any]
+    notes: list[str]
+
+    def engine(self, prefix: str) -> EngineResult | None:
+        return next((e for e in self.engines if e.name.startswith(prefix) and e.rates), None)
+
+    def c_ratios(self) -> dict[str, float] | None:
+        """Python (checked runtime) over C at batch 4096, mean to mean and best call to best call."""
+        python, c = self.engine("ONNX Runtime Python, Surrogate"), self.engine("ONNX Runtime C API")
+        if python is None or c is None or REFERENCE_BATCH not in python.rates or REFERENCE_BATCH not in c.rates:
+            return None
+        p, r = python.rates[REFERENCE_BATCH], c.rates[REFERENCE_BATCH]
+        return {"mean": p.mean / r.mean, "best": p.best / r.best}
+
+    def lines(self) -> list[str]:
+        width = max(len(e.name) for e in self.engines)
+        out = [f"cells: {self.cells_source}", "throughput, cells/s (mean over timed calls after a warm-up):",
+               f"{'engine':<{width}} " + " ".join(f"{b:>9d}" for b in self.batches)]
+        for engine in self.engines:
+            cells = [f"{engine.rates[b].mean:>9.3g}" if b in engine.rates else f"{'-':>9}" for b in self.batches]
+            out.append(f"{engine.name:<{width}} " + " ".join(cells) + (f"  ({engine.note})" if engine.note else ""))
+        ratios = self.c_ratios()
+        if ratios is None:
+            out.append(f"ONNX Runtime Python vs C at batch {REFERENCE_BATCH}: no C measurement")
+        else:
+            verdict = "meets" if ratios["best"] >= 0.5 else "MISSES"
+            out.append(f"ONNX Runtime Python / C at batch {REFERENCE_BATCH}: best call {ratios['best']:.2f}, mean "
+                       f"{ratios['mean']:.2f} ({verdict} the target >= 0.50)")
+        memory = self.memory
+        out.append(f"model: {memory['model']['file_bytes']} bytes ONNX file, {memory['model']['parameters']} "
+                   f"stored numbers ({memory['model']['parameter_bytes']} bytes)")
+        if "table_bytes" in memory:
+            verdict = "meets" if memory["table_over_model"] >= 1000 else "MISSES"
+            out.append(f"structured table: {memory['table_bytes']} bytes of arrays; table / ONNX file = "
+                       f"{memory['table_over_model']:.3g} ({verdict} the target >= 1000)")
+        out += [f"note: {note}" for note in self.notes]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batches": self.batches, "cells": self.cells_source, "memory": self.memory, "notes": self.notes,
+            "python_over_c_at_4096": self.c_ratios(),
+            "engines": {e.name: {"note": e.note, "cells_per_second": {str(b): vars(r) for b, r in e.rates.items()}}
+                        for e in self.engines},
+        }
+
+
+def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | None, batches: Sequence[int],
+                  threads: int, min_time: float, c_bench: Path | None, scratch: Path,
+                  echo: Callable[[str], None]) -> BenchReport:
+    """Every engine on the same cells; a run without a model file is exported to `scratch` first."""
+    import torch
+
+    from surrogate.errors import UserError
+    from surrogate.run import load_run
+
+    from .lookup import StructuredLookup
+    from .onnx_export import export_run
+
+    notes: list[str] = []
+    run = load_run(run_dir) if run_dir is not None else None
+    if model is None:
+        model = export_run(run, scratch / "model.onnx").path
+        echo(f"exported {run_dir} to a temporary ONNX file for the benchmark")
+    info = Surrogate(model, provider="cpu", threads=1).info
+    table = table if table is not None else (run.table_path if run is not None else None)
+    cells, source = bench_cells(info.input_names, info.input_ranges, table, max(batches))
+    engines = [python_engine(name, call, cells, min_time) for name, call in ort_engines(model, threads)]
+
+    binary = c_bench or find_c_example()
+    if binary is None:
+        notes.append("C example not found (build export/c, or pass --c-bench PATH): no C comparison")
+    else:
+        engines.append(c_example_engine(binary, model, threads, min_time))
+
+    if run is None:
+        notes.append("PyTorch eager skipped: needs --run")
+    else:
+        torch.set_num_threads(threads)
+        network = run.model.eval()
+
+        def eager(x: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return network(torch.from_numpy(x)).numpy()
+
+        engines.append(python_engine(f"PyTorch eager ({_threads(threads)})", eager, cells, min_time))
+
+    memory: dict[str, Any] = {"model": model_memory(model)}
+    if table is None or not table.is_file():
+        notes.append("table lookup skipped: no table file (give --table)")
+    elif not {"Z", "C"} <= set(info.input_names):
+        notes.append("table lookup skipped: the model has no Z and C inputs")
+    else:
+        try:
+            lookup = StructuredLookup(table, info.output_names)
+        except UserError as exc:  # e.g. a table without the structured group: say so, bench the rest
+            notes.append(f"table lookup skipped: {exc}")
+        else:
+            iz, ic = info.input_names.index("Z"), info.input_names.index("C")
+            engines.append(python_engine("table lookup, SciPy RegularGridInterpolator (Z, Lambda)",
+                                         lambda x: lookup(x[:, iz], x[:, ic]), cells, min_time))
+            memory["table_bytes"] = lookup.nbytes
+            memory["table_over_model"] = lookup.nbytes / memory["model"]["file_bytes"]
+
+    gpu = cuda_engine(model)
+    if isinstance(gpu, str):
+        notes.append(f"CUDA provider {gpu}")
+    else:
+        name, call, to_device = gpu
+        engines.append(python_engine(name, call, to_device(cells), min_time))
+    results = measure_all(engines, batches, echo)
+    return BenchReport(list(batches), results, source, memory, notes)

@@ -1,0 +1,60 @@
+"""``surrogate bench infer``: cells/s of ONNX Runtime (Python, C, CUDA), PyTorch eager and the table lookup.
+
+Heavy modules are imported inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def _batches(text: str) -> list[int]:
+    try:
+        values = sorted({int(float(part)) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+    if not values or values[0] < 1:
+        raise click.BadParameter("batch sizes must be positive")
+    return values
+
+
+@click.command("infer")
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), default=None,
+              help="Trained run: gives PyTorch eager, and the ONNX model when --model is not given.")
+@click.option("--model", type=click.Path(path_type=Path), default=None, help="Exported ONNX model.")
+@click.option("--table", type=click.Path(path_type=Path), default=None,
+              help="Table with a /structured (Z, Lambda) group [default: the run's training table].")
+@click.option("--batch-sizes", default="1,10,100,1000,4096,10000,100000,1000000", show_default=True,
+              help="Comma-separated batch sizes (cells per call).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads for ONNX Runtime, PyTorch and the C example (1: the single-thread comparison).")
+@click.option("--min-time", type=click.FloatRange(min=0.01), default=0.3, show_default=True,
+              help="Seconds of timed calls per engine and batch size.")
+@click.option("--c-bench", type=click.Path(path_type=Path), default=None,
+              help="Built C example (export/c) [default: found under export/c/build].")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Also write results as JSON.")
+def bench_infer(run_dir: Path | None, model: Path | None, table: Path | None, batch_sizes: str, threads: int,
+                min_time: float, c_bench: Path | None, json_path: Path | None) -> None:
+    """Inference throughput at batch sizes 1 .. 10^6 and model vs table memory, in one run."""
+    import tempfile
+
+    from export.bench import run_benchmark
+    from surrogate.errors import UserError
+
+    if run_dir is None and model is None:
+        raise UserError("give --run RUN_DIR, --model MODEL.onnx, or both")
+    if c_bench is not None and not c_bench.is_file():
+        raise UserError(f"--c-bench {c_bench}: no such file (build the C example in export/c first)")
+    batches = _batches(batch_sizes)
+    with tempfile.TemporaryDirectory(prefix="bench-infer-") as scratch:
+        report = run_benchmark(run_dir=run_dir, model=model, table=table, batches=batches, threads=threads,
+                               min_time=min_time, c_bench=c_bench, scratch=Path(scratch), echo=click.echo)
+    for line in report.lines():
+        click.echo(line)
+    if json_path is not None:
+        from surrogate.atomic import write_json
+
+        write_json(json_path, report.to_dict())
+        click.echo(f"wrote {json_path}")

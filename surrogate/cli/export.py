@@ -1,0 +1,110 @@
+"""``surrogate export``, ``surrogate infer`` and ``surrogate info``: ONNX files for solvers, and batch use.
+
+Heavy modules (torch, onnx, onnxruntime, the ``export`` package) are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+RUNTIME_PROVIDERS = ("auto", "cpu", "cuda")
+POLICIES = ("clip", "warn", "error")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
+              help="ONNX file to write (e.g. model.onnx).")
+@click.option("--opset", default=18, show_default=True, type=int, help="ONNX opset (>= 18).")
+@click.option("--fp16", is_flag=True, help="Network in float16; inputs, outputs and scaling stay float32.")
+@click.option("--tolerance", type=float, default=None,
+              help="Largest parity error allowed, relative to each output's scale [default: 1e-4, fp16: 2e-2].")
+def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float | None) -> None:
+    """Export the trained run RUN_DIR to ONNX (physical inputs -> physical outputs) and check parity."""
+    from export.onnx_export import export_run
+    from surrogate.run import load_run
+
+    result = export_run(load_run(run_dir), output, opset=opset, fp16=fp16, tolerance=tolerance, echo=click.echo)
+    name, worst = result.parity.worst()
+    click.echo(f"wrote {result.path} ({result.n_bytes / 1024:.1f} KiB, {result.precision}); parity passed: "
+               f"worst {name} {worst:.2e} <= tolerance {result.tolerance:g}")
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("inputs", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
+              help="HDF5 file to write: a table of kind 'inference' with the inputs and predictions.")
+@click.option("--chunk-rows", default=1 << 18, show_default=True, type=click.IntRange(min=1),
+              help="Cells read, evaluated and written at a time.")
+@click.option("--provider", type=click.Choice(RUNTIME_PROVIDERS), default="auto", show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="ONNX Runtime intra-op threads [default: available CPUs, shared between MPI ranks].")
+@click.option("--out-of-range", "policy", type=click.Choice(POLICIES), default="warn", show_default=True,
+              help="Cells outside the trained input ranges: clamp them, warn, or stop.")
+def infer(model: Path, inputs: Path, output: Path, chunk_rows: int, provider: str, threads: int | None,
+          policy: str) -> None:
+    """Run the ONNX surrogate MODEL on the cells in INPUTS (.h5, .npy or .csv), writing OUTPUT (.h5)."""
+    import warnings
+
+    from tqdm import tqdm
+
+    from export.io import open_inputs, prediction_file
+    from export.runtime import InputError, OutOfRangeWarning, Surrogate
+
+    surrogate = Surrogate(model, provider=provider, threads=threads, policy=policy)
+    info = surrogate.info
+    reader = open_inputs(inputs, surrogate.input_names)
+    click.echo(f"{model}: {len(surrogate.input_names)} inputs -> {len(surrogate.output_names)} outputs on "
+               f"{surrogate.provider} ({surrogate.threads} threads); {reader.n_rows} cells from {inputs}")
+    n_outside = start = 0
+    attrs = {"model": str(model), "model_table_sha256": info.raw["table_sha256"], "source": str(inputs),
+             "out_of_range_policy": policy}
+    with prediction_file(output, reader.n_rows, info.input_units, info.output_units, attrs) as writer:
+        with tqdm(total=reader.n_rows, unit="cell", unit_scale=True, desc="infer") as progress:
+            for x in reader.chunks(chunk_rows):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", OutOfRangeWarning)  # counted below, reported once
+                        y = surrogate(x)
+                except InputError as exc:
+                    raise InputError(f"{inputs}: rows {start}-{start + len(x) - 1}: {exc}") from None
+                n_outside += surrogate.count_out_of_range(x) if policy == "warn" else 0
+                writer.write(x, y)
+                start += len(x)
+                progress.update(len(x))
+    if n_outside:
+        click.echo(f"warning: {n_outside} of {reader.n_rows} cells lie outside the trained input ranges and were "
+                   "evaluated as given", err=True)
+    click.echo(f"wrote {output}: {reader.n_rows} cells, outputs {', '.join(surrogate.output_names)}")
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metadata as one JSON object.")
+def info(model: Path, as_json: bool) -> None:
+    """Print the metadata of the ONNX surrogate MODEL: names, units, valid ranges, provenance, parity."""
+    import json
+
+    from export.metadata import read_model_file
+
+    data, model_info = read_model_file(model)
+    decoded = model_info.decoded()
+    if as_json:
+        click.echo(json.dumps(decoded, indent=2))
+        return
+    click.echo(f"{model}  ({len(data) / 1024:.1f} KiB, {decoded['precision']}, opset {decoded['opset']})")
+    ranges, units = model_info.input_ranges, model_info.input_units
+    click.echo("inputs (valid range from training):")
+    for name in model_info.input_names:
+        click.echo(f"  {name:<10} [{ranges[name][0]:.6g}, {ranges[name][1]:.6g}] {units.get(name, '')}")
+    parity = decoded["parity_max_abs_error"]
+    click.echo("outputs (largest |ONNX - PyTorch| at export):")
+    for name in model_info.output_names:
+        click.echo(f"  {name:<10} {model_info.output_units.get(name, ''):<6} {parity.get(name, float('nan')):.3e}")
+    shown = {"inputs", "outputs", "input_units", "output_units", "input_ranges", "parity_max_abs_error"}
+    for key, value in decoded.items():
+        if key not in shown:
+            click.echo(f"{key}: {json.dumps(value) if not isinstance(value, str) else value}")
