@@ -1,0 +1,398 @@
+"""``h2-flamelet``: hydrogen counterflow diffusion flamelet tables, the whole S-curve, as one HDF5 table.
+
+The table (format of :mod:`surrogate.table`, ``kind = "h2-flamelet"``) holds
+
+- ``/inputs/Z`` (Bilger), ``/inputs/C`` (progress variable), ``/inputs/chi`` (local scalar dissipation rate,
+  1/s) and, only when several pressures are built, ``/inputs/p`` (Pa): every flamelet resampled at
+  ``points_per_flamelet`` mixture fractions (form a, scattered points);
+- ``/outputs/Y_<species>`` for every species present in the flames, ``/outputs/T``, ``/outputs/omega_C``;
+- ``/flamelets/NNNNN``: raw profiles of each flamelet (``grid``, ``T``, ``Y`` with a ``species`` attribute,
+  ``velocity``, ``Z``, ``chi``, ``C``, ``omega_C``) with attributes ``strain_rate``, ``chi_st``, ``T_max``,
+  ``branch`` (stable / unstable / extinguished), ``method``, ``curve`` and ``pressure``;
+- ``/s_curve/<column>``: one row per flamelet (``flamelet`` index, ``curve``, ``pressure``, ``strain_rate``,
+  ``chi_st``, ``T_max``, ``branch``), the S-curve at a glance;
+- ``/structured``: the (Z, Λ) table of :mod:`cantera_tables.structured` (form b), for a single pressure;
+- root attributes: provenance and the element data that :class:`surrogate.chemistry.BilgerMixtureFraction`
+  needs to recompute Z from predicted mass fractions.
+
+The build is resumable (:mod:`cantera_tables.workdir`) and runs one S-curve per pressure on a
+``concurrent.futures`` executor (a local process pool by default).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from surrogate.atomic import check_writable
+from surrogate.errors import UserError
+from surrogate.options import Option, parse_floats, parse_mapping, resolve_options
+from surrogate.table import Column, write_columns, write_table
+
+from . import structured
+from .flamelet import (
+    BRANCHES,
+    STRAIN_RATE_DEFINITION,
+    THERMAL_DIFFUSIVITY,
+    ContinuationSettings,
+    Flamelet,
+    FlameletChemistry,
+    FlameletSetup,
+    label_branches,
+    load_gas,
+)
+from .workdir import CurveJob, CurveWorkDir, open_work_dir, remove_work_dir, run_curve
+
+KIND = "h2-flamelet"
+# A quick configuration for demos and test fixtures: ~16 flamelets (both branches), ~3000 rows, ~3-5 s on 2 cores.
+SMALL_OPTIONS = {
+    "strain_factor": 3.0,
+    "extinction_tolerance": 0.05,
+    "unstable_delta_T": 60.0,
+    "max_unstable": 6,
+    "refine": {"ratio": 3.0, "slope": 0.2, "curve": 0.4, "prune": 0.05},
+    "structured_nz": 41,
+    "structured_nlambda": 21,
+}
+REFINE_KEYS = ("ratio", "slope", "curve", "prune")
+# options that only shape the table, not the solves: a resumed build may change them
+NOT_IN_SOLVES = ("points_per_flamelet", "structured_nz", "structured_nlambda", "workers")
+PRESENT_Y = 1e-10  # a species whose mass fraction never exceeds this anywhere is absent (e.g. AR in H2/air)
+TRANSPORT_MODELS = ("mixture-averaged", "unity-Lewis-number", "multicomponent")
+
+
+@dataclass
+class BuildReport:
+    """What a build did: where the table is, how big, how long, what was resumed and what failed."""
+
+    path: Path
+    n_flamelets: int
+    n_rows: int
+    seconds: float
+    resumed: int
+    solves: int
+    failures: list[str] = field(default_factory=list)
+    extinction_chi_st: list[float] = field(default_factory=list)
+
+
+def _positive(name: str, value: float, minimum: float = 0.0) -> None:
+    if not value > minimum:
+        raise UserError(f"option {name}={value!r}: must be greater than {minimum:g}")
+
+
+class H2FlameletTable:
+    """Counterflow diffusion flamelets (Cantera) along the whole S-curve: stable, unstable, extinguished."""
+
+    name = KIND
+    description = "Hydrogen counterflow diffusion flamelets along the S-curve (stable + unstable branch), Cantera."
+    options = (
+        Option("mechanism", "h2o2.yaml", "Cantera mechanism file (YAML); default: Cantera's bundled h2o2.yaml"),
+        Option("pressure", [101325.0], "pressure [Pa]; a comma-separated list builds one S-curve per pressure, "
+               "in parallel, and adds the input p", type=parse_floats),
+        Option("fuel", "H2:1", "fuel stream mole fractions, species:amount,..."),
+        Option("fuel_temperature", 300.0, "fuel stream temperature [K]"),
+        Option("oxidizer", "O2:0.21,N2:0.79", "oxidizer stream mole fractions, species:amount,..."),
+        Option("oxidizer_temperature", 300.0, "oxidizer stream temperature [K]"),
+        Option("progress_variable", {"H2O": 1.0}, "progress variable C = sum c_k Y_k as species:c_k,...; "
+               "H2O alone is monotone along the hydrogen S-curve", type=parse_mapping),
+        Option("transport", "mixture-averaged", "Cantera transport model", choices=TRANSPORT_MODELS),
+        Option("initial_strain", 20.0, "nominal strain rate 4 u_ox / L of the first flamelet [1/s]"),
+        Option("width", 0.03, "domain width at the initial strain [m]; scaled as strain^-1/2 afterwards"),
+        Option("strain_factor", 1.3, "ratio of successive strain rates on the stable branch (more flamelets: "
+               "closer to 1)"),
+        Option("extinction_tolerance", 0.005, "stop refining the extinction strain when the step is below "
+               "this relative size"),
+        Option("unstable_delta_T", 20.0, "target drop of T_max between flamelets on the unstable branch [K] "
+               "(more flamelets: smaller)"),
+        Option("max_unstable", 80, "most two-point-control flamelets per S-curve"),
+        Option("refine", {"ratio": 3.0, "slope": 0.05, "curve": 0.1, "prune": 0.02}, "Cantera grid refinement "
+               "criteria (any of ratio, slope, curve, prune; the rest keep these defaults, which put extinction "
+               "chi_st within 0.5% of a twice finer grid)",
+               type=parse_mapping),
+        Option("points_per_flamelet", 200, "mixture-fraction samples per flamelet in the scattered table"),
+        Option("structured_nz", 121, "Z nodes of the structured (Z, Lambda) table"),
+        Option("structured_nlambda", 51, "Lambda nodes of the structured (Z, Lambda) table"),
+        Option("workers", 0, "processes for parallel S-curves (0: one per CPU)"),
+    )
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        return next(option.default for option in cls.options if option.name == name)
+
+    @classmethod
+    def resolve(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """Options with defaults filled in and converted, plus range checks (one-line errors)."""
+        opts = resolve_options(cls.options, given, f"table kind {KIND!r}")
+        for name in ("fuel_temperature", "oxidizer_temperature", "initial_strain", "width", "unstable_delta_T",
+                     "extinction_tolerance"):
+            _positive(name, float(opts[name]))
+        _positive("strain_factor", float(opts["strain_factor"]), 1.0)
+        if not opts["pressure"]:
+            raise UserError("option pressure: give at least one pressure [Pa]")
+        for p in opts["pressure"]:
+            _positive("pressure", p)
+        for name, minimum in (("points_per_flamelet", 2), ("structured_nz", 2), ("structured_nlambda", 2)):
+            if int(opts[name]) < minimum:
+                raise UserError(f"option {name}={opts[name]!r}: must be at least {minimum}")
+        unknown = sorted(set(opts["refine"]) - set(REFINE_KEYS))
+        if unknown:
+            raise UserError(f"option refine: unknown criterion {unknown[0]!r}; valid: {', '.join(REFINE_KEYS)}")
+        opts["refine"] = {**cls.default("refine"), **opts["refine"]}  # criteria not given keep our defaults
+        if not opts["progress_variable"]:
+            raise UserError("option progress_variable: give at least one species:coefficient")
+        return opts
+
+    @staticmethod
+    def setups(opts: dict[str, Any]) -> list[FlameletSetup]:
+        return [
+            FlameletSetup(
+                mechanism=opts["mechanism"], pressure=float(p), fuel=opts["fuel"],
+                fuel_temperature=float(opts["fuel_temperature"]), oxidizer=opts["oxidizer"],
+                oxidizer_temperature=float(opts["oxidizer_temperature"]), transport=opts["transport"],
+                progress_variable=dict(opts["progress_variable"]), refine=dict(opts["refine"]),
+                initial_strain=float(opts["initial_strain"]), width=float(opts["width"]),
+            )
+            for p in opts["pressure"]
+        ]
+
+    @classmethod
+    def build(
+        cls,
+        output: str | os.PathLike,
+        executor: Executor | None = None,
+        on_flamelet: Callable[[int, Flamelet], None] | None = None,
+        progress: bool = True,
+        **given: Any,
+    ) -> BuildReport:
+        """Solve the S-curve(s) and write the table to `output`; resumes an interrupted build of the same options.
+
+        `executor` runs the S-curves (default: inline for one curve, a process pool for several);
+        `on_flamelet(index, flamelet)` is called after each flamelet is saved when a curve runs inline.
+        """
+        started = time.perf_counter()
+        opts = cls.resolve(given)
+        target = check_writable(output)
+        setups = cls.setups(opts)
+        gas = load_gas(opts["mechanism"])
+        chemistry = [FlameletChemistry(gas, setup) for setup in setups]  # validates species before any work
+        settings = ContinuationSettings(
+            strain_factor=float(opts["strain_factor"]),
+            extinction_tolerance=float(opts["extinction_tolerance"]),
+            unstable_delta_T=float(opts["unstable_delta_T"]),
+            max_unstable=int(opts["max_unstable"]),
+        )
+        root = open_work_dir(target, {k: v for k, v in opts.items() if k not in NOT_IN_SOLVES})
+        jobs = [CurveJob(setup, settings, root / f"curve-{i:02d}") for i, setup in enumerate(setups)]
+        outcomes = _run_jobs(jobs, executor, on_flamelet, int(opts["workers"]), progress)
+        curves = [CurveWorkDir(job.path).flamelets() for job in jobs]
+        failures = [f"p={job.setup.pressure:g} Pa: {msg}" for job, o in zip(jobs, outcomes) for msg in o.failures]
+        if not any(curves):
+            remove_work_dir(target)
+            raise UserError(f"{target}: no flamelet converged ({'; '.join(failures)[:300]})")
+        n_rows, extinction = _write(target, opts, setups, chemistry[0], curves, failures, gas)
+        remove_work_dir(target)
+        return BuildReport(
+            path=target, n_flamelets=sum(map(len, curves)), n_rows=n_rows, seconds=time.perf_counter() - started,
+            resumed=sum(o.resumed for o in outcomes), solves=sum(o.solves for o in outcomes), failures=failures,
+            extinction_chi_st=extinction,
+        )
+
+    @staticmethod
+    def plot(path: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
+        """S-curve, profiles and structured-table figures as PNG files in `out_dir`."""
+        from .plots import plot_table
+
+        return plot_table(path, out_dir)
+
+    @staticmethod
+    def summary(path: str | os.PathLike) -> list[tuple[str, str]]:
+        """Flamelet-specific lines for ``surrogate table info``: branches and extinction per S-curve."""
+        from .plots import read_s_curve
+
+        curve = read_s_curve(path)
+        lines = []
+        for branch in BRANCHES:
+            lines.append((f"{branch} flamelets", str(int(np.sum(curve["branch"] == branch)))))
+        for p in np.unique(curve["pressure"]):
+            burning = (curve["pressure"] == p) & (curve["branch"] != "extinguished")
+            if burning.any():
+                i = np.flatnonzero(burning)[np.argmax(curve["chi_st"][burning])]
+                lines.append((f"extinction at p={p:g} Pa",
+                              f"chi_st={curve['chi_st'][i]:.4g} 1/s, T_max={curve['T_max'][i]:.0f} K, "
+                              f"strain={curve['strain_rate'][i]:.4g} 1/s; T_max range "
+                              f"{curve['T_max'][burning].min():.0f}-{curve['T_max'][burning].max():.0f} K"))
+        import h5py
+
+        with h5py.File(path, "r") as h5:
+            if "structured" in h5:
+                shape = h5["structured/outputs/T"].shape
+                lines.append(("structured (Z, Lambda)", f"{shape[0]} x {shape[1]} nodes, {len(h5['structured/outputs'])} "
+                              "outputs in /structured"))
+        return lines
+
+
+def _run_jobs(jobs: Sequence[CurveJob], executor: Executor | None,
+              on_flamelet: Callable[[int, Flamelet], None] | None, workers: int, progress: bool) -> list:
+    """Run the curves with a tqdm bar of committed flamelets (inline for one curve, else on an executor)."""
+    from tqdm import tqdm
+
+    done_before = [_committed(job) for job in jobs]
+    with tqdm(desc="flamelets", unit="flamelet", initial=sum(done_before), disable=not progress) as bar:
+        if executor is None and len(jobs) == 1:
+            def step(index: int, flamelet: Flamelet) -> None:
+                bar.update(1)
+                bar.set_postfix(T_max=f"{flamelet.T_max:.0f}K", chi_st=f"{flamelet.chi_st:.3g}", refresh=False)
+                if on_flamelet is not None:
+                    on_flamelet(index, flamelet)
+
+            return [run_curve(jobs[0], step)]
+        owned = executor is None
+        if owned:
+            executor = ProcessPoolExecutor(max_workers=min(len(jobs), workers or os.cpu_count() or 1))
+        try:
+            futures = [executor.submit(run_curve, job) for job in jobs]
+            while True:
+                finished, pending = wait(futures, timeout=0.5)
+                bar.update(sum(_committed(job) for job in jobs) - bar.n)
+                if not pending:
+                    break
+            return [future.result() for future in futures]
+        finally:
+            if owned:
+                executor.shutdown(cancel_futures=True)
+
+
+def _committed(job: CurveJob) -> int:
+    state = CurveWorkDir(job.path).load_state() if job.path.is_dir() else None
+    return state.n_flamelets if state is not None else 0
+
+
+def _write(target: Path, opts: dict[str, Any], setups: Sequence[FlameletSetup], chemistry: FlameletChemistry,
+           curves: Sequence[list[Flamelet]], failures: list[str], gas: Any) -> tuple[int, list[float]]:
+    """Assemble the scattered table, raw flamelets, S-curve summary and structured table; write atomically."""
+    import cantera as ct
+
+    all_flamelets = [f for curve in curves for f in curve]
+    Y_max = np.max([f.Y.max(axis=0) for f in all_flamelets], axis=0)
+    species_index = [k for k, s in enumerate(chemistry.species) if Y_max[k] > PRESENT_Y]
+    species = [chemistry.species[k] for k in species_index]
+    units = structured.output_units(species)
+    nodes = structured.z_nodes(int(opts["points_per_flamelet"]), chemistry.Z_st)
+
+    rows: dict[str, list[np.ndarray]] = {"Z": [], "C": [], "chi": [], "p": [], "outputs": []}
+    records = []  # (curve, pressure, flamelet, branch)
+    extinction = []
+    for curve_index, (setup, curve) in enumerate(zip(setups, curves)):
+        branches = label_branches(curve)
+        burning = [f.chi_st for f, b in zip(curve, branches) if b != "extinguished"]
+        extinction.append(max(burning) if burning else float("nan"))
+        for flamelet, branch in zip(curve, branches):
+            sample = structured.resample(flamelet, nodes, species_index)
+            for key in ("Z", "C", "chi", "outputs"):
+                rows[key].append(sample[key])
+            rows["p"].append(np.full(len(sample["Z"]), setup.pressure))
+            records.append((curve_index, setup.pressure, flamelet, branch))
+    stacked = {key: np.concatenate(value) for key, value in rows.items()}
+
+    inputs = [
+        Column("Z", stacked["Z"], "1", "Bilger mixture fraction"),
+        Column("C", stacked["C"], "1", "progress variable " + " + ".join(
+            f"{c:g}*Y_{s}" for s, c in opts["progress_variable"].items())),
+        Column("chi", stacked["chi"], "1/s", "local scalar dissipation rate 2 D_th |dZ/dx|^2"),
+    ]
+    if len(setups) > 1:
+        inputs.append(Column("p", stacked["p"], "Pa", "pressure of the S-curve"))
+    outputs = [Column(name, stacked["outputs"][:, j], u, d) for j, (name, (u, d)) in enumerate(units.items())]
+
+    def stream(text: str, T: float, Y: dict[str, float]) -> dict[str, Any]:
+        return {"X": text, "T": T, "Y": {s: Y[s] for s in species if Y.get(s, 0.0) > 0.0}}
+
+    attrs = {
+        "mechanism": opts["mechanism"],
+        "mechanism_source": str(getattr(gas, "source", opts["mechanism"])),
+        "pressure": setups[0].pressure if len(setups) == 1 else [s.pressure for s in setups],
+        "fuel": stream(opts["fuel"], float(opts["fuel_temperature"]), chemistry.fuel_Y),
+        "oxidizer": stream(opts["oxidizer"], float(opts["oxidizer_temperature"]), chemistry.oxidizer_Y),
+        "cantera_version": ct.__version__,
+        "transport_model": opts["transport"],
+        "progress_variable": dict(opts["progress_variable"]),
+        "mixture_fraction_definition": "Bilger",
+        "Z_st": chemistry.Z_st,
+        "chi_definition": f"chi = 2 D |dZ/dx|^2 with D the {THERMAL_DIFFUSIVITY}",
+        "chi_st_definition": "chi at the first point along x (fuel inlet at x = 0) where Z = Z_st",
+        "strain_rate_definition": STRAIN_RATE_DEFINITION,
+        "refine_criteria": dict(opts["refine"]),
+        "continuation": {k: opts[k] for k in ("initial_strain", "width", "strain_factor", "extinction_tolerance",
+                                             "unstable_delta_T", "max_unstable")},
+        "build_options": opts,
+        "species": species,
+        "species_presence_threshold": PRESENT_Y,
+        "species_composition": {s: chemistry.composition[s] for s in species},
+        "species_molecular_weights": {s: chemistry.molecular_weights[s] for s in species},
+        "element_atomic_weights": chemistry.element_weights,
+        "bilger_beta_fuel": chemistry.bilger.beta_fuel,
+        "bilger_beta_oxidizer": chemistry.bilger.beta_oxidizer,
+        "n_flamelets": len(records),
+        "extinction_chi_st": extinction if len(setups) > 1 else extinction[0],
+        "failed_solves": failures,
+        "structured_table": len(setups) == 1,
+    }
+
+    def extra(h5: Any) -> None:
+        group = h5.create_group("flamelets")
+        for index, (curve_index, pressure, f, branch) in enumerate(records):
+            g = group.create_group(f"{index:05d}")
+            for name, values in (("grid", f.grid), ("T", f.T), ("Y", f.Y[:, species_index]), ("velocity", f.velocity),
+                                 ("Z", f.Z), ("chi", f.chi), ("C", f.C), ("omega_C", f.omega_C)):
+                g.create_dataset(name, data=values, compression="gzip", shuffle=True)
+            g["Y"].attrs["species"] = json.dumps(species)
+            for key, value in (("strain_rate", f.strain_rate), ("chi_st", f.chi_st), ("T_max", f.T_max),
+                               ("branch", branch), ("method", f.method), ("curve", curve_index),
+                               ("pressure", pressure)):
+                g.attrs[key] = value
+        summary = h5.create_group("s_curve")
+        write_columns(summary, [
+            Column("flamelet", np.arange(len(records), dtype=float), "1", "index of /flamelets/NNNNN"),
+            Column("curve", np.array([r[0] for r in records], dtype=float), "1", "S-curve index (one per pressure)"),
+            Column("pressure", np.array([r[1] for r in records]), "Pa", "pressure"),
+            Column("strain_rate", np.array([r[2].strain_rate for r in records]), "1/s", STRAIN_RATE_DEFINITION),
+            Column("chi_st", np.array([r[2].chi_st for r in records]), "1/s", "scalar dissipation rate at Z_st"),
+            Column("T_max", np.array([r[2].T_max for r in records]), "K", "peak temperature"),
+        ])
+        summary.create_dataset("branch", data=np.array([r[3] for r in records], dtype="S12"))
+        summary["branch"].attrs["description"] = "S-curve branch: stable, unstable or extinguished"
+        if len(setups) == 1:
+            _write_structured(h5, curves[0], opts, chemistry.Z_st, species_index, units)
+
+    write_table(target, kind=KIND, inputs=inputs, outputs=outputs, attrs=attrs, extra=extra)
+    return len(stacked["Z"]), extinction
+
+
+def _write_structured(h5: Any, curve: list[Flamelet], opts: dict[str, Any], Z_st: float,
+                      species_index: Sequence[int], units: dict[str, tuple[str, str]]) -> None:
+    Z = structured.z_nodes(int(opts["structured_nz"]), Z_st)
+    grid = structured.structured_table(curve, Z, int(opts["structured_nlambda"]), species_index)
+    group = h5.create_group("structured")
+    group.attrs["description"] = "flamelet/progress-variable table on (Z, Lambda); see cantera_tables.structured"
+    for name, units_, description in (
+        ("Z", "1", "Bilger mixture fraction axis"),
+        ("Lambda", "1", "normalized progress variable axis, (C - C_min) / (C_max - C_min)"),
+        ("C_min", "1", "C of the least-burning flamelet at each Z"),
+        ("C_max", "1", "C of the most-burning flamelet at each Z"),
+    ):
+        group.create_dataset(name, data=grid[name])
+        group[name].attrs["units"] = units_
+        group[name].attrs["description"] = description
+    outputs = group.create_group("outputs")
+    for j, (name, (units_, description)) in enumerate(units.items()):
+        outputs.create_dataset(name, data=grid["outputs"][:, :, j], compression="gzip", shuffle=True)
+        outputs[name].attrs["units"] = units_
+        outputs[name].attrs["description"] = description
+    outputs.attrs["order"] = json.dumps(list(units))

@@ -1,0 +1,139 @@
+"""Figures of a flamelet table: the S-curve, sample profiles and the structured (Z, Λ) table, as PNG files.
+
+Matplotlib is used with the Agg backend (no display needed) and imported only inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from surrogate.errors import TableError
+
+BRANCH_STYLE = {"stable": ("tab:red", "o", "-"), "unstable": ("tab:blue", "s", "--"), "extinguished": ("0.4", "x", "")}
+
+
+def read_s_curve(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The ``/s_curve`` columns of a flamelet table (branch decoded to str)."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        if "s_curve" not in h5:
+            raise TableError(f"{path}: no /s_curve group; not a flamelet table")
+        group = h5["s_curve"]
+        data = {name: np.asarray(group[name][()]) for name in group}
+    data["branch"] = np.array([b.decode() if isinstance(b, bytes) else str(b) for b in data["branch"]])
+    return data
+
+
+def _figure() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(plt: Any, fig: Any, target: Path, dpi: int = 110) -> Path:
+    fig.tight_layout()
+    fig.savefig(target, dpi=dpi)
+    plt.close(fig)
+    return target
+
+
+def plot_s_curve(path: str | os.PathLike, out: Path) -> Path:
+    """T_max against χ_st, one line per branch and pressure; both branches meet at the turning point."""
+    plt = _figure()
+    curve = read_s_curve(path)
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    for p in np.unique(curve["pressure"]):
+        at_p = curve["pressure"] == p
+        burning = at_p & (curve["branch"] != "extinguished")
+        turn = np.flatnonzero(burning)[np.argmax(curve["chi_st"][burning])] if burning.any() else None
+        for branch, (color, marker, line) in BRANCH_STYLE.items():
+            sel = np.flatnonzero(at_p & (curve["branch"] == branch))
+            if branch == "unstable" and turn is not None and sel.size:
+                sel = np.concatenate([[turn], sel])  # draw the unstable branch from the turning point
+            order = sel[np.argsort(curve["T_max"][sel])[::-1]]
+            label = f"{branch}" + (f", p={p:g} Pa" if len(np.unique(curve['pressure'])) > 1 else "")
+            ax.plot(curve["chi_st"][order], curve["T_max"][order], color=color, marker=marker, ls=line, ms=4,
+                    label=label if sel.size else None)
+        if turn is not None:
+            ax.annotate(f"extinction\n$\\chi_{{st}}$={curve['chi_st'][turn]:.3g} 1/s",
+                        (curve["chi_st"][turn], curve["T_max"][turn]), textcoords="offset points", xytext=(-230, -10),
+                        arrowprops={"arrowstyle": "->"})
+    ax.set_xscale("log")
+    ax.set_xlabel(r"$\chi_{st}$ [1/s]")
+    ax.set_ylabel(r"$T_{max}$ [K]")
+    ax.set_title("S-curve")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _save(plt, fig, out / "s_curve.png", dpi=120)
+
+
+def plot_profiles(path: str | os.PathLike, out: Path, n_per_branch: int = 4) -> Path:
+    """T, Y_H2O and Y_OH against Z for a few flamelets of each branch."""
+    import h5py
+
+    plt = _figure()
+    curve = read_s_curve(path)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    with h5py.File(path, "r") as h5:
+        for branch, (color, _, line) in BRANCH_STYLE.items():
+            sel = np.flatnonzero(curve["branch"] == branch)
+            picks = sel[np.unique(np.linspace(0, len(sel) - 1, min(n_per_branch, len(sel))).astype(int))]
+            for k, index in enumerate(picks):
+                g = h5["flamelets"][f"{int(curve['flamelet'][index]):05d}"]
+                species = json.loads(g["Y"].attrs["species"])
+                Z, T, Y = g["Z"][()], g["T"][()], g["Y"][()]
+                label = f"{branch}, $\\chi_{{st}}$={curve['chi_st'][index]:.3g}"
+                axes[0].plot(Z, T, color=color, ls=line or ":", alpha=0.4 + 0.6 * (k + 1) / len(picks), label=label)
+                for ax, name in zip(axes[1:], ("H2O", "OH")):
+                    if name in species:
+                        ax.plot(Z, Y[:, species.index(name)], color=color, ls=line or ":",
+                                alpha=0.4 + 0.6 * (k + 1) / len(picks))
+    for ax, ylabel in zip(axes, ("T [K]", r"$Y_{H_2O}$", r"$Y_{OH}$")):
+        ax.set_xscale("log")
+        ax.set_xlim(1e-3, 1)
+        ax.set_xlabel("Z (Bilger)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("flamelet profiles in mixture fraction")
+    return _save(plt, fig, out / "profiles.png")
+
+
+def plot_structured(path: str | os.PathLike, out: Path) -> Path | None:
+    """Temperature and omega_C on the structured (Z, Λ) table, if the file has one."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        if "structured" not in h5:
+            return None
+        Z, Lambda = h5["structured/Z"][()], h5["structured/Lambda"][()]
+        T, omega = h5["structured/outputs/T"][()], h5["structured/outputs/omega_C"][()]
+    plt = _figure()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, values, title in ((axes[0], T, "T [K]"), (axes[1], omega, r"$\omega_C$ [kg/m$^3$/s]")):
+        mesh = ax.pcolormesh(Z, Lambda, values.T, shading="auto")
+        fig.colorbar(mesh, ax=ax)
+        ax.set_xscale("log")
+        ax.set_xlim(max(Z[1], 1e-4), 1)
+        ax.set_xlabel("Z")
+        ax.set_ylabel(r"$\Lambda$")
+        ax.set_title(title)
+    fig.suptitle("structured (Z, Λ) table")
+    return _save(plt, fig, out / "structured.png")
+
+
+def plot_table(path: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
+    """All figures of a flamelet table into `out_dir` (created if needed)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    made = [plot_s_curve(path, out), plot_profiles(path, out), plot_structured(path, out)]
+    return [p for p in made if p is not None]

@@ -1,0 +1,219 @@
+"""h2-flamelet tables: physics of the S-curve, the schema, resumption, built once per module (real Cantera)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import h5py
+import numpy as np
+import pytest
+
+from cantera_tables.flamelet import solve_from_scratch
+from cantera_tables.flamelet_table import SMALL_OPTIONS, H2FlameletTable
+from cantera_tables.workdir import work_dir_for
+from surrogate.chemistry import BilgerMixtureFraction
+from surrogate.table import Table
+
+SMALL = SMALL_OPTIONS
+INTERRUPTS = (4, 13)  # once on the stable branch (strain continuation), once on the two-point-control branch
+
+
+class Interrupted(Exception):
+    """Stands for a kill in the middle of a build."""
+
+
+def interrupt_after(count, seen):
+    def on_flamelet(index, flamelet):
+        seen.append(index)
+        if index + 1 == count:
+            raise Interrupted
+
+    return on_flamelet
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A small table built in three goes: killed twice, each time resumed with the same command."""
+    path = tmp_path_factory.mktemp("flamelet") / "h2.h5"
+    work = work_dir_for(path) / "curve-00"
+    runs: list[list[int]] = []
+    for count in INTERRUPTS:
+        runs.append([])
+        with pytest.raises(Interrupted):
+            H2FlameletTable.build(path, on_flamelet=interrupt_after(count, runs[-1]), progress=False, **SMALL)
+        saved_T = []
+        for i in range(count):
+            with np.load(work / f"flamelet-{i:05d}.npz") as saved:
+                saved_T.append(saved["T"])
+    runs.append([])
+    report = H2FlameletTable.build(path, on_flamelet=lambda i, f: runs[-1].append(i), progress=False, **SMALL)
+    table = Table(path)
+    with h5py.File(path, "r") as h5:
+        raw = {name: {key: g[key][()] for key in g} | dict(g.attrs) for name, g in h5["flamelets"].items()}
+        curve = {name: h5["s_curve"][name][()] for name in h5["s_curve"]}
+        grid = {name: h5["structured"][name][()] for name in ("Z", "Lambda", "C_min", "C_max")}
+        grid_outputs = {name: h5["structured/outputs"][name][()] for name in h5["structured/outputs"]}
+        grid_units = {name: h5["structured/outputs"][name].attrs["units"] for name in h5["structured/outputs"]}
+    curve["branch"] = np.array([b.decode() for b in curve["branch"]])
+    return SimpleNamespace(path=path, report=report, runs=runs, saved_T=saved_T, table=table,
+                           raw=raw, curve=curve, grid=grid, grid_outputs=grid_outputs, grid_units=grid_units)
+
+
+def branch(built, name):
+    sel = built.curve["branch"] == name
+    return built.curve["chi_st"][sel], built.curve["T_max"][sel], built.curve["strain_rate"][sel]
+
+
+def test_interrupted_build_resumes_without_recomputing_finished_flamelets(built, tmp_path):
+    first, second, last = built.runs
+    assert first == list(range(INTERRUPTS[0]))
+    assert second == list(range(INTERRUPTS[0], INTERRUPTS[1]))
+    assert last[0] == INTERRUPTS[1] and built.report.resumed == INTERRUPTS[1]
+    assert built.report.n_flamelets == INTERRUPTS[1] + len(last)
+    methods = [built.raw[f"{i:05d}"]["method"] for i in (INTERRUPTS[0] - 1, INTERRUPTS[1] - 1)]
+    assert methods == ["strain-continuation", "two-point-control"]
+    for i, T in enumerate(built.saved_T):
+        np.testing.assert_array_equal(built.raw[f"{i:05d}"]["T"], T)
+    assert not work_dir_for(built.path).exists()
+    # resuming from the saved Cantera state gives the same S-curve as one uninterrupted build
+    fresh = H2FlameletTable.build(tmp_path / "fresh.h5", progress=False, **SMALL)
+    assert fresh.n_flamelets == built.report.n_flamelets and fresh.resumed == 0
+    assert built.report.solves < fresh.solves  # the last run only solved what was left
+    with h5py.File(fresh.path, "r") as h5:
+        np.testing.assert_allclose(h5["s_curve/T_max"][()], built.curve["T_max"], rtol=1e-6)
+        np.testing.assert_allclose(h5["s_curve/chi_st"][()], built.curve["chi_st"], rtol=1e-5)
+
+
+def test_stable_branch_T_max_falls_with_chi_st_and_ends_at_extinction(built):
+    chi_st, T_max, _ = branch(built, "stable")
+    assert len(chi_st) >= 5
+    order = np.argsort(chi_st)
+    assert np.all(np.diff(T_max[order]) < 0)
+    assert T_max.max() > 2300.0  # near-equilibrium H2/air at low strain
+    burning = built.curve["branch"] != "extinguished"
+    assert chi_st.max() == built.curve["chi_st"][burning].max() == pytest.approx(built.table.attrs["extinction_chi_st"])
+    assert 50.0 < chi_st.max() < 200.0  # H2/air, 300 K, 1 atm: chi_st,ext ~ 1e2 1/s
+    # the branch ends at extinction: a fresh flame at half the last continuation strain burns, at 1.5x it does not
+    setup = H2FlameletTable.setups(H2FlameletTable.resolve(SMALL))[0]
+    widths = [f["grid"][-1] - f["grid"][0] for f in built.raw.values() if f["method"] == "strain-continuation"]
+    a_last = setup.initial_strain * (setup.width / min(widths)) ** 2  # grid ∝ a^-1/2 along the continuation
+    assert solve_from_scratch(setup, 0.5 * a_last)[0]
+    assert not solve_from_scratch(setup, 1.5 * a_last)[0]
+
+
+def test_unstable_branch_lies_below_stable(built):
+    chi_s, T_s, _ = branch(built, "stable")
+    chi_u, T_u, _ = branch(built, "unstable")
+    assert len(chi_u) >= 3
+    order = np.argsort(chi_s)
+    inside = (chi_u >= chi_s.min()) & (chi_u <= chi_s.max())
+    assert inside.sum() >= 3
+    assert np.all(T_u[inside] < np.interp(chi_u[inside], chi_s[order], T_s[order]) - 50.0)
+    assert T_u.max() < T_s.min()  # both branches meet only at the turning point
+
+
+def test_extinguished_flamelet_is_frozen_mixing(built):
+    _, T_max, _ = branch(built, "extinguished")
+    assert len(T_max) == 1 and T_max[0] == pytest.approx(300.0, abs=1.0)
+    index = int(built.curve["flamelet"][built.curve["branch"] == "extinguished"][0])
+    assert np.max(built.raw[f"{index:05d}"]["C"]) < 1e-12
+
+
+def test_mixture_fraction_is_one_in_fuel_and_zero_in_oxidizer(built):
+    attrs = built.table.attrs
+    Z = BilgerMixtureFraction.from_table_attrs(attrs)
+    species = attrs["species"]
+    for stream, expected in (("fuel", 1.0), ("oxidizer", 0.0)):
+        Y = np.array([[attrs[stream]["Y"].get(s, 0.0) for s in species]])
+        assert Z(Y, species)[0] == pytest.approx(expected, abs=1e-12)
+    for name, flamelet in built.raw.items():
+        if flamelet["branch"] == "stable":
+            assert flamelet["Z"][0] > 0.999 and flamelet["Z"][-1] < 1e-3, name
+    assert 0.02 < attrs["Z_st"] < 0.035  # H2/air: Z_st = 0.0285
+
+
+def test_mass_fractions_are_nonnegative_and_sum_to_one(built):
+    Y_names = [n for n in built.table.output_names if n.startswith("Y_")]
+    Y = built.table.read_matrix(Y_names)
+    assert Y.min() >= 0.0
+    np.testing.assert_allclose(Y.sum(axis=1), 1.0, atol=1e-10)
+    for flamelet in built.raw.values():
+        np.testing.assert_allclose(flamelet["Y"].sum(axis=1), 1.0, atol=1e-10)
+    structured_Y = sum(built.grid_outputs[n] for n in Y_names)
+    np.testing.assert_allclose(structured_Y, 1.0, atol=1e-10)
+
+
+def test_bilger_mixture_fraction_recomputed_from_stored_Y_matches_stored_Z(built):
+    table = built.table
+    Y_names = [n for n in table.output_names if n.startswith("Y_")]
+    Z = BilgerMixtureFraction.from_table_attrs(table.attrs)(table.read_matrix(Y_names), [n[2:] for n in Y_names])
+    np.testing.assert_allclose(Z, table.read("Z"), atol=1e-10)
+
+
+def test_progress_variable_and_chi_st_are_consistent_with_profiles(built):
+    attrs = built.table.attrs
+    for flamelet in built.raw.values():
+        species = attrs["species"]
+        np.testing.assert_allclose(flamelet["C"], flamelet["Y"][:, species.index("H2O")], atol=1e-15)
+        if flamelet["branch"] != "extinguished":
+            x_st = np.interp(attrs["Z_st"], flamelet["Z"][::-1], flamelet["grid"][::-1])
+            assert flamelet["chi_st"] == pytest.approx(np.interp(x_st, flamelet["grid"], flamelet["chi"]), rel=0.02)
+    chi = built.table.read("chi")
+    assert chi.min() >= 0.0 and chi.max() > 100.0
+
+
+def test_table_schema_round_trip(built):
+    table = built.table
+    attrs = table.attrs
+    assert table.kind == "h2-flamelet"
+    assert table.input_names == ["Z", "C", "chi"]
+    species = attrs["species"]
+    assert set(species) == {"H2", "H", "O", "O2", "OH", "H2O", "HO2", "H2O2", "N2"}  # AR is absent in H2/air
+    assert table.output_names == [f"Y_{s}" for s in species] + ["T", "omega_C"]
+    assert table.units("chi") == "1/s" and table.units("T") == "K" and table.units("omega_C") == "kg/m^3/s"
+    assert table.n_rows == built.report.n_rows > 1000
+    for key in ("mechanism", "pressure", "fuel", "oxidizer", "cantera_version", "progress_variable",
+                "mixture_fraction_definition", "chi_definition", "refine_criteria", "species_composition",
+                "species_molecular_weights", "element_atomic_weights", "bilger_beta_fuel", "bilger_beta_oxidizer"):
+        assert key in attrs, key
+    assert attrs["progress_variable"] == {"H2O": 1.0}
+    assert attrs["mixture_fraction_definition"] == "Bilger"
+    assert "thermal diffusivity" in attrs["chi_definition"]
+    assert attrs["refine_criteria"] == {"ratio": 3.0, "slope": 0.2, "curve": 0.4, "prune": 0.05}
+    assert attrs["species_composition"]["H2O"] == {"H": 2.0, "O": 1.0}
+    assert attrs["pressure"] == 101325.0
+    assert len(built.curve["chi_st"]) == attrs["n_flamelets"] == built.report.n_flamelets == len(built.raw)
+
+
+def test_structured_table_layout_and_limits(built):
+    grid, outputs = built.grid, built.grid_outputs
+    nZ, nL = SMALL["structured_nz"], SMALL["structured_nlambda"]
+    assert grid["Z"].shape == (nZ,) and grid["Lambda"].shape == (nL,)
+    assert grid["Z"][0] == 0.0 and grid["Z"][-1] == 1.0 and np.all(np.diff(grid["Z"]) > 0)
+    assert set(outputs) == set(built.table.output_names)
+    assert all(v.shape == (nZ, nL) for v in outputs.values())
+    assert built.grid_units["T"] == "K"
+    assert np.all(grid["C_max"] >= grid["C_min"])
+    i_st = int(np.argmin(abs(grid["Z"] - built.table.attrs["Z_st"])))
+    assert grid["C_min"][i_st] < 1e-8  # the frozen-mixing flamelet is the least burning
+    assert outputs["T"][i_st, 0] < 400.0 and outputs["T"][i_st, -1] > 2000.0
+    from scipy.interpolate import RegularGridInterpolator
+
+    T = RegularGridInterpolator((grid["Z"], grid["Lambda"]), outputs["T"])
+    assert T([[grid["Z"][i_st], 1.0]])[0] == pytest.approx(outputs["T"][i_st, -1])
+
+
+def test_structured_table_reproduces_the_flamelet_points(built):
+    from scipy.interpolate import RegularGridInterpolator
+
+    grid, table = built.grid, built.table
+    Z, C = table.read("Z"), table.read("C")
+    C_min, C_max = np.interp(Z, grid["Z"], grid["C_min"]), np.interp(Z, grid["Z"], grid["C_max"])
+    span = C_max - C_min
+    Lambda = np.clip(np.divide(C - C_min, span, out=np.zeros_like(span), where=span > 0), 0.0, 1.0)
+    for name, min_r2 in (("T", 0.98), ("Y_H2O", 0.99), ("Y_OH", 0.95), ("omega_C", 0.95)):
+        lookup = RegularGridInterpolator((grid["Z"], grid["Lambda"]), built.grid_outputs[name])
+        truth = table.read(name)
+        predicted = lookup(np.column_stack([Z, Lambda]))
+        r2 = 1.0 - np.sum((truth - predicted) ** 2) / np.sum((truth - truth.mean()) ** 2)
+        assert r2 > min_r2, (name, r2)
