@@ -99,30 +99,25 @@ ARCHITECTURE_OPTIONS = (
 )
 
 
-class SoftmaxMLP:
-    """MLP whose Y_* outputs come from a softmax, so mass fractions are positive and sum to one (arXiv 2308.01954)."""
-
-    description: ClassVar[str] = "MLP with softmax over Y_* outputs (sum to one) and a linear head for the rest"
-    options: ClassVar[tuple[Option, ...]] = ARCHITECTURE_OPTIONS
-
-    @staticmethod
-    def build(n_inputs: int, n_outputs: int, *, output_names: Sequence[str], depth: int, width: int,
-              activation: str) -> nn.Module:
-        return ClosedMassFractionNet(nn.Identity(), n_inputs, hidden_stack(n_inputs, depth, width, activation),
-                                     width, output_names, use_softmax=True)
-
-
 class MLP:
     """Plain fully connected network with a linear output layer."""
 
     description: ClassVar[str] = "fully connected network with a linear output layer"
     options: ClassVar[tuple[Option, ...]] = ARCHITECTURE_OPTIONS
+    use_softmax: ClassVar[bool] = False
 
-    @staticmethod
-    def build(n_inputs: int, n_outputs: int, *, output_names: Sequence[str], depth: int, width: int,
+    @classmethod
+    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], depth: int, width: int,
               activation: str) -> nn.Module:
         return ClosedMassFractionNet(nn.Identity(), n_inputs, hidden_stack(n_inputs, depth, width, activation),
-                                     width, output_names, use_softmax=False)
+                                     width, output_names, use_softmax=cls.use_softmax)
+
+
+class SoftmaxMLP(MLP):
+    """MLP whose Y_* outputs come from a softmax, so mass fractions are positive and sum to one (arXiv 2308.01954)."""
+
+    description: ClassVar[str] = "MLP with softmax over Y_* outputs (sum to one) and a linear head for the rest"
+    use_softmax: ClassVar[bool] = True
 
 
 class FourierMLP:

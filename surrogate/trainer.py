@@ -14,7 +14,7 @@ import io
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,10 @@ from .scaling import PhysicalModel
 from .table import Table
 
 DEFAULT_WEIGHTING = "schedule"
+# Without --epochs, train for about this many optimizer steps (clamped to 10..600 epochs): enough for every
+# species of the default H2 table to reach test R² ≥ 0.999, and a few passes over a table of millions of rows.
+AUTO_STEPS = 16000
+AUTO_EPOCH_RANGE = (10, 600)
 DEFAULT_WEIGHTING_OPTIONS: dict[str, Any] = {}
 OPTIMIZERS = ("adam", "adamw", "sgd", "lbfgs")
 LR_SCHEDULES = ("none", "cosine", "step", "plateau")
@@ -53,11 +57,11 @@ class TrainOptions:
     physics: list[str] = field(default_factory=list)
     physics_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     optimizer: str = "adam"
-    lr: float = 3e-3
+    lr: float = 1e-2
     weight_decay: float = 0.0
     lr_schedule: str = "cosine"
-    batch_size: int = 1024
-    epochs: int = 60
+    batch_size: int = 256
+    epochs: int | None = None
     patience: int = 0
     min_delta: float = 0.0
     val_fraction: float = 0.1
@@ -70,7 +74,7 @@ class TrainOptions:
             raise UserError(f"optimizer {self.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise UserError(f"lr_schedule {self.lr_schedule!r}: expected one of {', '.join(LR_SCHEDULES)}")
-        for name, value in (("batch_size", self.batch_size), ("epochs", self.epochs)):
+        for name, value in (("batch_size", self.batch_size), ("epochs", self.epochs or 1)):
             if int(value) < 1:
                 raise UserError(f"{name}={value}: expected a positive integer")
         if not self.lr > 0:
@@ -113,10 +117,12 @@ class Trainer:
 
     def __init__(self, options: TrainOptions, run_dir: str | Path, progress: bool = True):
         options.validate()
+        self.table = Table(options.table)
+        if options.epochs is None:
+            options = replace(options, epochs=self.auto_epochs(options))
         self.options = options
         self.run_dir = Path(run_dir)
         self.progress = progress
-        self.table = Table(options.table)
         self.inputs = list(options.inputs or self.table.input_names)
         self.outputs = list(options.outputs or default_outputs(self.table))
         for name in [*self.inputs, *self.outputs]:
@@ -129,6 +135,14 @@ class Trainer:
         self.physics_specs = [
             registry.configure("physics", name, options.physics_options.get(name, {})) for name in options.physics
         ]
+
+    def auto_epochs(self, options: TrainOptions) -> int:
+        """Epochs giving about AUTO_STEPS optimizer steps on this table, within AUTO_EPOCH_RANGE."""
+        n_train = self.table.n_rows - round(options.val_fraction * self.table.n_rows) \
+            - round(options.test_fraction * self.table.n_rows)
+        steps_per_epoch = max(1, math.ceil(n_train / options.batch_size))
+        low, high = AUTO_EPOCH_RANGE
+        return int(min(high, max(low, math.ceil(AUTO_STEPS / steps_per_epoch))))
 
     # ----------------------------------------------------------------- set-up
     def config(self, table_sha256: str, data: TrainingData) -> dict[str, Any]:

@@ -10,9 +10,6 @@ from pathlib import Path
 
 import click
 
-# Small enough for minutes on 2 CPU cores, large enough to show the whole S-curve and learn every species.
-DEMO_TABLE_OPTIONS: dict[str, str] = {}
-DEMO_EPOCHS = 60
 
 
 def step(number: int, text: str) -> None:
@@ -22,9 +19,13 @@ def step(number: int, text: str) -> None:
 @click.command()
 @click.option("-o", "--output", "out_dir", default="demo", show_default=True, type=click.Path(file_okay=False),
               help="Directory for every artefact of the demo.")
-@click.option("--epochs", default=DEMO_EPOCHS, show_default=True, help="Training epochs.")
-def demo(out_dir: str, epochs: int) -> None:
+@click.option("--epochs", type=int, help="Training epochs. [default: the trainer's, about 16,000 steps]")
+@click.option("--table-option", "table_options", multiple=True, metavar="KEY=VALUE",
+              help="Option of the h2-flamelet generator (see `surrogate table build h2-flamelet --help`).")
+def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> None:
     """Build a small H2 flamelet table, train, evaluate, export to ONNX and run it (re-runs reuse results)."""
+    import json
+
     import numpy as np
 
     from .. import registry
@@ -41,8 +42,9 @@ def demo(out_dir: str, epochs: int) -> None:
     if table_path.is_file():
         click.echo("  reusing the existing table")
     else:
-        plugin, options = registry.configure("tables", "h2-flamelet", DEMO_TABLE_OPTIONS)
-        plugin().build(table_path, **options)
+        from ..options import parse_key_values
+
+        registry.load("tables", "h2-flamelet").build(table_path, **parse_key_values(table_options, "--table-option"))
     table = Table(table_path)
     click.echo(f"  {table.n_rows} points, inputs {', '.join(table.input_names)}; "
                f"{sum(n.startswith('Y_') for n in table.output_names)} species")
@@ -56,8 +58,6 @@ def demo(out_dir: str, epochs: int) -> None:
 
     step(3, "evaluate on the held-out test split")
     run = load_run(run_dir)
-    import json
-
     metrics = json.loads((run_dir / METRICS).read_text())
     print_metrics(metrics, "test")
     worst = min(metrics["test"].items(), key=lambda item: item[1]["r2"])
@@ -75,12 +75,14 @@ def demo(out_dir: str, epochs: int) -> None:
     step(5, "ONNX Runtime inference on held-out cells")
     from export.runtime import Surrogate
 
-    surrogate = Surrogate(model_path)
+    surrogate = Surrogate(model_path, policy="clip")
     rows = run.split_indices("test")
-    x = table.read_matrix(run.input_names)[rows]
+    x = table.read_matrix(run.input_names)[rows].astype(np.float32)
     y = table.read_matrix(run.output_names)[rows]
-    predicted = surrogate(x.astype(np.float32))
-    click.echo(f"  provider {surrogate.provider}; {len(x)} cells; largest |ONNX - table| per species:")
+    outside = surrogate.count_out_of_range(x)
+    predicted = surrogate(x)
+    click.echo(f"  provider {surrogate.provider}; {len(x)} cells ({outside} outside the trained ranges, clipped); "
+               "largest |ONNX - table| per species:")
     for j, name in enumerate(run.output_names):
         click.echo(f"    {name:<8} {np.max(np.abs(predicted[:, j] - y[:, j])):.3e}   (range {np.ptp(y[:, j]):.3e})")
     click.echo(f"  sum of predicted mass fractions: {predicted.sum(axis=1).min():.6f} .. {predicted.sum(axis=1).max():.6f}")

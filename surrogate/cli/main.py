@@ -25,3 +25,7 @@ COMMANDS = {
 @click.version_option(__version__, prog_name="surrogate")
 def cli() -> None:
     """thermo-surrogate: Cantera tables -> neural surrogates -> ONNX inference in CFD solvers."""
+
+
+if __name__ == "__main__":
+    cli()
