@@ -141,3 +141,30 @@ def test_compare_trains_each_strategy_alike_and_tabulates_r2(table, tmp_path):
     split_a = np.load(tmp_path / "cmp" / "uniform" / "splits.npz")["test"]
     split_b = np.load(tmp_path / "cmp" / "inverse-std" / "splits.npz")["test"]
     assert np.array_equal(split_a, split_b)
+
+
+def test_softmax_mlp_with_a_linear_head_closes_species_and_predicts_temperature(table, tmp_path):
+    outputs = [f"Y_{s}" for s in SPECIES] + ["T"]
+    result = train(TrainOptions(table=str(table), outputs=outputs, epochs=15, batch_size=128), tmp_path / "r",
+                   progress=False)
+    loaded = load_run(result.run_dir)
+    from surrogate.table import Table
+
+    x = Table(table).read_matrix(loaded.input_names)[:300]
+    y = loaded.predict(x)
+    assert np.allclose(y[:, :-1].sum(axis=1), 1.0, atol=1e-5)
+    assert result.metrics["test"]["T"]["r2"] > 0.99  # T is linear in C here: the linear head must learn it
+
+
+def test_early_stopping_ends_training_after_patience_epochs_without_gain(table, tmp_path):
+    # a learning rate so small that nothing improves by min_delta: stops after `patience` epochs
+    options = TrainOptions(table=str(table), epochs=50, patience=3, min_delta=1.0, lr=1e-6, lr_schedule="none")
+    result = train(options, tmp_path / "r", progress=False)
+    assert len(result.history) == 4 and result.best_epoch == 1
+
+
+def test_lbfgs_reduces_the_loss_on_a_small_problem(table, tmp_path):
+    options = TrainOptions(table=str(table), weighting="inverse-variance", optimizer="lbfgs", lr=1.0, epochs=6,
+                           lr_schedule="none", model_options={"width": 16, "depth": 2})
+    result = train(options, tmp_path / "r", progress=False)
+    assert result.history[-1]["val_score"] < 0.5 * result.history[0]["val_score"]

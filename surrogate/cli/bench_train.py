@@ -7,13 +7,19 @@ import click
 
 @click.command("train")
 @click.argument("table", type=click.Path(dir_okay=False))
-@click.option("--batch-size", default=1024, show_default=True)
-@click.option("--epochs", default=3, show_default=True, help="Timed epochs for each loop (after one warm-up).")
+@click.option("--batch-sizes", default="256,1024,4096", show_default=True, help="Comma-separated batch sizes.")
+@click.option("--epochs", default=2, show_default=True, help="Timed epochs for each loop (after one warm-up).")
 @click.option("--weighting", default="uniform", show_default=True, help="Strategy the toolkit trainer uses.")
 @click.option("--device", default="auto", show_default=True)
-def bench_train(table: str, batch_size: int, epochs: int, weighting: str, device: str) -> None:
+def bench_train(table: str, batch_sizes: str, epochs: int, weighting: str, device: str) -> None:
     """Samples/s of the toolkit trainer vs DataLoader(TensorDataset, shuffle=True) on TABLE, in one run."""
     from ..benchmarks.training import run_training_benchmark
+    from ..errors import UserError
 
-    result = run_training_benchmark(table, batch_size=batch_size, epochs=epochs, weighting=weighting, device=device)
-    click.echo(result.render())
+    try:
+        sizes = [int(part) for part in batch_sizes.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"--batch-sizes {batch_sizes!r}: expected comma-separated integers") from None
+    for size in sizes:
+        click.echo(run_training_benchmark(table, batch_size=size, epochs=epochs, weighting=weighting,
+                                          device=device).render() + "\n")
