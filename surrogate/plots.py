@@ -77,7 +77,10 @@ def weight_evolution(history: Sequence[Mapping[str, float]], path: Path) -> None
 
 
 def r2_comparison(table: Mapping[str, Mapping[str, float]], path: Path) -> None:
-    """Grouped bars of test R² per output for each strategy ({strategy: {output: r2}}), clipped at 0."""
+    """Grouped bars of 1 − R² per output for each strategy ({strategy: {output: r2}}), log scale.
+
+    Near R² = 1 plain R² bars all look alike; 1 − R² separates 0.99 from 0.9999. R² ≤ 0 is drawn at 1.
+    """
     plt = _pyplot()
     strategies = list(table)
     outputs = list(next(iter(table.values())))
@@ -85,10 +88,11 @@ def r2_comparison(table: Mapping[str, Mapping[str, float]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(outputs)), 4))
     x = np.arange(len(outputs))
     for i, name in enumerate(strategies):
-        ax.bar(x + i * width, [max(0.0, table[name][o]) for o in outputs], width, label=name)
+        ax.bar(x + i * width, [min(1.0, max(1e-7, 1.0 - table[name][o])) for o in outputs], width, label=name)
+    ax.axhline(1e-3, color="k", lw=0.8, ls="--", label="R² = 0.999")
     ax.set_xticks(x + width * (len(strategies) - 1) / 2, outputs, rotation=30, fontsize=8)
-    ax.set_ylabel("test R² (clipped at 0)")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("1 − test R²  (lower is better)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
     _save(fig, path)

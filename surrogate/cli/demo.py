@@ -91,7 +91,7 @@ def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> No
     click.echo(f"  table       {table_path}   (plots: surrogate table plot {table_path} -o {root / 'table_plots'})")
     click.echo(f"  run         {run_dir}   (metrics.json, history.csv, plots/)")
     click.echo(f"  ONNX model  {model_path}")
-    click.secho("Next", bold=True)
+    click.secho("Next (with the environment active, e.g. `. .venv/bin/activate`)", bold=True)
     click.echo(f"  surrogate table info {table_path}")
     click.echo(f"  surrogate compare {table_path} --weighting uniform --weighting inverse-variance --weighting schedule")
     click.echo(f"  surrogate info {model_path}")
