@@ -98,7 +98,7 @@ IMBALANCE = {"data/Y_A": t(0.0, 1.0), "data/Y_B": t(2.0, 0.0)}
 
 def test_imbalance_aware_weights_are_softmax_of_errors():
     errors = {k: v.clone().requires_grad_(True) for k, v in IMBALANCE.items()}
-    loss, weights = make("imbalance-aware", AB, temperature=1.0).combine(errors, context())
+    loss, weights = make("imbalance-aware", AB, temperature=1.0, scale="absolute").combine(errors, context())
     e = math.e
     z = 2.0 + e + e * e
     assert float(loss.detach()) == pytest.approx(2.0 * (e * 1.0 + e * e * 2.0) / z)
@@ -110,15 +110,26 @@ def test_imbalance_aware_weights_are_softmax_of_errors():
 
 
 def test_imbalance_aware_large_temperature_is_plain_mse():
-    loss, _ = make("imbalance-aware", AB, temperature=1e9).combine(IMBALANCE, context())
+    loss, _ = make("imbalance-aware", AB, temperature=1e9, scale="absolute").combine(IMBALANCE, context())
     uniform, _ = make("uniform", AB).combine(IMBALANCE, context())
     assert float(loss.detach()) == pytest.approx(float(uniform), rel=1e-6)
 
 
 def test_imbalance_aware_small_temperature_is_the_max():
-    loss, weights = make("imbalance-aware", AB, temperature=1e-6).combine(IMBALANCE, context())
+    loss, weights = make("imbalance-aware", AB, temperature=1e-6, scale="absolute").combine(IMBALANCE, context())
     assert float(loss.detach()) == pytest.approx(2 * 2.0)  # M * max l
     assert weights["data/Y_B"] == pytest.approx(2.0) and weights["data/Y_A"] == pytest.approx(0.0)
+
+
+def test_imbalance_aware_mean_scale_is_unit_free():
+    # scale=mean divides by the batch mean error (0.75 here): T=0.75 relative equals T=1 absolute ...
+    relative, w_rel = make("imbalance-aware", AB, temperature=1 / 0.75).combine(IMBALANCE, context())
+    absolute, w_abs = make("imbalance-aware", AB, temperature=1.0, scale="absolute").combine(IMBALANCE, context())
+    assert w_rel == pytest.approx(w_abs) and float(relative) == pytest.approx(float(absolute))
+    # ... and errors in other units (x 1e-8, e.g. trace mass fractions) get the same weights
+    tiny = {k: v * 1e-8 for k, v in IMBALANCE.items()}
+    _, w_tiny = make("imbalance-aware", AB, temperature=1 / 0.75).combine(tiny, context())
+    assert w_tiny == pytest.approx(w_rel)
 
 
 # ------------------------------------------------------------------ power (MMPINN)

@@ -21,25 +21,32 @@ class ImbalanceAware(WeightingStrategy):
     The factor M (number of data terms) keeps this codebase's convention that uniform weights give
     sum_m mean_b l_bm: as T -> inf, p -> 1/(MB) and the loss -> sum_m MSE_m (uniform); as T -> 0 it -> M * max l_bm.
     The reported weight of a data term is its mean element weight M * B * mean_b p_bm (they sum to M).
-    T is in units of the squared error in model space.
+    With ``scale=absolute`` T is in units of the squared error in model space, as in the paper; with
+    ``scale=mean`` (default) the errors are divided by their batch mean first, so one T suits any output
+    units and any stage of training (an element with k times the mean error gets e^((k-1)/T) times the weight).
     """
 
     description: ClassVar[str] = "imbalance-aware loss: softmax(l/T) over element-wise squared errors as weights"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("temperature", 1.0, "T, in units of model-space squared error: large -> MSE, small -> max error"),
+        Option("temperature", 1.0, "T: large -> MSE, small -> max error"),
+        Option("scale", "mean", "'mean': T relative to the batch's mean squared error (unit-free); "
+               "'absolute': T in model-space squared-error units (the paper)", choices=("mean", "absolute")),
     )
 
-    def __init__(self, stats: DataStatistics, temperature: float = 1.0, **options: Any):
+    def __init__(self, stats: DataStatistics, temperature: float = 1.0, scale: str = "mean", **options: Any):
         super().__init__(stats)
         if not temperature > 0.0:
             raise PluginError(f"weighting 'imbalance-aware': option temperature={temperature}: expected > 0")
         self.temperature = temperature
+        self.scale = scale
 
     def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
         names = data_terms(terms)
         errors = torch.stack([terms[name] for name in names], dim=1)  # (B, M)
         n_batch, n_terms = errors.shape
-        logits = errors.detach().double().flatten() / self.temperature
+        detached = errors.detach().double().flatten()
+        unit = detached.mean().clamp_min(torch.finfo(torch.float64).tiny) if self.scale == "mean" else 1.0
+        logits = detached / (unit * self.temperature)
         p = torch.softmax(logits, dim=0).view_as(errors).to(errors.dtype)
         loss = n_terms * (p * errors).sum()
         weights = {name: float(n_terms * n_batch * p[:, j].mean()) for j, name in enumerate(names)}
