@@ -82,8 +82,12 @@ def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(table,
     config = json.loads((tmp_path / "resumed" / "config.json").read_text())
     config["trainer"]["epochs"] = 4
     (tmp_path / "resumed" / "config.json").write_text(json.dumps(config))
+    with open(tmp_path / "resumed" / "history.csv", "a") as handle:
+        handle.write("3,0.001,0.5")  # killed while appending the next epoch's line
     resumed = train(options, tmp_path / "resumed", resume=True, progress=False)
-    assert len(resumed.history) == 4
+    assert [row["epoch"] for row in resumed.history] == [1, 2, 3, 4]
+    with open(tmp_path / "resumed" / "history.csv") as handle:
+        assert [int(float(row["epoch"])) for row in csv.DictReader(handle)] == [1, 2, 3, 4]
     a = torch.load(full.run_dir / "model.pt", weights_only=True)
     b = torch.load(resumed.run_dir / "model.pt", weights_only=True)
     for key in a:
