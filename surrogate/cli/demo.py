@@ -19,7 +19,7 @@ def step(number: int, text: str) -> None:
 @click.command()
 @click.option("-o", "--output", "out_dir", default="demo", show_default=True, type=click.Path(file_okay=False),
               help="Directory for every artefact of the demo.")
-@click.option("--epochs", type=int, help="Training epochs. [default: the trainer's, about 16,000 steps]")
+@click.option("--epochs", type=int, help="Training epochs. [default: the trainer's, about 50,000 optimizer steps]")
 @click.option("--table-option", "table_options", multiple=True, metavar="KEY=VALUE",
               help="Option of the h2-flamelet generator (see `surrogate table build h2-flamelet --help`).")
 def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> None:

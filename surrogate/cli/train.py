@@ -18,7 +18,7 @@ TRAIN_SETTINGS = [
     click.option("--inputs", help="Comma-separated input columns. [default: all table inputs]"),
     click.option("--outputs", help="Comma-separated output columns. [default: every Y_* of the table]"),
     click.option("--log-input", "log_input", multiple=True, help="Input scaled by log10 before min-max. [default: chi]"),
-    click.option("--epochs", type=int, help="Maximum epochs. [default: about 16,000 optimizer steps, 10 to 600 epochs]"),
+    click.option("--epochs", type=int, help="Maximum epochs. [default: about 50,000 optimizer steps, 10 to 2000 epochs]"),
     click.option("--batch-size", "batch_size", type=int, help="Batch size. [default: 256]"),
     click.option("--lr", type=float, help="Learning rate (Adam). [default: 1e-2, cosine-annealed to 1e-4]"),
     click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd", "lbfgs"]), help="[default: adam]"),
