@@ -5,6 +5,7 @@ VENV ?= .venv
 # Where pip has no CPU wheel at hand, use: make TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_VERSION ?= 2.13.0
 TORCH_PIP_ARGS ?=
+TORCH_GPU_PIP_ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -25,12 +26,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# GPU machines: CUDA torch (pip's default Linux build) and onnxruntime-gpu in place of onnxruntime.
 gpu-setup:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "torch==$(TORCH_VERSION)" $(TORCH_GPU_PIP_ARGS)
 	$(BIN)/python -m pip install -q -e ".[dev,gpu]"
 	$(BIN)/python -m pip uninstall -q -y onnxruntime
 	$(BIN)/python -m pip install -q --force-reinstall --no-deps "onnxruntime-gpu>=1.18"
+	touch $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo

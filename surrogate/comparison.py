@@ -12,6 +12,7 @@ from typing import Sequence
 from .atomic import atomic_path
 from .errors import UserError
 from .run import CONFIG, METRICS, read_config
+from .table import Table
 from .trainer import TrainOptions, train
 
 
@@ -41,6 +42,7 @@ def compare_weightings(runs: Sequence[tuple[str, TrainOptions]], out_dir: Path, 
     out_dir.mkdir(parents=True, exist_ok=True)
     r2: dict[str, dict[str, float]] = {}
     for label, options in runs:
+        options = options.resolved(Table(options.table).n_rows)
         run_dir = out_dir / label
         if (run_dir / CONFIG).is_file() and read_config(run_dir)["trainer"] != asdict(options):
             raise UserError(f"{run_dir}: holds a run with other options; choose another -o or remove it")

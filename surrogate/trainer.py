@@ -83,6 +83,16 @@ class TrainOptions:
         if unknown:
             raise UserError(f"physics options given for {unknown[0]!r}, which is not among --physics {self.physics}")
 
+    def resolved(self, n_rows: int) -> "TrainOptions":
+        """These options with the epoch budget fixed: without --epochs, about AUTO_STEPS optimizer steps on a
+        table of `n_rows` rows, within AUTO_EPOCH_RANGE."""
+        if self.epochs is not None:
+            return self
+        n_train = n_rows - round(self.val_fraction * n_rows) - round(self.test_fraction * n_rows)
+        steps_per_epoch = max(1, math.ceil(n_train / self.batch_size))
+        low, high = AUTO_EPOCH_RANGE
+        return replace(self, epochs=int(min(high, max(low, math.ceil(AUTO_STEPS / steps_per_epoch)))))
+
     @classmethod
     def from_mapping(cls, data: dict[str, Any], source: str) -> "TrainOptions":
         known = set(cls.__dataclass_fields__)
@@ -118,8 +128,7 @@ class Trainer:
     def __init__(self, options: TrainOptions, run_dir: str | Path, progress: bool = True):
         options.validate()
         self.table = Table(options.table)
-        if options.epochs is None:
-            options = replace(options, epochs=self.auto_epochs(options))
+        options = options.resolved(self.table.n_rows)
         self.options = options
         self.run_dir = Path(run_dir)
         self.progress = progress
@@ -135,14 +144,6 @@ class Trainer:
         self.physics_specs = [
             registry.configure("physics", name, options.physics_options.get(name, {})) for name in options.physics
         ]
-
-    def auto_epochs(self, options: TrainOptions) -> int:
-        """Epochs giving about AUTO_STEPS optimizer steps on this table, within AUTO_EPOCH_RANGE."""
-        n_train = self.table.n_rows - round(options.val_fraction * self.table.n_rows) \
-            - round(options.test_fraction * self.table.n_rows)
-        steps_per_epoch = max(1, math.ceil(n_train / options.batch_size))
-        low, high = AUTO_EPOCH_RANGE
-        return int(min(high, max(low, math.ceil(AUTO_STEPS / steps_per_epoch))))
 
     # ----------------------------------------------------------------- set-up
     def config(self, table_sha256: str, data: TrainingData) -> dict[str, Any]:

@@ -145,6 +145,20 @@ def test_compare_trains_each_strategy_alike_and_tabulates_r2(table, tmp_path):
     split_a = np.load(tmp_path / "cmp" / "uniform" / "splits.npz")["test"]
     split_b = np.load(tmp_path / "cmp" / "inverse-std" / "splits.npz")["test"]
     assert np.array_equal(split_a, split_b)
+    again = CliRunner().invoke(cli, ["compare", str(table), "--weighting", "uniform", "--weighting", "inverse-std",
+                                     "--epochs", "2", "--quiet", "-o", str(tmp_path / "cmp")])
+    assert again.exit_code == 0 and again.output == result.output  # finished runs are reused, not retrained
+    other = CliRunner().invoke(cli, ["compare", str(table), "--weighting", "uniform", "--weighting", "inverse-std",
+                                     "--epochs", "3", "--quiet", "-o", str(tmp_path / "cmp")])
+    assert other.exit_code == 2 and "holds a run with other options" in other.output
+
+
+def test_default_budget_is_about_fifty_thousand_steps_within_bounds():
+    options = TrainOptions(table="t.h5", batch_size=256)
+    assert options.resolved(8844).epochs == 1786  # 7076 training rows: 28 steps per epoch
+    assert options.resolved(100).epochs == 2000  # tiny table: capped
+    assert options.resolved(10_000_000).epochs == 10  # huge table: at least 10 passes
+    assert TrainOptions(table="t.h5", epochs=7).resolved(8844).epochs == 7
 
 
 def test_softmax_mlp_with_a_linear_head_closes_species_and_predicts_temperature(table, tmp_path):

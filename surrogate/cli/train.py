@@ -46,15 +46,15 @@ def split_list(text: str | None) -> list[str] | None:
     return [part.strip() for part in text.split(",") if part.strip()] if text else None
 
 
-def physics_options(items: tuple[str, ...]) -> dict[str, dict[str, str]]:
+def per_plugin_options(items: tuple[str, ...], flag: str) -> dict[str, dict[str, str]]:
     """('mixture-fraction.weight=0.1',) -> {'mixture-fraction': {'weight': '0.1'}}."""
     from ..options import parse_key_values
 
     result: dict[str, dict[str, str]] = {}
-    for key, value in parse_key_values(items, "--physics-option").items():
+    for key, value in parse_key_values(items, flag).items():
         plugin, dot, option = key.rpartition(".")
         if not dot:
-            raise UserError(f"--physics-option {key}={value}: expected NAME.KEY=VALUE")
+            raise UserError(f"{flag} {key}={value}: expected NAME.KEY=VALUE")
         result.setdefault(plugin, {})[option] = value
     return result
 
@@ -84,7 +84,7 @@ def build_options(table: str, settings: dict[str, Any], extra: dict[str, Any] | 
         "model": settings.get("model"),
         "model_options": parse_key_values(settings.get("model_option") or (), "--model-option") or None,
         "physics": list(settings.get("physics") or ()) or None,
-        "physics_options": physics_options(settings.get("physics_option") or ()) or None,
+        "physics_options": per_plugin_options(settings.get("physics_option") or (), "--physics-option") or None,
         "inputs": split_list(settings.get("inputs")),
         "outputs": split_list(settings.get("outputs")),
         "log_inputs": list(settings.get("log_input") or ()) or None,
@@ -171,7 +171,7 @@ def compare(table: str, weightings: tuple[str, ...], weighting_option: tuple[str
     """Train each strategy with the same seed and budget; print and save per-output test R²."""
     from ..comparison import compare_weightings
 
-    strategy_options = physics_options(weighting_option) if weighting_option else {}
+    strategy_options = per_plugin_options(weighting_option, "--weighting-option")
     unknown = sorted(set(strategy_options) - set(weightings))
     if unknown:
         raise UserError(f"--weighting-option for {unknown[0]!r}, which is not among --weighting {list(weightings)}")
