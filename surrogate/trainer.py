@@ -24,6 +24,7 @@ import torch
 from . import __version__, registry
 from .atomic import atomic_path, write_json
 from .data import TrainingData, default_outputs, split_indices
+from .distributed import Processes
 from .errors import UserError
 from .losses import Batch, LossTerms, PhysicsContext, StepContext, TrainingState, data_term
 from .metrics import metrics_table
@@ -137,6 +138,12 @@ class Trainer:
         for name in [*self.inputs, *self.outputs]:
             self.table.units(name)  # one-line error for unknown columns, before any work
         self.device = resolve_device(options.device)
+        self.processes = Processes.from_environment(use_cuda=self.device.type == "cuda")
+        if self.processes.parallel and options.optimizer == "lbfgs":
+            raise UserError("--optimizer lbfgs runs in one process: its line search would differ between ranks")
+        if self.processes.parallel and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.processes.local_rank)
+            torch.cuda.set_device(self.device)
         self.model_cls, self.model_options = registry.configure("models", options.model, options.model_options)
         self.weighting_cls, self.weighting_options = registry.configure(
             "weightings", options.weighting, options.weighting_options
@@ -187,6 +194,9 @@ class Trainer:
         self.strategy = self.weighting_cls(stats, **self.weighting_options).to(self.device)
         context = PhysicsContext(self.inputs, self.outputs, dict(self.table.attrs), self.device)
         self.physics = [cls(context, **opts) for cls, opts in self.physics_specs]
+        self.forward_module: torch.nn.Module = self.network
+        if self.processes.parallel:
+            self.forward_module = torch.nn.parallel.DistributedDataParallel(self.network)
         shared = getattr(self.network, "shared_parameters", None)
         self.shared_parameters = shared() if callable(shared) else list(self.network.parameters())
         self.optimizer = self.make_optimizer()
@@ -223,10 +233,14 @@ class Trainer:
         return None
 
     # ---------------------------------------------------------------- loss terms
-    def loss_terms(self, rows: torch.Tensor) -> LossTerms:
-        """Named element-wise terms for a set of rows: one data term per output, then physics terms."""
+    def loss_terms(self, rows: torch.Tensor, synchronized: bool = True) -> LossTerms:
+        """Named element-wise terms for a set of rows: one data term per output, then physics terms.
+
+        `synchronized`: in training, run through DistributedDataParallel (whose backward averages gradients
+        over ranks); off for side computations that are not followed by a backward pass.
+        """
         x, y = self.x[rows], self.y[rows]
-        y_pred = self.network(x)
+        y_pred = (self.forward_module if synchronized and self.network.training else self.network)(x)
         columns = ((y_pred - y) ** 2).unbind(dim=1)  # one backward node for all outputs, not one per slice
         terms: LossTerms = {data_term(name): column for name, column in zip(self.outputs, columns)}
         if self.physics:
@@ -240,7 +254,7 @@ class Trainer:
     def random_validation_terms(self) -> LossTerms:
         val = self.index["val"] if len(self.index["val"]) else self.index["train"]
         pick = torch.randint(len(val), (min(self.options.batch_size, len(val)),), device=self.device)
-        return self.loss_terms(val[pick])
+        return self.loss_terms(val[pick], synchronized=False)
 
     @torch.no_grad()
     def evaluate_terms(self, split: str) -> dict[str, float]:
@@ -271,15 +285,18 @@ class Trainer:
         term_sums: torch.Tensor | None = None
         weight_sums: dict[str, float] = {}
         names: list[str] = []
-        for rows in order:
+        order = [batch for batch in order if len(batch) >= self.processes.world]
+        for global_rows in order:
             ctx.state = state
             result: dict[str, Any] = {}
+            rows = self.processes.share(global_rows)
 
             def closure() -> torch.Tensor:
                 self.optimizer.zero_grad(set_to_none=True)
                 terms = self.loss_terms(rows)
                 loss, weights = self.strategy(terms, ctx)
                 loss.backward()
+                self.processes.average_gradients(list(self.strategy.parameters()))
                 result.update(loss=loss.detach(), weights=weights, terms=terms)
                 return loss
 
@@ -304,7 +321,10 @@ class Trainer:
         """Train (or resume) and write the complete run directory."""
         from tqdm.auto import tqdm
 
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        main = self.processes.is_main
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.processes.barrier()
         self.build()
         table_sha256 = self.table.sha256()
         config = self.config(table_sha256, self.data)
@@ -316,7 +336,7 @@ class Trainer:
         if resume and (self.run_dir / CHECKPOINT).is_file():
             best, bad_epochs = self.load_checkpoint(state, generator, table_sha256)
             history = self.read_history(upto=state.epoch)
-        else:
+        elif main:
             write_json(self.run_dir / CONFIG, config)
             with atomic_path(self.run_dir / SPLITS) as tmp:
                 with open(tmp, "wb") as handle:
@@ -328,7 +348,7 @@ class Trainer:
         if history:
             ctx.validation = {k[4:]: v for k, v in history[-1].items() if k.startswith("val/")}
         bar = tqdm(total=self.options.epochs, initial=state.epoch, desc=f"train {self.run_dir.name}",
-                   unit="epoch", disable=not self.progress, dynamic_ncols=True)
+                   unit="epoch", disable=not (self.progress and main), dynamic_ncols=True)
         while state.epoch < self.options.epochs:
             started = time.perf_counter()
             train_loss, weights, train_means = self.train_epoch(state, ctx, generator)
@@ -356,8 +376,9 @@ class Trainer:
             else:
                 bad_epochs += 1
             state.epoch += 1
-            self.append_history(row, first=state.epoch == 1)
-            self.save_checkpoint(state, generator, best, bad_epochs)
+            if main:
+                self.append_history(row, first=state.epoch == 1)
+                self.save_checkpoint(state, generator, best, bad_epochs)
             bar.set_postfix(loss=f"{train_loss:.3g}", val=f"{score:.3g}")
             bar.update(1)
             if self.options.patience and bad_epochs >= self.options.patience:
@@ -365,11 +386,13 @@ class Trainer:
         bar.close()
         if best["state"] is not None:
             self.model.load_state_dict(best["state"])
-        with atomic_path(self.run_dir / WEIGHTS) as tmp:
-            torch.save({k: v.cpu() for k, v in self.model.state_dict().items()}, tmp)
         metrics = self.final_metrics()
-        write_json(self.run_dir / METRICS, metrics)
-        self.write_plots(history, metrics)
+        if main:
+            with atomic_path(self.run_dir / WEIGHTS) as tmp:
+                torch.save({k: v.cpu() for k, v in self.model.state_dict().items()}, tmp)
+            write_json(self.run_dir / METRICS, metrics)
+            self.write_plots(history, metrics)
+        self.processes.close()
         return TrainResult(self.run_dir, metrics, history, int(best["epoch"]))
 
     # --------------------------------------------------------------- persistence
@@ -421,12 +444,13 @@ class Trainer:
             fields = list(reader.fieldnames or [])
         self.history_fields = fields
         history = [{k: float(v) for k, v in row.items()} for row in rows if float(row["epoch"]) <= upto]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(history)
-        with atomic_path(self.run_dir / HISTORY) as tmp:
-            tmp.write_text(buffer.getvalue())
+        if self.processes.is_main:
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(history)
+            with atomic_path(self.run_dir / HISTORY) as tmp:
+                tmp.write_text(buffer.getvalue())
         return history
 
     @torch.no_grad()

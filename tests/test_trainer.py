@@ -186,3 +186,35 @@ def test_lbfgs_reduces_the_loss_on_a_small_problem(table, tmp_path):
                            lr_schedule="none", model_options={"width": 16, "depth": 2})
     result = train(options, tmp_path / "r", progress=False)
     assert result.history[-1]["val_score"] < 0.5 * result.history[0]["val_score"]
+
+
+@pytest.mark.slow
+def test_torchrun_with_two_ranks_trains_like_one_process_on_the_same_global_batches(table, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    common = ["train", str(table), "--epochs", "2", "--batch-size", "256", "--weighting", "uniform",
+              "--lr-schedule", "none", "--seed", "5", "--quiet"]
+    single = CliRunner().invoke(cli, [*common, "-o", str(tmp_path / "one")])
+    assert single.exit_code == 0, single.output
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                               "-m", "surrogate.cli.main", *common, "-o", str(tmp_path / "two")],
+                              capture_output=True, text=True, env=env, timeout=300)
+    assert launched.returncode == 0, launched.stderr[-2000:]
+    a = torch.load(tmp_path / "one" / "model.pt", weights_only=True)
+    b = torch.load(tmp_path / "two" / "model.pt", weights_only=True)
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=2e-5), key
+    with open(tmp_path / "two" / "history.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == 2  # one writer: rank 0
+
+
+def test_ranks_share_every_global_batch_without_overlap():
+    from surrogate.distributed import Processes
+
+    batch = torch.arange(257)
+    shares = [Processes(rank=r, world=3).share(batch) for r in range(3)]
+    assert sorted(torch.cat(shares).tolist()) == batch.tolist()
+    assert [len(s) for s in shares] == [86, 86, 85]
