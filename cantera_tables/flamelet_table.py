@@ -21,13 +21,14 @@ The build is resumable (:mod:`cantera_tables.workdir`) and runs one S-curve per 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -63,7 +64,7 @@ SMALL_OPTIONS = {
 }
 REFINE_KEYS = ("ratio", "slope", "curve", "prune")
 # options that only shape the table, not the solves: a resumed build may change them
-NOT_IN_SOLVES = ("points_per_flamelet", "structured_nz", "structured_nlambda", "workers")
+NOT_IN_SOLVES = ("points_per_flamelet", "structured_nz", "structured_nlambda", "workers", "scheduler")
 PRESENT_Y = 1e-10  # a species whose mass fraction never exceeds this anywhere is absent (e.g. AR in H2/air)
 TRANSPORT_MODELS = ("mixture-averaged", "unity-Lewis-number", "multicomponent")
 
@@ -120,6 +121,8 @@ class H2FlameletTable:
         Option("structured_nz", 121, "Z nodes of the structured (Z, Lambda) table"),
         Option("structured_nlambda", 51, "Lambda nodes of the structured (Z, Lambda) table"),
         Option("workers", 0, "processes for parallel S-curves (0: one per CPU)"),
+        Option("scheduler", "", "address of a Dask distributed scheduler (e.g. tcp://head:8786) that runs the "
+               "S-curves on its workers; empty: local processes"),
     )
 
     @classmethod
@@ -190,7 +193,8 @@ class H2FlameletTable:
         )
         root = open_work_dir(target, {k: v for k, v in opts.items() if k not in NOT_IN_SOLVES})
         jobs = [CurveJob(setup, settings, root / f"curve-{i:02d}") for i, setup in enumerate(setups)]
-        outcomes = _run_jobs(jobs, executor, on_flamelet, int(opts["workers"]), progress)
+        with dask_executor(opts["scheduler"]) as cluster_executor:
+            outcomes = _run_jobs(jobs, executor or cluster_executor, on_flamelet, int(opts["workers"]), progress)
         curves = [CurveWorkDir(job.path).flamelets() for job in jobs]
         failures = [f"p={job.setup.pressure:g} Pa: {msg}" for job, o in zip(jobs, outcomes) for msg in o.failures]
         if not any(curves):
@@ -236,6 +240,26 @@ class H2FlameletTable:
                 lines.append(("structured (Z, Lambda)", f"{shape[0]} x {shape[1]} nodes, {len(h5['structured/outputs'])} "
                               "outputs in /structured"))
         return lines
+
+
+@contextlib.contextmanager
+def dask_executor(address: str) -> Iterator[Executor | None]:
+    """A concurrent.futures executor on the Dask cluster at `address`, or None when no address is given."""
+    if not address:
+        yield None
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UserError(f"--scheduler {address}: Dask is not installed (pip install 'thermo-surrogate[dask]')") from None
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise UserError(f"--scheduler {address}: cannot reach the Dask scheduler ({exc})") from None
+    try:
+        yield client.get_executor()
+    finally:
+        client.close()
 
 
 def _run_jobs(jobs: Sequence[CurveJob], executor: Executor | None,

@@ -158,6 +158,31 @@ def test_two_pressures_are_traced_in_parallel_and_add_a_pressure_input(tmp_path)
     assert len(chi_ext) == 2 and all(50.0 < chi < 1000.0 for chi in chi_ext)
 
 
+@pytest.mark.slow
+def test_s_curves_run_on_a_dask_cluster_named_by_its_scheduler(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    out = tmp_path / "dask.h5"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = CliRunner().invoke(cli, ["table", "build", "h2-flamelet", "-o", str(out), *SMALL_ARGS,
+                                          "--pressure", "101325,303975", "--points-per-flamelet", "40",
+                                          "--scheduler", cluster.scheduler_address])
+        curves_run_there = [key for key, *_ in cluster.scheduler.transition_log
+                            if "run_curve" in str(key)]
+    assert result.exit_code == 0, result.output
+    assert curves_run_there  # the S-curves were tasks of the Dask scheduler, not of a local pool
+    table = Table(out)
+    assert sorted(np.unique(table.read("p"))) == [101325.0, 303975.0]
+
+
+def test_unreachable_dask_scheduler_is_a_one_line_error(tmp_path):
+    pytest.importorskip("distributed")
+    out = tmp_path / "x.h5"
+    result = CliRunner().invoke(cli, ["table", "build", "h2-flamelet", "-o", str(out), *SMALL_ARGS,
+                                      "--pressure", "101325,303975", "--scheduler", "tcp://127.0.0.1:9"])
+    assert result.exit_code == 2 and "cannot reach the Dask scheduler" in result.output
+    assert not out.exists()
+
+
 def test_bench_table_reports_both_rates_and_their_ratio():
     result = CliRunner().invoke(cli, ["bench", "table", "--n-flamelets", "3", "--min-strain", "50",
                                       "--max-strain", "400"])
