@@ -12,7 +12,6 @@ A :class:`PhysicsLoss` adds terms computed from the batch (inputs, predictions, 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -62,9 +61,6 @@ class DataStatistics:
     mean: dict[str, float]
     variance: dict[str, float]
     n_samples: int
-
-    def std(self, output: str) -> float:
-        return math.sqrt(self.variance[output])
 
     def variance_of_term(self, term: str) -> float | None:
         """Variance of the targets behind a data term; None for other terms."""

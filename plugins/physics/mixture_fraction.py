@@ -46,12 +46,17 @@ class MixtureFraction(PhysicsLoss):
         if unknown:
             raise PluginError(f"{owner}: the table's element data has no species {', '.join(unknown)}")
         w, z0 = bilger.linear_form(species)
+        w_all = torch.zeros(len(context.output_names), dtype=torch.float64)
+        w_all[self.columns] = torch.as_tensor(w, dtype=torch.float64)
         self.z_column = context.input_names.index("Z")
-        self.w = torch.as_tensor(w, dtype=torch.float64, device=context.device)
+        # zero for outputs that are not mass fractions: no gather per step; one copy per dtype the model uses
+        self.w = {torch.float64: w_all.to(context.device)}
         self.z0 = float(z0)
         self.weight = weight
 
     def terms(self, batch: Batch) -> LossTerms:
-        Y = batch.y_pred_phys[:, self.columns]
-        z_of_y = Y @ self.w.to(Y.dtype) + self.z0
+        Y = batch.y_pred_phys
+        if Y.dtype not in self.w:
+            self.w[Y.dtype] = self.w[torch.float64].to(Y.dtype)
+        z_of_y = Y @ self.w[Y.dtype] + self.z0
         return {TERM: self.weight * (z_of_y - batch.x_phys[:, self.z_column]) ** 2}

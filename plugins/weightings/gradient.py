@@ -66,8 +66,8 @@ class GradNorm(WeightingStrategy):
         if self.weights is None or names != self.names:
             self.start(names, losses)
         used = self.weights.detach().clone()
-        weights = dict(zip(names, used))
-        loss = weighted_sum(terms, weights)
+        loss = weighted_sum(terms, dict(zip(names, used)))
+        weights = dict(zip(names, used.tolist()))  # one host copy for the report, not one per term
 
         norms = gradient_norms(list(losses), ctx.shared_parameters)
         ratios = losses.detach() / self.initial

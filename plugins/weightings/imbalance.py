@@ -49,7 +49,7 @@ class ImbalanceAware(WeightingStrategy):
         logits = detached / (unit * self.temperature)
         p = torch.softmax(logits, dim=0).view_as(errors).to(errors.dtype)
         loss = n_terms * (p * errors).sum()
-        weights = {name: float(n_terms * n_batch * p[:, j].mean()) for j, name in enumerate(names)}
+        weights = dict(zip(names, (n_terms * n_batch * p.mean(dim=0)).tolist()))
         for name, value in terms.items():
             if name not in weights:
                 loss = loss + value.mean()

@@ -37,22 +37,22 @@ class Power(WeightingStrategy):
         super().__init__(stats)
         self.exponent = exponent
         self.table = dict(exponents or {})
-        self.checked = False
+        self.exponents: dict[str, float] = {}  # per term name, resolved once for the names a batch brings
 
     def exponent_of(self, term: str) -> float:
         given = match(term, self.table)
         return given if given is not None else (self.exponent if is_data(term) else 1.0)
 
     def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        if not self.checked:
+        if self.exponents.keys() != terms.keys():
             check_keys(self.table, terms, "weighting 'power'")
-            self.checked = True
+            self.exponents = {name: self.exponent_of(name) for name in terms}
         loss: torch.Tensor | float = 0.0
-        weights = {}
+        ratios = []
         for name, value in terms.items():
-            n = self.exponent_of(name)
+            n = self.exponents[name]
             mean = value.mean()
             powered = mean.clamp_min(TINY) ** (1.0 / n) if n != 1.0 else mean
             loss = loss + powered
-            weights[name] = float(powered.detach() / mean.detach().clamp_min(TINY))
-        return loss, weights
+            ratios.append(powered.detach() / mean.detach().clamp_min(TINY))
+        return loss, dict(zip(terms, torch.stack(ratios).tolist()))

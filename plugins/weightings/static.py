@@ -108,14 +108,14 @@ class Fixed(WeightingStrategy):
         super().__init__(stats)
         self.table = dict(weights or {})
         self.default = default
-        self.checked = False
+        self.weights: dict[str, float] = {}  # per term name, resolved once for the names a batch brings
 
     def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        if not self.checked:
+        if self.weights.keys() != terms.keys():
             check_keys(self.table, terms, "weighting 'fixed'")
-            self.checked = True
-        weights = {}
-        for name in terms:
-            given = match(name, self.table)
-            weights[name] = given if given is not None else (self.default if is_data(name) else 1.0)
-        return weighted_sum(terms, weights), report(terms, weights)
+            self.weights = {name: self.weight_of(name) for name in terms}
+        return weighted_sum(terms, self.weights), report(terms, self.weights)
+
+    def weight_of(self, term: str) -> float:
+        given = match(term, self.table)
+        return given if given is not None else (self.default if is_data(term) else 1.0)

@@ -24,7 +24,7 @@ def is_data(term: str) -> bool:
 def balanced_terms(terms: LossTerms | Mapping[str, object], balance: str) -> list[str]:
     """Names of the terms a dynamic strategy weights, in the order given; the others keep weight 1."""
     if balance == "data":
-        return [name for name in terms if is_data(name)]
+        return data_terms(terms)
     return [name for name in terms if not name.startswith(REG_PREFIX)]
 
 

@@ -33,6 +33,7 @@ class Uncertainty(WeightingStrategy):
         super().__init__(stats)
         extra = [name.strip() for name in str(extra_terms).split(",") if name.strip()]
         self.names = [data_term(name) for name in stats.output_names] + extra
+        self.index = {name: i for i, name in enumerate(self.names)}
         self.log_variance = torch.nn.Parameter(torch.full((len(self.names),), float(init)))
         self.checked = False
 
@@ -40,15 +41,13 @@ class Uncertainty(WeightingStrategy):
         if not self.checked:
             check_keys(dict.fromkeys(self.names, 0.0), terms, "weighting 'uncertainty' extra_terms")
             self.checked = True
-        index = {name: i for i, name in enumerate(self.names)}
+        inverse_variance = torch.exp(-self.log_variance)
+        learned = dict(zip(self.names, inverse_variance.detach().tolist()))  # one host copy for the report
         loss: torch.Tensor | float = 0.0
-        weights: dict[str, float] = {}
         for name, value in terms.items():
-            if name in index:
-                s = self.log_variance[index[name]]
-                loss = loss + torch.exp(-s) * value.mean() + s
-                weights[name] = float(torch.exp(-s.detach()))
+            if name in self.index:
+                i = self.index[name]
+                loss = loss + inverse_variance[i] * value.mean() + self.log_variance[i]
             else:
                 loss = loss + value.mean()
-                weights[name] = 1.0
-        return loss, weights
+        return loss, {name: learned.get(name, 1.0) for name in terms}

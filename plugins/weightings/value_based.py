@@ -9,7 +9,7 @@ import torch
 from surrogate.losses import DataStatistics, LossTerms, StepContext, TrainingState, WeightingStrategy
 from surrogate.options import Option
 
-from .terms import BALANCE_OPTION, balanced_terms, report, weighted_sum
+from .terms import BALANCE_OPTION, balanced_terms, normalized, report, weighted_sum
 
 
 def softmax_weights(scores: torch.Tensor) -> torch.Tensor:
@@ -78,7 +78,7 @@ class SoftAdapt(ValueHistory):
             slopes = slopes / slopes.abs().sum().clamp_min(1e-300)
         if self.variant == "loss-weighted":
             raw = losses * torch.exp(self.beta * (slopes - slopes.max()))
-            return len(raw) * raw / raw.sum().clamp_min(1e-300)
+            return normalized(raw)
         return softmax_weights(self.beta * slopes)
 
 
