@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .metadata import INPUT_NAME, OUTPUT_NAME
+from .metadata import INPUT_NAME, OUTPUT_NAME, read_model_file
 from .runtime import CUDA_PROVIDER, Surrogate
 
 REFERENCE_BATCH = 4096
@@ -244,7 +244,7 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
     if model is None:
         model = export_run(run, scratch / "model.onnx").path
         echo(f"exported {run_dir} to a temporary ONNX file for the benchmark")
-    info = Surrogate(model, provider="cpu", threads=1).info
+    info = read_model_file(model)[1]
     table = table if table is not None else (run.table_path if run is not None else None)
     cells, source = bench_cells(info.input_names, info.input_ranges, table, max(batches))
     engines = [python_engine(name, call, cells, min_time) for name, call in ort_engines(model, threads)]

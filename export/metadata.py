@@ -37,10 +37,16 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from surrogate.errors import UserError
+
+POLICIES = ("clip", "warn", "error")  # what the runtime does with cells outside the trained ranges
+PROVIDERS = ("auto", "cpu", "cuda")
+DEFAULT_OPSET = 18
+DEFAULT_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}  # parity error allowed, relative to each output's scale
 
 FORMAT = "thermo-surrogate-onnx"
 FORMAT_VERSION = 1
@@ -69,11 +75,11 @@ class ModelInfo:
     path: Path
     raw: dict[str, str]
 
-    @property
+    @cached_property  # read on every inference call: decoded once
     def input_names(self) -> list[str]:
         return list(json.loads(self.raw["inputs"]))
 
-    @property
+    @cached_property
     def output_names(self) -> list[str]:
         return list(json.loads(self.raw["outputs"]))
 

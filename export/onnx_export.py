@@ -37,11 +37,10 @@ from surrogate.run import LoadedRun
 from surrogate.scaling import PhysicalModel
 from surrogate.table import Table
 
-from .metadata import BATCH_AXIS, FORMAT, FORMAT_VERSION, INPUT_NAME, OUTPUT_NAME, encode
+from .metadata import (BATCH_AXIS, DEFAULT_OPSET, DEFAULT_TOLERANCE, FORMAT, FORMAT_VERSION, INPUT_NAME,
+                       OUTPUT_NAME, encode)
 
 MIN_OPSET = 18
-DEFAULT_OPSET = 18
-DEFAULT_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
 PARITY_POINTS = 4096
 
 

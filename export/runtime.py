@@ -32,10 +32,8 @@ import numpy as np
 
 from surrogate.errors import UserError
 
-from .metadata import INPUT_NAME, OUTPUT_NAME, read_model_file
+from .metadata import INPUT_NAME, OUTPUT_NAME, POLICIES, PROVIDERS, read_model_file
 
-POLICIES = ("clip", "warn", "error")
-PROVIDERS = ("auto", "cpu", "cuda")
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 LOCAL_RANKS_ENV = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE", "PALS_LOCAL_SIZE")
@@ -156,6 +154,7 @@ class Surrogate:
         ranges = self.info.input_ranges
         self.lower = np.array([ranges[n][0] for n in self.input_names], dtype=np.float32)
         self.upper = np.array([ranges[n][1] for n in self.input_names], dtype=np.float32)
+        self.last_out_of_range = 0  # cells outside the ranges in the last call (counted under warn and error)
 
     @property
     def provider(self) -> str:
@@ -194,14 +193,16 @@ class Surrogate:
             bad = [n for n, a, b in zip(self.input_names, lo, hi) if np.isnan(a) or np.isnan(b)]
             raise InputError(f"NaN in input column {', '.join(bad)}; the surrogate is undefined there")
         outside = (lo < self.lower) | (hi > self.upper)
+        self.last_out_of_range = 0
         if not outside.any():
             return False
         if self.policy == "clip":
             return True
+        self.last_out_of_range = count_outside()
         columns = ", ".join(f"{name} in [{a:.4g}, {b:.4g}] (trained [{l:.4g}, {u:.4g}])"
                             for name, a, b, l, u, out in zip(self.input_names, lo, hi, self.lower, self.upper, outside)
                             if out)
-        message = f"{count_outside()} cell(s) outside the trained range: {columns}"
+        message = f"{self.last_out_of_range} cell(s) outside the trained range: {columns}"
         if self.policy == "error":
             raise OutOfRangeError(message + "; use policy 'clip' or 'warn' to evaluate them")
         _warn(message, OutOfRangeWarning)

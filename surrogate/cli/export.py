@@ -9,18 +9,19 @@ from pathlib import Path
 
 import click
 
-RUNTIME_PROVIDERS = ("auto", "cpu", "cuda")
-POLICIES = ("clip", "warn", "error")
+from export.metadata import DEFAULT_OPSET, DEFAULT_TOLERANCE, POLICIES, PROVIDERS
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
               help="ONNX file to write (e.g. model.onnx).")
-@click.option("--opset", default=18, show_default=True, type=int, help="ONNX opset (>= 18).")
+@click.option("--opset", default=DEFAULT_OPSET, show_default=True, type=int,
+              help=f"ONNX opset (>= {DEFAULT_OPSET}).")
 @click.option("--fp16", is_flag=True, help="Network in float16; inputs, outputs and scaling stay float32.")
 @click.option("--tolerance", type=float, default=None,
-              help="Largest parity error allowed, relative to each output's scale [default: 1e-4, fp16: 2e-2].")
+              help="Largest parity error allowed, relative to each output's scale "
+                   f"[default: {DEFAULT_TOLERANCE['fp32']:g}, fp16: {DEFAULT_TOLERANCE['fp16']:g}].")
 def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float | None) -> None:
     """Export the trained run RUN_DIR to ONNX (physical inputs -> physical outputs) and check parity."""
     from export.onnx_export import export_run
@@ -39,7 +40,7 @@ def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float
               help="HDF5 file to write: a table of kind 'inference' with the inputs and predictions.")
 @click.option("--chunk-rows", default=1 << 18, show_default=True, type=click.IntRange(min=1),
               help="Cells read, evaluated and written at a time.")
-@click.option("--provider", type=click.Choice(RUNTIME_PROVIDERS), default="auto", show_default=True)
+@click.option("--provider", type=click.Choice(PROVIDERS), default="auto", show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="ONNX Runtime intra-op threads [default: available CPUs, shared between MPI ranks].")
 @click.option("--out-of-range", "policy", type=click.Choice(POLICIES), default="warn", show_default=True,
@@ -71,7 +72,7 @@ def infer(model: Path, inputs: Path, output: Path, chunk_rows: int, provider: st
                         y = surrogate(x)
                 except InputError as exc:
                     raise InputError(f"{inputs}: rows {start}-{start + len(x) - 1}: {exc}") from None
-                n_outside += surrogate.count_out_of_range(x) if policy == "warn" else 0
+                n_outside += surrogate.last_out_of_range  # counted by the call above (warn policy)
                 writer.write(x, y)
                 start += len(x)
                 progress.update(len(x))
