@@ -35,7 +35,7 @@ import numpy as np
 from surrogate.atomic import check_writable
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats, parse_mapping, resolve_options
-from surrogate.table import Column, write_columns, write_table
+from surrogate.table import Column, create_dataset, write_columns, write_table
 
 from . import structured
 from .flamelet import (
@@ -411,12 +411,8 @@ def _write_structured(h5: Any, curve: list[Flamelet], opts: dict[str, Any], Z_st
         ("C_min", "1", "C of the least-burning flamelet at each Z"),
         ("C_max", "1", "C of the most-burning flamelet at each Z"),
     ):
-        group.create_dataset(name, data=grid[name])
-        group[name].attrs["units"] = units_
-        group[name].attrs["description"] = description
+        create_dataset(group, name, units_, description, data=grid[name])
     outputs = group.create_group("outputs")
     for j, (name, (units_, description)) in enumerate(units.items()):
-        outputs.create_dataset(name, data=grid["outputs"][:, :, j], compression="gzip", shuffle=True)
-        outputs[name].attrs["units"] = units_
-        outputs[name].attrs["description"] = description
+        create_dataset(outputs, name, units_, description, data=grid["outputs"][:, :, j])
     outputs.attrs["order"] = json.dumps(list(units))

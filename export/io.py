@@ -22,10 +22,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from surrogate import __version__
 from surrogate.atomic import atomic_path, check_writable
 from surrogate.errors import UserError
-from surrogate.table import CHUNK_ROWS, FORMAT, FORMAT_VERSION, Table, decode_attr, encode_attr
+from surrogate.table import FORMAT, Table, create_dataset, decode_attr, encode_attr, write_root_attrs
 
 SUFFIXES = (".h5", ".hdf5", ".npy", ".csv")
 
@@ -167,10 +166,7 @@ class PredictionWriter:
     """Columns of a thermo-surrogate table of kind 'inference' in an open HDF5 file, filled chunk by chunk."""
 
     def __init__(self, h5: Any, n_rows: int, inputs: dict[str, str], outputs: dict[str, str], attrs: dict[str, Any]):
-        h5.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, "kind": "inference",
-                         "toolkit_version": __version__})
-        for key, value in attrs.items():
-            h5.attrs[key] = encode_attr(value)
+        write_root_attrs(h5, "inference", attrs)
         self.n_rows, self.row = n_rows, 0
         self.input_sets = self._create(h5, "inputs", inputs, np.float64, "cell input")
         self.output_sets = self._create(h5, "outputs", outputs, np.float32, "surrogate prediction")
@@ -178,15 +174,8 @@ class PredictionWriter:
     def _create(self, h5: Any, group_name: str, columns: dict[str, str], dtype: Any, description: str) -> list[Any]:
         group = h5.create_group(group_name)
         group.attrs["order"] = encode_attr(list(columns))
-        datasets = []
-        for name, units in columns.items():
-            dataset = group.create_dataset(name, shape=(self.n_rows,), dtype=dtype,
-                                           chunks=(max(1, min(self.n_rows, CHUNK_ROWS)),),
-                                           compression="gzip", compression_opts=4, shuffle=True)
-            dataset.attrs["units"] = units
-            dataset.attrs["description"] = description
-            datasets.append(dataset)
-        return datasets
+        return [create_dataset(group, name, units, description, shape=(self.n_rows,), dtype=dtype)
+                for name, units in columns.items()]
 
     def write(self, x: np.ndarray, y: np.ndarray) -> None:
         """Append one chunk: inputs x (rows, n_inputs) and predictions y (rows, n_outputs)."""

@@ -68,20 +68,42 @@ def decode_attr(value: Any) -> Any:
     return value
 
 
+def create_dataset(group: Any, name: str, units: str, description: str, *, data: np.ndarray | None = None,
+                   shape: tuple[int, ...] | None = None, dtype: Any = np.float64) -> Any:
+    """A dataset chunked by rows and compressed, with its units and description: given `data`, or empty of
+    `shape` and `dtype` to be filled in slices."""
+    if data is not None:
+        data = np.ascontiguousarray(data)
+        shape, dtype = data.shape, data.dtype
+    assert shape is not None
+    chunks = (max(1, min(shape[0], CHUNK_ROWS)), *shape[1:])
+    dataset = group.create_dataset(name, shape=shape, dtype=dtype, data=data, chunks=chunks, compression="gzip",
+                                   compression_opts=4, shuffle=True)
+    dataset.attrs["units"] = units
+    dataset.attrs["description"] = description
+    return dataset
+
+
 def write_columns(group: Any, columns: Sequence[Column]) -> None:
     """Write columns into an h5py group as chunked, compressed datasets with units and descriptions."""
     n_rows = {len(c.values) for c in columns}
     if len(n_rows) > 1:
         raise ValueError(f"columns of unequal length: { {c.name: len(c.values) for c in columns} }")
     for column in columns:
-        values = np.ascontiguousarray(column.values, dtype=np.float64)
-        chunks = (max(1, min(len(values), CHUNK_ROWS)),)
-        dataset = group.create_dataset(
-            column.name, data=values, chunks=chunks, compression="gzip", compression_opts=4, shuffle=True
-        )
-        dataset.attrs["units"] = column.units
-        dataset.attrs["description"] = column.description
+        create_dataset(group, column.name, column.units, column.description,
+                       data=np.asarray(column.values, dtype=np.float64))
     group.attrs["order"] = json.dumps([c.name for c in columns])
+
+
+def write_root_attrs(h5: Any, kind: str, attrs: Mapping[str, Any]) -> None:
+    """The root attributes every table carries (format, version, kind, creation time, toolkit), then `attrs`."""
+    h5.attrs["format"] = FORMAT
+    h5.attrs["format_version"] = FORMAT_VERSION
+    h5.attrs["kind"] = kind
+    h5.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    h5.attrs["toolkit_version"] = __version__
+    for key, value in attrs.items():
+        h5.attrs[key] = encode_attr(value)
 
 
 def write_table(
@@ -104,13 +126,7 @@ def write_table(
         raise ValueError("inputs and outputs must all have the same number of rows")
     with atomic_path(target) as tmp:
         with h5py.File(tmp, "w") as h5:
-            h5.attrs["format"] = FORMAT
-            h5.attrs["format_version"] = FORMAT_VERSION
-            h5.attrs["kind"] = kind
-            h5.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-            h5.attrs["toolkit_version"] = __version__
-            for key, value in attrs.items():
-                h5.attrs[key] = encode_attr(value)
+            write_root_attrs(h5, kind, attrs)
             write_columns(h5.create_group("inputs"), inputs)
             write_columns(h5.create_group("outputs"), outputs)
             if extra is not None:
@@ -182,18 +198,19 @@ class Table:
 
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
         """One column as float64, optionally only a slice of rows (for chunked reading)."""
-        import h5py
-
-        group = self._lookup(name)[0]
-        with h5py.File(self.path, "r") as h5:
-            dataset = h5[group][name]
-            return np.asarray(dataset[rows if rows is not None else slice(None)], dtype=np.float64)
+        return self.read_matrix([name], rows)[:, 0]
 
     def read_matrix(self, names: Sequence[str], rows: slice | None = None) -> np.ndarray:
-        """Several columns stacked as an (n_rows, len(names)) float64 array."""
-        for name in names:
-            self._lookup(name)
-        return np.stack([self.read(n, rows) for n in names], axis=1) if names else np.empty((0, 0))
+        """Several columns stacked as an (n_rows, len(names)) float64 array, read with the file opened once."""
+        import h5py
+
+        groups = [self._lookup(name)[0] for name in names]
+        if not names:
+            return np.empty((0, 0))
+        selection = rows if rows is not None else slice(None)
+        with h5py.File(self.path, "r") as h5:
+            return np.stack([np.asarray(h5[group][name][selection], dtype=np.float64)
+                             for group, name in zip(groups, names)], axis=1)
 
     def sha256(self) -> str:
         """Content hash of the file, recorded by runs and ONNX models trained on it."""
