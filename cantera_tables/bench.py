@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .flamelet import FlameletSetup, load_gas, make_flame, scale_strain, solve_from_scratch
+from .flamelet import FlameletSetup, burning_temperature, load_gas, make_flame, scale_strain, solve_from_scratch
 
 
 @dataclass
@@ -35,7 +35,7 @@ def bench_continuation(setup: FlameletSetup, strains: np.ndarray) -> BenchResult
     import cantera as ct
 
     gas = load_gas(setup.mechanism)
-    T_burning = max(setup.fuel_temperature, setup.oxidizer_temperature) + 100.0
+    T_burning = burning_temperature(setup)
     started = time.perf_counter()
     flame = make_flame(setup, gas, float(strains[0]))
     T_max: list[float] = []

@@ -81,6 +81,11 @@ class ContinuationSettings:
     max_errors: int = 3
 
 
+def burning_temperature(setup: FlameletSetup, rise: float = ContinuationSettings.burning_rise) -> float:
+    """T_max above which a flamelet counts as burning: `rise` above the hotter inlet."""
+    return max(setup.fuel_temperature, setup.oxidizer_temperature) + rise
+
+
 @dataclass
 class ContinuationState:
     """Where a continuation stands; persisted after every flamelet so a killed build resumes exactly."""
@@ -191,9 +196,7 @@ class FlameletChemistry:
             beta_fuel=bilger_beta(self.fuel_Y, coefficients),
             beta_oxidizer=bilger_beta(self.oxidizer_Y, coefficients),
         )
-        if abs(self.bilger.beta_fuel - self.bilger.beta_oxidizer) < 1e-12:
-            raise UserError("fuel and oxidizer have the same Bilger coupling function: mixture fraction undefined")
-        self.Z_st = -self.bilger.beta_oxidizer / (self.bilger.beta_fuel - self.bilger.beta_oxidizer)
+        self.Z_st = self.bilger.Z_st
         unknown = [s for s in setup.progress_variable if s not in self.species]
         if unknown:
             raise UserError(
@@ -320,7 +323,7 @@ class SCurveTracer:
         self.flame = flame
         self.chemistry = FlameletChemistry(flame.gas, setup)
         self.state = state if state is not None else ContinuationState()
-        self.T_burning = max(setup.fuel_temperature, setup.oxidizer_temperature) + settings.burning_rise
+        self.T_burning = burning_temperature(setup, settings.burning_rise)
 
     def _solve(self, **kwargs: Any) -> None:
         self.state.n_solves += 1
@@ -477,4 +480,4 @@ def solve_from_scratch(setup: FlameletSetup, strain_rate: float, gas: Any | None
     except ct.CanteraError:
         return False, float("nan")
     T_max = float(max(flame.T))
-    return T_max >= max(setup.fuel_temperature, setup.oxidizer_temperature) + ContinuationSettings.burning_rise, T_max
+    return T_max >= burning_temperature(setup), T_max

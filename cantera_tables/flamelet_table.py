@@ -184,7 +184,7 @@ class H2FlameletTable:
         target = check_writable(output)
         setups = cls.setups(opts)
         gas = load_gas(opts["mechanism"])
-        chemistry = [FlameletChemistry(gas, setup) for setup in setups]  # validates species before any work
+        chemistry = FlameletChemistry(gas, setups[0])  # validates species before any work; same at every pressure
         settings = ContinuationSettings(
             strain_factor=float(opts["strain_factor"]),
             extinction_tolerance=float(opts["extinction_tolerance"]),
@@ -200,7 +200,7 @@ class H2FlameletTable:
         if not any(curves):
             remove_work_dir(target)
             raise UserError(f"{target}: no flamelet converged ({'; '.join(failures)[:300]})")
-        n_rows, extinction = _write(target, opts, setups, chemistry[0], curves, failures, gas)
+        n_rows, extinction = _write(target, opts, setups, chemistry, curves, failures, gas)
         remove_work_dir(target)
         return BuildReport(
             path=target, n_flamelets=sum(map(len, curves)), n_rows=n_rows, seconds=time.perf_counter() - started,

@@ -37,7 +37,7 @@ class ClosedMassFractionNet(nn.Module):
     Outputs come back in the caller's order; ``softmax_mask`` marks the softmax ones.
     """
 
-    def __init__(self, features: nn.Module, n_features: int, hidden: nn.Sequential, width: int,
+    def __init__(self, features: nn.Module, hidden: nn.Sequential, width: int,
                  output_names: Sequence[str], use_softmax: bool):
         super().__init__()
         self.features = features
@@ -109,7 +109,7 @@ class MLP:
     @classmethod
     def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], depth: int, width: int,
               activation: str) -> nn.Module:
-        return ClosedMassFractionNet(nn.Identity(), n_inputs, hidden_stack(n_inputs, depth, width, activation),
+        return ClosedMassFractionNet(nn.Identity(), hidden_stack(n_inputs, depth, width, activation),
                                      width, output_names, use_softmax=cls.use_softmax)
 
 
@@ -135,5 +135,5 @@ class FourierMLP:
     def build(n_inputs: int, n_outputs: int, *, output_names: Sequence[str], depth: int, width: int,
               activation: str, frequencies: int, sigma: float, feature_seed: int, softmax: bool) -> nn.Module:
         features = FourierFeatures(n_inputs, frequencies, sigma, feature_seed)
-        return ClosedMassFractionNet(features, 2 * frequencies, hidden_stack(2 * frequencies, depth, width, activation),
+        return ClosedMassFractionNet(features, hidden_stack(2 * frequencies, depth, width, activation),
                                      width, output_names, use_softmax=softmax)

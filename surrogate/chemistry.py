@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import TableError
+from .errors import TableError, UserError
 
 BILGER_ELEMENT_FACTORS = {"C": 2.0, "H": 0.5, "O": -1.0}
 
@@ -42,6 +42,15 @@ class BilgerMixtureFraction:
     coefficients: dict[str, float]
     beta_fuel: float
     beta_oxidizer: float
+
+    def __post_init__(self) -> None:
+        if abs(self.beta_fuel - self.beta_oxidizer) < 1e-12:
+            raise UserError("fuel and oxidizer have the same Bilger coupling function: mixture fraction undefined")
+
+    @property
+    def Z_st(self) -> float:
+        """Stoichiometric mixture fraction, where beta = 0 (the constant z0 of the linear form)."""
+        return -self.beta_oxidizer / (self.beta_fuel - self.beta_oxidizer)
 
     @classmethod
     def from_table_attrs(cls, attrs: Mapping[str, Any]) -> "BilgerMixtureFraction":

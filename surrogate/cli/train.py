@@ -135,8 +135,7 @@ def train(table: str, run_dir: str, weighting: str | None, weighting_option: tup
         extra: dict[str, Any] = {}
         if weighting:
             extra["weighting"] = weighting
-            extra["weighting_options"] = parse_key_values(weighting_option, "--weighting-option")
-        elif weighting_option:
+        if weighting or weighting_option:  # a new strategy starts from its own defaults, not the config's options
             extra["weighting_options"] = parse_key_values(weighting_option, "--weighting-option")
         options = build_options(table, settings, extra)
     result = run_training(options, target, resume=resume, progress=not settings.get("quiet"))
