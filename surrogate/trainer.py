@@ -286,6 +286,7 @@ class Trainer:
         weight_sums: dict[str, float] = {}
         names: list[str] = []
         order = [batch for batch in order if len(batch) >= self.processes.world]
+        strategy_parameters = list(self.strategy.parameters())
         for global_rows in order:
             ctx.state = state
             result: dict[str, Any] = {}
@@ -296,7 +297,7 @@ class Trainer:
                 terms = self.loss_terms(rows)
                 loss, weights = self.strategy(terms, ctx)
                 loss.backward()
-                self.processes.average_gradients(list(self.strategy.parameters()))
+                self.processes.average_gradients(strategy_parameters)
                 result.update(loss=loss.detach(), weights=weights, terms=terms)
                 return loss
 
@@ -386,12 +387,13 @@ class Trainer:
         bar.close()
         if best["state"] is not None:
             self.model.load_state_dict(best["state"])
-        metrics = self.final_metrics()
+        predictions = self.final_predictions()
+        metrics = self.final_metrics(predictions)
         if main:
             with atomic_path(self.run_dir / WEIGHTS) as tmp:
                 torch.save({k: v.cpu() for k, v in self.model.state_dict().items()}, tmp)
             write_json(self.run_dir / METRICS, metrics)
-            self.write_plots(history, metrics)
+            self.write_plots(history, metrics, predictions)
         self.processes.close()
         return TrainResult(self.run_dir, metrics, history, int(best["epoch"]))
 
@@ -460,18 +462,21 @@ class Trainer:
                  for s in range(0, len(rows), EVAL_CHUNK)]
         return torch.cat(parts).numpy() if parts else np.empty((0, len(self.outputs)))
 
-    def final_metrics(self) -> dict[str, dict[str, dict[str, float]]]:
-        return {split: metrics_table(self.data.y[rows], self.predict_physical(rows), self.outputs)
-                for split, rows in self.data.splits.items() if len(rows)}
+    def final_predictions(self) -> dict[str, np.ndarray]:
+        """Physical predictions of the best model on every non-empty split, for metrics and plots alike."""
+        return {split: self.predict_physical(rows) for split, rows in self.data.splits.items() if len(rows)}
 
-    def write_plots(self, history: list[dict[str, float]], metrics: dict) -> None:
+    def final_metrics(self, predictions: dict[str, np.ndarray]) -> dict[str, dict[str, dict[str, float]]]:
+        return {split: metrics_table(self.data.y[self.data.splits[split]], predicted, self.outputs)
+                for split, predicted in predictions.items()}
+
+    def write_plots(self, history: list[dict[str, float]], metrics: dict, predictions: dict[str, np.ndarray]) -> None:
         from . import plots
 
         plot_dir = self.run_dir / PLOTS
         plot_dir.mkdir(exist_ok=True)
-        split = "test" if "test" in self.data.splits and len(self.data.splits["test"]) else "train"
-        rows = self.data.splits[split]
-        plots.parity(self.data.y[rows], self.predict_physical(rows), self.outputs, metrics[split],
+        split = "test" if "test" in predictions else "train"
+        plots.parity(self.data.y[self.data.splits[split]], predictions[split], self.outputs, metrics[split],
                      plot_dir / "parity.png", title=f"{split} split")
         plots.training_curves(history, plot_dir / "training.png")
         plots.weight_evolution(history, plot_dir / "weights.png")
