@@ -218,16 +218,15 @@ class H2FlameletTable:
     @staticmethod
     def summary(path: str | os.PathLike) -> list[tuple[str, str]]:
         """Flamelet-specific lines for ``surrogate table info``: branches and extinction per S-curve."""
-        from .plots import read_s_curve
+        from .plots import read_s_curve, turning_point
 
         curve = read_s_curve(path)
         lines = []
         for branch in BRANCHES:
             lines.append((f"{branch} flamelets", str(int(np.sum(curve["branch"] == branch)))))
         for p in np.unique(curve["pressure"]):
-            burning = (curve["pressure"] == p) & (curve["branch"] != "extinguished")
-            if burning.any():
-                i = np.flatnonzero(burning)[np.argmax(curve["chi_st"][burning])]
+            burning, i = turning_point(curve, p)
+            if i is not None:
                 lines.append((f"extinction at p={p:g} Pa",
                               f"chi_st={curve['chi_st'][i]:.4g} 1/s, T_max={curve['T_max'][i]:.0f} K, "
                               f"strain={curve['strain_rate'][i]:.4g} 1/s; T_max range "

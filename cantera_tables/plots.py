@@ -30,6 +30,14 @@ def read_s_curve(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return data
 
 
+def turning_point(curve: dict[str, np.ndarray], pressure: float) -> tuple[np.ndarray, int | None]:
+    """(burning-flamelet mask, index of the extinction turning point: largest χ_st) of the S-curve at `pressure`."""
+    burning = (curve["pressure"] == pressure) & (curve["branch"] != "extinguished")
+    if not burning.any():
+        return burning, None
+    return burning, int(np.flatnonzero(burning)[np.argmax(curve["chi_st"][burning])])
+
+
 def _figure() -> Any:
     import matplotlib
 
@@ -53,8 +61,7 @@ def plot_s_curve(path: str | os.PathLike, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     for p in np.unique(curve["pressure"]):
         at_p = curve["pressure"] == p
-        burning = at_p & (curve["branch"] != "extinguished")
-        turn = np.flatnonzero(burning)[np.argmax(curve["chi_st"][burning])] if burning.any() else None
+        _, turn = turning_point(curve, p)
         for branch, (color, marker, line) in BRANCH_STYLE.items():
             sel = np.flatnonzero(at_p & (curve["branch"] == branch))
             if branch == "unstable" and turn is not None and sel.size:
