@@ -6,6 +6,10 @@ The table (format of :mod:`surrogate.table`, ``kind = "h2-flamelet"``) holds
   1/s) and, only when several pressures are built, ``/inputs/p`` (Pa): every flamelet resampled at
   ``points_per_flamelet`` mixture fractions (form a, scattered points);
 - ``/outputs/Y_<species>`` for every species present in the flames, ``/outputs/T``, ``/outputs/omega_C``;
+- ``/labels/flamelet`` (index of the row's ``/flamelets/NNNNN``) and ``/labels/curve`` (S-curve index), so a
+  split can hold out whole flamelets;
+- declared defaults (:class:`surrogate.table.DatasetDefaults`): inputs Z, C, chi (and p), the mass fractions as
+  outputs closed by a softmax, chi log-scaled, rows grouped by ``flamelet``;
 - ``/flamelets/NNNNN``: raw profiles of each flamelet (``grid``, ``T``, ``Y`` with a ``species`` attribute,
   ``velocity``, ``Z``, ``chi``, ``C``, ``omega_C``) with attributes ``strain_rate``, ``chi_st``, ``T_max``,
   ``branch`` (stable / unstable / extinguished), ``method``, ``curve`` and ``pressure``;
@@ -26,16 +30,16 @@ import json
 import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from surrogate.atomic import check_writable
+from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats, parse_mapping, resolve_options
-from surrogate.table import Column, create_dataset, write_columns, write_table
+from surrogate.table import Column, DatasetDefaults, create_dataset, write_columns, write_table
 
 from . import structured
 from .flamelet import (
@@ -69,26 +73,12 @@ PRESENT_Y = 1e-10  # a species whose mass fraction never exceeds this anywhere i
 TRANSPORT_MODELS = ("mixture-averaged", "unity-Lewis-number", "multicomponent")
 
 
-@dataclass
-class BuildReport:
-    """What a build did: where the table is, how big, how long, what was resumed and what failed."""
-
-    path: Path
-    n_flamelets: int
-    n_rows: int
-    seconds: float
-    resumed: int
-    solves: int
-    failures: list[str] = field(default_factory=list)
-    extinction_chi_st: list[float] = field(default_factory=list)
-
-
 def _positive(name: str, value: float, minimum: float = 0.0) -> None:
     if not value > minimum:
         raise UserError(f"option {name}={value!r}: must be greater than {minimum:g}")
 
 
-class H2FlameletTable:
+class H2FlameletTable(TableGenerator):
     """Counterflow diffusion flamelets (Cantera) along the whole S-curve: stable, unstable, extinguished."""
 
     name = KIND
@@ -131,7 +121,12 @@ class H2FlameletTable:
 
     @classmethod
     def resolve(cls, given: dict[str, Any]) -> dict[str, Any]:
-        """Options with defaults filled in and converted, plus range checks (one-line errors)."""
+        """Options with defaults filled in and converted, plus range checks (one-line errors).
+
+        The CLI hands ``build`` options the core already resolved; resolving them again only fills in and
+        converts what a direct caller left out (values that are not strings pass through unchanged), while the
+        range checks, which the core cannot know, always run.
+        """
         opts = resolve_options(cls.options, given, f"table kind {KIND!r}")
         for name in ("fuel_temperature", "oxidizer_temperature", "initial_strain", "width", "unstable_delta_T",
                      "extinction_tolerance"):
@@ -169,18 +164,21 @@ class H2FlameletTable:
     def build(
         cls,
         output: str | os.PathLike,
+        *,
+        progress: bool = True,
         executor: Executor | None = None,
         on_flamelet: Callable[[int, Flamelet], None] | None = None,
-        progress: bool = True,
-        **given: Any,
+        **options: Any,
     ) -> BuildReport:
         """Solve the S-curve(s) and write the table to `output`; resumes an interrupted build of the same options.
 
         `executor` runs the S-curves (default: inline for one curve, a process pool for several);
         `on_flamelet(index, flamelet)` is called after each flamelet is saved when a curve runs inline.
+        The report's notes list the solves that did not converge; its numbers are the flamelet and solve counts
+        and the extinction chi_st (one per pressure).
         """
         started = time.perf_counter()
-        opts = cls.resolve(given)
+        opts = cls.resolve(options)
         target = check_writable(output)
         setups = cls.setups(opts)
         gas = load_gas(opts["mechanism"])
@@ -202,10 +200,13 @@ class H2FlameletTable:
             raise UserError(f"{target}: no flamelet converged ({'; '.join(failures)[:300]})")
         n_rows, extinction = _write(target, opts, setups, chemistry, curves, failures, gas)
         remove_work_dir(target)
+        notes = [f"{len(failures)} solve(s) did not converge and were skipped (the last ones end the unstable "
+                 "branch, as far as it converges):", *(f"  {failure}" for failure in failures)] if failures else []
         return BuildReport(
-            path=target, n_flamelets=sum(map(len, curves)), n_rows=n_rows, seconds=time.perf_counter() - started,
-            resumed=sum(o.resumed for o in outcomes), solves=sum(o.solves for o in outcomes), failures=failures,
-            extinction_chi_st=extinction,
+            path=target, rows=n_rows, seconds=time.perf_counter() - started,
+            resumed=sum(o.resumed for o in outcomes), notes=notes,
+            numbers={"flamelets": sum(map(len, curves)), "solves": sum(o.solves for o in outcomes),
+                     "extinction chi_st [1/s]": extinction if len(setups) > 1 else extinction[0]},
         )
 
     @staticmethod
@@ -309,7 +310,8 @@ def _write(target: Path, opts: dict[str, Any], setups: Sequence[FlameletSetup], 
     units = structured.output_units(species)
     nodes = structured.z_nodes(int(opts["points_per_flamelet"]), chemistry.Z_st)
 
-    rows: dict[str, list[np.ndarray]] = {"Z": [], "C": [], "chi": [], "p": [], "outputs": []}
+    rows: dict[str, list[np.ndarray]] = {"Z": [], "C": [], "chi": [], "p": [], "outputs": [], "flamelet": [],
+                                         "curve": []}
     records = []  # (curve, pressure, flamelet, branch)
     extinction = []
     for curve_index, (setup, curve) in enumerate(zip(setups, curves)):
@@ -320,7 +322,8 @@ def _write(target: Path, opts: dict[str, Any], setups: Sequence[FlameletSetup], 
             sample = structured.resample(flamelet, nodes, species_index)
             for key in ("Z", "C", "chi", "outputs"):
                 rows[key].append(sample[key])
-            rows["p"].append(np.full(len(sample["Z"]), setup.pressure))
+            for key, value in (("p", setup.pressure), ("flamelet", len(records)), ("curve", curve_index)):
+                rows[key].append(np.full(len(sample["Z"]), value))
             records.append((curve_index, setup.pressure, flamelet, branch))
     stacked = {key: np.concatenate(value) for key, value in rows.items()}
 
@@ -333,6 +336,13 @@ def _write(target: Path, opts: dict[str, Any], setups: Sequence[FlameletSetup], 
     if len(setups) > 1:
         inputs.append(Column("p", stacked["p"], "Pa", "pressure of the S-curve"))
     outputs = [Column(name, stacked["outputs"][:, j], u, d) for j, (name, (u, d)) in enumerate(units.items())]
+    labels = [
+        Column("flamelet", stacked["flamelet"], "1", "index of the row's flamelet, /flamelets/NNNNN"),
+        Column("curve", stacked["curve"], "1", "index of the row's S-curve (one per pressure)"),
+    ]
+    mass_fractions = [f"Y_{s}" for s in species]
+    defaults = DatasetDefaults(default_inputs=[c.name for c in inputs], default_outputs=mass_fractions,
+                               log_inputs=["chi"], softmax_outputs=mass_fractions, group_column="flamelet")
 
     def stream(text: str, T: float, Y: dict[str, float]) -> dict[str, Any]:
         return {"X": text, "T": T, "Y": {s: Y[s] for s in species if Y.get(s, 0.0) > 0.0}}
@@ -394,7 +404,8 @@ def _write(target: Path, opts: dict[str, Any], setups: Sequence[FlameletSetup], 
         if len(setups) == 1:
             _write_structured(h5, curves[0], opts, chemistry.Z_st, species_index, units)
 
-    write_table(target, kind=KIND, inputs=inputs, outputs=outputs, attrs=attrs, extra=extra)
+    write_table(target, kind=KIND, inputs=inputs, outputs=outputs, attrs=attrs, defaults=defaults, labels=labels,
+                extra=extra)
     return len(stacked["Z"]), extinction
 
 

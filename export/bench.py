@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .metadata import INPUT_NAME, OUTPUT_NAME, read_model_file
+from .metadata import read_model_file
 from .runtime import CUDA_PROVIDER, Surrogate
 
 REFERENCE_BATCH = 4096
@@ -131,10 +131,11 @@ def ort_engines(model_path: Path, threads: int) -> list[tuple[str, Callable[[np.
     """ONNX Runtime from Python on the CPU: the checked runtime, and the bare session for comparison."""
     surrogate = Surrogate(model_path, provider="cpu", threads=threads, policy="clip")
     session = surrogate.session
+    tensor_in, tensor_out = surrogate.info.row_tensors
     label = _threads(threads)
     return [(f"ONNX Runtime Python, Surrogate ({label})", surrogate),
             (f"ONNX Runtime Python, session.run ({label})",
-             lambda x: session.run([OUTPUT_NAME], {INPUT_NAME: x}))]
+             lambda x: session.run([tensor_out.name], {tensor_in.name: x}))]
 
 
 def cuda_engine(model_path: Path) -> tuple[str, Callable[[Any], Any], Callable[[np.ndarray], Any]] | str:

@@ -1,40 +1,57 @@
 """The ONNX contract between the exporter and every runtime (Python, C, C++, Fortran).
 
-A thermo-surrogate ONNX file is a plain ONNX model with:
+A thermo-surrogate ONNX file is a plain ONNX model whose graph takes physical values and returns physical
+values (scaling inside the graph), float32, and carries ``metadata_props`` (all strings, structures as JSON):
 
-- one graph input ``inputs``: float32 ``[batch, n_inputs]``, physical values (e.g. Z, C, χ in their table
-  units) in the column order of the ``inputs`` metadata entry;
-- one graph output ``outputs``: float32 ``[batch, n_outputs]``, physical values in the order of ``outputs``;
-- a dynamic first axis named ``batch``; input scaling (min-max, log10 of χ) and output scaling are inside
-  the graph (the exported module is :class:`surrogate.scaling.PhysicalModel`);
-- ``metadata_props``, all strings, structures as JSON:
+========================  ===================================================================================
+key                       value
+========================  ===================================================================================
+``format``                ``thermo-surrogate-onnx``
+``format_version``        ``2`` (files of version ``1`` are read too, see below)
+``signature``             JSON ``{"inputs": [tensor, ...], "outputs": [tensor, ...]}``, in graph order (below)
+``table_sha256``          SHA-256 of the training table file
+``toolkit_version``       thermo-surrogate version that exported the file
+``model``                 model plugin name (``softmax-mlp``, ``mlp``, ``fourier-mlp``, ...)
+``model_options``         JSON ``{option: value}`` of the model plugin
+``task``                  task plugin name (``regression`` for a row model)
+``weighting``             weighting plugin name used in training
+``opset``                 ONNX opset of the default domain, e.g. ``18``
+``precision``             ``fp32`` or ``fp16`` (fp16: network weights and arithmetic; IO stays fp32)
+``parity_max_abs_error``  JSON ``{output tensor: {component: largest |ONNX Runtime - PyTorch|}}`` measured at
+                          export (a field component: the largest error over all its elements)
+========================  ===================================================================================
 
-  ========================  ===============================================================================
-  key                       value
-  ========================  ===============================================================================
-  ``format``                ``thermo-surrogate-onnx``
-  ``format_version``        ``1``
-  ``inputs``                JSON list of input names, column order
-  ``outputs``               JSON list of output names, column order
-  ``input_units``           JSON ``{name: units}``
-  ``output_units``          JSON ``{name: units}``
-  ``input_ranges``          JSON ``{name: [min, max]}`` seen in the training data: the valid range
-  ``table_sha256``          SHA-256 of the training table file
-  ``toolkit_version``       thermo-surrogate version that exported the file
-  ``model``                 model plugin name (``softmax-mlp``, ``mlp``, ``fourier-mlp``, ...)
-  ``model_options``         JSON ``{option: value}`` of the model plugin
-  ``weighting``             weighting plugin name used in training
-  ``opset``                 ONNX opset of the default domain, e.g. ``18``
-  ``precision``             ``fp32`` or ``fp16`` (fp16: network weights and arithmetic; IO stays fp32)
-  ``parity_max_abs_error``  JSON ``{output: largest |ONNX Runtime - PyTorch|}`` measured at export
-  ========================  ===============================================================================
+A tensor of the signature is ``{"name", "dtype", "shape", "components"}``:
 
-This module reads and checks that contract without importing torch, so the runtime stays light.
+- ``name``: the graph input/output of that name; ``dtype``: ``float32`` (the only one);
+- ``shape``: a list whose strings are dynamic axes (named; equal names have equal sizes, e.g. ``batch``) and
+  whose integers are fixed sizes, e.g. ``["batch", 3]``;
+- ``components``: what the elements of the LAST axis are, ``{"name", "units"}`` plus, for inputs only, an
+  optional valid ``"range": [min, max]`` (seen in training). Either one entry per element (a row model's
+  columns Z, C, χ) or exactly one entry that applies to every element (a field on a grid: a state
+  ``[batch, 50]`` with the one component ``u``). Within a tensor, either every component has a range or none
+  has (e.g. a CVAE latent, standard normal by construction, has none).
+
+So a row model is ``inputs [batch, n_inputs] -> outputs [batch, n_outputs]``, a time-stepper
+``state [batch, M] -> dudt [batch, M]`` and a CVAE decoder ``condition [batch, 2], latent [batch, 3] ->
+outputs [batch, n]``. Per-column helpers (:attr:`ModelInfo.input_names` and friends, the runtime's
+``surrogate(x)``, ``surrogate infer``, the C wrapper) need one input and one output tensor; their column
+names are the component names, or ``u[0]``, ``u[1]``, ... for a one-entry field ``u`` on a fixed axis.
+
+Version 1 (toolkit before ONNX contract v2) had one input ``inputs`` ``[batch, n_inputs]`` and one output
+``outputs`` ``[batch, n_outputs]`` described by flat keys instead of ``signature`` and ``task``: ``inputs`` /
+``outputs`` (JSON name lists), ``input_units`` / ``output_units`` (JSON ``{name: units}``), ``input_ranges``
+(JSON ``{name: [min, max]}``, required for every input) and ``parity_max_abs_error`` (JSON ``{output:
+error}``). :func:`check_metadata` derives the same :class:`Signature` from them, so callers never branch on
+the version.
+
+This module reads and checks the contract without importing torch, so the runtime stays light.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -49,18 +66,26 @@ DEFAULT_OPSET = 18
 DEFAULT_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}  # parity error allowed, relative to each output's scale
 
 FORMAT = "thermo-surrogate-onnx"
-FORMAT_VERSION = 1
-INPUT_NAME = "inputs"
-OUTPUT_NAME = "outputs"
-BATCH_AXIS = "batch"
-JSON_KEYS = ("inputs", "outputs", "input_units", "output_units", "input_ranges", "model_options",
-             "parity_max_abs_error")
-REQUIRED_KEYS = ("format", "format_version", *JSON_KEYS[:5], "table_sha256", "toolkit_version", "model",
-                 "model_options", "weighting", "opset", "precision", "parity_max_abs_error")
+FORMAT_VERSION = 2
+DTYPES = ("float32",)
+V1_KEYS = ("inputs", "outputs", "input_units", "output_units", "input_ranges")
+REQUIRED_KEYS = {
+    1: ("format", "format_version", *V1_KEYS, "table_sha256", "toolkit_version", "model", "model_options",
+        "weighting", "opset", "precision", "parity_max_abs_error"),
+    2: ("format", "format_version", "signature", "table_sha256", "toolkit_version", "model", "model_options",
+        "task", "weighting", "opset", "precision", "parity_max_abs_error"),
+}
+JSON_KEYS = ("signature", *V1_KEYS, "model_options", "parity_max_abs_error")
+TENSOR_KEYS = ("name", "dtype", "shape", "components")
+COMPONENT_KEYS = ("name", "units", "range")
 
 
 class ModelFileError(UserError):
     """A file that is not a readable thermo-surrogate ONNX model."""
+
+
+class MultiTensorError(UserError):
+    """A per-column API (one input and one output tensor) used on a model with several tensors."""
 
 
 def encode(metadata: dict[str, Any]) -> dict[str, str]:
@@ -69,41 +94,256 @@ def encode(metadata: dict[str, Any]) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Component:
+    """What the elements of a tensor's last axis are: name, units and, for inputs, the valid range."""
+
+    name: str
+    units: str
+    range: tuple[float, float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": self.name, "units": self.units}
+        if self.range is not None:
+            entry["range"] = list(self.range)
+        return entry
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One graph input or output: name, shape (str: named dynamic axis, int: fixed size) and components."""
+
+    name: str
+    shape: tuple[int | str, ...]
+    components: tuple[Component, ...]
+    dtype: str = "float32"
+
+    @property
+    def field(self) -> bool:
+        """One component for every element of a last axis that is dynamic or longer than one."""
+        return len(self.components) == 1 and self.shape[-1] != 1
+
+    @property
+    def ranged(self) -> bool:
+        return self.components[0].range is not None
+
+    def column_names(self) -> list[str]:
+        """One name per element of the (fixed) last axis: the components, or ``u[0]``, ``u[1]``, ... for a field."""
+        width = self.shape[-1]
+        if not isinstance(width, int):
+            raise MultiTensorError(f"{self.name} {self.dims()}: its last axis is dynamic, so it has no column names")
+        if not self.field:
+            return [c.name for c in self.components]
+        return [f"{self.components[0].name}[{i}]" for i in range(width)]
+
+    def dims(self) -> str:
+        return f"({', '.join(str(d) for d in self.shape)})"
+
+    def layout(self) -> str:
+        """e.g. ``(batch, 3) with columns Z, C, chi`` or ``(batch, 50) of field u``, for messages."""
+        if self.field:
+            return f"{self.dims()} of field {self.components[0].name}"
+        return f"{self.dims()} with columns {', '.join(c.name for c in self.components)}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape),
+                "components": [c.to_json() for c in self.components]}
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The tensors a model takes and returns, in graph order."""
+
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[Tensor, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"inputs": [t.to_json() for t in self.inputs], "outputs": [t.to_json() for t in self.outputs]}
+
+    def describe(self) -> str:
+        """e.g. ``condition (batch, 2), latent (batch, 3) -> outputs (batch, 4)``."""
+        def side(tensors: tuple[Tensor, ...]) -> str:
+            return ", ".join(f"{t.name} {t.dims()}" for t in tensors)
+        return f"{side(self.inputs)} -> {side(self.outputs)}"
+
+
+class _Invalid(Exception):
+    """A flaw in a signature; parse_signature turns it into the caller's one-line error."""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _object(value: Any, allowed: tuple[str, ...], required: tuple[str, ...], what: str) -> dict[str, Any]:
+    """`value` as a JSON object with the required keys and no others; else a message naming `what`."""
+    if not isinstance(value, dict):
+        raise _Invalid(f"{what} is not a JSON object")
+    unknown = [k for k in value if k not in allowed]
+    missing = [k for k in required if k not in value]
+    if unknown or missing:
+        raise _Invalid(f"{what} " + "; ".join(
+            ([f"has unknown key(s) {', '.join(map(repr, unknown))}"] if unknown else []) +
+            ([f"lacks {', '.join(map(repr, missing))}"] if missing else [])))
+    return value
+
+
+def _component(value: Any, index: int, tensor: str, is_input: bool) -> Component:
+    entry = _object(value, COMPONENT_KEYS, ("name", "units"), f"component #{index} of {tensor}")
+    name, units = entry["name"], entry["units"]
+    if not isinstance(name, str) or not name:
+        raise _Invalid(f"component #{index} of {tensor}: 'name' must be a non-empty string")
+    what = f"component {name!r} of {tensor}"
+    if not isinstance(units, str):
+        raise _Invalid(f"{what}: 'units' must be a string, not {json.dumps(units)}")
+    if "range" not in entry:
+        return Component(name, units)
+    if not is_input:
+        raise _Invalid(f"{what} has a 'range'; only inputs have ranges")
+    bounds = entry["range"]
+    if not (isinstance(bounds, list) and len(bounds) == 2 and all(map(_number, bounds))
+            and float(bounds[0]) <= float(bounds[1])):
+        raise _Invalid(f"{what}: 'range' must be [min, max] with min <= max, not {json.dumps(bounds)}")
+    return Component(name, units, (float(bounds[0]), float(bounds[1])))
+
+
+def _tensor(value: Any, side: str, index: int) -> Tensor:
+    kind = side[:-1]  # "input" / "output"
+    entry = _object(value, TENSOR_KEYS, TENSOR_KEYS, f"{kind} #{index}")
+    name = entry["name"]
+    if not isinstance(name, str) or not name:
+        raise _Invalid(f"{kind} #{index}: 'name' must be a non-empty string")
+    what = f"{kind} {name!r}"
+    if entry["dtype"] not in DTYPES:
+        raise _Invalid(f"{what}: dtype {json.dumps(entry['dtype'])} is not supported (expected {', '.join(DTYPES)})")
+    shape = entry["shape"]
+    if not isinstance(shape, list) or not shape or not all(
+            (isinstance(d, int) and not isinstance(d, bool) and d > 0) or (isinstance(d, str) and d) for d in shape):
+        raise _Invalid(f"{what}: 'shape' must be a non-empty list of axis names and positive sizes, "
+                       f"not {json.dumps(shape)}")
+    items = entry["components"]
+    if not isinstance(items, list) or not items:
+        raise _Invalid(f"{what}: 'components' must be a non-empty list")
+    width = shape[-1]
+    if len(items) != 1 and len(items) != width:
+        expected = f"1 or {width}" if isinstance(width, int) else f"1 (the last axis {width!r} is dynamic)"
+        raise _Invalid(f"{what} has {len(items)} components for last axis {width!r}: expected {expected}")
+    components = tuple(_component(c, i, what, side == "inputs") for i, c in enumerate(items))
+    names = [c.name for c in components]
+    if len(set(names)) != len(names):
+        raise _Invalid(f"{what}: component names repeat ({', '.join(names)})")
+    with_range = [c.range is not None for c in components]
+    if any(with_range) and not all(with_range):
+        missing = components[with_range.index(False)].name
+        raise _Invalid(f"component {missing!r} of {what} has no 'range' while others have one")
+    return Tensor(name, tuple(shape), components, entry["dtype"])
+
+
+def parse_signature(data: Any, where: str, error: type[UserError] = ModelFileError) -> Signature:
+    """Check a decoded signature (see the module docstring); a flaw is a one-line `error` starting with `where`."""
+    try:
+        entry = _object(data, ("inputs", "outputs"), ("inputs", "outputs"), "the signature")
+        sides = {}
+        for side in ("inputs", "outputs"):
+            if not isinstance(entry[side], list) or not entry[side]:
+                raise _Invalid(f"{side!r} must be a non-empty list of tensors")
+            sides[side] = tuple(_tensor(t, side, i) for i, t in enumerate(entry[side]))
+        names = [t.name for t in sides["inputs"] + sides["outputs"]]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise _Invalid(f"tensor name(s) {', '.join(repeated)} used more than once")
+    except _Invalid as exc:
+        raise error(f"{where}: {exc}") from None
+    return Signature(sides["inputs"], sides["outputs"])
+
+
+def _v1_signature(path: Path, raw: dict[str, str]) -> Signature:
+    """The signature a version 1 file describes with its flat keys: ``inputs`` [batch, n] -> ``outputs`` [batch, m]."""
+    decoded = {key: json.loads(raw[key]) for key in V1_KEYS}
+    for key, kind in (("inputs", list), ("outputs", list), ("input_units", dict), ("output_units", dict),
+                      ("input_ranges", dict)):
+        if not isinstance(decoded[key], kind) or (kind is list and not all(isinstance(n, str) for n in decoded[key])):
+            raise ModelFileError(f"{path}: metadata {key!r} is not a JSON {'list of names' if kind is list else 'object'}")
+    missing = [name for name in decoded["inputs"] if name not in decoded["input_ranges"]]
+    if missing:
+        raise ModelFileError(f"{path}: metadata 'input_ranges' has no range for input(s) {', '.join(missing)}")
+
+    def tensor(side: str, units: dict[str, Any], ranges: dict[str, Any]) -> dict[str, Any]:
+        return {"name": side, "dtype": "float32", "shape": ["batch", len(decoded[side])],
+                "components": [{"name": n, "units": units.get(n, ""), **({"range": ranges[n]} if n in ranges else {})}
+                               for n in decoded[side]]}
+
+    return parse_signature({"inputs": [tensor("inputs", decoded["input_units"], decoded["input_ranges"])],
+                            "outputs": [tensor("outputs", decoded["output_units"], {})]},
+                           f"{path}: version 1 metadata")
+
+
+@dataclass(frozen=True)
 class ModelInfo:
-    """Decoded metadata of one thermo-surrogate ONNX file."""
+    """Decoded metadata of one thermo-surrogate ONNX file (version 1 or 2, one :class:`Signature` for both)."""
 
     path: Path
     raw: dict[str, str]
+    signature: Signature
+
+    @property
+    def version(self) -> int:
+        return int(self.raw["format_version"])
+
+    @cached_property
+    def row_tensors(self) -> tuple[Tensor, Tensor]:
+        """The one input and the one output tensor; a MultiTensorError for models with more."""
+        signature = self.signature
+        if len(signature.inputs) != 1 or len(signature.outputs) != 1:
+            feed = ", ".join(f"{t.name!r}: ..." for t in signature.inputs)
+            raise MultiTensorError(f"{self.path}: {signature.describe()}: per-column use (surrogate(x), surrogate "
+                                   "infer, the C wrapper) needs one input and one output tensor; evaluate this "
+                                   f"model with Surrogate.run({{{feed}}})")
+        return signature.inputs[0], signature.outputs[0]
 
     @cached_property  # read on every inference call: decoded once
     def input_names(self) -> list[str]:
-        return list(json.loads(self.raw["inputs"]))
+        return self.row_tensors[0].column_names()
 
     @cached_property
     def output_names(self) -> list[str]:
-        return list(json.loads(self.raw["outputs"]))
+        return self.row_tensors[1].column_names()
+
+    def _per_column(self, tensor: Tensor, attribute: str) -> dict[str, Any]:
+        names = tensor.column_names()
+        values = [getattr(c, attribute) for c in tensor.components]
+        return dict(zip(names, values * len(names) if tensor.field else values))
 
     @property
     def input_units(self) -> dict[str, str]:
-        return dict(json.loads(self.raw["input_units"]))
+        return self._per_column(self.row_tensors[0], "units")
 
     @property
     def output_units(self) -> dict[str, str]:
-        return dict(json.loads(self.raw["output_units"]))
+        return self._per_column(self.row_tensors[1], "units")
 
     @property
     def input_ranges(self) -> dict[str, tuple[float, float]]:
-        ranges = json.loads(self.raw["input_ranges"])
-        return {name: (float(ranges[name][0]), float(ranges[name][1])) for name in self.input_names}
+        """{column: (min, max)}; (-inf, inf) for an input tensor without ranges."""
+        tensor = self.row_tensors[0]
+        if not tensor.ranged:
+            return {name: (-math.inf, math.inf) for name in tensor.column_names()}
+        return self._per_column(tensor, "range")
+
+    @property
+    def parity(self) -> dict[str, dict[str, float]]:
+        """{output tensor: {component: largest |ONNX Runtime - PyTorch|}} recorded at export (both versions)."""
+        recorded = json.loads(self.raw["parity_max_abs_error"])
+        return {"outputs": recorded} if self.version == 1 else recorded
 
     def decoded(self) -> dict[str, Any]:
         """Every entry, JSON entries decoded, in the order of the contract (unknown extras last)."""
-        keys = [k for k in REQUIRED_KEYS if k in self.raw] + sorted(set(self.raw) - set(REQUIRED_KEYS))
+        known = REQUIRED_KEYS[self.version]
+        keys = [k for k in known if k in self.raw] + sorted(set(self.raw) - set(known))
         return {k: json.loads(self.raw[k]) if k in JSON_KEYS else self.raw[k] for k in keys}
 
 
 def check_metadata(path: str | os.PathLike, raw: dict[str, str]) -> ModelInfo:
-    """Validate metadata read from `path`; a foreign or newer file is a one-line ModelFileError."""
+    """Validate metadata read from `path`; a foreign, newer or forged file is a one-line ModelFileError."""
     path = Path(path)
     if raw.get("format") != FORMAT:
         raise ModelFileError(
@@ -111,23 +351,51 @@ def check_metadata(path: str | os.PathLike, raw: dict[str, str]) -> ModelInfo:
             f"expected {FORMAT!r}); export it with `surrogate export`"
         )
     version = raw.get("format_version", "0")
-    if not version.isdigit() or int(version) > FORMAT_VERSION:
+    if version not in {str(v) for v in REQUIRED_KEYS}:
         raise ModelFileError(f"{path}: model format version {version!r} is not supported (this toolkit reads "
-                             f"version {FORMAT_VERSION}); upgrade thermo-surrogate")
-    missing = [k for k in REQUIRED_KEYS if k not in raw]
+                             f"versions 1 to {FORMAT_VERSION}); upgrade thermo-surrogate")
+    missing = [k for k in REQUIRED_KEYS[int(version)] if k not in raw]
     if missing:
         raise ModelFileError(f"{path}: thermo-surrogate ONNX metadata lacks {', '.join(missing)} (a truncated file, "
                              "or one not written by `surrogate export`)")
     for key in JSON_KEYS:
         try:
-            json.loads(raw[key])
+            if key in raw:
+                json.loads(raw[key])
         except json.JSONDecodeError:
             raise ModelFileError(f"{path}: metadata {key!r} is not valid JSON") from None
-    return ModelInfo(path, dict(raw))
+    if version == "1":
+        signature = _v1_signature(path, raw)
+    else:
+        signature = parse_signature(json.loads(raw["signature"]), f"{path}: metadata 'signature'")
+    return ModelInfo(path, dict(raw), signature)
+
+
+def check_graph(path: Path, graph: Any, signature: Signature) -> None:
+    """The graph's inputs and outputs are the signature's tensors: names in order, float32, rank, fixed sizes."""
+    import onnx
+
+    initializers = {t.name for t in graph.initializer}
+    for side, values, tensors in (("inputs", [v for v in graph.input if v.name not in initializers],
+                                   signature.inputs), ("outputs", graph.output, signature.outputs)):
+        graph_names, names = [v.name for v in values], [t.name for t in tensors]
+        if graph_names != names:
+            raise ModelFileError(f"{path}: the graph's {side} are ({', '.join(graph_names)}) but metadata "
+                                 f"'signature' names ({', '.join(names)})")
+        for value, tensor in zip(values, tensors):
+            kind = value.type.tensor_type
+            dims = [d.dim_value if d.HasField("dim_value") else None for d in kind.shape.dim]
+            fits = len(dims) == len(tensor.shape) and all(
+                d is None or not isinstance(s, int) or d == s for d, s in zip(dims, tensor.shape))
+            if kind.elem_type != onnx.TensorProto.FLOAT or not fits:
+                shown = ", ".join("?" if d is None else str(d) for d in dims)
+                raise ModelFileError(f"{path}: graph {side[:-1]} {tensor.name!r} is "
+                                     f"{onnx.helper.tensor_dtype_to_np_dtype(kind.elem_type)} ({shown}); metadata "
+                                     f"'signature' says float32 {tensor.dims()}")
 
 
 def read_model_file(path: str | os.PathLike) -> tuple[bytes, ModelInfo]:
-    """Bytes and checked metadata of an ONNX file; a missing, truncated or foreign file is a ModelFileError."""
+    """Bytes and checked metadata of an ONNX file; a missing, truncated, foreign or forged file is a ModelFileError."""
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -148,4 +416,6 @@ def read_model_file(path: str | os.PathLike) -> tuple[bytes, ModelInfo]:
             onnx.checker.check_model(proto)
         except onnx.checker.ValidationError:
             raise ModelFileError(f"{path}: not a readable ONNX file, truncated or corrupt (invalid graph)") from None
-    return data, check_metadata(path, raw)
+    info = check_metadata(path, raw)
+    check_graph(path, proto.graph, info.signature)
+    return data, info

@@ -2,28 +2,36 @@
 
 The graph comes from PyTorch's ``torch.export``-based exporter (``torch.onnx.export(..., dynamo=True)``),
 which PyTorch recommends over the TorchScript exporter; the file follows the contract written in
-:mod:`export.metadata` (input ``inputs``, output ``outputs``, float32, dynamic axis ``batch``, metadata).
+:mod:`export.metadata`: one graph input per tensor of the run's signature, in its order, with its name and
+its dynamic axes (one ``torch.export.Dim`` per axis name, so axes named alike stay equal), one graph output
+per output tensor, and the metadata (signature, provenance, parity).
 
-Parity: ONNX Runtime (CPU) against the PyTorch model on held-out points (the run's test split of its table
-when the table file is there, else points drawn inside the trained input ranges). Per output we report the
-largest absolute error and that error relative to the output's scale (max |y| over the points); export fails
-when the relative figure exceeds the tolerance, and no file is written.
+:func:`export_run` exports a trained run; :func:`export_module` is the same for any module called as
+``module(*tensors)`` with a signature and parity inputs of its own (what a task with several tensors, or a
+test, hands over).
 
-``fp16``: the network's weights and arithmetic are float16, while input scaling (log10 of χ, whose floor lies
-below float16's range) and output scaling stay float32, and so do the graph's inputs and outputs. Trace
-species below float16 resolution (~6e-8) lose accuracy: the parity report shows how much.
+Parity: ONNX Runtime (CPU) against the PyTorch model on held-out inputs: the run's test split of its table for
+a row model (task ``regression``) when the table file is there; otherwise points drawn inside each input
+component's range (log-uniform for log-scaled inputs of a row model, such as χ, plus the range corners) and
+standard normal for components without a range. Per output component we report the largest absolute error
+and that error relative to the component's scale (max |y| over the points); export fails when the relative
+figure exceeds the tolerance, and no file is written.
+
+``fp16`` (row models, :class:`surrogate.scaling.PhysicalModel`): the network's weights and arithmetic are
+float16, while input scaling (log10 of χ, whose floor lies below float16's range) and output scaling stay
+float32, and so do the graph's inputs and outputs. Trace species below float16 resolution (~6e-8) lose
+accuracy: the parity report shows how much.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
 import logging
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import onnx
@@ -37,11 +45,13 @@ from surrogate.run import LoadedRun
 from surrogate.scaling import PhysicalModel
 from surrogate.table import Table
 
-from .metadata import (BATCH_AXIS, DEFAULT_OPSET, DEFAULT_TOLERANCE, FORMAT, FORMAT_VERSION, INPUT_NAME,
-                       OUTPUT_NAME, encode)
+from .metadata import (DEFAULT_OPSET, DEFAULT_TOLERANCE, FORMAT, FORMAT_VERSION, Signature, Tensor, check_graph,
+                       encode, parse_signature)
 
 MIN_OPSET = 18
 PARITY_POINTS = 4096
+PARITY_AXIS_SIZE = 8  # size of a named axis that is not the first axis of any input, in the parity inputs
+ROW_TASK = "regression"  # the task of runs from before tasks existed
 
 
 class HalfPrecisionModel(nn.Module):
@@ -59,24 +69,42 @@ class HalfPrecisionModel(nn.Module):
 
 
 def strip_debug_info(proto: onnx.ModelProto) -> None:
-    """Drop the exporter's per-node debug records (stack traces with local paths, FX names) and intermediate
-    shapes: 90% of a small model's file, and nothing ONNX Runtime needs."""
+    """Drop the exporter's per-node and per-tensor debug records (stack traces with local paths, FX names) and
+    intermediate shapes: 90% of a small model's file, and nothing ONNX Runtime needs."""
     del proto.graph.metadata_props[:]
     del proto.graph.value_info[:]
-    for node in proto.graph.node:
-        del node.metadata_props[:]
-        node.doc_string = ""
+    for item in [*proto.graph.node, *proto.graph.input, *proto.graph.output]:
+        del item.metadata_props[:]
+        item.doc_string = ""
 
 
-def to_onnx(model: nn.Module, n_inputs: int, opset: int) -> bytes:
-    """Serialized ONNX graph of `model` with a dynamic batch axis, via the torch.export-based exporter."""
+def axis_sizes(signature: Signature, first: int, other: int) -> dict[str, int]:
+    """A size for every named axis: `first` for the axes that lead an input tensor (the batch), else `other`."""
+    sizes: dict[str, int] = {}
+    for tensor in signature.inputs:
+        for position, axis in enumerate(tensor.shape):
+            if isinstance(axis, str) and axis not in sizes:
+                sizes[axis] = first if position == 0 else other
+    return sizes
+
+
+def concrete_shape(tensor: Tensor, sizes: Mapping[str, int]) -> tuple[int, ...]:
+    return tuple(sizes[axis] if isinstance(axis, str) else axis for axis in tensor.shape)
+
+
+def to_onnx(model: nn.Module, signature: Signature, opset: int) -> bytes:
+    """Serialized ONNX graph of `model` with the signature's tensor names and dynamic axes, via torch.export."""
     if opset < MIN_OPSET:
         raise UserError(f"--opset {opset}: the torch.export-based exporter needs opset >= {MIN_OPSET}")
     if opset > onnx.defs.onnx_opset_version():
         raise UserError(f"--opset {opset}: the installed onnx {onnx.__version__} knows opsets up to "
                         f"{onnx.defs.onnx_opset_version()}")
-    example = torch.zeros(4, n_inputs, dtype=torch.float32)
-    argument = next(iter(inspect.signature(model.forward).parameters))
+    names = list(axis_sizes(signature, 0, 0))
+    sizes = {name: 3 + i for i, name in enumerate(names)}  # distinct example sizes, none of them 0 or 1
+    dims = {name: torch.export.Dim(name) for name in names}
+    examples = tuple(torch.zeros(concrete_shape(t, sizes), dtype=torch.float32) for t in signature.inputs)
+    dynamic = tuple({position: dims[axis] for position, axis in enumerate(t.shape) if isinstance(axis, str)}
+                    for t in signature.inputs)
     torch_onnx_logger = logging.getLogger("torch.onnx")
     previous = torch_onnx_logger.level
     torch_onnx_logger.setLevel(logging.ERROR)  # hides notes about optional torchvision operators
@@ -84,104 +112,181 @@ def to_onnx(model: nn.Module, n_inputs: int, opset: int) -> bytes:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
-                model, (example,), dynamo=True, opset_version=opset, verbose=False,
-                input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                dynamic_shapes={argument: {0: torch.export.Dim(BATCH_AXIS)}},
+                model, examples, dynamo=True, opset_version=opset, verbose=False,
+                input_names=[t.name for t in signature.inputs], output_names=[t.name for t in signature.outputs],
+                dynamic_shapes=dynamic,
             )
     finally:
         torch_onnx_logger.setLevel(previous)
     proto = program.model_proto
     strip_debug_info(proto)
-    batch_dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
-    batch_dim.dim_param = BATCH_AXIS
-    proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param = BATCH_AXIS
+    if len(proto.graph.output) != len(signature.outputs):
+        raise UserError(f"the model returns {len(proto.graph.output)} tensor(s) but its signature names "
+                        f"{len(signature.outputs)} ({', '.join(t.name for t in signature.outputs)})")
+    for value, tensor in zip([*proto.graph.input, *proto.graph.output], [*signature.inputs, *signature.outputs]):
+        for dim, axis in zip(value.type.tensor_type.shape.dim, tensor.shape):
+            if isinstance(axis, str):  # the exporter's own symbol (s0, batch, ...) becomes the signature's name
+                dim.dim_param = axis
     return proto.SerializeToString()
 
 
-def parity_points(run: LoadedRun, n_points: int = PARITY_POINTS, seed: int = 0) -> tuple[np.ndarray, str]:
+def sample_inputs(signature: Signature, n_points: int, seed: int = 0,
+                  log_floors: Mapping[str, Sequence[float | None]] | None = None) -> dict[str, np.ndarray]:
+    """Points for each input tensor: uniform in each component's range, with the range's lower and upper
+    corner as the first two points; log-uniform where `log_floors[tensor][component]` gives the smallest
+    positive value of a log-scaled component; standard normal for tensors without ranges (e.g. a latent).
+    The first axis of the inputs has `n_points` entries, other named axes PARITY_AXIS_SIZE."""
+    rng = np.random.default_rng(seed)
+    sizes = axis_sizes(signature, n_points, PARITY_AXIS_SIZE)
+    inputs = {}
+    for tensor in signature.inputs:
+        shape = concrete_shape(tensor, sizes)
+        if not tensor.ranged:
+            inputs[tensor.name] = rng.standard_normal(shape).astype(np.float32)
+            continue
+        floors = (log_floors or {}).get(tensor.name, [None] * len(tensor.components))
+        columns = []
+        for component, floor in zip(tensor.components, floors):
+            lo, hi = component.range
+            part = shape[:-1] + ((shape[-1],) if tensor.field else ())  # every element of a field, one column else
+            if floor is not None and hi > 0:
+                values = 10.0 ** rng.uniform(np.log10(max(lo, floor)), np.log10(hi), part)
+            else:
+                values = rng.uniform(lo, hi, part)
+            if shape[0] >= 2:
+                values[0], values[1] = lo, hi
+            columns.append(values)
+        values = columns[0] if tensor.field else np.stack(columns, axis=-1)
+        inputs[tensor.name] = values.astype(np.float32)
+    return inputs
+
+
+def parity_inputs(run: LoadedRun, signature: Signature, n_points: int = PARITY_POINTS,
+                  seed: int = 0) -> tuple[dict[str, np.ndarray], str]:
     """Held-out inputs for the parity check, and where they came from.
 
-    The run's test split of its table when the table file is there; otherwise points drawn inside the
-    trained ranges (log-uniform for log-scaled inputs such as χ), plus the range corners.
+    A row model (task ``regression``): the run's test split of its table when the table file is there.
+    Otherwise :func:`sample_inputs`, log-uniform for the log-scaled inputs of a row model's input scaler.
     """
     rng = np.random.default_rng(seed)
     table_path = run.table_path
-    if table_path.is_file():
-        table = Table(table_path)
-        rows = run.split_indices("test")
-        rows = rows[rows < table.n_rows]
-        if len(rows):
-            rows = np.sort(rng.choice(rows, size=min(n_points, len(rows)), replace=False))
-            columns = [table.read(name)[rows] for name in run.input_names]
-            return np.stack(columns, axis=1).astype(np.float32), f"{len(rows)} test-split rows of {table_path}"
-    scaler = run.model.input_scaler.to_dict()
-    columns = []
-    for name, is_log, floor in zip(run.input_names, scaler["log"], scaler["floor"]):
-        lo, hi = run.input_ranges[name]
-        if is_log and hi > 0:
-            low = max(lo, floor)
-            values = 10.0 ** rng.uniform(np.log10(low), np.log10(hi), n_points)
-        else:
-            values = rng.uniform(lo, hi, n_points)
-        values[:2] = lo, hi
-        columns.append(values)
-    reason = "table not found" if not table_path.is_file() else "table has no test rows"
-    return np.stack(columns, axis=1).astype(np.float32), f"{n_points} points sampled in the input ranges ({reason})"
+    row_model = run.config.get("task", {}).get("name", ROW_TASK) == ROW_TASK and len(signature.inputs) == 1
+    reason = "not a row model"
+    if row_model:
+        reason = "table not found"
+        if table_path.is_file():
+            table = Table(table_path)
+            rows = run.split_indices("test")
+            rows = rows[rows < table.n_rows]
+            reason = "table has no test rows"
+            if len(rows):
+                rows = np.sort(rng.choice(rows, size=min(n_points, len(rows)), replace=False))
+                tensor = signature.inputs[0]
+                x = table.read_matrix(tensor.column_names())[rows].astype(np.float32)
+                return {tensor.name: x}, f"{len(rows)} test-split rows of {table_path}"
+    log_floors = None
+    if row_model and isinstance(run.model, PhysicalModel):
+        scaler = run.model.input_scaler.to_dict()
+        log_floors = {signature.inputs[0].name: [f if log else None for log, f in zip(scaler["log"], scaler["floor"])]}
+    inputs = sample_inputs(signature, n_points, seed, log_floors)
+    return inputs, f"{n_points} points sampled in the input ranges ({reason})"
 
 
 @dataclass
 class Parity:
-    """Largest |ONNX Runtime - PyTorch| per output, absolute and relative to the output's scale (max |y|)."""
+    """Largest |ONNX Runtime - PyTorch| per output component, absolute and relative to its scale (max |y|)."""
 
-    output_names: list[str]
+    keys: list[tuple[str, str]]  # (output tensor, component)
     max_abs: np.ndarray
     max_rel: np.ndarray
     source: str
 
+    @property
+    def labels(self) -> list[str]:
+        """Component names, prefixed with their tensor's (``dudt/u``) when the model has several output tensors."""
+        several = len({tensor for tensor, _ in self.keys}) > 1
+        return [f"{tensor}/{component}" if several else component for tensor, component in self.keys]
+
     def worst(self) -> tuple[str, float]:
         index = int(np.argmax(self.max_rel))
-        return self.output_names[index], float(self.max_rel[index])
+        return self.labels[index], float(self.max_rel[index])
 
     def lines(self) -> list[str]:
-        rows = [f"{'output':<12} {'max abs error':>14} {'rel to scale':>13}"]
-        rows += [f"{name:<12} {a:>14.3e} {r:>13.3e}" for name, a, r in zip(self.output_names, self.max_abs,
-                                                                           self.max_rel)]
+        width = max(12, *(len(label) for label in self.labels))
+        rows = [f"{'output':<{width}} {'max abs error':>14} {'rel to scale':>13}"]
+        rows += [f"{label:<{width}} {a:>14.3e} {r:>13.3e}" for label, a, r in zip(self.labels, self.max_abs,
+                                                                                self.max_rel)]
         return rows
 
+    def recorded(self) -> dict[str, dict[str, float]]:
+        """The metadata entry ``parity_max_abs_error``: {output tensor: {component: max abs error}}."""
+        entry: dict[str, dict[str, float]] = {}
+        for (tensor, component), error in zip(self.keys, self.max_abs):
+            entry.setdefault(tensor, {})[component] = float(error)
+        return entry
 
-def check_parity(onnx_bytes: bytes, model: nn.Module, x: np.ndarray, output_names: list[str], source: str) -> Parity:
+
+def per_component(values: np.ndarray, tensor: Tensor) -> np.ndarray:
+    """Largest entry of `values` (shaped like the tensor) per component: over all elements for a field."""
+    return values.reshape(-1, 1 if tensor.field else values.shape[-1]).max(axis=0)
+
+
+def check_parity(onnx_bytes: bytes, model: nn.Module, inputs: Mapping[str, np.ndarray], signature: Signature,
+                 source: str) -> Parity:
     """Run the ONNX graph in ONNX Runtime (CPU) and the float32 PyTorch model on the same inputs."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
-    y_onnx = session.run([OUTPUT_NAME], {INPUT_NAME: x})[0].astype(np.float64)
+    names = [t.name for t in signature.outputs]
+    y_onnx = session.run(names, {t.name: inputs[t.name] for t in signature.inputs})
     with torch.no_grad():
-        y_torch = model(torch.from_numpy(x)).double().numpy()
-    error = np.abs(y_onnx - y_torch)
-    max_abs = np.nan_to_num(error.max(axis=0), nan=np.inf)
-    scale = np.maximum(np.abs(y_torch).max(axis=0), np.finfo(np.float32).tiny)
-    return Parity(output_names, max_abs, max_abs / scale, source)
+        y_torch = model(*(torch.from_numpy(inputs[t.name]) for t in signature.inputs))
+    y_torch = y_torch if isinstance(y_torch, (tuple, list)) else (y_torch,)
+    keys, max_abs, max_rel = [], [], []
+    for tensor, onnx_values, torch_values in zip(signature.outputs, y_onnx, y_torch):
+        reference = torch_values.double().numpy()
+        error = per_component(np.abs(onnx_values.astype(np.float64) - reference), tensor)
+        error = np.nan_to_num(error, nan=np.inf)
+        scale = np.maximum(per_component(np.abs(reference), tensor), np.finfo(np.float32).tiny)
+        keys += [(tensor.name, c.name) for c in tensor.components]
+        max_abs.append(error)
+        max_rel.append(error / scale)
+    return Parity(keys, np.concatenate(max_abs), np.concatenate(max_rel), source)
 
 
-def build_metadata(run: LoadedRun, opset: int, precision: str, parity: Parity) -> dict[str, str]:
-    """The metadata_props of the contract in :mod:`export.metadata`, from the run's configuration."""
-    units = run.units
+@dataclass(frozen=True)
+class Provenance:
+    """Where a model comes from, recorded in the metadata next to its signature."""
+
+    table_sha256: str
+    model: str
+    model_options: dict[str, Any]
+    task: str
+    weighting: str
+
+    @classmethod
+    def of_run(cls, run: LoadedRun) -> "Provenance":
+        config = run.config
+        return cls(run.table_sha256, config["model"]["name"], config["model"].get("options", {}),
+                   config.get("task", {}).get("name", ROW_TASK), config.get("weighting", {}).get("name", ""))
+
+
+def build_metadata(signature: Signature, provenance: Provenance, opset: int, precision: str,
+                   parity: Parity) -> dict[str, str]:
+    """The metadata_props of the contract in :mod:`export.metadata` (version 2)."""
     return encode({
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
-        "inputs": run.input_names,
-        "outputs": run.output_names,
-        "input_units": {name: units.get(name, "") for name in run.input_names},
-        "output_units": {name: units.get(name, "") for name in run.output_names},
-        "input_ranges": {name: [float(v) for v in run.input_ranges[name]] for name in run.input_names},
-        "table_sha256": run.table_sha256,
+        "signature": signature.to_json(),
+        "table_sha256": provenance.table_sha256,
         "toolkit_version": __version__,
-        "model": run.config["model"]["name"],
-        "model_options": run.config["model"].get("options", {}),
-        "weighting": run.config.get("weighting", {}).get("name", ""),
+        "model": provenance.model,
+        "model_options": provenance.model_options,
+        "task": provenance.task,
+        "weighting": provenance.weighting,
         "opset": str(opset),
         "precision": precision,
-        "parity_max_abs_error": {n: float(e) for n, e in zip(parity.output_names, parity.max_abs)},
+        "parity_max_abs_error": parity.recorded(),
     })
 
 
@@ -194,18 +299,24 @@ class ExportResult:
     parity: Parity
 
 
-def export_run(run: LoadedRun, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET, fp16: bool = False,
-               tolerance: float | None = None, echo: Callable[[str], None] = lambda line: None) -> ExportResult:
-    """Export `run` to `path` if it passes the parity check; else raise UserError and write nothing."""
+def export_module(model: nn.Module, signature: Signature, path: str | os.PathLike, *, provenance: Provenance,
+                  parity_inputs: Mapping[str, np.ndarray], parity_source: str, opset: int = DEFAULT_OPSET,
+                  fp16: bool = False, tolerance: float | None = None,
+                  echo: Callable[[str], None] = lambda line: None) -> ExportResult:
+    """Export `model` (called as ``model(*tensors)`` in the order of ``signature.inputs``, returning one tensor
+    or a tuple in the order of ``signature.outputs``) to `path` if it passes the parity check on
+    `parity_inputs` ({input tensor: array}); else raise UserError and write nothing."""
     target = check_writable(path)
     precision = "fp16" if fp16 else "fp32"
     tolerance = DEFAULT_TOLERANCE[precision] if tolerance is None else tolerance
-    module = HalfPrecisionModel(run.model).eval() if fp16 else run.model.eval()
-    echo(f"exporting {run.config['model']['name']} ({precision}, opset {opset}) with torch.export ...")
-    onnx_bytes = to_onnx(module, len(run.input_names), opset)
-    x, source = parity_points(run)
-    parity = check_parity(onnx_bytes, run.model, x, run.output_names, source)
-    echo(f"parity, ONNX Runtime vs PyTorch fp32 on {source}:")
+    if fp16 and not isinstance(model, PhysicalModel):
+        raise UserError(f"--fp16 needs a row model (scalers around a network); this model is a "
+                        f"{type(model).__name__}")
+    module = HalfPrecisionModel(model).eval() if fp16 else model.eval()
+    echo(f"exporting {provenance.model} ({precision}, opset {opset}) with torch.export: {signature.describe()} ...")
+    onnx_bytes = to_onnx(module, signature, opset)
+    parity = check_parity(onnx_bytes, model, parity_inputs, signature, parity_source)
+    echo(f"parity, ONNX Runtime vs PyTorch fp32 on {parity_source}:")
     for line in parity.lines():
         echo("  " + line)
     worst_name, worst = parity.worst()
@@ -216,11 +327,21 @@ def export_run(run: LoadedRun, path: str | os.PathLike, *, opset: int = DEFAULT_
         raise UserError(f"{target}: parity check failed: {worst_name} error {worst:.3e} relative to its scale "
                         f"exceeds --tolerance {tolerance:g}; no file written")
     proto = onnx.load_from_string(onnx_bytes)
-    for key, value in build_metadata(run, opset, precision, parity).items():
+    for key, value in build_metadata(signature, provenance, opset, precision, parity).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
+    check_graph(target, proto.graph, signature)
     data = proto.SerializeToString()
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
     return ExportResult(target, len(data), precision, tolerance, parity)
+
+
+def export_run(run: LoadedRun, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET, fp16: bool = False,
+               tolerance: float | None = None, echo: Callable[[str], None] = lambda line: None) -> ExportResult:
+    """Export the trained `run` to `path` (see :func:`export_module`), checked on its held-out inputs."""
+    signature = parse_signature(run.signature, f"{run.path}: the run's signature", UserError)
+    inputs, source = parity_inputs(run, signature)
+    return export_module(run.model, signature, path, provenance=Provenance.of_run(run), parity_inputs=inputs,
+                         parity_source=source, opset=opset, fp16=fp16, tolerance=tolerance, echo=echo)

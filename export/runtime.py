@@ -1,12 +1,15 @@
 """Python runtime: load a thermo-surrogate ONNX file once, then call it on arrays of cells.
 
-``Surrogate(path)`` checks the file against the contract of :mod:`export.metadata`, opens one ONNX Runtime
-session and is called on ``(n_cells, n_inputs)`` physical inputs:
+``Surrogate(path)`` checks the file against the contract of :mod:`export.metadata` (version 1 or 2), opens
+one ONNX Runtime session and evaluates it:
 
-- NumPy arrays go through ``session.run``;
-- torch tensors (CPU or CUDA) and CuPy arrays are bound in place through ONNX Runtime's IO binding: the
-  input buffer is handed to the session by pointer and the output is written into a tensor/array allocated
-  on the same device, so no host copy is made. The result has the caller's type and device.
+- ``surrogate(x)``, for a model with one input and one output tensor (a row model ``(n_cells, n_inputs) ->
+  (n_cells, n_outputs)``, a time-stepper ``state -> du/dt``): NumPy arrays go through ``session.run``; torch
+  tensors (CPU or CUDA) and CuPy arrays are bound in place through ONNX Runtime's IO binding: the input
+  buffer is handed to the session by pointer and the output is written into a tensor/array allocated on
+  the same device, so no host copy is made. The result has the caller's type and device.
+- ``surrogate.run({name: array, ...})`` for any model, e.g. a CVAE decoder (condition + latent in): NumPy
+  arrays in, ``{output name: array}`` out.
 
 Provider ``auto`` picks ``CUDAExecutionProvider`` when the installed ONNX Runtime has it (onnxruntime-gpu)
 and a GPU is visible, else the CPU. ``providers`` tells what the session really runs on: an onnxruntime-gpu
@@ -15,9 +18,11 @@ whose CUDA or cuDNN libraries do not load silently falls back to the CPU, and we
 Threads: ``threads=None`` uses :func:`default_threads`, which avoids oversubscription when each MPI rank of
 a solver loads its own surrogate.
 
-Out-of-range inputs (outside the training ranges in the metadata): ``policy`` ``clip`` clamps them to the
-range, ``warn`` evaluates them as given and warns with a count, ``error`` raises :class:`OutOfRangeError`.
-NaN inputs are always an error.
+Out-of-range inputs (outside the training ranges of the signature's components; input tensors without
+ranges, such as a latent, are not checked): ``policy`` ``clip`` clamps them to the range, ``warn`` evaluates
+them as given and warns with a count, ``error`` raises :class:`OutOfRangeError`. NaN inputs are always an
+error. A "cell" is one entry of an input's first axis; a one-entry field component (``u`` on a grid) is
+checked on every element against its one range.
 """
 
 from __future__ import annotations
@@ -26,13 +31,14 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from surrogate.errors import UserError
 
-from .metadata import INPUT_NAME, OUTPUT_NAME, POLICIES, PROVIDERS, read_model_file
+from .metadata import POLICIES, PROVIDERS, Tensor, read_model_file
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -113,8 +119,22 @@ def _kind(array: Any) -> str:
     return "numpy"
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """The trained range of one input tensor per component, float32 (the precision of the inputs); a field's
+    one range broadcasts over its last axis."""
+
+    labels: list[str]  # component names, with the tensor's name in front when the model has several inputs
+    lower: np.ndarray
+    upper: np.ndarray
+
+    def columns(self, flat_width: int) -> int:
+        """Columns to reduce a (cells × elements, width) view to: one per component."""
+        return len(self.labels) if len(self.labels) == flat_width else 1
+
+
 class Surrogate:
-    """One loaded ONNX surrogate: ``surrogate(x)`` maps physical inputs to physical outputs."""
+    """One loaded ONNX surrogate: ``surrogate(x)`` / ``surrogate.run({...})`` map physical inputs to outputs."""
 
     def __init__(self, path: str | os.PathLike, *, provider: str = "auto", threads: int | None = None,
                  policy: str = "warn", device_id: int = 0):
@@ -126,6 +146,7 @@ class Surrogate:
             raise UserError(f"out-of-range policy {policy!r}: expected one of {', '.join(POLICIES)}")
         self.path = Path(path)
         data, self.info = read_model_file(self.path)
+        self.signature = self.info.signature
         self.policy = policy
         self.threads = default_threads() if threads is None else int(threads)
         if self.threads < 1:
@@ -151,9 +172,11 @@ class Surrogate:
         if want_cuda and CUDA_PROVIDER not in self.providers:
             _warn(f"{self.path}: CUDA was requested but the session runs on {self.providers[0]}: the CUDA or "
                   "cuDNN libraries onnxruntime-gpu needs did not load", ProviderFallbackWarning)
-        ranges = self.info.input_ranges
-        self.lower = np.array([ranges[n][0] for n in self.input_names], dtype=np.float32)
-        self.upper = np.array([ranges[n][1] for n in self.input_names], dtype=np.float32)
+        several = len(self.signature.inputs) > 1
+        self.limits = {t.name: _Limits([f"{t.name}/{c.name}" if several else c.name for c in t.components],
+                                       np.array([c.range[0] for c in t.components], dtype=np.float32),
+                                       np.array([c.range[1] for c in t.components], dtype=np.float32))
+                       for t in self.signature.inputs if t.ranged}
         self.last_out_of_range = 0  # cells outside the ranges in the last call (counted under warn and error)
 
     @property
@@ -163,99 +186,148 @@ class Surrogate:
 
     @property
     def input_names(self) -> list[str]:
+        """Columns of the one input tensor (see :attr:`export.metadata.ModelInfo.input_names`)."""
         return self.info.input_names
 
     @property
     def output_names(self) -> list[str]:
         return self.info.output_names
 
+    @property
+    def lower(self) -> np.ndarray:
+        """Lower range of the one input tensor per component (float32); (-inf) when it has no ranges."""
+        return self._row_limits().lower
+
+    @property
+    def upper(self) -> np.ndarray:
+        return self._row_limits().upper
+
+    def _row_limits(self) -> _Limits:
+        tensor = self.info.row_tensors[0]
+        infinite = np.full(len(tensor.components), np.inf, dtype=np.float32)
+        return self.limits.get(tensor.name, _Limits([c.name for c in tensor.components], -infinite, infinite))
+
     def __repr__(self) -> str:
-        return (f"Surrogate({str(self.path)!r}, inputs={self.input_names}, outputs={self.output_names}, "
-                f"provider={self.provider}, threads={self.threads}, policy={self.policy!r})")
+        return (f"Surrogate({str(self.path)!r}, {self.signature.describe()}, provider={self.provider}, "
+                f"threads={self.threads}, policy={self.policy!r})")
 
     def __call__(self, x: Any) -> Any:
-        """Physical outputs (n, n_outputs) for physical inputs (n, n_inputs), in the caller's array type."""
+        """Physical outputs for physical inputs of the model's one input tensor, in the caller's array type."""
+        tensor_in, tensor_out = self.info.row_tensors
         kind = _kind(x)
         if kind == "numpy":
-            return self._run_numpy(x)
-        return self._run_bound(x, kind)
+            return self.run({tensor_in.name: x})[tensor_out.name]
+        return self._run_bound(x, kind, tensor_in, tensor_out)
+
+    def run(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """{output name: float32 array} for {input name: array} (NumPy or anything np.asarray takes), every input
+        tensor of the signature given, after the shape checks and the out-of-range policy of each."""
+        expected = [t.name for t in self.signature.inputs]
+        if sorted(inputs) != sorted(expected):
+            raise InputError(f"inputs {', '.join(map(repr, inputs)) or '(none)'}: the model takes "
+                             f"{', '.join(f'{t.name} {t.layout()}' for t in self.signature.inputs)}")
+        sizes: dict[str, int] = {}
+        feed = {}
+        self.last_out_of_range = 0
+        for tensor in self.signature.inputs:
+            feed[tensor.name] = self._prepare(tensor, inputs[tensor.name], sizes)
+        names = [t.name for t in self.signature.outputs]
+        return dict(zip(names, self.session.run(names, feed)))
 
     # --- checks -------------------------------------------------------------------------------------------
-    def _check_shape(self, shape: tuple[int, ...]) -> None:
-        n = len(self.input_names)
-        if len(shape) != 2 or shape[1] != n:
-            raise InputError(f"inputs of shape {tuple(shape)}: expected (n_cells, {n}) with columns "
-                             f"{', '.join(self.input_names)}")
+    def _check_shape(self, tensor: Tensor, shape: tuple[int, ...], sizes: dict[str, int]) -> None:
+        """Rank and fixed sizes of the signature; a named axis has one size across all inputs (kept in `sizes`)."""
+        fits = len(shape) == len(tensor.shape) and all(
+            n == sizes.setdefault(axis, n) if isinstance(axis, str) else n == axis
+            for n, axis in zip(shape, tensor.shape))
+        if not fits:
+            named = ", ".join(f"{axis}={n}" for axis, n in sizes.items())
+            raise InputError(f"{tensor.name} of shape {tuple(shape)}: expected {tensor.layout()}"
+                             + (f" (given {named})" if named and len(self.signature.inputs) > 1 else ""))
 
-    def _range_verdict(self, lo: np.ndarray, hi: np.ndarray, count_outside: Any) -> bool:
-        """Apply the policy to per-column minima/maxima; True when the inputs must be clipped."""
+    def _range_verdict(self, limits: _Limits, lo: np.ndarray, hi: np.ndarray, count_outside: Callable[[], int]) -> bool:
+        """Apply the policy to per-component minima/maxima; True when the inputs must be clipped."""
         if np.isnan(lo).any() or np.isnan(hi).any():
-            bad = [n for n, a, b in zip(self.input_names, lo, hi) if np.isnan(a) or np.isnan(b)]
+            bad = [n for n, a, b in zip(limits.labels, lo, hi) if np.isnan(a) or np.isnan(b)]
             raise InputError(f"NaN in input column {', '.join(bad)}; the surrogate is undefined there")
-        outside = (lo < self.lower) | (hi > self.upper)
-        self.last_out_of_range = 0
+        outside = (lo < limits.lower) | (hi > limits.upper)
         if not outside.any():
             return False
         if self.policy == "clip":
             return True
-        self.last_out_of_range = count_outside()
+        count = count_outside()
+        self.last_out_of_range += count
         columns = ", ".join(f"{name} in [{a:.4g}, {b:.4g}] (trained [{l:.4g}, {u:.4g}])"
-                            for name, a, b, l, u, out in zip(self.input_names, lo, hi, self.lower, self.upper, outside)
-                            if out)
-        message = f"{self.last_out_of_range} cell(s) outside the trained range: {columns}"
+                            for name, a, b, l, u, out in zip(limits.labels, lo, hi, limits.lower, limits.upper,
+                                                             outside) if out)
+        message = f"{count} cell(s) outside the trained range: {columns}"
         if self.policy == "error":
             raise OutOfRangeError(message + "; use policy 'clip' or 'warn' to evaluate them")
         _warn(message, OutOfRangeWarning)
         return False
 
     def count_out_of_range(self, x: np.ndarray) -> int:
-        """Number of cells (rows) with at least one input outside the trained range."""
+        """Number of cells (entries of the first axis) of the one input tensor with an input outside the range."""
+        limits = self._row_limits()
         x = np.asarray(x)
-        return int(((x < self.lower) | (x > self.upper)).any(axis=1).sum())
+        return int(((x < limits.lower) | (x > limits.upper)).reshape(len(x), -1).any(axis=1).sum())
 
     # --- NumPy --------------------------------------------------------------------------------------------
-    def prepare(self, x: np.ndarray) -> np.ndarray:
+    def _prepare(self, tensor: Tensor, x: Any, sizes: dict[str, int]) -> np.ndarray:
         """Checked, C-contiguous float32 inputs after the out-of-range policy (a copy only when needed)."""
         x = np.asarray(x)
-        self._check_shape(x.shape)
+        self._check_shape(tensor, x.shape, sizes)
         if not np.issubdtype(x.dtype, np.number):
-            raise InputError(f"inputs of dtype {x.dtype}: expected numbers")
+            raise InputError(f"{tensor.name} of dtype {x.dtype}: expected numbers")
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if len(x) == 0:
+        if x.size == 0:
             return x
-        columns = np.ascontiguousarray(x.T)  # column-wise reductions are ~30x faster on contiguous rows
+        width = x.shape[-1]
+        limits = self.limits.get(tensor.name)
+        if limits is None:
+            if np.isnan(x).any():
+                raise InputError(f"NaN in input {tensor.name}; the surrogate is undefined there")
+            return x
+        columns = np.ascontiguousarray(x.reshape(-1, limits.columns(width)).T)  # contiguous rows reduce ~30x faster
         lo, hi = columns.min(axis=1), columns.max(axis=1)  # NaN propagates into min/max: this finds both
-        if self._range_verdict(lo, hi, lambda: self.count_out_of_range(x)):
-            x = np.clip(x, self.lower, self.upper)
+        count = lambda: int(((x < limits.lower) | (x > limits.upper)).reshape(len(x), -1).any(axis=1).sum())
+        if self._range_verdict(limits, lo, hi, count):
+            x = np.clip(x, limits.lower, limits.upper)
         return x
 
-    def _run_numpy(self, x: np.ndarray) -> np.ndarray:
-        x = self.prepare(x)
-        if len(x) == 0:
-            return np.empty((0, len(self.output_names)), dtype=np.float32)
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
-
     # --- device arrays through IO binding ------------------------------------------------------------------
-    def _run_bound(self, x: Any, kind: str) -> Any:
+    def _run_bound(self, x: Any, kind: str, tensor_in: Tensor, tensor_out: Tensor) -> Any:
         """torch tensors / CuPy arrays bound by pointer: inputs read and outputs written in place, same device.
 
         The CUDA branches (torch on CUDA, CuPy) follow ONNX Runtime's IO-binding documentation but were not
         run on the development machine, which has no GPU.
         """
-        self._check_shape(tuple(x.shape))
+        sizes: dict[str, int] = {}
+        self._check_shape(tensor_in, tuple(x.shape), sizes)
+        unknown = [axis for axis in tensor_out.shape if isinstance(axis, str) and axis not in sizes]
+        if unknown:
+            raise InputError(f"output {tensor_out.name} {tensor_out.dims()}: the size of axis {unknown[0]!r} is not "
+                             "known before the call, so device arrays cannot be bound; pass a NumPy array")
+        out_shape = tuple(sizes[axis] if isinstance(axis, str) else axis for axis in tensor_out.shape)
+        limits = self.limits.get(tensor_in.name)
+        self.last_out_of_range = 0
         if kind == "torch":
             import torch
 
             x = x.detach().to(torch.float32).contiguous()
             on_cuda = x.device.type == "cuda"
             device_id = (x.device.index or 0) if on_cuda else 0
-            lower = torch.as_tensor(self.lower, device=x.device)
-            upper = torch.as_tensor(self.upper, device=x.device)
-            if len(x):  # only 2 × n_inputs numbers travel to the host for the range check
-                lo, hi = x.amin(dim=0).cpu().numpy(), x.amax(dim=0).cpu().numpy()
-                if self._range_verdict(lo, hi, lambda: int(((x < lower) | (x > upper)).any(dim=1).sum())):
+            if x.numel() and limits is not None:  # only 2 numbers per component travel to the host
+                lower = torch.as_tensor(limits.lower, device=x.device)
+                upper = torch.as_tensor(limits.upper, device=x.device)
+                flat = x.reshape(-1, limits.columns(x.shape[-1]))
+                lo, hi = flat.amin(dim=0).cpu().numpy(), flat.amax(dim=0).cpu().numpy()
+                count = lambda: int(((x < lower) | (x > upper)).reshape(len(x), -1).any(dim=1).sum())
+                if self._range_verdict(limits, lo, hi, count):
                     x = torch.clamp(x, lower, upper)
-            y = torch.empty((x.shape[0], len(self.output_names)), dtype=torch.float32, device=x.device)
+            elif x.numel() and bool(torch.isnan(x).any()):
+                raise InputError(f"NaN in input {tensor_in.name}; the surrogate is undefined there")
+            y = torch.empty(out_shape, dtype=torch.float32, device=x.device)
             x_ptr, y_ptr = x.data_ptr(), y.data_ptr()
             if on_cuda:
                 torch.cuda.current_stream(x.device).synchronize()  # the producer must have finished writing x
@@ -264,22 +336,26 @@ class Surrogate:
 
             x = cupy.ascontiguousarray(x, dtype=cupy.float32)
             on_cuda, device_id = True, x.device.id
-            lower, upper = cupy.asarray(self.lower), cupy.asarray(self.upper)
-            if len(x):
-                lo, hi = cupy.asnumpy(x.min(axis=0)), cupy.asnumpy(x.max(axis=0))
-                if self._range_verdict(lo, hi, lambda: int(((x < lower) | (x > upper)).any(axis=1).sum())):
+            if x.size and limits is not None:
+                lower, upper = cupy.asarray(limits.lower), cupy.asarray(limits.upper)
+                flat = x.reshape(-1, limits.columns(x.shape[-1]))
+                lo, hi = cupy.asnumpy(flat.min(axis=0)), cupy.asnumpy(flat.max(axis=0))
+                count = lambda: int(((x < lower) | (x > upper)).reshape(len(x), -1).any(axis=1).sum())
+                if self._range_verdict(limits, lo, hi, count):
                     x = cupy.clip(x, lower, upper)
-            y = cupy.empty((x.shape[0], len(self.output_names)), dtype=cupy.float32)
+            elif x.size and bool(cupy.isnan(x).any()):
+                raise InputError(f"NaN in input {tensor_in.name}; the surrogate is undefined there")
+            y = cupy.empty(out_shape, dtype=cupy.float32)
             x_ptr, y_ptr = x.data.ptr, y.data.ptr
             cupy.cuda.get_current_stream().synchronize()
-        if len(x) == 0:
+        if x.shape[0] == 0:
             return y
         if on_cuda and CUDA_PROVIDER not in self.providers:
             raise InputError(f"inputs on CUDA device {device_id} but the session runs on {self.provider}; "
                              "load the surrogate with provider 'cuda' or 'auto' (needs onnxruntime-gpu)")
         device_type = "cuda" if on_cuda else "cpu"
         binding = self.session.io_binding()
-        binding.bind_input(INPUT_NAME, device_type, device_id, np.float32, tuple(x.shape), x_ptr)
-        binding.bind_output(OUTPUT_NAME, device_type, device_id, np.float32, tuple(y.shape), y_ptr)
+        binding.bind_input(tensor_in.name, device_type, device_id, np.float32, tuple(x.shape), x_ptr)
+        binding.bind_output(tensor_out.name, device_type, device_id, np.float32, out_shape, y_ptr)
         self.session.run_with_iobinding(binding)  # returns after the device work has finished
         return y

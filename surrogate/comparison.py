@@ -12,8 +12,8 @@ from typing import Sequence
 from .atomic import atomic_path
 from .errors import UserError
 from .run import CONFIG, METRICS, read_config
-from .table import Table
-from .trainer import TrainOptions, train
+from .config import TrainOptions
+from .trainer import Trainer
 
 
 @dataclass
@@ -42,14 +42,14 @@ def compare_weightings(runs: Sequence[tuple[str, TrainOptions]], out_dir: Path, 
     out_dir.mkdir(parents=True, exist_ok=True)
     r2: dict[str, dict[str, float]] = {}
     for label, options in runs:
-        options = options.resolved(Table(options.table).n_rows)
         run_dir = out_dir / label
-        if (run_dir / CONFIG).is_file() and read_config(run_dir)["trainer"] != asdict(options):
+        trainer = Trainer(options, run_dir, progress=progress)
+        if (run_dir / CONFIG).is_file() and read_config(run_dir)["trainer"] != asdict(trainer.options):
             raise UserError(f"{run_dir}: holds a run with other options; choose another -o or remove it")
         if (run_dir / METRICS).is_file():
             metrics = json.loads((run_dir / METRICS).read_text())
         else:
-            metrics = train(options, run_dir, resume=True, progress=progress).metrics
+            metrics = trainer.fit(resume=True).metrics
         split = "test" if "test" in metrics else "train"
         r2[label] = {output: values["r2"] for output, values in metrics[split].items()}
     comparison = Comparison(r2, out_dir / "compare.csv", out_dir / "compare.png")

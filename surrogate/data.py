@@ -8,23 +8,14 @@ from typing import Sequence
 import numpy as np
 
 from .errors import UserError
-from .losses import DataStatistics
+from .contracts import DataStatistics
 from .scaling import InputScaler, OutputScaler
 from .table import Table
 
 
-def default_outputs(table: Table) -> list[str]:
-    """Every mass fraction of the table (``Y_*``): what the softmax MLP closes to one."""
-    species = [name for name in table.output_names if name.startswith("Y_")]
-    if not species:
-        raise UserError(f"{table.path}: table has no Y_* outputs; choose outputs with --outputs")
-    return species
-
-
 def split_indices(n_rows: int, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
     """Seeded random partition of row indices into train, val and test (each sorted)."""
-    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise UserError(f"split fractions val={val_fraction}, test={test_fraction}: expected each in [0, 1), sum < 1")
+    check_fractions(val_fraction, test_fraction)
     order = np.random.default_rng(seed).permutation(n_rows)
     n_val, n_test = int(round(val_fraction * n_rows)), int(round(test_fraction * n_rows))
     return {
@@ -32,6 +23,27 @@ def split_indices(n_rows: int, val_fraction: float, test_fraction: float, seed: 
         "test": np.sort(order[n_val:n_val + n_test]),
         "train": np.sort(order[n_val + n_test:]),
     }
+
+
+def check_fractions(val_fraction: float, test_fraction: float) -> None:
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise UserError(f"split fractions val={val_fraction}, test={test_fraction}: expected each in [0, 1), sum < 1")
+
+
+def split_groups(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+    """Seeded partition of rows by whole groups (flamelets, trajectories): the groups, not the rows, are drawn
+    into val and test, with about the given fractions of groups, so held-out scores measure generalization to
+    unseen conditions. Needs at least one group per non-empty split."""
+    check_fractions(val_fraction, test_fraction)
+    groups = np.unique(labels)
+    parts = split_indices(len(groups), val_fraction, test_fraction, seed)
+    for split, fraction in (("val", val_fraction), ("test", test_fraction)):
+        if fraction > 0 and len(parts[split]) == 0:
+            parts[split] = parts["train"][:1]
+            parts["train"] = parts["train"][1:]
+    if len(parts["train"]) == 0:
+        raise UserError(f"only {len(groups)} groups: too few to hold out whole groups for val and test")
+    return {split: np.sort(np.flatnonzero(np.isin(labels, groups[chosen]))) for split, chosen in parts.items()}
 
 
 @dataclass
@@ -56,9 +68,6 @@ class TrainingData:
         softmax_mask: Sequence[bool],
         splits: dict[str, np.ndarray],
     ) -> "TrainingData":
-        unknown = [name for name in log_inputs if name not in inputs]
-        if unknown:
-            raise UserError(f"--log-input {unknown[0]!r} is not one of the inputs ({', '.join(inputs)})")
         x = table.read_matrix(list(inputs))
         y = table.read_matrix(list(outputs))
         for name, column in zip([*inputs, *outputs], [*x.T, *y.T]):

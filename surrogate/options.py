@@ -62,14 +62,37 @@ class Option:
         return names.get(parser, getattr(parser, "__name__", "value"))
 
     def convert(self, value: Any, owner: str) -> Any:
-        if isinstance(value, str):
-            try:
-                value = self.parser(value)
-            except (TypeError, ValueError) as exc:
-                raise PluginError(f"{owner}: option {self.name}={value!r}: expected {self.type_name} ({exc})") from None
+        """`value` as this option's type: a string (command line) is parsed; a value from YAML or Python must
+        already have the type (an int where a float is expected is widened), else a one-line PluginError."""
+        try:
+            value = self.parser(value) if isinstance(value, str) else self.check_typed(value)
+        except (TypeError, ValueError) as exc:
+            raise PluginError(f"{owner}: option {self.name}={value!r}: expected {self.type_name} ({exc})") from None
         if self.choices is not None and value not in self.choices:
             raise PluginError(f"{owner}: option {self.name}={value!r}: expected one of {', '.join(self.choices)}")
         return value
+
+
+    def check_typed(self, value: Any) -> Any:
+        parser = self.parser
+        if parser is parse_bool or parser is int:
+            wanted: type = bool if parser is parse_bool else int
+            if isinstance(value, bool) != (wanted is bool) or not isinstance(value, wanted):
+                raise TypeError(f"got {type(value).__name__}")
+            return value
+        if parser is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"got {type(value).__name__}")
+            return float(value)
+        if parser is str:
+            if not isinstance(value, str):
+                raise TypeError(f"got {type(value).__name__}")
+            return value
+        if parser is parse_floats and isinstance(value, (list, tuple)):
+            return [float(v) for v in value]
+        if parser is parse_mapping and isinstance(value, dict):
+            return {str(k): float(v) for k, v in value.items()}
+        return value  # a custom type: the plugin checks what it cannot express
 
 
 def resolve_options(options: Iterable[Option], given: Mapping[str, Any], owner: str) -> dict[str, Any]:

@@ -1,13 +1,16 @@
-"""Plugin discovery over ``importlib.metadata`` entry points.
+"""Plugin discovery over ``importlib.metadata`` entry points, checked against :mod:`surrogate.contracts`.
 
 Built-in plugins register in this project's ``pyproject.toml`` exactly as a third-party package would; the
-core never imports a plugin by name. Each plugin is a class with a ``description`` (one line) and
-``options`` (a tuple of :class:`~surrogate.options.Option`).
+core never imports a plugin by name. A plugin is checked against its contract when it is loaded, so a missing
+method is a one-line error before any training starts or any file is written. Failures stay local: a plugin
+that cannot be imported or checked is skipped with a warning wherever it is not the one asked for, and two
+packages registering one name give a warning naming both; ``package:name`` picks one of them.
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Mapping
@@ -17,30 +20,86 @@ from .options import Option, resolve_options
 
 GROUPS = {
     "tables": "surrogate.tables",
+    "tasks": "surrogate.tasks",
     "models": "surrogate.models",
     "weightings": "surrogate.weightings",
     "physics": "surrogate.physics",
 }
-KIND_NAMES = {"tables": "table kind", "models": "model", "weightings": "weighting", "physics": "physics loss"}
+KIND_NAMES = {"tables": "table kind", "tasks": "task", "models": "model", "weightings": "weighting",
+              "physics": "physics loss"}
+BUILT_IN = "thermo-surrogate"
+
+
+class PluginWarning(UserWarning):
+    """A plugin was skipped (broken) or a name is registered by two packages."""
+
+
+def package_of(entry_point: EntryPoint) -> str:
+    dist = getattr(entry_point, "dist", None)
+    return dist.name if dist is not None else "?"
 
 
 @functools.lru_cache(maxsize=None)
+def registrations(kind: str) -> dict[str, tuple[EntryPoint, ...]]:
+    """Every entry point of one kind by name, all packages that register it (built-in first), read once."""
+    found: dict[str, list[EntryPoint]] = {}
+    for ep in entry_points(group=GROUPS[kind]):
+        if all(package_of(ep) != package_of(seen) for seen in found.get(ep.name, [])):
+            found.setdefault(ep.name, []).append(ep)
+    return {name: tuple(sorted(eps, key=lambda ep: (package_of(ep) != BUILT_IN, package_of(ep))))
+            for name, eps in found.items()}
+
+
+def refresh() -> None:
+    """Forget what was read and loaded, so a plugin package installed while this process runs is found."""
+    registrations.cache_clear()
+    _load_entry_point.cache_clear()
+    _warn_duplicate.cache_clear()
+
+
 def available(kind: str) -> dict[str, EntryPoint]:
-    """Entry points of one plugin kind ('tables', 'models', 'weightings', 'physics'), read once."""
-    return {ep.name: ep for ep in entry_points(group=GROUPS[kind])}
+    """The entry point each name resolves to (the built-in one, else the first package by name)."""
+    return {name: eps[0] for name, eps in registrations(kind).items()}
+
+
+def resolve(kind: str, name: str) -> EntryPoint:
+    """The entry point for `name` or `package:name`; unknown names list the valid ones; an ambiguous
+    name warns once, naming both packages and the one used."""
+    package, sep, plain = name.rpartition(":")
+    eps = registrations(kind).get(plain if sep else name, ())
+    if sep:
+        eps = tuple(ep for ep in eps if package_of(ep) == package)
+    if not eps:
+        valid = ", ".join(sorted(registrations(kind))) or "(none installed)"
+        raise PluginError(f"unknown {KIND_NAMES[kind]} {name!r}; available: {valid}")
+    if len(eps) > 1:
+        _warn_duplicate(kind, plain if sep else name, tuple(package_of(ep) for ep in eps))
+    return eps[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_duplicate(kind: str, name: str, packages: tuple[str, ...]) -> None:
+    warnings.warn(f"{KIND_NAMES[kind]} {name!r} is registered by {' and '.join(packages)}; using {packages[0]} "
+                  f"(choose with {packages[1]}:{name})", PluginWarning, stacklevel=3)
+
+
+@functools.lru_cache(maxsize=None)
+def _load_entry_point(kind: str, entry_point: EntryPoint) -> Any:
+    from .contracts import check_plugin
+
+    package = package_of(entry_point)
+    try:
+        plugin = entry_point.load()
+    except Exception as exc:  # a broken third-party plugin must not hide the others
+        raise PluginError(f"{KIND_NAMES[kind]} {entry_point.name!r} from {package} failed to load "
+                          f"({entry_point.value}): {exc.__class__.__name__}: {exc}") from None
+    check_plugin(kind, entry_point.name, plugin, package)
+    return plugin
 
 
 def load(kind: str, name: str) -> Any:
-    """The plugin class registered as `name`; an unknown name is a one-line error listing the valid ones."""
-    plugins = available(kind)
-    if name not in plugins:
-        valid = ", ".join(sorted(plugins)) or "(none installed)"
-        raise PluginError(f"unknown {KIND_NAMES[kind]} {name!r}; available: {valid}")
-    try:
-        plugin = plugins[name].load()
-    except Exception as exc:  # a broken third-party plugin must not hide the others
-        raise PluginError(f"{KIND_NAMES[kind]} {name!r} failed to load from {plugins[name].value}: {exc}") from exc
-    return plugin
+    """The checked plugin registered as `name` (or `package:name`); any failure is a one-line PluginError."""
+    return _load_entry_point(kind, resolve(kind, name))
 
 
 def plugin_options(plugin: Any) -> tuple[Option, ...]:
@@ -64,19 +123,20 @@ class PluginInfo:
 
 
 def describe(kind: str) -> list[PluginInfo]:
-    """Name, description, options and providing package of every plugin of a kind, sorted by name."""
+    """Name, description, options and package of every loadable plugin of a kind, sorted by name; a broken
+    one is skipped with a PluginWarning saying why."""
     infos = []
-    for name, ep in sorted(available(kind).items()):
-        plugin = load(kind, name)
-        dist = getattr(ep, "dist", None)
-        infos.append(
-            PluginInfo(
-                kind=kind,
-                name=name,
-                description=str(getattr(plugin, "description", "")).strip(),
-                options=plugin_options(plugin),
-                source=ep.value,
-                distribution=f"{dist.name} {dist.version}" if dist is not None else "?",
-            )
-        )
+    for name, eps in sorted(registrations(kind).items()):
+        for ep in eps:
+            try:
+                plugin = _load_entry_point(kind, ep)
+            except PluginError as exc:
+                warnings.warn(f"skipped: {exc}", PluginWarning, stacklevel=2)
+                continue
+            dist = getattr(ep, "dist", None)
+            infos.append(PluginInfo(
+                kind=kind, name=name if len(eps) == 1 else f"{package_of(ep)}:{name}",
+                description=str(getattr(plugin, "description", "")).strip(), options=plugin_options(plugin),
+                source=ep.value, distribution=f"{dist.name} {dist.version}" if dist is not None else "?",
+            ))
     return infos

@@ -1,12 +1,19 @@
 """The table schema: columnar, self-describing HDF5 shared by every generator and every consumer.
 
-Layout (format ``thermo-surrogate-table``, version 1):
+Layout (format ``thermo-surrogate-table``, version 2; version 1 files are read too):
 
-- root attributes: ``format``, ``format_version``, ``kind``, ``created``, ``toolkit_version`` and whatever
-  provenance the generator adds (mechanism, pressure, streams, Cantera version, element data). Dicts and
-  lists are stored as JSON strings and decoded on read.
+- root attributes: ``format``, ``format_version``, ``kind``, ``dataset`` (``scattered`` here; see
+  :mod:`surrogate.datasets` for ``trajectories`` and ``collocation``), ``created``, ``toolkit_version`` and
+  whatever provenance the generator adds (mechanism, pressure, streams, Cantera version, element data). Dicts
+  and lists are stored as JSON strings and decoded on read.
+- the dataset's own defaults, each optional (:class:`DatasetDefaults`): ``default_inputs``,
+  ``default_outputs``, ``log_inputs`` (inputs scaled by log10), ``softmax_outputs`` (mass fractions a softmax
+  closes to one), ``group_column`` (the label under ``/labels`` that groups rows, e.g. one flamelet).
+  A version 1 file declares none: every input and output, nothing logged or closed, no groups.
 - ``/inputs/<name>`` and ``/outputs/<name>``: 1-D float datasets of equal length, each with ``units`` and
   ``description`` attributes; the group attribute ``order`` (JSON list) fixes the column order.
+- ``/labels/<name>``: optional 1-D integer datasets of the same length (flamelet index, S-curve index) used
+  to split by group; never a model input.
 - any other group (e.g. ``/flamelets``) holds raw solutions and is the generator's own business.
 """
 
@@ -27,7 +34,9 @@ from .atomic import atomic_path, check_writable
 from .errors import TableError
 
 FORMAT = "thermo-surrogate-table"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+SCATTERED = "scattered"
+DEFAULT_KEYS = ("default_inputs", "default_outputs", "log_inputs", "softmax_outputs", "group_column")
 CHUNK_ROWS = 65536
 
 
@@ -39,6 +48,25 @@ class Column:
     values: np.ndarray
     units: str
     description: str
+
+
+@dataclass(frozen=True)
+class DatasetDefaults:
+    """What a dataset says about its own training: columns, log-scaled inputs, mass fractions to close with a
+    softmax, and the label that groups rows for held-out-group splits. None: not declared."""
+
+    default_inputs: list[str] | None = None
+    default_outputs: list[str] | None = None
+    log_inputs: list[str] | None = None
+    softmax_outputs: list[str] | None = None
+    group_column: str | None = None
+
+    def attrs(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in DEFAULT_KEYS if getattr(self, key) is not None}
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[str, Any]) -> "DatasetDefaults":
+        return cls(**{key: attrs[key] for key in DEFAULT_KEYS if key in attrs and attrs[key] is not None})
 
 
 def encode_attr(value: Any) -> Any:
@@ -95,11 +123,13 @@ def write_columns(group: Any, columns: Sequence[Column]) -> None:
     group.attrs["order"] = json.dumps([c.name for c in columns])
 
 
-def write_root_attrs(h5: Any, kind: str, attrs: Mapping[str, Any]) -> None:
-    """The root attributes every table carries (format, version, kind, creation time, toolkit), then `attrs`."""
+def write_root_attrs(h5: Any, kind: str, attrs: Mapping[str, Any], dataset: str = SCATTERED) -> None:
+    """The root attributes every table carries (format, version, kind, dataset kind, creation time, toolkit),
+    then `attrs`."""
     h5.attrs["format"] = FORMAT
     h5.attrs["format_version"] = FORMAT_VERSION
     h5.attrs["kind"] = kind
+    h5.attrs["dataset"] = dataset
     h5.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     h5.attrs["toolkit_version"] = __version__
     for key, value in attrs.items():
@@ -113,25 +143,58 @@ def write_table(
     inputs: Sequence[Column],
     outputs: Sequence[Column],
     attrs: Mapping[str, Any],
+    defaults: DatasetDefaults | None = None,
+    labels: Sequence[Column] = (),
     extra: Callable[[Any], None] | None = None,
 ) -> Path:
-    """Write a complete table atomically: temporary file first, renamed onto `path` when done.
+    """Write a complete scattered table atomically: temporary file first, renamed onto `path` when done.
 
-    `extra(h5file)` may add further groups (raw solutions) before the file is closed.
+    `defaults` are the dataset's own training defaults (checked against the columns); `labels` are integer
+    row labels (flamelet index, ...) written to ``/labels``; `extra(h5file)` may add further groups (raw
+    solutions) before the file is closed.
     """
     import h5py
 
     target = check_writable(path)
-    if len({len(c.values) for c in [*inputs, *outputs]}) != 1:
-        raise ValueError("inputs and outputs must all have the same number of rows")
+    if len({len(c.values) for c in [*inputs, *outputs, *labels]}) != 1:
+        raise ValueError("inputs, outputs and labels must all have the same number of rows")
+    defaults = defaults or DatasetDefaults()
+    check_defaults(defaults, [c.name for c in inputs], [c.name for c in outputs], [c.name for c in labels],
+                   str(target))
     with atomic_path(target) as tmp:
         with h5py.File(tmp, "w") as h5:
-            write_root_attrs(h5, kind, attrs)
+            write_root_attrs(h5, kind, {**defaults.attrs(), **attrs})
             write_columns(h5.create_group("inputs"), inputs)
             write_columns(h5.create_group("outputs"), outputs)
+            if labels:
+                group = h5.create_group("labels")
+                for label in labels:
+                    create_dataset(group, label.name, label.units, label.description,
+                                   data=np.asarray(label.values, dtype=np.int64))
             if extra is not None:
                 extra(h5)
     return target
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Content hash of a dataset file, recorded by runs and ONNX models trained on it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_defaults(defaults: DatasetDefaults, inputs: Sequence[str], outputs: Sequence[str],
+                   labels: Sequence[str], owner: str) -> None:
+    """Declared defaults must name existing columns: a ValueError for the generator's author otherwise."""
+    for key, pool in (("default_inputs", inputs), ("log_inputs", inputs), ("default_outputs", outputs),
+                      ("softmax_outputs", outputs)):
+        missing = [name for name in getattr(defaults, key) or () if name not in pool]
+        if missing:
+            raise ValueError(f"{owner}: {key} names {missing[0]!r}, which is not among {list(pool)}")
+    if defaults.group_column is not None and defaults.group_column not in labels:
+        raise ValueError(f"{owner}: group_column {defaults.group_column!r} is not among the labels {list(labels)}")
 
 
 class Table:
@@ -149,6 +212,10 @@ class Table:
                 fmt = decode_attr(raw_attrs.get("format"))
                 if fmt != FORMAT:
                     raise TableError(f"{self.path}: not a {FORMAT} file (root attribute 'format' is {fmt!r})")
+                dataset = decode_attr(raw_attrs.get("dataset", SCATTERED))
+                if dataset != SCATTERED:
+                    raise TableError(f"{self.path}: a {dataset!r} dataset, not a table of rows (open it with "
+                                     "surrogate.datasets.open_dataset)")
                 for group in ("inputs", "outputs"):
                     if group not in h5:
                         raise TableError(f"{self.path}: table has no /{group} group")
@@ -162,7 +229,8 @@ class Table:
                 }
                 first = self.input_names[0] if self.input_names else self.output_names[0]
                 self.n_rows = int(h5[self._meta[first][0]][first].shape[0])
-                self.groups = [k for k in h5.keys() if k not in ("inputs", "outputs")]
+                self.label_names: list[str] = list(h5["labels"].keys()) if "labels" in h5 else []
+                self.groups = [k for k in h5.keys() if k not in ("inputs", "outputs", "labels")]
         except TableError:
             raise
         except OSError as exc:
@@ -177,6 +245,25 @@ class Table:
     @property
     def kind(self) -> str:
         return str(self.attrs.get("kind", ""))
+
+    @property
+    def dataset_kind(self) -> str:
+        return SCATTERED
+
+    @property
+    def defaults(self) -> DatasetDefaults:
+        """The training defaults the file declares (none for a version 1 file)."""
+        return DatasetDefaults.from_attrs(self.attrs)
+
+    def read_labels(self, name: str) -> np.ndarray:
+        """One integer row label (e.g. the flamelet index of every row)."""
+        import h5py
+
+        if name not in self.label_names:
+            raise TableError(f"{self.path}: no label {name!r} under /labels; labels: "
+                             f"{', '.join(self.label_names) or '(none)'}")
+        with h5py.File(self.path, "r") as h5:
+            return np.asarray(h5["labels"][name][:], dtype=np.int64)
 
     @property
     def columns(self) -> list[str]:
@@ -213,9 +300,4 @@ class Table:
                              for group, name in zip(groups, names)], axis=1)
 
     def sha256(self) -> str:
-        """Content hash of the file, recorded by runs and ONNX models trained on it."""
-        digest = hashlib.sha256()
-        with open(self.path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return file_sha256(self.path)

@@ -1,46 +1,113 @@
-"""A plain-text summary of any table: kind, size, input ranges, outputs and provenance (``surrogate table info``)."""
+"""A plain-text summary of any dataset for ``surrogate table info``: what every kind has (file, kind, declared
+defaults, provenance) and what each dataset kind adds (scattered: rows, input ranges, outputs, labels;
+trajectories: fields, grid, time step, parameters, conserved quantities; collocation: domain, outputs, problem).
+
+Values are read in blocks, so a dataset larger than memory can be summarized.
+"""
 
 from __future__ import annotations
 
-import os
+import math
+from typing import Iterable
 
 import numpy as np
 
+from .datasets import CollocationDataset, Dataset, TrajectoryDataset
 from .table import Table
 
 PROVENANCE = (
     "mechanism", "pressure", "fuel", "oxidizer", "transport_model", "progress_variable",
-    "mixture_fraction_definition", "chi_definition", "refine_criteria", "cantera_version", "toolkit_version",
-    "created",
+    "mixture_fraction_definition", "chi_definition", "refine_criteria", "equation", "boundary", "cantera_version",
+    "toolkit_version", "created",
 )
-ROW_BLOCK = 1 << 20
+BLOCK = 1 << 20  # values read at a time
+Lines = list[tuple[str, str]]
+
+
+def value_range(blocks: Iterable[np.ndarray]) -> tuple[float, float]:
+    """Min and max over blocks of values (nan, nan when all are empty)."""
+    lo, hi = math.inf, -math.inf
+    for values in blocks:
+        if values.size:
+            lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
+    return (lo, hi) if lo <= hi else (math.nan, math.nan)
 
 
 def column_range(table: Table, name: str) -> tuple[float, float]:
-    """Min and max of one column, read in blocks so a table larger than memory works."""
-    lo, hi = np.inf, -np.inf
-    for start in range(0, table.n_rows, ROW_BLOCK):
-        values = table.read(name, slice(start, start + ROW_BLOCK))
-        lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
-    return lo, hi
+    """Min and max of one column of a scattered table."""
+    return value_range(table.read(name, slice(start, start + BLOCK)) for start in range(0, table.n_rows, BLOCK))
 
 
-def summarize(path: str | os.PathLike) -> list[tuple[str, str]]:
-    """(label, value) lines describing the table at `path`; raises TableError if it is not a table."""
-    table = Table(path)
-    lines = [
-        ("file", f"{table.path} ({table.path.stat().st_size / 1e6:.2f} MB)"),
-        ("kind", table.kind),
-        ("rows", f"{table.n_rows}"),
-        ("inputs", ", ".join(table.input_names)),
-    ]
+def field_range(dataset: TrajectoryDataset, name: str) -> tuple[float, float]:
+    """Min and max of one field over every trajectory, time and grid point, a few trajectories at a time."""
+    per_block = max(1, BLOCK // max(1, math.prod(dataset.shape[1:])))
+    return value_range(dataset.read_field(name, slice(start, start + per_block))
+                       for start in range(0, dataset.n_trajectories, per_block))
+
+
+def _scattered(table: Table) -> Lines:
+    lines = [("rows", f"{table.n_rows}"), ("inputs", ", ".join(table.input_names))]
     for name in table.input_names:
         lo, hi = column_range(table, name)
         lines.append((f"  {name} [{table.units(name)}]", f"{lo:.6g} .. {hi:.6g}   {table.description(name)}"))
     lines.append(("outputs", f"{len(table.output_names)}: {', '.join(table.output_names)}"))
+    if table.label_names:
+        counts = {name: np.unique(table.read_labels(name)).size for name in table.label_names}
+        lines.append(("labels", ", ".join(f"{name} ({n} group{'s' * (n != 1)})" for name, n in counts.items())))
     if table.groups:
         lines.append(("groups", ", ".join(f"/{g}" for g in table.groups)))
-    for key in PROVENANCE:
-        if key in table.attrs:
-            lines.append((key, str(table.attrs[key])))
+    return lines
+
+
+def _trajectories(dataset: TrajectoryDataset) -> Lines:
+    lines = [("fields", ", ".join(dataset.field_names))]
+    for name, info in dataset.fields.items():
+        lo, hi = field_range(dataset, name)
+        lines.append((f"  {name} [{info.units}]", f"{lo:.6g} .. {hi:.6g}   {info.description}"))
+    for axis, points in dataset.grid.items():
+        lines.append((f"grid {axis}", f"{len(points)} points, {points.min():.6g} .. {points.max():.6g}"))
+    lines += [
+        ("dt", f"{dataset.dt:g} {dataset.attrs.get('time_units', '')}".rstrip()),
+        ("trajectories x times", f"{dataset.n_trajectories} x {dataset.n_times}"),
+        ("parameters", ", ".join(dataset.parameter_names) or "(none)"),
+        ("conserved", ", ".join(dataset.conserved_names) or "(none)"),
+    ]
+    return lines
+
+
+def _collocation(dataset: CollocationDataset) -> Lines:
+    parameters = ", ".join(f"{k}={v}" for k, v in dataset.problem.items() if k != "name")
+    return [
+        ("domain", ", ".join(f"{name} {lo:g} .. {hi:g}" for name, (lo, hi) in dataset.domain.items())),
+        ("outputs", ", ".join(dataset.output_names)),
+        ("problem", f"{dataset.problem['name']}" + (f" ({parameters})" if parameters else "")),
+    ]
+
+
+def _defaults(dataset: Dataset) -> Lines:
+    """The training defaults the dataset declares, one line each, or one line saying there are none (for rows:
+    what the core then uses)."""
+    declared = dataset.defaults.attrs()
+    if not declared:
+        rows = " (every input and output, nothing logged or closed, no groups)" if isinstance(dataset, Table) else ""
+        return [("defaults", "none declared" + rows)]
+    return [(key.replace("_", " "), ", ".join(value) if isinstance(value, list) else str(value))
+            for key, value in declared.items()]
+
+
+def summarize(dataset: Dataset) -> Lines:
+    """(label, value) lines describing a dataset opened by :func:`surrogate.datasets.open_dataset`."""
+    lines = [
+        ("file", f"{dataset.path} ({dataset.path.stat().st_size / 1e6:.2f} MB)"),
+        ("kind", dataset.kind),
+        ("dataset", dataset.dataset_kind),
+    ]
+    if isinstance(dataset, Table):
+        lines += _scattered(dataset)
+    elif isinstance(dataset, TrajectoryDataset):
+        lines += _trajectories(dataset)
+    else:
+        lines += _collocation(dataset)
+    lines += _defaults(dataset)
+    lines += [(key, str(dataset.attrs[key])) for key in PROVENANCE if key in dataset.attrs]
     return lines

@@ -1,20 +1,27 @@
-"""Fixture runs for the export, runtime and inference tests, and a check that they load like trained runs.
+"""Fixture runs and models for the export, runtime, inference and solver tests, and a check that the runs load
+like trained runs.
 
 A small table shaped like the H2 flamelet table (inputs Z, C, χ; outputs Y_H2, Y_O2, Y_H2O, Y_N2, T) with a
 structured (Z, Λ) group, and run directories in the format of :mod:`surrogate.run` around an untrained
 network whose scalers are fitted on that table: export and runtime must reproduce PyTorch whatever the
-weights are.
+weights are. Besides the row models: a CVAE-decoder-like module with two input tensors and a time-stepper on
+a grid (a field component), exported through :func:`export.onnx_export.export_module` with hand-written
+signatures; and rewriters that turn an exported file into a version 1 file or into forged metadata.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
+import onnx
 import torch
+from torch import nn
 
 from surrogate import registry, run as run_format
 from surrogate.scaling import InputScaler, OutputScaler, PhysicalModel
@@ -132,6 +139,157 @@ def shared_onnx(model: str = "softmax-mlp", fp16: bool = False) -> Path:
     path = Path(_WORKDIR.name) / f"{model}{'-fp16' if fp16 else ''}.onnx"
     export_run(load_run(shared_run(model)), path, fp16=fp16)
     return path
+
+
+DECODER_SIGNATURE = {
+    "inputs": [
+        {"name": "condition", "dtype": "float32", "shape": ["batch", 2],
+         "components": [{"name": "Z", "units": "1", "range": [0.0, 1.0]},
+                        {"name": "chi", "units": "1/s", "range": [0.0, 100.0]}]},
+        {"name": "latent", "dtype": "float32", "shape": ["batch", 3], "components": [{"name": "z", "units": "1"}]},
+    ],
+    "outputs": [{"name": "species", "dtype": "float32", "shape": ["batch", 4],
+                 "components": [{"name": n, "units": "1"} for n in ("Y_H2", "Y_O2", "Y_H2O", "Y_N2")]}],
+}
+GRID = 6
+STEPPER_SIGNATURE = {
+    "inputs": [{"name": "state", "dtype": "float32", "shape": ["batch", GRID],
+                "components": [{"name": "u", "units": "1", "range": [-1.0, 2.0]}]}],
+    "outputs": [{"name": "dudt", "dtype": "float32", "shape": ["batch", GRID],
+                 "components": [{"name": "dudt", "units": "1/s"}]}],
+}
+
+
+class Decoder(nn.Module):
+    """condition [batch, 2] and latent [batch, 3] -> species [batch, 4], a softmax like a CVAE decoder's head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 4))
+
+    def forward(self, condition: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        scaled = condition / torch.tensor([1.0, 100.0])
+        return torch.softmax(self.net(torch.cat([scaled, latent], dim=-1)), dim=-1)
+
+
+class Stepper(nn.Module):
+    """du/dt = ν ∂²u/∂x² on a periodic grid of GRID points (state [batch, GRID] -> dudt [batch, GRID])."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nu = nn.Parameter(torch.linspace(0.5, 1.5, GRID))
+
+    def forward(self, state: torch.Tensor) -> torch.Tensor:
+        return self.nu * (torch.roll(state, 1, -1) - 2 * state + torch.roll(state, -1, -1))
+
+
+def export_tensor_model(module: nn.Module, signature: dict[str, Any], path: Path, task: str) -> Path:
+    """`module` exported with a hand-written signature through the exporter's lower-level function."""
+    from export.metadata import parse_signature
+    from export.onnx_export import Provenance, export_module, sample_inputs
+
+    parsed = parse_signature(signature, "test signature")
+    export_module(module.eval(), parsed, path, provenance=Provenance("0" * 64, "test", {}, task, "uniform"),
+                  parity_inputs=sample_inputs(parsed, 256), parity_source="256 sampled points")
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def shared_decoder() -> Path:
+    """The two-input Decoder exported once per session."""
+    return export_tensor_model(Decoder(), DECODER_SIGNATURE, Path(_WORKDIR.name) / "decoder.onnx", "cvae")
+
+
+@functools.lru_cache(maxsize=None)
+def shared_stepper() -> Path:
+    """The Stepper (one field tensor in, one out) exported once per session."""
+    return export_tensor_model(Stepper(), STEPPER_SIGNATURE, Path(_WORKDIR.name) / "stepper.onnx", "rollout")
+
+
+def rewrite_metadata(source: Path, target: Path, edit: Callable[[dict[str, str]], None]) -> Path:
+    """A copy of the ONNX file `source` at `target` whose metadata (a {key: string} dict) went through `edit`."""
+    proto = onnx.load(str(source))
+    metadata = {p.key: p.value for p in proto.metadata_props}
+    edit(metadata)
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(target))
+    return target
+
+
+def forge_signature(source: Path, target: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of `source` whose metadata 'signature' went through `edit` (a decoded, deep-copied dict)."""
+    def forge(metadata: dict[str, str]) -> None:
+        signature = copy.deepcopy(json.loads(metadata["signature"]))
+        edit(signature)
+        metadata["signature"] = json.dumps(signature)
+    return rewrite_metadata(source, target, forge)
+
+
+def to_version_1(source: Path, target: Path) -> Path:
+    """The row model `source` with its metadata in the layout of format version 1 (flat keys, no signature)."""
+    def downgrade(metadata: dict[str, str]) -> None:
+        signature = json.loads(metadata.pop("signature"))
+        metadata.pop("task")
+        (inputs,), (outputs,) = signature["inputs"], signature["outputs"]
+        metadata.update(
+            format_version="1",
+            inputs=json.dumps([c["name"] for c in inputs["components"]]),
+            outputs=json.dumps([c["name"] for c in outputs["components"]]),
+            input_units=json.dumps({c["name"]: c["units"] for c in inputs["components"]}),
+            output_units=json.dumps({c["name"]: c["units"] for c in outputs["components"]}),
+            input_ranges=json.dumps({c["name"]: c["range"] for c in inputs["components"]}),
+            parity_max_abs_error=json.dumps(json.loads(metadata["parity_max_abs_error"])["outputs"]),
+        )
+    return rewrite_metadata(source, target, downgrade)
+
+
+def _set(path: tuple[Any, ...], value: Any) -> Callable[[dict[str, Any]], None]:
+    """An edit of a decoded signature: the entry at `path` (keys and indices) set to `value` (appended at a list's
+    end), or deleted (None)."""
+    def edit(signature: dict[str, Any]) -> None:
+        parent = functools.reduce(lambda node, key: node[key], path[:-1], signature)
+        if value is None:
+            del parent[path[-1]]
+        elif isinstance(parent, list) and path[-1] == len(parent):
+            parent.append(value)
+        else:
+            parent[path[-1]] = value
+    return edit
+
+
+C_COMPONENT = ("inputs", 0, "components", 1)
+# Forged signatures of the row model: (id, edit, Python's message, the C wrapper's message), each one line.
+FORGERIES = [
+    ("missing-range", _set((*C_COMPONENT, "range"), None),
+     "component 'C' of input 'inputs' has no 'range' while others have one",
+     "component 'C' of input 'inputs' has no 'range' while others have one"),
+    ("reversed-range", _set((*C_COMPONENT, "range"), [1.0, 0.0]),
+     "component 'C' of input 'inputs': 'range' must be [min, max] with min <= max, not [1.0, 0.0]",
+     "component #1 of input #0: 'range' must be [min, max] with min <= max"),
+    ("range-not-numbers", _set((*C_COMPONENT, "range"), ["0", "1"]),
+     """component 'C' of input 'inputs': 'range' must be [min, max] with min <= max, not ["0", "1"]""",
+     "component #1 of input #0: 'range' must be [min, max] with min <= max"),
+    ("units-not-a-string", _set((*C_COMPONENT, "units"), 5),
+     "component 'C' of input 'inputs': 'units' must be a string, not 5",
+     "component #1 of input #0: 'units' must be a string"),
+    ("shape-not-a-list", _set(("inputs", 0, "shape"), "batch,3"),
+     'input \'inputs\': \'shape\' must be a non-empty list of axis names and positive sizes, not "batch,3"',
+     "input #0: 'shape' must be a non-empty list of axis names and positive sizes"),
+    ("component-count", _set(("inputs", 0, "components", 3), {"name": "T0", "units": "K", "range": [300, 400]}),
+     "input 'inputs' has 4 components for last axis 3: expected 1 or 3",
+     "input 'inputs' has 4 components for last axis 3: expected 1 or 3"),
+    ("output-range", _set(("outputs", 0, "components", 0, "range"), [0, 1]),
+     "component 'Y_H2' of output 'outputs' has a 'range'; only inputs have ranges",
+     "component 'Y_H2' of output 'outputs' has a 'range'; only inputs have ranges"),
+    ("dtype", _set(("inputs", 0, "dtype"), "float64"),
+     """input 'inputs': dtype "float64" is not supported (expected float32)""",
+     "input #0: dtype 'float64' is not supported (expected float32)"),
+    ("unknown-key", _set(("inputs", 0, "ranges"), {}),
+     "input #0 has unknown key(s) 'ranges'", "input #0 has an unknown key 'ranges'"),
+]
 
 
 def test_fixture_run_loads_and_predicts_closed_mass_fractions() -> None:

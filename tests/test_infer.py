@@ -14,8 +14,8 @@ from export.lookup import StructuredLookup
 from export.runtime import Surrogate
 from surrogate.cli.main import cli
 from surrogate.table import Table
-from test_export_runs import (INPUTS, OUTPUTS, UNITS, bilinear_outputs, c_max, in_range_points, shared_onnx,
-                              shared_run, shared_table)
+from test_export_runs import (INPUTS, OUTPUTS, UNITS, bilinear_outputs, c_max, in_range_points, shared_decoder,
+                              shared_onnx, shared_run, shared_table)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_infer_errors_are_one_line_and_leave_no_output(tmp_path, cells) -> None:
     narrow = tmp_path / "narrow.npy"
     np.save(narrow, cells[:, :2])
     code, output = run_infer(str(narrow), "-o", str(out))
-    assert code == 2 and "expected (n_cells, 3)" in output
+    assert code == 2 and "expected (batch, 3) with columns Z, C, chi" in output
 
     outside = tmp_path / "outside.npy"
     far = cells.copy()
@@ -107,6 +107,17 @@ def test_infer_errors_are_one_line_and_leave_no_output(tmp_path, cells) -> None:
 
     code, output = run_infer(str(tmp_path / "cells.txt"), "-o", str(out))
     assert code == 2 and "no such file" in output
+
+
+def test_infer_refuses_a_model_with_two_input_tensors_in_one_line(tmp_path, cells) -> None:
+    source = tmp_path / "cells.npy"
+    np.save(source, cells[:, :2])
+    out = tmp_path / "out.h5"
+    result = CliRunner().invoke(cli, ["infer", str(shared_decoder()), str(source), "-o", str(out)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.count("\n") == 1 and result.output.startswith(f"Error: {shared_decoder()}: condition ")
+    assert "needs one input and one output tensor; evaluate this model with Surrogate.run(" in result.output
+    assert not out.exists()
 
 
 def test_structured_lookup_reproduces_bilinear_data_exactly() -> None:

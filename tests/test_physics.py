@@ -9,8 +9,9 @@ import torch
 
 from surrogate import registry
 from surrogate.chemistry import bilger_beta, bilger_coefficients
+from surrogate.contracts import Batch, PhysicsContext, PhysicsLoss, check_plugin
 from surrogate.errors import PluginError
-from surrogate.losses import Batch, PhysicsContext
+from surrogate.terms import check_name
 
 FUEL = "H2:0.5, N2:0.5"
 OXIDIZER = "O2:0.21, N2:0.79"
@@ -52,9 +53,11 @@ def mixture_fraction(gas, table_attrs, **options):
 
 
 def batch_of(z: np.ndarray, Y: np.ndarray, model: torch.nn.Module | None = None, Y_pred=None) -> Batch:
+    """A batch predicting `Y` (or `Y_pred`) at mixture fraction `z`, without targets (y=None): element
+    conservation needs only the inputs and the predictions."""
     x_phys = torch.tensor(np.column_stack([np.zeros_like(z), z, np.ones_like(z)]))
     y_pred = torch.as_tensor(Y) if Y_pred is None else Y_pred
-    return Batch(x=x_phys, x_phys=x_phys, y=torch.as_tensor(Y), y_pred=y_pred, y_pred_phys=y_pred,
+    return Batch(x=x_phys, x_phys=x_phys, y=None, y_pred=y_pred, y_pred_phys=y_pred,
                  input_names=INPUTS, output_names=[], model=model or torch.nn.Identity())
 
 
@@ -75,9 +78,12 @@ def blends(gas, streams):
 def test_mixture_fraction_of_blends_and_their_equilibrium_products_equals_z(gas, table_attrs, blends):
     z, mixed, burnt = blends
     loss = mixture_fraction(gas, table_attrs)
+    assert loss.term_names() == ["physics/mixture_fraction"]
     assert burnt[5, gas.species_index("H2O")] > 0.05  # the products really differ from the blend
     for Y in (mixed, burnt):
-        term = loss.terms(batch_of(z, Y))["physics/mixture_fraction"]
+        terms = loss.terms(batch_of(z, Y))
+        assert list(terms) == loss.term_names()
+        term = terms["physics/mixture_fraction"]
         assert term.shape == (len(z),)
         assert float(term.max()) < 1e-24
 
@@ -143,7 +149,7 @@ def reg_values(name: str, model: torch.nn.Module, **options) -> dict[str, float]
 
 
 def reg_terms(name: str, model: torch.nn.Module, **options):
-    batch = Batch(x=torch.zeros(1, 3), x_phys=torch.zeros(1, 3), y=torch.zeros(1, 1), y_pred=torch.zeros(1, 1),
+    batch = Batch(x=torch.zeros(1, 3), x_phys=torch.zeros(1, 3), y=None, y_pred=torch.zeros(1, 1),
                   y_pred_phys=torch.zeros(1, 1), input_names=INPUTS, output_names=["Y_A"], model=model)
     return regularizer(name, **options).terms(batch)
 
@@ -169,6 +175,33 @@ def test_regularization_gradients_are_sign_and_twice_the_weights(tiny_model):
     tiny_model.weight.grad = None
     reg_terms("l2", tiny_model, weight=0.5)["reg/l2"].backward()
     assert tiny_model.weight.grad.tolist() == [[1.0, -2.0], [3.0, 0.0]]
+
+
+@pytest.mark.parametrize("name, options, names", [
+    ("l1", {}, ["reg/l1"]), ("l2", {}, ["reg/l2"]), ("elastic-net", {"l1_ratio": 0.3}, ["reg/l1", "reg/l2"]),
+])
+def test_regularizers_declare_the_terms_they_return(tiny_model, name, options, names):
+    assert regularizer(name, **options).term_names() == names
+    assert list(reg_terms(name, tiny_model, **options)) == names
+    for term in names:
+        check_name(term, name)
+
+
+@pytest.mark.parametrize("name", sorted(registry.available("physics")))
+def test_check_plugin_accepts_every_registered_physics_loss(name):
+    cls = registry.load("physics", name)  # loading runs the check once
+    check_plugin("physics", name, cls, registry.package_of(registry.available("physics")[name]))
+
+
+def test_check_plugin_rejects_a_physics_loss_that_does_not_declare_its_terms():
+    class Undeclared(PhysicsLoss):
+        description = "returns terms it never declared"
+
+        def terms(self, batch):
+            return {"physics/x": batch.y_pred.sum(dim=1)}
+
+    with pytest.raises(PluginError, match=r"missing method term_names\(\) of the PhysicsLoss contract"):
+        check_plugin("physics", "undeclared", Undeclared, "example-package")
 
 
 def test_registry_lists_physics_plugins_with_their_options():

@@ -1,4 +1,5 @@
-"""Python runtime: NumPy and torch (IO binding) calls, range policies, clear errors, providers, threads."""
+"""Python runtime: NumPy and torch (IO binding) calls, range policies, clear errors, providers, threads; models
+with several tensors (Surrogate.run), fields, version 1 files, and forged version 2 metadata."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 
-from export.metadata import ModelFileError
+from export.metadata import ModelFileError, MultiTensorError, read_model_file
 from export.runtime import (CPU_PROVIDER, InputError, OutOfRangeError, OutOfRangeWarning, Surrogate,
                             available_cpus, default_threads)
 from surrogate.errors import UserError
 from surrogate.run import load_run
-from test_export_runs import OUTPUTS, in_range_points, shared_onnx, shared_run
+from test_export_runs import (FORGERIES, GRID, INPUTS, OUTPUTS, Decoder, Stepper, forge_signature, in_range_points,
+                              rewrite_metadata, shared_decoder, shared_onnx, shared_run, shared_stepper, to_version_1)
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +90,9 @@ def test_nan_and_wrong_width_are_one_line_input_errors(surrogate: Surrogate) -> 
         with pytest.raises(InputError, match="^NaN in input column chi;") as caught:
             surrogate(cells)
         assert "\n" not in str(caught.value)
-    with pytest.raises(InputError, match=r"shape \(6, 2\): expected \(n_cells, 3\) with columns Z, C, chi"):
+    with pytest.raises(InputError, match=r"^inputs of shape \(6, 2\): expected \(batch, 3\) with columns Z, C, chi$"):
         surrogate(x[:, :2])
-    with pytest.raises(InputError, match="expected \\(n_cells, 3\\)"):
+    with pytest.raises(InputError, match="expected \\(batch, 3\\)"):
         surrogate(np.zeros(3, dtype=np.float32))
     assert isinstance(InputError("x"), UserError)
     assert surrogate(np.empty((0, 3), dtype=np.float32)).shape == (0, len(OUTPUTS))
@@ -157,3 +159,125 @@ def test_cuda_tensors_stay_on_the_device_and_match_the_cpu() -> None:
     assert y.device.type == "cuda"
     np.testing.assert_allclose(y.cpu().numpy(), Surrogate(shared_onnx("softmax-mlp"), provider="cpu")(x),
                                rtol=1e-4, atol=1e-6)
+
+
+def test_a_version_1_file_reads_and_runs_like_its_version_2_twin(tmp_path) -> None:
+    """The same graph with the metadata of format version 1: same signature, names, ranges, numbers and policy."""
+    v2 = shared_onnx("softmax-mlp")
+    v1 = to_version_1(v2, tmp_path / "v1.onnx")
+    info_1, info_2 = read_model_file(v1)[1], read_model_file(v2)[1]
+    assert (info_1.version, info_2.version) == (1, 2)
+    assert info_1.signature == info_2.signature and info_1.parity == info_2.parity
+    assert (info_1.input_names, info_1.output_units, info_1.input_ranges) == (INPUTS, info_2.output_units,
+                                                                           info_2.input_ranges)
+    assert "signature" not in info_1.decoded() and info_1.decoded()["inputs"] == INPUTS
+    x = in_range_points(50)
+    old, new = (Surrogate(p, provider="cpu", threads=1, policy="error") for p in (v1, v2))
+    np.testing.assert_array_equal(old(x), new(x))
+    x[7, 0] = 1.5
+    with pytest.raises(OutOfRangeError, match="1 cell\\(s\\) outside the trained range: Z in"):
+        old(x)
+    no_range = rewrite_metadata(v1, tmp_path / "no_range.onnx",
+                                lambda meta: meta.update(input_ranges='{"Z": [0, 1], "C": [0, 0.3]}'))
+    with pytest.raises(ModelFileError, match="no_range.onnx: metadata 'input_ranges' has no range for input\\(s\\) chi$"):
+        Surrogate(no_range)
+
+
+@pytest.mark.parametrize("forgery", FORGERIES, ids=[f[0] for f in FORGERIES])
+def test_forged_version_2_metadata_is_a_one_line_error(forgery, tmp_path) -> None:
+    name, edit, message, _ = forgery
+    forged = forge_signature(shared_onnx("softmax-mlp"), tmp_path / f"{name}.onnx", edit)
+    with pytest.raises(ModelFileError) as caught:
+        Surrogate(forged)
+    assert str(caught.value) == f"{forged}: metadata 'signature': {message}"
+
+
+def test_a_signature_that_does_not_describe_the_graph_is_refused(tmp_path) -> None:
+    """Valid metadata that names another tensor, or another width, than the graph has; and metadata not JSON."""
+    source = shared_onnx("softmax-mlp")
+    renamed = forge_signature(source, tmp_path / "renamed.onnx", lambda s: s["inputs"][0].update(name="x"))
+    with pytest.raises(ModelFileError, match="^.*renamed.onnx: the graph's inputs are \\(inputs\\) but metadata "
+                                             "'signature' names \\(x\\)$"):
+        Surrogate(renamed)
+
+    def widen(signature: dict) -> None:
+        signature["inputs"][0]["shape"] = ["batch", 4]
+        signature["inputs"][0]["components"].append({"name": "T0", "units": "K", "range": [300, 400]})
+
+    wider = forge_signature(source, tmp_path / "wider.onnx", widen)
+    with pytest.raises(ModelFileError, match="graph input 'inputs' is float32 \\(\\?, 3\\); metadata 'signature' "
+                                             "says float32 \\(batch, 4\\)$"):
+        Surrogate(wider)
+    broken = rewrite_metadata(source, tmp_path / "broken.onnx", lambda meta: meta.update(signature="{"))
+    with pytest.raises(ModelFileError, match="broken.onnx: metadata 'signature' is not valid JSON$"):
+        Surrogate(broken)
+    newer = rewrite_metadata(source, tmp_path / "newer.onnx", lambda meta: meta.update(format_version="3"))
+    with pytest.raises(ModelFileError, match="version '3' is not supported \\(this toolkit reads versions 1 to 2\\)"):
+        Surrogate(newer)
+
+
+def test_run_evaluates_a_model_with_two_input_tensors() -> None:
+    """Surrogate.run({condition, latent}) equals the PyTorch module; ranges are checked on the condition only."""
+    strict = Surrogate(shared_decoder(), provider="cpu", threads=1, policy="error")
+    rng = np.random.default_rng(8)
+    condition = np.stack([rng.uniform(0, 1, 30), rng.uniform(0, 100, 30)], axis=1)
+    latent = 4 * rng.standard_normal((30, 3))  # no range: large values are fine
+    y = strict.run({"condition": condition, "latent": latent})
+    with torch.no_grad():
+        reference = Decoder().eval()(torch.tensor(condition, dtype=torch.float32),
+                                     torch.tensor(latent, dtype=torch.float32)).numpy()
+    assert list(y) == ["species"] and y["species"].dtype == np.float32
+    np.testing.assert_allclose(y["species"], reference, rtol=1e-5, atol=1e-7)
+    outside = condition.copy()
+    outside[[3, 9], 1] = 250.0
+    with pytest.raises(OutOfRangeError, match="^2 cell\\(s\\) outside the trained range: condition/chi in "):
+        strict.run({"condition": outside, "latent": latent})
+    clip = Surrogate(shared_decoder(), provider="cpu", threads=1, policy="clip")
+    at_edge = outside.copy()
+    at_edge[[3, 9], 1] = 100.0
+    np.testing.assert_array_equal(clip.run({"condition": outside, "latent": latent})["species"],
+                                  clip.run({"condition": at_edge, "latent": latent})["species"])
+    with pytest.raises(InputError, match="^inputs 'condition': the model takes condition \\(batch, 2\\) with columns "
+                                         "Z, chi, latent \\(batch, 3\\) of field z$"):
+        strict.run({"condition": condition})
+    with pytest.raises(InputError, match="^latent of shape \\(29, 3\\): expected \\(batch, 3\\) of field z "
+                                         "\\(given batch=30\\)$"):
+        strict.run({"condition": condition, "latent": latent[1:]})
+    nan = latent.copy()
+    nan[2, 1] = np.nan
+    with pytest.raises(InputError, match="^NaN in input latent;"):
+        strict.run({"condition": condition, "latent": nan})
+
+
+def test_per_column_use_of_a_model_with_several_tensors_says_what_to_call() -> None:
+    decoder = Surrogate(shared_decoder(), provider="cpu", threads=1)
+    expected = ("decoder.onnx: condition (batch, 2), latent (batch, 3) -> species (batch, 4): per-column use "
+                "(surrogate(x), surrogate infer, the C wrapper) needs one input and one output tensor; evaluate "
+                "this model with Surrogate.run({'condition': ..., 'latent': ...})")
+    for call in (lambda: decoder(np.zeros((2, 2))), lambda: decoder.input_names,
+                 lambda: decoder(torch.zeros(2, 2))):
+        with pytest.raises(MultiTensorError) as caught:
+            call()
+        assert str(caught.value).endswith(expected) and isinstance(caught.value, UserError)
+    assert "condition (batch, 2), latent (batch, 3) -> species (batch, 4)" in repr(decoder)
+
+
+def test_a_field_model_is_called_like_a_row_model_with_one_range_for_every_element() -> None:
+    """state [batch, 6] of field u in [-1, 2]: NumPy and torch calls, the range checked on every grid value."""
+    warn = Surrogate(shared_stepper(), provider="cpu", threads=1, policy="warn")
+    x = np.random.default_rng(1).uniform(-1, 2, (20, GRID)).astype(np.float32)
+    with torch.no_grad():
+        reference = Stepper()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(warn(x), reference, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(warn(torch.from_numpy(x)).numpy(), warn(x))
+    assert warn.input_names[0] == "u[0]" and warn.lower.tolist() == [-1.0] and warn.upper.tolist() == [2.0]
+    x[[4, 11], [2, 5]] = 3.0
+    with pytest.warns(OutOfRangeWarning, match="^2 cell\\(s\\) outside the trained range: u in \\[.*, 3\\] "
+                                               "\\(trained \\[-1, 2\\]\\)"):
+        warn(x)
+    assert warn.last_out_of_range == 2 and warn.count_out_of_range(x) == 2
+    clip = Surrogate(shared_stepper(), provider="cpu", threads=1, policy="clip")
+    np.testing.assert_array_equal(clip(x), clip(np.minimum(x, 2.0)))
+    np.testing.assert_array_equal(clip(torch.from_numpy(x)).numpy(), clip(np.minimum(x, 2.0)))
+    with pytest.raises(InputError, match="^state of shape \\(20, 5\\): expected \\(batch, 6\\) of field u$"):
+        clip(x[:, :5])

@@ -1,7 +1,9 @@
 """The solver side: C, C++ and Fortran programs on the C wrapper export/c/surrogate_ort, built with CMake against
 the ONNX Runtime library of the Python wheel (headers from Debian's libonnxruntime-dev, prepared by
 export/c/fetch_onnxruntime.sh), give the numbers ONNX Runtime's Python API and the project's runtime give, apply
-the out-of-range policy, and fail with a clear message on bad files and inputs.
+the out-of-range policy, and fail with a clear message on bad files and inputs. The wrapper reads metadata of
+format version 1 and 2, evaluates a field model (a time-stepper's state on a grid), and refuses a model with two
+input tensors and forged signatures with one line.
 
 Skipped, with the reason, where no C compiler or CMake is installed or the headers cannot be downloaded;
 the Fortran checks are skipped where gfortran is missing (apt-get install gfortran).
@@ -19,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_export_runs import INPUTS, OUTPUTS, shared_onnx
+from test_export_runs import (FORGERIES, GRID, INPUTS, OUTPUTS, forge_signature, shared_decoder, shared_onnx,
+                              shared_stepper, to_version_1)
 
 C_DIR = Path(__file__).resolve().parents[1] / "export" / "c"
 LANGUAGES = ("c", "cpp", "fortran")
@@ -63,14 +66,14 @@ def run_example(examples: dict[str, Path], language: str, model: Path, cells: Pa
     return run_tool(exe, model, cells, out, policy, 1)
 
 
-def write_cells(path: Path, x: np.ndarray) -> Path:
+def write_cells(path: Path, x: np.ndarray, names: list[str] = INPUTS) -> Path:
     """CSV with 9 significant digits: every float32 value survives the round trip exactly."""
-    np.savetxt(path, x, fmt="%.9g", delimiter=",", header=",".join(INPUTS), comments="")
+    np.savetxt(path, x, fmt="%.9g", delimiter=",", header=",".join(names), comments="")
     return path
 
 
-def read_outputs(path: Path) -> np.ndarray:
-    assert path.read_text().splitlines()[0].replace(" ", "") == ",".join(OUTPUTS)
+def read_outputs(path: Path, names: list[str] = OUTPUTS) -> np.ndarray:
+    assert path.read_text().splitlines()[0].replace(" ", "") == ",".join(names)
     return np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
 
 
@@ -93,13 +96,13 @@ def cells_inside(model: Path, n: int = 200, seed: int = 3) -> np.ndarray:
 
 
 def onnxruntime_reference(model: Path, x: np.ndarray) -> np.ndarray:
-    """ONNX Runtime's Python InferenceSession on the same file, one thread."""
+    """ONNX Runtime's Python InferenceSession on the same file, one thread (its one input and output tensor)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-    return session.run(["outputs"], {"inputs": x})[0]
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
 def assert_same_numbers(y: np.ndarray, reference: np.ndarray) -> None:
@@ -235,3 +238,62 @@ def test_c_benchmark_prints_a_machine_readable_throughput(examples) -> None:
     fields = dict(item.split("=") for item in done.stdout.split()[1:])
     assert done.stdout.startswith("bench ") and fields["batch"] == "512" and fields["threads"] == "1"
     assert 0 < float(fields["cells_per_second"]) <= float(fields["best_cells_per_second"])
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_version_1_file_runs_like_its_version_2_twin(examples, language, tmp_path) -> None:
+    """Metadata in the layout of format version 1 (flat keys): same metadata printed, same numbers, same policy."""
+    v2 = shared_onnx("softmax-mlp")
+    v1 = to_version_1(v2, tmp_path / "v1.onnx")
+    x = cells_inside(v2, n=40)
+    cells = write_cells(tmp_path / "cells.csv", x)
+    outputs = {}
+    for model in (v1, v2):
+        done = run_example(examples, language, model, cells, tmp_path / f"{model.stem}.csv")
+        assert done.returncode == 0, done.stderr
+        outputs[model] = read_outputs(tmp_path / f"{model.stem}.csv")
+    np.testing.assert_array_equal(outputs[v1], outputs[v2])
+    assert_same_numbers(outputs[v1], onnxruntime_reference(v2, x))
+    if language == "c":
+        printed = [run_tool(program(examples, "c"), m, "--generate", 1).stdout.splitlines()[1:] for m in (v1, v2)]
+        assert printed[0] == printed[1] and any("chi" in line and "1/s" in line for line in printed[0])
+    refused = run_example(examples, language, v1, write_cells(tmp_path / "out.csv", out_of_range_cells(v1)),
+                          tmp_path / "never.csv")
+    assert refused.returncode == 1 and "2 of 3 cells outside the trained range" in refused.stderr
+
+
+def test_a_field_model_runs_with_one_range_for_every_grid_value(examples, tmp_path) -> None:
+    """A time-stepper state [batch, 6] of field u: columns u[0] .. u[5], each with u's range [-1, 2]."""
+    model = shared_stepper()
+    names = [f"u[{i}]" for i in range(GRID)]
+    x = np.random.default_rng(5).uniform(-1, 2, (30, GRID)).astype(np.float32)
+    x[3, 4] = 2.5
+    done = run_example(examples, "c", model, write_cells(tmp_path / "cells.csv", x, names), tmp_path / "out.csv",
+                       "clip")
+    assert done.returncode == 0, done.stderr
+    assert "ran 30 cells: 1 outside the trained range (clipped)" in done.stdout
+    y = read_outputs(tmp_path / "out.csv", [f"dudt[{i}]" for i in range(GRID)])
+    assert_same_numbers(y, onnxruntime_reference(model, np.clip(x, -1, 2)))
+    shown = run_tool(program(examples, "c"), model, "--generate", 1).stdout
+    assert re.search(r"u\[5\]\s+\[-1, 2\] 1\n", shown) and re.search(r"dudt\[0\]\s+1/s", shown), shown
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_model_with_two_input_tensors_is_refused_with_a_clear_message(examples, language, tmp_path) -> None:
+    model = shared_decoder()
+    cells = write_cells(tmp_path / "cells.csv", np.zeros((1, 2), dtype=np.float32), ["Z", "chi"])
+    done = run_example(examples, language, model, cells, tmp_path / "out.csv")
+    assert done.returncode == 1 and not (tmp_path / "out.csv").exists()
+    assert (f"{model}: this wrapper evaluates models with one input and one output tensor; this one takes 2 "
+            "(condition, latent) and returns 1 (species): call ONNX Runtime directly or use the Python runtime's "
+            "Surrogate.run") in done.stderr
+
+
+@pytest.mark.parametrize("forgery", FORGERIES, ids=[f[0] for f in FORGERIES])
+def test_forged_signatures_are_refused_with_one_line(examples, forgery, tmp_path) -> None:
+    name, edit, _, message = forgery
+    forged = forge_signature(shared_onnx("softmax-mlp"), tmp_path / f"{name}.onnx", edit)
+    done = run_tool(program(examples, "c"), forged, "--generate", 1)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"example_c: error: {forged}: metadata 'signature' is not valid: "
+                                                f"{message}"]

@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
+from cantera_tables import structured
 from cantera_tables.flamelet import solve_from_scratch
 from cantera_tables.flamelet_table import SMALL_OPTIONS, H2FlameletTable
 from cantera_tables.workdir import work_dir_for
@@ -69,7 +70,7 @@ def test_interrupted_build_resumes_without_recomputing_finished_flamelets(built,
     assert first == list(range(INTERRUPTS[0]))
     assert second == list(range(INTERRUPTS[0], INTERRUPTS[1]))
     assert last[0] == INTERRUPTS[1] and built.report.resumed == INTERRUPTS[1]
-    assert built.report.n_flamelets == INTERRUPTS[1] + len(last)
+    assert built.report.numbers["flamelets"] == INTERRUPTS[1] + len(last)
     methods = [built.raw[f"{i:05d}"]["method"] for i in (INTERRUPTS[0] - 1, INTERRUPTS[1] - 1)]
     assert methods == ["strain-continuation", "two-point-control"]
     for i, T in enumerate(built.saved_T):
@@ -77,8 +78,8 @@ def test_interrupted_build_resumes_without_recomputing_finished_flamelets(built,
     assert not work_dir_for(built.path).exists()
     # resuming from the saved Cantera state gives the same S-curve as one uninterrupted build
     fresh = H2FlameletTable.build(tmp_path / "fresh.h5", progress=False, **SMALL)
-    assert fresh.n_flamelets == built.report.n_flamelets and fresh.resumed == 0
-    assert built.report.solves < fresh.solves  # the last run only solved what was left
+    assert fresh.numbers["flamelets"] == built.report.numbers["flamelets"] and fresh.resumed == 0
+    assert built.report.numbers["solves"] < fresh.numbers["solves"]  # the last run only solved what was left
     with h5py.File(fresh.path, "r") as h5:
         np.testing.assert_allclose(h5["s_curve/T_max"][()], built.curve["T_max"], rtol=1e-6)
         np.testing.assert_allclose(h5["s_curve/chi_st"][()], built.curve["chi_st"], rtol=1e-5)
@@ -171,7 +172,7 @@ def test_table_schema_round_trip(built):
     assert set(species) == {"H2", "H", "O", "O2", "OH", "H2O", "HO2", "H2O2", "N2"}  # AR is absent in H2/air
     assert table.output_names == [f"Y_{s}" for s in species] + ["T", "omega_C"]
     assert table.units("chi") == "1/s" and table.units("T") == "K" and table.units("omega_C") == "kg/m^3/s"
-    assert table.n_rows == built.report.n_rows > 1000
+    assert table.n_rows == built.report.rows > 1000
     for key in ("mechanism", "pressure", "fuel", "oxidizer", "cantera_version", "progress_variable",
                 "mixture_fraction_definition", "chi_definition", "refine_criteria", "species_composition",
                 "species_molecular_weights", "element_atomic_weights", "bilger_beta_fuel", "bilger_beta_oxidizer"):
@@ -182,7 +183,33 @@ def test_table_schema_round_trip(built):
     assert attrs["refine_criteria"] == {"ratio": 3.0, "slope": 0.2, "curve": 0.4, "prune": 0.05}
     assert attrs["species_composition"]["H2O"] == {"H": 2.0, "O": 1.0}
     assert attrs["pressure"] == 101325.0
-    assert len(built.curve["chi_st"]) == attrs["n_flamelets"] == built.report.n_flamelets == len(built.raw)
+    assert len(built.curve["chi_st"]) == attrs["n_flamelets"] == built.report.numbers["flamelets"] == len(built.raw)
+    assert built.report.numbers["extinction chi_st [1/s]"] == attrs["extinction_chi_st"]
+
+
+def test_declared_defaults_name_existing_columns(built):
+    table = built.table
+    defaults = table.defaults
+    mass_fractions = [name for name in table.output_names if name.startswith("Y_")]
+    assert defaults.default_inputs == table.input_names == ["Z", "C", "chi"]
+    assert defaults.default_outputs == defaults.softmax_outputs == mass_fractions
+    assert defaults.log_inputs == ["chi"]
+    assert defaults.group_column == "flamelet" and sorted(table.label_names) == ["curve", "flamelet"]
+
+
+def test_every_row_is_labelled_with_the_flamelet_it_was_resampled_from(built):
+    table = built.table
+    flamelet, curve = table.read_labels("flamelet"), table.read_labels("curve")
+    assert np.unique(flamelet).tolist() == list(range(table.attrs["n_flamelets"]))
+    assert np.all(curve == 0)  # one pressure, one S-curve
+    nodes = structured.z_nodes(H2FlameletTable.default("points_per_flamelet"), table.attrs["Z_st"])
+    rows = table.read_matrix(table.columns)
+    for k in range(table.attrs["n_flamelets"]):
+        raw = built.raw[f"{k:05d}"]
+        profile = SimpleNamespace(**{key: raw[key] for key in ("Z", "C", "chi", "Y", "T", "omega_C")})
+        sample = structured.resample(profile, nodes, range(raw["Y"].shape[1]))
+        expected = np.column_stack([sample["Z"], sample["C"], sample["chi"], sample["outputs"]])
+        np.testing.assert_array_equal(rows[flamelet == k], expected)
 
 
 def test_structured_table_layout_and_limits(built):

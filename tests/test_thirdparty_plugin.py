@@ -1,7 +1,11 @@
-"""A separately installed package that declares its own entry points shows up and trains like a built-in.
+"""Separately installed packages that declare their own entry points show up and train like built-ins.
 
-The package in tests/fixtures/thirdparty_plugin is pip-installed (no dependencies, no build isolation) into a
-temporary target directory that is put on the path, so the project's environment is left untouched.
+tests/fixtures/thirdparty_plugin holds one example of every plugin kind (table generators for a trajectories
+dataset and a collocation problem, two tasks, a model, a weighting, two physics losses): trained here from the
+CLI through the toolkit's one trainer. tests/fixtures/broken_plugin holds faulty plugins, which must be
+skipped, refused or flagged without hiding the others. Each package is pip-installed (no dependencies, no build
+isolation) into a temporary target directory that is put on the path, so the project's environment is left
+untouched.
 """
 
 from __future__ import annotations
@@ -18,37 +22,47 @@ import numpy as np
 import pytest
 
 from surrogate import registry
-from surrogate.losses import DataStatistics, StepContext, TrainingState
+from surrogate.contracts import DataStatistics, StepContext, TrainingState
 
-FIXTURE = Path(__file__).parent / "fixtures" / "thirdparty_plugin"
+FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURE = FIXTURES / "thirdparty_plugin"
 SPECIES = ["H2", "O2", "H2O", "OH", "N2"]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def install(package: Path, work: Path) -> Path:
     pytest.importorskip("setuptools", reason="building the fixture package without isolation needs setuptools")
-    work = tmp_path_factory.mktemp("thirdparty")
-    source = shutil.copytree(FIXTURE, work / "source")  # pip builds in place: keep the fixture directory clean
+    source = shutil.copytree(package, work / "source")  # pip builds in place: keep the fixture directory clean
     target = work / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     "--no-index", "--target", str(target), str(source)], check=True)
     return target
 
 
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return install(FIXTURE, tmp_path_factory.mktemp("thirdparty"))
+
+
+@pytest.fixture(scope="module")
+def broken_site(tmp_path_factory) -> Path:
+    return install(FIXTURES / "broken_plugin", tmp_path_factory.mktemp("broken"))
+
+
 @pytest.fixture
 def on_path(site):
     """The installed package importable and its entry points visible in this process, then removed."""
     sys.path.insert(0, str(site))
-    registry.available.cache_clear()
+    registry.refresh()
     yield site
     sys.path.remove(str(site))
     for name in [m for m in sys.modules if m.startswith("surrogate_plugin_example")]:
         del sys.modules[name]
-    registry.available.cache_clear()
+    registry.refresh()
 
 
-def cli(site: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+def cli(site: Path | list[Path], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    sites = [str(path) for path in (site if isinstance(site, list) else [site])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sites, os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, "-c", "from surrogate.cli.main import cli; cli()", *args],
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
@@ -62,6 +76,11 @@ def test_installed_package_is_listed_by_surrogate_plugins(site):
     assert "uniform " in weightings.stdout  # the built-ins are still there
     physics = cli(site, "plugins", "--kind", "physics")
     assert "mass-sum" in physics.stdout and "predicted Y_* must sum to one" in physics.stdout
+    everything = cli(site, "plugins")
+    assert everything.returncode == 0 and not everything.stderr, everything.stderr
+    for name in ("heat-trajectories", "poisson-1d", "fixture-stepper", "fixture-pinn", "linear", "poisson-residual",
+                 "regression"):
+        assert any(line.strip().startswith(name + " ") for line in everything.stdout.splitlines()), name
 
 
 def test_registry_loads_the_plugin_and_its_weights_are_the_inverse_mean_square(on_path):
@@ -71,7 +90,7 @@ def test_registry_loads_the_plugin_and_its_weights_are_the_inverse_mean_square(o
     assert cls.__module__ == "surrogate_plugin_example" and options == {"floor": 1e-20}
     stats = DataStatistics(["Y_A", "Y_B"], mean={"Y_A": 0.2, "Y_B": 0.01}, variance={"Y_A": 0.01, "Y_B": 1e-4},
                            n_samples=10)
-    loss, weights = cls(stats, **options).combine(
+    loss, weights = cls(stats, ["data/Y_A", "data/Y_B"], **options).combine(
         {"data/Y_A": torch.tensor([1.0, 3.0]), "data/Y_B": torch.tensor([0.5])},
         StepContext(state=TrainingState(), shared_parameters=[]))
     assert weights == pytest.approx({"data/Y_A": 1 / 0.05, "data/Y_B": 1 / 2e-4})
@@ -83,7 +102,7 @@ def write_equilibrium_table(path: Path) -> np.ndarray:
     """A small real table: HP equilibrium of hydrogen/air blends over Z and the unburnt temperature T0."""
     import cantera as ct
 
-    from surrogate.table import Column, write_table
+    from surrogate.table import Column, DatasetDefaults, write_table
 
     gas = ct.Solution("h2o2.yaml")
     gas.TPX = 300.0, ct.one_atm, "H2:1"
@@ -99,7 +118,9 @@ def write_equilibrium_table(path: Path) -> np.ndarray:
     data = np.array(rows)
     inputs = [Column("Z", data[:, 0], "-", "mixture fraction"), Column("T0", data[:, 1], "K", "unburnt temperature")]
     outputs = [Column(f"Y_{s}", data[:, 2 + k], "-", f"mass fraction of {s}") for k, s in enumerate(SPECIES)]
-    write_table(path, kind="equilibrium", inputs=inputs, outputs=outputs, attrs={"mechanism": "h2o2.yaml"})
+    closed = DatasetDefaults(softmax_outputs=[column.name for column in outputs])
+    write_table(path, kind="equilibrium", inputs=inputs, outputs=outputs, attrs={"mechanism": "h2o2.yaml"},
+                defaults=closed)
     return data[:, 2:]
 
 
@@ -120,3 +141,98 @@ def test_surrogate_trains_with_the_plugin_weighting_and_physics_loss(site, tmp_p
     assert float(history[-1]["train/physics/mass_sum"]) < 1e-10  # the softmax closes the predicted Y_* to one
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert set(metrics["test"]) == {f"Y_{s}" for s in SPECIES}
+
+
+def metrics_of(run: Path) -> dict:
+    return json.loads((run / "metrics.json").read_text())
+
+
+def test_trajectory_dataset_trains_a_time_stepper_through_the_same_trainer(site, tmp_path):
+    built = cli(site, "table", "build", "heat-trajectories", "-o", "heat.h5", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert "trajectories = 12" in built.stdout
+    info = cli(site, "table", "info", "heat.h5", cwd=tmp_path)
+    assert info.returncode == 0 and "trajectories" in info.stdout, info.stderr
+    # the dataset declares its task; the example's linear model can represent the exact heat operator
+    result = cli(site, "train", "heat.h5", "-o", "run", "--model", "linear", "--weighting", "uniform", "--epochs",
+                 "100", "--lr", "1e-2", "--lr-schedule", "none", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = metrics_of(tmp_path / "run")
+    assert metrics["test"]["u"]["rollout_rel_l2"] < 0.15  # 40-step Euler rollouts of unseen trajectories
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["task"]["name"] == "fixture-stepper" and config["dataset"] == "trajectories"
+    assert config["signature"]["inputs"][0]["shape"] == ["batch", 16]
+    splits = np.load(tmp_path / "run" / "splits.npz")
+    assert not set(splits["test"]) & set(splits["train"])  # whole trajectories are held out
+
+
+def test_collocation_problem_trains_a_pinn_with_a_pde_physics_loss(site, tmp_path):
+    assert cli(site, "table", "build", "poisson-1d", "-o", "poisson.h5", "--k", "1", cwd=tmp_path).returncode == 0
+    result = cli(site, "train", "poisson.h5", "-o", "run", "--physics", "poisson-residual", "--weighting", "uniform",
+                 "--model", "mlp", "--model-option", "width=20", "--model-option", "depth=2", "--epochs", "20",
+                 "--lr", "1e-2", "--task-option", "points_per_epoch=1024", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert metrics_of(tmp_path / "run")["test"]["u"]["rel_l2"] < 0.2  # an untrained network is off by ~100 %
+    with open(tmp_path / "run" / "history.csv") as handle:
+        history = list(csv.DictReader(handle))
+    first, last = history[0], history[-1]
+    assert {"train/pde/residual", "train/pde/boundary", "weight/pde/residual"} <= set(last)
+    assert float(last["train/pde/residual"]) < 0.1 * float(first["train/pde/residual"])
+
+
+def test_broken_plugins_are_skipped_with_a_warning_and_hide_nothing(site, broken_site, tmp_path):
+    listed = cli([site, broken_site], "plugins")
+    assert listed.returncode == 0, listed.stderr
+    warnings = [line for line in listed.stderr.splitlines() if line.startswith("warning: ")]
+    assert any("'broken-import' from surrogate-broken-example failed to load" in line for line in warnings)
+    assert any("'no-terms'" in line and "missing method terms(batch)" in line for line in warnings)
+    assert any("'old-signature'" in line and "build(n_inputs, n_outputs, *, output_names)" in line
+               for line in warnings)
+    for name in ("relative", "inverse-variance", "heat-trajectories", "mass-sum"):  # the rest is all there
+        assert name in listed.stdout
+    assert "surrogate-broken-example:uniform" in listed.stdout and "thermo-surrogate:uniform" in listed.stdout
+
+
+def test_a_plugin_that_breaks_its_contract_is_refused_before_any_file_is_written(broken_site, tmp_path):
+    from tests.synthetic import synthetic_table
+
+    synthetic_table(tmp_path / "t.h5", n_rows=400)
+    for flags, needle in ((["--physics", "no-terms"], "missing method terms(batch)"),
+                          (["--model", "old-signature"], "cannot be called as build(n_inputs, n_outputs"),
+                          (["--weighting", "broken-import"], "failed to load")):
+        result = cli(broken_site, "train", "t.h5", "-o", "run", "--epochs", "1", "--quiet", *flags, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        error = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+        assert len(error) == 1 and needle in error[0] and "surrogate-broken-example" in error[0], result.stderr
+        assert "Traceback" not in result.stderr
+        assert not (tmp_path / "run").exists()
+
+
+def test_a_name_registered_twice_warns_and_package_prefix_chooses(broken_site, tmp_path):
+    from tests.synthetic import synthetic_table
+
+    synthetic_table(tmp_path / "t.h5", n_rows=400)
+    plain = cli(broken_site, "train", "t.h5", "-o", "a", "--epochs", "1", "--weighting", "uniform", "--quiet",
+                cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert ("weighting 'uniform' is registered by thermo-surrogate and surrogate-broken-example; using "
+            "thermo-surrogate") in plain.stderr
+    chosen = cli(broken_site, "train", "t.h5", "-o", "b", "--epochs", "1", "--weighting",
+                 "surrogate-broken-example:uniform", "--quiet", cwd=tmp_path)
+    assert chosen.returncode == 0, chosen.stderr
+    with open(tmp_path / "b" / "history.csv") as handle:
+        assert float(next(csv.DictReader(handle))["weight/data/Y_H2"]) == 0.5  # the other package's strategy ran
+
+
+def test_yaml_options_are_type_checked_like_command_line_options(tmp_path):
+    from tests.synthetic import synthetic_table
+
+    synthetic_table(tmp_path / "t.h5", n_rows=400)
+    for text, needle in (("model_options: {width: 6.5}\n", "option width=6.5: expected int"),
+                         ("epochs: 2.5\n", "epochs: expected an integer"),
+                         ("weighting_options: {normalize: 3}\nweighting: inverse-variance\n",
+                          "option normalize=3: expected str")):
+        (tmp_path / "c.yaml").write_text(text)
+        result = cli([], "train", "t.h5", "-o", "run", "--config", "c.yaml", "--quiet", cwd=tmp_path)
+        assert result.returncode == 2 and needle in result.stderr, result.stderr
+        assert not (tmp_path / "run").exists()

@@ -155,7 +155,7 @@ def test_compare_trains_each_strategy_alike_and_tabulates_r2(table, tmp_path):
 
 def test_default_budget_is_about_fifty_thousand_steps_within_bounds():
     options = TrainOptions(table="t.h5", batch_size=256)
-    assert options.resolved(8844).epochs == 1786  # 7076 training rows: 28 steps per epoch
+    assert options.resolved(7076).epochs == 1786  # 7076 training rows: 28 steps per epoch
     assert options.resolved(100).epochs == 2000  # tiny table: capped
     assert options.resolved(10_000_000).epochs == 10  # huge table: at least 10 passes
     assert TrainOptions(table="t.h5", epochs=7).resolved(8844).epochs == 7

@@ -42,6 +42,14 @@ int sj_expect(sj_cursor *cursor, char c)
     return 0;
 }
 
+int sj_begin(sj_cursor *cursor, char open)
+{
+    if (sj_expect(cursor, open)) return -1;
+    if (sj_peek(cursor) != (open == '[' ? ']' : '}')) return 1;
+    cursor->p++;
+    return 0;
+}
+
 int sj_next(sj_cursor *cursor, char close)
 {
     char c = sj_peek(cursor);

@@ -1,6 +1,6 @@
 /*
- * A minimal JSON reader for the small metadata strings of a thermo-surrogate ONNX model: lists of strings,
- * {name: "units"} and {name: [lo, hi]} (RFC 8259, plus Python's NaN / Infinity / -Infinity number tokens,
+ * A minimal JSON reader for the small metadata strings of a thermo-surrogate ONNX model: the signature (objects,
+ * lists, strings, numbers) and version 1's lists of names, {name: "units"} and {name: [lo, hi]} (RFC 8259, plus Python's NaN / Infinity / -Infinity number tokens,
  * which json.dumps writes for non-finite floats). A cursor walks the text; each call skips leading white
  * space, consumes one token or value, and returns 0 on success or -1 with a message in cursor->error.
  */
@@ -14,6 +14,8 @@ typedef struct sj_cursor {
 
 /* Consume the single character C (e.g. '[', ':'). */
 int sj_expect(sj_cursor *cursor, char c);
+/* Open a list ('[') or object ('{'): 1 if an element follows, 0 if it closed at once (consumed), -1 on error. */
+int sj_begin(sj_cursor *cursor, char open);
 /* The next non-space character without consuming it ('\0' at the end). */
 char sj_peek(sj_cursor *cursor);
 /* A string value, unescaped to UTF-8 in a malloc'd buffer the caller frees. */

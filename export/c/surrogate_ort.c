@@ -2,6 +2,7 @@
 #include "surrogate_ort.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <onnxruntime_c_api.h>
 
 #include "surrogate_json.h"
+#include "surrogate_signature.h"
 
 #define MESSAGE_SIZE 512
 
@@ -26,10 +28,11 @@ struct surrogate_model {
     OrtMemoryInfo *memory;
     surrogate_range_policy policy;
 
-    int n_inputs, n_outputs;
+    char *input_tensor, *output_tensor; /* graph tensor names: "inputs" / "outputs" in version 1 */
+    int n_inputs, n_outputs;             /* elements per cell: the fixed second axis of each tensor */
     char **input_names, **output_names;
     char **input_units, **output_units;
-    double *lo, *hi;             /* trained range per input, from the metadata */
+    double *lo, *hi;             /* trained range per input, from the metadata (-inf, inf when it has none) */
     float *lo_f, *hi_f;          /* the same in float32, the precision of the inputs: checked and clipped to */
     metadata_entry *metadata;
     size_t n_metadata;
@@ -39,9 +42,6 @@ struct surrogate_model {
     int64_t out_of_range_cells;
     char message[MESSAGE_SIZE];
 };
-
-static const char *const INPUT_TENSOR = "inputs";
-static const char *const OUTPUT_TENSOR = "outputs";
 
 static void format_into(char *buffer, size_t size, const char *format, va_list args)
 {
@@ -164,7 +164,7 @@ static int parse_name_list(const surrogate_model *model, const char *key, char *
     int capacity = 0;
     *names = NULL;
     *n = 0;
-    int more = sj_expect(&cursor, '[') ? -1 : (sj_peek(&cursor) == ']' ? (cursor.p++, 0) : 1);
+    int more = sj_begin(&cursor, '[');
     while (more == 1) {
         if (*n == capacity) {
             capacity = capacity ? 2 * capacity : 8;
@@ -194,7 +194,7 @@ static int parse_units(const surrogate_model *model, const char *key, char **nam
     if (!*units) { set_error(error, size, "%s: out of memory", path); return -1; }
     const char *json = lookup(model, key);
     sj_cursor cursor = {json ? json : "{}", NULL};
-    int more = sj_expect(&cursor, '{') ? -1 : (sj_peek(&cursor) == '}' ? (cursor.p++, 0) : 1);
+    int more = sj_begin(&cursor, '{');
     while (more == 1) {
         char *name = NULL, *value = NULL;
         if (sj_string(&cursor, &name) || sj_expect(&cursor, ':') || sj_string(&cursor, &value)) {
@@ -218,7 +218,18 @@ static int parse_units(const surrogate_model *model, const char *key, char **nam
     return 0;
 }
 
-/* lo/hi of every input from the metadata input_ranges, a JSON {name: [lo, hi]}. */
+/* lo/hi (double, as in the metadata) and lo_f/hi_f (float32, what inputs are compared and clipped to). */
+static int allocate_ranges(surrogate_model *model)
+{
+    const size_t n = (size_t)model->n_inputs;
+    model->lo = malloc(n * sizeof *model->lo);
+    model->hi = malloc(n * sizeof *model->hi);
+    model->lo_f = malloc(n * sizeof *model->lo_f);
+    model->hi_f = malloc(n * sizeof *model->hi_f);
+    return model->lo && model->hi && model->lo_f && model->hi_f ? 0 : -1;
+}
+
+/* Version 1: lo/hi of every input from the metadata input_ranges, a JSON {name: [lo, hi]}. */
 static int parse_ranges(surrogate_model *model, const char *path, char *error, size_t size)
 {
     const int n = model->n_inputs;
@@ -227,14 +238,10 @@ static int parse_ranges(surrogate_model *model, const char *path, char *error, s
         set_error(error, size, "%s: metadata 'input_ranges' is missing (expected JSON {name: [min, max]})", path);
         return -1;
     }
-    model->lo = malloc((size_t)n * sizeof *model->lo);
-    model->hi = malloc((size_t)n * sizeof *model->hi);
-    model->lo_f = malloc((size_t)n * sizeof *model->lo_f);
-    model->hi_f = malloc((size_t)n * sizeof *model->hi_f);
     char *seen = calloc((size_t)n, 1);
     sj_cursor cursor = {json, NULL};
-    if (!model->lo || !model->hi || !model->lo_f || !model->hi_f || !seen) cursor.error = "out of memory";
-    int more = (cursor.error || sj_expect(&cursor, '{')) ? -1 : (sj_peek(&cursor) == '}' ? (cursor.p++, 0) : 1);
+    if (allocate_ranges(model) || !seen) cursor.error = "out of memory";
+    int more = cursor.error ? -1 : sj_begin(&cursor, '{');
     while (more == 1) {
         char *name = NULL;
         double lo, hi;
@@ -267,16 +274,105 @@ static int parse_ranges(surrogate_model *model, const char *path, char *error, s
             free(seen);
             return -1;
         }
-        model->lo_f[i] = (float)model->lo[i];
-        model->hi_f[i] = (float)model->hi[i];
     }
     free(seen);
     return 0;
 }
 
+/* Version 1: names, units and ranges from the flat keys; tensors 'inputs' and 'outputs'. */
+static int read_flat_keys(surrogate_model *model, const char *path, char *error, size_t size)
+{
+    if (!(model->input_tensor = copy_string("inputs")) || !(model->output_tensor = copy_string("outputs"))) {
+        set_error(error, size, "%s: out of memory", path);
+        return -1;
+    }
+    return parse_name_list(model, "inputs", &model->input_names, &model->n_inputs, path, error, size) ||
+           parse_name_list(model, "outputs", &model->output_names, &model->n_outputs, path, error, size) ||
+           parse_units(model, "input_units", model->input_names, model->n_inputs, &model->input_units, path, error,
+                       size) ||
+           parse_units(model, "output_units", model->output_names, model->n_outputs, &model->output_units, path,
+                       error, size) ||
+           parse_ranges(model, path, error, size)
+               ? -1 : 0;
+}
+
+/* "condition, latent" into BUFFER: the names of N tensors. */
+static void list_tensors(char *buffer, size_t size, const ss_tensor *tensors, int n)
+{
+    size_t used = 0;
+    buffer[0] = '\0';
+    for (int i = 0; i < n && used < size; i++)
+        used += (size_t)snprintf(buffer + used, size - used, "%s%s", i ? ", " : "", tensors[i].name);
+}
+
+/*
+ * Version 2: the one input (or output) tensor T of the signature becomes the wrapper's columns: float32
+ * [batch, n] with n fixed; a one-entry component for all n elements (a field u) gives columns u[0] .. u[n-1].
+ */
+static int take_tensor(surrogate_model *model, const ss_tensor *t, int is_input, const char *path, char *error,
+                       size_t size)
+{
+    const char *kind = is_input ? "input" : "output";
+    if (t->rank != 2 || t->dims[0] >= 0 || t->dims[1] < 1 || t->dims[1] > INT_MAX) {
+        set_error(error, size, "%s: %s '%s' has rank %d%s; this wrapper evaluates tensors [batch, n] with a dynamic "
+                  "batch axis and a fixed n", path, kind, t->name, t->rank,
+                  t->rank == 2 ? " but not the axes [batch, n]" : "");
+        return -1;
+    }
+    const int n = (int)t->dims[1], field = t->n_components == 1 && n > 1;
+    char ***names = is_input ? &model->input_names : &model->output_names;
+    char ***units = is_input ? &model->input_units : &model->output_units;
+    *(is_input ? &model->n_inputs : &model->n_outputs) = n;
+    int failed = !(*(is_input ? &model->input_tensor : &model->output_tensor) = copy_string(t->name)) ||
+                 !(*names = calloc((size_t)n, sizeof **names)) || !(*units = calloc((size_t)n, sizeof **units)) ||
+                 (is_input && allocate_ranges(model));
+    for (int i = 0; i < n && !failed; i++) {
+        const ss_component *c = &t->components[field ? 0 : i];
+        size_t length = strlen(c->name) + 16;
+        failed = !((*names)[i] = malloc(length)) || !((*units)[i] = copy_string(c->units));
+        if (failed) break;
+        snprintf((*names)[i], length, field ? "%s[%d]" : "%s", c->name, i);
+        if (is_input) {
+            model->lo[i] = c->has_range ? c->lo : -INFINITY;
+            model->hi[i] = c->has_range ? c->hi : INFINITY;
+        }
+    }
+    if (failed) set_error(error, size, "%s: out of memory", path);
+    return failed ? -1 : 0;
+}
+
+/* Version 2: the metadata 'signature', which must describe one input and one output tensor. */
+static int read_signature(surrogate_model *model, const char *path, char *error, size_t size)
+{
+    const char *json = lookup(model, "signature");
+    if (!json) {
+        set_error(error, size, "%s: metadata 'signature' is missing (format version 2 describes its tensors there)",
+                  path);
+        return -1;
+    }
+    ss_signature signature = {0};
+    char problem[384], inputs[160], outputs[160];
+    int failed = ss_parse(json, &signature, problem, sizeof problem);
+    if (failed) {
+        set_error(error, size, "%s: metadata 'signature' is not valid: %s", path, problem);
+    } else if (signature.n_inputs != 1 || signature.n_outputs != 1) {
+        list_tensors(inputs, sizeof inputs, signature.inputs, signature.n_inputs);
+        list_tensors(outputs, sizeof outputs, signature.outputs, signature.n_outputs);
+        set_error(error, size, "%s: this wrapper evaluates models with one input and one output tensor; this one "
+                  "takes %d (%s) and returns %d (%s): call ONNX Runtime directly or use the Python runtime's "
+                  "Surrogate.run", path, signature.n_inputs, inputs, signature.n_outputs, outputs);
+        failed = 1;
+    } else {
+        failed = take_tensor(model, &signature.inputs[0], 1, path, error, size) ||
+                 take_tensor(model, &signature.outputs[0], 0, path, error, size);
+    }
+    ss_free(&signature);
+    return failed ? -1 : 0;
+}
+
 /* --- graph checks -------------------------------------------------------------------------------------------- */
 
-/* The single graph input (or output) must be called EXPECTED, float32 [batch, WIDTH]. */
+/* The single graph input (or output) must be called EXPECTED, float32 [batch, WIDTH] (WIDTH from the metadata). */
 static int check_tensor(surrogate_model *model, int is_input, const char *expected, int width, const char *path,
                         char *error, size_t size)
 {
@@ -364,20 +460,19 @@ static int check_and_read_model(surrogate_model *model, const char *path, char *
                   path, format ? "'" : "missing", format ? format : "", format ? "'" : "", SURROGATE_FORMAT);
         return -1;
     }
-    if (!version || strcmp(version, SURROGATE_FORMAT_VERSION) != 0) {
-        set_error(error, size, "%s: metadata 'format_version' is '%s'; this wrapper reads version %s", path,
+    int v1 = version && strcmp(version, "1") == 0;
+    if (!v1 && (!version || strcmp(version, SURROGATE_FORMAT_VERSION) != 0)) {
+        set_error(error, size, "%s: metadata 'format_version' is '%s'; this wrapper reads versions 1 to %s", path,
                   version ? version : "(missing)", SURROGATE_FORMAT_VERSION);
         return -1;
     }
-    return parse_name_list(model, "inputs", &model->input_names, &model->n_inputs, path, error, size) ||
-           parse_name_list(model, "outputs", &model->output_names, &model->n_outputs, path, error, size) ||
-           parse_units(model, "input_units", model->input_names, model->n_inputs, &model->input_units, path, error,
-                       size) ||
-           parse_units(model, "output_units", model->output_names, model->n_outputs, &model->output_units, path,
-                       error, size) ||
-           parse_ranges(model, path, error, size) ||
-           check_tensor(model, 1, INPUT_TENSOR, model->n_inputs, path, error, size) ||
-           check_tensor(model, 0, OUTPUT_TENSOR, model->n_outputs, path, error, size)
+    if ((v1 ? read_flat_keys : read_signature)(model, path, error, size)) return -1;
+    for (int i = 0; i < model->n_inputs; i++) {
+        model->lo_f[i] = (float)model->lo[i];
+        model->hi_f[i] = (float)model->hi[i];
+    }
+    return check_tensor(model, 1, model->input_tensor, model->n_inputs, path, error, size) ||
+           check_tensor(model, 0, model->output_tensor, model->n_outputs, path, error, size)
                ? -1 : 0;
 }
 
@@ -451,6 +546,8 @@ void surrogate_destroy(surrogate_model *model)
     if (model->memory) api->ReleaseMemoryInfo(model->memory);
     if (model->session) api->ReleaseSession(model->session);
     if (model->env) api->ReleaseEnv(model->env);
+    free(model->input_tensor);
+    free(model->output_tensor);
     free_strings(model->input_names, model->n_inputs);
     free_strings(model->output_names, model->n_outputs);
     free_strings(model->input_units, model->input_units ? model->n_inputs : 0);
@@ -540,6 +637,7 @@ int surrogate_run(surrogate_model *model, int64_t n_cells, const float *inputs, 
     }
 
     const OrtApi *api = model->api;
+    const char *in_name = model->input_tensor, *out_name = model->output_tensor;
     const int64_t in_shape[2] = {n_cells, model->n_inputs}, out_shape[2] = {n_cells, model->n_outputs};
     OrtValue *in_value = NULL, *out_value = NULL;
     char error[MESSAGE_SIZE] = "";
@@ -553,8 +651,8 @@ int surrogate_run(surrogate_model *model, int64_t n_cells, const float *inputs, 
                                                             (size_t)n_cells * model->n_outputs * sizeof(float),
                                                             out_shape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT,
                                                             &out_value), error, sizeof error, "output tensor") ||
-        ort_failed(api, api->Run(model->session, NULL, &INPUT_TENSOR, (const OrtValue *const *)&in_value, 1,
-                                 &OUTPUT_TENSOR, 1, &out_value), error, sizeof error, "ONNX Runtime Run");
+        ort_failed(api, api->Run(model->session, NULL, &in_name, (const OrtValue *const *)&in_value, 1,
+                                 &out_name, 1, &out_value), error, sizeof error, "ONNX Runtime Run");
     if (in_value) api->ReleaseValue(in_value);
     if (out_value) api->ReleaseValue(out_value);
     if (failed) return set_message(model, SURROGATE_ERR_RUNTIME, "%s", error);

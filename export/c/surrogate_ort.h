@@ -28,9 +28,14 @@
 extern "C" {
 #endif
 
-/* The ONNX metadata this wrapper reads (written by `surrogate export`). */
+/*
+ * The ONNX metadata this wrapper reads (written by `surrogate export`): format versions "1" up to
+ * SURROGATE_FORMAT_VERSION. Version 2 describes the graph's tensors in the JSON entry `signature` (names, shapes,
+ * components with units and ranges); version 1 (older files) in flat entries `inputs`, `outputs`, `input_units`,
+ * `output_units`, `input_ranges` for the tensors `inputs` and `outputs`. Both give the same view here.
+ */
 #define SURROGATE_FORMAT "thermo-surrogate-onnx"
-#define SURROGATE_FORMAT_VERSION "1"
+#define SURROGATE_FORMAT_VERSION "2"
 
 /*
  * What surrogate_run does with a cell whose input lies outside the trained range of the metadata. The range is
@@ -55,8 +60,12 @@ enum {
 typedef struct surrogate_model surrogate_model;
 
 /*
- * Load MODEL_PATH and check that it is a thermo-surrogate model: metadata format and version, input `inputs`
- * and output `outputs` of float32 [batch, n] with n matching the metadata's name lists, a range per input.
+ * Load MODEL_PATH and check that it is a thermo-surrogate model: metadata format and version; one graph input and
+ * one graph output tensor, float32 [batch, n] with n fixed, whose names and widths match the metadata; names,
+ * units and a range per input component (version 2: a tensor may declare no ranges, then they are -inf..inf).
+ * A version 2 model with several input or output tensors (e.g. a CVAE decoder: condition + latent) is refused
+ * with a message saying so. The columns are the components of the tensors' last axis; a field (one component
+ * `u` for all n elements, e.g. a time-stepper's state on a grid) gives the names u[0] .. u[n-1].
  * N_THREADS: ONNX Runtime intra-op threads (1 per MPI rank is the usual choice; 0 lets ONNX Runtime pick).
  * Returns NULL on failure with a one-line message in ERROR (ERROR_SIZE bytes, may be NULL/0).
  */

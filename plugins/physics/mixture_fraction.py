@@ -7,11 +7,12 @@ from typing import Any, ClassVar
 import torch
 
 from surrogate.chemistry import BilgerMixtureFraction
+from surrogate.contracts import Batch, PhysicsContext, PhysicsLoss
 from surrogate.errors import PluginError, TableError
-from surrogate.losses import Batch, LossTerms, PhysicsContext, PhysicsLoss
 from surrogate.options import Option
+from surrogate.terms import LossTerms, physics_term
 
-TERM = "physics/mixture_fraction"
+TERM = physics_term("mixture_fraction")
 MASS_FRACTION_PREFIX = "Y_"
 
 
@@ -23,6 +24,7 @@ class MixtureFraction(PhysicsLoss):
     (:mod:`surrogate.chemistry`). Mixing conserves elements, so in a flamelet or any mixture of the two streams
     the mixture fraction of the composition equals the input Z; a model that breaks element conservation pays.
     Species the model does not predict (e.g. N2, which carries none of C, H, O) contribute nothing.
+    Needs no targets (only the input Z and the predictions), so it also applies where ``batch.y`` is None.
     """
 
     description: ClassVar[str] = "Bilger Z of the predicted Y_* must equal the input Z (element conservation)"
@@ -53,6 +55,9 @@ class MixtureFraction(PhysicsLoss):
         self.w = {torch.float64: w_all.to(context.device)}
         self.z0 = float(z0)
         self.weight = weight
+
+    def term_names(self) -> list[str]:
+        return [TERM]
 
     def terms(self, batch: Batch) -> LossTerms:
         Y = batch.y_pred_phys

@@ -1,14 +1,20 @@
-"""Weight regularization as loss terms (L1, L2, elastic net), so the weighting strategy sees and logs them."""
+"""Weight regularization as loss terms (L1, L2, elastic net), so the weighting strategy sees and logs them.
+
+Each penalty is a scalar term ``reg/<norm>`` on the model's parameters; it needs no targets, so it applies
+to collocation problems too. Weighting strategies leave ``reg/...`` terms at weight 1: the strength is the
+user's ``weight`` option.
+"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 
+from surrogate.contracts import Batch, PhysicsContext, PhysicsLoss
 from surrogate.errors import PluginError
-from surrogate.losses import Batch, LossTerms, PhysicsContext, PhysicsLoss
 from surrogate.options import Option
+from surrogate.terms import LossTerms, reg_term
 
 WEIGHT_OPTION = Option("weight", 1e-6, "regularization strength lambda")
 BIAS_OPTION = Option("include_bias", False, "also penalize biases (1-D parameters)")
@@ -27,41 +33,42 @@ def squared_l2_norm(model: torch.nn.Module, include_bias: bool) -> torch.Tensor:
     return sum(p.pow(2).sum() for p in penalized(model, include_bias))
 
 
-class NormPenalty(PhysicsLoss):
-    """One term ``term`` = lambda * norm(theta); subclasses name the term and the norm."""
+NORMS: dict[str, Callable[[torch.nn.Module, bool], torch.Tensor]] = {"l1": l1_norm, "l2": squared_l2_norm}
 
-    term: ClassVar[str] = ""
+
+class Penalty(PhysicsLoss):
+    """One term ``reg/<norm>`` = lambda * share * norm(theta) per entry of ``shares`` ({norm: share})."""
+
     options: ClassVar[tuple[Option, ...]] = (WEIGHT_OPTION, BIAS_OPTION)
+    shares: Mapping[str, float]
 
     def __init__(self, context: PhysicsContext, weight: float = 1e-6, include_bias: bool = False, **options: Any):
         super().__init__(context)
         self.weight, self.include_bias = weight, include_bias
 
-    @staticmethod
-    def norm(model: torch.nn.Module, include_bias: bool) -> torch.Tensor:
-        raise NotImplementedError
+    def term_names(self) -> list[str]:
+        return [reg_term(norm) for norm in self.shares]
 
     def terms(self, batch: Batch) -> LossTerms:
-        return {self.term: self.weight * self.norm(batch.model, self.include_bias)}
+        return {reg_term(norm): self.weight * share * NORMS[norm](batch.model, self.include_bias)
+                for norm, share in self.shares.items()}
 
 
-class L1(NormPenalty):
+class L1(Penalty):
     """reg/l1 = lambda * sum |theta| over the weight matrices (lasso: drives weights to exactly zero)."""
 
     description: ClassVar[str] = "reg/l1 = weight * sum|theta| (lasso)"
-    term: ClassVar[str] = "reg/l1"
-    norm = staticmethod(l1_norm)
+    shares = {"l1": 1.0}
 
 
-class L2(NormPenalty):
+class L2(Penalty):
     """reg/l2 = lambda * sum theta^2 over the weight matrices (ridge / weight decay on the loss)."""
 
     description: ClassVar[str] = "reg/l2 = weight * sum theta^2 (ridge)"
-    term: ClassVar[str] = "reg/l2"
-    norm = staticmethod(squared_l2_norm)
+    shares = {"l2": 1.0}
 
 
-class ElasticNet(PhysicsLoss):
+class ElasticNet(Penalty):
     """reg/l1 = lambda rho sum |theta|  and  reg/l2 = lambda (1 - rho) sum theta^2  (Zou & Hastie 2005;
     rho = l1_ratio as in scikit-learn, whose L2 half carries an extra factor 1/2 that this form leaves out)."""
 
@@ -74,13 +81,7 @@ class ElasticNet(PhysicsLoss):
 
     def __init__(self, context: PhysicsContext, weight: float = 1e-6, l1_ratio: float = 0.5,
                  include_bias: bool = False, **options: Any):
-        super().__init__(context)
+        super().__init__(context, weight, include_bias)
         if not 0.0 <= l1_ratio <= 1.0:
             raise PluginError(f"physics loss 'elastic-net': option l1_ratio={l1_ratio}: expected 0 <= l1_ratio <= 1")
-        self.weight, self.l1_ratio, self.include_bias = weight, l1_ratio, include_bias
-
-    def terms(self, batch: Batch) -> LossTerms:
-        return {
-            "reg/l1": self.weight * self.l1_ratio * l1_norm(batch.model, self.include_bias),
-            "reg/l2": self.weight * (1.0 - self.l1_ratio) * squared_l2_norm(batch.model, self.include_bias),
-        }
+        self.shares = {"l1": l1_ratio, "l2": 1.0 - l1_ratio}

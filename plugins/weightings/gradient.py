@@ -6,9 +6,10 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
+from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
 from surrogate.errors import PluginError
-from surrogate.losses import DataStatistics, LossTerms, StepContext, WeightingStrategy
 from surrogate.options import Option
+from surrogate.terms import LossTerms
 
 from .terms import BALANCE_OPTION, balanced_terms, normalized, report, weighted_sum
 
@@ -44,30 +45,30 @@ class GradNorm(WeightingStrategy):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, alpha: float = 1.5, lr: float = 0.025, balance: str = "all",
-                 **options: Any):
-        super().__init__(stats)
-        self.alpha, self.lr, self.balance = alpha, lr, balance
-        self.names: list[str] = []
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], alpha: float = 1.5, lr: float = 0.025,
+                 balance: str = "all", **options: Any):
+        super().__init__(stats, terms)
+        self.alpha, self.lr = alpha, lr
+        self.names = balanced_terms(terms, balance, "weighting 'gradnorm'")
+        # made at the first batch, which gives L_i(0) and the device and dtype of the losses
         self.weights: torch.Tensor | None = None
         self.initial: torch.Tensor | None = None
         self.optimizer: torch.optim.Optimizer | None = None
 
-    def start(self, names: list[str], losses: torch.Tensor) -> None:
-        self.names = names
-        self.weights = torch.ones(len(names), dtype=losses.dtype, device=losses.device, requires_grad=True)
+    def start(self, losses: torch.Tensor) -> None:
+        """Weights 1 and L_i(0) from the first batch's term means (or a checkpoint's)."""
+        self.weights = torch.ones(len(self.names), dtype=losses.dtype, device=losses.device, requires_grad=True)
         self.initial = losses.detach().clamp_min(torch.finfo(losses.dtype).tiny)
         self.optimizer = torch.optim.Adam([self.weights], lr=self.lr)
 
     def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
         check_shared(ctx, "gradnorm")
-        names = balanced_terms(terms, self.balance)
-        losses = torch.stack([terms[name].mean() for name in names])
-        if self.weights is None or names != self.names:
-            self.start(names, losses)
+        losses = torch.stack([terms[name].mean() for name in self.names])
+        if self.weights is None:
+            self.start(losses)
         used = self.weights.detach().clone()
-        loss = weighted_sum(terms, dict(zip(names, used)))
-        weights = dict(zip(names, used.tolist()))  # one host copy for the report, not one per term
+        loss = weighted_sum(terms, dict(zip(self.names, used)))
+        weights = dict(zip(self.names, used.tolist()))  # one host copy for the report, not one per term
 
         norms = gradient_norms(list(losses), ctx.shared_parameters)
         ratios = losses.detach() / self.initial
@@ -86,13 +87,13 @@ class GradNorm(WeightingStrategy):
     def get_extra_state(self) -> dict[str, Any]:
         if self.weights is None:
             return {}
-        return {"names": list(self.names), "weights": self.weights.detach().clone(), "initial": self.initial,
+        return {"weights": self.weights.detach().clone(), "initial": self.initial,
                 "optimizer": self.optimizer.state_dict()}
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         if not state:
             return
-        self.start(list(state["names"]), state["initial"])
+        self.start(state["initial"])
         with torch.no_grad():
             self.weights.copy_(state["weights"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -114,23 +115,22 @@ class GradMagnitude(WeightingStrategy):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, k: float = 1.0, eps: float = 1e-12, every: int = 10,
-                 balance: str = "all", **options: Any):
-        super().__init__(stats)
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], k: float = 1.0, eps: float = 1e-12,
+                 every: int = 10, balance: str = "all", **options: Any):
+        super().__init__(stats, terms)
         if every < 1:
             raise PluginError(f"weighting 'grad-magnitude': option every={every}: expected >= 1")
-        self.k, self.eps, self.every, self.balance = k, eps, every, balance
+        self.k, self.eps, self.every = k, eps, every
+        self.names = balanced_terms(terms, balance, "weighting 'grad-magnitude'")
         self.current: dict[str, float] = {}
         self.last_update = -1
 
     def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        names = balanced_terms(terms, self.balance)
-        due = self.last_update < 0 or ctx.state.step - self.last_update >= self.every
-        if due or set(names) != set(self.current):
+        if self.last_update < 0 or ctx.state.step - self.last_update >= self.every:
             check_shared(ctx, "grad-magnitude")
-            norms = gradient_norms([terms[name].mean() for name in names], ctx.shared_parameters)
+            norms = gradient_norms([terms[name].mean() for name in self.names], ctx.shared_parameters)
             raw = self.k / (norms.double() + self.eps)
-            self.current = dict(zip(names, normalized(raw, self.k * len(names)).tolist()))
+            self.current = dict(zip(self.names, normalized(raw, self.k * len(self.names)).tolist()))
             self.last_update = ctx.state.step
         return weighted_sum(terms, self.current), report(terms, self.current)
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import torch
 
+from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
 from surrogate.errors import PluginError
-from surrogate.losses import DataStatistics, LossTerms, StepContext, WeightingStrategy
 from surrogate.options import Option
-
-from .terms import data_terms
+from surrogate.terms import LossTerms, data_terms
 
 
 class ImbalanceAware(WeightingStrategy):
@@ -33,23 +32,26 @@ class ImbalanceAware(WeightingStrategy):
                "'absolute': T in model-space squared-error units (the paper)", choices=("mean", "absolute")),
     )
 
-    def __init__(self, stats: DataStatistics, temperature: float = 1.0, scale: str = "mean", **options: Any):
-        super().__init__(stats)
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], temperature: float = 1.0, scale: str = "mean",
+                 **options: Any):
+        super().__init__(stats, terms)
         if not temperature > 0.0:
             raise PluginError(f"weighting 'imbalance-aware': option temperature={temperature}: expected > 0")
+        self.names = data_terms(terms)
+        if not self.names:
+            raise PluginError("weighting 'imbalance-aware' weights data terms (data/...); this run has none")
         self.temperature = temperature
         self.scale = scale
 
     def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        names = data_terms(terms)
-        errors = torch.stack([terms[name] for name in names], dim=1)  # (B, M)
+        errors = torch.stack([terms[name] for name in self.names], dim=1)  # (B, M)
         n_batch, n_terms = errors.shape
         detached = errors.detach().double().flatten()
         unit = detached.mean().clamp_min(torch.finfo(torch.float64).tiny) if self.scale == "mean" else 1.0
         logits = detached / (unit * self.temperature)
         p = torch.softmax(logits, dim=0).view_as(errors).to(errors.dtype)
         loss = n_terms * (p * errors).sum()
-        weights = dict(zip(names, (n_terms * n_batch * p.mean(dim=0)).tolist()))
+        weights = dict(zip(self.names, (n_terms * n_batch * p.mean(dim=0)).tolist()))
         for name, value in terms.items():
             if name not in weights:
                 loss = loss + value.mean()

@@ -3,14 +3,15 @@ alongside the model, to make the model's next step lower the validation loss."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import torch
 from torch import nn
 
+from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
 from surrogate.errors import PluginError
-from surrogate.losses import DataStatistics, LossTerms, StepContext, WeightingStrategy
 from surrogate.options import Option
+from surrogate.terms import LossTerms, data_terms
 
 from .gradient import check_shared
 from .schedule import build_inner
@@ -56,22 +57,25 @@ class Learned(WeightingStrategy):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, hidden: int = 16, lr: float = 1e-2, every: int = 10,
-                 min_weight: float = 0.05, base: str = "uniform", base_options: str = "", objective: str = "normalized",
-                 balance: str = "all", **options: Any):
-        super().__init__(stats)
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], hidden: int = 16, lr: float = 1e-2,
+                 every: int = 10, min_weight: float = 0.05, base: str = "uniform", base_options: str = "",
+                 objective: str = "normalized", balance: str = "all", **options: Any):
+        super().__init__(stats, terms)
         if not 0.0 <= min_weight < 1.0 or every < 1:
             raise PluginError(f"weighting 'learned': expected 0 <= min_weight < 1 and every >= 1, "
                               f"got min_weight={min_weight} every={every}")
-        self.every, self.min_weight, self.objective, self.balance = every, min_weight, objective, balance
-        self.base = build_inner(base, base_options, stats, "weighting 'learned' base_options")
+        self.every, self.min_weight, self.objective = every, min_weight, objective
+        if not data_terms(terms):
+            raise PluginError("weighting 'learned' learns toward a lower validation loss of the data terms; "
+                              "this run has none")
+        self.names = balanced_terms(terms, balance, "weighting 'learned'")
+        self.base = build_inner(base, base_options, stats, terms, "weighting 'learned' base_options")
         self.net = nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, 1))
         nn.init.zeros_(self.net[2].weight)
         nn.init.zeros_(self.net[2].bias)
         self.net.requires_grad_(False)  # trained by its own rule, never by the trainer's optimizer
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
-        self.names: list[str] = []
-        self.initial: torch.Tensor | None = None
+        self.initial: torch.Tensor | None = None  # L_i(0), the first batch's term means
         self.calls = 0
 
     def features(self, losses: torch.Tensor) -> torch.Tensor:
@@ -114,17 +118,16 @@ class Learned(WeightingStrategy):
         self.net.requires_grad_(False)
 
     def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        names = balanced_terms(terms, self.balance)
         _, base = self.base.combine(terms, ctx)
-        base_weights = torch.tensor([base[name] for name in names], dtype=torch.float64)
-        means = [terms[name].mean() for name in names]
+        base_weights = torch.tensor([base[name] for name in self.names], dtype=torch.float64)
+        means = [terms[name].mean() for name in self.names]
         losses = torch.stack(means).detach().float()
-        if names != self.names or self.initial is None:
-            self.names, self.initial = names, losses.clone()
+        if self.initial is None:
+            self.initial = losses.clone()
         features = self.features(losses.to(next(self.net.parameters()).device))
         with torch.no_grad():
             learned = self.multipliers(features).double().cpu()
-        weights = {**base, **dict(zip(names, (learned * base_weights).tolist()))}
+        weights = {**base, **dict(zip(self.names, (learned * base_weights).tolist()))}
         if ctx.validation_terms is not None and self.calls % self.every == 0:  # for the next steps
             check_shared(ctx, "learned")
             self.learn(features, self.alignments(means, ctx, base_weights))
@@ -132,9 +135,8 @@ class Learned(WeightingStrategy):
         return weighted_sum(terms, weights), report(terms, weights)
 
     def get_extra_state(self) -> dict[str, Any]:
-        return {"names": list(self.names), "initial": self.initial, "calls": self.calls,
-                "optimizer": self.optimizer.state_dict()}
+        return {"initial": self.initial, "calls": self.calls, "optimizer": self.optimizer.state_dict()}
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
-        self.names, self.initial, self.calls = list(state["names"]), state["initial"], int(state["calls"])
+        self.initial, self.calls = state["initial"], int(state["calls"])
         self.optimizer.load_state_dict(state["optimizer"])

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import torch
 
-from surrogate.losses import DataStatistics, LossTerms, StepContext, TrainingState, WeightingStrategy
+from surrogate.contracts import DataStatistics, StepContext, TrainingState, WeightingStrategy
 from surrogate.options import Option, parse_mapping
+from surrogate.terms import LossTerms
 
-from .terms import BALANCE_OPTION, balanced_terms, match, normalized, report, weighted_sum
+from .terms import BALANCE_OPTION, balanced_terms, normalized, per_term, report, weighted_sum
 
 
 class Performance(WeightingStrategy):
@@ -33,29 +34,26 @@ class Performance(WeightingStrategy):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, target: float = 1e-3, targets: dict[str, float] | None = None,
-                 power: float = 1.0, rate: float = 0.5, balance: str = "all", **options: Any):
-        super().__init__(stats)
-        self.target, self.targets = target, dict(targets or {})
-        self.power, self.rate, self.balance = power, rate, balance
-        self.current: dict[str, float] = {}
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], target: float = 1e-3,
+                 targets: dict[str, float] | None = None, power: float = 1.0, rate: float = 0.5, balance: str = "all",
+                 **options: Any):
+        super().__init__(stats, terms)
+        tau = per_term(dict(targets or {}), terms, target, "weighting 'performance' targets", other_default=target)
+        names = balanced_terms(terms, balance, "weighting 'performance'")
+        self.targets = {name: tau[name] for name in names}
+        self.power, self.rate = power, rate
+        self.current = dict.fromkeys(names, 1.0)
 
     def metric(self, term: str, value: float) -> float:
         variance = self.stats.variance_of_term(term)
         return value / variance if variance else value
 
     def observe_epoch(self, train: Mapping[str, float], validation: Mapping[str, float], state: TrainingState) -> None:
-        names = balanced_terms(validation, self.balance)
-        if not names:
-            return
-        ratios = []
-        for name in names:
-            tau = match(name, self.targets)
-            ratios.append(max(self.metric(name, validation[name]), 0.0) / (tau if tau is not None else self.target))
+        ratios = [max(self.metric(name, validation[name]), 0.0) / tau for name, tau in self.targets.items()]
         raw = torch.tensor(ratios, dtype=torch.float64).clamp_min(1e-300).pow(self.power)
         goal = normalized(raw)
-        before = torch.tensor([self.current.get(name, 1.0) for name in names], dtype=torch.float64)
-        self.current = dict(zip(names, ((1.0 - self.rate) * before + self.rate * goal).tolist()))
+        before = torch.tensor(list(self.current.values()), dtype=torch.float64)
+        self.current = dict(zip(self.targets, ((1.0 - self.rate) * before + self.rate * goal).tolist()))
 
     def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
         return weighted_sum(terms, self.current), report(terms, self.current)

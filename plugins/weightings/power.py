@@ -3,14 +3,15 @@ magnitudes to similar orders so they are optimized together."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import torch
 
-from surrogate.losses import DataStatistics, LossTerms, StepContext, WeightingStrategy
+from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
 from surrogate.options import Option, parse_mapping
+from surrogate.terms import LossTerms
 
-from .terms import check_keys, is_data, match
+from .terms import per_term
 
 TINY = 1e-30
 
@@ -32,21 +33,12 @@ class Power(WeightingStrategy):
         Option("exponents", {}, "name:n pairs by output, term or group, e.g. 'Y_HO2:4,physics:2'", type=parse_mapping),
     )
 
-    def __init__(self, stats: DataStatistics, exponent: float = 2.0, exponents: dict[str, float] | None = None,
-                 **options: Any):
-        super().__init__(stats)
-        self.exponent = exponent
-        self.table = dict(exponents or {})
-        self.exponents: dict[str, float] = {}  # per term name, resolved once for the names a batch brings
-
-    def exponent_of(self, term: str) -> float:
-        given = match(term, self.table)
-        return given if given is not None else (self.exponent if is_data(term) else 1.0)
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], exponent: float = 2.0,
+                 exponents: dict[str, float] | None = None, **options: Any):
+        super().__init__(stats, terms)
+        self.exponents = per_term(dict(exponents or {}), terms, exponent, "weighting 'power'")
 
     def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        if self.exponents.keys() != terms.keys():
-            check_keys(self.table, terms, "weighting 'power'")
-            self.exponents = {name: self.exponent_of(name) for name in terms}
         loss: torch.Tensor | float = 0.0
         ratios = []
         for name, value in terms.items():

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import torch
 
 from surrogate import registry
+from surrogate.contracts import DataStatistics, StepContext, TrainingState, WeightingStrategy
 from surrogate.errors import PluginError
-from surrogate.losses import DataStatistics, LossTerms, StepContext, TrainingState, WeightingStrategy
 from surrogate.options import Option, parse_key_values
+from surrogate.terms import LossTerms
 
 SHAPES = ("linear", "cosine", "step")
 
@@ -23,10 +24,11 @@ def parse_inner_options(text: str | Mapping[str, Any], owner: str) -> dict[str, 
     return parse_key_values([part for part in str(text).split(";") if part.strip()], owner)
 
 
-def build_inner(name: str, options: str | Mapping[str, Any], stats: DataStatistics, owner: str) -> WeightingStrategy:
-    """A strategy loaded through the registry, as the trainer would load it."""
+def build_inner(name: str, options: str | Mapping[str, Any], stats: DataStatistics, terms: Sequence[str],
+                owner: str) -> WeightingStrategy:
+    """A strategy loaded through the registry and built for the same terms, as the trainer would build it."""
     cls, resolved = registry.configure("weightings", name, parse_inner_options(options, owner))
-    return cls(stats, **resolved)
+    return cls(stats, terms, **resolved)
 
 
 def blend_fraction(progress: float, begin: float, end: float, shape: str) -> float:
@@ -65,15 +67,15 @@ class Schedule(WeightingStrategy):
         Option("finish", 0.5, "fraction of training at which the end strategy has taken over"),
     )
 
-    def __init__(self, stats: DataStatistics, start: str = "uniform", end: str = "inverse-variance",
-                 start_options: str = "", end_options: str = "", shape: str = "linear", by: str = "epoch",
-                 begin: float = 0.0, finish: float = 0.5, **options: Any):
-        super().__init__(stats)
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], start: str = "uniform",
+                 end: str = "inverse-variance", start_options: str = "", end_options: str = "", shape: str = "linear",
+                 by: str = "epoch", begin: float = 0.0, finish: float = 0.5, **options: Any):
+        super().__init__(stats, terms)
         if not 0.0 <= begin <= finish <= 1.0:
             raise PluginError(f"weighting 'schedule': expected 0 <= begin <= finish <= 1, got begin={begin} "
                               f"finish={finish}")
-        self.start = build_inner(start, start_options, stats, "weighting 'schedule' start_options")
-        self.end = build_inner(end, end_options, stats, "weighting 'schedule' end_options")
+        self.start = build_inner(start, start_options, stats, terms, "weighting 'schedule' start_options")
+        self.end = build_inner(end, end_options, stats, terms, "weighting 'schedule' end_options")
         self.shape, self.by, self.begin, self.finish = shape, by, begin, finish
 
     def fraction(self, state: TrainingState) -> float:

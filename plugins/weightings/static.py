@@ -1,20 +1,22 @@
-"""Static weightings: one constant weight per data term, fixed before training starts.
+"""Static weightings: one constant weight per term, fixed when the strategy is built.
 
-loss = sum_i w_i mean(data_i) + sum_j mean(other_j); physics and regularization terms keep weight 1.
+loss = sum_i w_i mean(data_i) + sum_j mean(other_j); physics and regularization terms keep weight 1 unless
+the user names them (``fixed``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import torch
 
+from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
 from surrogate.errors import PluginError
-from surrogate.losses import DataStatistics, LossTerms, StepContext, WeightingStrategy, data_term
 from surrogate.options import Option, parse_mapping
+from surrogate.terms import LossTerms, data_terms, output_of
 
-from .terms import check_keys, is_data, match, report, weighted_sum
+from .terms import per_term, report, weighted_sum
 
 NORMALIZE_OPTION = Option(
     "normalize", "none",
@@ -26,8 +28,8 @@ NORMALIZE_OPTION = Option(
 class StaticWeighting(WeightingStrategy):
     """Base of the static strategies: subclasses fill ``self.weights`` ({term: w}) in ``__init__``."""
 
-    def __init__(self, stats: DataStatistics, **options: Any):
-        super().__init__(stats)
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], **options: Any):
+        super().__init__(stats, terms)
         self.weights: dict[str, float] = {}
 
     def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
@@ -35,29 +37,27 @@ class StaticWeighting(WeightingStrategy):
 
 
 def rescaled(weights: dict[str, float], normalize: str) -> dict[str, float]:
-    if normalize == "none":
+    if normalize == "none" or not weights:
         return weights
     scale = len(weights) / sum(weights.values())
     return {name: w * scale for name, w in weights.items()}
 
 
-def positive_variance(stats: DataStatistics, owner: str) -> dict[str, float]:
-    """Each output's training variance; a constant output is a one-line error (its weight would be infinite)."""
-    for name in stats.output_names:
-        if not stats.variance[name] > 0.0:
-            raise PluginError(f"weighting {owner!r}: output {name} has zero variance in the training data; "
-                              f"leave it out with --outputs")
-    return {name: stats.variance[name] for name in stats.output_names}
+def positive_variance(stats: DataStatistics, terms: Sequence[str], owner: str) -> dict[str, float]:
+    """The training variance behind each data term; a constant output is a one-line error (its weight would be
+    infinite)."""
+    variance = {term: stats.variance[output_of(term)] for term in data_terms(terms)}
+    constant = [term for term, value in variance.items() if not value > 0.0]
+    if constant:
+        raise PluginError(f"weighting {owner!r}: output {output_of(constant[0])} has zero variance in the training "
+                          f"data; leave it out with --outputs")
+    return variance
 
 
 class Uniform(StaticWeighting):
     """w_i = 1 for every term: the plain sum of per-output mean squared errors (MSE)."""
 
     description: ClassVar[str] = "w_i = 1: plain MSE summed over outputs (the paper's baseline)"
-
-    def __init__(self, stats: DataStatistics, **options: Any):
-        super().__init__(stats)
-        self.weights = {data_term(name): 1.0 for name in stats.output_names}
 
 
 class InverseVariance(StaticWeighting):
@@ -71,10 +71,10 @@ class InverseVariance(StaticWeighting):
     description: ClassVar[str] = "w_i = 1/Var(y_i): every output's MSE relative to its variance (arXiv 2308.01954)"
     options: ClassVar[tuple[Option, ...]] = (NORMALIZE_OPTION,)
 
-    def __init__(self, stats: DataStatistics, normalize: str = "none", **options: Any):
-        super().__init__(stats)
-        variance = positive_variance(stats, "inverse-variance")
-        self.weights = rescaled({data_term(n): 1.0 / v for n, v in variance.items()}, normalize)
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], normalize: str = "none", **options: Any):
+        super().__init__(stats, terms)
+        variance = positive_variance(stats, terms, "inverse-variance")
+        self.weights = rescaled({term: 1.0 / v for term, v in variance.items()}, normalize)
 
 
 class InverseStd(StaticWeighting):
@@ -83,18 +83,19 @@ class InverseStd(StaticWeighting):
     description: ClassVar[str] = "w_i = 1/std(y_i): the square root of the inverse-variance weights"
     options: ClassVar[tuple[Option, ...]] = (NORMALIZE_OPTION,)
 
-    def __init__(self, stats: DataStatistics, normalize: str = "none", **options: Any):
-        super().__init__(stats)
-        variance = positive_variance(stats, "inverse-std")
-        self.weights = rescaled({data_term(n): 1.0 / math.sqrt(v) for n, v in variance.items()}, normalize)
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], normalize: str = "none", **options: Any):
+        super().__init__(stats, terms)
+        variance = positive_variance(stats, terms, "inverse-std")
+        self.weights = rescaled({term: 1.0 / math.sqrt(v) for term, v in variance.items()}, normalize)
 
 
-class Fixed(WeightingStrategy):
+class Fixed(StaticWeighting):
     """User-given weights: the heuristic method (domain knowledge sets each term's importance).
 
     Source: Shaa, Dynamically Weighting Loss Function Components (2023), section 7 "Heuristic Methods".
     ``weights`` maps names to values; a name is a term (``physics/mixture_fraction``), an output (``Y_HO2``) or a
-    group (``data``, ``physics``); the most specific name wins. Unnamed terms get ``default``. No normalization.
+    group (``data``, ``physics``); the most specific name wins, and a name that matches no term of the run is an
+    error when the strategy is built. Unnamed data terms get ``default``, other terms 1. No normalization.
     """
 
     description: ClassVar[str] = "user-given weight per output, term or group (heuristic weighting)"
@@ -103,19 +104,7 @@ class Fixed(WeightingStrategy):
         Option("default", 1.0, "weight of every data term not named in weights"),
     )
 
-    def __init__(self, stats: DataStatistics, weights: dict[str, float] | None = None, default: float = 1.0,
-                 **options: Any):
-        super().__init__(stats)
-        self.table = dict(weights or {})
-        self.default = default
-        self.weights: dict[str, float] = {}  # per term name, resolved once for the names a batch brings
-
-    def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        if self.weights.keys() != terms.keys():
-            check_keys(self.table, terms, "weighting 'fixed'")
-            self.weights = {name: self.weight_of(name) for name in terms}
-        return weighted_sum(terms, self.weights), report(terms, self.weights)
-
-    def weight_of(self, term: str) -> float:
-        given = match(term, self.table)
-        return given if given is not None else (self.default if is_data(term) else 1.0)
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], weights: dict[str, float] | None = None,
+                 default: float = 1.0, **options: Any):
+        super().__init__(stats, terms)
+        self.weights = per_term(dict(weights or {}), terms, default, "weighting 'fixed'")

@@ -1,35 +1,35 @@
-"""Helpers shared by the weighting strategies: which terms to balance, weighted sums, name matching."""
+"""Helpers shared by the weighting strategies: which terms to balance, weighted sums, name matching.
+
+Term names and their prefixes belong to :mod:`surrogate.terms`; this module only decides how strategies
+treat them. Strategies resolve everything name-based in ``__init__`` from the run's term list, so a
+misspelled name is an error before training starts, not at the first batch.
+"""
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import torch
 
 from surrogate.errors import PluginError
-from surrogate.losses import DATA_PREFIX, LossTerms, output_of
 from surrogate.options import Option
+from surrogate.terms import LossTerms, data_terms, group_of, is_data, is_regularization, output_of
 
-REG_PREFIX = "reg/"
 BALANCE_OPTION = Option(
     "balance", "all", "terms the strategy balances: 'data' (data/... only) or 'all' (every term but reg/...)",
     choices=("data", "all"),
 )
 
 
-def is_data(term: str) -> bool:
-    return term.startswith(DATA_PREFIX)
-
-
-def balanced_terms(terms: LossTerms | Mapping[str, object], balance: str) -> list[str]:
-    """Names of the terms a dynamic strategy weights, in the order given; the others keep weight 1."""
-    if balance == "data":
-        return data_terms(terms)
-    return [name for name in terms if not name.startswith(REG_PREFIX)]
-
-
-def data_terms(terms: LossTerms | Mapping[str, object]) -> list[str]:
-    return [name for name in terms if is_data(name)]
+def balanced_terms(terms: Iterable[str], balance: str, owner: str) -> list[str]:
+    """Names of the terms a dynamic strategy weights, in the order given; the others keep weight 1
+    (regularization strength stays the user's choice). None to balance is a one-line error (e.g.
+    ``balance=data`` on collocation points, which have no data terms)."""
+    terms = list(terms)
+    names = data_terms(terms) if balance == "data" else [name for name in terms if not is_regularization(name)]
+    if not names:
+        raise PluginError(f"{owner}: balance={balance} selects no loss term of this run ({', '.join(terms)})")
+    return names
 
 
 def weighted_sum(terms: LossTerms, weights: Mapping[str, float | torch.Tensor]) -> torch.Tensor:
@@ -48,28 +48,32 @@ def normalized(raw: torch.Tensor, total: float | None = None) -> torch.Tensor:
     return raw * (total / raw.sum().clamp_min(torch.finfo(raw.dtype).tiny))
 
 
-def match(term: str, table: Mapping[str, float]) -> float | None:
-    """The value `table` gives a term: by full term name (``physics/mixture_fraction``), then by output name
-    (``Y_H2O`` for ``data/Y_H2O``), then by group prefix (``data``, ``physics``, ``reg``); None if none applies."""
-    if term in table:
-        return table[term]
+def keys_of(term: str) -> list[str]:
+    """The names a mapping option may use for a term, most specific first: the term (``data/Y_H2O``), its
+    output (``Y_H2O``), its group (``data``; none for ``kl``, which has no group)."""
     output = output_of(term)
-    if output is not None and output in table:
-        return table[output]
-    group = term.split("/", 1)[0]
-    return table.get(group) if "/" in term else None
+    return [term, *([output] if output is not None else []), *([group_of(term)] if "/" in term else [])]
 
 
-def check_keys(table: Mapping[str, float], terms: LossTerms, owner: str) -> None:
+def match(term: str, table: Mapping[str, float]) -> float | None:
+    """The value `table` gives a term by its most specific key (see :func:`keys_of`); None if none applies."""
+    return next((table[key] for key in keys_of(term) if key in table), None)
+
+
+def check_keys(table: Mapping[str, float], terms: Iterable[str], owner: str) -> None:
     """A one-line error for mapping keys that name no term, output or group of this run."""
-    valid: set[str] = set()
-    for name in terms:
-        valid.add(name)
-        if "/" in name:
-            valid.add(name.split("/", 1)[0])
-        output = output_of(name)
-        if output is not None:
-            valid.add(output)
+    valid = {key for term in terms for key in keys_of(term)}
     unknown = sorted(set(table) - valid)
     if unknown:
         raise PluginError(f"{owner}: {unknown[0]!r} names no loss term; valid names: {', '.join(sorted(valid))}")
+
+
+def per_term(table: Mapping[str, float], terms: Iterable[str], data_default: float, owner: str,
+             other_default: float = 1.0) -> dict[str, float]:
+    """A value for every term of the run from a user's mapping option (checked by :func:`check_keys`): the
+    most specific match, else `data_default` for a data term and `other_default` for any other."""
+    terms = list(terms)
+    check_keys(table, terms, owner)
+    values = {term: match(term, table) for term in terms}
+    return {term: value if value is not None else (data_default if is_data(term) else other_default)
+            for term, value in values.items()}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import torch
 
-from surrogate.losses import DataStatistics, LossTerms, StepContext, WeightingStrategy, data_term
+from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
 from surrogate.options import Option
+from surrogate.terms import LossTerms
 
-from .terms import check_keys
+from .terms import BALANCE_OPTION, balanced_terms
 
 
 class Uncertainty(WeightingStrategy):
@@ -18,29 +19,25 @@ class Uncertainty(WeightingStrategy):
     Source: Kendall, Gal, Cipolla, Multi-task learning using uncertainty to weigh losses (CVPR 2018), in the
     common form without the factor 1/2. The s_i are ``nn.Parameter`` s trained by the trainer's optimizer on the
     combined loss; at the optimum exp(s_i) = L_i, so each term is weighted by the inverse of its own loss.
-    Not normalized (the method fixes the scale). The s_i exist from the start for every data term and for
-    the terms named in ``extra_terms`` (physics terms are only named once a batch is seen, and a parameter
-    made later would miss the optimizer); any other term keeps weight 1.
+    Not normalized (the method fixes the scale). One s_i exists from construction for every balanced term of
+    the run (data, physics, pde and kl with ``balance=all``; data only with ``balance=data``), so the optimizer
+    holds them all before the first batch; other terms (``reg/...``) keep weight 1.
     """
 
     description: ClassVar[str] = "learnable log-variances s_i: sum exp(-s_i) L_i + s_i (Kendall et al. 2018)"
     options: ClassVar[tuple[Option, ...]] = (
         Option("init", 0.0, "initial log-variance s_i (weights start at exp(-init))"),
-        Option("extra_terms", "", "comma-separated non-data terms to weight too, e.g. 'physics/mixture_fraction'"),
+        BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, init: float = 0.0, extra_terms: str = "", **options: Any):
-        super().__init__(stats)
-        extra = [name.strip() for name in str(extra_terms).split(",") if name.strip()]
-        self.names = [data_term(name) for name in stats.output_names] + extra
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], init: float = 0.0, balance: str = "all",
+                 **options: Any):
+        super().__init__(stats, terms)
+        self.names = balanced_terms(terms, balance, "weighting 'uncertainty'")
         self.index = {name: i for i, name in enumerate(self.names)}
         self.log_variance = torch.nn.Parameter(torch.full((len(self.names),), float(init)))
-        self.checked = False
 
     def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        if not self.checked:
-            check_keys(dict.fromkeys(self.names, 0.0), terms, "weighting 'uncertainty' extra_terms")
-            self.checked = True
         inverse_variance = torch.exp(-self.log_variance)
         learned = dict(zip(self.names, inverse_variance.detach().tolist()))  # one host copy for the report
         loss: torch.Tensor | float = 0.0

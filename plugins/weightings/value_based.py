@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import torch
 
-from surrogate.losses import DataStatistics, LossTerms, StepContext, TrainingState, WeightingStrategy
+from surrogate.contracts import DataStatistics, StepContext, TrainingState, WeightingStrategy
 from surrogate.options import Option
+from surrogate.terms import LossTerms
 
 from .terms import BALANCE_OPTION, balanced_terms, normalized, report, weighted_sum
 
@@ -18,13 +19,12 @@ def softmax_weights(scores: torch.Tensor) -> torch.Tensor:
 
 
 class ValueHistory(WeightingStrategy):
-    """Base of the step-wise value-based strategies: keeps the balanced names, the current weights and
-    whatever loss history the subclass needs (tensors, so checkpoints restore them)."""
+    """Base of the step-wise value-based strategies: keeps the balanced names and whatever loss history the
+    subclass needs (tensors, so checkpoints restore them)."""
 
-    def __init__(self, stats: DataStatistics, balance: str = "all"):
-        super().__init__(stats)
-        self.balance = balance
-        self.names: list[str] = []
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], balance: str, owner: str):
+        super().__init__(stats, terms)
+        self.names = balanced_terms(terms, balance, owner)
         self.history: dict[str, torch.Tensor] = {}
 
     def update(self, losses: torch.Tensor) -> torch.Tensor:
@@ -32,18 +32,15 @@ class ValueHistory(WeightingStrategy):
         raise NotImplementedError
 
     def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        names = balanced_terms(terms, self.balance)
-        losses = torch.stack([terms[name].detach().mean() for name in names]).double().cpu()
-        if names != self.names:
-            self.names, self.history = names, {}
-        weights = dict(zip(names, self.update(losses).tolist()))
+        losses = torch.stack([terms[name].detach().mean() for name in self.names]).double().cpu()
+        weights = dict(zip(self.names, self.update(losses).tolist()))
         return weighted_sum(terms, weights), report(terms, weights)
 
     def get_extra_state(self) -> dict[str, Any]:
-        return {"names": list(self.names), "history": dict(self.history)}
+        return {"history": dict(self.history)}
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
-        self.names, self.history = list(state["names"]), dict(state["history"])
+        self.history = dict(state["history"])
 
 
 class SoftAdapt(ValueHistory):
@@ -63,9 +60,9 @@ class SoftAdapt(ValueHistory):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, beta: float = 0.1, variant: str = "normalized", balance: str = "all",
-                 **options: Any):
-        super().__init__(stats, balance)
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], beta: float = 0.1, variant: str = "normalized",
+                 balance: str = "all", **options: Any):
+        super().__init__(stats, terms, balance, "weighting 'softadapt'")
         self.beta, self.variant = beta, variant
 
     def update(self, losses: torch.Tensor) -> torch.Tensor:
@@ -99,9 +96,9 @@ class ReLoBRaLo(ValueHistory):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, alpha: float = 0.999, saudade: float = 0.999,
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], alpha: float = 0.999, saudade: float = 0.999,
                  temperature: float = 0.1, seed: int = 0, balance: str = "all", **options: Any):
-        super().__init__(stats, balance)
+        super().__init__(stats, terms, balance, "weighting 'relobralo'")
         self.alpha, self.saudade, self.temperature = alpha, saudade, temperature
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -140,9 +137,11 @@ class DWA(WeightingStrategy):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, temperature: float = 2.0, balance: str = "all", **options: Any):
-        super().__init__(stats)
-        self.temperature, self.balance = temperature, balance
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], temperature: float = 2.0, balance: str = "all",
+                 **options: Any):
+        super().__init__(stats, terms)
+        self.temperature = temperature
+        self.names = balanced_terms(terms, balance, "weighting 'dwa'")
         self.epochs: list[dict[str, float]] = []
         self.current: dict[str, float] = {}
 
@@ -153,10 +152,9 @@ class DWA(WeightingStrategy):
         self.epochs = (self.epochs + [dict(train)])[-2:]
         if len(self.epochs) < 2:
             return
-        names = balanced_terms(train, self.balance)
         before, last = self.epochs
-        ratios = torch.tensor([last[n] / max(before.get(n, last[n]), 1e-300) for n in names], dtype=torch.float64)
-        self.current = dict(zip(names, softmax_weights(ratios / self.temperature).tolist()))
+        ratios = torch.tensor([last[n] / max(before[n], 1e-300) for n in self.names], dtype=torch.float64)
+        self.current = dict(zip(self.names, softmax_weights(ratios / self.temperature).tolist()))
 
     def get_extra_state(self) -> dict[str, Any]:
         return {"epochs": list(self.epochs), "current": dict(self.current)}

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..losses import StepContext, TrainingState
-from ..trainer import TrainOptions, Trainer
+from ..config import TrainOptions
+from ..contracts import StepContext, TrainingState
+from ..trainer import Trainer
 
 
 @dataclass
@@ -51,9 +52,10 @@ def run_training_benchmark(table: str, batch_size: int = 1024, epochs: int = 3, 
                            device=device, lr_schedule="none")
     trainer = Trainer(options, run_dir="unused", progress=False)
     trainer.build()
-    dev = trainer.x.device
-    initial = copy.deepcopy(trainer.network.state_dict())
-    train_rows = trainer.index["train"]
+    task = trainer.task
+    dev = task.x.device
+    initial = copy.deepcopy(trainer.trainable.state_dict())
+    train_rows = task.index["train"]
     n = len(train_rows)
 
     state = TrainingState(steps_per_epoch=trainer.steps_per_epoch, max_epochs=options.epochs)
@@ -67,10 +69,10 @@ def run_training_benchmark(table: str, batch_size: int = 1024, epochs: int = 3, 
     _sync(dev)
     toolkit = epochs * n / (time.perf_counter() - started)
 
-    network = trainer.network
+    network = trainer.trainable
     network.load_state_dict(initial)
     optimizer = torch.optim.Adam(network.parameters(), lr=options.lr)
-    x_cpu, y_cpu = trainer.x[train_rows].cpu(), trainer.y[train_rows].cpu()
+    x_cpu, y_cpu = task.x[train_rows].cpu(), task.y[train_rows].cpu()
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x_cpu, y_cpu), batch_size=batch_size,
                                          shuffle=True)
 

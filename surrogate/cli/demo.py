@@ -31,7 +31,8 @@ def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> No
     from .. import registry
     from ..run import METRICS, load_run
     from ..table import Table
-    from ..trainer import TrainOptions, train
+    from ..config import TrainOptions
+    from ..trainer import train
     from .train import print_metrics
 
     root = Path(out_dir)
@@ -44,10 +45,12 @@ def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> No
     else:
         from ..options import parse_key_values
 
-        registry.load("tables", "h2-flamelet").build(table_path, **parse_key_values(table_options, "--table-option"))
+        generator, options = registry.configure("tables", "h2-flamelet",
+                                                parse_key_values(table_options, "--table-option"))
+        generator.build(table_path, **options)
     table = Table(table_path)
     click.echo(f"  {table.n_rows} points, inputs {', '.join(table.input_names)}; "
-               f"{sum(n.startswith('Y_') for n in table.output_names)} species")
+               f"{len(table.defaults.softmax_outputs or ())} species")
 
     step(2, f"train the softmax MLP with the recommended weighting -> {run_dir}")
     if (run_dir / METRICS).is_file():

@@ -47,7 +47,9 @@ def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float
               help="Cells outside the trained input ranges: clamp them, warn, or stop.")
 def infer(model: Path, inputs: Path, output: Path, chunk_rows: int, provider: str, threads: int | None,
           policy: str) -> None:
-    """Run the ONNX surrogate MODEL on the cells in INPUTS (.h5, .npy or .csv), writing OUTPUT (.h5)."""
+    """Run the ONNX surrogate MODEL on the cells in INPUTS (.h5, .npy or .csv), writing OUTPUT (.h5).
+
+    MODEL has one input and one output tensor (a row model); columns are found by the input names."""
     import warnings
 
     from tqdm import tqdm
@@ -86,26 +88,32 @@ def infer(model: Path, inputs: Path, output: Path, chunk_rows: int, provider: st
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as one JSON object.")
 def info(model: Path, as_json: bool) -> None:
-    """Print the metadata of the ONNX surrogate MODEL: names, units, valid ranges, provenance, parity."""
+    """Print the metadata of the ONNX surrogate MODEL: its tensors (shapes, components with units and valid
+    ranges), provenance and parity."""
     import json
 
-    from export.metadata import read_model_file
+    from export.metadata import V1_KEYS, read_model_file
 
     data, model_info = read_model_file(model)
     decoded = model_info.decoded()
     if as_json:
         click.echo(json.dumps(decoded, indent=2))
         return
-    click.echo(f"{model}  ({len(data) / 1024:.1f} KiB, {decoded['precision']}, opset {decoded['opset']})")
-    ranges, units = model_info.input_ranges, model_info.input_units
-    click.echo("inputs (valid range from training):")
-    for name in model_info.input_names:
-        click.echo(f"  {name:<10} [{ranges[name][0]:.6g}, {ranges[name][1]:.6g}] {units.get(name, '')}")
-    parity = decoded["parity_max_abs_error"]
-    click.echo("outputs (largest |ONNX - PyTorch| at export):")
-    for name in model_info.output_names:
-        click.echo(f"  {name:<10} {model_info.output_units.get(name, ''):<6} {parity.get(name, float('nan')):.3e}")
-    shown = {"inputs", "outputs", "input_units", "output_units", "input_ranges", "parity_max_abs_error"}
+    click.echo(f"{model}  ({len(data) / 1024:.1f} KiB, {decoded['precision']}, opset {decoded['opset']}, "
+               f"format version {model_info.version})")
+    for tensor in model_info.signature.inputs:
+        click.echo(f"input {tensor.name} {tensor.dims()} {tensor.dtype}"
+                   + (", valid range from training:" if tensor.ranged else ", no range:"))
+        for c in tensor.components:
+            shown = f"[{c.range[0]:.6g}, {c.range[1]:.6g}]" if c.range else "-"
+            click.echo(f"  {c.name:<10} {shown:<26} {c.units}")
+    parity = model_info.parity
+    for tensor in model_info.signature.outputs:
+        click.echo(f"output {tensor.name} {tensor.dims()} {tensor.dtype}, largest |ONNX - PyTorch| at export:")
+        for c in tensor.components:
+            error = parity.get(tensor.name, {}).get(c.name, float("nan"))
+            click.echo(f"  {c.name:<10} {c.units:<6} {error:.3e}")
+    shown_keys = {"signature", "parity_max_abs_error", *V1_KEYS}
     for key, value in decoded.items():
-        if key not in shown:
+        if key not in shown_keys:
             click.echo(f"{key}: {json.dumps(value) if not isinstance(value, str) else value}")

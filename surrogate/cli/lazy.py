@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 import click
@@ -44,7 +45,15 @@ class LazyGroup(click.Group):
                 formatter.write_dl(sorted(rows))
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except UserError as exc:
-            raise UserFacingError(str(exc)) from None
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            try:
+                return super().invoke(ctx)
+            except UserError as exc:
+                raise UserFacingError(str(exc)) from None
+
+
+def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+                 line: str | None = None) -> None:
+    """Warnings on the command line are one line on stderr, without the source line that raised them."""
+    click.echo(f"warning: {message}", err=True)

@@ -1,24 +1,51 @@
-"""``surrogate table``: build a table with any installed table plugin, print its summary, plot it.
+"""``surrogate table``: build a dataset with any installed table plugin, print its summary, plot it.
 
 ``surrogate table build KIND -o TABLE.h5 [--OPTION VALUE ...] [--set key=value ...]``: one subcommand per
 plugin of the ``surrogate.tables`` entry-point group, with one ``--option`` per plugin option (underscores
-become dashes); ``--set key=value`` sets the same options generically.
+become dashes); ``--set key=value`` sets the same options generically. The core resolves and type-checks the
+options (defaults applied) before the plugin runs, and prints the plugin's generic
+:class:`~surrogate.contracts.BuildReport`. ``info`` and ``plot`` work on every dataset kind (scattered,
+trajectories, collocation) and add the kind's own ``summary``/``plot`` hooks when its plugin defines them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import click
 
 from .. import registry
-from ..errors import UserError
+from ..errors import PluginError, UserError
 
 
 def _echo_lines(lines: list[tuple[str, str]]) -> None:
     width = max((len(label) for label, _ in lines), default=0)
     for label, value in lines:
         click.echo(f"{label:<{width}}  {value}")
+
+
+def _format_number(value: Any) -> str:
+    """A report number as text: floats to 4 significant digits, lists joined by commas."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_format_number(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _echo_report(kind: str, report: Any) -> None:
+    """The generic build report: where, how many rows, how long, what was resumed, the kind's numbers, notes."""
+    from ..contracts import BuildReport
+
+    if not isinstance(report, BuildReport):
+        raise PluginError(f"table kind {kind!r}: build returned a {type(report).__name__}, not a "
+                          "surrogate.contracts.BuildReport")
+    click.echo(f"wrote {report.path}: {report.rows} rows in {report.seconds:.1f} s"
+               + (f" (resumed {report.resumed})" if report.resumed else ""))
+    for name, value in report.numbers.items():
+        click.echo(f"{name} = {_format_number(value)}")
+    for note in report.notes:
+        click.echo(note, err=True)
 
 
 def _build_command(kind: str) -> click.Command:
@@ -30,16 +57,8 @@ def _build_command(kind: str) -> click.Command:
 
         given = {name: value for name, value in cli_options.items() if value is not None}
         given.update(parse_key_values(settings, "--set"))
-        report = plugin.build(output, **given)
-        click.echo(f"wrote {report.path}: {report.n_flamelets} flamelets, {report.n_rows} rows "
-                   f"in {report.seconds:.1f} s" + (f" (resumed {report.resumed} flamelets)" if report.resumed else ""))
-        for chi in report.extinction_chi_st:
-            click.echo(f"extinction chi_st = {chi:.4g} 1/s")
-        if report.failures:
-            click.echo(f"{len(report.failures)} solve(s) did not converge and were skipped (the last ones end "
-                       "the unstable branch, as far as it converges):", err=True)
-            for failure in report.failures:
-                click.echo(f"  {failure}", err=True)
+        generator, options = registry.configure("tables", kind, given)
+        _echo_report(kind, generator.build(output, progress=True, **options))
 
     params: list[click.Parameter] = [
         click.Option(["-o", "--output"], required=True, type=click.Path(dir_okay=False), help="Table file to write."),
@@ -56,12 +75,13 @@ def _build_command(kind: str) -> click.Command:
             [f"--{option.name.replace('_', '-')}", option.name], default=None, metavar=option.type_name.upper(),
             help=f"{option.help} [default: {default}]",
         ))
-    return click.Command(kind, callback=run, params=params, help=getattr(plugin, "description", ""),
-                         short_help=getattr(plugin, "description", ""))
+    description = getattr(plugin, "description", "")
+    return click.Command(kind, callback=run, params=params, help=description, short_help=description)
 
 
 class KindGroup(click.Group):
-    """Subcommands are the installed table plugins, built on first use."""
+    """Subcommands are the installed table plugins, loaded only when one is used, so that listing them (and a
+    broken third-party plugin) never costs or breaks another kind."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(registry.available("tables"))
@@ -69,28 +89,49 @@ class KindGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         return _build_command(name)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Kinds and the package each comes from, read from entry points without importing any plugin (each
+        kind's description and options: ``surrogate table build KIND --help``)."""
+        rows = [(name, f"from {registry.package_of(ep)}") for name, ep in sorted(registry.available("tables").items())]
+        if rows:
+            with formatter.section("Kinds"):
+                formatter.write_dl(rows)
+
+
+def _plugin_hook(kind: str, hook: str) -> Callable[..., Any] | None:
+    """The `hook` (summary, plot) of the plugin that made a dataset of `kind`, None when that plugin is not
+    installed or does not define it. A plugin that fails to load raises PluginError."""
+    if kind not in registry.available("tables"):
+        return None
+    return getattr(registry.load("tables", kind), hook, None)
+
 
 @click.group()
 def table() -> None:
-    """Build, inspect and plot thermochemical tables."""
+    """Build, inspect and plot datasets (tables, trajectories, collocation problems)."""
 
 
-@table.group(cls=KindGroup)
+@table.group(cls=KindGroup, subcommand_metavar="KIND -o PATH [OPTIONS]")
 def build() -> None:
-    """Build a table: surrogate table build KIND -o TABLE.h5 [--option value ...]; resumes if interrupted."""
+    """Build a dataset: surrogate table build KIND -o TABLE.h5 [--option value ...]; resumes if interrupted."""
 
 
 @table.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 def info(path: str) -> None:
-    """Summary of a table: kind, size, input ranges, outputs, provenance and the plugin's own numbers."""
+    """Summary of a dataset: kind, size, ranges, declared defaults, provenance and the plugin's own lines."""
+    from ..datasets import open_dataset
     from ..table_summary import summarize
 
-    lines = summarize(path)
-    kind = dict(lines)["kind"]
-    plugin = registry.load("tables", kind) if kind in registry.available("tables") else None
-    if plugin is not None and hasattr(plugin, "summary"):
-        lines += plugin.summary(path)
+    dataset = open_dataset(path)
+    lines = summarize(dataset)
+    try:
+        summary = _plugin_hook(dataset.kind, "summary")
+        if summary is not None:
+            lines += [(str(label), str(value)) for label, value in summary(path)]
+    except Exception as exc:  # a broken plugin must not hide what the core can say about the file
+        click.echo(f"warning: no summary from the {dataset.kind!r} plugin ({exc.__class__.__name__}: {exc})",
+                   err=True)
     _echo_lines(lines)
 
 
@@ -99,15 +140,17 @@ def info(path: str) -> None:
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Directory for the PNG files.")
 def plot(path: str, out_dir: str) -> None:
-    """Figures of a table as PNG (for flamelet tables: the S-curve, profiles, the structured table)."""
-    from ..table import Table
+    """Figures of a dataset as PNG, drawn by the plugin of its kind (for flamelet tables: the S-curve,
+    profiles, the structured table)."""
+    from ..datasets import open_dataset
 
-    kind = Table(path).kind
-    plugin = registry.load("tables", kind) if kind in registry.available("tables") else None
-    if plugin is None or not hasattr(plugin, "plot"):
-        raise UserError(f"{path}: no plots for table kind {kind!r}")
+    dataset = open_dataset(path)
+    make = _plugin_hook(dataset.kind, "plot")
+    if make is None:
+        raise UserError(f"{path}: no plots for the {dataset.dataset_kind} dataset of kind {dataset.kind!r} "
+                        "(its table plugin is not installed or has no plot hook)")
     try:
-        made = plugin.plot(path, out_dir)
+        made = make(path, out_dir)
     except OSError as exc:
         raise UserError(f"{out_dir}: cannot write plots ({exc.strerror or exc})") from None
     for figure in made:

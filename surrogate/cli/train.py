@@ -10,14 +10,22 @@ import click
 from ..errors import UserError
 
 TRAIN_SETTINGS = [
+    click.option("--task", help="Task plugin: how the dataset becomes loss terms. [default: the dataset's, "
+                 "regression for tables of rows]"),
+    click.option("--task-option", "task_option", multiple=True, metavar="KEY=VALUE", help="Task option."),
     click.option("--model", help="Model plugin (see `surrogate plugins`). [default: softmax-mlp]"),
     click.option("--model-option", "model_option", multiple=True, metavar="KEY=VALUE", help="Model option."),
     click.option("--physics", multiple=True, metavar="NAME", help="Physics/regularization loss plugin (repeatable)."),
     click.option("--physics-option", "physics_option", multiple=True, metavar="NAME.KEY=VALUE",
                  help="Option of a physics plugin, e.g. mixture-fraction.weight=0.1."),
-    click.option("--inputs", help="Comma-separated input columns. [default: all table inputs]"),
-    click.option("--outputs", help="Comma-separated output columns. [default: every Y_* of the table]"),
-    click.option("--log-input", "log_input", multiple=True, help="Input scaled by log10 before min-max. [default: chi]"),
+    click.option("--inputs", help="Comma-separated input columns. [default: the table's declared inputs]"),
+    click.option("--outputs", help="Comma-separated output columns. [default: the table's declared outputs]"),
+    click.option("--log-input", "log_input", multiple=True,
+                 help="Input scaled by log10 before min-max (repeat; '' for none). [default: the table's]"),
+    click.option("--closure", type=click.Choice(["auto", "softmax", "none"]),
+                 help="Close the table's mass fractions with a softmax. [default: auto, as the model asks]"),
+    click.option("--split-by", "split_by", type=click.Choice(["random", "group"]),
+                 help="Random rows, or whole groups (flamelets, trajectories) held out. [default: random]"),
     click.option("--epochs", type=int, help="Maximum epochs. [default: about 50,000 optimizer steps, 10 to 2000 epochs]"),
     click.option("--batch-size", "batch_size", type=int, help="Batch size. [default: 256]"),
     click.option("--lr", type=float, help="Learning rate (Adam). [default: 1e-2, cosine-annealed to 1e-4]"),
@@ -76,19 +84,23 @@ def load_yaml(path: str) -> dict[str, Any]:
 
 def build_options(table: str, settings: dict[str, Any], extra: dict[str, Any] | None = None):
     """TrainOptions from defaults, then the YAML config, then options given on the command line."""
+    from ..config import TrainOptions
     from ..options import parse_key_values
-    from ..trainer import TrainOptions
 
     data: dict[str, Any] = load_yaml(settings["config_file"]) if settings.get("config_file") else {}
+    log_inputs = settings.get("log_input")
     given = {
+        "task": settings.get("task"),
+        "task_options": parse_key_values(settings.get("task_option") or (), "--task-option") or None,
         "model": settings.get("model"),
         "model_options": parse_key_values(settings.get("model_option") or (), "--model-option") or None,
         "physics": list(settings.get("physics") or ()) or None,
         "physics_options": per_plugin_options(settings.get("physics_option") or (), "--physics-option") or None,
         "inputs": split_list(settings.get("inputs")),
         "outputs": split_list(settings.get("outputs")),
-        "log_inputs": list(settings.get("log_input") or ()) or None,
-        **{k: settings.get(k) for k in ("epochs", "batch_size", "lr", "optimizer", "lr_schedule", "weight_decay",
+        "log_inputs": [name for name in log_inputs if name.strip()] if log_inputs else None,
+        **{k: settings.get(k) for k in ("closure", "split_by", "epochs", "batch_size", "lr", "optimizer",
+                                        "lr_schedule", "weight_decay",
                                         "patience", "min_delta", "val_fraction", "test_fraction", "seed", "device")},
         **(extra or {}),
     }
@@ -99,11 +111,18 @@ def build_options(table: str, settings: dict[str, Any], extra: dict[str, Any] | 
     return options
 
 
+METRIC_LABELS = {"r2": "R²", "mse": "MSE", "mre": "MRE", "max_abs": "max |err|"}
+
+
 def print_metrics(metrics: dict[str, dict[str, dict[str, float]]], split: str) -> None:
+    """One line per output, one column per metric the task reported (R² to 5 decimals, the rest %.3e)."""
     rows = metrics[split]
-    click.echo(f"{'output':<12} {'R²':>10} {'MSE':>11} {'MRE':>10} {'max |err|':>11}   ({split})")
-    for name, m in rows.items():
-        click.echo(f"{name:<12} {m['r2']:>10.5f} {m['mse']:>11.3e} {m['mre']:>10.3e} {m['max_abs']:>11.3e}")
+    keys = list(dict.fromkeys(key for values in rows.values() for key in values))
+    width = max([12, *(len(name) + 1 for name in rows)])
+    click.echo(f"{'output':<{width}}" + "".join(f" {METRIC_LABELS.get(k, k):>14}" for k in keys) + f"   ({split})")
+    for name, values in rows.items():
+        cells = [f"{values[k]:>14.5f}" if k == "r2" else f"{values[k]:>14.3e}" for k in keys]
+        click.echo(f"{name:<{width}} " + " ".join(cells))
 
 
 @click.command()
@@ -125,8 +144,8 @@ def train(table: str, run_dir: str, weighting: str | None, weighting_option: tup
     if resume:
         if not (target / CONFIG).is_file():
             raise UserError(f"--resume: {target} holds no run to resume (no {CONFIG})")
+        from ..config import TrainOptions
         from ..run import read_config
-        from ..trainer import TrainOptions
 
         options = TrainOptions.from_mapping(read_config(target)["trainer"], str(target / CONFIG))
     else:

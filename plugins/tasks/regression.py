@@ -1,0 +1,158 @@
+"""Regression on rows: a scattered table's inputs -> outputs, one squared-error data term per output.
+
+What a flamelet, FGM, equilibrium or PDF table needs: inputs min-max scaled (log10 first where the table or
+the user says so), outputs standardized, mass fractions closed by a softmax when the model asks for it and the
+table declares them, a random or a grouped (held-out flamelets) split.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterator, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from surrogate.closure import SoftmaxClosure
+from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
+from surrogate.data import TrainingData, split_groups, split_indices
+from surrogate.errors import UserError
+from surrogate.metrics import metrics_table
+from surrogate.run import row_signature
+from surrogate.scaling import InputScaler, OutputScaler, PhysicalModel
+from surrogate.table import Table
+from surrogate.terms import LossTerms, data_term
+
+PREDICT_CHUNK = 65536
+
+
+class Regression(Task):
+    """L_j = (ŷ_j - y_j)² per sample in model space for each output j (``data/<output>``); the validation score
+    is the mean over outputs of MSE_j / Var(y_j) (≈ mean of 1 - R²), the same yardstick for every strategy."""
+
+    description: ClassVar[str] = "rows of a scattered table: inputs -> outputs, one data term per output"
+    datasets: ClassVar[tuple[str, ...]] = ("scattered",)
+
+    def __init__(self, dataset: Table, settings: TaskSettings, processes: Any, **options: Any):
+        super().__init__(dataset, settings, processes)
+        table, defaults = dataset, dataset.defaults
+        self.input_names = list(settings.inputs or defaults.default_inputs or table.input_names)
+        self.output_names = list(settings.outputs or defaults.default_outputs or table.output_names)
+        for name in [*self.input_names, *self.output_names]:
+            table.units(name)  # one-line error for unknown columns, before any work
+        declared_log = [name for name in defaults.log_inputs or () if name in self.input_names]
+        self.log_inputs = declared_log if settings.log_inputs is None else list(settings.log_inputs)
+        unknown = [name for name in self.log_inputs if name not in self.input_names]
+        if unknown:
+            raise UserError(f"--log-input {unknown[0]!r} is not one of the inputs ({', '.join(self.input_names)})")
+        self.softmax_outputs = [name for name in defaults.softmax_outputs or () if name in self.output_names]
+        if settings.split_by == "group":
+            if not defaults.group_column:
+                raise UserError(f"{table.path}: --split-by group needs a table that declares a group column "
+                                "(root attribute group_column); this one declares none")
+            self.index_splits = split_groups(table.read_labels(defaults.group_column), settings.val_fraction,
+                                             settings.test_fraction, settings.seed)
+        else:
+            self.index_splits = split_indices(table.n_rows, settings.val_fraction, settings.test_fraction,
+                                              settings.seed)
+
+    def epoch_size(self) -> int:
+        return len(self.index_splits["train"])
+
+    # ------------------------------------------------------------------------------------------ set-up
+    def setup(self, network: nn.Module, closure: str) -> None:
+        device = self.settings.device
+        mask = [closure == "softmax" and name in self.softmax_outputs for name in self.output_names]
+        self.data = TrainingData.from_table(self.dataset, self.input_names, self.output_names, self.log_inputs,
+                                            mask, self.index_splits)
+        self.trainable = SoftmaxClosure(network, mask) if any(mask) else network
+        self.model = PhysicalModel(self.data.input_scaler, self.trainable, self.data.output_scaler).to(device)
+        with torch.no_grad():
+            self.x_phys = torch.as_tensor(self.data.x, dtype=torch.float32, device=device)
+            self.x = self.model.input_scaler(self.x_phys)
+            self.y = self.model.output_scaler.inverse(torch.as_tensor(self.data.y, dtype=torch.float32, device=device))
+        self.index = {k: torch.as_tensor(v, device=device) for k, v in self.index_splits.items()}
+        y_train = self.y[self.index["train"]]
+        if isinstance(self.trainable, SoftmaxClosure):
+            self.trainable.start_at_mean(y_train.mean(dim=0))
+        self.stats = self.data.statistics(y_train.double().cpu().numpy())
+        self.variance = torch.tensor([max(self.stats.variance[n], 1e-30) for n in self.output_names])
+
+    def statistics(self) -> DataStatistics:
+        return self.stats
+
+    def term_names(self) -> list[str]:
+        return [data_term(name) for name in self.output_names]
+
+    # -------------------------------------------------------------------------------------- batches
+    def batches(self, split: str, batch_size: int | None,
+                generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
+        """Row indices on the device: shuffled by `generator`, in chunks of `batch_size` (None: all rows);
+        training batches are shared between data-parallel ranks."""
+        rows = self.index[split]
+        if generator is not None:
+            rows = rows[torch.randperm(len(rows), generator=generator).to(rows.device)]
+        for chunk in ([rows] if batch_size is None else rows.split(batch_size)):
+            if split != "train":
+                yield chunk
+            elif len(chunk) >= self.processes.world:
+                yield self.processes.share(chunk)
+
+    def loss_terms(self, forward: Callable[[torch.Tensor], torch.Tensor], rows: torch.Tensor) -> tuple[LossTerms, Batch]:
+        x, y = self.x[rows], self.y[rows]
+        y_pred = forward(x)
+        columns = ((y_pred - y) ** 2).unbind(dim=1)  # one backward node for all outputs, not one per slice
+        terms: LossTerms = {data_term(name): column for name, column in zip(self.output_names, columns)}
+        batch = Batch(x=x, x_phys=self.x_phys[rows], y=y, y_pred=y_pred,
+                      y_pred_phys=self.model.output_scaler(y_pred), input_names=self.input_names,
+                      output_names=self.output_names, model=self.trainable)
+        return terms, batch
+
+    def score(self, means: Mapping[str, float]) -> float:
+        return float(np.mean([means[data_term(n)] / float(v) for n, v in zip(self.output_names, self.variance)]))
+
+    # ------------------------------------------------------------------------------------ results
+    @torch.no_grad()
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """Physical predictions of the current model for table rows."""
+        self.model.eval()
+        parts = [self.model(self.x_phys[torch.as_tensor(rows[s:s + PREDICT_CHUNK], device=self.x_phys.device)])
+                 .double().cpu() for s in range(0, len(rows), PREDICT_CHUNK)]
+        return torch.cat(parts).numpy() if parts else np.empty((0, len(self.output_names)))
+
+    def final_metrics(self) -> dict[str, dict[str, dict[str, float]]]:
+        self.predictions = {split: self.predict(rows) for split, rows in self.index_splits.items() if len(rows)}
+        return {split: metrics_table(self.data.y[self.index_splits[split]], predicted, self.output_names)
+                for split, predicted in self.predictions.items()}
+
+    def write_plots(self, metrics: Mapping[str, Any], plot_dir: Path) -> None:
+        from surrogate import plots
+
+        split = "test" if "test" in self.predictions else "train"
+        plots.parity(self.data.y[self.index_splits[split]], self.predictions[split], self.output_names,
+                     metrics[split], plot_dir / "parity.png", title=f"{split} split ({self.settings.split_by})")
+
+    def state(self) -> dict[str, Any]:
+        return {"input": self.data.input_scaler.to_dict(), "output": self.data.output_scaler.to_dict(),
+                "softmax_mask": [bool(m) for m in getattr(self.trainable, "mask", [False] * len(self.output_names))]}
+
+    def splits(self) -> dict[str, np.ndarray]:
+        return self.index_splits
+
+    def config(self) -> dict[str, Any]:
+        units = {name: self.dataset.units(name) for name in [*self.input_names, *self.output_names]}
+        return {"inputs": self.input_names, "outputs": self.output_names, "units": units,
+                "input_ranges": self.data.input_ranges(), "log_inputs": self.log_inputs,
+                "softmax_outputs": [n for n, m in zip(self.output_names, self.state()["softmax_mask"]) if m],
+                "signature": self.signature()}
+
+    def signature(self) -> dict[str, Any]:
+        units = {name: self.dataset.units(name) for name in [*self.input_names, *self.output_names]}
+        return row_signature(self.input_names, self.output_names, units, self.data.input_ranges())
+
+    @classmethod
+    def assemble(cls, network: nn.Module, state: Mapping[str, Any], config: Mapping[str, Any]) -> nn.Module:
+        mask = state.get("softmax_mask") or [False] * len(config["outputs"])
+        wrapped = SoftmaxClosure(network, mask) if any(mask) else network
+        return PhysicalModel(InputScaler.from_dict(state["input"]), wrapped, OutputScaler.from_dict(state["output"]))

@@ -1,0 +1,436 @@
+"""The plugin contracts: one documented base class per plugin kind, and the check the registry runs on load.
+
+==================  ==========================  ================================================================
+entry-point group   base class                  what the plugin provides
+==================  ==========================  ================================================================
+surrogate.tables    :class:`TableGenerator`     ``build(output, **options) -> BuildReport`` writing one dataset;
+                                                optional ``summary(path)`` and ``plot(path, out_dir)``
+surrogate.tasks     :class:`Task`               how a dataset and a model become named loss terms, how a run is
+                                                evaluated, what is exported
+surrogate.models    :class:`ModelFactory`       ``build(n_inputs, n_outputs, *, output_names, **options)``
+                                                returning a ``torch.nn.Module`` in model (scaled) space
+surrogate.weightings :class:`WeightingStrategy` ``combine(terms, ctx) -> (loss, {term: weight})``
+surrogate.physics   :class:`PhysicsLoss`        ``term_names()`` declared when built, ``terms(batch)`` per batch
+==================  ==========================  ================================================================
+
+Every plugin also has a one-line ``description`` and typed ``options`` (a tuple of
+:class:`~surrogate.options.Option`); the core resolves and type-checks the options (defaults applied) before
+the plugin sees them. Subclassing the base class is the easy way to follow a contract, but the registry checks
+the shape, not the ancestry: :func:`check_plugin` names the plugin, its package and what is missing or has the
+wrong signature, before any file is written.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from .errors import PluginError
+from .options import Option
+from .terms import LossTerms, output_of
+
+
+# ------------------------------------------------------------------------------------------------ tables
+@dataclass
+class BuildReport:
+    """What a table build did. ``numbers`` holds kind-specific results (e.g. extinction χ_st) that the CLI
+    prints as ``name = value``; ``notes`` are lines the user should read (skipped solves, warnings)."""
+
+    path: Path
+    rows: int
+    seconds: float
+    resumed: int = 0
+    notes: list[str] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+class TableGenerator:
+    """Writes one dataset file (scattered rows, trajectories or a collocation problem) from typed options.
+
+    ``build`` receives options already resolved and type-checked by the core (every declared option present,
+    defaults applied); it writes atomically (:func:`surrogate.table.write_table` or
+    :func:`surrogate.datasets.write_trajectories` / ``write_collocation``), shows progress when ``progress``
+    is true, resumes an interrupted build where it can, and returns a :class:`BuildReport`.
+    ``summary(path)`` returns extra ``(label, value)`` lines for ``surrogate table info``; ``plot(path,
+    out_dir)`` writes PNG figures and returns their paths. Both are optional.
+    """
+
+    description: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    @classmethod
+    def build(cls, output: str | os.PathLike, *, progress: bool = True, **options: Any) -> BuildReport:
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------------------------------------ models
+class ModelFactory:
+    """Builds the network a task trains: model-space inputs ``(batch, n_inputs)`` to raw model-space outputs
+    ``(batch, n_outputs)``.
+
+    The network does not scale and does not close mass fractions: the task wraps it in its scalers and, where
+    the dataset declares mass fractions, in :class:`surrogate.closure.SoftmaxClosure` (which makes them
+    positive and sum to one, for any network). ``closure`` says what the model wants by default (``softmax``
+    or ``none``); the user overrides it with ``--closure``. A network may define ``shared_parameters()`` (the
+    last layer shared by all outputs, which gradient-based strategies differentiate); otherwise
+    :func:`shared_parameters` picks a sensible default.
+    """
+
+    description: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
+    closure: ClassVar[str] = "none"
+
+    @classmethod
+    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], **options: Any) -> nn.Module:
+        raise NotImplementedError
+
+
+def shared_parameters(network: nn.Module) -> list[nn.Parameter]:
+    """The parameters gradient-based strategies compare term gradients on.
+
+    The network's own ``shared_parameters()`` when it defines one; otherwise the next-to-last module that
+    holds parameters (the last hidden layer before an output layer); all parameters for a one-layer network.
+    """
+    hook = getattr(network, "shared_parameters", None)
+    if callable(hook):
+        return list(hook())
+    layers = [m for m in network.modules() if not list(m.children()) and any(True for _ in m.parameters(False))]
+    if len(layers) >= 2:
+        return list(layers[-2].parameters())
+    return list(network.parameters())
+
+
+# ---------------------------------------------------------------------------------------- weightings
+@dataclass
+class TrainingState:
+    """Where training stands: strategies schedule on step or epoch."""
+
+    step: int = 0
+    epoch: int = 0
+    steps_per_epoch: int = 1
+    max_epochs: int = 1
+
+    @property
+    def total_steps(self) -> int:
+        return max(1, self.steps_per_epoch * self.max_epochs)
+
+    def progress(self, by: str = "step") -> float:
+        """Fraction of training done, in [0, 1], counted in steps or whole epochs."""
+        if by == "epoch":
+            return min(1.0, self.epoch / max(1, self.max_epochs - 1)) if self.max_epochs > 1 else 1.0
+        return min(1.0, self.step / max(1, self.total_steps - 1))
+
+
+@dataclass
+class DataStatistics:
+    """Statistics of the training targets in model space, computed once by the task before training:
+    one entry per data term's output (``data/<output>``)."""
+
+    output_names: list[str]
+    mean: dict[str, float]
+    variance: dict[str, float]
+    n_samples: int
+
+    def variance_of_term(self, term: str) -> float | None:
+        """Variance of the targets behind a data term; None for other terms."""
+        output = output_of(term)
+        return self.variance.get(output) if output is not None else None
+
+
+@dataclass
+class StepContext:
+    """What a strategy may look at when combining one batch's terms.
+
+    ``shared_parameters``: the last shared layer's parameters, for gradient-based strategies
+    (``torch.autograd.grad(term.mean(), shared_parameters, retain_graph=True)``).
+    ``validation``: the latest per-term mean validation losses (unweighted), None before the first epoch ends.
+    ``validation_terms``: computes element-wise terms on a random validation batch, with the graph through
+    the model, for strategies that learn weights toward lower validation loss.
+    """
+
+    state: TrainingState
+    shared_parameters: list[nn.Parameter]
+    validation: dict[str, float] | None = None
+    validation_terms: Callable[[], LossTerms] | None = None
+
+
+class WeightingStrategy(nn.Module):
+    """Turns named element-wise loss terms into one scalar loss and reports the weight it gave each term.
+
+    ``__init__(stats, terms, **options)``: the training-data statistics, the names of every term the run
+    will produce (data, physics, pde, kl, reg; known before the first batch) and the resolved options.
+    Parameters registered on the module (``nn.Parameter``) are optimized by the trainer's optimizer together
+    with the model, on the combined loss; a strategy that updates its weights by its own rule keeps them as
+    buffers. ``observe_epoch`` is called after each epoch with per-term mean losses.
+    """
+
+    description: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], **options: Any):
+        super().__init__()
+        self.stats = stats
+        self.term_names = list(terms)
+
+    def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
+        """(scalar loss, {term: weight used}) for one batch."""
+        raise NotImplementedError
+
+    def forward(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.combine(terms, ctx)
+
+    def observe_epoch(self, train: Mapping[str, float], validation: Mapping[str, float], state: TrainingState) -> None:
+        """Called at the end of each epoch with per-term mean losses on train and validation."""
+
+
+# ------------------------------------------------------------------------------------------- physics
+@dataclass
+class Batch:
+    """One batch as physics losses see it. ``x``, ``y`` and ``y_pred`` are in model (scaled) space;
+    ``x_phys`` and ``y_pred_phys`` are physical and differentiable. ``y`` is None where there are no
+    targets (collocation points); ``extras`` carries what a task adds (time, latent sample, boundary points)."""
+
+    x: torch.Tensor
+    x_phys: torch.Tensor
+    y: torch.Tensor | None
+    y_pred: torch.Tensor
+    y_pred_phys: torch.Tensor
+    input_names: list[str]
+    output_names: list[str]
+    model: nn.Module
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PhysicsContext:
+    """What a physics loss knows about the problem when it is built."""
+
+    input_names: list[str]
+    output_names: list[str]
+    table_attrs: dict[str, Any] = field(default_factory=dict)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+
+class PhysicsLoss:
+    """Adds named loss terms computed from a batch and the model (conservation laws, PDE residuals, penalties).
+
+    ``__init__(context, **options)`` checks that the problem fits (one-line :class:`PluginError` otherwise);
+    ``term_names()`` lists the terms ``terms(batch)`` will return, so strategies know them from the start.
+    """
+
+    description: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    def __init__(self, context: PhysicsContext, **options: Any):
+        self.context = context
+
+    def term_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def terms(self, batch: Batch) -> LossTerms:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------------- tasks
+@dataclass
+class TaskSettings:
+    """The user's choices a task reads: columns, scaling, split, batching, seed, device."""
+
+    inputs: list[str] | None
+    outputs: list[str] | None
+    log_inputs: list[str] | None
+    closure: str
+    split_by: str
+    val_fraction: float
+    test_fraction: float
+    batch_size: int
+    seed: int
+    device: torch.device
+
+
+class Task:
+    """How a dataset and a network become named loss terms, a validation score, metrics and an export.
+
+    The trainer is only the loop; it calls, in order:
+
+    1. ``Task(dataset, settings, processes, **options)``: check the dataset kind (``datasets``) and columns;
+    2. ``input_names`` / ``output_names``: the network's columns, given to the model factory;
+    3. ``epoch_size()``: training samples per epoch (rows, trajectory steps, collocation points), which fixes
+       the steps per epoch and the default epoch budget;
+    4. ``setup(network, closure)``: fit scalers on the training split, put the data on the device, and set
+       ``self.trainable`` (the model-space module the optimizer trains: the network, wrapped in a
+       :class:`~surrogate.closure.SoftmaxClosure` when ``closure`` is ``softmax`` and the data has mass
+       fractions) and ``self.model`` (the physical module around it that is saved and exported);
+    5. ``statistics()`` and ``term_names()``: for the weighting strategy;
+    6. per step: ``batches("train", batch_size, generator)`` then ``loss_terms(network_forward, batch)``,
+       which returns the named terms and the :class:`Batch` physics losses see;
+    7. per epoch: ``batches("val", ...)`` for mean terms and ``score(means)``, a strategy-independent number,
+       lower is better (selects the best epoch, drives early stopping);
+    8. at the end: ``final_metrics()`` ({split: {output: {metric: value}}}) and ``write_plots(...)``;
+       ``state()`` (JSON) is saved with the run so ``assemble(network, state, config)`` rebuilds ``model``
+       for inference and export; ``signature()`` describes the exported tensors (ONNX contract v2).
+    """
+
+    description: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
+    datasets: ClassVar[tuple[str, ...]] = ("scattered",)
+    differentiates_inputs: ClassVar[bool] = False  # terms take derivatives w.r.t. inputs (PINN residuals)
+
+    model: nn.Module
+    trainable: nn.Module
+    input_names: list[str]
+    output_names: list[str]
+
+    def __init__(self, dataset: Any, settings: TaskSettings, processes: Any, **options: Any):
+        self.dataset = dataset
+        self.settings = settings
+        self.processes = processes
+
+    def epoch_size(self) -> int:
+        raise NotImplementedError
+
+    def setup(self, network: nn.Module, closure: str) -> None:
+        raise NotImplementedError
+
+    def statistics(self) -> DataStatistics:
+        raise NotImplementedError
+
+    def term_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def physics_context(self) -> PhysicsContext:
+        return PhysicsContext(list(self.input_names), list(self.output_names), dict(self.dataset.attrs),
+                              self.settings.device)
+
+    def batches(self, split: str, batch_size: int | None, generator: torch.Generator | None = None) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def loss_terms(self, forward: Callable[[torch.Tensor], torch.Tensor], batch: Any) -> tuple[LossTerms, Batch]:
+        raise NotImplementedError
+
+    def score(self, means: Mapping[str, float]) -> float:
+        raise NotImplementedError
+
+    def final_metrics(self) -> dict[str, dict[str, dict[str, float]]]:
+        raise NotImplementedError
+
+    def write_plots(self, metrics: Mapping[str, Any], plot_dir: Path) -> None:
+        """Task-specific figures (parity, rollouts); the trainer draws training curves and weights itself."""
+
+    def state(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def splits(self) -> dict[str, Any]:
+        """Arrays saved as splits.npz (row or trajectory indices per split), for reproducibility."""
+        return {}
+
+    def config(self) -> dict[str, Any]:
+        """Task entries of config.json: columns, units, valid ranges, signature."""
+        raise NotImplementedError
+
+    def signature(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def assemble(cls, network: nn.Module, state: Mapping[str, Any], config: Mapping[str, Any]) -> nn.Module:
+        raise NotImplementedError
+
+
+# -------------------------------------------------------------------------------------------- checks
+@dataclass(frozen=True)
+class Method:
+    """A callable a contract requires: its name, the arguments a caller passes, and whether it is optional."""
+
+    name: str
+    positional: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    instance: bool = False  # called on an instance (self is bound by the caller), not on the class
+    optional: bool = False
+
+    def text(self) -> str:
+        args = [*self.positional, *(["*"] if self.keywords else []), *self.keywords]
+        return f"{self.name}({', '.join(args)})"
+
+
+CONTRACTS: dict[str, tuple[type, tuple[Method, ...]]] = {
+    "tables": (TableGenerator, (
+        Method("build", ("output",), ("progress",)),
+        Method("summary", ("path",), optional=True),
+        Method("plot", ("path", "out_dir"), optional=True),
+    )),
+    "models": (ModelFactory, (Method("build", ("n_inputs", "n_outputs"), ("output_names",)),)),
+    "weightings": (WeightingStrategy, (
+        Method("__init__", ("stats", "terms"), instance=True),
+        Method("combine", ("terms", "ctx"), instance=True),
+    )),
+    "physics": (PhysicsLoss, (
+        Method("__init__", ("context",), instance=True),
+        Method("term_names", (), instance=True),
+        Method("terms", ("batch",), instance=True),
+    )),
+    "tasks": (Task, tuple(Method(name, args, instance=True) for name, args in (
+        ("__init__", ("dataset", "settings", "processes")), ("epoch_size", ()), ("setup", ("network", "closure")),
+        ("statistics", ()), ("term_names", ()), ("batches", ("split", "batch_size", "generator")),
+        ("loss_terms", ("forward", "batch")), ("score", ("means",)), ("final_metrics", ()), ("state", ()),
+        ("config", ()), ("signature", ()),
+    )) + (Method("assemble", ("network", "state", "config")),)),
+}
+
+
+def _defined(plugin: Any, method: Method, base: type) -> Any:
+    """The plugin's own callable for `method`, or None when it is missing or only the base's placeholder."""
+    function = getattr(plugin, method.name, None)
+    if not callable(function):
+        return None
+    own = inspect.getattr_static(plugin, method.name, None)
+    inherited = inspect.getattr_static(base, method.name, None)
+    if own is inherited and method.name != "__init__":
+        return None  # the base class raises NotImplementedError
+    return function
+
+
+def _accepts(function: Any, method: Method, static: Any, option_names: Sequence[str]) -> bool:
+    """Whether `function` can be called with the arguments the core passes (for ``build`` and ``__init__``,
+    every declared option as a keyword too)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return True  # builtins and C extensions: cannot tell, let the call decide
+    unbound = method.instance and not isinstance(static, (staticmethod, classmethod))
+    args = [object()] * (len(method.positional) + (1 if unbound and inspect.isfunction(function) else 0))
+    try:
+        passed = [*method.keywords, *(option_names if method.name in ("build", "__init__") else ())]
+        signature.bind(*args, **{name: object() for name in passed})
+    except TypeError:
+        return False
+    return True
+
+
+def check_plugin(kind: str, name: str, plugin: Any, package: str) -> None:
+    """Raise a one-line PluginError when `plugin` does not fulfil the contract of `kind`."""
+    base, methods = CONTRACTS[kind]
+    owner = f"{kind.rstrip('s')} plugin {name!r} from {package}"
+    if not isinstance(getattr(plugin, "description", ""), str):
+        raise PluginError(f"{owner}: 'description' must be a one-line string")
+    options = getattr(plugin, "options", ())
+    if not isinstance(options, (tuple, list)) or not all(isinstance(o, Option) for o in options):
+        raise PluginError(f"{owner}: 'options' must be a tuple of surrogate.options.Option")
+    if kind in ("weightings",) and not (isinstance(plugin, type) and issubclass(plugin, base)):
+        raise PluginError(f"{owner}: must subclass surrogate.contracts.{base.__name__} (it is a torch module "
+                          "whose parameters the trainer optimizes)")
+    for method in methods:
+        function = _defined(plugin, method, base)
+        if function is None:
+            if method.optional:
+                continue
+            raise PluginError(f"{owner}: missing method {method.text()} of the {base.__name__} contract")
+        if not _accepts(function, method, inspect.getattr_static(plugin, method.name, None),
+                        [option.name for option in options]):
+            raise PluginError(f"{owner}: {method.name}{inspect.signature(function)} cannot be called as "
+                              f"{method.text()} ({base.__name__} contract)")
