@@ -85,7 +85,7 @@ class ModelFileError(UserError):
 
 
 class MultiTensorError(UserError):
-    """A per-column API (one input and one output tensor) used on a model with several tensors."""
+    """A per-column API used on a model it cannot serve: several input or output tensors, or no fixed last axis."""
 
 
 def encode(metadata: dict[str, Any]) -> dict[str, str]:
@@ -124,6 +124,7 @@ class Tensor:
 
     @property
     def ranged(self) -> bool:
+        """Every component has a range (the signature allows all or none)."""
         return self.components[0].range is not None
 
     def column_names(self) -> list[str]:
@@ -262,7 +263,8 @@ def _v1_signature(path: Path, raw: dict[str, str]) -> Signature:
     for key, kind in (("inputs", list), ("outputs", list), ("input_units", dict), ("output_units", dict),
                       ("input_ranges", dict)):
         if not isinstance(decoded[key], kind) or (kind is list and not all(isinstance(n, str) for n in decoded[key])):
-            raise ModelFileError(f"{path}: metadata {key!r} is not a JSON {'list of names' if kind is list else 'object'}")
+            expected = "list of names" if kind is list else "object"
+            raise ModelFileError(f"{path}: metadata {key!r} is not a JSON {expected}")
     missing = [name for name in decoded["inputs"] if name not in decoded["input_ranges"]]
     if missing:
         raise ModelFileError(f"{path}: metadata 'input_ranges' has no range for input(s) {', '.join(missing)}")

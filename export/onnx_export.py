@@ -41,7 +41,7 @@ from torch import nn
 from surrogate import __version__
 from surrogate.atomic import atomic_path, check_writable
 from surrogate.errors import UserError
-from surrogate.run import LoadedRun
+from surrogate.run import DEFAULT_TASK, LoadedRun
 from surrogate.scaling import PhysicalModel
 from surrogate.table import Table
 
@@ -51,7 +51,6 @@ from .metadata import (DEFAULT_OPSET, DEFAULT_TOLERANCE, FORMAT, FORMAT_VERSION,
 MIN_OPSET = 18
 PARITY_POINTS = 4096
 PARITY_AXIS_SIZE = 8  # size of a named axis that is not the first axis of any input, in the parity inputs
-ROW_TASK = "regression"  # the task of runs from before tasks existed
 
 
 class HalfPrecisionModel(nn.Module):
@@ -170,7 +169,7 @@ def parity_inputs(run: LoadedRun, signature: Signature, n_points: int = PARITY_P
     """
     rng = np.random.default_rng(seed)
     table_path = run.table_path
-    row_model = run.config.get("task", {}).get("name", ROW_TASK) == ROW_TASK and len(signature.inputs) == 1
+    row_model = run.task == DEFAULT_TASK and len(signature.inputs) == 1
     reason = "not a row model"
     if row_model:
         reason = "table not found"
@@ -268,7 +267,7 @@ class Provenance:
     def of_run(cls, run: LoadedRun) -> "Provenance":
         config = run.config
         return cls(run.table_sha256, config["model"]["name"], config["model"].get("options", {}),
-                   config.get("task", {}).get("name", ROW_TASK), config.get("weighting", {}).get("name", ""))
+                   run.task, config.get("weighting", {}).get("name", ""))
 
 
 def build_metadata(signature: Signature, provenance: Provenance, opset: int, precision: str,

@@ -30,8 +30,8 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -119,14 +119,26 @@ def _kind(array: Any) -> str:
     return "numpy"
 
 
+def _rows_outside(x: Any, lower: Any, upper: Any) -> int:
+    """Entries of the first axis of `x` (NumPy, torch or CuPy) with an element outside [lower, upper]."""
+    outside = (x < lower) | (x > upper)
+    return int(outside.reshape(len(x), -1).any(1).sum())
+
+
 @dataclass(frozen=True)
 class _Limits:
-    """The trained range of one input tensor per component, float32 (the precision of the inputs); a field's
-    one range broadcasts over its last axis."""
+    """The trained range of one input tensor per component, float32 (the precision of the inputs); -inf..inf
+    for a tensor without ranges, where only NaN is refused. A field's one range broadcasts over its last axis."""
 
     labels: list[str]  # component names, with the tensor's name in front when the model has several inputs
     lower: np.ndarray
     upper: np.ndarray
+
+    @classmethod
+    def of(cls, tensor: Tensor, prefix: str) -> "_Limits":
+        ranges = [c.range or (-np.inf, np.inf) for c in tensor.components]
+        return cls([prefix + c.name for c in tensor.components], np.array([r[0] for r in ranges], dtype=np.float32),
+                   np.array([r[1] for r in ranges], dtype=np.float32))
 
     def columns(self, flat_width: int) -> int:
         """Columns to reduce a (cells × elements, width) view to: one per component."""
@@ -173,10 +185,7 @@ class Surrogate:
             _warn(f"{self.path}: CUDA was requested but the session runs on {self.providers[0]}: the CUDA or "
                   "cuDNN libraries onnxruntime-gpu needs did not load", ProviderFallbackWarning)
         several = len(self.signature.inputs) > 1
-        self.limits = {t.name: _Limits([f"{t.name}/{c.name}" if several else c.name for c in t.components],
-                                       np.array([c.range[0] for c in t.components], dtype=np.float32),
-                                       np.array([c.range[1] for c in t.components], dtype=np.float32))
-                       for t in self.signature.inputs if t.ranged}
+        self.limits = {t.name: _Limits.of(t, f"{t.name}/" if several else "") for t in self.signature.inputs}
         self.last_out_of_range = 0  # cells outside the ranges in the last call (counted under warn and error)
 
     @property
@@ -195,17 +204,12 @@ class Surrogate:
 
     @property
     def lower(self) -> np.ndarray:
-        """Lower range of the one input tensor per component (float32); (-inf) when it has no ranges."""
-        return self._row_limits().lower
+        """Lower range of the one input tensor per component (float32); -inf when it has no ranges."""
+        return self.limits[self.info.row_tensors[0].name].lower
 
     @property
     def upper(self) -> np.ndarray:
-        return self._row_limits().upper
-
-    def _row_limits(self) -> _Limits:
-        tensor = self.info.row_tensors[0]
-        infinite = np.full(len(tensor.components), np.inf, dtype=np.float32)
-        return self.limits.get(tensor.name, _Limits([c.name for c in tensor.components], -infinite, infinite))
+        return self.limits[self.info.row_tensors[0].name].upper
 
     def __repr__(self) -> str:
         return (f"Surrogate({str(self.path)!r}, {self.signature.describe()}, provider={self.provider}, "
@@ -268,9 +272,8 @@ class Surrogate:
 
     def count_out_of_range(self, x: np.ndarray) -> int:
         """Number of cells (entries of the first axis) of the one input tensor with an input outside the range."""
-        limits = self._row_limits()
-        x = np.asarray(x)
-        return int(((x < limits.lower) | (x > limits.upper)).reshape(len(x), -1).any(axis=1).sum())
+        limits = self.limits[self.info.row_tensors[0].name]
+        return _rows_outside(np.asarray(x), limits.lower, limits.upper)
 
     # --- NumPy --------------------------------------------------------------------------------------------
     def _prepare(self, tensor: Tensor, x: Any, sizes: dict[str, int]) -> np.ndarray:
@@ -282,16 +285,11 @@ class Surrogate:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.size == 0:
             return x
-        width = x.shape[-1]
-        limits = self.limits.get(tensor.name)
-        if limits is None:
-            if np.isnan(x).any():
-                raise InputError(f"NaN in input {tensor.name}; the surrogate is undefined there")
-            return x
-        columns = np.ascontiguousarray(x.reshape(-1, limits.columns(width)).T)  # contiguous rows reduce ~30x faster
+        limits = self.limits[tensor.name]
+        # one contiguous row per component: reductions along contiguous rows are ~30x faster
+        columns = np.ascontiguousarray(x.reshape(-1, limits.columns(x.shape[-1])).T)
         lo, hi = columns.min(axis=1), columns.max(axis=1)  # NaN propagates into min/max: this finds both
-        count = lambda: int(((x < limits.lower) | (x > limits.upper)).reshape(len(x), -1).any(axis=1).sum())
-        if self._range_verdict(limits, lo, hi, count):
+        if self._range_verdict(limits, lo, hi, lambda: _rows_outside(x, limits.lower, limits.upper)):
             x = np.clip(x, limits.lower, limits.upper)
         return x
 
@@ -309,7 +307,7 @@ class Surrogate:
             raise InputError(f"output {tensor_out.name} {tensor_out.dims()}: the size of axis {unknown[0]!r} is not "
                              "known before the call, so device arrays cannot be bound; pass a NumPy array")
         out_shape = tuple(sizes[axis] if isinstance(axis, str) else axis for axis in tensor_out.shape)
-        limits = self.limits.get(tensor_in.name)
+        limits = self.limits[tensor_in.name]
         self.last_out_of_range = 0
         if kind == "torch":
             import torch
@@ -317,16 +315,13 @@ class Surrogate:
             x = x.detach().to(torch.float32).contiguous()
             on_cuda = x.device.type == "cuda"
             device_id = (x.device.index or 0) if on_cuda else 0
-            if x.numel() and limits is not None:  # only 2 numbers per component travel to the host
+            if x.numel():  # only 2 numbers per component travel to the host
                 lower = torch.as_tensor(limits.lower, device=x.device)
                 upper = torch.as_tensor(limits.upper, device=x.device)
                 flat = x.reshape(-1, limits.columns(x.shape[-1]))
                 lo, hi = flat.amin(dim=0).cpu().numpy(), flat.amax(dim=0).cpu().numpy()
-                count = lambda: int(((x < lower) | (x > upper)).reshape(len(x), -1).any(dim=1).sum())
-                if self._range_verdict(limits, lo, hi, count):
+                if self._range_verdict(limits, lo, hi, lambda: _rows_outside(x, lower, upper)):
                     x = torch.clamp(x, lower, upper)
-            elif x.numel() and bool(torch.isnan(x).any()):
-                raise InputError(f"NaN in input {tensor_in.name}; the surrogate is undefined there")
             y = torch.empty(out_shape, dtype=torch.float32, device=x.device)
             x_ptr, y_ptr = x.data_ptr(), y.data_ptr()
             if on_cuda:
@@ -336,15 +331,12 @@ class Surrogate:
 
             x = cupy.ascontiguousarray(x, dtype=cupy.float32)
             on_cuda, device_id = True, x.device.id
-            if x.size and limits is not None:
+            if x.size:
                 lower, upper = cupy.asarray(limits.lower), cupy.asarray(limits.upper)
                 flat = x.reshape(-1, limits.columns(x.shape[-1]))
                 lo, hi = cupy.asnumpy(flat.min(axis=0)), cupy.asnumpy(flat.max(axis=0))
-                count = lambda: int(((x < lower) | (x > upper)).reshape(len(x), -1).any(axis=1).sum())
-                if self._range_verdict(limits, lo, hi, count):
+                if self._range_verdict(limits, lo, hi, lambda: _rows_outside(x, lower, upper)):
                     x = cupy.clip(x, lower, upper)
-            elif x.size and bool(cupy.isnan(x).any()):
-                raise InputError(f"NaN in input {tensor_in.name}; the surrogate is undefined there")
             y = cupy.empty(out_shape, dtype=cupy.float32)
             x_ptr, y_ptr = x.data.ptr, y.data.ptr
             cupy.cuda.get_current_stream().synchronize()

@@ -26,14 +26,15 @@ import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 from .errors import PluginError
 from .options import Option
 from .terms import LossTerms, output_of
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 
 # ------------------------------------------------------------------------------------------------ tables
@@ -160,33 +161,49 @@ class StepContext:
     validation_terms: Callable[[], LossTerms] | None = None
 
 
-class WeightingStrategy(nn.Module):
-    """Turns named element-wise loss terms into one scalar loss and reports the weight it gave each term.
+def _weighting_strategy_base() -> type:
+    """WeightingStrategy is a torch module; it is defined on first use, so that importing this module (as table
+    generators do, which know nothing of torch) does not import torch."""
+    from torch import nn
 
-    ``__init__(stats, terms, **options)``: the training-data statistics, the names of every term the run
-    will produce (data, physics, pde, kl, reg; known before the first batch) and the resolved options.
-    Parameters registered on the module (``nn.Parameter``) are optimized by the trainer's optimizer together
-    with the model, on the combined loss; a strategy that updates its weights by its own rule keeps them as
-    buffers. ``observe_epoch`` is called after each epoch with per-term mean losses.
-    """
+    class WeightingStrategy(nn.Module):
+        """Turns named element-wise loss terms into one scalar loss and reports the weight it gave each term.
 
-    description: ClassVar[str] = ""
-    options: ClassVar[tuple[Option, ...]] = ()
+        ``__init__(stats, terms, **options)``: the training-data statistics, the names of every term the run
+        will produce (data, physics, pde, kl, reg; known before the first batch) and the resolved options.
+        Parameters registered on the module (``nn.Parameter``) are optimized by the trainer's optimizer together
+        with the model, on the combined loss; a strategy that updates its weights by its own rule keeps them as
+        buffers. ``observe_epoch`` is called after each epoch with per-term mean losses.
+        """
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], **options: Any):
-        super().__init__()
-        self.stats = stats
-        self.term_names = list(terms)
+        description: ClassVar[str] = ""
+        options: ClassVar[tuple[Option, ...]] = ()
 
-    def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        """(scalar loss, {term: weight used}) for one batch."""
-        raise NotImplementedError
+        def __init__(self, stats: DataStatistics, terms: Sequence[str], **options: Any):
+            super().__init__()
+            self.stats = stats
+            self.term_names = list(terms)
 
-    def forward(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.combine(terms, ctx)
+        def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
+            """(scalar loss, {term: weight used}) for one batch."""
+            raise NotImplementedError
 
-    def observe_epoch(self, train: Mapping[str, float], validation: Mapping[str, float], state: TrainingState) -> None:
-        """Called at the end of each epoch with per-term mean losses on train and validation."""
+        def forward(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
+            return self.combine(terms, ctx)
+
+        def observe_epoch(self, train: Mapping[str, float], validation: Mapping[str, float], state: TrainingState) -> None:
+            """Called at the end of each epoch with per-term mean losses on train and validation."""
+
+    WeightingStrategy.__module__ = __name__
+    return WeightingStrategy
+
+
+def __getattr__(name: str) -> Any:
+    if name == "WeightingStrategy":
+        if name not in globals():
+            globals()[name] = _weighting_strategy_base()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------------------------------- physics
@@ -214,7 +231,13 @@ class PhysicsContext:
     input_names: list[str]
     output_names: list[str]
     table_attrs: dict[str, Any] = field(default_factory=dict)
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    device: "torch.device" = field(default_factory=lambda: _cpu())
+
+
+def _cpu() -> "torch.device":
+    import torch
+
+    return torch.device("cpu")
 
 
 class PhysicsLoss:
@@ -358,29 +381,31 @@ class Method:
         return f"{self.name}({', '.join(args)})"
 
 
-CONTRACTS: dict[str, tuple[type, tuple[Method, ...]]] = {
-    "tables": (TableGenerator, (
-        Method("build", ("output",), ("progress",)),
-        Method("summary", ("path",), optional=True),
-        Method("plot", ("path", "out_dir"), optional=True),
-    )),
-    "models": (ModelFactory, (Method("build", ("n_inputs", "n_outputs"), ("output_names",)),)),
-    "weightings": (WeightingStrategy, (
-        Method("__init__", ("stats", "terms"), instance=True),
-        Method("combine", ("terms", "ctx"), instance=True),
-    )),
-    "physics": (PhysicsLoss, (
-        Method("__init__", ("context",), instance=True),
-        Method("term_names", (), instance=True),
-        Method("terms", ("batch",), instance=True),
-    )),
-    "tasks": (Task, tuple(Method(name, args, instance=True) for name, args in (
-        ("__init__", ("dataset", "settings", "processes")), ("epoch_size", ()), ("setup", ("network", "closure")),
-        ("statistics", ()), ("term_names", ()), ("batches", ("split", "batch_size", "generator")),
-        ("loss_terms", ("forward", "batch")), ("score", ("means",)), ("final_metrics", ()), ("state", ()),
-        ("config", ()), ("signature", ()),
-    )) + (Method("assemble", ("network", "state", "config")),)),
-}
+def contracts() -> dict[str, tuple[type, tuple[Method, ...]]]:
+    """Each plugin kind's base class and the methods the registry checks."""
+    return {
+        "tables": (TableGenerator, (
+            Method("build", ("output",), ("progress",)),
+            Method("summary", ("path",), optional=True),
+            Method("plot", ("path", "out_dir"), optional=True),
+        )),
+        "models": (ModelFactory, (Method("build", ("n_inputs", "n_outputs"), ("output_names",)),)),
+        "weightings": (__getattr__("WeightingStrategy"), (
+            Method("__init__", ("stats", "terms"), instance=True),
+            Method("combine", ("terms", "ctx"), instance=True),
+        )),
+        "physics": (PhysicsLoss, (
+            Method("__init__", ("context",), instance=True),
+            Method("term_names", (), instance=True),
+            Method("terms", ("batch",), instance=True),
+        )),
+        "tasks": (Task, tuple(Method(name, args, instance=True) for name, args in (
+            ("__init__", ("dataset", "settings", "processes")), ("epoch_size", ()), ("setup", ("network", "closure")),
+            ("statistics", ()), ("term_names", ()), ("batches", ("split", "batch_size", "generator")),
+            ("loss_terms", ("forward", "batch")), ("score", ("means",)), ("final_metrics", ()), ("state", ()),
+            ("config", ()), ("signature", ()),
+        )) + (Method("assemble", ("network", "state", "config")),)),
+    }
 
 
 def _defined(plugin: Any, method: Method, base: type) -> Any:
@@ -414,7 +439,7 @@ def _accepts(function: Any, method: Method, static: Any, option_names: Sequence[
 
 def check_plugin(kind: str, name: str, plugin: Any, package: str) -> None:
     """Raise a one-line PluginError when `plugin` does not fulfil the contract of `kind`."""
-    base, methods = CONTRACTS[kind]
+    base, methods = contracts()[kind]
     owner = f"{kind.rstrip('s')} plugin {name!r} from {package}"
     if not isinstance(getattr(plugin, "description", ""), str):
         raise PluginError(f"{owner}: 'description' must be a one-line string")

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .metrics import metrics_table
+from .errors import RunError
 from .run import load_run
 from .table import Table
 
@@ -17,6 +18,9 @@ def evaluate_run(run_dir: str | Path, table_path: str | Path | None = None,
                  split: str = "test") -> tuple[dict[str, dict[str, float]], str]:
     """({output: metrics}, label): the run's `split` of its training table, or every row of `table_path`."""
     run = load_run(run_dir)
+    if run.config.get("dataset", "scattered") != "scattered":
+        raise RunError(f"{run_dir}: trained by task {run.task!r} on a {run.config['dataset']} dataset; "
+                       "`surrogate evaluate` scores models of table rows; this run's metrics are in metrics.json")
     table = Table(table_path or run.table_path)
     if table_path is None:
         rows = run.split_indices(split)

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from surrogate import registry, run as run_format
-from surrogate.scaling import InputScaler, OutputScaler, PhysicalModel
+from surrogate.scaling import InputScaler, OutputScaler
 from surrogate.table import Column, Table, write_table
 
 INPUTS = ["Z", "C", "chi"]
@@ -82,7 +82,9 @@ def write_synthetic_table(path: Path, n_rows: int = 3000, n_z: int = 41, n_lambd
 
 
 def write_run(run_dir: Path, table_path: Path, model: str = "softmax-mlp", seed: int = 0) -> Path:
-    """A run directory in the format of :mod:`surrogate.run` for an untrained `model` on `table_path`."""
+    """A run directory in the format of :mod:`surrogate.run` for an untrained `model` on `table_path`: a run from
+    before tasks existed (no 'task' in config.json, so task ``regression``), its mass fractions closed by a
+    softmax when the model plugin asks for that closure, assembled by the task as training does."""
     table = Table(table_path)
     x = table.read_matrix(INPUTS)
     y = table.read_matrix(OUTPUTS)
@@ -93,12 +95,11 @@ def write_run(run_dir: Path, table_path: Path, model: str = "softmax-mlp", seed:
         "model": {"name": model, "options": MODEL_OPTIONS[model]}, "weighting": {"name": "uniform", "options": {}},
     }
     torch.manual_seed(seed)
-    network = run_format.build_network(config)
-    identity = [bool(m) for m in getattr(network, "softmax_mask", [False] * len(OUTPUTS))]
+    closure = getattr(registry.load("models", model), "closure", None)
+    mask = [closure == "softmax" and name.startswith("Y_") for name in OUTPUTS]
     scalers = {"input": InputScaler.fit(x, [n == "chi" for n in INPUTS]).to_dict(),
-               "output": OutputScaler.fit(y, identity).to_dict()}
-    model_module = PhysicalModel(InputScaler.from_dict(scalers["input"]), network,
-                                 OutputScaler.from_dict(scalers["output"]))
+               "output": OutputScaler.fit(y, mask).to_dict(), "softmax_mask": mask}
+    model_module = registry.load("tasks", "regression").assemble(run_format.build_network(config), scalers, config)
     (run_dir / run_format.CONFIG).write_text(json.dumps(config))
     (run_dir / run_format.SCALERS).write_text(json.dumps(scalers))
     torch.save(model_module.state_dict(), run_dir / run_format.WEIGHTS)

@@ -94,7 +94,7 @@ def test_infer_errors_are_one_line_and_leave_no_output(tmp_path, cells) -> None:
     narrow = tmp_path / "narrow.npy"
     np.save(narrow, cells[:, :2])
     code, output = run_infer(str(narrow), "-o", str(out))
-    assert code == 2 and "expected (batch, 3) with columns Z, C, chi" in output
+    assert code == 2 and "expected (n_cells, 3)" in output
 
     outside = tmp_path / "outside.npy"
     far = cells.copy()

@@ -179,7 +179,8 @@ def test_a_version_1_file_reads_and_runs_like_its_version_2_twin(tmp_path) -> No
         old(x)
     no_range = rewrite_metadata(v1, tmp_path / "no_range.onnx",
                                 lambda meta: meta.update(input_ranges='{"Z": [0, 1], "C": [0, 0.3]}'))
-    with pytest.raises(ModelFileError, match="no_range.onnx: metadata 'input_ranges' has no range for input\\(s\\) chi$"):
+    with pytest.raises(ModelFileError, match="no_range.onnx: metadata 'input_ranges' has no range for "
+                                             "input\\(s\\) chi$"):
         Surrogate(no_range)
 
 
@@ -245,7 +246,7 @@ def test_run_evaluates_a_model_with_two_input_tensors() -> None:
         strict.run({"condition": condition, "latent": latent[1:]})
     nan = latent.copy()
     nan[2, 1] = np.nan
-    with pytest.raises(InputError, match="^NaN in input latent;"):
+    with pytest.raises(InputError, match="^NaN in input column latent/z; the surrogate is undefined there$"):
         strict.run({"condition": condition, "latent": nan})
 
 

@@ -1,8 +1,9 @@
 /*
  * A minimal JSON reader for the small metadata strings of a thermo-surrogate ONNX model: the signature (objects,
- * lists, strings, numbers) and version 1's lists of names, {name: "units"} and {name: [lo, hi]} (RFC 8259, plus Python's NaN / Infinity / -Infinity number tokens,
- * which json.dumps writes for non-finite floats). A cursor walks the text; each call skips leading white
- * space, consumes one token or value, and returns 0 on success or -1 with a message in cursor->error.
+ * lists, strings, numbers) and version 1's lists of names, {name: "units"} and {name: [lo, hi]} (RFC 8259, plus
+ * Python's NaN / Infinity / -Infinity number tokens, which json.dumps writes for non-finite floats). A cursor
+ * walks the text; each call skips leading white space, consumes one token or value, and returns 0 on success or
+ * -1 with a message in cursor->error.
  */
 #ifndef SURROGATE_JSON_H
 #define SURROGATE_JSON_H

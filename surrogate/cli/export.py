@@ -103,7 +103,7 @@ def info(model: Path, as_json: bool) -> None:
                f"format version {model_info.version})")
     for tensor in model_info.signature.inputs:
         click.echo(f"input {tensor.name} {tensor.dims()} {tensor.dtype}"
-                   + (", valid range from training:" if tensor.ranged else ", no range:"))
+                   + (", valid range from training:" if tensor.ranged else ", no range (not checked):"))
         for c in tensor.components:
             shown = f"[{c.range[0]:.6g}, {c.range[1]:.6g}]" if c.range else "-"
             click.echo(f"  {c.name:<10} {shown:<26} {c.units}")
