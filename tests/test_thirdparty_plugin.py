@@ -208,6 +208,17 @@ def test_a_plugin_that_breaks_its_contract_is_refused_before_any_file_is_written
         assert not (tmp_path / "run").exists()
 
 
+def test_a_bug_in_a_plugin_shows_its_traceback_and_how_to_report_it(broken_site, tmp_path):
+    from tests.synthetic import synthetic_table
+
+    synthetic_table(tmp_path / "t.h5", n_rows=400)
+    result = cli(broken_site, "train", "t.h5", "-o", "run", "--epochs", "1", "--physics", "crashes", "--quiet",
+                 cwd=tmp_path)
+    assert result.returncode == 1
+    assert "ZeroDivisionError" in result.stderr and "surrogate_broken_example" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: this is a bug")
+
+
 def test_a_name_registered_twice_warns_and_package_prefix_chooses(broken_site, tmp_path):
     from tests.synthetic import synthetic_table
 

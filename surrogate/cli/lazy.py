@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import traceback
 import warnings
 from typing import Any
 
@@ -51,6 +52,30 @@ class LazyGroup(click.Group):
                 return super().invoke(ctx)
             except UserError as exc:
                 raise UserFacingError(str(exc)) from None
+            except OSError as exc:  # the file system said no: full disk, permissions, unreadable file
+                raise UserFacingError(os_error_line(exc)) from None
+            except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+                raise
+            except Exception:
+                traceback.print_exc()
+                raise BugReport() from None
+
+
+class BugReport(click.ClickException):
+    """An error that is not the user's: the traceback above, and how to report it (exit code 1)."""
+
+    exit_code = 1
+
+    def __init__(self) -> None:
+        super().__init__("this is a bug (in thermo-surrogate or in the plugin named in the traceback above), not "
+                         "a mistake in your input; please report it with the command you ran and the traceback")
+
+
+def os_error_line(exc: OSError) -> str:
+    """'PATH: No space left on device' from any OSError, naming the file where the system names one."""
+    where = exc.filename if exc.filename is not None else ""
+    reason = exc.strerror or str(exc) or exc.__class__.__name__
+    return f"{where}: {reason}" if where else reason
 
 
 def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
