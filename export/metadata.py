@@ -19,6 +19,9 @@ key                       value
 ``precision``             ``fp32`` or ``fp16`` (fp16: network weights and arithmetic; IO stays fp32)
 ``parity_max_abs_error``  JSON ``{output tensor: {component: largest |ONNX Runtime - PyTorch|}}`` measured at
                           export (a field component: the largest error over all its elements)
+``weights_sha256``        optional: lower-case hex SHA-256 of the file's top-level ``graph`` field (the weights),
+                          see :mod:`export.checksum`; verified at every load when present (files written before
+                          it existed, and version 1 files, have none and still load)
 ========================  ===================================================================================
 
 A tensor of the signature is ``{"name", "dtype", "shape", "components"}``:
@@ -60,6 +63,8 @@ from typing import Any
 
 from surrogate.errors import UserError
 
+from .checksum import WEIGHTS_KEY, weights_sha256
+
 POLICIES = ("clip", "warn", "error")  # what the runtime does with cells outside the trained ranges
 PROVIDERS = ("auto", "cpu", "cuda")
 DEFAULT_OPSET = 18
@@ -68,6 +73,7 @@ DEFAULT_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}  # parity error allowed, relati
 FORMAT = "thermo-surrogate-onnx"
 FORMAT_VERSION = 2
 DTYPES = ("float32",)
+REAL_KINDS = "fiu"  # NumPy/CuPy dtype kinds (float, int, unsigned int) the runtimes take as inputs, cast to float32
 V1_KEYS = ("inputs", "outputs", "input_units", "output_units", "input_ranges")
 REQUIRED_KEYS = {
     1: ("format", "format_version", *V1_KEYS, "table_sha256", "toolkit_version", "model", "model_options",
@@ -75,6 +81,7 @@ REQUIRED_KEYS = {
     2: ("format", "format_version", "signature", "table_sha256", "toolkit_version", "model", "model_options",
         "task", "weighting", "opset", "precision", "parity_max_abs_error"),
 }
+OPTIONAL_KEYS = (WEIGHTS_KEY,)
 JSON_KEYS = ("signature", *V1_KEYS, "model_options", "parity_max_abs_error")
 TENSOR_KEYS = ("name", "dtype", "shape", "components")
 COMPONENT_KEYS = ("name", "units", "range")
@@ -89,8 +96,15 @@ class MultiTensorError(UserError):
 
 
 def encode(metadata: dict[str, Any]) -> dict[str, str]:
-    """Metadata values as the strings ONNX stores: JSON for structures, str() for scalars."""
-    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in metadata.items()}
+    """Metadata values as the strings ONNX stores: strict JSON for structures (NaN and Infinity, which JSON cannot
+    hold and other languages' parsers refuse, are a one-line UserError naming the key), strings as they are."""
+    encoded = {}
+    for key, value in metadata.items():
+        try:
+            encoded[key] = value if isinstance(value, str) else json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise UserError(f"metadata {key!r}: holds NaN or Infinity, which strict JSON cannot hold") from None
+    return encoded
 
 
 @dataclass(frozen=True)
@@ -339,7 +353,7 @@ class ModelInfo:
 
     def decoded(self) -> dict[str, Any]:
         """Every entry, JSON entries decoded, in the order of the contract (unknown extras last)."""
-        known = REQUIRED_KEYS[self.version]
+        known = REQUIRED_KEYS[self.version] + OPTIONAL_KEYS
         keys = [k for k in known if k in self.raw] + sorted(set(self.raw) - set(known))
         return {k: json.loads(self.raw[k]) if k in JSON_KEYS else self.raw[k] for k in keys}
 
@@ -370,7 +384,18 @@ def check_metadata(path: str | os.PathLike, raw: dict[str, str]) -> ModelInfo:
         signature = _v1_signature(path, raw)
     else:
         signature = parse_signature(json.loads(raw["signature"]), f"{path}: metadata 'signature'")
+    _check_parity(path, json.loads(raw["parity_max_abs_error"]), int(version))
     return ModelInfo(path, dict(raw), signature)
+
+
+def _check_parity(path: Path, recorded: Any, version: int) -> None:
+    """``parity_max_abs_error`` is {output tensor: {component: number}} (version 1: {output: number})."""
+    def errors(entry: Any) -> bool:
+        return isinstance(entry, dict) and all(isinstance(k, str) and _number(v) for k, v in entry.items())
+    tensors = {"outputs": recorded} if version == 1 else recorded
+    if not (isinstance(tensors, dict) and all(isinstance(k, str) and errors(v) for k, v in tensors.items())):
+        expected = "{output: error}" if version == 1 else "{output tensor: {component: error}}"
+        raise ModelFileError(f"{path}: metadata 'parity_max_abs_error' is not a JSON {expected} of numbers")
 
 
 def check_graph(path: Path, graph: Any, signature: Signature) -> None:
@@ -419,5 +444,14 @@ def read_model_file(path: str | os.PathLike) -> tuple[bytes, ModelInfo]:
         except onnx.checker.ValidationError:
             raise ModelFileError(f"{path}: not a readable ONNX file, truncated or corrupt (invalid graph)") from None
     info = check_metadata(path, raw)
+    check_weights(path, data, raw)
     check_graph(path, proto.graph, info.signature)
     return data, info
+
+
+def check_weights(path: Path, data: bytes, raw: dict[str, str]) -> None:
+    """The graph's bytes hash to the recorded ``weights_sha256`` (when recorded): bit rot or an edit after export
+    changes the predictions without any other symptom."""
+    recorded = raw.get(WEIGHTS_KEY)
+    if recorded is not None and recorded != weights_sha256(data):
+        raise ModelFileError(f"{path}: weights checksum mismatch (file corrupted after export?)")

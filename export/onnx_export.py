@@ -4,7 +4,7 @@ The graph comes from PyTorch's ``torch.export``-based exporter (``torch.onnx.exp
 which PyTorch recommends over the TorchScript exporter; the file follows the contract written in
 :mod:`export.metadata`: one graph input per tensor of the run's signature, in its order, with its name and
 its dynamic axes (one ``torch.export.Dim`` per axis name, so axes named alike stay equal), one graph output
-per output tensor, and the metadata (signature, provenance, parity).
+per output tensor, and the metadata (signature, provenance, parity, the checksum of the weights).
 
 :func:`export_run` exports a trained run; :func:`export_module` is the same for any module called as
 ``module(*tensors)`` with a signature and parity inputs of its own (what a task with several tensors, or a
@@ -45,6 +45,7 @@ from surrogate.run import DEFAULT_TASK, LoadedRun
 from surrogate.scaling import PhysicalModel
 from surrogate.table import Table
 
+from .checksum import WEIGHTS_KEY, weights_sha256
 from .metadata import (DEFAULT_OPSET, DEFAULT_TOLERANCE, FORMAT, FORMAT_VERSION, Signature, Tensor, check_graph,
                        encode, parse_signature)
 
@@ -289,6 +290,18 @@ def build_metadata(signature: Signature, provenance: Provenance, opset: int, pre
     })
 
 
+def with_weights_checksum(proto: onnx.ModelProto) -> bytes:
+    """The serialized model with metadata ``weights_sha256`` (see :mod:`export.checksum`) added, checked on the
+    final bytes: the graph must serialize identically with and without the key, or the recorded sum would lie."""
+    digest = weights_sha256(proto.SerializeToString())
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = WEIGHTS_KEY, digest
+    data = proto.SerializeToString()
+    if digest is None or weights_sha256(data) != digest:
+        raise RuntimeError("the ONNX graph serialized differently after adding metadata; its checksum would not hold")
+    return data
+
+
 @dataclass
 class ExportResult:
     path: Path
@@ -331,7 +344,7 @@ def export_module(model: nn.Module, signature: Signature, path: str | os.PathLik
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
     check_graph(target, proto.graph, signature)
-    data = proto.SerializeToString()
+    data = with_weights_checksum(proto)
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
     return ExportResult(target, len(data), precision, tolerance, parity)

@@ -23,6 +23,10 @@ ranges, such as a latent, are not checked): ``policy`` ``clip`` clamps them to t
 them as given and warns with a count, ``error`` raises :class:`OutOfRangeError`. NaN inputs are always an
 error. A "cell" is one entry of an input's first axis; a one-entry field component (``u`` on a grid) is
 checked on every element against its one range.
+
+Inputs are real numbers (float or int, cast to float32); complex, bool, string and object arrays are refused
+with an :class:`InputError` naming the dtype, never cast. Zero cells give an empty result of the output's shape
+(``(0, n_outputs)`` for a row model), as NumPy would, so an MPI rank without cells needs no special case.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import numpy as np
 
 from surrogate.errors import UserError
 
-from .metadata import POLICIES, PROVIDERS, Tensor, read_model_file
+from .metadata import POLICIES, PROVIDERS, REAL_KINDS, Tensor, read_model_file
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -117,6 +121,13 @@ def _kind(array: Any) -> str:
     if module == "cupy":
         return "cupy"
     return "numpy"
+
+
+def _check_real(tensor: Tensor, kind: str, dtype: Any) -> None:
+    """Real numbers only: a complex array would lose its imaginary part and a bool array become 0/1 without a
+    word; strings and objects are no numbers at all. `kind` is the dtype's one-letter NumPy kind."""
+    if kind not in REAL_KINDS:
+        raise InputError(f"{tensor.name} of dtype {dtype}: expected real numbers (float or int)")
 
 
 def _rows_outside(x: Any, lower: Any, upper: Any) -> int:
@@ -280,8 +291,7 @@ class Surrogate:
         """Checked, C-contiguous float32 inputs after the out-of-range policy (a copy only when needed)."""
         x = np.asarray(x)
         self._check_shape(tensor, x.shape, sizes)
-        if not np.issubdtype(x.dtype, np.number):
-            raise InputError(f"{tensor.name} of dtype {x.dtype}: expected numbers")
+        _check_real(tensor, x.dtype.kind, x.dtype)
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.size == 0:
             return x
@@ -312,6 +322,7 @@ class Surrogate:
         if kind == "torch":
             import torch
 
+            _check_real(tensor_in, "c" if x.is_complex() else "b" if x.dtype == torch.bool else "f", x.dtype)
             x = x.detach().to(torch.float32).contiguous()
             on_cuda = x.device.type == "cuda"
             device_id = (x.device.index or 0) if on_cuda else 0
@@ -329,6 +340,7 @@ class Surrogate:
         else:
             import cupy
 
+            _check_real(tensor_in, x.dtype.kind, x.dtype)
             x = cupy.ascontiguousarray(x, dtype=cupy.float32)
             on_cuda, device_id = True, x.device.id
             if x.size:

@@ -1,4 +1,5 @@
-"""Built-in model plugins: plain MLP, softmax MLP (mass fractions closed to one), Fourier-feature MLP.
+"""Built-in model plugins: plain MLP, softmax MLP (mass fractions closed to one), Fourier-feature MLPs (one σ,
+or several σ on a shared trunk).
 
 Each factory builds a network from model-space inputs to raw model-space outputs (``surrogate.contracts.
 ModelFactory``); the task wraps it in the scalers and, when ``closure`` is ``softmax`` and the dataset
@@ -14,20 +15,27 @@ import torch
 from torch import nn
 
 from surrogate.contracts import ModelFactory
-from surrogate.options import Option
+from surrogate.errors import PluginError
+from surrogate.options import Option, parse_floats
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "softplus": nn.Softplus}
 
 
-def perceptron(n_inputs: int, n_outputs: int, depth: int, width: int, activation: str) -> nn.Sequential:
-    """depth hidden layers of `width` neurons, then a linear output layer; the default shared-parameter hook
-    picks the last hidden layer, the one every output depends on."""
+def hidden_layers(n_inputs: int, depth: int, width: int, activation: str) -> list[nn.Module]:
+    """depth fully connected layers of `width` neurons, each followed by the activation."""
     layers: list[nn.Module] = []
     size = n_inputs
     for _ in range(depth):
         layers += [nn.Linear(size, width), ACTIVATIONS[activation]()]
         size = width
-    return nn.Sequential(*layers, nn.Linear(size, n_outputs))
+    return layers
+
+
+def perceptron(n_inputs: int, n_outputs: int, depth: int, width: int, activation: str) -> nn.Sequential:
+    """depth hidden layers of `width` neurons, then a linear output layer; the default shared-parameter hook
+    picks the last hidden layer, the one every output depends on."""
+    return nn.Sequential(*hidden_layers(n_inputs, depth, width, activation),
+                         nn.Linear(width if depth else n_inputs, n_outputs))
 
 
 class FourierFeatures(nn.Module):
@@ -86,3 +94,43 @@ class FourierMLP(ModelFactory):
               **options: Any) -> nn.Module:
         features = FourierFeatures(n_inputs, frequencies, sigma, feature_seed)
         return nn.Sequential(features, perceptron(2 * frequencies, n_outputs, depth, width, activation))
+
+
+class MultiscaleFourierNetwork(nn.Module):
+    """u = W [H(γ_1(x)), ..., H(γ_M(x))] + b: one Fourier embedding γ_i per σ_i, one trunk H shared by all,
+    a linear layer on the concatenated trunk outputs (Wang, Wang & Perdikaris 2021, "On the eigenvector bias of
+    Fourier feature networks", multi-scale architecture)."""
+
+    def __init__(self, n_inputs: int, n_outputs: int, sigmas: Sequence[float], frequencies: int, depth: int,
+                 width: int, activation: str, feature_seed: int):
+        super().__init__()
+        self.features = nn.ModuleList(FourierFeatures(n_inputs, frequencies, sigma, feature_seed + i)
+                                      for i, sigma in enumerate(sigmas))
+        self.trunk = nn.Sequential(*hidden_layers(2 * frequencies, depth, width, activation))
+        self.head = nn.Linear(width * len(sigmas), n_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([self.trunk(features(x)) for features in self.features], dim=-1))
+
+
+class MultiscaleFourierMLP(ModelFactory):
+    """Fourier features at several scales σ through one shared trunk: low σ fits the smooth part, high σ the
+    fine modes that a plain MLP misses from spectral bias (MMPINN's network for sin 2πx + 0.1 sin 50πx)."""
+
+    description: ClassVar[str] = "Fourier features at several σ through one shared MLP trunk (Wang, Wang & " \
+                                 "Perdikaris 2021)"
+    options: ClassVar[tuple[Option, ...]] = ARCHITECTURE_OPTIONS + (
+        Option("sigmas", [1.0, 10.0], "standard deviations of the frequency matrices, one embedding each",
+               type=parse_floats),
+        Option("frequencies", 32, "random frequencies per embedding (features = 2 × frequencies)"),
+        Option("feature_seed", 0, "seed of the first frequency matrix (the next ones use seed + 1, ...)"),
+    )
+
+    @classmethod
+    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], depth: int = 4, width: int = 50,
+              activation: str = "tanh", sigmas: Sequence[float] = (1.0, 10.0), frequencies: int = 32,
+              feature_seed: int = 0, **options: Any) -> nn.Module:
+        if not sigmas or min(sigmas) <= 0:
+            raise PluginError(f"model 'multiscale-fourier-mlp': sigmas={list(sigmas)}: expected positive numbers")
+        return MultiscaleFourierNetwork(n_inputs, n_outputs, list(sigmas), frequencies, depth, width, activation,
+                                        feature_seed)

@@ -21,6 +21,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "lbfgs")
 LR_SCHEDULES = ("none", "cosine", "step", "plateau")
 CLOSURES = ("auto", "softmax", "none")
 SPLITS = ("random", "group")
+DTYPES = ("float32", "float64")
 
 # the type each key of a YAML config must have: (python types, name in messages)
 _NUMBER = ((int, float), "a number")
@@ -34,7 +35,7 @@ FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "weighting": _TEXT, "weighting_options": _MAP, "physics": _NAMES, "physics_options": _MAP, "optimizer": _TEXT,
     "lr": _NUMBER, "weight_decay": _NUMBER, "lr_schedule": _TEXT, "batch_size": _INT, "epochs": _INT,
     "patience": _INT, "min_delta": _NUMBER, "val_fraction": _NUMBER, "test_fraction": _NUMBER, "seed": _INT,
-    "device": _TEXT,
+    "device": _TEXT, "lbfgs_epochs": _INT, "dtype": _TEXT,
 }
 
 
@@ -42,7 +43,9 @@ FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
 class TrainOptions:
     """Everything that defines a run; saved in config.json, loadable from YAML (same keys).
 
-    ``None`` for inputs, outputs, log_inputs and task means "what the dataset declares".
+    ``None`` for inputs, outputs, log_inputs and task means "what the dataset declares". ``lbfgs_epochs``
+    adds a second stage after ``epochs``: full-batch L-BFGS epochs (two-stage optimization, as PINNs are
+    trained: Adam, then L-BFGS). ``dtype`` is the floating-point type of training (exports stay float32).
     """
 
     table: str = ""
@@ -71,17 +74,19 @@ class TrainOptions:
     test_fraction: float = 0.1
     seed: int = 0
     device: str = "auto"
+    lbfgs_epochs: int = 0
+    dtype: str = "float32"
 
     def validate(self) -> None:
         """One-line errors for values out of their range (types are checked by :meth:`from_mapping`)."""
         for name, choices in (("optimizer", OPTIMIZERS), ("lr_schedule", LR_SCHEDULES), ("closure", CLOSURES),
-                              ("split_by", SPLITS)):
+                              ("split_by", SPLITS), ("dtype", DTYPES)):
             if getattr(self, name) not in choices:
                 raise UserError(f"{name} {getattr(self, name)!r}: expected one of {', '.join(choices)}")
         for name, value in (("batch_size", self.batch_size), ("epochs", 1 if self.epochs is None else self.epochs)):
             if int(value) < 1:
                 raise UserError(f"{name}={value}: expected a positive integer")
-        for name in ("patience", "min_delta", "weight_decay"):
+        for name in ("patience", "min_delta", "weight_decay", "lbfgs_epochs"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name}={getattr(self, name)}: expected zero or more")
         if not (self.lr > 0 and math.isfinite(self.lr)):

@@ -263,7 +263,8 @@ class PhysicsLoss:
 # ---------------------------------------------------------------------------------------------- tasks
 @dataclass
 class TaskSettings:
-    """The user's choices a task reads: columns, scaling, split, batching, seed, device."""
+    """The user's choices a task reads: columns, scaling, split, batching, seed, device, and the floating-point
+    type the task creates its tensors in (the trainer converts the network to it)."""
 
     inputs: list[str] | None
     outputs: list[str] | None
@@ -275,6 +276,13 @@ class TaskSettings:
     batch_size: int
     seed: int
     device: torch.device
+    dtype: torch.dtype = field(default_factory=lambda: _float32())
+
+
+def _float32() -> "torch.dtype":
+    import torch
+
+    return torch.float32
 
 
 class Task:

@@ -10,7 +10,11 @@ RELATIVE_FLOOR = 1e-3
 
 
 def r2_score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Coefficient of determination 1 - SS_res/SS_tot (1 is perfect, ≤ 0 is no better than the mean)."""
+    """Coefficient of determination 1 - SS_res/SS_tot (1 is perfect, ≤ 0 is no better than the mean).
+
+    Undefined (NaN) when the output is constant over the rows (SS_tot = 0, e.g. a species absent from the
+    table) or there are no rows: there is no variance to explain. Files keep it undefined: ``metrics.json`` is
+    written by :func:`surrogate.atomic.write_json`, which stores NaN as ``null`` (strict JSON has no NaN)."""
     ss_res = float(np.sum((y_true - y_pred) ** 2))
     ss_tot = float(np.sum((y_true - np.mean(y_true)) ** 2))
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")

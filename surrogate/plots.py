@@ -1,4 +1,4 @@
-"""Training plots as PNG: parity per output, training curves, weight evolution, R² comparison."""
+"""Training plots as PNG: parity per output, training curves, weight evolution, strategy comparison."""
 
 from __future__ import annotations
 
@@ -76,10 +76,11 @@ def weight_evolution(history: Sequence[Mapping[str, float]], path: Path) -> None
     _save(fig, path)
 
 
-def r2_comparison(table: Mapping[str, Mapping[str, float]], path: Path) -> None:
-    """Grouped bars of 1 − R² per output for each strategy ({strategy: {output: r2}}), log scale.
+def metric_comparison(table: Mapping[str, Mapping[str, float]], metric: str, path: Path) -> None:
+    """Grouped bars per output for each strategy ({strategy: {output: value}}), log scale, lower is better.
 
-    Near R² = 1 plain R² bars all look alike; 1 − R² separates 0.99 from 0.9999. R² ≤ 0 is drawn at 1.
+    R² is drawn as 1 − R² (plain R² bars near 1 all look alike; 1 − R² separates 0.99 from 0.9999; R² ≤ 0 is
+    drawn at 1); an error metric (a PINN's relative L2 error) is drawn as it is.
     """
     plt = _pyplot()
     strategies = list(table)
@@ -88,11 +89,14 @@ def r2_comparison(table: Mapping[str, Mapping[str, float]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(outputs)), 4))
     x = np.arange(len(outputs))
     for i, name in enumerate(strategies):
-        ax.bar(x + i * width, [min(1.0, max(1e-7, 1.0 - table[name][o])) for o in outputs], width, label=name)
-    ax.axhline(1e-3, color="k", lw=0.8, ls="--", label="R² = 0.999")
+        values = [min(1.0, max(1e-7, 1.0 - table[name][o])) if metric == "r2" else max(1e-12, table[name][o])
+                  for o in outputs]
+        ax.bar(x + i * width, values, width, label=name)
+    if metric == "r2":
+        ax.axhline(1e-3, color="k", lw=0.8, ls="--", label="R² = 0.999")
     ax.set_xticks(x + width * (len(strategies) - 1) / 2, outputs, rotation=30, fontsize=8)
     ax.set_yscale("log")
-    ax.set_ylabel("1 − test R²  (lower is better)")
+    ax.set_ylabel(f"{'1 − test R²' if metric == 'r2' else 'test ' + metric}  (lower is better)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
     _save(fig, path)

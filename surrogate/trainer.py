@@ -4,12 +4,20 @@ theirs, a weighting strategy combines them; the run directory is written by :mod
 Data lives on the training device (the task puts it there); batches are whatever the task draws (shuffled row
 indices, trajectory steps, collocation points), never a per-sample DataLoader. Every epoch writes a checkpoint
 (atomically) so a killed run resumes with ``--resume``; the best epoch by the task's validation score is kept.
+
+Two-stage optimization (``lbfgs_epochs``), as physics-informed networks are trained (e.g. MMPINN, arXiv
+2308.06672): after the main optimizer's epochs, full-batch L-BFGS epochs with a strong-Wolfe line search in the
+same run directory and history (column ``stage``: 1, then 2). In float32 the line search stalls once the loss
+reaches round-off; an L-BFGS epoch that does not lower the loss restarts the L-BFGS history (column
+``lbfgs_restarts``); one whose loss is not finite ends training at the best epoch (with a warning). Strategies
+see training progress 1.0 during that stage (a schedule has reached its end).
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +34,7 @@ from .run import CHECKPOINT, DEFAULT_TASK, PLOTS, RunDirectory
 from .terms import LossTerms, check_name
 
 EVAL_CHUNK = 65536
+LBFGS_LR = 1.0  # the step the strong-Wolfe line search starts from, whatever the main optimizer's lr
 
 
 def resolve_device(name: str) -> torch.device:
@@ -73,8 +82,9 @@ class Trainer:
         self.progress = progress
         self.device = resolve_device(options.device)
         self.processes = Processes.from_environment(use_cuda=self.device.type == "cuda")
-        if self.processes.parallel and options.optimizer == "lbfgs":
-            raise UserError("--optimizer lbfgs runs in one process: its line search would differ between ranks")
+        if self.processes.parallel and (options.optimizer == "lbfgs" or options.lbfgs_epochs):
+            raise UserError("L-BFGS runs in one process: its line search would differ between ranks")
+        self.dtype = getattr(torch, options.dtype)
         if self.processes.parallel and self.device.type == "cuda":
             self.device = torch.device("cuda", self.processes.local_rank)
             torch.cuda.set_device(self.device)
@@ -86,14 +96,15 @@ class Trainer:
         self.model_cls, self.model_options = registry.configure("models", options.model, options.model_options)
         self.weighting_cls, self.weighting_options = registry.configure(
             "weightings", options.weighting, options.weighting_options)
+        physics = list(options.physics) or [str(name) for name in self.dataset.attrs.get("physics") or ()]
         self.physics_specs = [registry.configure("physics", name, options.physics_options.get(name, {}))
-                              for name in options.physics]
+                              for name in physics]
         settings = TaskSettings(
             inputs=options.inputs, outputs=options.outputs, log_inputs=options.log_inputs, closure=options.closure,
             split_by=options.split_by, val_fraction=options.val_fraction, test_fraction=options.test_fraction,
-            batch_size=options.batch_size, seed=options.seed, device=self.device)
+            batch_size=options.batch_size, seed=options.seed, device=self.device, dtype=self.dtype)
         self.task = self.task_cls(self.dataset, settings, self.processes, **self.task_options)
-        self.options = replace(options.resolved(self.task.epoch_size()), task=task_name)
+        self.options = replace(options.resolved(self.task.epoch_size()), task=task_name, physics=physics)
         self.closure = self.model_cls.closure if options.closure == "auto" else options.closure
 
     # ----------------------------------------------------------------- set-up
@@ -121,31 +132,40 @@ class Trainer:
             raise PluginError(f"model {self.options.model!r}: build() returned {type(network).__name__}, "
                               "expected a torch.nn.Module")
         self.task.setup(network, self.closure)
-        self.model, self.trainable = self.task.model, self.task.trainable
+        self.model, self.trainable = self.task.model.to(dtype=self.dtype), self.task.trainable.to(dtype=self.dtype)
         context = self.task.physics_context()
         self.physics = [cls(context, **opts) for cls, opts in self.physics_specs]
         self.term_names = list(self.task.term_names())
         for name, plugin in zip(self.options.physics, self.physics):
             self.term_names += list(plugin.term_names())
+        if not self.term_names:
+            raise UserError(f"task {self.options.task!r} declares no loss term and no physics loss is active; "
+                            f"add one with --physics (installed: {', '.join(sorted(registry.available('physics')))})")
         for term in self.term_names:
             check_name(term, "loss terms")
         self.strategy = self.weighting_cls(self.task.statistics(), list(self.term_names),
-                                           **self.weighting_options).to(self.device)
+                                           **self.weighting_options).to(self.device, self.dtype)
         self.forward_module: torch.nn.Module = self.trainable
         if self.processes.parallel:
             self.forward_module = torch.nn.parallel.DistributedDataParallel(self.trainable)
         self.shared_parameters = shared_parameters(self.trainable)
         self.validation_generator = torch.Generator().manual_seed(self.options.seed + 1)
         self.optimizer = self.make_optimizer()
+        self.lbfgs_stage, self.lbfgs_last_loss, self.lbfgs_restarts = False, math.inf, 0
         batch = None if self.options.optimizer == "lbfgs" else self.options.batch_size
         self.steps_per_epoch = 1 if batch is None else math.ceil(self.task.epoch_size() / batch)
         self.scheduler = self.make_scheduler()
 
-    def make_optimizer(self) -> torch.optim.Optimizer:
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """The model's trainable parameters, and the strategy's (never weight-decayed) when it has any."""
         params = [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
         strategy_params = [p for p in self.strategy.parameters() if p.requires_grad]
         if strategy_params:
             params.append({"params": strategy_params, "weight_decay": 0.0})
+        return params
+
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        params = self.parameter_groups()
         o = self.options
         if o.optimizer in ("adam", "adamw"):
             # the fused kernel (CPU and CUDA) computes the same update in one pass over all parameters
@@ -156,8 +176,25 @@ class Trainer:
                 return adam(params, lr=o.lr, weight_decay=o.weight_decay)
         if o.optimizer == "sgd":
             return torch.optim.SGD(params, lr=o.lr, momentum=0.9, weight_decay=o.weight_decay)
-        return torch.optim.LBFGS([p for group in params for p in group["params"]], lr=o.lr, max_iter=20,
-                                 line_search_fn="strong_wolfe")
+        return self.make_lbfgs(o.lr)
+
+    def make_lbfgs(self, lr: float) -> torch.optim.LBFGS:
+        """Full-batch L-BFGS (20 iterations per step) with a strong-Wolfe line search over every parameter."""
+        return torch.optim.LBFGS([p for group in self.parameter_groups() for p in group["params"]], lr=lr,
+                                 max_iter=20, line_search_fn="strong_wolfe")
+
+    def start_lbfgs_stage(self) -> None:
+        """Second stage: a fresh L-BFGS optimizer; the learning-rate schedule no longer applies."""
+        self.optimizer = self.make_lbfgs(LBFGS_LR)
+        self.lbfgs_stage = True
+
+    def restart_lbfgs_if_stalled(self, loss: float) -> None:
+        """Restart the L-BFGS history when an epoch did not lower the loss (its line search stalled, typically
+        at float32 round-off, or its curvature pairs went stale)."""
+        if not loss < self.lbfgs_last_loss:
+            self.optimizer = self.make_lbfgs(LBFGS_LR)
+            self.lbfgs_restarts += 1
+        self.lbfgs_last_loss = loss
 
     def make_scheduler(self) -> Any:
         o = self.options
@@ -168,6 +205,13 @@ class Trainer:
         if o.lr_schedule == "plateau":
             return torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, factor=0.3, patience=5)
         return None
+
+    def step_scheduler(self, score: float) -> None:
+        """Advance the learning-rate schedule of the main stage after an epoch."""
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(score)
+        elif self.scheduler is not None:
+            self.scheduler.step()
 
     # ---------------------------------------------------------------- loss terms
     def loss_terms(self, batch: Any, synchronized: bool = True) -> LossTerms:
@@ -207,7 +251,8 @@ class Trainer:
     # ------------------------------------------------------------------- training
     def train_epoch(self, state: TrainingState, ctx: StepContext, generator: torch.Generator) -> tuple[float, dict, dict]:
         self.trainable.train()
-        batch_size = None if self.options.optimizer == "lbfgs" else self.options.batch_size
+        full_batch = isinstance(self.optimizer, torch.optim.LBFGS)
+        batch_size = None if full_batch else self.options.batch_size
         loss_sum = torch.zeros((), device=self.device)
         term_sums: torch.Tensor | None = None
         weight_sums: dict[str, float] = {}
@@ -227,7 +272,7 @@ class Trainer:
                 result.update(loss=loss.detach(), weights=weights, terms=terms)
                 return loss
 
-            if self.options.optimizer == "lbfgs":
+            if full_batch:
                 self.optimizer.step(closure)
             else:
                 closure()
@@ -276,26 +321,30 @@ class Trainer:
                           validation=None, validation_terms=self.random_validation_terms)
         if history:
             ctx.validation = {k[4:]: v for k, v in history[-1].items() if k.startswith("val/")}
-        bar = tqdm(total=self.options.epochs, initial=state.epoch, desc=f"train {self.directory.path.name}",
+        total_epochs = self.options.epochs + self.options.lbfgs_epochs
+        bar = tqdm(total=total_epochs, initial=state.epoch, desc=f"train {self.directory.path.name}",
                    unit="epoch", disable=not (self.progress and main), dynamic_ncols=True)
-        while state.epoch < self.options.epochs:
+        while state.epoch < total_epochs:
+            if state.epoch >= self.options.epochs and not self.lbfgs_stage:
+                self.start_lbfgs_stage()
             started = time.perf_counter()
             train_loss, weights, train_means = self.train_epoch(state, ctx, generator)
             val_means = self.evaluate_terms("val") or train_means
             score = self.task.score(val_means)
             ctx.validation = val_means
             self.strategy.observe_epoch(train_means, val_means, state)
-            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                self.scheduler.step(score)
-            elif self.scheduler is not None:
-                self.scheduler.step()
+            if not self.lbfgs_stage:
+                self.step_scheduler(score)
             row = {"epoch": state.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "train_loss": train_loss,
                    "val_score": score, "time_s": time.perf_counter() - started}
+            if self.options.lbfgs_epochs:
+                row.update(stage=2 if self.lbfgs_stage else 1, lbfgs_restarts=self.lbfgs_restarts)
             row.update({f"train/{k}": v for k, v in train_means.items()})
             row.update({f"val/{k}": v for k, v in val_means.items()})
             row.update({f"weight/{k}": v for k, v in weights.items()})
             history.append(row)
-            if not math.isfinite(train_loss):
+            diverged = not math.isfinite(train_loss)
+            if diverged and not self.lbfgs_stage:
                 raise UserError(f"training diverged at epoch {state.epoch + 1} (loss {train_loss}); "
                                 f"lower --lr or choose another weighting")
             if score < best["score"] - self.options.min_delta:
@@ -305,12 +354,21 @@ class Trainer:
             else:
                 bad_epochs += 1
             state.epoch += 1
+            stop = bool(self.options.patience) and bad_epochs >= self.options.patience
+            if stop and not self.lbfgs_stage and self.options.lbfgs_epochs:
+                state.epoch, bad_epochs, stop = self.options.epochs, 0, False  # early stopping ends the first stage
+            if diverged:  # an L-BFGS line search on a loss the strategy moves between its evaluations (gradnorm)
+                warnings.warn(f"L-BFGS diverged at epoch {state.epoch}; training ends at the best epoch "
+                              f"({best['epoch']})", stacklevel=1)
+                state.epoch, stop = total_epochs, True
+            if self.lbfgs_stage:
+                self.restart_lbfgs_if_stalled(train_loss)
             if main:
-                self.directory.append_history(row, first=state.epoch == 1)
+                self.directory.append_history(row, first=len(history) == 1)
                 self.save_checkpoint(state, generator, best, bad_epochs)
             bar.set_postfix(loss=f"{train_loss:.3g}", val=f"{score:.3g}")
-            bar.update(1)
-            if self.options.patience and bad_epochs >= self.options.patience:
+            bar.update(state.epoch - bar.n)
+            if stop:
                 break
         bar.close()
         if best["state"] is not None:
@@ -332,6 +390,8 @@ class Trainer:
             "generator": generator.get_state(),
             "best_score": best["score"], "best_epoch": best["epoch"],
             "best_state": best["state"] or {}, "bad_epochs": bad_epochs,
+            "stage": 2 if self.lbfgs_stage else 1, "lbfgs_last_loss": self.lbfgs_last_loss,
+            "lbfgs_restarts": self.lbfgs_restarts,
         })
 
     def load_checkpoint(self, state: TrainingState, generator: torch.Generator, table_sha256: str) -> tuple:
@@ -342,6 +402,10 @@ class Trainer:
         checkpoint = self.directory.load_tensors(CHECKPOINT, self.device)
         try:
             self.model.load_state_dict(checkpoint["model"])
+            if int(checkpoint.get("stage", 1)) == 2:
+                self.start_lbfgs_stage()
+                self.lbfgs_last_loss = float(checkpoint["lbfgs_last_loss"])
+                self.lbfgs_restarts = int(checkpoint["lbfgs_restarts"])
             self.optimizer.load_state_dict(checkpoint["optimizer"])
             self.strategy.load_state_dict(checkpoint["strategy"])
             if self.scheduler is not None and checkpoint["scheduler"]:

@@ -6,7 +6,7 @@ structured (Z, Λ) group, and run directories in the format of :mod:`surrogate.r
 network whose scalers are fitted on that table: export and runtime must reproduce PyTorch whatever the
 weights are. Besides the row models: a CVAE-decoder-like module with two input tensors and a time-stepper on
 a grid (a field component), exported through :func:`export.onnx_export.export_module` with hand-written
-signatures; and rewriters that turn an exported file into a version 1 file or into forged metadata.
+signatures; and rewriters that turn an exported file into a version 1 file, forged metadata or damaged weights.
 """
 
 from __future__ import annotations
@@ -217,6 +217,18 @@ def rewrite_metadata(source: Path, target: Path, edit: Callable[[dict[str, str]]
     for key, value in metadata.items():
         proto.metadata_props.add(key=key, value=value)
     onnx.save(proto, str(target))
+    return target
+
+
+def flip_weight_bytes(model: Path, target: Path, count: int = 32) -> Path:
+    """A copy of `model` at `target` with `count` bytes inside its largest initializer (the weights) inverted:
+    still valid protobuf and a runnable graph, only the numbers changed (what bit rot or a bad copy does)."""
+    data = bytearray(model.read_bytes())
+    weights = max(onnx.load(str(model)).graph.initializer, key=lambda t: len(t.raw_data)).raw_data
+    start = bytes(data).index(weights) + len(weights) // 2
+    for i in range(start, start + count):
+        data[i] ^= 0xFF
+    target.write_bytes(bytes(data))
     return target
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_export_runs import (FORGERIES, GRID, INPUTS, OUTPUTS, forge_signature, shared_decoder, shared_onnx,
-                              shared_stepper, to_version_1)
+from test_export_runs import (FORGERIES, GRID, INPUTS, OUTPUTS, flip_weight_bytes, forge_signature, shared_decoder,
+                              shared_onnx, shared_stepper, to_version_1)
 
 C_DIR = Path(__file__).resolve().parents[1] / "export" / "c"
 LANGUAGES = ("c", "cpp", "fortran")
@@ -198,6 +198,16 @@ def test_truncated_model_file_is_a_clear_error(examples, language, tmp_path) -> 
     done = run_example(examples, language, truncated, cells, tmp_path / "out.csv")
     assert done.returncode == 1
     assert f"cannot load ONNX model {truncated}: not a readable ONNX file (truncated or corrupt?)" in done.stderr
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_weights_changed_after_export_are_refused_by_their_checksum(examples, language, tmp_path) -> None:
+    """32 inverted bytes inside the weights: ONNX Runtime would run the file; the wrapper's checksum refuses it."""
+    flipped = flip_weight_bytes(shared_onnx("softmax-mlp"), tmp_path / "flipped.onnx")
+    cells = write_cells(tmp_path / "cells.csv", cells_inside(shared_onnx("softmax-mlp"), n=4))
+    done = run_example(examples, language, flipped, cells, tmp_path / "out.csv")
+    assert done.returncode == 1 and not (tmp_path / "out.csv").exists()
+    assert f"{flipped}: weights checksum mismatch (file corrupted after export?)" in done.stderr
 
 
 def test_foreign_onnx_model_is_refused_by_its_metadata(examples, tmp_path) -> None:

@@ -11,6 +11,7 @@
 
 #include <onnxruntime_c_api.h>
 
+#include "surrogate_checksum.h"
 #include "surrogate_json.h"
 #include "surrogate_signature.h"
 
@@ -448,7 +449,44 @@ static int valid_policy(int policy)
     return policy == SURROGATE_RANGE_CLIP || policy == SURROGATE_RANGE_WARN || policy == SURROGATE_RANGE_ERROR;
 }
 
-/* Format name and version, then names, units and ranges from the metadata, then the graph's tensors. */
+/* The whole file at PATH in a malloc'd buffer (*DATA, *SIZE bytes); -1 with a message in ERROR. */
+static int read_file(const char *path, unsigned char **data, size_t *size, char *error, size_t error_size)
+{
+    errno = 0;
+    FILE *file = fopen(path, "rb");
+    long length = -1;
+    if (file && fseek(file, 0, SEEK_END) == 0 && (length = ftell(file)) >= 0 && fseek(file, 0, SEEK_SET) == 0) {
+        *data = malloc(length ? (size_t)length : 1);
+        *size = *data ? fread(*data, 1, (size_t)length, file) : 0;
+    }
+    int failed = !file || length < 0 || !*data || *size != (size_t)length;
+    if (failed) {
+        set_error(error, error_size, "%s: cannot read the file to verify its weights checksum: %s", path,
+                  errno ? strerror(errno) : "short read");
+        free(*data);
+        *data = NULL;
+    }
+    if (file) fclose(file);
+    return failed ? -1 : 0;
+}
+
+/* When the metadata records weights_sha256, the file's graph must hash to it (see surrogate_checksum.h). */
+static int verify_weights(const surrogate_model *model, const char *path, char *error, size_t size)
+{
+    const char *recorded = lookup(model, SC_WEIGHTS_KEY);
+    if (!recorded) return 0; /* written before the checksum existed */
+    unsigned char *data = NULL;
+    size_t n_bytes = 0;
+    char actual[65];
+    if (read_file(path, &data, &n_bytes, error, size)) return -1;
+    int mismatch = sc_weights_sha256(data, n_bytes, actual) || strcmp(recorded, actual) != 0;
+    free(data);
+    if (mismatch) set_error(error, size, "%s: weights checksum mismatch (file corrupted after export?)", path);
+    return mismatch ? -1 : 0;
+}
+
+/* Format name and version, the weights' checksum, then names, units and ranges from the metadata, then the
+   graph's tensors. */
 static int check_and_read_model(surrogate_model *model, const char *path, char *error, size_t size)
 {
     if (read_metadata(model, path, error, size)) return -1;
@@ -466,7 +504,8 @@ static int check_and_read_model(surrogate_model *model, const char *path, char *
                   version ? version : "(missing)", SURROGATE_FORMAT_VERSION);
         return -1;
     }
-    if ((v1 ? read_flat_keys : read_signature)(model, path, error, size)) return -1;
+    if (verify_weights(model, path, error, size) || (v1 ? read_flat_keys : read_signature)(model, path, error, size))
+        return -1;
     for (int i = 0; i < model->n_inputs; i++) {
         model->lo_f[i] = (float)model->lo[i];
         model->hi_f[i] = (float)model->hi[i];

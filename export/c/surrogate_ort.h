@@ -63,6 +63,8 @@ typedef struct surrogate_model surrogate_model;
  * Load MODEL_PATH and check that it is a thermo-surrogate model: metadata format and version; one graph input and
  * one graph output tensor, float32 [batch, n] with n fixed, whose names and widths match the metadata; names,
  * units and a range per input component (version 2: a tensor may declare no ranges, then they are -inf..inf).
+ * When the metadata records `weights_sha256` (files of `surrogate export` since it exists), the graph's bytes must
+ * hash to it, else the file is refused ("weights checksum mismatch (file corrupted after export?)").
  * A version 2 model with several input or output tensors (e.g. a CVAE decoder: condition + latent) is refused
  * with a message saying so. The columns are the components of the tensors' last axis; a field (one component
  * `u` for all n elements, e.g. a time-stepper's state on a grid) gives the names u[0] .. u[n-1].

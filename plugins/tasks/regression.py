@@ -62,16 +62,16 @@ class Regression(Task):
 
     # ------------------------------------------------------------------------------------------ set-up
     def setup(self, network: nn.Module, closure: str) -> None:
-        device = self.settings.device
+        device, dtype = self.settings.device, self.settings.dtype
         mask = [closure == "softmax" and name in self.softmax_outputs for name in self.output_names]
         self.data = TrainingData.from_table(self.dataset, self.input_names, self.output_names, self.log_inputs,
                                             mask, self.index_splits)
         self.trainable = SoftmaxClosure(network, mask) if any(mask) else network
-        self.model = PhysicalModel(self.data.input_scaler, self.trainable, self.data.output_scaler).to(device)
+        self.model = PhysicalModel(self.data.input_scaler, self.trainable, self.data.output_scaler).to(device, dtype)
         with torch.no_grad():
-            self.x_phys = torch.as_tensor(self.data.x, dtype=torch.float32, device=device)
+            self.x_phys = torch.as_tensor(self.data.x, dtype=dtype, device=device)
             self.x = self.model.input_scaler(self.x_phys)
-            self.y = self.model.output_scaler.inverse(torch.as_tensor(self.data.y, dtype=torch.float32, device=device))
+            self.y = self.model.output_scaler.inverse(torch.as_tensor(self.data.y, dtype=dtype, device=device))
         self.index = {k: torch.as_tensor(v, device=device) for k, v in self.index_splits.items()}
         y_train = self.y[self.index["train"]]
         if isinstance(self.trainable, SoftmaxClosure):

@@ -24,10 +24,14 @@ from export.metadata import DEFAULT_OPSET, DEFAULT_TOLERANCE, POLICIES, PROVIDER
                    f"[default: {DEFAULT_TOLERANCE['fp32']:g}, fp16: {DEFAULT_TOLERANCE['fp16']:g}].")
 def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float | None) -> None:
     """Export the trained run RUN_DIR to ONNX (physical inputs -> physical outputs) and check parity."""
+    from export.io import check_not_source
     from export.onnx_export import export_run
     from surrogate.run import load_run
 
-    result = export_run(load_run(run_dir), output, opset=opset, fp16=fp16, tolerance=tolerance, echo=click.echo)
+    run = load_run(run_dir)
+    run_files = {f"file {p.name} of run": p for p in run.path.iterdir() if p.is_file()}
+    check_not_source(output, {**run_files, "the run's table": run.table_path})
+    result = export_run(run, output, opset=opset, fp16=fp16, tolerance=tolerance, echo=click.echo)
     name, worst = result.parity.worst()
     click.echo(f"wrote {result.path} ({result.n_bytes / 1024:.1f} KiB, {result.precision}); parity passed: "
                f"worst {name} {worst:.2e} <= tolerance {result.tolerance:g}")
@@ -37,7 +41,8 @@ def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("inputs", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
-              help="HDF5 file to write: a table of kind 'inference' with the inputs and predictions.")
+              help="File to write, its format from its suffix: .h5/.hdf5 (a table of kind 'inference' with the "
+                   "inputs and predictions), .npy or .csv (the predictions alone).")
 @click.option("--chunk-rows", default=1 << 18, show_default=True, type=click.IntRange(min=1),
               help="Cells read, evaluated and written at a time.")
 @click.option("--provider", type=click.Choice(PROVIDERS), default="auto", show_default=True)
@@ -47,16 +52,18 @@ def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float
               help="Cells outside the trained input ranges: clamp them, warn, or stop.")
 def infer(model: Path, inputs: Path, output: Path, chunk_rows: int, provider: str, threads: int | None,
           policy: str) -> None:
-    """Run the ONNX surrogate MODEL on the cells in INPUTS (.h5, .npy or .csv), writing OUTPUT (.h5).
+    """Run the ONNX surrogate MODEL on the cells in INPUTS (.h5, .npy or .csv), writing OUTPUT (.h5, .npy, .csv).
 
-    MODEL has one input and one output tensor (a row model); columns are found by the input names."""
+    MODEL has one input and one output tensor (a row model); columns are found by the input names. OUTPUT is
+    written to a temporary file and renamed when complete; it may not be INPUTS or MODEL."""
     import warnings
 
     from tqdm import tqdm
 
-    from export.io import open_inputs, prediction_file
+    from export.io import check_output, open_inputs, prediction_file
     from export.runtime import InputError, OutOfRangeWarning, Surrogate
 
+    check_output(output, {"the input file": inputs, "the model": model})
     surrogate = Surrogate(model, provider=provider, threads=threads, policy=policy)
     info = surrogate.info
     reader = open_inputs(inputs, surrogate.input_names)
@@ -65,8 +72,9 @@ def infer(model: Path, inputs: Path, output: Path, chunk_rows: int, provider: st
     n_outside = start = 0
     attrs = {"model": str(model), "model_table_sha256": info.raw["table_sha256"], "source": str(inputs),
              "out_of_range_policy": policy}
-    with prediction_file(output, reader.n_rows, info.input_units, info.output_units, attrs) as writer:
-        with tqdm(total=reader.n_rows, unit="cell", unit_scale=True, desc="infer") as progress:
+    # the bar first: a kill that lands inside tqdm's constructor makes tqdm print a traceback as it is collected
+    with tqdm(total=reader.n_rows, unit="cell", unit_scale=True, desc="infer") as progress:
+        with prediction_file(output, reader.n_rows, info.input_units, info.output_units, attrs) as writer:
             for x in reader.chunks(chunk_rows):
                 try:
                     with warnings.catch_warnings():
@@ -92,7 +100,7 @@ def info(model: Path, as_json: bool) -> None:
     ranges), provenance and parity."""
     import json
 
-    from export.metadata import V1_KEYS, read_model_file
+    from export.metadata import V1_KEYS, WEIGHTS_KEY, read_model_file
 
     data, model_info = read_model_file(model)
     decoded = model_info.decoded()
@@ -113,7 +121,10 @@ def info(model: Path, as_json: bool) -> None:
         for c in tensor.components:
             error = parity.get(tensor.name, {}).get(c.name, float("nan"))
             click.echo(f"  {c.name:<10} {c.units:<6} {error:.3e}")
-    shown_keys = {"signature", "parity_max_abs_error", *V1_KEYS}
+    shown_keys = {"signature", "parity_max_abs_error", WEIGHTS_KEY, *V1_KEYS}
     for key, value in decoded.items():
         if key not in shown_keys:
             click.echo(f"{key}: {json.dumps(value) if not isinstance(value, str) else value}")
+    recorded = decoded.get(WEIGHTS_KEY)
+    click.echo(f"{WEIGHTS_KEY}: {recorded} (verified)" if recorded else
+               f"{WEIGHTS_KEY}: none recorded (exported before weight checksums existed), not verified")

@@ -30,6 +30,10 @@ TRAIN_SETTINGS = [
     click.option("--batch-size", "batch_size", type=int, help="Batch size. [default: 256]"),
     click.option("--lr", type=float, help="Learning rate (Adam). [default: 1e-2, cosine-annealed to 1e-4]"),
     click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd", "lbfgs"]), help="[default: adam]"),
+    click.option("--lbfgs-epochs", "lbfgs_epochs", type=int,
+                 help="After --epochs, this many full-batch L-BFGS epochs (strong Wolfe) in the same run. [default: 0]"),
+    click.option("--dtype", type=click.Choice(["float32", "float64"]),
+                 help="Floating-point type of training; exports stay float32. [default: float32]"),
     click.option("--lr-schedule", "lr_schedule", type=click.Choice(["none", "cosine", "step", "plateau"]),
                  help="Learning-rate schedule. [default: cosine]"),
     click.option("--weight-decay", "weight_decay", type=float, help="Optimizer weight decay. [default: 0]"),
@@ -100,7 +104,7 @@ def build_options(table: str, settings: dict[str, Any], extra: dict[str, Any] | 
         "outputs": split_list(settings.get("outputs")),
         "log_inputs": [name for name in log_inputs if name.strip()] if log_inputs else None,
         **{k: settings.get(k) for k in ("closure", "split_by", "epochs", "batch_size", "lr", "optimizer",
-                                        "lr_schedule", "weight_decay",
+                                        "lr_schedule", "weight_decay", "lbfgs_epochs", "dtype",
                                         "patience", "min_delta", "val_fraction", "test_fraction", "seed", "device")},
         **(extra or {}),
     }
@@ -186,7 +190,8 @@ def evaluate(run_dir: str, table_path: str | None, split: str) -> None:
 @train_settings
 def compare(table: str, weightings: tuple[str, ...], weighting_option: tuple[str, ...], out_dir: str,
             **settings: Any) -> None:
-    """Train each strategy with the same seed and budget; print and save per-output test R²."""
+    """Train each strategy with the same seed and budget; print and save the task's per-output test metric
+    (R² for tables of rows, the relative L2 error for PDE problems)."""
     from ..comparison import compare_weightings
 
     strategy_options = per_plugin_options(weighting_option, "--weighting-option")

@@ -1,0 +1,155 @@
+"""What the periodic 1-D PDE generators share: options, initial states per trajectory, RK4 over a process
+pool with a progress bar, conserved quantities, the trajectories file and the build report.
+
+A generator subclasses :class:`PeriodicPDE` and supplies the physics: ``rate(u, dx, **options)`` (the
+semi-discrete right-hand side), ``initial_state(rng, x, **options)`` and ``functionals(**options)``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from typing import Any, ClassVar
+
+import numpy as np
+
+from surrogate.atomic import check_writable
+from surrogate.contracts import BuildReport, TableGenerator
+from surrogate.datasets import write_trajectories
+from surrogate.errors import UserError
+from surrogate.options import Option
+from surrogate.table import Column
+
+from .functionals import GradientFunctional, largest_increase, relative_drift
+from .integrate import rk4_trajectories
+
+CHUNKS_PER_WORKER = 4  # trajectories go to the pool in a few chunks per worker, so the bar moves ...
+MIN_CHUNK = 32  # ... but each chunk integrates at least this many at once (one vectorized RK4 over a chunk)
+
+
+def common_options(length: float, dt: float, substeps: int) -> tuple[Option, ...]:
+    """Grid, time and sampling options of every periodic generator (defaults: the reference configuration
+    of Matsubara et al. 2020, 40 training + 20 test trajectories of 500 steps on 50 points)."""
+    return (
+        Option("trajectories", 60, "number of trajectories (split into train/val/test by the task)"),
+        Option("points", 50, "grid points on the periodic domain"),
+        Option("length", length, "length of the periodic domain"),
+        Option("steps", 500, "stored time steps per trajectory (each trajectory has steps + 1 states)"),
+        Option("dt", dt, "time between stored states"),
+        Option("substeps", substeps, "RK4 steps per stored step"),
+        Option("seed", 0, "seed of the initial states"),
+        Option("workers", 0, "processes integrating trajectories (0: one per CPU)"),
+    )
+
+
+def _integrate(generator: type["PeriodicPDE"], u0: np.ndarray, dx: float, options: dict[str, Any]) -> np.ndarray:
+    """One chunk of trajectories (a module-level function, so a process pool can run it)."""
+    physics = {name: options[name] for name in generator.physics_options()}
+    return rk4_trajectories(lambda u: generator.rate(u, dx, **physics), u0, options["dt"], options["steps"],
+                            options["substeps"])
+
+
+def _check(options: dict[str, Any]) -> None:
+    for name in ("trajectories", "steps", "substeps"):
+        if options[name] < 1:
+            raise UserError(f"--{name} {options[name]}: expected a positive integer")
+    if options["points"] < 5:
+        raise UserError(f"--points {options['points']}: expected at least 5 grid points")
+    for name in ("length", "dt"):
+        if not options[name] > 0:
+            raise UserError(f"--{name} {options[name]}: expected a positive number")
+    if options["workers"] < 0:
+        raise UserError(f"--workers {options['workers']}: expected 0 (one per CPU) or more")
+
+
+def integrate_all(generator: type["PeriodicPDE"], u0: np.ndarray, dx: float, options: dict[str, Any],
+                  progress: bool) -> np.ndarray:
+    """Every trajectory from its initial state u0 (trajectory, M): in chunks over a process pool (or in this
+    process when there is one chunk), with a progress bar counting trajectories."""
+    from tqdm.auto import tqdm
+
+    workers = min(options["workers"] or os.cpu_count() or 1, len(u0))
+    chunks = np.array_split(np.arange(len(u0)), max(1, min(workers * CHUNKS_PER_WORKER, len(u0) // MIN_CHUNK)))
+    n = len(chunks)
+    parts = []
+    with tqdm(total=len(u0), desc=f"{generator.kind} trajectories", unit="traj", disable=not progress) as bar, \
+            (ProcessPoolExecutor(workers) if n > 1 else nullcontext()) as pool:
+        run = pool.map if pool is not None else map
+        for chunk, states in zip(chunks, run(_integrate, [generator] * n, [u0[c] for c in chunks], [dx] * n,
+                                             [options] * n)):
+            parts.append(states)
+            bar.update(len(chunk))
+    return np.concatenate(parts)
+
+
+def conservation_numbers(functionals: dict[str, GradientFunctional], values: dict[str, np.ndarray]) -> dict[str, float]:
+    """The build report's check of each law: worst relative drift (conserved) or largest increase (dissipated)."""
+    numbers = {}
+    for name, series in values.items():
+        if functionals[name].law == "conserved":
+            numbers[f"worst relative {name} drift"] = relative_drift(series)
+        else:
+            numbers[f"largest {name} increase per step"] = largest_increase(series)
+    return numbers
+
+
+class PeriodicPDE(TableGenerator):
+    """A trajectories dataset of u_t = rate(u) on a periodic grid x_k = length * k / points."""
+
+    kind: ClassVar[str] = ""
+    equation: ClassVar[str] = ""
+    specific: ClassVar[tuple[Option, ...]] = ()  # the physics options, passed to rate/initial_state/functionals
+
+    @classmethod
+    def physics_options(cls) -> list[str]:
+        return [option.name for option in cls.specific]
+
+    @staticmethod
+    def rate(u: np.ndarray, dx: float, **physics: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def initial_state(rng: np.random.Generator, x: np.ndarray, length: float,
+                      **physics: Any) -> tuple[np.ndarray, dict[str, float]]:
+        """u(0, x) and the trajectory's parameters (stored under /parameters)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def functionals(**physics: Any) -> dict[str, GradientFunctional]:
+        raise NotImplementedError
+
+    @classmethod
+    def build(cls, output: str | os.PathLike, *, progress: bool = True, **options: Any) -> BuildReport:
+        started = time.perf_counter()
+        _check(options)
+        check_writable(output)
+        physics = {name: options[name] for name in cls.physics_options()}
+        x = options["length"] * np.arange(options["points"]) / options["points"]
+        dx = float(x[1] - x[0])
+        rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(options["seed"]).spawn(options["trajectories"])]
+        starts = [cls.initial_state(rng, x, options["length"], **physics) for rng in rngs]
+        u0 = np.stack([u for u, _ in starts])
+        u = integrate_all(cls, u0, dx, options, progress)
+        if not np.all(np.isfinite(u)):
+            raise UserError(f"{cls.kind}: the reference solution blew up; raise --substeps or lower --dt")
+        functionals = cls.functionals(**physics)
+        conserved = {name: f(u, dx) for name, f in functionals.items()}
+        parameter_names = list(starts[0][1])
+        path = write_trajectories(
+            output, kind=cls.kind, dt=options["dt"], time_units="1",
+            fields=[Column("u", u, "1", "the PDE's field u(t, x)")],
+            grid=[Column("x", x, "1", "position on the periodic domain")],
+            parameters=[Column(name, np.array([p[name] for _, p in starts]), "1", "initial-state parameter")
+                        for name in parameter_names],
+            conserved=[Column(name, values, "1", functionals[name].description)
+                       for name, values in conserved.items()],
+            attrs={"equation": cls.equation, "boundary": "periodic", "task": "rollout", "length": options["length"],
+                   "substeps": options["substeps"], "seed": options["seed"], **physics,
+                   "functionals": {name: f.to_attr() for name, f in functionals.items()}})
+        numbers: dict[str, Any] = {"trajectories": len(u), "states per trajectory": u.shape[1],
+                                   "grid points": u.shape[2], "max |u|": float(np.abs(u).max()),
+                                   **conservation_numbers(functionals, conserved)}
+        return BuildReport(path=path, rows=len(u) * u.shape[1], seconds=time.perf_counter() - started,
+                           numbers=numbers)

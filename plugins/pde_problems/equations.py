@@ -1,0 +1,159 @@
+"""PDE problems with exact solutions: the math the ``pinn`` task and the ``pde`` physics loss share.
+
+Each equation names its inputs (space, then time), its parameters (typed options, so the table generator
+offers them), the exact solution u(points) and the residual of the PDE at points, with derivatives taken by
+automatic differentiation with respect to the physical inputs. The residual of the exact solution is zero to
+round-off; Dirichlet data and initial states are the exact solution on the boundary (see ``pde`` physics).
+
+Problems follow MMPINN (arXiv 2308.06672): multi-scale solutions whose residual dwarfs the boundary term.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Mapping
+
+import torch
+
+from surrogate.errors import PluginError
+from surrogate.options import Option
+
+TWO_PI = 2.0 * math.pi
+
+
+def partial(u: torch.Tensor, points: torch.Tensor, axis: int) -> torch.Tensor:
+    """∂u/∂(points[:, axis]) per point, (n,), with the graph kept for higher derivatives and training."""
+    (gradient,) = torch.autograd.grad(u, points, grad_outputs=torch.ones_like(u), create_graph=True)
+    return gradient[:, axis]
+
+
+def second(u: torch.Tensor, points: torch.Tensor, axis: int) -> torch.Tensor:
+    """∂²u/∂(points[:, axis])² per point, (n,)."""
+    return partial(partial(u, points, axis), points, axis)
+
+
+class Equation:
+    """A PDE on the unit box with an exact solution. ``points`` are (n, len(inputs)) physical coordinates in
+    the order of ``inputs``; ``exact`` returns (n, 1); ``residual(points, u)`` returns (n,) and needs
+    ``points.requires_grad`` with ``u`` computed from them."""
+
+    name: ClassVar[str] = ""
+    formula: ClassVar[str] = ""
+    spatial: ClassVar[tuple[str, ...]] = ("x",)
+    time: ClassVar[str | None] = None
+    parameters: ClassVar[tuple[Option, ...]] = ()
+
+    def __init__(self, problem: Mapping[str, Any]):
+        for option in self.parameters:
+            setattr(self, option.name, float(problem.get(option.name, option.default)))
+
+    @classmethod
+    def inputs(cls) -> list[str]:
+        return [*cls.spatial, *([cls.time] if cls.time else [])]
+
+    @classmethod
+    def domain(cls) -> dict[str, tuple[float, float]]:
+        return {name: (0.0, 1.0) for name in cls.inputs()}
+
+    def exact(self, points: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def residual(self, points: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class PoissonMultiscale(Equation):
+    """-u'' = f on [0, 1], u = sin 2πx + a sin 2πkx (MMPINN's 1-D case: k = 10, and k = 25 where plain MLPs
+    fail from spectral bias), so f = (2π)² sin 2πx + a (2πk)² sin 2πkx: the residual scales as a k²."""
+
+    name = "poisson-multiscale"
+    formula = "-u'' = f on [0, 1], u = sin(2 pi x) + a sin(2 pi k x)"
+    parameters = (Option("k", 10.0, "frequency of the fine mode"), Option("a", 0.1, "amplitude of the fine mode"))
+    k: float
+    a: float
+
+    def exact(self, points: torch.Tensor) -> torch.Tensor:
+        x = points[:, :1]
+        return torch.sin(TWO_PI * x) + self.a * torch.sin(TWO_PI * self.k * x)
+
+    def forcing(self, x: torch.Tensor) -> torch.Tensor:
+        return TWO_PI ** 2 * torch.sin(TWO_PI * x) + self.a * (TWO_PI * self.k) ** 2 * torch.sin(TWO_PI * self.k * x)
+
+    def residual(self, points: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        return second(u, points, 0) + self.forcing(points[:, 0])
+
+
+class SharpLayer(Equation):
+    """-u'' = f on [0, 1], u = tanh((x - x0) / width): f = 2 tanh(s) sech²(s) / width² with s = (x - x0) / width
+    is of order 1/width² inside the layer and vanishes away from it, so residual magnitudes differ by
+    subdomain (MMPINN's case for grouping)."""
+
+    name = "sharp-layer"
+    formula = "-u'' = f on [0, 1], u = tanh((x - x0) / width)"
+    parameters = (Option("x0", 0.5, "position of the layer"), Option("width", 0.02, "thickness of the layer"))
+    x0: float
+    width: float
+
+    def exact(self, points: torch.Tensor) -> torch.Tensor:
+        return torch.tanh((points[:, :1] - self.x0) / self.width)
+
+    def residual(self, points: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        s = (points[:, 0] - self.x0) / self.width
+        forcing = 2.0 * torch.tanh(s) / torch.cosh(s) ** 2 / self.width ** 2
+        return second(u, points, 0) + forcing
+
+
+class Poisson2D(Equation):
+    """-(u_xx + u_yy) = f on [0, 1]², u = sin 2πx sin 2πy + a sin 2πkx sin 2πky (zero on the boundary for
+    integer k): the 2-D analogue of ``poisson-multiscale``."""
+
+    name = "poisson-2d"
+    formula = "-(u_xx + u_yy) = f on [0, 1]^2, u = sin(2 pi x) sin(2 pi y) + a sin(2 pi k x) sin(2 pi k y)"
+    spatial = ("x", "y")
+    parameters = (Option("k", 4.0, "frequency of the fine mode"), Option("a", 0.1, "amplitude of the fine mode"))
+    k: float
+    a: float
+
+    def mode(self, points: torch.Tensor, k: float) -> torch.Tensor:
+        return torch.sin(TWO_PI * k * points[:, :1]) * torch.sin(TWO_PI * k * points[:, 1:2])
+
+    def exact(self, points: torch.Tensor) -> torch.Tensor:
+        return self.mode(points, 1.0) + self.a * self.mode(points, self.k)
+
+    def residual(self, points: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        forcing = 2 * TWO_PI ** 2 * self.mode(points, 1.0) + self.a * 2 * (TWO_PI * self.k) ** 2 * self.mode(points, self.k)
+        return second(u, points, 0) + second(u, points, 1) + forcing[:, 0]
+
+
+class Heat(Equation):
+    """u_t = nu u_xx on [0, 1] x [0, 1] (x, t), u = exp(-nu π² t) sin πx + a exp(-nu (kπ)² t) sin kπx: the fine
+    mode decays k² times faster, so early and late times differ in scale (time-dependent case of the seed)."""
+
+    name = "heat"
+    formula = "u_t = nu u_xx on [0, 1] x [0, 1], u = exp(-nu pi^2 t) sin(pi x) + a exp(-nu (k pi)^2 t) sin(k pi x)"
+    time = "t"
+    parameters = (Option("nu", 0.05, "diffusivity"), Option("k", 4.0, "wave number of the fast mode (integer)"),
+                  Option("a", 0.5, "amplitude of the fast mode"))
+    nu: float
+    k: float
+    a: float
+
+    def exact(self, points: torch.Tensor) -> torch.Tensor:
+        x, t = points[:, :1], points[:, 1:2]
+        modes = [(1.0, 1.0), (self.k, self.a)]
+        return sum(a * torch.exp(-self.nu * (k * math.pi) ** 2 * t) * torch.sin(k * math.pi * x) for k, a in modes)
+
+    def residual(self, points: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        return partial(u, points, 1) - self.nu * second(u, points, 0)
+
+
+EQUATIONS: dict[str, type[Equation]] = {cls.name: cls for cls in (PoissonMultiscale, SharpLayer, Poisson2D, Heat)}
+
+
+def equation_for(problem: Mapping[str, Any] | None, owner: str) -> Equation:
+    """The equation a collocation dataset's ``problem`` attribute names, with its parameters."""
+    name = (problem or {}).get("name")
+    if name not in EQUATIONS:
+        raise PluginError(f"{owner}: needs a collocation dataset of one of the problems {', '.join(EQUATIONS)}; "
+                          f"this one is {name!r}")
+    return EQUATIONS[name](problem or {})

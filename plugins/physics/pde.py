@@ -1,0 +1,84 @@
+"""PDE residual, boundary and initial terms of a collocation problem, the residual optionally grouped by
+subdomain (MMPINN, arXiv 2308.06672, section "grouping").
+
+``pde/residual`` = r(x)² at each interior point, r the residual of the dataset's equation
+(:mod:`plugins.pde_problems.equations`) by automatic differentiation with respect to the physical inputs;
+``pde/boundary`` = (u - u_exact)² at the boundary points and ``pde/initial`` the same at the initial time,
+which the task passes in ``Batch.extras`` as (points, u). With groups, the residual becomes
+``pde/residual/g0``, ``pde/residual/g1``, ...: term g is r² at the points of subdomain g and 0 elsewhere, so the
+group terms add up to the ungrouped residual element by element, and the power strategy can give each group
+its own exponent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from plugins.pde_problems.equations import equation_for
+from surrogate.contracts import Batch, PhysicsContext, PhysicsLoss
+from surrogate.errors import PluginError
+from surrogate.options import Option, parse_floats
+from surrogate.terms import LossTerms, pde_term
+
+CONDITIONS = ("boundary", "initial")
+
+
+class PdeLoss(PhysicsLoss):
+    """Residual (optionally one term per subdomain along one input), boundary and initial terms."""
+
+    description: ClassVar[str] = "PDE residual, boundary and initial terms of a collocation problem; residual " \
+                                 "grouped by subdomain (MMPINN)"
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("groups", 1, "split the residual into k equal subdomains along `axis` (pde/residual/g0, ...)"),
+        Option("breaks", [], "subdomain boundaries along `axis` instead of k equal parts, e.g. 0.4,0.6",
+               type=parse_floats),
+        Option("axis", "", "input along which the residual is grouped [default: the first]"),
+    )
+
+    def __init__(self, context: PhysicsContext, groups: int = 1, breaks: list[float] | None = None, axis: str = "",
+                 **options: Any):
+        super().__init__(context)
+        owner = "physics loss 'pde'"
+        self.equation = equation_for(context.table_attrs.get("problem"), owner)
+        axis = axis or context.input_names[0]
+        if axis not in context.input_names:
+            raise PluginError(f"{owner}: axis {axis!r} is not an input ({', '.join(context.input_names)})")
+        self.axis = context.input_names.index(axis)
+        lo, hi = context.table_attrs["domain"][axis]
+        if breaks:
+            if sorted(breaks) != list(breaks) or not lo < breaks[0] or not breaks[-1] < hi:
+                raise PluginError(f"{owner}: breaks {breaks} must increase strictly inside {axis} in [{lo}, {hi}]")
+            inner = list(breaks)
+        elif groups >= 1:
+            inner = [lo + (hi - lo) * i / groups for i in range(1, groups)]
+        else:
+            raise PluginError(f"{owner}: groups={groups}: expected a positive integer")
+        self.inner_edges = torch.tensor(inner, dtype=torch.float64)
+        self.residual_names = ([pde_term(f"residual/g{g}") for g in range(len(inner) + 1)] if inner
+                               else [pde_term("residual")])
+        self.conditions = ["boundary", *(["initial"] if self.equation.time else [])]
+
+    def term_names(self) -> list[str]:
+        return [*self.residual_names, *(pde_term(part) for part in self.conditions)]
+
+    def groups_of(self, points: torch.Tensor) -> torch.Tensor:
+        """Subdomain index of each point (a point on a break belongs to the group above it)."""
+        coordinate = points[:, self.axis].detach()
+        return torch.bucketize(coordinate, self.inner_edges.to(coordinate), right=True)
+
+    def terms(self, batch: Batch) -> LossTerms:
+        squared = self.equation.residual(batch.x_phys, batch.y_pred_phys) ** 2
+        if len(self.residual_names) == 1:
+            terms: LossTerms = {self.residual_names[0]: squared}
+        else:
+            group = self.groups_of(batch.x_phys)
+            terms = {name: squared * (group == g) for g, name in enumerate(self.residual_names)}
+        for part in self.conditions:
+            if part not in batch.extras:
+                raise PluginError(f"physics loss 'pde': the task gave no {part} points (Batch.extras[{part!r}]); "
+                                  "train with --task pinn")
+            points, u = batch.extras[part]
+            terms[pde_term(part)] = ((u - self.equation.exact(points)) ** 2).reshape(-1)
+        return terms

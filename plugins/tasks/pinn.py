@@ -1,0 +1,195 @@
+"""Physics-informed networks on collocation problems: u(x[, y, t]) trained on PDE residuals, no data.
+
+Each step the task samples interior points (a chunk of them) and takes every boundary and initial point,
+runs the network on each, and hands the physics losses a :class:`Batch` whose ``x_phys`` are the interior
+points (requiring grad, so a residual can differentiate u with respect to them) and whose
+``extras['boundary']`` / ``extras['initial']`` are (points, u) pairs; the ``pde`` physics loss turns them into
+``pde/residual``, ``pde/boundary`` and ``pde/initial``. The task itself adds no term. Its validation score and
+final metric is the relative L2 error ||u - u_exact|| / ||u_exact|| on a dense grid, the number MMPINN
+(arXiv 2308.06672) reports (with ``select=loss`` the best epoch is the one of least validation loss instead,
+chosen without the exact solution).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterator, Mapping
+
+import torch
+from torch import nn
+
+from plugins.pde_problems import sampling
+from plugins.pde_problems.equations import equation_for
+from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
+from surrogate.errors import PluginError, UserError
+from surrogate.options import Option
+from surrogate.run import row_signature
+from surrogate.scaling import InputScaler, PhysicalModel
+from surrogate.terms import LossTerms
+
+EVAL_CHUNK = 65536
+
+
+@dataclass
+class Collocation:
+    """One step's points: a chunk of interior points, and all boundary and initial points (None if none)."""
+
+    interior: torch.Tensor
+    boundary: torch.Tensor
+    initial: torch.Tensor | None
+
+
+def physical_model(domain: Mapping[str, list[float]], network: nn.Module) -> PhysicalModel:
+    """Physical coordinates -> u: coordinates scaled to [-1, 1], the network's output is u itself."""
+    lo, hi = zip(*domain.values())
+    return PhysicalModel(InputScaler(list(lo), list(hi), [False] * len(lo), [1.0] * len(lo)), network, nn.Identity())
+
+
+class Pinn(Task):
+    """u on a collocation problem; score and metric: relative L2 error against the exact solution."""
+
+    description: ClassVar[str] = "physics-informed network on a collocation problem (PDE residual, boundary, " \
+                                 "initial terms); relative L2 error"
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("passes", 10, "passes over the interior points per epoch (one validation per epoch)"),
+        Option("grid_points", 10000, "points of the dense grid the relative L2 error is measured on"),
+        Option("select", "error", "what picks the best epoch: 'error' (relative L2 against the exact solution) or "
+               "'loss' (sum of the unweighted mean validation terms, which needs no exact solution)",
+               choices=("error", "loss")),
+    )
+    datasets: ClassVar[tuple[str, ...]] = ("collocation",)
+    differentiates_inputs: ClassVar[bool] = True
+
+    def __init__(self, dataset: Any, settings: TaskSettings, processes: Any, passes: int = 10,
+                 grid_points: int = 10000, select: str = "error", **options: Any):
+        super().__init__(dataset, settings, processes)
+        try:
+            self.equation = equation_for(dataset.problem, "task 'pinn'")
+        except PluginError as exc:
+            raise UserError(f"{dataset.path}: {exc}") from None
+        if dataset.input_names != self.equation.inputs() or dataset.output_names != ["u"]:
+            raise UserError(f"{dataset.path}: problem {self.equation.name!r} has inputs {self.equation.inputs()} "
+                            f"and output u; the file declares {dataset.input_names} -> {dataset.output_names}")
+        if passes < 1 or grid_points < 1:
+            raise UserError("task 'pinn': passes and grid_points must be positive")
+        self.input_names, self.output_names = list(dataset.input_names), ["u"]
+        self.ranges = [dataset.domain[name] for name in self.input_names]
+        self.spatial = [self.input_names.index(name) for name in self.equation.spatial]
+        self.time_axis = self.input_names.index(self.equation.time) if self.equation.time else None
+        given = {option.name: dataset.problem.get(option.name, option.default) for option in sampling.OPTIONS}
+        self.how = str(given["sampling"])
+        if self.how not in sampling.SAMPLINGS:
+            raise UserError(f"{dataset.path}: sampling {self.how!r}: expected one of {', '.join(sampling.SAMPLINGS)}")
+        self.n_points = {"interior": int(given["points"]), "boundary": int(given["boundary_points"]),
+                         "initial": int(given["initial_points"])}
+        self.passes, self.grid_points, self.select = passes, grid_points, select
+        self.dtype = settings.dtype
+        self.train_points = self.draw(torch.Generator().manual_seed(settings.seed))
+        self.val_points = self.draw(torch.Generator().manual_seed(settings.seed + 1), how="random")
+
+    def draw(self, generator: torch.Generator | None, how: str | None = None) -> Collocation:
+        """Interior, boundary and initial points sampled as the problem says (or as `how`)."""
+        how = how or self.how
+        n = self.n_points
+        return Collocation(
+            interior=sampling.box(self.ranges, n["interior"], how, generator, self.dtype, inner=True),
+            boundary=sampling.boundary(self.ranges, self.spatial, n["boundary"], how, generator, self.dtype),
+            initial=None if self.time_axis is None else sampling.face(
+                self.ranges, self.time_axis, self.ranges[self.time_axis][0], n["initial"], how, generator, self.dtype))
+
+    def epoch_size(self) -> int:
+        return len(self.train_points.interior) * self.passes
+
+    def setup(self, network: nn.Module, closure: str) -> None:
+        device = self.settings.device
+        self.trainable = network
+        self.model = physical_model(dict(zip(self.input_names, self.ranges)), network).to(device)
+        self.train_points, self.val_points = self.on_device(self.train_points), self.on_device(self.val_points)
+        points, self.grid_shape = sampling.grid(self.ranges, self.grid_points, self.dtype)
+        self.grid = points.to(device)
+        self.exact = self.equation.exact(self.grid)
+
+    def on_device(self, points: Collocation) -> Collocation:
+        device = self.settings.device
+        return Collocation(points.interior.to(device), points.boundary.to(device),
+                           None if points.initial is None else points.initial.to(device))
+
+    def statistics(self) -> DataStatistics:
+        return DataStatistics([], {}, {}, len(self.train_points.interior))
+
+    def term_names(self) -> list[str]:
+        return []
+
+    # -------------------------------------------------------------------------------------- batches
+    def batches(self, split: str, batch_size: int | None,
+                generator: torch.Generator | None = None) -> Iterator[Collocation]:
+        """Training: `passes` shuffled passes over the interior points in chunks of `batch_size` (one chunk of
+        all of them when None), points resampled first under ``resample``; else the fixed validation points."""
+        if split != "train":
+            yield self.val_points
+            return
+        if self.how == "resample" and generator is not None:
+            self.train_points = self.on_device(self.draw(generator))
+        points = self.train_points
+        if batch_size is None:
+            yield points
+            return
+        for _ in range(self.passes):
+            order = torch.randperm(len(points.interior), generator=generator).to(points.interior.device)
+            for chunk in points.interior[order].split(batch_size):
+                yield Collocation(chunk, points.boundary, points.initial)
+
+    def loss_terms(self, forward: Callable[[torch.Tensor], torch.Tensor],
+                   points: Collocation) -> tuple[LossTerms, Batch]:
+        scale = self.model.input_scaler
+        x_phys = points.interior.detach().requires_grad_(True)
+        x = scale(x_phys)
+        u = forward(x)
+        extras = {"boundary": (points.boundary, forward(scale(points.boundary)))}
+        if points.initial is not None:
+            extras["initial"] = (points.initial, forward(scale(points.initial)))
+        return {}, Batch(x=x, x_phys=x_phys, y=None, y_pred=u, y_pred_phys=u, input_names=self.input_names,
+                         output_names=self.output_names, model=self.trainable, extras=extras)
+
+    # ------------------------------------------------------------------------------------ results
+    @torch.no_grad()
+    def predict_grid(self) -> torch.Tensor:
+        self.model.eval()
+        return torch.cat([self.model(chunk) for chunk in self.grid.split(EVAL_CHUNK)])
+
+    def errors(self) -> dict[str, float]:
+        error = self.predict_grid() - self.exact
+        return {"rel_l2": float(torch.linalg.norm(error) / torch.linalg.norm(self.exact)),
+                "max_abs": float(error.abs().max())}
+
+    def score(self, means: Mapping[str, float]) -> float:
+        return self.errors()["rel_l2"] if self.select == "error" else float(sum(means.values()))
+
+    def final_metrics(self) -> dict[str, dict[str, dict[str, float]]]:
+        return {"test": {"u": self.errors()}}
+
+    def write_plots(self, metrics: Mapping[str, Any], plot_dir: Path) -> None:
+        from .pinn_plots import solution
+
+        solution(self.input_names, self.grid.double().cpu().numpy(), self.grid_shape,
+                 self.exact.double().cpu().numpy()[:, 0], self.predict_grid().double().cpu().numpy()[:, 0],
+                 metrics["test"]["u"]["rel_l2"], plot_dir / "solution.png")
+
+    def state(self) -> dict[str, Any]:
+        return {"domain": {name: list(r) for name, r in zip(self.input_names, self.ranges)}}
+
+    def config(self) -> dict[str, Any]:
+        return {"inputs": self.input_names, "outputs": self.output_names,
+                "units": {name: "1" for name in [*self.input_names, *self.output_names]},
+                "input_ranges": self.state()["domain"], "problem": dict(self.dataset.problem),
+                "signature": self.signature()}
+
+    def signature(self) -> dict[str, Any]:
+        units = {name: "1" for name in [*self.input_names, *self.output_names]}
+        return row_signature(self.input_names, self.output_names, units, self.state()["domain"])
+
+    @classmethod
+    def assemble(cls, network: nn.Module, state: Mapping[str, Any], config: Mapping[str, Any]) -> nn.Module:
+        return physical_model(state["domain"], network)
