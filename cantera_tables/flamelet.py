@@ -18,16 +18,18 @@ One S-curve is traced in three stages, each step starting from the previous solu
    flame are imposed and lowered step by step, the inlet velocities becoming unknowns. Past the turning
    point this walks down the middle branch as far as the solver converges: it ends after ``max_errors``
    failed solves in a row (one is enough once the strain rate is below ``unstable_end_strain`` of its
-   maximum), after ``max_unstable`` flamelets, when the control temperature nears the inlets, or when a
-   solution has collapsed to the extinguished state (again judged by temperature).
+   maximum), after ``max_unstable`` flamelets, when the control temperature nears the inlets, when a
+   solution has collapsed to the extinguished state (again judged by temperature), or when the thickening
+   flame no longer spans both pure streams (Z within ``STREAM_REACH`` of 0 and 1) in the domain of the
+   turning point, which two-point control cannot widen: such a solution is not a flamelet of the two streams.
 
 Branches are labelled from the finished curve by :func:`label_branches` (turning point = largest χ_st).
 
 Each accepted solution becomes a :class:`Flamelet`: raw profiles (grid, T, Y, velocity) plus Bilger's
 mixture fraction Z, the scalar dissipation rate χ = 2 D_th |dZ/dx|² with the thermal diffusivity
 D_th = λ/(ρ c_p), the progress variable C = Σ c_k Y_k and its source ω_C = Σ c_k W_k ω̇_k, and the scalars
-strain rate (Cantera's maximum axial velocity gradient), χ_st (χ where Z = Z_st), T_max and the method
-that produced it.
+strain rates (Cantera's maximum axial velocity gradient, and the Seshadri–Williams global strain rate the
+literature quotes), χ_st (χ where Z = Z_st), T_max and the method that produced it.
 Mass fractions are clipped at zero and renormalized, and Z, C are computed from those stored Y, so every
 stored quantity is consistent with the others.
 """
@@ -46,9 +48,12 @@ from surrogate.errors import UserError
 
 THERMAL_DIFFUSIVITY = "thermal diffusivity D_th = lambda / (rho * cp_mass), mixture value at each grid point"
 STRAIN_RATE_DEFINITION = "maximum axial velocity gradient, Cantera CounterflowDiffusionFlame.strain_rate('max')"
+GLOBAL_STRAIN_RATE_DEFINITION = ("global strain rate on the oxidizer side, Seshadri & Williams (1978): "
+                                 "a = 2 |u_ox| / L (1 + |u_f| sqrt(rho_f) / (|u_ox| sqrt(rho_ox)))")
 STRAIN_CONTINUATION, FROZEN, TWO_POINT = "strain-continuation", "frozen-chemistry", "two-point-control"
 EXTINGUISHED = "extinguished"
 BRANCHES = ("stable", "unstable", EXTINGUISHED)
+STREAM_REACH = 1e-3  # a flamelet reaches a pure stream where its Z comes this close to 0 or 1
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ class Flamelet:
 
     method: str
     strain_rate: float
+    global_strain_rate: float
     chi_st: float
     T_max: float
     grid: np.ndarray
@@ -126,7 +132,7 @@ class Flamelet:
     C: np.ndarray
     omega_C: np.ndarray
 
-    SCALARS = ("method", "strain_rate", "chi_st", "T_max")
+    SCALARS = ("method", "strain_rate", "global_strain_rate", "chi_st", "T_max")
     PROFILES = ("grid", "T", "Y", "velocity", "Z", "chi", "C", "omega_C")
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -136,7 +142,7 @@ class Flamelet:
 
     @classmethod
     def from_arrays(cls, data: Mapping[str, np.ndarray]) -> "Flamelet":
-        scalars = {"method": str(data["method"]), **{k: float(data[k]) for k in ("strain_rate", "chi_st", "T_max")}}
+        scalars = {"method": str(data["method"]), **{k: float(data[k]) for k in cls.SCALARS[1:]}}
         return cls(**scalars, **{name: np.asarray(data[name]) for name in cls.PROFILES})
 
 
@@ -179,9 +185,14 @@ def parse_composition(gas: Any, text: str, what: str) -> dict[str, float]:
 
 
 class FlameletChemistry:
-    """Element data of the mechanism and the two streams: Bilger's Z, Z_st and the progress variable."""
+    """Element data of the mechanism and the two streams: Bilger's Z, Z_st and the progress variable.
 
-    def __init__(self, gas: Any, setup: FlameletSetup):
+    `setup` is anything with the stream fields of :class:`FlameletSetup` (``fuel``, ``fuel_temperature``,
+    ``oxidizer``, ``oxidizer_temperature``, ``pressure``, ``progress_variable``), e.g.
+    :class:`cantera_tables.mixture.Streams`.
+    """
+
+    def __init__(self, gas: Any, setup: Any):
         self.species = list(gas.species_names)
         self.composition = {
             s: {e: float(gas.n_atoms(s, e)) for e in gas.element_names if gas.n_atoms(s, e) > 0} for s in self.species
@@ -203,6 +214,11 @@ class FlameletChemistry:
                 f"progress_variable: unknown species {unknown[0]!r}; the mechanism has {', '.join(self.species)}"
             )
         self.pv_weights = np.array([setup.progress_variable.get(s, 0.0) for s in self.species])
+        self._W = np.array([self.molecular_weights[s] for s in self.species])
+
+    def progress_source(self, net_production_rates: np.ndarray) -> np.ndarray:
+        """omega_C = sum_k c_k W_k omega_k [kg/m^3/s] from molar net production rates omega_k [kmol/m^3/s]."""
+        return (np.asarray(net_production_rates) * self._W) @ self.pv_weights
 
     @staticmethod
     def _stream_Y(gas: Any, text: str, T: float, P: float, what: str) -> dict[str, float]:
@@ -224,21 +240,41 @@ def _first_crossing(x: np.ndarray, y: np.ndarray, level: float) -> float:
     return float(x[i] + t * (x[i + 1] - x[i]))
 
 
+def global_strain_rate(flame: Any) -> float:
+    """The Seshadri–Williams global strain rate of a counterflow flame (:data:`GLOBAL_STRAIN_RATE_DEFINITION`),
+    the one the literature quotes for extinction; fuel inlet at x = 0, oxidizer at x = L."""
+    u_fuel, u_ox = abs(float(flame.velocity[0])), abs(float(flame.velocity[-1]))
+    rho_fuel, rho_ox = float(flame.density[0]), float(flame.density[-1])
+    width = float(flame.grid[-1] - flame.grid[0])
+    return 2.0 * u_ox / width * (1.0 + u_fuel * math.sqrt(rho_fuel) / (u_ox * math.sqrt(rho_ox)))
+
+
+def _clipped_Y(flame: Any) -> np.ndarray:
+    """(n_points, n_species) mass fractions of the flame's solution, clipped at 0 and renormalized."""
+    Y = np.clip(np.asarray(flame.Y).T, 0.0, None)
+    return Y / Y.sum(axis=1, keepdims=True)
+
+
+def reaches_streams(Z: np.ndarray) -> bool:
+    """Whether a flamelet's mixture fraction spans both pure streams, 0 and 1, to within :data:`STREAM_REACH`."""
+    return bool(Z.min() <= STREAM_REACH and Z.max() >= 1.0 - STREAM_REACH)
+
+
 def flamelet_from_flame(flame: Any, chemistry: FlameletChemistry, method: str) -> Flamelet:
     """Profiles and scalars of the flame's current solution (Y clipped at 0 and renormalized)."""
     states = flame.to_array()
-    Y = np.clip(np.asarray(states.Y), 0.0, None)
-    Y /= Y.sum(axis=1, keepdims=True)
+    Y = _clipped_Y(flame)
     grid = np.asarray(flame.grid, dtype=float)
     Z = chemistry.mixture_fraction(Y)
     D_th = np.asarray(states.thermal_conductivity) / (np.asarray(states.density) * np.asarray(states.cp_mass))
     chi = 2.0 * D_th * np.gradient(Z, grid) ** 2
-    omega_C = (np.asarray(states.net_production_rates) * np.asarray(flame.gas.molecular_weights)) @ chemistry.pv_weights
+    omega_C = chemistry.progress_source(states.net_production_rates)
     T = np.asarray(flame.T, dtype=float)
     x_st = _first_crossing(grid, Z, chemistry.Z_st)
     return Flamelet(
         method=method,
         strain_rate=float(flame.strain_rate("max")),
+        global_strain_rate=global_strain_rate(flame),
         chi_st=float(np.interp(x_st, grid, chi)),
         T_max=float(T.max()),
         grid=grid,
@@ -439,6 +475,13 @@ class SCurveTracer:
             if max(flame.T) < self.T_burning:  # collapsed onto the extinguished branch: the middle branch ends
                 _restore(flame, snapshot)
                 break
+            Z = self.chemistry.mixture_fraction(_clipped_Y(flame))
+            if not reaches_streams(Z):  # thickened beyond the turning point's domain: not a flamelet of the streams
+                state.failures.append(f"unstable branch ended at T_max {max(flame.T):.0f} K: the flamelet no longer "
+                                      f"reaches both pure streams in the turning point's domain (Z {Z.min():.3g} to "
+                                      f"{Z.max():.3g})")
+                _restore(flame, snapshot)
+                break
             dT = abs(max(flame.T) - state.T_max_last)
             if dT < 0.8 * settings.unstable_delta_T:
                 state.control_step = min(state.control_step * 1.25, 5 * settings.unstable_delta_T)
@@ -481,3 +524,12 @@ def solve_from_scratch(setup: FlameletSetup, strain_rate: float, gas: Any | None
         return False, float("nan")
     T_max = float(max(flame.T))
     return T_max >= burning_temperature(setup), T_max
+
+
+def s_curve_order(flamelets: list[Flamelet]) -> list[int]:
+    """Indices of one curve's flamelets along the S-curve: the stable branch from low to high χ_st, then the
+    unstable branch from hot to cold, then the extinguished flamelet(s)."""
+    branches = label_branches(flamelets)
+    by = {b: [k for k, label in enumerate(branches) if label == b] for b in BRANCHES}
+    return [*sorted(by["stable"], key=lambda k: flamelets[k].chi_st),
+            *sorted(by["unstable"], key=lambda k: -flamelets[k].T_max), *by[EXTINGUISHED]]

@@ -1,6 +1,10 @@
-"""``h2-flamelet``: hydrogen counterflow diffusion flamelet tables, the whole S-curve, as one HDF5 table.
+"""``counterflow-flamelet`` and ``h2-flamelet``: counterflow diffusion flamelet tables, the whole S-curve, as one
+HDF5 table, for any fuel.
 
-The table (format of :mod:`surrogate.table`, ``kind = "h2-flamelet"``) holds
+``counterflow-flamelet`` takes a ``preset`` (``h2``: h2o2.yaml, C = Y_H2O; ``ch4``: GRI-3.0, C = Y_CO2 + Y_CO +
+Y_H2O + Y_H2) that fills the mechanism, fuel and progress variable the user does not give; ``h2-flamelet`` is
+the ``h2`` preset with those values as its defaults. The table (format of :mod:`surrogate.table`, ``kind`` the
+generator's name) holds
 
 - ``/inputs/Z`` (Bilger), ``/inputs/C`` (progress variable), ``/inputs/chi`` (local scalar dissipation rate,
   1/s) and, only when several pressures are built, ``/inputs/p`` (Pa): every flamelet resampled at
@@ -25,13 +29,12 @@ The build is resumable (:mod:`cantera_tables.workdir`) and runs one S-curve per 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -44,6 +47,7 @@ from surrogate.table import Column, DatasetDefaults, create_dataset, write_colum
 from . import structured
 from .flamelet import (
     BRANCHES,
+    GLOBAL_STRAIN_RATE_DEFINITION,
     STRAIN_RATE_DEFINITION,
     THERMAL_DIFFUSIVITY,
     ContinuationSettings,
@@ -52,7 +56,11 @@ from .flamelet import (
     FlameletSetup,
     label_branches,
     load_gas,
+    s_curve_order,
 )
+from .executors import dask_executor
+from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, check_positive, check_streams, complete_refine,
+                      present_species, provenance, stream_options)
 from .workdir import CurveJob, CurveWorkDir, open_work_dir, remove_work_dir, run_curve
 
 KIND = "h2-flamelet"
@@ -66,53 +74,56 @@ SMALL_OPTIONS = {
     "structured_nz": 41,
     "structured_nlambda": 21,
 }
-REFINE_KEYS = ("ratio", "slope", "curve", "prune")
 # options that only shape the table, not the solves: a resumed build may change them
-NOT_IN_SOLVES = ("points_per_flamelet", "structured_nz", "structured_nlambda", "workers", "scheduler")
-PRESENT_Y = 1e-10  # a species whose mass fraction never exceeds this anywhere is absent (e.g. AR in H2/air)
-TRANSPORT_MODELS = ("mixture-averaged", "unity-Lewis-number", "multicomponent")
+NOT_IN_SOLVES = ("points_per_flamelet", "structured_nz", "structured_nlambda", "structured_lambda", "workers",
+                 "scheduler")
 
 
-def _positive(name: str, value: float, minimum: float = 0.0) -> None:
-    if not value > minimum:
-        raise UserError(f"option {name}={value!r}: must be greater than {minimum:g}")
+PRESETS = {
+    "h2": {"mechanism": "h2o2.yaml", "fuel": "H2:1", "progress_variable": {"H2O": 1.0}},
+    "ch4": {"mechanism": "gri30.yaml", "fuel": "CH4:1", "progress_variable": CH4_PROGRESS_VARIABLE},
+}
+CONTINUATION_OPTIONS = (
+    Option("pressure", [101325.0], "pressure [Pa]; a comma-separated list builds one S-curve per pressure, "
+           "in parallel, and adds the input p", type=parse_floats),
+    Option("transport", "mixture-averaged", "Cantera transport model", choices=TRANSPORT_MODELS),
+    Option("initial_strain", 20.0, "nominal strain rate 4 u_ox / L of the first flamelet [1/s]"),
+    Option("width", 0.03, "domain width at the initial strain [m]; scaled as strain^-1/2 afterwards"),
+    Option("strain_factor", 1.3, "ratio of successive strain rates on the stable branch (more flamelets: "
+           "closer to 1)"),
+    Option("extinction_tolerance", 0.005, "stop refining the extinction strain when the step is below "
+           "this relative size"),
+    Option("unstable_delta_T", 20.0, "target drop of T_max between flamelets on the unstable branch [K] "
+           "(more flamelets: smaller)"),
+    Option("max_unstable", 80, "most two-point-control flamelets per S-curve"),
+    Option("refine", {"ratio": 3.0, "slope": 0.05, "curve": 0.1, "prune": 0.02}, "Cantera grid refinement "
+           "criteria (any of ratio, slope, curve, prune; the rest keep these defaults, which put extinction "
+           "chi_st within 0.5% of a twice finer grid)",
+           type=parse_mapping),
+    Option("points_per_flamelet", 200, "mixture-fraction samples per flamelet in the scattered table"),
+    Option("structured_nz", 121, "Z nodes of the structured (Z, Lambda) table"),
+    Option("structured_nlambda", 51, "Lambda nodes of the structured (Z, Lambda) table"),
+    Option("structured_lambda", "flamelets", "Lambda node spacing: half uniform, half following the flamelets "
+           "(resolves a burning branch crowded near Lambda = 1), or uniform", choices=("flamelets", "uniform")),
+    Option("workers", 0, "processes for parallel S-curves (0: one per CPU)"),
+    Option("scheduler", "", "address of a Dask distributed scheduler (e.g. tcp://head:8786) that runs the "
+           "S-curves on its workers; empty: local processes"),
+)
 
 
-class H2FlameletTable(TableGenerator):
-    """Counterflow diffusion flamelets (Cantera) along the whole S-curve: stable, unstable, extinguished."""
+class CounterflowFlameletTable(TableGenerator):
+    """Counterflow diffusion flamelets (Cantera) of any fuel along the whole S-curve: stable, unstable,
+    extinguished; ``preset`` names a fuel's mechanism and progress variable."""
 
-    name = KIND
-    description = "Hydrogen counterflow diffusion flamelets along the S-curve (stable + unstable branch), Cantera."
+    name = "counterflow-flamelet"
+    description = ("Counterflow diffusion flamelets of any fuel along the S-curve (stable + unstable branch), "
+                   "presets h2 and ch4 (GRI-3.0), Cantera.")
     options = (
-        Option("mechanism", "h2o2.yaml", "Cantera mechanism file (YAML); default: Cantera's bundled h2o2.yaml"),
-        Option("pressure", [101325.0], "pressure [Pa]; a comma-separated list builds one S-curve per pressure, "
-               "in parallel, and adds the input p", type=parse_floats),
-        Option("fuel", "H2:1", "fuel stream mole fractions, species:amount,..."),
-        Option("fuel_temperature", 300.0, "fuel stream temperature [K]"),
-        Option("oxidizer", "O2:0.21,N2:0.79", "oxidizer stream mole fractions, species:amount,..."),
-        Option("oxidizer_temperature", 300.0, "oxidizer stream temperature [K]"),
-        Option("progress_variable", {"H2O": 1.0}, "progress variable C = sum c_k Y_k as species:c_k,...; "
-               "H2O alone is monotone along the hydrogen S-curve", type=parse_mapping),
-        Option("transport", "mixture-averaged", "Cantera transport model", choices=TRANSPORT_MODELS),
-        Option("initial_strain", 20.0, "nominal strain rate 4 u_ox / L of the first flamelet [1/s]"),
-        Option("width", 0.03, "domain width at the initial strain [m]; scaled as strain^-1/2 afterwards"),
-        Option("strain_factor", 1.3, "ratio of successive strain rates on the stable branch (more flamelets: "
-               "closer to 1)"),
-        Option("extinction_tolerance", 0.005, "stop refining the extinction strain when the step is below "
-               "this relative size"),
-        Option("unstable_delta_T", 20.0, "target drop of T_max between flamelets on the unstable branch [K] "
-               "(more flamelets: smaller)"),
-        Option("max_unstable", 80, "most two-point-control flamelets per S-curve"),
-        Option("refine", {"ratio": 3.0, "slope": 0.05, "curve": 0.1, "prune": 0.02}, "Cantera grid refinement "
-               "criteria (any of ratio, slope, curve, prune; the rest keep these defaults, which put extinction "
-               "chi_st within 0.5% of a twice finer grid)",
-               type=parse_mapping),
-        Option("points_per_flamelet", 200, "mixture-fraction samples per flamelet in the scattered table"),
-        Option("structured_nz", 121, "Z nodes of the structured (Z, Lambda) table"),
-        Option("structured_nlambda", 51, "Lambda nodes of the structured (Z, Lambda) table"),
-        Option("workers", 0, "processes for parallel S-curves (0: one per CPU)"),
-        Option("scheduler", "", "address of a Dask distributed scheduler (e.g. tcp://head:8786) that runs the "
-               "S-curves on its workers; empty: local processes"),
+        Option("preset", "ch4", "fills mechanism, fuel and progress_variable where they are not given: h2 "
+               "(h2o2.yaml, H2:1, C = Y_H2O) or ch4 (gri30.yaml, CH4:1, C = Y_CO2 + Y_CO + Y_H2O + Y_H2)",
+               choices=tuple(PRESETS)),
+        *stream_options("", "", {}),
+        *CONTINUATION_OPTIONS,
     )
 
     @classmethod
@@ -127,24 +138,18 @@ class H2FlameletTable(TableGenerator):
         converts what a direct caller left out (values that are not strings pass through unchanged), while the
         range checks, which the core cannot know, always run.
         """
-        opts = resolve_options(cls.options, given, f"table kind {KIND!r}")
-        for name in ("fuel_temperature", "oxidizer_temperature", "initial_strain", "width", "unstable_delta_T",
-                     "extinction_tolerance"):
-            _positive(name, float(opts[name]))
-        _positive("strain_factor", float(opts["strain_factor"]), 1.0)
-        if not opts["pressure"]:
-            raise UserError("option pressure: give at least one pressure [Pa]")
-        for p in opts["pressure"]:
-            _positive("pressure", p)
+        opts = resolve_options(cls.options, given, f"table kind {cls.name!r}")
+        for name, value in PRESETS.get(opts.get("preset", ""), {}).items():
+            if not opts[name]:
+                opts[name] = value
+        check_streams(opts, opts["pressure"])
+        for name in ("initial_strain", "width", "unstable_delta_T", "extinction_tolerance"):
+            check_positive(name, float(opts[name]))
+        check_positive("strain_factor", float(opts["strain_factor"]), 1.0)
         for name, minimum in (("points_per_flamelet", 2), ("structured_nz", 2), ("structured_nlambda", 2)):
             if int(opts[name]) < minimum:
                 raise UserError(f"option {name}={opts[name]!r}: must be at least {minimum}")
-        unknown = sorted(set(opts["refine"]) - set(REFINE_KEYS))
-        if unknown:
-            raise UserError(f"option refine: unknown criterion {unknown[0]!r}; valid: {', '.join(REFINE_KEYS)}")
-        opts["refine"] = {**cls.default("refine"), **opts["refine"]}  # criteria not given keep our defaults
-        if not opts["progress_variable"]:
-            raise UserError("option progress_variable: give at least one species:coefficient")
+        opts["refine"] = complete_refine(opts["refine"], cls.default("refine"))
         return opts
 
     @staticmethod
@@ -198,16 +203,21 @@ class H2FlameletTable(TableGenerator):
         if not any(curves):
             remove_work_dir(target)
             raise UserError(f"{target}: no flamelet converged ({'; '.join(failures)[:300]})")
-        n_rows, extinction = _write(target, opts, setups, chemistry, curves, failures, gas)
+        n_rows, extinction, grid = _write(target, cls.name, opts, setups, chemistry, curves, failures, gas)
         remove_work_dir(target)
-        notes = [f"{len(failures)} solve(s) did not converge and were skipped (the last ones end the unstable "
-                 "branch, as far as it converges):", *(f"  {failure}" for failure in failures)] if failures else []
-        return BuildReport(
-            path=target, rows=n_rows, seconds=time.perf_counter() - started,
-            resumed=sum(o.resumed for o in outcomes), notes=notes,
-            numbers={"flamelets": sum(map(len, curves)), "solves": sum(o.solves for o in outcomes),
-                     "extinction chi_st [1/s]": extinction if len(setups) > 1 else extinction[0]},
-        )
+        notes = [f"{len(failures)} solve(s) did not converge and were skipped, or ended the unstable branch (which "
+                 "goes as far as it converges and its flamelets reach both streams):",
+                 *(f"  {failure}" for failure in failures)] if failures else []
+        numbers = {"flamelets": sum(map(len, curves)), "solves": sum(o.solves for o in outcomes),
+                   "extinction chi_st [1/s]": extinction if len(setups) > 1 else extinction[0]}
+        if grid is not None:
+            notes += structured.monotonicity_warning(grid["Z"], grid["C_monotone"])
+            error = grid["lookup_error"]
+            numbers["structured lookup error T max, rms [K]"] = [error["T_max_error"], error["T_rms_error"]]
+            numbers["structured lookup error omega_C max, rms [kg/m^3/s]"] = [error["omega_C_max_error"],
+                                                                             error["omega_C_rms_error"]]
+        return BuildReport(path=target, rows=n_rows, seconds=time.perf_counter() - started,
+                           resumed=sum(o.resumed for o in outcomes), notes=notes, numbers=numbers)
 
     @staticmethod
     def plot(path: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
@@ -230,36 +240,46 @@ class H2FlameletTable(TableGenerator):
             if i is not None:
                 lines.append((f"extinction at p={p:g} Pa",
                               f"chi_st={curve['chi_st'][i]:.4g} 1/s, T_max={curve['T_max'][i]:.0f} K, "
-                              f"strain={curve['strain_rate'][i]:.4g} 1/s; T_max range "
+                              f"max axial velocity gradient={curve['strain_rate'][i]:.4g} 1/s, global strain "
+                              f"(Seshadri-Williams)={curve['global_strain_rate'][i]:.4g} 1/s; T_max range "
                               f"{curve['T_max'][burning].min():.0f}-{curve['T_max'][burning].max():.0f} K"))
         import h5py
 
         with h5py.File(path, "r") as h5:
             if "structured" in h5:
-                shape = h5["structured/outputs/T"].shape
-                lines.append(("structured (Z, Lambda)", f"{shape[0]} x {shape[1]} nodes, {len(h5['structured/outputs'])} "
+                group = h5["structured"]
+                shape = group["outputs/T"].shape
+                lines.append(("structured (Z, Lambda)", f"{shape[0]} x {shape[1]} nodes, {len(group['outputs'])} "
                               "outputs in /structured"))
+                lines += _structured_summary(group)
         return lines
 
 
-@contextlib.contextmanager
-def dask_executor(address: str) -> Iterator[Executor | None]:
-    """A concurrent.futures executor on the Dask cluster at `address`, or None when no address is given."""
-    if not address:
-        yield None
-        return
-    try:
-        from distributed import Client
-    except ImportError:
-        raise UserError(f"--scheduler {address}: Dask is not installed (pip install 'thermo-surrogate[dask]')") from None
-    try:
-        client = Client(address, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise UserError(f"--scheduler {address}: cannot reach the Dask scheduler ({exc})") from None
-    try:
-        yield client.get_executor()
-    finally:
-        client.close()
+class H2FlameletTable(CounterflowFlameletTable):
+    """Hydrogen/air counterflow diffusion flamelets: the ``h2`` preset with its values as the option defaults."""
+
+    name = KIND
+    description = "Hydrogen counterflow diffusion flamelets along the S-curve (stable + unstable branch), Cantera."
+    options = (*stream_options(**PRESETS["h2"]), *CONTINUATION_OPTIONS)
+
+
+def _structured_summary(group: Any) -> list[tuple[str, str]]:
+    """Lines for ``table info``: where C is monotone along the S-curve, and the FPV lookup error (files written
+    before these checks existed have neither)."""
+    lines = []
+    if "C_monotone" in group:
+        verdict, Z = group["C_monotone"][()], group["Z"][()]
+        bad = structured.monotonicity_warning(Z, verdict)
+        where = f"; not at {bad[0].split('(', 1)[1].split(')')[0]}" if bad else ""
+        lines.append(("C monotone along the S-curve", f"at {int(np.sum(verdict == 1))} of {int(np.sum(verdict >= 0))} "
+                      f"Z nodes where C varies{where}"))
+    if "lookup_error" in group.attrs:
+        e = json.loads(group.attrs["lookup_error"])
+        lines.append(("FPV lookup error vs flamelets", f"T max {e['T_max_error']:.3g} K (at Z={e['T_worst_Z']:.3g}, "
+                      f"chi_st={e['T_worst_chi_st']:.3g} 1/s), rms {e['T_rms_error']:.3g} K; omega_C max "
+                      f"{e['omega_C_max_error']:.3g}, rms {e['omega_C_rms_error']:.3g} kg/m^3/s "
+                      f"(|omega_C| up to {e['omega_C_scale']:.3g})"))
+    return lines
 
 
 def _run_jobs(jobs: Sequence[CurveJob], executor: Executor | None,
@@ -298,14 +318,12 @@ def _committed(job: CurveJob) -> int:
     return state.n_flamelets if state is not None else 0
 
 
-def _write(target: Path, opts: dict[str, Any], setups: Sequence[FlameletSetup], chemistry: FlameletChemistry,
-           curves: Sequence[list[Flamelet]], failures: list[str], gas: Any) -> tuple[int, list[float]]:
-    """Assemble the scattered table, raw flamelets, S-curve summary and structured table; write atomically."""
-    import cantera as ct
-
+def _write(target: Path, kind: str, opts: dict[str, Any], setups: Sequence[FlameletSetup], chemistry: FlameletChemistry,
+           curves: Sequence[list[Flamelet]], failures: list[str], gas: Any) -> tuple[int, list[float], dict | None]:
+    """Assemble the scattered table, raw flamelets, S-curve summary and structured table; write atomically.
+    Returns the row count, the extinction χ_st of each curve and the structured table (None for several)."""
     all_flamelets = [f for curve in curves for f in curve]
-    Y_max = np.max([f.Y.max(axis=0) for f in all_flamelets], axis=0)
-    species_index = [k for k, s in enumerate(chemistry.species) if Y_max[k] > PRESENT_Y]
+    species_index = present_species(np.max([f.Y.max(axis=0) for f in all_flamelets], axis=0), chemistry.species)
     species = [chemistry.species[k] for k in species_index]
     units = structured.output_units(species)
     nodes = structured.z_nodes(int(opts["points_per_flamelet"]), chemistry.Z_st)
@@ -344,34 +362,18 @@ def _write(target: Path, opts: dict[str, Any], setups: Sequence[FlameletSetup], 
     defaults = DatasetDefaults(default_inputs=[c.name for c in inputs], default_outputs=mass_fractions,
                                log_inputs=["chi"], softmax_outputs=mass_fractions, group_column="flamelet")
 
-    def stream(text: str, T: float, Y: dict[str, float]) -> dict[str, Any]:
-        return {"X": text, "T": T, "Y": {s: Y[s] for s in species if Y.get(s, 0.0) > 0.0}}
-
     attrs = {
-        "mechanism": opts["mechanism"],
-        "mechanism_source": str(getattr(gas, "source", opts["mechanism"])),
+        **provenance(opts, chemistry, gas, species),
         "pressure": setups[0].pressure if len(setups) == 1 else [s.pressure for s in setups],
-        "fuel": stream(opts["fuel"], float(opts["fuel_temperature"]), chemistry.fuel_Y),
-        "oxidizer": stream(opts["oxidizer"], float(opts["oxidizer_temperature"]), chemistry.oxidizer_Y),
-        "cantera_version": ct.__version__,
         "transport_model": opts["transport"],
-        "progress_variable": dict(opts["progress_variable"]),
-        "mixture_fraction_definition": "Bilger",
-        "Z_st": chemistry.Z_st,
         "chi_definition": f"chi = 2 D |dZ/dx|^2 with D the {THERMAL_DIFFUSIVITY}",
         "chi_st_definition": "chi at the first point along x (fuel inlet at x = 0) where Z = Z_st",
         "strain_rate_definition": STRAIN_RATE_DEFINITION,
+        "global_strain_rate_definition": GLOBAL_STRAIN_RATE_DEFINITION,
+        "initial_strain_definition": "nominal 4 u_ox / L of the first flamelet's inlet velocities (option)",
         "refine_criteria": dict(opts["refine"]),
         "continuation": {k: opts[k] for k in ("initial_strain", "width", "strain_factor", "extinction_tolerance",
                                              "unstable_delta_T", "max_unstable")},
-        "build_options": opts,
-        "species": species,
-        "species_presence_threshold": PRESENT_Y,
-        "species_composition": {s: chemistry.composition[s] for s in species},
-        "species_molecular_weights": {s: chemistry.molecular_weights[s] for s in species},
-        "element_atomic_weights": chemistry.element_weights,
-        "bilger_beta_fuel": chemistry.bilger.beta_fuel,
-        "bilger_beta_oxidizer": chemistry.bilger.beta_oxidizer,
         "n_flamelets": len(records),
         "extinction_chi_st": extinction if len(setups) > 1 else extinction[0],
         "failed_solves": failures,
@@ -386,7 +388,8 @@ def _write(target: Path, opts: dict[str, Any], setups: Sequence[FlameletSetup], 
                                  ("Z", f.Z), ("chi", f.chi), ("C", f.C), ("omega_C", f.omega_C)):
                 g.create_dataset(name, data=values, compression="gzip", shuffle=True)
             g["Y"].attrs["species"] = json.dumps(species)
-            for key, value in (("strain_rate", f.strain_rate), ("chi_st", f.chi_st), ("T_max", f.T_max),
+            for key, value in (("strain_rate", f.strain_rate), ("global_strain_rate", f.global_strain_rate),
+                               ("chi_st", f.chi_st), ("T_max", f.T_max),
                                ("branch", branch), ("method", f.method), ("curve", curve_index),
                                ("pressure", pressure)):
                 g.attrs[key] = value
@@ -396,25 +399,40 @@ def _write(target: Path, opts: dict[str, Any], setups: Sequence[FlameletSetup], 
             Column("curve", np.array([r[0] for r in records], dtype=float), "1", "S-curve index (one per pressure)"),
             Column("pressure", np.array([r[1] for r in records]), "Pa", "pressure"),
             Column("strain_rate", np.array([r[2].strain_rate for r in records]), "1/s", STRAIN_RATE_DEFINITION),
+            Column("global_strain_rate", np.array([r[2].global_strain_rate for r in records]), "1/s",
+                   GLOBAL_STRAIN_RATE_DEFINITION),
             Column("chi_st", np.array([r[2].chi_st for r in records]), "1/s", "scalar dissipation rate at Z_st"),
             Column("T_max", np.array([r[2].T_max for r in records]), "K", "peak temperature"),
         ])
         summary.create_dataset("branch", data=np.array([r[3] for r in records], dtype="S12"))
         summary["branch"].attrs["description"] = "S-curve branch: stable, unstable or extinguished"
-        if len(setups) == 1:
-            _write_structured(h5, curves[0], opts, chemistry.Z_st, species_index, units)
+        if grid is not None:
+            _write_structured(h5, grid, units)
 
-    write_table(target, kind=KIND, inputs=inputs, outputs=outputs, attrs=attrs, defaults=defaults, labels=labels,
+    grid = _structured(curves[0], opts, chemistry.Z_st, species_index, nodes) if len(setups) == 1 else None
+    write_table(target, kind=kind, inputs=inputs, outputs=outputs, attrs=attrs, defaults=defaults, labels=labels,
                 extra=extra)
-    return len(stacked["Z"]), extinction
+    return len(stacked["Z"]), extinction, grid
 
 
-def _write_structured(h5: Any, curve: list[Flamelet], opts: dict[str, Any], Z_st: float,
-                      species_index: Sequence[int], units: dict[str, tuple[str, str]]) -> None:
+def _structured(curve: list[Flamelet], opts: dict[str, Any], Z_st: float, species_index: Sequence[int],
+                samples: np.ndarray) -> dict[str, Any]:
+    """The (Z, Λ) table of one S-curve, the monotonicity of C along it at every Z node, and the lookup error of
+    the table against the curve's flamelets sampled at the mixture fractions `samples` (the scattered rows)."""
     Z = structured.z_nodes(int(opts["structured_nz"]), Z_st)
-    grid = structured.structured_table(curve, Z, int(opts["structured_nlambda"]), species_index)
+    grid = structured.structured_table(curve, Z, int(opts["structured_nlambda"]), species_index,
+                                       opts["structured_lambda"])
+    grid["C_monotone"] = structured.progress_monotonicity(curve, s_curve_order(curve), Z)
+    grid["lookup_error"] = structured.lookup_error(grid, curve, samples, species_index)
+    return grid
+
+
+def _write_structured(h5: Any, grid: dict[str, Any], units: dict[str, tuple[str, str]]) -> None:
     group = h5.create_group("structured")
     group.attrs["description"] = "flamelet/progress-variable table on (Z, Lambda); see cantera_tables.structured"
+    group.attrs["lookup_error"] = json.dumps(grid["lookup_error"])
+    group.attrs["lookup_error_definition"] = ("|table - flamelet| at the stored flamelets' scattered rows (Z, C), "
+                                              "looked up bilinearly in (Z, Lambda)")
     for name, units_, description in (
         ("Z", "1", "Bilger mixture fraction axis"),
         ("Lambda", "1", "normalized progress variable axis, (C - C_min) / (C_max - C_min)"),
@@ -422,6 +440,8 @@ def _write_structured(h5: Any, curve: list[Flamelet], opts: dict[str, Any], Z_st
         ("C_max", "1", "C of the most-burning flamelet at each Z"),
     ):
         create_dataset(group, name, units_, description, data=grid[name])
+    create_dataset(group, "C_monotone", "1", "1: C falls strictly along the S-curve at this Z; 0: it does not "
+                   "(ambiguous lookup); -1: C hardly varies (inlets)", data=grid["C_monotone"])
     outputs = group.create_group("outputs")
     for j, (name, (units_, description)) in enumerate(units.items()):
         create_dataset(outputs, name, units_, description, data=grid["outputs"][:, :, j])

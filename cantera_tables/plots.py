@@ -1,4 +1,5 @@
-"""Figures of a flamelet table: the S-curve, sample profiles and the structured (Z, Λ) table, as PNG files.
+"""Figures of the Cantera tables as PNG files: a flamelet table's S-curve, profiles and structured (Z, Λ) table;
+equilibrium T against Z; ignition delay against 1000/T; premixed flame speed against φ.
 
 Matplotlib is used with the Agg backend (no display needed) and imported only inside the functions.
 """
@@ -144,3 +145,80 @@ def plot_table(path: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path
     out.mkdir(parents=True, exist_ok=True)
     made = [plot_s_curve(path, out), plot_profiles(path, out), plot_structured(path, out)]
     return [p for p in made if p is not None]
+
+
+def plot_equilibrium(path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
+    """Equilibrium temperature against mixture fraction, one curve per (T_in, p) line, Z_st marked."""
+    from surrogate.table import Table
+
+    table = Table(path)
+    Z, T, line = table.read("Z"), table.read("T"), table.read_labels("line")
+    T_in, p = table.attrs["line_T_in"], table.attrs["line_pressure"]
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    for k in range(len(T_in)):
+        at = line == k
+        label = ("adiabatic mixing" if T_in[k] != T_in[k] else f"$T_{{in}}$={T_in[k]:g} K") + f", p={p[k]:g} Pa"
+        ax.plot(Z[at], T[at], label=label)
+    ax.axvline(table.attrs["Z_st"], color="0.5", ls=":", label=f"$Z_{{st}}$={table.attrs['Z_st']:.4f}")
+    ax.set_xlabel("Z (Bilger)")
+    ax.set_ylabel("equilibrium T [K]")
+    ax.set_title(f"equilibrium (HP), {table.attrs['mechanism']}")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return _save(plt, fig, out / "equilibrium_T.png")
+
+
+def read_group(path: str | os.PathLike, name: str) -> dict[str, np.ndarray]:
+    """The columns of a summary group (``/ignition``, ``/flames``) of a table."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        if name not in h5:
+            raise TableError(f"{path}: no /{name} group")
+        return {column: np.asarray(h5[name][column][()]) for column in h5[name]}
+
+
+def plot_ignition_delay(path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
+    """Ignition delay (log) against 1000/T0, one line per (φ, p): the Arrhenius plot of ignition."""
+    delays = read_group(path, "ignition")
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    for p in np.unique(delays["p"]):
+        for phi in np.unique(delays["phi"]):
+            at = np.flatnonzero((delays["p"] == p) & (delays["phi"] == phi))
+            at = at[np.argsort(delays["T0"][at])]
+            ax.semilogy(1000.0 / delays["T0"][at], delays["tau_ign"][at], marker="o", ms=4,
+                        label=f"$\\phi$={phi:g}, p={p:g} Pa")
+    ax.set_xlabel("1000 / $T_0$ [1/K]")
+    ax.set_ylabel(r"$\tau_{ign}$ [s] (max dT/dt)")
+    ax.set_title("constant-pressure ignition delay")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return _save(plt, fig, out / "ignition_delay.png")
+
+
+def plot_flame_speed(path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
+    """Laminar flame speed and thermal thickness of the free flames against φ, one line per pressure."""
+    flames = read_group(path, "flames")
+    free = flames["mass_flux_ratio"] == 1.0
+    plt = _figure()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for p in np.unique(flames["p"][free]):
+        at = np.flatnonzero(free & (flames["p"] == p))
+        at = at[np.argsort(flames["phi"][at])]
+        axes[0].plot(flames["phi"][at], flames["S_L"][at], marker="o", ms=4, label=f"p={p:g} Pa")
+        axes[1].plot(flames["phi"][at], flames["delta_L"][at] * 1e3, marker="o", ms=4, label=f"p={p:g} Pa")
+    for ax, ylabel in zip(axes, ("$S_L$ [m/s]", r"$\delta_L$ [mm]")):
+        ax.set_xlabel(r"equivalence ratio $\phi$")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("freely propagating premixed flames")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return _save(plt, fig, out / "flame_speed.png")

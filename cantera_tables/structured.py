@@ -4,11 +4,15 @@ Structured table, HDF5 group ``/structured`` (flamelet/progress-variable form, P
 Mech. 504; Ihme & Pitsch 2008, Combust. Flame 155), written for a single S-curve:
 
 - ``/structured/Z``       (nZ,)  mixture-fraction axis, 0..1, clustered around Z_st (see :func:`z_nodes`);
-- ``/structured/Lambda``  (nL,)  normalized progress variable axis, uniform 0..1;
+- ``/structured/Lambda``  (nL,)  normalized progress variable axis 0..1, half its nodes uniform and half
+  following the flamelets' own Λ values (:func:`lambda_nodes`), or uniform;
 - ``/structured/C_min``, ``/structured/C_max``  (nZ,)  C of the least- and the most-burning flamelet at each Z
   (the frozen-chemistry flamelet gives C_min = 0 where it is present); Λ = (C - C_min) / (C_max - C_min);
 - ``/structured/outputs/<name>``  (nZ, nL)  every output of the scattered table (``Y_<species>``, ``T``,
-  ``omega_C``) with ``units`` and ``description`` attributes.
+  ``omega_C``) with ``units`` and ``description`` attributes;
+- ``/structured/C_monotone``  (nZ,)  whether C falls strictly along the S-curve at each Z
+  (:func:`progress_monotonicity`: 1 yes, 0 no, -1 C does not vary), and the attribute ``lookup_error``: the
+  table looked up at the stored flamelets, against them (:func:`lookup_error`).
 
 A lookup at (Z, C) computes Λ from C_min(Z), C_max(Z) and interpolates multilinearly on (Z, Λ), e.g. with
 ``scipy.interpolate.RegularGridInterpolator((Z, Lambda), outputs[name])``. Built as follows: at each Z node
@@ -76,31 +80,114 @@ def resample(flamelet: Flamelet, Z: np.ndarray, species_index: Sequence[int]) ->
     }
 
 
+def lambda_nodes(n: int, samples: np.ndarray) -> np.ndarray:
+    """n Λ nodes from 0 to 1 spaced by F⁻¹ of a uniform grid, F(λ) = (λ + ECDF(λ)) / 2 with the ECDF of the
+    flamelets' own Λ values: half the nodes spread uniformly, half follow the flamelets. Where C changes little
+    along the burning branch its flamelets crowd near Λ = 1 and a uniform axis puts the whole branch inside one
+    cell; these nodes resolve it and stay strictly increasing."""
+    samples = np.sort(np.clip(np.asarray(samples, dtype=float), 0.0, 1.0))
+    if samples.size == 0:
+        return np.linspace(0.0, 1.0, n)
+    x = np.unique(np.concatenate([[0.0], samples, [1.0]]))
+    F = 0.5 * x + 0.5 * np.searchsorted(samples, x, side="right") / samples.size
+    F = (F - F[0]) / (F[-1] - F[0])
+    return np.interp(np.linspace(0.0, 1.0, n), F, x)
+
+
 def structured_table(
-    flamelets: Sequence[Flamelet], Z: np.ndarray, n_lambda: int, species_index: Sequence[int]
+    flamelets: Sequence[Flamelet], Z: np.ndarray, n_lambda: int, species_index: Sequence[int],
+    spacing: str = "flamelets",
 ) -> dict[str, np.ndarray]:
-    """C_min, C_max (nZ,) and outputs (nZ, nL, n_outputs) on the (Z, Λ) grid described in the module docstring."""
-    Lambda = np.linspace(0.0, 1.0, n_lambda)
+    """C_min, C_max (nZ,) and outputs (nZ, nL, n_outputs) on the (Z, Λ) grid described in the module docstring;
+    Λ nodes ``uniform`` or following the ``flamelets`` (:func:`lambda_nodes`)."""
     n_out = len(species_index) + 2
     C_min = np.empty(len(Z))
     C_max = np.empty(len(Z))
-    outputs = np.empty((len(Z), n_lambda, n_out))
     per_flamelet = [
         (covers(f, Z), profile_at(f, f.C, Z), profile_at(f, flamelet_outputs(f, species_index), Z)) for f in flamelets
     ]
+    columns = []  # per Z node: (Λ of each flamelet sorted, their outputs), or None where all are alike
     for i in range(len(Z)):
         C = np.array([c[i] for mask, c, _ in per_flamelet if mask[i]])
         out = np.array([o[i] for mask, _, o in per_flamelet if mask[i]])
         C_min[i], C_max[i] = C.min(), C.max()
         span = C_max[i] - C_min[i]
         if span < 1e-12:
-            outputs[i] = out.mean(axis=0)
+            columns.append((None, out.mean(axis=0)))
             continue
         lam = (C - C_min[i]) / span
         order = np.argsort(lam, kind="stable")
+        columns.append((lam[order], out[order]))
+    samples = np.concatenate([lam for lam, _ in columns if lam is not None] or [np.empty(0)])
+    Lambda = lambda_nodes(n_lambda, samples) if spacing == "flamelets" else np.linspace(0.0, 1.0, n_lambda)
+    outputs = np.empty((len(Z), n_lambda, n_out))
+    for i, (lam, out) in enumerate(columns):
+        if lam is None:
+            outputs[i] = out
+            continue
         for j in range(n_out):
-            outputs[i, :, j] = np.interp(Lambda, lam[order], out[order, j])
+            outputs[i, :, j] = np.interp(Lambda, lam, out[:, j])
     return {"Z": Z, "Lambda": Lambda, "C_min": C_min, "C_max": C_max, "outputs": outputs}
+
+
+def lookup(grid: Mapping[str, np.ndarray], Z: np.ndarray, C: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+    """The FPV lookup: outputs `columns` of a structured table at points (Z, C), Λ from C_min(Z), C_max(Z)
+    (clipped to [0, 1]), bilinear in (Z, Λ). (n_points, len(columns))."""
+    from scipy.interpolate import RegularGridInterpolator
+
+    C_min, C_max = np.interp(Z, grid["Z"], grid["C_min"]), np.interp(Z, grid["Z"], grid["C_max"])
+    span = C_max - C_min
+    Lambda = np.clip(np.divide(C - C_min, span, out=np.zeros_like(span), where=span > 1e-12), 0.0, 1.0)
+    points = np.column_stack([Z, Lambda])
+    return np.column_stack([RegularGridInterpolator((grid["Z"], grid["Lambda"]), grid["outputs"][:, :, j])(points)
+                            for j in columns])
+
+
+def lookup_error(grid: Mapping[str, np.ndarray], flamelets: Sequence[Flamelet], Z: np.ndarray,
+                 species_index: Sequence[int]) -> dict[str, float]:
+    """How well the structured table gives back the stored flamelets: every flamelet sampled at the mixture
+    fractions `Z` it spans, looked up at its own (Z, C), errors in T [K] and ω_C [kg/m³/s] (max and RMS), the
+    largest |ω_C| for scale, and where the largest T error sits (Z, χ_st of its flamelet)."""
+    T_col = len(species_index)
+    truth, found, owner, at_Z = [], [], [], []
+    for k, flamelet in enumerate(flamelets):
+        sample = resample(flamelet, Z, species_index)
+        truth.append(sample["outputs"][:, [T_col, T_col + 1]])
+        found.append(lookup(grid, sample["Z"], sample["C"], [T_col, T_col + 1]))
+        owner.append(np.full(len(sample["Z"]), k))
+        at_Z.append(sample["Z"])
+    error = np.abs(np.concatenate(found) - np.concatenate(truth))
+    worst = int(np.argmax(error[:, 0]))
+    return {
+        "T_max_error": float(error[:, 0].max()), "T_rms_error": float(np.sqrt(np.mean(error[:, 0] ** 2))),
+        "omega_C_max_error": float(error[:, 1].max()),
+        "omega_C_rms_error": float(np.sqrt(np.mean(error[:, 1] ** 2))),
+        "omega_C_scale": float(np.abs(np.concatenate(truth)[:, 1]).max()),
+        "T_worst_Z": float(np.concatenate(at_Z)[worst]),
+        "T_worst_chi_st": float(flamelets[int(np.concatenate(owner)[worst])].chi_st),
+    }
+
+
+def progress_monotonicity(flamelets: Sequence[Flamelet], s_curve_order: Sequence[int], Z: np.ndarray,
+                          tolerance: float = 1e-6) -> np.ndarray:
+    """At every Z node: 1 where C falls strictly along the S-curve (flamelets in `s_curve_order`: the stable
+    branch from low to high χ_st, the unstable branch down to the extinguished flamelet), so Λ names one
+    flamelet; 0 where it does not (the lookup is ambiguous there); -1 where C hardly varies (below `tolerance`
+    times the largest C: the inlets), which the table fills with the mean state.
+
+    A step counts as falling when C drops by more than `tolerance` times the largest C of the curve."""
+    ordered = [flamelets[k] for k in s_curve_order]
+    C = np.array([profile_at(f, f.C, Z) for f in ordered])
+    inside = np.array([covers(f, Z) for f in ordered])
+    scale = tolerance * max(float(np.max(C)), 1e-300)
+    verdict = np.empty(len(Z), dtype=np.int8)
+    for i in range(len(Z)):
+        c = C[inside[:, i], i]
+        if c.max() - c.min() <= scale:
+            verdict[i] = -1
+        else:
+            verdict[i] = int(np.all(np.diff(c) < -scale))
+    return verdict
 
 
 def output_units(species: Sequence[str]) -> Mapping[str, tuple[str, str]]:
@@ -109,3 +196,15 @@ def output_units(species: Sequence[str]) -> Mapping[str, tuple[str, str]]:
     table["T"] = ("K", "temperature")
     table["omega_C"] = ("kg/m^3/s", "source term of the progress variable C, sum_k c_k W_k omega_k")
     return table
+
+
+def monotonicity_warning(Z: np.ndarray, verdict: np.ndarray) -> list[str]:
+    """A note for the build report naming the Z ranges where C is not monotone along the S-curve (none if it is)."""
+    bad = np.flatnonzero(verdict == 0)
+    if bad.size == 0:
+        return []
+    runs = np.split(bad, np.flatnonzero(np.diff(bad) > 1) + 1)
+    ranges = ", ".join(f"{Z[r[0]]:.4g}-{Z[r[-1]]:.4g}" if len(r) > 1 else f"{Z[r[0]]:.4g}" for r in runs)
+    return [f"warning: the progress variable is not strictly monotone along the S-curve at {bad.size} of "
+            f"{int(np.sum(verdict >= 0))} Z nodes (Z {ranges}): the (Z, Lambda) lookup is ambiguous there; "
+            "choose another progress_variable"]

@@ -1,7 +1,9 @@
-"""The resumable side of a build: a work directory next to the table, one sub-directory per S-curve.
+"""The resumable side of a build: a work directory next to the table.
 
 ``<table>.work/`` holds ``options.json`` (the resolved build options, so a resume with other options is
-refused) and, per S-curve, ``curve-NN/`` with
+refused). Generators of independent conditions (equilibrium lines, ignition runs, premixed flames) keep one
+``condition-NNNNN.npz`` per finished condition (:class:`ConditionWorkDir`); the flamelet generator keeps, per
+S-curve, ``curve-NN/`` with
 
 - ``flamelet-NNNNN.npz``: one accepted flamelet (profiles and scalars, :class:`~cantera_tables.flamelet.Flamelet`);
 - ``restart.h5``: Cantera's own save of the flame at the point to continue from;
@@ -59,6 +61,34 @@ def remove_work_dir(output: str | os.PathLike) -> None:
     shutil.rmtree(work_dir_for(output), ignore_errors=True)
 
 
+def save_npz(path: Path, arrays: Mapping[str, Any]) -> None:
+    """Arrays into one ``.npz`` file, atomically (a temporary sibling renamed when complete)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+
+class ConditionWorkDir:
+    """One ``.npz`` file per finished condition of a build over independent conditions; a condition whose file
+    exists is done (the file is renamed into place only when complete), so a resumed build skips it."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def file(self, index: int) -> Path:
+        return self.root / f"condition-{index:05d}.npz"
+
+    def done(self, index: int) -> bool:
+        return self.file(index).is_file()
+
+    def save(self, index: int, arrays: Mapping[str, Any]) -> None:
+        save_npz(self.file(index), arrays)
+
+    def load(self, index: int) -> dict[str, np.ndarray]:
+        with np.load(self.file(index)) as data:
+            return {key: data[key] for key in data.files}
+
+
 class CurveWorkDir:
     """Persistence of one S-curve: save after every flamelet, load everything back on resume."""
 
@@ -85,9 +115,7 @@ class CurveWorkDir:
     def save(self, flame: Any, flamelet: Flamelet | None, state: ContinuationState) -> None:
         """Flamelet (if any), then the restart flame, then the state that commits both."""
         if flamelet is not None:
-            with atomic_path(self.flamelet_file(state.n_flamelets - 1)) as tmp:
-                with open(tmp, "wb") as handle:
-                    np.savez(handle, **flamelet.to_arrays())
+            save_npz(self.flamelet_file(state.n_flamelets - 1), flamelet.to_arrays())
         if state.stage != "done":
             tmp = self.path / f".restart-{os.getpid()}.h5"  # Cantera picks the format from the suffix
             flame.save(tmp, name=RESTART_NAME, overwrite=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -67,7 +68,8 @@ def compare_weightings(runs: Sequence[tuple[str, TrainOptions]], out_dir: Path, 
             metrics = trainer.fit(resume=True).metrics
         split = "test" if "test" in metrics else "train"
         metric = metric or headline_metric(metrics[split])
-        values[label] = {output: entry[metric] for output, entry in metrics[split].items()}
+        values[label] = {output: math.nan if entry[metric] is None else entry[metric]  # null: undefined
+                         for output, entry in metrics[split].items()}
     comparison = Comparison(metric, values, out_dir / "compare.csv", out_dir / "compare.png")
     buffer = io.StringIO()
     writer = csv.writer(buffer)

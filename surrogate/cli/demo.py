@@ -63,8 +63,10 @@ def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> No
     run = load_run(run_dir)
     metrics = json.loads((run_dir / METRICS).read_text())
     print_metrics(metrics, "test")
-    worst = min(metrics["test"].items(), key=lambda item: item[1]["r2"])
-    click.echo(f"  lowest test R²: {worst[0]} {worst[1]['r2']:.5f}")
+    defined = [(name, m["r2"]) for name, m in metrics["test"].items() if m["r2"] is not None]  # null: constant
+    if defined:
+        name, r2 = min(defined, key=lambda item: item[1])
+        click.echo(f"  lowest test R²: {name} {r2:.5f}")
 
     step(4, f"export to ONNX with parity check -> {model_path}")
     from export.onnx_export import export_run

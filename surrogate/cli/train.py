@@ -125,7 +125,8 @@ def print_metrics(metrics: dict[str, dict[str, dict[str, float]]], split: str) -
     width = max([12, *(len(name) + 1 for name in rows)])
     click.echo(f"{'output':<{width}}" + "".join(f" {METRIC_LABELS.get(k, k):>14}" for k in keys) + f"   ({split})")
     for name, values in rows.items():
-        cells = [f"{values[k]:>14.5f}" if k == "r2" else f"{values[k]:>14.3e}" for k in keys]
+        cells = [f"{'undefined':>14}" if values.get(k) is None or values[k] != values[k]  # null/NaN: constant
+                 else f"{values[k]:>14.5f}" if k == "r2" else f"{values[k]:>14.3e}" for k in keys]
         click.echo(f"{name:<{width}} " + " ".join(cells))
 
 

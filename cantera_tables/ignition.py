@@ -1,0 +1,280 @@
+"""``ignition``: homogeneous constant-pressure ignition over initial temperature, equivalence ratio and pressure.
+
+Each condition (T0, φ, p) is one adiabatic, constant-pressure ideal-gas reactor (Cantera
+``IdealGasConstPressureReactor`` in a ``ReactorNet``) integrated step by step by CVODES from the unburnt
+mixture (fuel and oxidizer at equivalence ratio φ, ``set_equivalence_ratio``) until the temperature is within
+``end_delta_T`` of the HP equilibrium temperature, or until ``end_time``.
+
+- **ignition delay** τ_ign: the time of the maximum of dT/dt over the integrator's steps (which cluster around
+  ignition); a reactor that does not reach half its equilibrium temperature rise by ``end_time`` has not
+  ignited (τ_ign = nan, reported in the notes).
+- **rows** ``(T0, phi[, p], C) -> Y_k, T, omega_C``: each trajectory resampled at ``points_per_trajectory``
+  nodes uniform in C (:mod:`cantera_tables.progress`), so the induction period, where C barely moves, is one
+  node and the reacting part is resolved; labelled by ``trajectory`` for grouped splits.
+- ``/ignition/<column>``: one row per condition: T0, phi, p, Z (Bilger), tau_ign, T_eq.
+- ``/trajectories/NNNNN``: the raw trajectory (t, T, Y, C, omega_C) at every integrator step, or at every
+  k-th step where there are more than ``RAW_POINTS`` (CVODES already puts its steps where the state changes).
+
+Conditions run in parallel on the executor (a local process pool, or Dask with ``scheduler``); each finished
+trajectory is saved in the work directory, so a killed build resumes with the conditions left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from surrogate.atomic import check_writable
+from surrogate.contracts import BuildReport, TableGenerator
+from surrogate.errors import UserError
+from surrogate.options import Option, parse_floats, resolve_options
+from surrogate.table import Column, DatasetDefaults, create_dataset, write_columns, write_table
+
+from .executors import dask_executor, run_conditions
+from .flamelet import FlameletChemistry, cantera_message, load_gas
+from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_positive, check_streams, present_species, provenance,
+                      stream_options, streams_of, unburnt_mixture, unburnt_Z)
+from .progress import resample_by_progress
+from .structured import output_units
+from .workdir import ConditionWorkDir, open_work_dir, remove_work_dir
+
+KIND = "ignition"
+IGNITION_DELAY_DEFINITION = ("time of the maximum of dT/dt over the CVODES steps of an adiabatic constant-pressure "
+                             "reactor started from the unburnt mixture at t = 0")
+NOT_IN_SOLVES = ("points_per_trajectory", "workers", "scheduler")
+RAW_POINTS = 400
+
+
+@dataclass(frozen=True)
+class IgnitionCondition:
+    """One reactor run: the streams (mechanism, fuel, oxidizer, pressure), T0, φ and where to save it."""
+
+    streams: Streams
+    T0: float
+    phi: float
+    end_time: float
+    end_delta_T: float
+    work: Path
+    index: int
+
+
+def ignition_delay(t: np.ndarray, T: np.ndarray) -> float:
+    """τ_ign = the time of the largest dT/dt along a trajectory (see :data:`IGNITION_DELAY_DEFINITION`)."""
+    return float(t[int(np.argmax(np.gradient(T, t)))])
+
+
+def run_reactor(gas: Any, condition: IgnitionCondition) -> dict[str, np.ndarray]:
+    """Integrate one constant-pressure reactor from the unburnt mixture; every CVODES step is kept.
+
+    Returns t, T, Y (n_steps, n_species), omega_k (molar net production rates), T_eq (HP equilibrium of the
+    initial mixture) and tau_ign (nan when the reactor has not ignited by ``end_time``).
+    """
+    import cantera as ct
+
+    unburnt_mixture(gas, condition.streams, condition.T0, condition.phi)
+    initial = gas.TPY
+    gas.equilibrate("HP")
+    T_eq = float(gas.T)
+    gas.TPY = initial
+    reactor = _reactor(gas)
+    network = ct.ReactorNet([reactor])
+    t, T, Y, omega = [0.0], [reactor.T], [gas.Y], [gas.net_production_rates]
+    while t[-1] < condition.end_time and reactor.T < T_eq - condition.end_delta_T:
+        t.append(network.step())
+        T.append(reactor.T)
+        Y.append(gas.Y)
+        omega.append(gas.net_production_rates)
+    t_arr, T_arr = np.array(t), np.array(T)
+    Y_arr = np.clip(np.array(Y), 0.0, None)  # CVODES leaves round-off negatives: clipped, renormalized
+    ignited = T_arr.max() - condition.T0 > 0.5 * (T_eq - condition.T0)
+    return {"t": t_arr, "T": T_arr, "Y": Y_arr / Y_arr.sum(axis=1, keepdims=True), "omega_k": np.array(omega),
+            "T_eq": np.array(T_eq), "tau_ign": np.array(ignition_delay(t_arr, T_arr) if ignited else np.nan)}
+
+
+def _reactor(gas: Any) -> Any:
+    """A constant-pressure reactor on `gas` (Cantera 3.2 asks whether to clone it: no, as before 3.2)."""
+    import cantera as ct
+
+    try:
+        return ct.IdealGasConstPressureReactor(gas, clone=False)
+    except TypeError:  # Cantera < 3.2 has no `clone` and always shares
+        return ct.IdealGasConstPressureReactor(gas)
+
+
+def solve_condition(condition: IgnitionCondition) -> None:
+    """Run one reactor and save its trajectory in the work directory (picklable, runs on any worker)."""
+    import cantera as ct
+
+    gas = load_gas(condition.streams.mechanism)
+    try:
+        trajectory = run_reactor(gas, condition)
+    except ct.CanteraError as exc:
+        raise UserError(f"ignition at T0={condition.T0:g} K, phi={condition.phi:g}, p={condition.streams.pressure:g} "
+                        f"Pa: the reactor integration failed ({cantera_message(exc)})") from None
+    ConditionWorkDir(condition.work).save(condition.index, trajectory)
+
+
+class IgnitionTable(TableGenerator):
+    """Constant-pressure homogeneous ignition trajectories over (T0, φ, p), rows in C, and ignition delays."""
+
+    name = KIND
+    description = "Constant-pressure homogeneous ignition over T0, phi and p: states along C and ignition delays."
+    options = (
+        *stream_options("gri30.yaml", "CH4:1", CH4_PROGRESS_VARIABLE, temperatures=False),
+        Option("pressure", [101325.0], "pressures [Pa]; several add the input p", type=parse_floats),
+        Option("initial_temperature", [1100.0, 1200.0, 1300.0, 1400.0, 1500.0, 1600.0], "initial temperatures T0 [K]",
+               type=parse_floats),
+        Option("equivalence_ratio", [0.5, 1.0, 2.0], "equivalence ratios phi", type=parse_floats),
+        Option("end_time", 10.0, "longest integration [s]; a reactor not ignited by then has no ignition delay"),
+        Option("end_delta_T", 1.0, "stop once T is this close to the HP equilibrium temperature [K]"),
+        Option("points_per_trajectory", 100, "C nodes per trajectory in the scattered table"),
+        Option("workers", 0, "processes for parallel conditions (0: one per CPU)"),
+        Option("scheduler", "", "address of a Dask distributed scheduler that runs the conditions; empty: local"),
+    )
+
+    @classmethod
+    def resolve(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """Options with defaults filled in and converted, plus range checks (one-line errors)."""
+        opts = resolve_options(cls.options, given, f"table kind {KIND!r}")
+        check_streams(opts, opts["pressure"])
+        for name in ("initial_temperature", "equivalence_ratio"):
+            if not opts[name]:
+                raise UserError(f"option {name}: give at least one value")
+            for value in opts[name]:
+                check_positive(name, value)
+        for name in ("end_time", "end_delta_T"):
+            check_positive(name, float(opts[name]))
+        if int(opts["points_per_trajectory"]) < 2:
+            raise UserError(f"option points_per_trajectory={opts['points_per_trajectory']!r}: must be at least 2")
+        return opts
+
+    @classmethod
+    def conditions(cls, opts: dict[str, Any], work: Path) -> list[IgnitionCondition]:
+        """Every (p, φ, T0) in that nesting order, T0 varying fastest."""
+        grid = [(p, phi, T0) for p in opts["pressure"] for phi in opts["equivalence_ratio"]
+                for T0 in opts["initial_temperature"]]
+        return [IgnitionCondition(streams_of(opts, p), float(T0), float(phi), float(opts["end_time"]),
+                                  float(opts["end_delta_T"]), work, i) for i, (p, phi, T0) in enumerate(grid)]
+
+    @classmethod
+    def build(cls, output: str | os.PathLike, *, progress: bool = True, executor: Executor | None = None,
+              **options: Any) -> BuildReport:
+        """Run every reactor and write the table to `output`; resumes the conditions already run."""
+        started = time.perf_counter()
+        opts = cls.resolve(options)
+        target = check_writable(output)
+        gas = load_gas(opts["mechanism"])
+        chemistry = FlameletChemistry(gas, streams_of(opts, opts["pressure"][0]))  # validates species first
+        root = open_work_dir(target, {k: v for k, v in opts.items() if k not in NOT_IN_SOLVES})
+        work = ConditionWorkDir(root)
+        conditions = cls.conditions(opts, root)
+        todo = [c for c in conditions if not work.done(c.index)]
+        with dask_executor(opts["scheduler"]) as cluster:
+            run_conditions(solve_condition, todo, executor=executor or cluster, workers=int(opts["workers"]),
+                           progress=progress, desc="reactors", initial=len(conditions) - len(todo))
+        trajectories = [work.load(c.index) for c in conditions]
+        n_rows = _write(target, opts, chemistry, gas, conditions, trajectories)
+        remove_work_dir(target)
+        tau = np.array([float(tr["tau_ign"]) for tr in trajectories])
+        missing = [c for c, t in zip(conditions, tau) if np.isnan(t)]
+        notes = [f"{len(missing)} reactor(s) did not ignite within end_time={opts['end_time']:g} s:",
+                 *(f"  T0={c.T0:g} K, phi={c.phi:g}, p={c.streams.pressure:g} Pa" for c in missing)] if missing else []
+        return BuildReport(path=target, rows=n_rows, seconds=time.perf_counter() - started,
+                           resumed=len(conditions) - len(todo), notes=notes,
+                           numbers={"reactors": len(conditions),
+                                    "ignition delay range [s]": [float(np.nanmin(tau)), float(np.nanmax(tau))]
+                                    if not np.all(np.isnan(tau)) else "none ignited"})
+
+    @staticmethod
+    def plot(path: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
+        """Ignition delay against 1000/T0, one line per (φ, p)."""
+        from .plots import plot_ignition_delay
+
+        return [plot_ignition_delay(path, out_dir)]
+
+    @staticmethod
+    def summary(path: str | os.PathLike) -> list[tuple[str, str]]:
+        """The ignition delay definition and the delays of each (φ, p) from the lowest to the highest T0."""
+        from .plots import read_group
+
+        delays = read_group(path, "ignition")
+        lines = [("ignition delay", IGNITION_DELAY_DEFINITION)]
+        for p in np.unique(delays["p"]):
+            for phi in np.unique(delays["phi"]):
+                at = (delays["p"] == p) & (delays["phi"] == phi)
+                order = np.argsort(delays["T0"][at])
+                pairs = zip(delays["T0"][at][order], delays["tau_ign"][at][order])
+                lines.append((f"tau_ign at phi={phi:g}, p={p:g} Pa", ", ".join(f"{T0:g} K: {tau:.3g} s"
+                                                                              for T0, tau in pairs)))
+        return lines
+
+
+def _write(target: Path, opts: dict[str, Any], chemistry: FlameletChemistry, gas: Any,
+           conditions: Sequence[IgnitionCondition], trajectories: Sequence[dict[str, np.ndarray]]) -> int:
+    """Resample every trajectory in C, add the delays and raw trajectories, write the table atomically."""
+    keep = present_species(np.max([tr["Y"].max(axis=0) for tr in trajectories], axis=0), chemistry.species)
+    species = [chemistry.species[k] for k in keep]
+    units = output_units(species)
+    n = int(opts["points_per_trajectory"])
+    rows: dict[str, list[np.ndarray]] = {"C": [], "outputs": [], "T0": [], "phi": [], "p": [], "trajectory": []}
+    for index, (condition, tr) in enumerate(zip(conditions, trajectories)):
+        tr["C"] = tr["Y"] @ chemistry.pv_weights
+        tr["omega_C"] = chemistry.progress_source(tr["omega_k"])
+        C, outputs = resample_by_progress(tr["C"], np.column_stack([tr["Y"][:, keep], tr["T"], tr["omega_C"]]), n)
+        rows["C"].append(C)
+        rows["outputs"].append(outputs)
+        for key, value in (("T0", condition.T0), ("phi", condition.phi), ("p", condition.streams.pressure),
+                           ("trajectory", index)):
+            rows[key].append(np.full(len(C), value))
+    stacked = {key: np.concatenate(value) for key, value in rows.items()}
+    inputs = [Column("T0", stacked["T0"], "K", "initial temperature of the reactor"),
+              Column("phi", stacked["phi"], "1", "equivalence ratio of the unburnt mixture")]
+    if len(opts["pressure"]) > 1:
+        inputs.append(Column("p", stacked["p"], "Pa", "pressure"))
+    inputs.append(Column("C", stacked["C"], "1", "progress variable " + " + ".join(
+        f"{c:g}*Y_{s}" for s, c in opts["progress_variable"].items())))
+    outputs = [Column(name, stacked["outputs"][:, j], u, d) for j, (name, (u, d)) in enumerate(units.items())]
+    labels = [Column("trajectory", stacked["trajectory"], "1", "index of the row's reactor, /trajectories/NNNNN")]
+    mass_fractions = [f"Y_{s}" for s in species]
+    defaults = DatasetDefaults(default_inputs=[c.name for c in inputs], default_outputs=[*mass_fractions, "T"],
+                               softmax_outputs=mass_fractions, group_column="trajectory")
+    attrs = {
+        **provenance(opts, chemistry, gas, species),
+        "pressure": opts["pressure"][0] if len(opts["pressure"]) == 1 else list(opts["pressure"]),
+        "reactor": "adiabatic IdealGasConstPressureReactor, CVODES steps of ReactorNet.step",
+        "ignition_delay_definition": IGNITION_DELAY_DEFINITION,
+        "equivalence_ratio_definition": "Cantera set_equivalence_ratio(phi, fuel, oxidizer), mole basis",
+    }
+
+    def extra(h5: Any) -> None:
+        write_columns(h5.create_group("ignition"), [
+            Column("T0", np.array([c.T0 for c in conditions]), "K", "initial temperature"),
+            Column("phi", np.array([c.phi for c in conditions]), "1", "equivalence ratio"),
+            Column("p", np.array([c.streams.pressure for c in conditions]), "Pa", "pressure"),
+            Column("Z", np.array([unburnt_Z(gas, chemistry, c.streams, c.phi) for c in conditions]), "1",
+                   "Bilger mixture fraction of the unburnt mixture"),
+            Column("tau_ign", np.array([float(tr["tau_ign"]) for tr in trajectories]), "s", IGNITION_DELAY_DEFINITION),
+            Column("T_eq", np.array([float(tr["T_eq"]) for tr in trajectories]), "K",
+                   "HP equilibrium temperature of the unburnt mixture"),
+        ])
+        group = h5.create_group("trajectories")
+        group.attrs["description"] = f"every k-th CVODES step, at most {RAW_POINTS} per reactor"
+        for index, tr in enumerate(trajectories):
+            g = group.create_group(f"{index:05d}")
+            steps = np.unique(np.linspace(0, len(tr["t"]) - 1, min(len(tr["t"]), RAW_POINTS)).astype(int))
+            for name, values, unit in (("t", tr["t"], "s"), ("T", tr["T"], "K"), ("Y", tr["Y"][:, keep], "1"),
+                                       ("C", tr["C"], "1"), ("omega_C", tr["omega_C"], "kg/m^3/s")):
+                create_dataset(g, name, unit, name, data=values[steps])
+            g["Y"].attrs["species"] = json.dumps(species)
+
+    write_table(target, kind=KIND, inputs=inputs, outputs=outputs, attrs=attrs, defaults=defaults, labels=labels,
+                extra=extra)
+    return len(stacked["C"])
+

@@ -1,0 +1,169 @@
+"""What every Cantera table shares: the two inlet streams, their options, mixing in Bilger's mixture fraction,
+the species worth storing and the provenance root attributes.
+
+A table over mixture states (equilibrium, ignition, premixed flames) is defined by a mechanism, a pressure and
+a fuel and an oxidizer stream, exactly like a flamelet S-curve; :class:`Streams` carries them so
+:class:`~cantera_tables.flamelet.FlameletChemistry` (Bilger's Z, Z_st, the progress variable) serves every
+generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from surrogate.errors import UserError
+from surrogate.options import Option, parse_mapping
+
+from .flamelet import FlameletChemistry, parse_composition
+
+REFINE_KEYS = ("ratio", "slope", "curve", "prune")
+TRANSPORT_MODELS = ("mixture-averaged", "unity-Lewis-number", "multicomponent")
+STREAM_T = 300.0  # K, stream temperature of generators without that option (mass fractions do not depend on it)
+PRESENT_Y = 1e-10  # a species whose mass fraction never exceeds this anywhere is absent (e.g. AR in H2/air)
+CH4_PROGRESS_VARIABLE = {"CO2": 1.0, "CO": 1.0, "H2O": 1.0, "H2": 1.0}
+
+
+@dataclass(frozen=True)
+class Streams:
+    """Mechanism, pressure [Pa], fuel and oxidizer (mole fractions as text, temperatures [K]) and the progress
+    variable {species: c_k}: the physics every table over mixtures of two streams starts from."""
+
+    mechanism: str
+    pressure: float
+    fuel: str
+    fuel_temperature: float
+    oxidizer: str
+    oxidizer_temperature: float
+    progress_variable: Mapping[str, float]
+
+
+def stream_options(mechanism: str, fuel: str, progress_variable: Mapping[str, float],
+                   temperatures: bool = True) -> tuple[Option, ...]:
+    """The options naming the mechanism, the two streams and the progress variable, with a generator's defaults
+    (an empty default is filled from a preset); without `temperatures` for generators that set the unburnt
+    temperature themselves (ignition, premixed)."""
+    stream_T = (Option("fuel_temperature", STREAM_T, "fuel stream temperature [K]"),
+                Option("oxidizer_temperature", STREAM_T, "oxidizer stream temperature [K]")) if temperatures else ()
+
+    def preset(default: Any) -> str:
+        return "" if default else "; empty: the preset's"
+
+    return (
+        Option("mechanism", mechanism, "Cantera mechanism file (YAML)" + preset(mechanism)),
+        Option("fuel", fuel, "fuel stream mole fractions, species:amount,..." + preset(fuel)),
+        Option("oxidizer", "O2:0.21,N2:0.79", "oxidizer stream mole fractions, species:amount,..."),
+        *stream_T,
+        Option("progress_variable", dict(progress_variable), "progress variable C = sum c_k Y_k as species:c_k,..."
+               + preset(progress_variable), type=parse_mapping),
+    )
+
+
+def check_positive(name: str, value: float, minimum: float = 0.0) -> None:
+    """A one-line error unless `value` > `minimum`."""
+    if not value > minimum:
+        raise UserError(f"option {name}={value!r}: must be greater than {minimum:g}")
+
+
+def complete_refine(given: Mapping[str, float], defaults: Mapping[str, float]) -> dict[str, float]:
+    """Cantera grid refinement criteria: the given ones over a generator's `defaults`; an unknown criterion is a
+    one-line error."""
+    unknown = sorted(set(given) - set(REFINE_KEYS))
+    if unknown:
+        raise UserError(f"option refine: unknown criterion {unknown[0]!r}; valid: {', '.join(REFINE_KEYS)}")
+    return {**defaults, **given}
+
+
+def check_streams(opts: Mapping[str, Any], pressures: Sequence[float]) -> None:
+    """Range checks of the stream options and the pressures (one-line errors)."""
+    for name in ("fuel_temperature", "oxidizer_temperature"):
+        if name in opts:
+            check_positive(name, float(opts[name]))
+    if not pressures:
+        raise UserError("option pressure: give at least one pressure [Pa]")
+    for p in pressures:
+        check_positive("pressure", p)
+    if not opts["progress_variable"]:
+        raise UserError("option progress_variable: give at least one species:coefficient")
+
+
+def streams_of(opts: Mapping[str, Any], pressure: float) -> Streams:
+    return Streams(
+        mechanism=opts["mechanism"], pressure=float(pressure), fuel=opts["fuel"],
+        fuel_temperature=float(opts.get("fuel_temperature", STREAM_T)), oxidizer=opts["oxidizer"],
+        oxidizer_temperature=float(opts.get("oxidizer_temperature", STREAM_T)),
+        progress_variable=dict(opts["progress_variable"]),
+    )
+
+
+def stream_arrays(chemistry: FlameletChemistry) -> tuple[np.ndarray, np.ndarray]:
+    """Mass fractions of the fuel and the oxidizer stream as arrays in mechanism species order."""
+    return (np.array([chemistry.fuel_Y[s] for s in chemistry.species]),
+            np.array([chemistry.oxidizer_Y[s] for s in chemistry.species]))
+
+
+def mixed_Y(chemistry: FlameletChemistry, Z: float) -> np.ndarray:
+    """Mass fractions of the unburnt mixture at Bilger mixture fraction `Z` (the streams mixed by mass)."""
+    Y_fuel, Y_oxidizer = stream_arrays(chemistry)
+    return Z * Y_fuel + (1.0 - Z) * Y_oxidizer
+
+
+def stream_enthalpies(gas: Any, chemistry: FlameletChemistry, streams: Streams) -> tuple[float, float]:
+    """Mass enthalpies [J/kg] of the fuel and the oxidizer stream at their temperatures and the pressure."""
+    Y_fuel, Y_oxidizer = stream_arrays(chemistry)
+    gas.TPY = streams.fuel_temperature, streams.pressure, Y_fuel
+    h_fuel = float(gas.enthalpy_mass)
+    gas.TPY = streams.oxidizer_temperature, streams.pressure, Y_oxidizer
+    return h_fuel, float(gas.enthalpy_mass)
+
+
+def unburnt_mixture(gas: Any, streams: Streams, T0: float, phi: float) -> None:
+    """Set `gas` to fuel and oxidizer at equivalence ratio `phi`, temperature `T0` and the streams' pressure."""
+    gas.set_equivalence_ratio(phi, parse_composition(gas, streams.fuel, "fuel"),
+                              parse_composition(gas, streams.oxidizer, "oxidizer"))
+    gas.TP = T0, streams.pressure
+
+
+def unburnt_Z(gas: Any, chemistry: FlameletChemistry, streams: Streams, phi: float) -> float:
+    """Bilger mixture fraction of fuel and oxidizer at equivalence ratio `phi`."""
+    unburnt_mixture(gas, streams, streams.fuel_temperature, phi)
+    return float(chemistry.mixture_fraction(np.asarray(gas.Y)[None, :])[0])
+
+
+def present_species(Y_max: np.ndarray, species: Sequence[str]) -> list[int]:
+    """Indices of the species whose largest mass fraction exceeds :data:`PRESENT_Y`."""
+    return [k for k in range(len(species)) if Y_max[k] > PRESENT_Y]
+
+
+def provenance(opts: Mapping[str, Any], chemistry: FlameletChemistry, gas: Any,
+               species: Sequence[str]) -> dict[str, Any]:
+    """Root attributes every Cantera table carries: mechanism, streams, versions, the progress variable and the
+    element data :class:`surrogate.chemistry.BilgerMixtureFraction` needs to recompute Z from stored Y."""
+    import cantera as ct
+
+    def stream(name: str, Y: dict[str, float]) -> dict[str, Any]:
+        """Mole fractions as given, the temperature where the generator has one, and the mass fractions."""
+        T = {"T": float(opts[f"{name}_temperature"])} if f"{name}_temperature" in opts else {}
+        return {"X": opts[name], **T, "Y": {s: Y[s] for s in species if Y.get(s, 0.0) > 0.0}}
+
+    return {
+        "mechanism": opts["mechanism"],
+        "mechanism_source": str(getattr(gas, "source", opts["mechanism"])),
+        "fuel": stream("fuel", chemistry.fuel_Y),
+        "oxidizer": stream("oxidizer", chemistry.oxidizer_Y),
+        "cantera_version": ct.__version__,
+        "progress_variable": dict(opts["progress_variable"]),
+        "mixture_fraction_definition": "Bilger",
+        "Z_st": chemistry.Z_st,
+        "build_options": dict(opts),
+        "species": list(species),
+        "species_presence_threshold": PRESENT_Y,
+        "species_composition": {s: chemistry.composition[s] for s in species},
+        "species_molecular_weights": {s: chemistry.molecular_weights[s] for s in species},
+        "element_atomic_weights": chemistry.element_weights,
+        "bilger_beta_fuel": chemistry.bilger.beta_fuel,
+        "bilger_beta_oxidizer": chemistry.bilger.beta_oxidizer,
+    }
+

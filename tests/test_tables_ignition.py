@@ -1,0 +1,134 @@
+"""ignition tables: constant-pressure CH4/air reactors (real Cantera, GRI-3.0), delays and rows along C."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import cantera as ct
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cantera_tables import ignition
+from cantera_tables.ignition import IgnitionTable
+from cantera_tables.workdir import work_dir_for
+from surrogate.cli.main import cli
+from surrogate.table import Table
+from tests.cantera_checks import (Interrupted, assert_one_line_error, assert_rows_are_closed_mass_fractions,
+                                  killed_after, train_from_cli)
+
+SMALL = {"initial_temperature": [1200.0, 1400.0, 1600.0], "equivalence_ratio": [0.5, 1.0],
+         "points_per_trajectory": 30, "workers": 1}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """6 reactors, killed after 4 and resumed with the same options."""
+    path = tmp_path_factory.mktemp("ignition") / "ign.h5"
+    first, second = [], []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ignition, "solve_condition", killed_after(ignition.solve_condition, 4, first))
+        with pytest.raises(Interrupted):
+            IgnitionTable.build(path, progress=False, **SMALL)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ignition, "solve_condition", killed_after(ignition.solve_condition, 99, second))
+        report = IgnitionTable.build(path, progress=False, **SMALL)
+    with h5py.File(path, "r") as h5:
+        delays = {name: h5["ignition"][name][()] for name in h5["ignition"]}
+    return SimpleNamespace(path=path, table=Table(path), report=report, first=first, second=second, delays=delays)
+
+
+def direct_ignition_delay(T0: float, phi: float, p: float = ct.one_atm) -> float:
+    """Cantera alone: a constant-pressure reactor advanced on a uniform time grid of 20,000 steps over twice
+    a first estimate, τ = time of the largest dT/dt."""
+
+    def run(t_end: float) -> tuple[np.ndarray, np.ndarray]:
+        gas = ct.Solution("gri30.yaml")
+        gas.set_equivalence_ratio(phi, "CH4:1", "O2:0.21,N2:0.79")
+        gas.TP = T0, p
+        reactor = ct.IdealGasConstPressureReactor(gas, clone=False)
+        network = ct.ReactorNet([reactor])
+        times = np.linspace(0.0, t_end, 20_001)
+        temperatures = [reactor.T]
+        for t in times[1:]:
+            network.advance(t)
+            temperatures.append(reactor.T)
+        return times, np.array(temperatures)
+
+    times, T = run(1.0)
+    estimate = times[np.argmax(np.diff(T))]
+    times, T = run(2.0 * estimate)
+    rate = np.diff(T) / np.diff(times)
+    return float(0.5 * (times[np.argmax(rate)] + times[np.argmax(rate) + 1]))
+
+
+def test_interrupted_build_resumes_with_the_reactors_left(built):
+    assert built.first == [0, 1, 2, 3] and built.second == [4, 5]
+    assert built.report.resumed == 4 and built.report.numbers["reactors"] == 6
+    assert not work_dir_for(built.path).exists()
+
+
+def test_ignition_delay_falls_as_the_initial_temperature_rises(built):
+    d = built.delays
+    for phi in (0.5, 1.0):
+        at = d["phi"] == phi
+        order = np.argsort(d["T0"][at])
+        tau = d["tau_ign"][at][order]
+        assert np.all(np.diff(tau) < 0), tau
+    stoich_1400 = d["tau_ign"][(d["phi"] == 1.0) & (d["T0"] == 1400.0)][0]
+    assert 1e-3 < stoich_1400 < 1e-2  # CH4/air, 1 atm, 1400 K: a few ms with GRI-3.0
+
+
+def test_one_delay_equals_a_direct_cantera_reactor_run(built):
+    d = built.delays
+    stored = d["tau_ign"][(d["phi"] == 1.0) & (d["T0"] == 1600.0)][0]
+    assert stored == pytest.approx(direct_ignition_delay(1600.0, 1.0), rel=0.01)
+
+
+def test_rows_follow_C_up_to_equilibrium_and_mass_fractions_close(built):
+    table = built.table
+    assert_rows_are_closed_mass_fractions(table)
+    assert table.input_names == table.defaults.default_inputs == ["T0", "phi", "C"]
+    C, T, trajectory = table.read("C"), table.read("T"), table.read_labels("trajectory")
+    for k in range(6):
+        at = trajectory == k
+        assert np.all(np.diff(C[at]) > 0)
+        assert T[at][0] == pytest.approx(built.delays["T0"][k], abs=1e-6)
+        assert T[at][-1] == pytest.approx(built.delays["T_eq"][k], abs=1.5)  # end_delta_T = 1 K
+    assert table.attrs["ignition_delay_definition"].startswith("time of the maximum of dT/dt")
+
+
+def test_cli_plots_delay_against_inverse_temperature_and_a_softmax_mlp_trains_on_it(built, tmp_path):
+    runner = CliRunner()
+    info = runner.invoke(cli, ["table", "info", str(built.path)])
+    assert "tau_ign at phi=1, p=101325 Pa" in info.output and "1600 K:" in info.output
+    plotted = runner.invoke(cli, ["table", "plot", str(built.path), "-o", str(tmp_path / "plots")])
+    assert (tmp_path / "plots" / "ignition_delay.png").stat().st_size > 10_000, plotted.output
+    metrics = train_from_cli(built.path, tmp_path / "run")
+    assert "test" in metrics
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--equivalence-ratio", "0"], ("equivalence_ratio=0.0", "greater than 0")),
+    (["--oxidizer", "O2:1,Q:2"], ("unknown species 'Q'",)),
+    (["--points-per-trajectory", "1"], ("points_per_trajectory=1",)),
+])
+def test_bad_input_is_a_one_line_error_and_leaves_no_file(tmp_path, args, fragments):
+    result = CliRunner().invoke(cli, ["table", "build", "ignition", "-o", str(tmp_path / "x.h5"), *args])
+    assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "x.h5").exists()
+
+
+@pytest.mark.slow
+def test_reactors_run_on_a_dask_cluster_named_by_its_scheduler(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    out = tmp_path / "dask.h5"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = CliRunner().invoke(cli, ["table", "build", "ignition", "-o", str(out), "--initial-temperature",
+                                          "1400,1600", "--equivalence-ratio", "1", "--points-per-trajectory", "20",
+                                          "--scheduler", cluster.scheduler_address])
+        ran_there = [key for key, *_ in cluster.scheduler.transition_log if "solve_condition" in str(key)]
+    assert result.exit_code == 0, result.output
+    assert ran_there  # the reactors were tasks of the Dask scheduler, not of a local pool
+    assert Table(out).n_rows == 40
