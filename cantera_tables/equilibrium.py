@@ -25,22 +25,22 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from surrogate.atomic import check_writable
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
-from surrogate.options import Option, parse_floats, resolve_options
-from surrogate.table import Column, DatasetDefaults, write_table
+from surrogate.options import Option, parse_floats
+from surrogate.table import Column, write_table
 
-from .executors import dask_executor, run_conditions
+from .build import build_conditions
+from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .flamelet import FlameletChemistry, cantera_message, load_gas
-from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_positive, check_streams, mixed_Y, present_species,
-                      provenance, stream_enthalpies, stream_options, streams_of)
+from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_positive, mixed_Y, mixture_defaults, mixture_provenance,
+                      present_species, resolve_stream_options, stream_enthalpies, stream_options, streams_of)
 from .structured import z_nodes
-from .workdir import ConditionWorkDir, open_work_dir, remove_work_dir
+from .workdir import ConditionWorkDir, remove_work_dir
 
 KIND = "equilibrium"
 ADIABATIC = float("nan")  # the T_in of a line whose streams are mixed adiabatically
-NOT_IN_SOLVES = ("workers", "scheduler")
+NOT_IN_SOLVES = EXECUTOR_OPTION_NAMES
 
 
 @dataclass(frozen=True)
@@ -94,46 +94,39 @@ class EquilibriumTable(TableGenerator):
         Option("unburnt_temperature", [], "unburnt mixture temperatures T_in [K], one table line each, adding the "
                "input T_in; empty: the streams mixed adiabatically", type=parse_floats),
         Option("n_Z", 201, "mixture-fraction nodes from 0 to 1, clustered around Z_st"),
-        Option("workers", 0, "processes for parallel lines (0: one per CPU)"),
-        Option("scheduler", "", "address of a Dask distributed scheduler that runs the lines; empty: local"),
+        *executor_options("lines", "the lines"),
     )
 
     @classmethod
     def resolve(cls, given: dict[str, Any]) -> dict[str, Any]:
         """Options with defaults filled in and converted, plus range checks (one-line errors)."""
-        opts = resolve_options(cls.options, given, f"table kind {KIND!r}")
-        check_streams(opts, opts["pressure"])
+        opts = resolve_stream_options(cls.options, given, KIND)
         for T_in in opts["unburnt_temperature"]:
             check_positive("unburnt_temperature", T_in)
         if int(opts["n_Z"]) < 2:
             raise UserError(f"option n_Z={opts['n_Z']!r}: must be at least 2")
         return opts
 
+    @staticmethod
+    def lines(opts: dict[str, Any], chemistry: FlameletChemistry, work: Path) -> list[EquilibriumLine]:
+        """Every (p, T_in) line, T_in varying fastest, each over the Z nodes clustered around Z_st."""
+        Z = z_nodes(int(opts["n_Z"]), chemistry.Z_st)
+        levels = [float(T) for T in opts["unburnt_temperature"]] or [ADIABATIC]
+        return [EquilibriumLine(streams_of(opts, p), Z, T_in, work, i)
+                for i, (p, T_in) in enumerate((p, T_in) for p in opts["pressure"] for T_in in levels)]
+
     @classmethod
     def build(cls, output: str | os.PathLike, *, progress: bool = True, executor: Executor | None = None,
               **options: Any) -> BuildReport:
         """Equilibrate every (Z, T_in, p) and write the table to `output`; resumes finished lines."""
         started = time.perf_counter()
-        opts = cls.resolve(options)
-        target = check_writable(output)
-        gas = load_gas(opts["mechanism"])
-        chemistry = FlameletChemistry(gas, streams_of(opts, opts["pressure"][0]))  # validates species first
-        Z = z_nodes(int(opts["n_Z"]), chemistry.Z_st)
-        levels = [float(T) for T in opts["unburnt_temperature"]] or [ADIABATIC]
-        root = open_work_dir(target, {k: v for k, v in opts.items() if k not in NOT_IN_SOLVES})
-        work = ConditionWorkDir(root)
-        jobs = [EquilibriumLine(streams_of(opts, p), Z, T_in, root, i)
-                for i, (p, T_in) in enumerate((p, T_in) for p in opts["pressure"] for T_in in levels)]
-        todo = [job for job in jobs if not work.done(job.index)]
-        with dask_executor(opts["scheduler"]) as cluster:
-            run_conditions(solve_line, todo, executor=executor or cluster, workers=int(opts["workers"]),
-                           progress=progress, desc="lines", initial=len(jobs) - len(todo))
-        lines = [work.load(job.index) for job in jobs]
-        n_rows = _write(target, opts, chemistry, gas, jobs, lines)
-        remove_work_dir(target)
-        T_max = max(float(line["T"].max()) for line in lines)
-        return BuildReport(path=target, rows=n_rows, seconds=time.perf_counter() - started,
-                           resumed=len(jobs) - len(todo), numbers={"lines": len(jobs), "T_max [K]": T_max})
+        run = build_conditions(cls, output, options, not_in_solves=NOT_IN_SOLVES, make_jobs=cls.lines,
+                               solve=solve_line, desc="lines", progress=progress, executor=executor)
+        n_rows = _write(run.target, run.opts, run.chemistry, run.gas, run.jobs, run.saved)
+        remove_work_dir(run.target)
+        T_max = max(float(line["T"].max()) for line in run.saved)
+        return BuildReport(path=run.target, rows=n_rows, seconds=time.perf_counter() - started,
+                           resumed=run.resumed, numbers={"lines": len(run.jobs), "T_max [K]": T_max})
 
     @staticmethod
     def plot(path: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
@@ -178,12 +171,9 @@ def _write(target: Path, opts: dict[str, Any], chemistry: FlameletChemistry, gas
         Column("h", np.concatenate([line["h"] for line in lines]), "J/kg", "mixture enthalpy, conserved"),
     ]
     labels = [Column("line", np.repeat(np.arange(len(jobs)), n), "1", "index of the row's (T_in, p) line")]
-    mass_fractions = [f"Y_{s}" for s in species]
-    defaults = DatasetDefaults(default_inputs=[c.name for c in inputs], default_outputs=[*mass_fractions, "T"],
-                               softmax_outputs=mass_fractions, group_column="line")
+    defaults = mixture_defaults(inputs, species, "line")
     attrs = {
-        **provenance(opts, chemistry, gas, species),
-        "pressure": opts["pressure"][0] if len(opts["pressure"]) == 1 else list(opts["pressure"]),
+        **mixture_provenance(opts, chemistry, gas, species),
         "equilibrium": "Cantera equilibrate('HP'), gas phase, of the streams mixed by mass at Z",
         "enthalpy_definition": ("streams mixed adiabatically, h = Z h_fuel + (1 - Z) h_oxidizer"
                                 if not opts["unburnt_temperature"] else "unburnt mixture at T_in"),

@@ -2,6 +2,7 @@
 
 Every generator takes a ``concurrent.futures.Executor``; :func:`dask_executor` makes one from a Dask scheduler
 address and :func:`run_conditions` runs a picklable function over conditions on it with a tqdm progress bar.
+:func:`executor_options` declares the ``workers`` and ``scheduler`` options that choose where they run.
 """
 
 from __future__ import annotations
@@ -12,6 +13,20 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterator, Sequence
 
 from surrogate.errors import UserError
+from surrogate.options import Option
+
+EXECUTOR_OPTION_NAMES = ("workers", "scheduler")  # where the solves run, never what they compute
+
+
+def executor_options(parallel: str, runs: str, scheduler_help: str | None = None) -> tuple[Option, Option]:
+    """The ``workers`` and ``scheduler`` options of a generator: `parallel` names what runs in parallel processes
+    (e.g. "lines"), `runs` what the Dask scheduler runs (e.g. "the lines"); `scheduler_help` replaces the
+    scheduler's whole help text."""
+    return (
+        Option("workers", 0, f"processes for parallel {parallel} (0: one per CPU)"),
+        Option("scheduler", "", scheduler_help or f"address of a Dask distributed scheduler that runs {runs}; "
+               "empty: local"),
+    )
 
 
 @contextlib.contextmanager

@@ -57,8 +57,9 @@ STREAM_REACH = 1e-3  # a flamelet reaches a pure stream where its Z comes this c
 
 
 @dataclass(frozen=True)
-class FlameletSetup:
-    """Everything that defines one S-curve's physics: mechanism, pressure, inlet streams, numerics."""
+class Streams:
+    """Mechanism, pressure [Pa], fuel and oxidizer (mole fractions as text, temperatures [K]) and the progress
+    variable {species: c_k}: the physics every table over mixtures of two streams starts from."""
 
     mechanism: str
     pressure: float
@@ -66,8 +67,15 @@ class FlameletSetup:
     fuel_temperature: float
     oxidizer: str
     oxidizer_temperature: float
-    transport: str
     progress_variable: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class FlameletSetup(Streams):
+    """Everything that defines one S-curve's physics: the streams (mechanism, pressure, inlets, progress
+    variable) and the numerics."""
+
+    transport: str
     refine: Mapping[str, float]
     initial_strain: float
     width: float
@@ -187,9 +195,8 @@ def parse_composition(gas: Any, text: str, what: str) -> dict[str, float]:
 class FlameletChemistry:
     """Element data of the mechanism and the two streams: Bilger's Z, Z_st and the progress variable.
 
-    `setup` is anything with the stream fields of :class:`FlameletSetup` (``fuel``, ``fuel_temperature``,
-    ``oxidizer``, ``oxidizer_temperature``, ``pressure``, ``progress_variable``), e.g.
-    :class:`cantera_tables.mixture.Streams`.
+    `setup` is anything with the fields of :class:`Streams` (``fuel``, ``fuel_temperature``, ``oxidizer``,
+    ``oxidizer_temperature``, ``pressure``, ``progress_variable``), e.g. a :class:`FlameletSetup`.
     """
 
     def __init__(self, gas: Any, setup: Any):

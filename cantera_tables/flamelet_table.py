@@ -29,6 +29,7 @@ The build is resumable (:mod:`cantera_tables.workdir`) and runs one S-curve per 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -58,9 +59,9 @@ from .flamelet import (
     load_gas,
     s_curve_order,
 )
-from .executors import dask_executor
+from .executors import EXECUTOR_OPTION_NAMES, dask_executor, executor_options
 from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, check_positive, check_streams, complete_refine,
-                      present_species, provenance, stream_options)
+                      present_species, provenance, stream_options, streams_of)
 from .workdir import CurveJob, CurveWorkDir, open_work_dir, remove_work_dir, run_curve
 
 KIND = "h2-flamelet"
@@ -75,8 +76,8 @@ SMALL_OPTIONS = {
     "structured_nlambda": 21,
 }
 # options that only shape the table, not the solves: a resumed build may change them
-NOT_IN_SOLVES = ("points_per_flamelet", "structured_nz", "structured_nlambda", "structured_lambda", "workers",
-                 "scheduler")
+NOT_IN_SOLVES = ("points_per_flamelet", "structured_nz", "structured_nlambda", "structured_lambda",
+                 *EXECUTOR_OPTION_NAMES)
 
 
 PRESETS = {
@@ -105,9 +106,8 @@ CONTINUATION_OPTIONS = (
     Option("structured_nlambda", 51, "Lambda nodes of the structured (Z, Lambda) table"),
     Option("structured_lambda", "flamelets", "Lambda node spacing: half uniform, half following the flamelets "
            "(resolves a burning branch crowded near Lambda = 1), or uniform", choices=("flamelets", "uniform")),
-    Option("workers", 0, "processes for parallel S-curves (0: one per CPU)"),
-    Option("scheduler", "", "address of a Dask distributed scheduler (e.g. tcp://head:8786) that runs the "
-           "S-curves on its workers; empty: local processes"),
+    *executor_options("S-curves", "the S-curves", "address of a Dask distributed scheduler (e.g. tcp://head:8786) "
+                      "that runs the S-curves on its workers; empty: local processes"),
 )
 
 
@@ -156,10 +156,7 @@ class CounterflowFlameletTable(TableGenerator):
     def setups(opts: dict[str, Any]) -> list[FlameletSetup]:
         return [
             FlameletSetup(
-                mechanism=opts["mechanism"], pressure=float(p), fuel=opts["fuel"],
-                fuel_temperature=float(opts["fuel_temperature"]), oxidizer=opts["oxidizer"],
-                oxidizer_temperature=float(opts["oxidizer_temperature"]), transport=opts["transport"],
-                progress_variable=dict(opts["progress_variable"]), refine=dict(opts["refine"]),
+                **dataclasses.asdict(streams_of(opts, p)), transport=opts["transport"], refine=dict(opts["refine"]),
                 initial_strain=float(opts["initial_strain"]), width=float(opts["width"]),
             )
             for p in opts["pressure"]

@@ -31,24 +31,24 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from surrogate.atomic import check_writable
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
-from surrogate.options import Option, parse_floats, resolve_options
-from surrogate.table import Column, DatasetDefaults, create_dataset, write_columns, write_table
+from surrogate.options import Option, parse_floats
+from surrogate.table import Column, create_dataset, write_columns, write_table
 
-from .executors import dask_executor, run_conditions
+from .build import build_conditions
+from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .flamelet import FlameletChemistry, cantera_message, load_gas
-from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_positive, check_streams, present_species, provenance,
-                      stream_options, streams_of, unburnt_mixture, unburnt_Z)
+from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_positive, mixture_defaults, mixture_provenance,
+                      present_species, resolve_stream_options, stream_options, streams_of, unburnt_mixture, unburnt_Z)
 from .progress import resample_by_progress
 from .structured import output_units
-from .workdir import ConditionWorkDir, open_work_dir, remove_work_dir
+from .workdir import ConditionWorkDir, remove_work_dir
 
 KIND = "ignition"
 IGNITION_DELAY_DEFINITION = ("time of the maximum of dT/dt over the CVODES steps of an adiabatic constant-pressure "
                              "reactor started from the unburnt mixture at t = 0")
-NOT_IN_SOLVES = ("points_per_trajectory", "workers", "scheduler")
+NOT_IN_SOLVES = ("points_per_trajectory", *EXECUTOR_OPTION_NAMES)
 RAW_POINTS = 400
 
 
@@ -135,15 +135,13 @@ class IgnitionTable(TableGenerator):
         Option("end_time", 10.0, "longest integration [s]; a reactor not ignited by then has no ignition delay"),
         Option("end_delta_T", 1.0, "stop once T is this close to the HP equilibrium temperature [K]"),
         Option("points_per_trajectory", 100, "C nodes per trajectory in the scattered table"),
-        Option("workers", 0, "processes for parallel conditions (0: one per CPU)"),
-        Option("scheduler", "", "address of a Dask distributed scheduler that runs the conditions; empty: local"),
+        *executor_options("conditions", "the conditions"),
     )
 
     @classmethod
     def resolve(cls, given: dict[str, Any]) -> dict[str, Any]:
         """Options with defaults filled in and converted, plus range checks (one-line errors)."""
-        opts = resolve_options(cls.options, given, f"table kind {KIND!r}")
-        check_streams(opts, opts["pressure"])
+        opts = resolve_stream_options(cls.options, given, KIND)
         for name in ("initial_temperature", "equivalence_ratio"):
             if not opts[name]:
                 raise UserError(f"option {name}: give at least one value")
@@ -168,26 +166,18 @@ class IgnitionTable(TableGenerator):
               **options: Any) -> BuildReport:
         """Run every reactor and write the table to `output`; resumes the conditions already run."""
         started = time.perf_counter()
-        opts = cls.resolve(options)
-        target = check_writable(output)
-        gas = load_gas(opts["mechanism"])
-        chemistry = FlameletChemistry(gas, streams_of(opts, opts["pressure"][0]))  # validates species first
-        root = open_work_dir(target, {k: v for k, v in opts.items() if k not in NOT_IN_SOLVES})
-        work = ConditionWorkDir(root)
-        conditions = cls.conditions(opts, root)
-        todo = [c for c in conditions if not work.done(c.index)]
-        with dask_executor(opts["scheduler"]) as cluster:
-            run_conditions(solve_condition, todo, executor=executor or cluster, workers=int(opts["workers"]),
-                           progress=progress, desc="reactors", initial=len(conditions) - len(todo))
-        trajectories = [work.load(c.index) for c in conditions]
-        n_rows = _write(target, opts, chemistry, gas, conditions, trajectories)
+        run = build_conditions(cls, output, options, not_in_solves=NOT_IN_SOLVES,
+                               make_jobs=lambda opts, _, root: cls.conditions(opts, root), solve=solve_condition,
+                               desc="reactors", progress=progress, executor=executor)
+        opts, target, conditions, trajectories = run.opts, run.target, run.jobs, run.saved
+        n_rows = _write(target, opts, run.chemistry, run.gas, conditions, trajectories)
         remove_work_dir(target)
         tau = np.array([float(tr["tau_ign"]) for tr in trajectories])
         missing = [c for c, t in zip(conditions, tau) if np.isnan(t)]
         notes = [f"{len(missing)} reactor(s) did not ignite within end_time={opts['end_time']:g} s:",
                  *(f"  T0={c.T0:g} K, phi={c.phi:g}, p={c.streams.pressure:g} Pa" for c in missing)] if missing else []
         return BuildReport(path=target, rows=n_rows, seconds=time.perf_counter() - started,
-                           resumed=len(conditions) - len(todo), notes=notes,
+                           resumed=run.resumed, notes=notes,
                            numbers={"reactors": len(conditions),
                                     "ignition delay range [s]": [float(np.nanmin(tau)), float(np.nanmax(tau))]
                                     if not np.all(np.isnan(tau)) else "none ignited"})
@@ -242,12 +232,9 @@ def _write(target: Path, opts: dict[str, Any], chemistry: FlameletChemistry, gas
         f"{c:g}*Y_{s}" for s, c in opts["progress_variable"].items())))
     outputs = [Column(name, stacked["outputs"][:, j], u, d) for j, (name, (u, d)) in enumerate(units.items())]
     labels = [Column("trajectory", stacked["trajectory"], "1", "index of the row's reactor, /trajectories/NNNNN")]
-    mass_fractions = [f"Y_{s}" for s in species]
-    defaults = DatasetDefaults(default_inputs=[c.name for c in inputs], default_outputs=[*mass_fractions, "T"],
-                               softmax_outputs=mass_fractions, group_column="trajectory")
+    defaults = mixture_defaults(inputs, species, "trajectory")
     attrs = {
-        **provenance(opts, chemistry, gas, species),
-        "pressure": opts["pressure"][0] if len(opts["pressure"]) == 1 else list(opts["pressure"]),
+        **mixture_provenance(opts, chemistry, gas, species),
         "reactor": "adiabatic IdealGasConstPressureReactor, CVODES steps of ReactorNet.step",
         "ignition_delay_definition": IGNITION_DELAY_DEFINITION,
         "equivalence_ratio_definition": "Cantera set_equivalence_ratio(phi, fuel, oxidizer), mole basis",

@@ -2,42 +2,29 @@
 the species worth storing and the provenance root attributes.
 
 A table over mixture states (equilibrium, ignition, premixed flames) is defined by a mechanism, a pressure and
-a fuel and an oxidizer stream, exactly like a flamelet S-curve; :class:`Streams` carries them so
+a fuel and an oxidizer stream, exactly like a flamelet S-curve; :class:`Streams` (defined with
+:class:`~cantera_tables.flamelet.FlameletSetup`, which extends it) carries them so
 :class:`~cantera_tables.flamelet.FlameletChemistry` (Bilger's Z, Z_st, the progress variable) serves every
 generator.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from surrogate.errors import UserError
-from surrogate.options import Option, parse_mapping
+from surrogate.options import Option, parse_mapping, resolve_options
+from surrogate.table import Column, DatasetDefaults
 
-from .flamelet import FlameletChemistry, parse_composition
+from .flamelet import FlameletChemistry, Streams, parse_composition
 
 REFINE_KEYS = ("ratio", "slope", "curve", "prune")
 TRANSPORT_MODELS = ("mixture-averaged", "unity-Lewis-number", "multicomponent")
 STREAM_T = 300.0  # K, stream temperature of generators without that option (mass fractions do not depend on it)
 PRESENT_Y = 1e-10  # a species whose mass fraction never exceeds this anywhere is absent (e.g. AR in H2/air)
 CH4_PROGRESS_VARIABLE = {"CO2": 1.0, "CO": 1.0, "H2O": 1.0, "H2": 1.0}
-
-
-@dataclass(frozen=True)
-class Streams:
-    """Mechanism, pressure [Pa], fuel and oxidizer (mole fractions as text, temperatures [K]) and the progress
-    variable {species: c_k}: the physics every table over mixtures of two streams starts from."""
-
-    mechanism: str
-    pressure: float
-    fuel: str
-    fuel_temperature: float
-    oxidizer: str
-    oxidizer_temperature: float
-    progress_variable: Mapping[str, float]
 
 
 def stream_options(mechanism: str, fuel: str, progress_variable: Mapping[str, float],
@@ -87,6 +74,14 @@ def check_streams(opts: Mapping[str, Any], pressures: Sequence[float]) -> None:
         check_positive("pressure", p)
     if not opts["progress_variable"]:
         raise UserError("option progress_variable: give at least one species:coefficient")
+
+
+def resolve_stream_options(options: Iterable[Option], given: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """A generator's options with defaults filled in and converted, then the range checks of the streams and the
+    option ``pressure`` (one-line errors)."""
+    opts = resolve_options(options, given, f"table kind {kind!r}")
+    check_streams(opts, opts["pressure"])
+    return opts
 
 
 def streams_of(opts: Mapping[str, Any], pressure: float) -> Streams:
@@ -167,3 +162,19 @@ def provenance(opts: Mapping[str, Any], chemistry: FlameletChemistry, gas: Any,
         "bilger_beta_oxidizer": chemistry.bilger.beta_oxidizer,
     }
 
+
+def mixture_provenance(opts: Mapping[str, Any], chemistry: FlameletChemistry, gas: Any,
+                       species: Sequence[str]) -> dict[str, Any]:
+    """:func:`provenance` and the ``pressure`` of a table over mixture states (the list when it has several)."""
+    return {
+        **provenance(opts, chemistry, gas, species),
+        "pressure": opts["pressure"][0] if len(opts["pressure"]) == 1 else list(opts["pressure"]),
+    }
+
+
+def mixture_defaults(inputs: Sequence[Column], species: Sequence[str], group_column: str) -> DatasetDefaults:
+    """Declared defaults of a table over mixture states: its inputs; the mass fractions of `species` (closed by a
+    softmax) and T as outputs; rows grouped by `group_column`."""
+    mass_fractions = [f"Y_{s}" for s in species]
+    return DatasetDefaults(default_inputs=[c.name for c in inputs], default_outputs=[*mass_fractions, "T"],
+                           softmax_outputs=mass_fractions, group_column=group_column)

@@ -32,26 +32,26 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from surrogate.atomic import check_writable
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
-from surrogate.options import Option, parse_floats, parse_mapping, resolve_options
-from surrogate.table import Column, DatasetDefaults, create_dataset, write_columns, write_table
+from surrogate.options import Option, parse_floats, parse_mapping
+from surrogate.table import Column, create_dataset, write_columns, write_table
 
-from .executors import dask_executor, run_conditions
+from .build import build_conditions
+from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .flamelet import FlameletChemistry, cantera_message, load_gas
-from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, Streams, check_positive, check_streams,
-                      complete_refine, present_species, provenance, stream_options, streams_of,
-                      unburnt_Z, unburnt_mixture)
+from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, Streams, check_positive, complete_refine,
+                      mixture_defaults, mixture_provenance, present_species, resolve_stream_options, stream_options,
+                      streams_of, unburnt_Z, unburnt_mixture)
 from .progress import resample_by_progress
 from .structured import output_units
-from .workdir import ConditionWorkDir, open_work_dir, remove_work_dir
+from .workdir import ConditionWorkDir, remove_work_dir
 
 KIND = "premixed-fgm"
 DEFAULT_REFINE = {"ratio": 3.0, "slope": 0.05, "curve": 0.1, "prune": 0.0}
 FLAME_SPEED_DEFINITION = "inflow velocity of the converged adiabatic FreeFlame, u(x = 0)"
 THICKNESS_DEFINITION = "thermal thickness (T_b - T_u) / max|dT/dx| of the free flame"
-NOT_IN_SOLVES = ("points_per_flame", "workers", "scheduler")
+NOT_IN_SOLVES = ("points_per_flame", *EXECUTOR_OPTION_NAMES)
 BURNING_RISE = 100.0  # K: a flame whose T_max is not this far above T_u has not burnt
 PROFILES = ("grid", "T", "Y", "velocity", "h")
 
@@ -169,15 +169,13 @@ class PremixedFGMTable(TableGenerator):
                "prune; the rest keep these defaults, which put S_L of stoichiometric CH4/air within 0.2 % of a "
                "twice finer grid)", type=parse_mapping),
         Option("points_per_flame", 100, "C nodes per flame in the scattered table"),
-        Option("workers", 0, "processes for parallel equivalence ratios (0: one per CPU)"),
-        Option("scheduler", "", "address of a Dask distributed scheduler that runs the flames; empty: local"),
+        *executor_options("equivalence ratios", "the flames"),
     )
 
     @classmethod
     def resolve(cls, given: dict[str, Any]) -> dict[str, Any]:
         """Options with defaults filled in and converted, plus range checks (one-line errors)."""
-        opts = resolve_options(cls.options, given, f"table kind {KIND!r}")
-        check_streams(opts, opts["pressure"])
+        opts = resolve_stream_options(cls.options, given, KIND)
         for name in ("unburnt_temperature", "width"):
             check_positive(name, float(opts[name]))
         if not opts["equivalence_ratio"]:
@@ -205,28 +203,20 @@ class PremixedFGMTable(TableGenerator):
               **options: Any) -> BuildReport:
         """Solve every flame and write the table to `output`; resumes the equivalence ratios already solved."""
         started = time.perf_counter()
-        opts = cls.resolve(options)
-        target = check_writable(output)
-        gas = load_gas(opts["mechanism"])
-        chemistry = FlameletChemistry(gas, streams_of(opts, opts["pressure"][0]))  # validates species first
-        root = open_work_dir(target, {k: v for k, v in opts.items() if k not in NOT_IN_SOLVES})
-        work = ConditionWorkDir(root)
-        jobs = cls.jobs(opts, root)
-        todo = [job for job in jobs if not work.done(job.index)]
-        with dask_executor(opts["scheduler"]) as cluster:
-            run_conditions(solve_equivalence_ratio, todo, executor=executor or cluster, workers=int(opts["workers"]),
-                           progress=progress, desc="flames", initial=len(jobs) - len(todo))
-        saved = [work.load(job.index) for job in jobs]
+        run = build_conditions(cls, output, options, not_in_solves=NOT_IN_SOLVES,
+                               make_jobs=lambda opts, _, root: cls.jobs(opts, root), solve=solve_equivalence_ratio,
+                               desc="flames", progress=progress, executor=executor)
+        opts, target, jobs, saved = run.opts, run.target, run.jobs, run.saved
         failures = [str(f) for s in saved for f in s["failures"]]
         solved = [(job, s) for job, s in zip(jobs, saved) if "n_flames" in s]
         if not solved:
             remove_work_dir(target)
             raise UserError(f"{target}: no flame converged ({'; '.join(failures)[:300]})")
-        n_rows, speeds = _write(target, opts, chemistry, gas, solved, failures)
+        n_rows, speeds = _write(target, opts, run.chemistry, run.gas, solved, failures)
         remove_work_dir(target)
         notes = [f"{len(failures)} flame(s) skipped:", *(f"  {f}" for f in failures)] if failures else []
         return BuildReport(path=target, rows=n_rows, seconds=time.perf_counter() - started,
-                           resumed=len(jobs) - len(todo), notes=notes,
+                           resumed=run.resumed, notes=notes,
                            numbers={"flames": sum(int(s["n_flames"]) for _, s in solved),
                                     "S_L range [m/s]": [min(speeds), max(speeds)]})
 
@@ -284,13 +274,10 @@ def _write(target: Path, opts: dict[str, Any], chemistry: FlameletChemistry, gas
         inputs.append(Column("h", stacked["h"], "J/kg", "mixture enthalpy (below the adiabatic one: heat loss)"))
     outputs = [Column(name, stacked["outputs"][:, j], u, d) for j, (name, (u, d)) in enumerate(units.items())]
     labels = [Column("flame", stacked["flame"], "1", "index of the row's flame, /profiles/NNNNN")]
-    mass_fractions = [f"Y_{s}" for s in species]
-    defaults = DatasetDefaults(default_inputs=[c.name for c in inputs], default_outputs=[*mass_fractions, "T"],
-                               softmax_outputs=mass_fractions, group_column="flame")
+    defaults = mixture_defaults(inputs, species, "flame")
     free_speeds = [S_L for _, S_L, f in flames if f["ratio"] == 1.0]
     attrs = {
-        **provenance(opts, chemistry, gas, species),
-        "pressure": opts["pressure"][0] if len(opts["pressure"]) == 1 else list(opts["pressure"]),
+        **mixture_provenance(opts, chemistry, gas, species),
         "unburnt_temperature": float(opts["unburnt_temperature"]),
         "transport_model": opts["transport"],
         "refine_criteria": dict(opts["refine"]),

@@ -1,0 +1,74 @@
+"""The resumable, parallel build over independent conditions that the equilibrium, ignition and premixed
+generators share: resolve the options, check the output, validate the chemistry, open the work directory, run
+the conditions not yet saved there on an executor and load every saved result back.
+
+A generator then writes its table from :class:`ConditionBuild` and removes the work directory
+(:func:`cantera_tables.workdir.remove_work_dir`); the layout of the work directory is
+:class:`cantera_tables.workdir.ConditionWorkDir`'s.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from surrogate.atomic import check_writable
+
+from .executors import dask_executor, run_conditions
+from .flamelet import FlameletChemistry, load_gas
+from .mixture import streams_of
+from .workdir import ConditionWorkDir, open_work_dir
+
+
+@dataclass
+class ConditionBuild:
+    """What a finished run of every condition leaves a generator to write its table from."""
+
+    opts: dict[str, Any]  # resolved options
+    target: Path  # the table path, checked writable
+    gas: Any  # Cantera Solution of the mechanism
+    chemistry: FlameletChemistry  # of the streams at the first pressure
+    jobs: list[Any]  # every condition, in table order
+    saved: list[dict[str, np.ndarray]]  # what each job saved in the work directory, in job order
+    resumed: int  # conditions an earlier, interrupted build had finished
+
+
+def build_conditions(
+    generator: Any,
+    output: str | os.PathLike,
+    options: dict[str, Any],
+    *,
+    not_in_solves: Sequence[str],
+    make_jobs: Callable[[dict[str, Any], FlameletChemistry, Path], list[Any]],
+    solve: Callable[[Any], None],
+    desc: str,
+    progress: bool,
+    executor: Executor | None,
+) -> ConditionBuild:
+    """Run every condition of a build that the work directory of `output` does not hold yet, and load them all.
+
+    `generator.resolve` resolves `options`; the options but `not_in_solves` must match those of an unfinished
+    build to resume it. `make_jobs(opts, chemistry, work_root)` lists the conditions, each with an ``index``;
+    `solve(job)` (picklable) saves one in ``ConditionWorkDir(work_root)``. They run on `executor`, else on the
+    Dask cluster of option ``scheduler``, else inline or on ``workers`` local processes, with a progress bar
+    named `desc`.
+    """
+    opts = generator.resolve(options)
+    target = check_writable(output)
+    gas = load_gas(opts["mechanism"])
+    chemistry = FlameletChemistry(gas, streams_of(opts, opts["pressure"][0]))  # validates species first
+    root = open_work_dir(target, {k: v for k, v in opts.items() if k not in not_in_solves})
+    work = ConditionWorkDir(root)
+    jobs = make_jobs(opts, chemistry, root)
+    todo = [job for job in jobs if not work.done(job.index)]
+    with dask_executor(opts["scheduler"]) as cluster:
+        run_conditions(solve, todo, executor=executor or cluster, workers=int(opts["workers"]),
+                       progress=progress, desc=desc, initial=len(jobs) - len(todo))
+    saved = [work.load(job.index) for job in jobs]
+    return ConditionBuild(opts=opts, target=target, gas=gas, chemistry=chemistry, jobs=jobs, saved=saved,
+                          resumed=len(jobs) - len(todo))
