@@ -356,8 +356,10 @@ def _write(target: Path, kind: str, opts: dict[str, Any], setups: Sequence[Flame
         Column("curve", stacked["curve"], "1", "index of the row's S-curve (one per pressure)"),
     ]
     mass_fractions = [f"Y_{s}" for s in species]
+    bounds = [index for index, record in enumerate(records) if record[3] == "extinguished"]  # the frozen states
     defaults = DatasetDefaults(default_inputs=[c.name for c in inputs], default_outputs=mass_fractions,
-                               log_inputs=["chi"], softmax_outputs=mass_fractions, group_column="flamelet")
+                               log_inputs=["chi"], softmax_outputs=mass_fractions, group_column="flamelet",
+                               train_groups=bounds)
 
     attrs = {
         **provenance(opts, chemistry, gas, species),

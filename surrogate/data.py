@@ -30,20 +30,27 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
         raise UserError(f"split fractions val={val_fraction}, test={test_fraction}: expected each in [0, 1), sum < 1")
 
 
-def split_groups(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+def split_groups(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int,
+                 train_groups: Sequence[int] = ()) -> dict[str, np.ndarray]:
     """Seeded partition of rows by whole groups (flamelets, trajectories): the groups, not the rows, are drawn
     into val and test, with about the given fractions of groups, so held-out scores measure generalization to
-    unseen conditions. Needs at least one group per non-empty split."""
+    unseen conditions. `train_groups` always stay in training: the groups that bound the data (the extinguished
+    flamelet is the table's only frozen state; holding it out asks the model to extrapolate, not generalize).
+    Needs at least one drawable group per non-empty split."""
     check_fractions(val_fraction, test_fraction)
     groups = np.unique(labels)
-    parts = split_indices(len(groups), val_fraction, test_fraction, seed)
+    kept = np.isin(groups, np.asarray(train_groups, dtype=groups.dtype))
+    drawable = groups[~kept]
+    parts = split_indices(len(drawable), val_fraction, test_fraction, seed)
     for split, fraction in (("val", val_fraction), ("test", test_fraction)):
         if fraction > 0 and len(parts[split]) == 0:
             parts[split] = parts["train"][:1]
             parts["train"] = parts["train"][1:]
-    if len(parts["train"]) == 0:
+    if len(parts["train"]) == 0 and not kept.any():
         raise UserError(f"only {len(groups)} groups: too few to hold out whole groups for val and test")
-    return {split: np.sort(np.flatnonzero(np.isin(labels, groups[chosen]))) for split, chosen in parts.items()}
+    chosen = {split: drawable[index] for split, index in parts.items()}
+    chosen["train"] = np.concatenate([chosen["train"], groups[kept]])
+    return {split: np.sort(np.flatnonzero(np.isin(labels, members))) for split, members in chosen.items()}
 
 
 @dataclass

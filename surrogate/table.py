@@ -8,7 +8,8 @@ Layout (format ``thermo-surrogate-table``, version 2; version 1 files are read t
   and lists are stored as JSON strings and decoded on read.
 - the dataset's own defaults, each optional (:class:`DatasetDefaults`): ``default_inputs``,
   ``default_outputs``, ``log_inputs`` (inputs scaled by log10), ``softmax_outputs`` (mass fractions a softmax
-  closes to one), ``group_column`` (the label under ``/labels`` that groups rows, e.g. one flamelet).
+  closes to one), ``group_column`` (the label under ``/labels`` that groups rows, e.g. one flamelet),
+  ``train_groups`` (values of that label a grouped split keeps in training: groups that bound the data).
   A version 1 file declares none: every input and output, nothing logged or closed, no groups.
 - ``/inputs/<name>`` and ``/outputs/<name>``: 1-D float datasets of equal length, each with ``units`` and
   ``description`` attributes; the group attribute ``order`` (JSON list) fixes the column order.
@@ -36,7 +37,7 @@ from .errors import TableError
 FORMAT = "thermo-surrogate-table"
 FORMAT_VERSION = 2
 SCATTERED = "scattered"
-DEFAULT_KEYS = ("default_inputs", "default_outputs", "log_inputs", "softmax_outputs", "group_column")
+DEFAULT_KEYS = ("default_inputs", "default_outputs", "log_inputs", "softmax_outputs", "group_column", "train_groups")
 CHUNK_ROWS = 65536
 
 
@@ -60,6 +61,7 @@ class DatasetDefaults:
     log_inputs: list[str] | None = None
     softmax_outputs: list[str] | None = None
     group_column: str | None = None
+    train_groups: list[int] | None = None
 
     def attrs(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in DEFAULT_KEYS if getattr(self, key) is not None}
@@ -193,6 +195,8 @@ def check_defaults(defaults: DatasetDefaults, inputs: Sequence[str], outputs: Se
         missing = [name for name in getattr(defaults, key) or () if name not in pool]
         if missing:
             raise ValueError(f"{owner}: {key} names {missing[0]!r}, which is not among {list(pool)}")
+    if defaults.train_groups and defaults.group_column is None:
+        raise ValueError(f"{owner}: train_groups given without a group_column")
     if defaults.group_column is not None and defaults.group_column not in labels:
         raise ValueError(f"{owner}: group_column {defaults.group_column!r} is not among the labels {list(labels)}")
 

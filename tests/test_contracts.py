@@ -62,6 +62,15 @@ def test_group_split_holds_out_whole_groups_with_about_the_asked_fractions():
     assert sorted(np.concatenate(list(splits.values()))) == list(range(1000))
 
 
+def test_groups_that_bound_the_data_always_stay_in_training():
+    labels = np.repeat(np.arange(10), 5)
+    for seed in range(20):
+        splits = split_groups(labels, 0.2, 0.2, seed=seed, train_groups=[7])
+        assert 7 in set(labels[splits["train"]])
+        assert 7 not in set(labels[splits["test"]]) | set(labels[splits["val"]])
+        assert len(set(labels[splits["test"]])) == 2  # drawn from the nine others
+
+
 def test_split_by_group_from_the_cli_holds_out_whole_bands(tmp_path):
     synthetic_table(tmp_path / "t.h5", n_rows=800)
     result = cli("train", "t.h5", "-o", "run", "--split-by", "group", "--epochs", "2", "--quiet", cwd=tmp_path)

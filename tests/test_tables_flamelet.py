@@ -118,6 +118,7 @@ def test_extinguished_flamelet_is_frozen_mixing(built):
     assert len(T_max) == 1 and T_max[0] == pytest.approx(300.0, abs=1.0)
     index = int(built.curve["flamelet"][built.curve["branch"] == "extinguished"][0])
     assert np.max(built.raw[f"{index:05d}"]["C"]) < 1e-12
+    assert built.table.defaults.train_groups == [index]  # a grouped split never holds out the frozen bound
 
 
 def test_mixture_fraction_is_one_in_fuel_and_zero_in_oxidizer(built):

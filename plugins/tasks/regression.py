@@ -52,7 +52,7 @@ class Regression(Task):
                 raise UserError(f"{table.path}: --split-by group needs a table that declares a group column "
                                 "(root attribute group_column); this one declares none")
             self.index_splits = split_groups(table.read_labels(defaults.group_column), settings.val_fraction,
-                                             settings.test_fraction, settings.seed)
+                                             settings.test_fraction, settings.seed, defaults.train_groups or ())
         else:
             self.index_splits = split_indices(table.n_rows, settings.val_fraction, settings.test_fraction,
                                               settings.seed)
