@@ -91,7 +91,7 @@ def _defaults(dataset: Dataset) -> Lines:
     if not declared:
         rows = " (every input and output, nothing logged or closed, no groups)" if isinstance(dataset, Table) else ""
         return [("defaults", "none declared" + rows)]
-    return [(key.replace("_", " "), ", ".join(value) if isinstance(value, list) else str(value))
+    return [(key.replace("_", " "), ", ".join(map(str, value)) if isinstance(value, list) else str(value))
             for key, value in declared.items()]
 
 
