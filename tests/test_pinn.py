@@ -127,6 +127,9 @@ def test_power_strategy_gives_each_residual_group_its_own_exponent():
     loss, weights = strategy.combine(terms, StepContext(TrainingState(), []))
     assert float(loss) == pytest.approx(16 ** 0.5 + 81 ** 0.25 + 0.5)
     assert weights["pde/boundary"] == pytest.approx(1.0)
+    one_key, options = registry.configure("weightings", "power", {"exponents": "pde/residual:2"})
+    loss, _ = one_key(DataStatistics([], {}, {}, 1), names, **options).combine(terms, StepContext(TrainingState(), []))
+    assert float(loss) == pytest.approx(16 ** 0.5 + 81 ** 0.5 + 0.5)  # the parent name covers every group
 
 
 def small_run(table: str, **overrides) -> TrainOptions:

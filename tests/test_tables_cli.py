@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from importlib.metadata import EntryPoint
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 

@@ -13,7 +13,7 @@ import torch
 
 from surrogate.errors import PluginError
 from surrogate.options import Option
-from surrogate.terms import LossTerms, data_terms, group_of, is_data, is_regularization, output_of
+from surrogate.terms import LossTerms, data_terms, is_data, is_regularization, output_of
 
 BALANCE_OPTION = Option(
     "balance", "all", "terms the strategy balances: 'data' (data/... only) or 'all' (every term but reg/...)",
@@ -50,9 +50,12 @@ def normalized(raw: torch.Tensor, total: float | None = None) -> torch.Tensor:
 
 def keys_of(term: str) -> list[str]:
     """The names a mapping option may use for a term, most specific first: the term (``data/Y_H2O``), its
-    output (``Y_H2O``), its group (``data``; none for ``kl``, which has no group)."""
+    output (``Y_H2O``), then each parent name down to its group (``pde/residual/g0``: ``pde/residual``, ``pde``;
+    none for ``kl``, which has no group), so one key covers every subdomain group of a residual."""
     output = output_of(term)
-    return [term, *([output] if output is not None else []), *([group_of(term)] if "/" in term else [])]
+    parts = term.split("/")
+    parents = ["/".join(parts[:n]) for n in range(len(parts) - 1, 0, -1)]
+    return [term, *([output] if output is not None else []), *parents]
 
 
 def match(term: str, table: Mapping[str, float]) -> float | None:
