@@ -8,15 +8,9 @@ from typing import Callable
 
 import numpy as np
 
+from plugins.time_schemes import rk4
+
 Rate = Callable[[np.ndarray], np.ndarray]
-
-
-def rk4_step(rate: Rate, u: np.ndarray, h: float) -> np.ndarray:
-    k1 = rate(u)
-    k2 = rate(u + 0.5 * h * k1)
-    k3 = rate(u + 0.5 * h * k2)
-    k4 = rate(u + h * k3)
-    return u + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
 def rk4_trajectories(rate: Rate, u0: np.ndarray, dt: float, steps: int, substeps: int) -> np.ndarray:
@@ -27,6 +21,6 @@ def rk4_trajectories(rate: Rate, u0: np.ndarray, dt: float, steps: int, substeps
     h = dt / substeps
     for n in range(steps):
         for _ in range(substeps):
-            u = rk4_step(rate, u, h)
+            u = rk4(rate, u, h)
         states[:, n + 1] = u
     return states

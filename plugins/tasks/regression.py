@@ -39,8 +39,8 @@ class Regression(Task):
         table, defaults = dataset, dataset.defaults
         self.input_names = list(settings.inputs or defaults.default_inputs or table.input_names)
         self.output_names = list(settings.outputs or defaults.default_outputs or table.output_names)
-        for name in [*self.input_names, *self.output_names]:
-            table.units(name)  # one-line error for unknown columns, before any work
+        # units of every column, which is also the one-line error for unknown columns, before any work
+        self.units = {name: table.units(name) for name in [*self.input_names, *self.output_names]}
         declared_log = [name for name in defaults.log_inputs or () if name in self.input_names]
         self.log_inputs = declared_log if settings.log_inputs is None else list(settings.log_inputs)
         unknown = [name for name in self.log_inputs if name not in self.input_names]
@@ -63,10 +63,11 @@ class Regression(Task):
     # ------------------------------------------------------------------------------------------ set-up
     def setup(self, network: nn.Module, closure: str) -> None:
         device, dtype = self.settings.device, self.settings.dtype
-        mask = [closure == "softmax" and name in self.softmax_outputs for name in self.output_names]
+        self.mask = mask = [closure == "softmax" and name in self.softmax_outputs for name in self.output_names]
         self.data = TrainingData.from_table(self.dataset, self.input_names, self.output_names, self.log_inputs,
                                             mask, self.index_splits)
         self.trainable = SoftmaxClosure(network, mask) if any(mask) else network
+        self.input_ranges = self.data.input_ranges()  # the surrogate's valid range: training rows' min and max
         self.model = PhysicalModel(self.data.input_scaler, self.trainable, self.data.output_scaler).to(device, dtype)
         with torch.no_grad():
             self.x_phys = torch.as_tensor(self.data.x, dtype=dtype, device=device)
@@ -135,21 +136,19 @@ class Regression(Task):
 
     def state(self) -> dict[str, Any]:
         return {"input": self.data.input_scaler.to_dict(), "output": self.data.output_scaler.to_dict(),
-                "softmax_mask": [bool(m) for m in getattr(self.trainable, "mask", [False] * len(self.output_names))]}
+                "softmax_mask": self.mask}
 
     def splits(self) -> dict[str, np.ndarray]:
         return self.index_splits
 
     def config(self) -> dict[str, Any]:
-        units = {name: self.dataset.units(name) for name in [*self.input_names, *self.output_names]}
-        return {"inputs": self.input_names, "outputs": self.output_names, "units": units,
-                "input_ranges": self.data.input_ranges(), "log_inputs": self.log_inputs,
-                "softmax_outputs": [n for n, m in zip(self.output_names, self.state()["softmax_mask"]) if m],
+        return {"inputs": self.input_names, "outputs": self.output_names, "units": self.units,
+                "input_ranges": self.input_ranges, "log_inputs": self.log_inputs,
+                "softmax_outputs": [n for n, m in zip(self.output_names, self.mask) if m],
                 "signature": self.signature()}
 
     def signature(self) -> dict[str, Any]:
-        units = {name: self.dataset.units(name) for name in [*self.input_names, *self.output_names]}
-        return row_signature(self.input_names, self.output_names, units, self.data.input_ranges())
+        return row_signature(self.input_names, self.output_names, self.units, self.input_ranges)
 
     @classmethod
     def assemble(cls, network: nn.Module, state: Mapping[str, Any], config: Mapping[str, Any]) -> nn.Module:

@@ -30,13 +30,14 @@ import torch
 from torch import nn
 
 from plugins.pde_data.functionals import read_functionals
+from plugins.time_schemes import SCHEMES
 from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
 from surrogate.data import split_indices
 from surrogate.errors import UserError
 from surrogate.options import Option
 from surrogate.terms import LossTerms, data_term
 
-from .integrators import INTEGRATORS, rollout
+from .integrators import rollout
 
 EVAL_PAIRS = 4096  # pairs per evaluation chunk: activations of a stencil network are (pairs, width, M)
 
@@ -69,7 +70,7 @@ class Rollout(Task):
     description: ClassVar[str] = "time-stepper du/dt = f(u) on trajectories: integrator-step loss, rollout metrics"
     options: ClassVar[tuple[Option, ...]] = (
         Option("field", "", "the field to step ('': the dataset's first)"),
-        Option("integrator", "euler", "integrator of training and rollouts", choices=tuple(INTEGRATORS)),
+        Option("integrator", "euler", "integrator of training and rollouts", choices=tuple(SCHEMES)),
         Option("steps", 1, "k: integrator steps per training sample; the loss compares each of the k states"),
         Option("split_seed", -1, "seed of the trajectory split (-1: --seed); fix it to train several seeds on "
                "the same held-out trajectories"),
@@ -145,7 +146,7 @@ class Rollout(Task):
                 yield self.processes.share(chunk)
 
     def loss_terms(self, forward: Callable[[torch.Tensor], torch.Tensor], pairs: torch.Tensor) -> tuple[LossTerms, Batch]:
-        step = INTEGRATORS[self.integrator]
+        step = SCHEMES[self.integrator]
         start = v = self.v[pairs[:, 0], pairs[:, 1]]
         errors = []
         for j in range(1, self.k + 1):

@@ -1,0 +1,30 @@
+"""Explicit one-step schemes u_{n+1} = Φ_h(f, u_n), written on plain arithmetic so that one definition serves
+NumPy arrays (the PDE data generators' reference integration) and torch tensors (the rollout task's learned
+vector fields). The imbalance-aware loss paper (seed 001) uses Euler and the explicit midpoint rule (RK2);
+RK4 is the classical four-stage method."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+Field = Callable[[Any], Any]
+
+
+def euler(f: Field, u: Any, h: float) -> Any:
+    return u + h * f(u)
+
+
+def rk2(f: Field, u: Any, h: float) -> Any:
+    """Explicit midpoint: u + h f(u + h/2 f(u))."""
+    return u + h * f(u + 0.5 * h * f(u))
+
+
+def rk4(f: Field, u: Any, h: float) -> Any:
+    k1 = f(u)
+    k2 = f(u + 0.5 * h * k1)
+    k3 = f(u + 0.5 * h * k2)
+    k4 = f(u + h * k3)
+    return u + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+
+SCHEMES: dict[str, Callable[[Field, Any, float], Any]] = {"euler": euler, "rk2": rk2, "rk4": rk4}
