@@ -36,5 +36,12 @@ gpu-setup:
 	$(BIN)/python -m pip install -q --force-reinstall --no-deps "onnxruntime-gpu>=1.18"
 	touch $(STAMP)
 
+# The H2/air jet flame in Code_Saturne with the surrogate (installs Code_Saturne 6.0 with apt when missing;
+# builds the model when cfd-demo/h2_cfd.onnx is missing); plots and summary in cfd-demo/.
+.PHONY: cfd-demo
+cfd-demo: $(STAMP)
+	export/cfd/code_saturne/install.sh
+	$(BIN)/python -m export.cfd.code_saturne.demo -o cfd-demo
+
 clean:
 	rm -rf $(VENV) demo

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from surrogate.atomic import check_writable
+from surrogate.errors import UserError
 
 from .executors import dask_executor, run_conditions
 from .flamelet import FlameletChemistry, load_gas
@@ -63,12 +64,35 @@ def build_conditions(
     gas = load_gas(opts["mechanism"])
     chemistry = FlameletChemistry(gas, streams_of(opts, opts["pressure"][0]))  # validates species first
     root = open_work_dir(target, {k: v for k, v in opts.items() if k not in not_in_solves})
-    work = ConditionWorkDir(root)
     jobs = make_jobs(opts, chemistry, root)
-    todo = [job for job in jobs if not work.done(job.index)]
-    with dask_executor(opts["scheduler"]) as cluster:
-        run_conditions(solve, todo, executor=executor or cluster, workers=int(opts["workers"]),
+    saved, resumed = solve_missing(ConditionWorkDir(root), jobs, solve, scheduler=opts["scheduler"],
+                                   executor=executor, workers=int(opts["workers"]), progress=progress, desc=desc)
+    return ConditionBuild(opts=opts, target=target, gas=gas, chemistry=chemistry, jobs=jobs,
+                          saved=saved, resumed=resumed)
+
+
+def solve_missing(
+    work: ConditionWorkDir,
+    jobs: Sequence[Any],
+    solve: Callable[[Any], None],
+    *,
+    scheduler: str,
+    executor: Executor | None,
+    workers: int,
+    progress: bool,
+    desc: str,
+) -> tuple[list[dict[str, np.ndarray]], int]:
+    """(what each job saved, in job order; how many an earlier build had finished): run `solve(job)` for every
+    job whose file in `work` is missing or damaged — on `executor`, else on the Dask cluster `scheduler`, else
+    inline or on `workers` local processes — and load every result back."""
+    saved = {job.index: work.load(job.index) for job in jobs}  # None: not saved yet, or damaged
+    todo = [job for job in jobs if saved[job.index] is None]
+    with dask_executor(scheduler) as cluster:
+        run_conditions(solve, todo, executor=executor or cluster, workers=workers,
                        progress=progress, desc=desc, initial=len(jobs) - len(todo))
-    saved = [work.load(job.index) for job in jobs]
-    return ConditionBuild(opts=opts, target=target, gas=gas, chemistry=chemistry, jobs=jobs, saved=saved,
-                          resumed=len(jobs) - len(todo))
+    for job in todo:
+        saved[job.index] = work.load(job.index)
+        if saved[job.index] is None:
+            raise UserError(f"{work.file(job.index)}: condition {job.index} was solved but its result cannot be "
+                            "read back from the work directory")
+    return [saved[job.index] for job in jobs], len(jobs) - len(todo)

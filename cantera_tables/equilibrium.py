@@ -136,6 +136,13 @@ class EquilibriumTable(TableGenerator):
         return [plot_equilibrium(path, out_dir)]
 
     @staticmethod
+    def check(path: str | os.PathLike) -> list[tuple[str, str, bool | None]]:
+        """Physics checks for ``surrogate table check`` (:func:`cantera_tables.checks.equilibrium_checks`)."""
+        from .checks import equilibrium_checks
+
+        return equilibrium_checks(path)
+
+    @staticmethod
     def summary(path: str | os.PathLike) -> list[tuple[str, str]]:
         """Peak equilibrium temperature of each line and where it sits in Z."""
         from surrogate.table import Table

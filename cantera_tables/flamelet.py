@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
@@ -165,6 +166,8 @@ def load_gas(mechanism: str) -> Any:
     """A Cantera Solution with transport; a missing or unparseable mechanism is a one-line UserError."""
     import cantera as ct
 
+    if not str(mechanism).strip() or os.path.isdir(mechanism):  # Cantera would build an empty phase, or crash
+        raise UserError(f"mechanism {mechanism!r}: expected a Cantera mechanism file (YAML), e.g. gri30.yaml")
     try:
         return ct.Solution(mechanism)
     except ct.CanteraError as exc:

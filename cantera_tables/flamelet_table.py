@@ -224,6 +224,13 @@ class CounterflowFlameletTable(TableGenerator):
         return plot_table(path, out_dir)
 
     @staticmethod
+    def check(path: str | os.PathLike) -> list[tuple[str, str, bool | None]]:
+        """Physics checks for ``surrogate table check`` (:func:`cantera_tables.checks.counterflow_checks`)."""
+        from .checks import counterflow_checks
+
+        return counterflow_checks(path)
+
+    @staticmethod
     def summary(path: str | os.PathLike) -> list[tuple[str, str]]:
         """Flamelet-specific lines for ``surrogate table info``: branches and extinction per S-curve."""
         from .plots import read_s_curve, turning_point

@@ -1,4 +1,5 @@
-"""``ignition``: homogeneous constant-pressure ignition over initial temperature, equivalence ratio and pressure.
+"""``ignition``: homogeneous constant-pressure ignition over initial temperature, equivalence ratio (or mixture
+fraction) and pressure.
 
 Each condition (T0, φ, p) is one adiabatic, constant-pressure ideal-gas reactor (Cantera
 ``IdealGasConstPressureReactor`` in a ``ReactorNet``) integrated step by step by CVODES from the unburnt
@@ -10,7 +11,10 @@ mixture (fuel and oxidizer at equivalence ratio φ, ``set_equivalence_ratio``) u
   ignited (τ_ign = nan, reported in the notes).
 - **rows** ``(T0, phi[, p], C) -> Y_k, T, omega_C``: each trajectory resampled at ``points_per_trajectory``
   nodes uniform in C (:mod:`cantera_tables.progress`), so the induction period, where C barely moves, is one
-  node and the reacting part is resolved; labelled by ``trajectory`` for grouped splits.
+  node and the reacting part is resolved; labelled by ``trajectory`` for grouped splits. The unburnt mixture's
+  Bilger Z is stored as the input column ``Z`` as well; with ``mixture_fraction`` the conditions are given in Z
+  (converted to φ with the streams) and ``(T0, Z[, p], C)`` are the default inputs, for a solver that
+  transports Z.
 - ``/ignition/<column>``: one row per condition: T0, phi, p, Z (Bilger), tau_ign, T_eq.
 - ``/trajectories/NNNNN``: the raw trajectory (t, T, Y, C, omega_C) at every integrator step, or at every
   k-th step where there are more than ``RAW_POINTS`` (CVODES already puts its steps where the state changes).
@@ -39,7 +43,8 @@ from surrogate.table import Column, create_dataset, write_columns, write_table
 from .build import build_conditions
 from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .flamelet import FlameletChemistry, cantera_message, load_gas
-from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_positive, mixture_defaults, mixture_provenance,
+from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_mixture_axis, check_positive, equivalence_ratios,
+                      mixture_axis_columns, mixture_axis_options, mixture_defaults, mixture_provenance,
                       present_species, resolve_stream_options, stream_options, streams_of, unburnt_mixture, unburnt_Z)
 from .progress import resample_by_progress
 from .structured import output_units
@@ -131,7 +136,7 @@ class IgnitionTable(TableGenerator):
         Option("pressure", [101325.0], "pressures [Pa]; several add the input p", type=parse_floats),
         Option("initial_temperature", [1100.0, 1200.0, 1300.0, 1400.0, 1500.0, 1600.0], "initial temperatures T0 [K]",
                type=parse_floats),
-        Option("equivalence_ratio", [0.5, 1.0, 2.0], "equivalence ratios phi", type=parse_floats),
+        *mixture_axis_options([0.5, 1.0, 2.0], ""),
         Option("end_time", 10.0, "longest integration [s]; a reactor not ignited by then has no ignition delay"),
         Option("end_delta_T", 1.0, "stop once T is this close to the HP equilibrium temperature [K]"),
         Option("points_per_trajectory", 100, "C nodes per trajectory in the scattered table"),
@@ -142,11 +147,11 @@ class IgnitionTable(TableGenerator):
     def resolve(cls, given: dict[str, Any]) -> dict[str, Any]:
         """Options with defaults filled in and converted, plus range checks (one-line errors)."""
         opts = resolve_stream_options(cls.options, given, KIND)
-        for name in ("initial_temperature", "equivalence_ratio"):
-            if not opts[name]:
-                raise UserError(f"option {name}: give at least one value")
-            for value in opts[name]:
-                check_positive(name, value)
+        if not opts["initial_temperature"]:
+            raise UserError("option initial_temperature: give at least one value")
+        for value in opts["initial_temperature"]:
+            check_positive("initial_temperature", value)
+        check_mixture_axis(opts, cls.options)
         for name in ("end_time", "end_delta_T"):
             check_positive(name, float(opts[name]))
         if int(opts["points_per_trajectory"]) < 2:
@@ -154,9 +159,9 @@ class IgnitionTable(TableGenerator):
         return opts
 
     @classmethod
-    def conditions(cls, opts: dict[str, Any], work: Path) -> list[IgnitionCondition]:
-        """Every (p, φ, T0) in that nesting order, T0 varying fastest."""
-        grid = [(p, phi, T0) for p in opts["pressure"] for phi in opts["equivalence_ratio"]
+    def conditions(cls, opts: dict[str, Any], chemistry: FlameletChemistry, work: Path) -> list[IgnitionCondition]:
+        """Every (p, φ, T0) in that nesting order, T0 varying fastest (φ converted from Z where Z is given)."""
+        grid = [(p, phi, T0) for p in opts["pressure"] for phi in equivalence_ratios(opts, chemistry)
                 for T0 in opts["initial_temperature"]]
         return [IgnitionCondition(streams_of(opts, p), float(T0), float(phi), float(opts["end_time"]),
                                   float(opts["end_delta_T"]), work, i) for i, (p, phi, T0) in enumerate(grid)]
@@ -167,7 +172,7 @@ class IgnitionTable(TableGenerator):
         """Run every reactor and write the table to `output`; resumes the conditions already run."""
         started = time.perf_counter()
         run = build_conditions(cls, output, options, not_in_solves=NOT_IN_SOLVES,
-                               make_jobs=lambda opts, _, root: cls.conditions(opts, root), solve=solve_condition,
+                               make_jobs=cls.conditions, solve=solve_condition,
                                desc="reactors", progress=progress, executor=executor)
         opts, target, conditions, trajectories = run.opts, run.target, run.jobs, run.saved
         n_rows = _write(target, opts, run.chemistry, run.gas, conditions, trajectories)
@@ -190,6 +195,13 @@ class IgnitionTable(TableGenerator):
         return [plot_ignition_delay(path, out_dir)]
 
     @staticmethod
+    def check(path: str | os.PathLike) -> list[tuple[str, str, bool | None]]:
+        """Physics checks for ``surrogate table check`` (:func:`cantera_tables.checks.ignition_checks`)."""
+        from .checks import ignition_checks
+
+        return ignition_checks(path)
+
+    @staticmethod
     def summary(path: str | os.PathLike) -> list[tuple[str, str]]:
         """The ignition delay definition and the delays of each (φ, p) from the lowest to the highest T0."""
         from .plots import read_group
@@ -201,8 +213,8 @@ class IgnitionTable(TableGenerator):
                 at = (delays["p"] == p) & (delays["phi"] == phi)
                 order = np.argsort(delays["T0"][at])
                 pairs = zip(delays["T0"][at][order], delays["tau_ign"][at][order])
-                lines.append((f"tau_ign at phi={phi:g}, p={p:g} Pa", ", ".join(f"{T0:g} K: {tau:.3g} s"
-                                                                              for T0, tau in pairs)))
+                lines.append((f"tau_ign at phi={phi:g}, p={p:g} Pa", f"(Z={delays['Z'][at][0]:.4g}) " + ", ".join(
+                    f"{T0:g} K: {tau:.3g} s" for T0, tau in pairs)))
         return lines
 
 
@@ -213,26 +225,29 @@ def _write(target: Path, opts: dict[str, Any], chemistry: FlameletChemistry, gas
     species = [chemistry.species[k] for k in keep]
     units = output_units(species)
     n = int(opts["points_per_trajectory"])
-    rows: dict[str, list[np.ndarray]] = {"C": [], "outputs": [], "T0": [], "phi": [], "p": [], "trajectory": []}
+    rows: dict[str, list[np.ndarray]] = {"C": [], "outputs": [], "T0": [], "phi": [], "Z": [], "p": [],
+                                         "trajectory": []}
+    Z = np.array([unburnt_Z(gas, chemistry, c.streams, c.phi) for c in conditions])
     for index, (condition, tr) in enumerate(zip(conditions, trajectories)):
         tr["C"] = tr["Y"] @ chemistry.pv_weights
         tr["omega_C"] = chemistry.progress_source(tr["omega_k"])
         C, outputs = resample_by_progress(tr["C"], np.column_stack([tr["Y"][:, keep], tr["T"], tr["omega_C"]]), n)
         rows["C"].append(C)
         rows["outputs"].append(outputs)
-        for key, value in (("T0", condition.T0), ("phi", condition.phi), ("p", condition.streams.pressure),
-                           ("trajectory", index)):
+        for key, value in (("T0", condition.T0), ("phi", condition.phi), ("Z", Z[index]),
+                           ("p", condition.streams.pressure), ("trajectory", index)):
             rows[key].append(np.full(len(C), value))
     stacked = {key: np.concatenate(value) for key, value in rows.items()}
-    inputs = [Column("T0", stacked["T0"], "K", "initial temperature of the reactor"),
-              Column("phi", stacked["phi"], "1", "equivalence ratio of the unburnt mixture")]
+    mixture, alternative = mixture_axis_columns(opts, stacked["phi"], stacked["Z"])
+    inputs = [Column("T0", stacked["T0"], "K", "initial temperature of the reactor"), mixture]
     if len(opts["pressure"]) > 1:
         inputs.append(Column("p", stacked["p"], "Pa", "pressure"))
     inputs.append(Column("C", stacked["C"], "1", "progress variable " + " + ".join(
         f"{c:g}*Y_{s}" for s, c in opts["progress_variable"].items())))
+    inputs.append(alternative)
     outputs = [Column(name, stacked["outputs"][:, j], u, d) for j, (name, (u, d)) in enumerate(units.items())]
     labels = [Column("trajectory", stacked["trajectory"], "1", "index of the row's reactor, /trajectories/NNNNN")]
-    defaults = mixture_defaults(inputs, species, "trajectory")
+    defaults = mixture_defaults(inputs, species, "trajectory", not_default=[alternative])
     attrs = {
         **mixture_provenance(opts, chemistry, gas, species),
         "reactor": "adiabatic IdealGasConstPressureReactor, CVODES steps of ReactorNet.step",
@@ -245,8 +260,7 @@ def _write(target: Path, opts: dict[str, Any], chemistry: FlameletChemistry, gas
             Column("T0", np.array([c.T0 for c in conditions]), "K", "initial temperature"),
             Column("phi", np.array([c.phi for c in conditions]), "1", "equivalence ratio"),
             Column("p", np.array([c.streams.pressure for c in conditions]), "Pa", "pressure"),
-            Column("Z", np.array([unburnt_Z(gas, chemistry, c.streams, c.phi) for c in conditions]), "1",
-                   "Bilger mixture fraction of the unburnt mixture"),
+            Column("Z", Z, "1", "Bilger mixture fraction of the unburnt mixture"),
             Column("tau_ign", np.array([float(tr["tau_ign"]) for tr in trajectories]), "s", IGNITION_DELAY_DEFINITION),
             Column("T_eq", np.array([float(tr["T_eq"]) for tr in trajectories]), "K",
                    "HP equilibrium temperature of the unburnt mixture"),

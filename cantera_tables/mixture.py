@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from surrogate.errors import UserError
-from surrogate.options import Option, parse_mapping, resolve_options
+from surrogate.options import Option, parse_floats, parse_mapping, resolve_options
 from surrogate.table import Column, DatasetDefaults
 
 from .flamelet import FlameletChemistry, Streams, parse_composition
@@ -127,6 +127,59 @@ def unburnt_Z(gas: Any, chemistry: FlameletChemistry, streams: Streams, phi: flo
     return float(chemistry.mixture_fraction(np.asarray(gas.Y)[None, :])[0])
 
 
+def mixture_axis_options(default_phi: Sequence[float], phi_help: str) -> tuple[Option, Option]:
+    """The two ways to give the unburnt mixtures of a table over φ: ``equivalence_ratio`` (with a generator's
+    defaults) or ``mixture_fraction`` (Bilger Z, converted to φ with the streams), which makes Z the table's
+    default input so that a solver transporting Z can look the table up directly."""
+    return (
+        Option("equivalence_ratio", list(default_phi), "equivalence ratios phi" + phi_help, type=parse_floats),
+        Option("mixture_fraction", [], "Bilger mixture fractions Z of the unburnt mixture (0 < Z < 1), in place of "
+               "equivalence_ratio: each is converted to phi with the fuel and oxidizer streams, and Z becomes the "
+               "table's default input instead of phi; empty: use equivalence_ratio", type=parse_floats),
+    )
+
+
+def check_mixture_axis(opts: Mapping[str, Any], options: Iterable[Option]) -> None:
+    """One-line errors for the options of :func:`mixture_axis_options` among a generator's `options`: both given
+    (``equivalence_ratio`` not at its default next to ``mixture_fraction``), none, or out of range."""
+    if opts["mixture_fraction"]:
+        default_phi = next(option.default for option in options if option.name == "equivalence_ratio")
+        if list(opts["equivalence_ratio"]) != list(default_phi):
+            raise UserError("options equivalence_ratio and mixture_fraction: give one of them, not both")
+        for Z in opts["mixture_fraction"]:
+            if not 0.0 < Z < 1.0:
+                raise UserError(f"option mixture_fraction={Z!r}: must lie between 0 and 1 (pure oxidizer and fuel "
+                                "do not burn)")
+        return
+    if not opts["equivalence_ratio"]:
+        raise UserError("option equivalence_ratio: give at least one value")
+    for phi in opts["equivalence_ratio"]:
+        check_positive("equivalence_ratio", phi)
+
+
+def equivalence_ratio_of(Z: float, Z_st: float) -> float:
+    """φ of the two streams mixed at Bilger mixture fraction `Z`: (Z / (1 − Z)) / (Z_st / (1 − Z_st)), the mass
+    ratio of fuel to oxidizer stream over its stoichiometric value (the mixture Cantera's
+    ``set_equivalence_ratio(phi, fuel, oxidizer)`` makes has Bilger Z equal to `Z` again)."""
+    return Z * (1.0 - Z_st) / ((1.0 - Z) * Z_st)
+
+
+def equivalence_ratios(opts: Mapping[str, Any], chemistry: FlameletChemistry) -> list[float]:
+    """The φ of every unburnt mixture of a build, in option order: ``equivalence_ratio`` as given, or each
+    ``mixture_fraction`` converted with the streams."""
+    if opts["mixture_fraction"]:
+        return [equivalence_ratio_of(float(Z), chemistry.Z_st) for Z in opts["mixture_fraction"]]
+    return [float(phi) for phi in opts["equivalence_ratio"]]
+
+
+def mixture_axis_columns(opts: Mapping[str, Any], phi: np.ndarray, Z: np.ndarray) -> tuple[Column, Column]:
+    """The rows' φ and Z columns, the chosen axis first: (default input, extra input stored for the other
+    convention)."""
+    phi_column = Column("phi", phi, "1", "equivalence ratio of the unburnt mixture")
+    Z_column = Column("Z", Z, "1", "Bilger mixture fraction of the unburnt mixture")
+    return (Z_column, phi_column) if opts["mixture_fraction"] else (phi_column, Z_column)
+
+
 def present_species(Y_max: np.ndarray, species: Sequence[str]) -> list[int]:
     """Indices of the species whose largest mass fraction exceeds :data:`PRESENT_Y`."""
     return [k for k in range(len(species)) if Y_max[k] > PRESENT_Y]
@@ -172,9 +225,13 @@ def mixture_provenance(opts: Mapping[str, Any], chemistry: FlameletChemistry, ga
     }
 
 
-def mixture_defaults(inputs: Sequence[Column], species: Sequence[str], group_column: str) -> DatasetDefaults:
-    """Declared defaults of a table over mixture states: its inputs; the mass fractions of `species` (closed by a
-    softmax) and T as outputs; rows grouped by `group_column`."""
+def mixture_defaults(inputs: Sequence[Column], species: Sequence[str], group_column: str,
+                     not_default: Sequence[Column] = ()) -> DatasetDefaults:
+    """Declared defaults of a table over mixture states: its inputs but `not_default` (a stored alternative
+    coordinate); the mass fractions of `species` (closed by a softmax) and T as outputs; rows grouped by
+    `group_column`."""
     mass_fractions = [f"Y_{s}" for s in species]
-    return DatasetDefaults(default_inputs=[c.name for c in inputs], default_outputs=[*mass_fractions, "T"],
+    skipped = {c.name for c in not_default}
+    return DatasetDefaults(default_inputs=[c.name for c in inputs if c.name not in skipped],
+                           default_outputs=[*mass_fractions, "T"],
                            softmax_outputs=mass_fractions, group_column=group_column)

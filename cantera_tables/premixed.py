@@ -1,4 +1,5 @@
-"""``premixed-fgm``: a flamelet-generated manifold of one-dimensional premixed flames over φ, with heat loss.
+"""``premixed-fgm``: a flamelet-generated manifold of one-dimensional premixed flames over φ (or Z), with heat
+loss.
 
 For every equivalence ratio φ one freely propagating, adiabatic flame (Cantera ``FreeFlame``) is solved from the
 unburnt mixture (fuel and oxidizer at φ, temperature ``unburnt_temperature``, ``set_equivalence_ratio``),
@@ -10,7 +11,9 @@ one (the heat-loss flamelets of van Oijen & de Goey's FGM). The rows then add th
 enthalpy) as the heat-loss coordinate.
 
 - rows ``(phi, C[, h]) -> Y_k, T, omega_C``: each flame resampled at ``points_per_flame`` nodes uniform in C
-  (:mod:`cantera_tables.progress`); ``/labels/flame`` for grouped splits;
+  (:mod:`cantera_tables.progress`); ``/labels/flame`` for grouped splits; the unburnt mixture's Bilger Z is
+  stored as the input ``Z`` too, and with ``mixture_fraction`` the flames are given in Z (converted to φ with
+  the streams) and ``(Z, C[, h])`` are the default inputs, for a solver that transports Z;
 - ``/flames/<column>``: one row per flame: phi, Z (Bilger), mass_flux_ratio (1 for the free flame), S_L (of
   the free flame at that φ), delta_L, T_b (end of the domain), T_max, h_min (lowest enthalpy in the flame);
 - ``/profiles/NNNNN``: the raw solution (grid, T, Y, velocity, C, omega_C, h).
@@ -41,6 +44,7 @@ from .build import build_conditions
 from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .flamelet import FlameletChemistry, cantera_message, load_gas
 from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, Streams, check_positive, complete_refine,
+                      check_mixture_axis, equivalence_ratios, mixture_axis_columns, mixture_axis_options,
                       mixture_defaults, mixture_provenance, present_species, resolve_stream_options, stream_options,
                       streams_of, unburnt_Z, unburnt_mixture)
 from .progress import resample_by_progress
@@ -159,8 +163,8 @@ class PremixedFGMTable(TableGenerator):
         *stream_options("gri30.yaml", "CH4:1", CH4_PROGRESS_VARIABLE, temperatures=False),
         Option("pressure", [101325.0], "pressures [Pa]; several add the input p", type=parse_floats),
         Option("unburnt_temperature", 300.0, "temperature T_u of the unburnt mixture (and of the burner) [K]"),
-        Option("equivalence_ratio", [0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4], "equivalence ratios phi, within "
-               "the flammable range (a phi whose flame does not burn is reported and skipped)", type=parse_floats),
+        *mixture_axis_options([0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4], ", within the flammable range (a phi "
+                              "whose flame does not burn is reported and skipped)"),
         Option("burner_mass_flux_ratio", [], "heat-loss flames: burner-stabilized flames at these fractions (< 1) of "
                "the free flame's rho_u S_L, adding the input h; empty: adiabatic flames only", type=parse_floats),
         Option("transport", "mixture-averaged", "Cantera transport model", choices=TRANSPORT_MODELS),
@@ -178,10 +182,7 @@ class PremixedFGMTable(TableGenerator):
         opts = resolve_stream_options(cls.options, given, KIND)
         for name in ("unburnt_temperature", "width"):
             check_positive(name, float(opts[name]))
-        if not opts["equivalence_ratio"]:
-            raise UserError("option equivalence_ratio: give at least one value")
-        for phi in opts["equivalence_ratio"]:
-            check_positive("equivalence_ratio", phi)
+        check_mixture_axis(opts, cls.options)
         for ratio in opts["burner_mass_flux_ratio"]:
             if not 0.0 < ratio < 1.0:
                 raise UserError(f"option burner_mass_flux_ratio={ratio!r}: must lie between 0 and 1")
@@ -191,9 +192,9 @@ class PremixedFGMTable(TableGenerator):
         return opts
 
     @classmethod
-    def jobs(cls, opts: dict[str, Any], work: Path) -> list[PremixedJob]:
-        """One job per (p, φ)."""
-        grid = [(p, phi) for p in opts["pressure"] for phi in opts["equivalence_ratio"]]
+    def jobs(cls, opts: dict[str, Any], chemistry: FlameletChemistry, work: Path) -> list[PremixedJob]:
+        """One job per (p, φ) (φ converted from Z where Z is given)."""
+        grid = [(p, phi) for p in opts["pressure"] for phi in equivalence_ratios(opts, chemistry)]
         return [PremixedJob(streams_of(opts, p), float(phi), float(opts["unburnt_temperature"]), float(opts["width"]),
                             opts["transport"], dict(opts["refine"]), tuple(opts["burner_mass_flux_ratio"]), work, i)
                 for i, (p, phi) in enumerate(grid)]
@@ -204,7 +205,7 @@ class PremixedFGMTable(TableGenerator):
         """Solve every flame and write the table to `output`; resumes the equivalence ratios already solved."""
         started = time.perf_counter()
         run = build_conditions(cls, output, options, not_in_solves=NOT_IN_SOLVES,
-                               make_jobs=lambda opts, _, root: cls.jobs(opts, root), solve=solve_equivalence_ratio,
+                               make_jobs=cls.jobs, solve=solve_equivalence_ratio,
                                desc="flames", progress=progress, executor=executor)
         opts, target, jobs, saved = run.opts, run.target, run.jobs, run.saved
         failures = [str(f) for s in saved for f in s["failures"]]
@@ -228,6 +229,13 @@ class PremixedFGMTable(TableGenerator):
         return [plot_flame_speed(path, out_dir)]
 
     @staticmethod
+    def check(path: str | os.PathLike) -> list[tuple[str, str, bool | None]]:
+        """Physics checks for ``surrogate table check`` (:func:`cantera_tables.checks.premixed_checks`)."""
+        from .checks import premixed_checks
+
+        return premixed_checks(path)
+
+    @staticmethod
     def summary(path: str | os.PathLike) -> list[tuple[str, str]]:
         """S_L and δ_L of every free flame, and the heat-loss flames' enthalpy range."""
         from .plots import read_group
@@ -235,9 +243,9 @@ class PremixedFGMTable(TableGenerator):
         flames = read_group(path, "flames")
         free = flames["mass_flux_ratio"] == 1.0
         lines = [("laminar flame speed", FLAME_SPEED_DEFINITION), ("flame thickness", THICKNESS_DEFINITION)]
-        for phi, p, S_L, delta in zip(flames["phi"][free], flames["p"][free], flames["S_L"][free],
-                                      flames["delta_L"][free]):
-            lines.append((f"phi={phi:g}, p={p:g} Pa", f"S_L={S_L:.4g} m/s, delta_L={delta * 1e3:.3g} mm"))
+        for phi, Z, p, S_L, delta in zip(flames["phi"][free], flames["Z"][free], flames["p"][free],
+                                         flames["S_L"][free], flames["delta_L"][free]):
+            lines.append((f"phi={phi:g}, p={p:g} Pa", f"Z={Z:.4g}, S_L={S_L:.4g} m/s, delta_L={delta * 1e3:.3g} mm"))
         if (~free).any():
             lines.append(("heat-loss flames", f"{int((~free).sum())}, T_max {flames['T_max'][~free].min():.0f}-"
                           f"{flames['T_max'][~free].max():.0f} K"))
@@ -254,7 +262,8 @@ def _write(target: Path, opts: dict[str, Any], chemistry: FlameletChemistry, gas
     units = output_units(species)
     heat_loss = bool(opts["burner_mass_flux_ratio"])
     n = int(opts["points_per_flame"])
-    rows: dict[str, list[np.ndarray]] = {key: [] for key in ("phi", "p", "C", "h", "outputs", "flame")}
+    rows: dict[str, list[np.ndarray]] = {key: [] for key in ("phi", "Z", "p", "C", "h", "outputs", "flame")}
+    Z = np.array([unburnt_Z(gas, chemistry, job.streams, job.phi) for job, _, _ in flames])
     for index, (job, _, f) in enumerate(flames):
         f["C"] = f["Y"] @ chemistry.pv_weights
         f["omega_C"] = chemistry.progress_source(f["omega_k"])
@@ -262,19 +271,21 @@ def _write(target: Path, opts: dict[str, Any], chemistry: FlameletChemistry, gas
         rows["C"].append(C)
         rows["outputs"].append(sampled[:, :-1])
         rows["h"].append(sampled[:, -1])
-        for key, value in (("phi", job.phi), ("p", job.streams.pressure), ("flame", index)):
+        for key, value in (("phi", job.phi), ("Z", Z[index]), ("p", job.streams.pressure), ("flame", index)):
             rows[key].append(np.full(len(C), value))
     stacked = {key: np.concatenate(value) for key, value in rows.items()}
-    inputs = [Column("phi", stacked["phi"], "1", "equivalence ratio of the unburnt mixture")]
+    mixture, alternative = mixture_axis_columns(opts, stacked["phi"], stacked["Z"])
+    inputs = [mixture]
     if len(opts["pressure"]) > 1:
         inputs.append(Column("p", stacked["p"], "Pa", "pressure"))
     inputs.append(Column("C", stacked["C"], "1", "progress variable " + " + ".join(
         f"{c:g}*Y_{s}" for s, c in opts["progress_variable"].items())))
     if heat_loss:
         inputs.append(Column("h", stacked["h"], "J/kg", "mixture enthalpy (below the adiabatic one: heat loss)"))
+    inputs.append(alternative)
     outputs = [Column(name, stacked["outputs"][:, j], u, d) for j, (name, (u, d)) in enumerate(units.items())]
     labels = [Column("flame", stacked["flame"], "1", "index of the row's flame, /profiles/NNNNN")]
-    defaults = mixture_defaults(inputs, species, "flame")
+    defaults = mixture_defaults(inputs, species, "flame", not_default=[alternative])
     free_speeds = [S_L for _, S_L, f in flames if f["ratio"] == 1.0]
     attrs = {
         **mixture_provenance(opts, chemistry, gas, species),
@@ -294,8 +305,7 @@ def _write(target: Path, opts: dict[str, Any], chemistry: FlameletChemistry, gas
         write_columns(h5.create_group("flames"), [
             Column("phi", np.array([job.phi for job, _, _ in flames]), "1", "equivalence ratio"),
             Column("p", np.array([job.streams.pressure for job, _, _ in flames]), "Pa", "pressure"),
-            Column("Z", np.array([unburnt_Z(gas, chemistry, job.streams, job.phi) for job, _, _ in flames]), "1",
-                   "Bilger mixture fraction of the unburnt mixture"),
+            Column("Z", Z, "1", "Bilger mixture fraction of the unburnt mixture"),
             Column("mass_flux_ratio", np.array([f["ratio"] for _, _, f in flames]), "1",
                    "inlet mass flux / (rho_u S_L); 1: the free flame"),
             Column("S_L", np.array([S_L for _, S_L, _ in flames]), "m/s",

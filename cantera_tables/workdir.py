@@ -12,6 +12,11 @@ S-curve, ``curve-NN/`` with
 Each file is written to a temporary sibling and renamed, in that order, so a kill at any moment leaves a
 consistent directory: ``state.json`` counts the flamelets that are complete, later files are ignored. The
 directory is removed when the table has been written.
+
+Damage from outside (a disk error, an edit, a copy from elsewhere) is found on resume: a condition file that does
+not read back whole (``.npz`` members carry a CRC-32) is solved again, with a warning; a damaged ``options.json``,
+``state.json``, flamelet or restart file is a one-line error naming the file and what to delete, since those hold
+the work of a whole S-curve.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -31,6 +39,16 @@ from surrogate.errors import UserError
 from .flamelet import ContinuationSettings, ContinuationState, Flamelet, FlameletSetup, SCurveTracer, make_flame
 
 RESTART_NAME = "flame"
+DAMAGED = (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zlib.error)  # np.load failures
+
+
+def _read_json(path: Path, restart_hint: str) -> Any:
+    """A JSON file of a work directory; damage is a one-line UserError that says what to delete."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: damaged resume state of an unfinished build ({exc.__class__.__name__}); "
+                        f"{restart_hint}") from None
 
 
 def work_dir_for(output: str | os.PathLike) -> Path:
@@ -44,7 +62,10 @@ def open_work_dir(output: str | os.PathLike, options: Mapping[str, Any]) -> Path
     root = work_dir_for(output)
     recorded = root / "options.json"
     if recorded.is_file():
-        previous = json.loads(recorded.read_text())
+        previous = _read_json(recorded, f"delete {root} to start the build over")
+        if not isinstance(previous, dict):
+            raise UserError(f"{recorded}: damaged resume state of an unfinished build (not a JSON object); "
+                            f"delete {root} to start the build over")
         if previous != json.loads(json.dumps(dict(options))):
             changed = sorted(k for k in set(previous) | set(options) if previous.get(k) != options.get(k))
             raise UserError(
@@ -70,7 +91,7 @@ def save_npz(path: Path, arrays: Mapping[str, Any]) -> None:
 
 class ConditionWorkDir:
     """One ``.npz`` file per finished condition of a build over independent conditions; a condition whose file
-    exists is done (the file is renamed into place only when complete), so a resumed build skips it."""
+    reads back is done (the file is renamed into place only when complete), so a resumed build skips it."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -79,14 +100,24 @@ class ConditionWorkDir:
         return self.root / f"condition-{index:05d}.npz"
 
     def done(self, index: int) -> bool:
+        """Whether condition `index` has a saved file (whose content :meth:`load` checks)."""
         return self.file(index).is_file()
 
     def save(self, index: int, arrays: Mapping[str, Any]) -> None:
         save_npz(self.file(index), arrays)
 
-    def load(self, index: int) -> dict[str, np.ndarray]:
-        with np.load(self.file(index)) as data:
-            return {key: data[key] for key in data.files}
+    def load(self, index: int) -> dict[str, np.ndarray] | None:
+        """The arrays saved for condition `index`, or None when there are none or they do not read back whole
+        (the condition is then solved again)."""
+        path = self.file(index)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path) as data:
+                return {key: data[key] for key in data.files}
+        except DAMAGED as exc:
+            warnings.warn(f"{path}: damaged ({exc.__class__.__name__}); solving that condition again", stacklevel=2)
+            return None
 
 
 class CurveWorkDir:
@@ -107,10 +138,26 @@ class CurveWorkDir:
     def flamelet_file(self, index: int) -> Path:
         return self.path / f"flamelet-{index:05d}.npz"
 
+    @property
+    def restart_hint(self) -> str:
+        return f"delete {self.path} to trace this S-curve again"
+
     def load_state(self) -> ContinuationState | None:
         if not self.state_file.is_file():
             return None
-        return ContinuationState.from_json(json.loads(self.state_file.read_text()))
+        data = _read_json(self.state_file, self.restart_hint)
+        try:
+            state = ContinuationState.from_json(data)
+            if not (isinstance(state.n_flamelets, int) and state.n_flamelets >= 0 and isinstance(state.stage, str)):
+                raise ValueError("n_flamelets or stage")
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"{self.state_file}: damaged resume state of an unfinished build (not a continuation "
+                            f"state: {exc}); {self.restart_hint}") from None
+        missing = next((i for i in range(state.n_flamelets) if not self.flamelet_file(i).is_file()), None)
+        if missing is not None:
+            raise UserError(f"{self.flamelet_file(missing)}: missing, but {self.state_file.name} counts "
+                            f"{state.n_flamelets} flamelets; {self.restart_hint}")
+        return state
 
     def save(self, flame: Any, flamelet: Flamelet | None, state: ContinuationState) -> None:
         """Flamelet (if any), then the restart flame, then the state that commits both."""
@@ -123,7 +170,16 @@ class CurveWorkDir:
         write_json(self.state_file, state.to_json())
 
     def restore(self, flame: Any) -> None:
-        flame.restore(self.restart_file, name=RESTART_NAME)
+        import cantera as ct
+        import h5py
+
+        try:
+            with h5py.File(self.restart_file, "r"):  # h5py first: Cantera's HDF5 prints pages of diagnostics
+                pass
+            flame.restore(self.restart_file, name=RESTART_NAME)
+        except (ct.CanteraError, OSError, RuntimeError, ValueError, KeyError) as exc:
+            raise UserError(f"{self.restart_file}: damaged restart flame of an unfinished build "
+                            f"({exc.__class__.__name__}); {self.restart_hint}") from None
 
     def flamelets(self) -> list[Flamelet]:
         """The committed flamelets, in the order they were solved."""
@@ -131,8 +187,12 @@ class CurveWorkDir:
         count = state.n_flamelets if state is not None else 0
         result = []
         for index in range(count):
-            with np.load(self.flamelet_file(index)) as data:
-                result.append(Flamelet.from_arrays(data))
+            try:
+                with np.load(self.flamelet_file(index)) as data:
+                    result.append(Flamelet.from_arrays(data))
+            except DAMAGED as exc:
+                raise UserError(f"{self.flamelet_file(index)}: missing or damaged flamelet of an unfinished build "
+                                f"({exc.__class__.__name__}); {self.restart_hint}") from None
         return result
 
 
@@ -161,7 +221,7 @@ def run_curve(job: CurveJob, on_flamelet: Callable[[int, Flamelet], None] | None
     state = work.load_state()
     resumed = 0
     if state is not None and state.stage != "start":
-        resumed = state.n_flamelets
+        resumed = len(work.flamelets())  # reads every saved flamelet back: damage is found before any solve
         if state.stage != "done":
             work.restore(flame)
     solves_before = state.n_solves if state is not None else 0

@@ -4,7 +4,13 @@ Every engine evaluates the same cells (rows of the training table's inputs, or p
 model's ranges) at each batch size. Throughput is cells per second over repeated calls after one warm-up
 call ("mean"), and of the fastest call ("best"). The C example (export/c) is run as a subprocess in its
 ``--bench`` mode, which times the same model through ONNX Runtime's C API on cells it generates inside the
-trained ranges; the comparison the issue sets is Python's best call against C's best call at batch 4096.
+trained ranges (and manifold bounds); the comparison the issue sets is Python's best call against C's best call
+at batch 4096.
+
+Before/after the graph folding (:mod:`export.folding`): with a run, the model is also exported without folding
+and timed through the C API in the same run ("unfolded graph: ..."). The FLOP-bound limit: the network's
+multiply-adds per cell (its Gemm/MatMul weights, 2 flops each) against this machine's float32 GEMM rate measured
+with NumPy on the same threads, so the C API's best call is stated as a share of what the arithmetic allows.
 """
 
 from __future__ import annotations
@@ -127,6 +133,43 @@ def model_memory(model_path: Path) -> dict[str, int]:
             "parameter_bytes": int(sum(t.nbytes for t in tensors))}
 
 
+def flops_per_cell(model_path: Path) -> int:
+    """2 × the weights of the graph's Gemm and MatMul nodes: the multiply-adds one cell costs in its linear layers."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(model_path))
+    weights = {t.name: numpy_helper.to_array(t).size for t in proto.graph.initializer}
+    return int(sum(2 * weights.get(node.input[1], 0) for node in proto.graph.node
+                   if node.op_type in ("Gemm", "MatMul") and len(node.input) > 1))
+
+
+def gemm_rate(threads: int, size: int = 2048, repeat: int = 5) -> float:
+    """float32 flop/s of a NumPy (BLAS) square matrix product on `threads` threads: the arithmetic limit."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # without it, BLAS uses its own thread count (OMP_NUM_THREADS)
+        threadpool_limits = None
+    a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
+
+    def best() -> float:
+        a @ a
+        return min(_timed(lambda: a @ a) for _ in range(repeat))
+
+    if threadpool_limits is None:
+        seconds = best()
+    else:
+        with threadpool_limits(limits=threads):
+            seconds = best()
+    return 2 * size**3 / seconds
+
+
+def _timed(call: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
 def ort_engines(model_path: Path, threads: int) -> list[tuple[str, Callable[[np.ndarray], Any]]]:
     """ONNX Runtime from Python on the CPU: the checked runtime, and the bare session for comparison."""
     surrogate = Surrogate(model_path, provider="cpu", threads=threads, policy="clip")
@@ -209,6 +252,7 @@ class BenchReport:
             verdict = "meets" if ratios["best"] >= 0.5 else "MISSES"
             out.append(f"ONNX Runtime Python / C at batch {REFERENCE_BATCH}: best call {ratios['best']:.2f}, mean "
                        f"{ratios['mean']:.2f} ({verdict} the target >= 0.50)")
+        out += self.flop_lines()
         memory = self.memory
         out.append(f"model: {memory['model']['file_bytes']} bytes ONNX file, {memory['model']['parameters']} "
                    f"stored numbers ({memory['model']['parameter_bytes']} bytes)")
@@ -219,6 +263,24 @@ class BenchReport:
         out += [f"note: {note}" for note in self.notes]
         return out
 
+    def flop_lines(self) -> list[str]:
+        """The FLOP-bound limit and the C API's best call against it; folded against unfolded graph."""
+        flops, rate = self.memory.get("flops_per_cell"), self.memory.get("gemm_flops_per_second")
+        c, unfolded = self.engine("ONNX Runtime C API"), self.engine("unfolded graph: ONNX Runtime C API")
+        lines = []
+        if flops and rate:
+            limit = rate / flops
+            lines.append(f"FLOP-bound limit: {flops} flops/cell in the linear layers, float32 GEMM {rate:.3g} flop/s "
+                         f"here -> {limit:.3g} cells/s")
+            if c is not None:
+                best = max(r.best for r in c.rates.values())
+                lines.append(f"C API best call {best:.3g} cells/s = {best / limit:.0%} of the FLOP-bound limit")
+        if c is not None and unfolded is not None:
+            shared = [b for b in c.rates if b in unfolded.rates]
+            lines += [f"folded / unfolded graph, C API best call at batch {b}: "
+                      f"{c.rates[b].best / unfolded.rates[b].best:.2f}" for b in shared if b >= 1000]
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "batches": self.batches, "cells": self.cells_source, "memory": self.memory, "notes": self.notes,
@@ -226,6 +288,30 @@ class BenchReport:
             "engines": {e.name: {"note": e.note, "cells_per_second": {str(b): vars(r) for b, r in e.rates.items()}}
                         for e in self.engines},
         }
+
+
+def table_lookup(table: Path, input_names: Sequence[str],
+                 output_names: Sequence[str]) -> tuple[str, Callable[[np.ndarray], Any], int]:
+    """(engine name, lookup of cells with the model's input columns, bytes of the looked-up data): the table's
+    regular grid over exactly the model's inputs (a presumed-PDF table), else its (Z, Λ) flamelet grid for a
+    model with Z and C inputs. A UserError says why neither applies."""
+    from surrogate.errors import UserError
+
+    from .lookup import GridLookup, StructuredLookup
+
+    try:
+        grid = GridLookup(table, output_names)
+    except UserError:
+        grid = None
+    if grid is not None and sorted(grid.input_names) == sorted(input_names):
+        return (f"table lookup, SciPy RegularGridInterpolator ({', '.join(grid.input_names)})",
+                lambda x: grid(x, input_names), grid.nbytes)
+    if not {"Z", "C"} <= set(input_names):
+        raise UserError("the model has neither the table's grid inputs nor Z and C")
+    flamelets = StructuredLookup(table, output_names)
+    iz, ic = list(input_names).index("Z"), list(input_names).index("C")
+    return ("table lookup, SciPy RegularGridInterpolator (Z, Lambda)",
+            lambda x: flamelets(x[:, iz], x[:, ic]), flamelets.nbytes)
 
 
 def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | None, batches: Sequence[int],
@@ -237,7 +323,6 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
     from surrogate.errors import UserError
     from surrogate.run import load_run
 
-    from .lookup import StructuredLookup
     from .onnx_export import export_run
 
     notes: list[str] = []
@@ -255,6 +340,12 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
         notes.append("C example not found (build export/c, or pass --c-bench PATH): no C comparison")
     else:
         engines.append(c_example_engine(binary, model, threads, min_time))
+        if run is not None:  # the graph before folding, timed in the same run
+            unfolded = export_run(run, scratch / "unfolded.onnx", fold=False).path
+            engine = c_example_engine(binary, unfolded, threads, min_time)
+            engines.append(Engine(f"unfolded graph: {engine.name}", engine.measure))
+        else:
+            notes.append("unfolded graph not timed: needs --run (to export it without folding)")
 
     if run is None:
         notes.append("PyTorch eager skipped: needs --run")
@@ -271,19 +362,15 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
     memory: dict[str, Any] = {"model": model_memory(model)}
     if table is None or not table.is_file():
         notes.append("table lookup skipped: no table file (give --table)")
-    elif not {"Z", "C"} <= set(info.input_names):
-        notes.append("table lookup skipped: the model has no Z and C inputs")
     else:
         try:
-            lookup = StructuredLookup(table, info.output_names)
-        except UserError as exc:  # e.g. a table without the structured group: say so, bench the rest
+            name, lookup, nbytes = table_lookup(table, info.input_names, info.output_names)
+        except UserError as exc:  # e.g. a table without a structured group: say so, bench the rest
             notes.append(f"table lookup skipped: {exc}")
         else:
-            iz, ic = info.input_names.index("Z"), info.input_names.index("C")
-            engines.append(python_engine("table lookup, SciPy RegularGridInterpolator (Z, Lambda)",
-                                         lambda x: lookup(x[:, iz], x[:, ic]), cells, min_time))
-            memory["table_bytes"] = lookup.nbytes
-            memory["table_over_model"] = lookup.nbytes / memory["model"]["file_bytes"]
+            engines.append(python_engine(name, lookup, cells, min_time))
+            memory["table_bytes"] = nbytes
+            memory["table_over_model"] = nbytes / memory["model"]["file_bytes"]
 
     gpu = cuda_engine(model)
     if isinstance(gpu, str):
@@ -292,4 +379,7 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
         name, call, to_device = gpu
         engines.append(python_engine(name, call, to_device(cells), min_time))
     results = measure_all(engines, batches, echo)
+    flops = flops_per_cell(model)
+    memory["flops_per_cell"] = flops
+    memory["gemm_flops_per_second"] = gemm_rate(threads)
     return BenchReport(list(batches), results, source, memory, notes)

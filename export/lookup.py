@@ -1,17 +1,23 @@
-"""The baseline a surrogate replaces: multilinear lookup in the structured (Z, Λ) table.
+"""The baseline a surrogate replaces: multilinear lookup in a table's structured grid.
 
 Flamelet/progress-variable solvers tabulate outputs on a regular grid of mixture fraction Z and normalized
 progress variable Λ = (C − C_min(Z)) / (C_max(Z) − C_min(Z)) (Pierce & Moin, J. Fluid Mech. 504, 2004) and
 interpolate multilinearly. The table file keeps that grid under ``/structured``: 1-D ``Z`` (nZ), ``Lambda``
 (nL), ``C_min`` and ``C_max`` (nZ), and 2-D ``outputs/<name>`` (nZ, nL). Interpolation is SciPy's
-``RegularGridInterpolator``; C_min(Z) and C_max(Z) are interpolated linearly in Z.
+``RegularGridInterpolator``; C_min(Z) and C_max(Z) are interpolated linearly in Z (:class:`StructuredLookup`).
+
+Tables on a regular grid of their own inputs (the presumed-PDF table over (Z̃, S, Λ̃[, S_Λ]),
+:mod:`cantera_tables.presumed_pdf_table`) keep it under ``/structured`` too, with the attribute ``axes`` naming
+the 1-D axis datasets in order and ``outputs/<name>`` of shape (len(axis) for each axis): :class:`GridLookup`
+interpolates them multilinearly at points given in the inputs' own units.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -24,25 +30,14 @@ class StructuredLookup:
     """Outputs at (Z, C) points by multilinear interpolation in the table's structured (Z, Λ) grid."""
 
     def __init__(self, path: str | os.PathLike, output_names: Sequence[str] | None = None):
-        import h5py
         from scipy.interpolate import RegularGridInterpolator
 
         self.path = Path(path)
-        try:
-            h5 = h5py.File(self.path, "r")
-        except OSError as exc:
-            raise TableError(f"{self.path}: not a readable HDF5 file ({exc.__class__.__name__})") from None
-        with h5:
-            if GROUP not in h5:
-                raise TableError(f"{self.path}: no /{GROUP} group (the structured (Z, Lambda) table)")
-            group = h5[GROUP]
+        with _open_group(self.path, "the structured (Z, Lambda) table") as group:
             for name in ("Z", "Lambda", "C_min", "C_max", "outputs"):
                 if name not in group:
                     raise TableError(f"{self.path}: /{GROUP} has no {name!r}")
-            stored = list(group["outputs"].keys())
-            names = [n for n in (output_names or stored) if n in stored]
-            if not names:
-                raise TableError(f"{self.path}: /{GROUP}/outputs has none of {', '.join(output_names or [])}")
+            names = _output_names(self.path, group, output_names)
             self.z = np.asarray(group["Z"][()], dtype=np.float64)
             self.lam = np.asarray(group["Lambda"][()], dtype=np.float64)
             self.c_min = np.asarray(group["C_min"][()], dtype=np.float64)
@@ -65,6 +60,65 @@ class StructuredLookup:
         z = np.clip(np.asarray(z, dtype=np.float64), self.z[0], self.z[-1])
         points = np.stack([z, self.progress(z, np.asarray(c, dtype=np.float64))], axis=-1)
         return self.interpolator(points)
+
+
+class GridLookup:
+    """Outputs at points of a table on a regular grid of its inputs (``/structured`` with an ``axes``
+    attribute), by multilinear interpolation; points outside the grid are clipped onto it."""
+
+    def __init__(self, path: str | os.PathLike, output_names: Sequence[str] | None = None):
+        import json
+
+        from scipy.interpolate import RegularGridInterpolator
+
+        self.path = Path(path)
+        with _open_group(self.path, "the structured grid") as group:
+            if "axes" not in group.attrs or "outputs" not in group:
+                raise TableError(f"{self.path}: /{GROUP} is not a regular grid of the inputs (no 'axes' attribute)")
+            self.input_names: list[str] = json.loads(group.attrs["axes"])
+            self.axes = [np.asarray(group[name][()], dtype=np.float64) for name in self.input_names]
+            names = _output_names(self.path, group, output_names)
+            values = np.stack([np.asarray(group["outputs"][n][()], dtype=np.float64) for n in names], axis=-1)
+            self.nbytes = sum(int(d.size) * d.dtype.itemsize for d in _datasets(group))
+        self.output_names = names
+        self.lower = np.array([axis[0] for axis in self.axes])
+        self.upper = np.array([axis[-1] for axis in self.axes])
+        self.interpolator = RegularGridInterpolator(tuple(self.axes), values, method="linear")
+
+    def __call__(self, x: np.ndarray, input_names: Sequence[str] | None = None) -> np.ndarray:
+        """(n, n_outputs) outputs at the n points `x` (n, n_inputs), whose columns are ``input_names`` (any
+        order holding every axis; default: the axis order), in the order of ``output_names``."""
+        x = np.asarray(x, dtype=np.float64)
+        if input_names is not None:
+            missing = [name for name in self.input_names if name not in input_names]
+            if missing:
+                raise TableError(f"{self.path}: the points lack the table input {missing[0]!r}")
+            x = x[:, [list(input_names).index(name) for name in self.input_names]]
+        return self.interpolator(np.clip(x, self.lower, self.upper))
+
+
+@contextlib.contextmanager
+def _open_group(path: Path, what: str) -> Iterator[Any]:
+    """The ``/structured`` group of the table at `path`, open for reading; one-line errors otherwise."""
+    import h5py
+
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as exc:
+        raise TableError(f"{path}: not a readable HDF5 file ({exc.__class__.__name__})") from None
+    with h5:
+        if GROUP not in h5:
+            raise TableError(f"{path}: no /{GROUP} group ({what})")
+        yield h5[GROUP]
+
+
+def _output_names(path: Path, group: Any, wanted: Sequence[str] | None) -> list[str]:
+    """The outputs of `wanted` (default: all) that the group stores, in `wanted`'s order; at least one."""
+    stored = list(group["outputs"].keys())
+    names = [n for n in (wanted or stored) if n in stored]
+    if not names:
+        raise TableError(f"{path}: /{GROUP}/outputs has none of {', '.join(wanted or [])}")
+    return names
 
 
 def _datasets(group: object) -> list:

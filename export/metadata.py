@@ -19,6 +19,12 @@ key                       value
 ``precision``             ``fp32`` or ``fp16`` (fp16: network weights and arithmetic; IO stays fp32)
 ``parity_max_abs_error``  JSON ``{output tensor: {component: largest |ONNX Runtime - PyTorch|}}`` measured at
                           export (a field component: the largest error over all its elements)
+``manifold``              optional: JSON ``{"along": column, "edges": [e0, ..., eK], "bounds": {column: [[lo, hi],
+                          ... K pairs]}}``: for K bins of one input column (a value v is in bin k when
+                          ``e_k <= v < e_(k+1)``, compared in float32; below e1 is bin 0, from e_(K-1) on the last
+                          bin) the range of other input columns seen in training, e.g. C_min(Z)..C_max(Z) and the
+                          χ range per Z bin (see :class:`Manifold`). Runtimes flag cells inside the box of ranges
+                          but off these bounds as out of range (Python, C, C++, Fortran alike)
 ``weights_sha256``        optional: lower-case hex SHA-256 of the file's top-level ``graph`` field (the weights),
                           see :mod:`export.checksum`; verified at every load when present (files written before
                           it existed, and version 1 files, have none and still load)
@@ -61,11 +67,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from surrogate.errors import UserError
 
 from .checksum import WEIGHTS_KEY, weights_sha256
 
-POLICIES = ("clip", "warn", "error")  # what the runtime does with cells outside the trained ranges
+POLICIES = ("clip", "warn", "error", "count")  # what the runtime does with cells outside the trained ranges
 PROVIDERS = ("auto", "cpu", "cuda")
 DEFAULT_OPSET = 18
 DEFAULT_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}  # parity error allowed, relative to each output's scale
@@ -81,8 +89,9 @@ REQUIRED_KEYS = {
     2: ("format", "format_version", "signature", "table_sha256", "toolkit_version", "model", "model_options",
         "task", "weighting", "opset", "precision", "parity_max_abs_error"),
 }
-OPTIONAL_KEYS = (WEIGHTS_KEY,)
-JSON_KEYS = ("signature", *V1_KEYS, "model_options", "parity_max_abs_error")
+MANIFOLD_KEY = "manifold"
+OPTIONAL_KEYS = (MANIFOLD_KEY, WEIGHTS_KEY)
+JSON_KEYS = ("signature", *V1_KEYS, "model_options", "parity_max_abs_error", MANIFOLD_KEY)
 TENSOR_KEYS = ("name", "dtype", "shape", "components")
 COMPONENT_KEYS = ("name", "units", "range")
 
@@ -294,6 +303,77 @@ def _v1_signature(path: Path, raw: dict[str, str]) -> Signature:
 
 
 @dataclass(frozen=True)
+class Manifold:
+    """Manifold bounds of the metadata entry ``manifold`` for the input columns ``names``: bins of column
+    ``along`` and per bin a [lower, upper] for every column (-inf..inf where the entry gives none), float32 as the
+    inputs are compared; the C wrapper (surrogate_manifold.c) reads and bins them the same way."""
+
+    names: tuple[str, ...]
+    along: int
+    edges: np.ndarray  # float32, n_bins + 1
+    lower: np.ndarray  # float32 [n_bins, n_columns]
+    upper: np.ndarray
+
+    def to_json(self) -> dict[str, Any]:
+        bounded = [i for i in range(len(self.names)) if np.isfinite(self.lower[:, i]).all()]
+        return {"along": self.names[self.along], "edges": [float(e) for e in self.edges],
+                "bounds": {self.names[i]: [[float(a), float(b)] for a, b in zip(self.lower[:, i], self.upper[:, i])]
+                           for i in bounded}}
+
+    def bins(self, along_values: Any) -> Any:
+        """The bin of each value of the binned column (NumPy array of int)."""
+        return np.searchsorted(self.edges[1:-1], np.asarray(along_values, dtype=np.float32), side="right")
+
+    @cached_property
+    def _bounded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Indices of the bounded columns and their lower / upper bounds as [column, bin], contiguous."""
+        columns = np.flatnonzero(np.isfinite(self.lower).all(axis=0))
+        return (columns, np.ascontiguousarray(self.lower[:, columns].T),
+                np.ascontiguousarray(self.upper[:, columns].T))
+
+    def off(self, x: np.ndarray) -> np.ndarray:
+        """Rows of `x` (cells × columns, float32 NumPy) with a column outside its bounds in its bin (a NaN too)."""
+        k = self.bins(x[:, self.along])
+        columns, lower, upper = self._bounded
+        values = x[:, columns].T
+        return ~((values >= lower[:, k]) & (values <= upper[:, k])).all(axis=0)
+
+    def clip(self, x: np.ndarray) -> np.ndarray:
+        k = self.bins(x[:, self.along])
+        return np.clip(x, self.lower[k], self.upper[k])
+
+    @classmethod
+    def parse(cls, data: Any, names: list[str], where: str) -> "Manifold":
+        """Check a decoded ``manifold`` entry against the input columns; a flaw is a one-line ModelFileError."""
+        try:
+            entry = _object(data, ("along", "edges", "bounds"), ("along", "edges", "bounds"), "it")
+            if entry["along"] not in names:
+                raise _Invalid(f"'along' is {json.dumps(entry['along'])}, not an input column")
+            edges = entry["edges"]
+            if not (isinstance(edges, list) and len(edges) >= 2 and all(map(_number, edges))
+                    and all(a < b for a, b in zip(edges, edges[1:]))):
+                raise _Invalid("'edges' must be at least 2 increasing numbers")
+            along, n_bins = names.index(entry["along"]), len(edges) - 1
+            lower = np.full((n_bins, len(names)), -np.inf)
+            upper = np.full((n_bins, len(names)), np.inf)
+            if not isinstance(entry["bounds"], dict):
+                raise _Invalid("'bounds' is not a JSON object")
+            for name, pairs in entry["bounds"].items():
+                if name not in names or name == entry["along"]:
+                    raise _Invalid(f"'bounds' names {name!r}, " + ("the binned column itself" if name in names
+                                                                    else "which is not an input column"))
+                if not (isinstance(pairs, list) and len(pairs) == n_bins and all(
+                        isinstance(p, list) and len(p) == 2 and all(map(_number, p)) and p[0] <= p[1] for p in pairs)):
+                    raise _Invalid(f"'bounds' of {name!r} must be {n_bins} pairs [lo, hi] with lo <= hi")
+                column = names.index(name)
+                lower[:, column], upper[:, column] = np.array(pairs, dtype=np.float64).T
+        except _Invalid as exc:
+            raise ModelFileError(f"{where}: metadata 'manifold' is not valid: {exc}") from None
+        return cls(tuple(names), along, np.array(edges, dtype=np.float32), lower.astype(np.float32),
+                   upper.astype(np.float32))
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """Decoded metadata of one thermo-surrogate ONNX file (version 1 or 2, one :class:`Signature` for both)."""
 
@@ -345,6 +425,13 @@ class ModelInfo:
             return {name: (-math.inf, math.inf) for name in tensor.column_names()}
         return self._per_column(tensor, "range")
 
+    @cached_property
+    def manifold(self) -> Manifold | None:
+        """The manifold bounds of the one input tensor's columns, or None when the file has none."""
+        if MANIFOLD_KEY not in self.raw:
+            return None
+        return Manifold.parse(json.loads(self.raw[MANIFOLD_KEY]), self.input_names, str(self.path))
+
     @property
     def parity(self) -> dict[str, dict[str, float]]:
         """{output tensor: {component: largest |ONNX Runtime - PyTorch|}} recorded at export (both versions)."""
@@ -385,7 +472,10 @@ def check_metadata(path: str | os.PathLike, raw: dict[str, str]) -> ModelInfo:
     else:
         signature = parse_signature(json.loads(raw["signature"]), f"{path}: metadata 'signature'")
     _check_parity(path, json.loads(raw["parity_max_abs_error"]), int(version))
-    return ModelInfo(path, dict(raw), signature)
+    info = ModelInfo(path, dict(raw), signature)
+    if MANIFOLD_KEY in raw:
+        info.manifold  # checked at load, as the C wrapper checks it
+    return info
 
 
 def _check_parity(path: Path, recorded: Any, version: int) -> None:

@@ -21,6 +21,15 @@ figure exceeds the tolerance, and no file is written.
 float16, while input scaling (log10 of χ, whose floor lies below float16's range) and output scaling stay
 float32, and so do the graph's inputs and outputs. Trace species below float16 resolution (~6e-8) lose
 accuracy: the parity report shows how much.
+
+Faster graph (fp32 row models, ``fold=True``): the scalers are folded into the network's first and last linear
+layers (:mod:`export.folding`); the folded graph is kept when its parity error against the unfolded PyTorch
+model stays within ``FOLD_TOLERANCE`` of each output's scale, else the unfolded graph is exported and the
+report says why.
+
+Validity (row models, :mod:`export.validity`): input ranges of dimensionless inputs reach their physical limits
+0 and 1, and the metadata entry ``manifold`` bounds each input per bin of the first input over the training
+split of the table (when the table file is there).
 """
 
 from __future__ import annotations
@@ -46,12 +55,15 @@ from surrogate.scaling import PhysicalModel
 from surrogate.table import Table
 
 from .checksum import WEIGHTS_KEY, weights_sha256
-from .metadata import (DEFAULT_OPSET, DEFAULT_TOLERANCE, FORMAT, FORMAT_VERSION, Signature, Tensor, check_graph,
-                       encode, parse_signature)
+from .folding import fold_scaling
+from .metadata import (DEFAULT_OPSET, DEFAULT_TOLERANCE, FORMAT, FORMAT_VERSION, MANIFOLD_KEY, Manifold, Signature,
+                       Tensor, check_graph, encode, parse_signature)
+from .validity import manifold_from_rows, snap_log_floors, snap_signature
 
 MIN_OPSET = 18
 PARITY_POINTS = 4096
 PARITY_AXIS_SIZE = 8  # size of a named axis that is not the first axis of any input, in the parity inputs
+FOLD_TOLERANCE = 1e-5  # largest parity error, relative to each output's scale, for which a folded graph is kept
 
 
 class HalfPrecisionModel(nn.Module):
@@ -161,6 +173,14 @@ def sample_inputs(signature: Signature, n_points: int, seed: int = 0,
     return inputs
 
 
+def log_scaling(run: LoadedRun) -> tuple[list[bool], list[float]] | None:
+    """Which inputs of a row model are log-scaled, and their floors (None for other models)."""
+    if not isinstance(run.model, PhysicalModel) or not hasattr(run.model.input_scaler, "to_dict"):
+        return None
+    scaler = run.model.input_scaler.to_dict()
+    return list(scaler["log"]), list(scaler["floor"])
+
+
 def parity_inputs(run: LoadedRun, signature: Signature, n_points: int = PARITY_POINTS,
                   seed: int = 0) -> tuple[dict[str, np.ndarray], str]:
     """Held-out inputs for the parity check, and where they came from.
@@ -184,11 +204,9 @@ def parity_inputs(run: LoadedRun, signature: Signature, n_points: int = PARITY_P
                 tensor = signature.inputs[0]
                 x = table.read_matrix(tensor.column_names())[rows].astype(np.float32)
                 return {tensor.name: x}, f"{len(rows)} test-split rows of {table_path}"
-    log_floors = None
-    if row_model and isinstance(run.model, PhysicalModel):
-        scaler = run.model.input_scaler.to_dict()
-        log_floors = {signature.inputs[0].name: [f if log else None for log, f in zip(scaler["log"], scaler["floor"])]}
-    inputs = sample_inputs(signature, n_points, seed, log_floors)
+    scaling = log_scaling(run) if row_model else None
+    floors = {signature.inputs[0].name: [f if log else None for log, f in zip(*scaling)]} if scaling else None
+    inputs = sample_inputs(signature, n_points, seed, floors)
     return inputs, f"{n_points} points sampled in the input ranges ({reason})"
 
 
@@ -272,8 +290,9 @@ class Provenance:
 
 
 def build_metadata(signature: Signature, provenance: Provenance, opset: int, precision: str,
-                   parity: Parity) -> dict[str, str]:
+                   parity: Parity, manifold: Manifold | None = None) -> dict[str, str]:
     """The metadata_props of the contract in :mod:`export.metadata` (version 2)."""
+    optional = {MANIFOLD_KEY: manifold.to_json()} if manifold is not None else {}
     return encode({
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -287,6 +306,7 @@ def build_metadata(signature: Signature, provenance: Provenance, opset: int, pre
         "opset": str(opset),
         "precision": precision,
         "parity_max_abs_error": parity.recorded(),
+        **optional,
     })
 
 
@@ -313,11 +333,13 @@ class ExportResult:
 
 def export_module(model: nn.Module, signature: Signature, path: str | os.PathLike, *, provenance: Provenance,
                   parity_inputs: Mapping[str, np.ndarray], parity_source: str, opset: int = DEFAULT_OPSET,
-                  fp16: bool = False, tolerance: float | None = None,
+                  fp16: bool = False, tolerance: float | None = None, fold: bool = True,
+                  manifold: Manifold | None = None,
                   echo: Callable[[str], None] = lambda line: None) -> ExportResult:
     """Export `model` (called as ``model(*tensors)`` in the order of ``signature.inputs``, returning one tensor
     or a tuple in the order of ``signature.outputs``) to `path` if it passes the parity check on
-    `parity_inputs` ({input tensor: array}); else raise UserError and write nothing."""
+    `parity_inputs` ({input tensor: array}); else raise UserError and write nothing. `fold`: fold the scalers of
+    an fp32 row model into its end layers where exact enough; `manifold`: bounds stored in the metadata."""
     target = check_writable(path)
     precision = "fp16" if fp16 else "fp32"
     tolerance = DEFAULT_TOLERANCE[precision] if tolerance is None else tolerance
@@ -325,9 +347,16 @@ def export_module(model: nn.Module, signature: Signature, path: str | os.PathLik
         raise UserError(f"--fp16 needs a row model (scalers around a network); this model is a "
                         f"{type(model).__name__}")
     module = HalfPrecisionModel(model).eval() if fp16 else model.eval()
-    echo(f"exporting {provenance.model} ({precision}, opset {opset}) with torch.export: {signature.describe()} ...")
-    onnx_bytes = to_onnx(module, signature, opset)
+    folded = fold_scaling(model) if fold and not fp16 else None
+    echo(f"exporting {provenance.model} ({precision}, opset {opset}{', scaling folded into the end layers' if folded else ''}) "
+         f"with torch.export: {signature.describe()} ...")
+    onnx_bytes = to_onnx(folded if folded is not None else module, signature, opset)
     parity = check_parity(onnx_bytes, model, parity_inputs, signature, parity_source)
+    if folded is not None and not parity.worst()[1] <= FOLD_TOLERANCE:
+        echo(f"folded graph off by {parity.worst()[1]:.2e} of {parity.worst()[0]}'s scale (> {FOLD_TOLERANCE:g}): "
+             "exporting the unfolded graph")
+        onnx_bytes = to_onnx(module, signature, opset)
+        parity = check_parity(onnx_bytes, model, parity_inputs, signature, parity_source)
     echo(f"parity, ONNX Runtime vs PyTorch fp32 on {parity_source}:")
     for line in parity.lines():
         echo("  " + line)
@@ -339,7 +368,7 @@ def export_module(model: nn.Module, signature: Signature, path: str | os.PathLik
         raise UserError(f"{target}: parity check failed: {worst_name} error {worst:.3e} relative to its scale "
                         f"exceeds --tolerance {tolerance:g}; no file written")
     proto = onnx.load_from_string(onnx_bytes)
-    for key, value in build_metadata(signature, provenance, opset, precision, parity).items():
+    for key, value in build_metadata(signature, provenance, opset, precision, parity, manifold).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
@@ -350,10 +379,38 @@ def export_module(model: nn.Module, signature: Signature, path: str | os.PathLik
     return ExportResult(target, len(data), precision, tolerance, parity)
 
 
+def training_manifold(run: LoadedRun, signature: Signature) -> Manifold | None:
+    """Manifold bounds over the training split of a row model's table (None without the table file); log-scaled
+    inputs bounded in log10(max(x, floor)), as the model sees them."""
+    if run.task != DEFAULT_TASK or len(signature.inputs) != 1 or not run.table_path.is_file():
+        return None
+    tensor = signature.inputs[0]
+    if not tensor.ranged or tensor.field or len(tensor.components) < 2:
+        return None
+    table = Table(run.table_path)
+    rows = run.split_indices("train")
+    rows = np.sort(rows[rows < table.n_rows])
+    if len(rows) == 0:
+        return None
+    x = table.read_matrix(tensor.column_names())[rows]
+    scaling = log_scaling(run)
+    floors = [f if flag else None for flag, f in zip(*scaling)] if scaling else None
+    return manifold_from_rows(x, tensor.column_names(), [c.range for c in tensor.components], log_floors=floors)
+
+
 def export_run(run: LoadedRun, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET, fp16: bool = False,
-               tolerance: float | None = None, echo: Callable[[str], None] = lambda line: None) -> ExportResult:
-    """Export the trained `run` to `path` (see :func:`export_module`), checked on its held-out inputs."""
-    signature = parse_signature(run.signature, f"{run.path}: the run's signature", UserError)
+               tolerance: float | None = None, fold: bool = True, manifold: bool = True,
+               echo: Callable[[str], None] = lambda line: None) -> ExportResult:
+    """Export the trained `run` to `path` (see :func:`export_module`), checked on its held-out inputs; ranges of
+    dimensionless inputs snapped to their physical limits, manifold bounds from the training rows (`manifold`)."""
+    signature = snap_signature(parse_signature(run.signature, f"{run.path}: the run's signature", UserError))
+    scaling = log_scaling(run)
+    if scaling is not None and len(signature.inputs) == 1 and signature.inputs[0].ranged:
+        signature = snap_log_floors(signature, *scaling)
     inputs, source = parity_inputs(run, signature)
+    bounds = training_manifold(run, signature) if manifold else None
+    if bounds is not None:
+        echo(f"manifold bounds: {len(bounds.edges) - 1} bins of {bounds.names[bounds.along]} over the training rows")
     return export_module(run.model, signature, path, provenance=Provenance.of_run(run), parity_inputs=inputs,
-                         parity_source=source, opset=opset, fp16=fp16, tolerance=tolerance, echo=echo)
+                         parity_source=source, opset=opset, fp16=fp16, tolerance=tolerance, fold=fold,
+                         manifold=bounds, echo=echo)

@@ -16,12 +16,17 @@ and a GPU is visible, else the CPU. ``providers`` tells what the session really 
 whose CUDA or cuDNN libraries do not load silently falls back to the CPU, and we warn about that.
 
 Threads: ``threads=None`` uses :func:`default_threads`, which avoids oversubscription when each MPI rank of
-a solver loads its own surrogate.
+a solver loads its own surrogate; ``spinning=False`` lets idle ONNX Runtime threads sleep at once (the C
+wrapper's default in surrogate_open).
 
 Out-of-range inputs (outside the training ranges of the signature's components; input tensors without
 ranges, such as a latent, are not checked): ``policy`` ``clip`` clamps them to the range, ``warn`` evaluates
-them as given and warns with a count, ``error`` raises :class:`OutOfRangeError`. NaN inputs are always an
-error. A "cell" is one entry of an input's first axis; a one-entry field component (``u`` on a grid) is
+them as given and warns with a count, ``count`` evaluates them as given silently, ``error`` raises
+:class:`OutOfRangeError`; a call may override the handle's policy (``surrogate(x, policy="error")``). NaN inputs
+are always an error. Files with manifold bounds (metadata ``manifold``, e.g. C_min(Z)..C_max(Z)) have cells
+inside the box but off those bounds handled by the same policy (``manifold=False`` checks the box only).
+:attr:`Surrogate.counters` totals the cells evaluated and those out of range or off the manifold over all calls,
+so a solver can report them once instead of a warning per call (the C wrapper's surrogate_get_counters). A "cell" is one entry of an input's first axis; a one-entry field component (``u`` on a grid) is
 checked on every element against its one range.
 
 Inputs are real numbers (float or int, cast to float32); complex, bool, string and object arrays are refused
@@ -34,15 +39,16 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from surrogate.errors import UserError
+from surrogate.threads import available_cpus
 
-from .metadata import POLICIES, PROVIDERS, REAL_KINDS, Tensor, read_model_file
+from .metadata import MANIFOLD_KEY, POLICIES, PROVIDERS, REAL_KINDS, Manifold, Tensor, read_model_file
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -74,14 +80,6 @@ def _env_int(names: tuple[str, ...]) -> int | None:
     return None
 
 
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, which MPI launchers and batch systems set)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def default_threads() -> int:
     """Intra-op threads that share the node fairly between MPI ranks.
 
@@ -104,6 +102,12 @@ def gpu_visible() -> bool:
     if torch is not None:
         return bool(torch.cuda.is_available())
     return os.path.exists("/dev/nvidiactl") and os.environ.get("CUDA_VISIBLE_DEVICES", "0") not in ("", "-1")
+
+
+def _check_policy(policy: str) -> str:
+    if policy not in POLICIES:
+        raise UserError(f"out-of-range policy {policy!r}: expected one of {', '.join(POLICIES)}")
+    return policy
 
 
 def _warn(message: str, category: type[Warning]) -> None:
@@ -156,17 +160,28 @@ class _Limits:
         return len(self.labels) if len(self.labels) == flat_width else 1
 
 
+@dataclass
+class RangeCounters:
+    """Totals over the calls of one Surrogate (the C wrapper's surrogate_counters)."""
+
+    calls: int = 0               # calls that evaluated or refused cells
+    cells: int = 0               # cells evaluated
+    out_of_range_cells: int = 0  # cells with an input outside its box range
+    off_manifold_cells: int = 0  # cells inside the box, outside the manifold bounds
+    refused_calls: int = 0       # calls refused under policy 'error'
+    by_tensor: dict[str, int] = field(default_factory=dict)  # out-of-range cells per input tensor
+
+
 class Surrogate:
     """One loaded ONNX surrogate: ``surrogate(x)`` / ``surrogate.run({...})`` map physical inputs to outputs."""
 
     def __init__(self, path: str | os.PathLike, *, provider: str = "auto", threads: int | None = None,
-                 policy: str = "warn", device_id: int = 0):
+                 policy: str = "warn", device_id: int = 0, manifold: bool = True, spinning: bool = True):
         import onnxruntime as ort
 
         if provider not in PROVIDERS:
             raise UserError(f"provider {provider!r}: expected one of {', '.join(PROVIDERS)}")
-        if policy not in POLICIES:
-            raise UserError(f"out-of-range policy {policy!r}: expected one of {', '.join(POLICIES)}")
+        _check_policy(policy)
         self.path = Path(path)
         data, self.info = read_model_file(self.path)
         self.signature = self.info.signature
@@ -187,6 +202,8 @@ class Surrogate:
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not spinning:  # idle intra-op threads sleep at once, leaving the cores to a solver between calls
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(data, sess_options=options, providers=requested)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph types for graphs it cannot load
@@ -197,7 +214,9 @@ class Surrogate:
                   "cuDNN libraries onnxruntime-gpu needs did not load", ProviderFallbackWarning)
         several = len(self.signature.inputs) > 1
         self.limits = {t.name: _Limits.of(t, f"{t.name}/" if several else "") for t in self.signature.inputs}
-        self.last_out_of_range = 0  # cells outside the ranges in the last call (counted under warn and error)
+        self.last_out_of_range = 0  # cells outside the ranges or off the manifold in the last call
+        self.counters = RangeCounters()
+        self.manifold: Manifold | None = self.info.manifold if manifold and MANIFOLD_KEY in self.info.raw else None
 
     @property
     def provider(self) -> str:
@@ -226,17 +245,23 @@ class Surrogate:
         return (f"Surrogate({str(self.path)!r}, {self.signature.describe()}, provider={self.provider}, "
                 f"threads={self.threads}, policy={self.policy!r})")
 
-    def __call__(self, x: Any) -> Any:
-        """Physical outputs for physical inputs of the model's one input tensor, in the caller's array type."""
+    def __call__(self, x: Any, policy: str | None = None) -> Any:
+        """Physical outputs for physical inputs of the model's one input tensor, in the caller's array type;
+        `policy` overrides the handle's out-of-range policy for this call."""
         tensor_in, tensor_out = self.info.row_tensors
         kind = _kind(x)
         if kind == "numpy":
-            return self.run({tensor_in.name: x})[tensor_out.name]
-        return self._run_bound(x, kind, tensor_in, tensor_out)
+            return self.run({tensor_in.name: x}, policy)[tensor_out.name]
+        return self._run_bound(x, kind, tensor_in, tensor_out, policy or self.policy)
 
-    def run(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    def reset_counters(self) -> None:
+        self.counters = RangeCounters()
+
+    def run(self, inputs: Mapping[str, Any], policy: str | None = None) -> dict[str, np.ndarray]:
         """{output name: float32 array} for {input name: array} (NumPy or anything np.asarray takes), every input
-        tensor of the signature given, after the shape checks and the out-of-range policy of each."""
+        tensor of the signature given, after the shape checks and the out-of-range policy of each (`policy`
+        overrides the handle's for this call)."""
+        policy = _check_policy(policy or self.policy)
         expected = [t.name for t in self.signature.inputs]
         if sorted(inputs) != sorted(expected):
             raise InputError(f"inputs {', '.join(map(repr, inputs)) or '(none)'}: the model takes "
@@ -244,10 +269,13 @@ class Surrogate:
         sizes: dict[str, int] = {}
         feed = {}
         self.last_out_of_range = 0
+        self.counters.calls += 1
         for tensor in self.signature.inputs:
-            feed[tensor.name] = self._prepare(tensor, inputs[tensor.name], sizes)
+            feed[tensor.name] = self._prepare(tensor, inputs[tensor.name], sizes, policy)
         names = [t.name for t in self.signature.outputs]
-        return dict(zip(names, self.session.run(names, feed)))
+        result = dict(zip(names, self.session.run(names, feed)))
+        self.counters.cells += len(next(iter(feed.values())))
+        return result
 
     # --- checks -------------------------------------------------------------------------------------------
     def _check_shape(self, tensor: Tensor, shape: tuple[int, ...], sizes: dict[str, int]) -> None:
@@ -260,7 +288,8 @@ class Surrogate:
             raise InputError(f"{tensor.name} of shape {tuple(shape)}: expected {tensor.layout()}"
                              + (f" (given {named})" if named and len(self.signature.inputs) > 1 else ""))
 
-    def _range_verdict(self, limits: _Limits, lo: np.ndarray, hi: np.ndarray, count_outside: Callable[[], int]) -> bool:
+    def _range_verdict(self, limits: _Limits, lo: np.ndarray, hi: np.ndarray, count_outside: Callable[[], int],
+                       policy: str, tensor: str) -> bool:
         """Apply the policy to per-component minima/maxima; True when the inputs must be clipped."""
         if np.isnan(lo).any() or np.isnan(hi).any():
             bad = [n for n, a, b in zip(limits.labels, lo, hi) if np.isnan(a) or np.isnan(b)]
@@ -268,18 +297,73 @@ class Surrogate:
         outside = (lo < limits.lower) | (hi > limits.upper)
         if not outside.any():
             return False
-        if self.policy == "clip":
-            return True
         count = count_outside()
-        self.last_out_of_range += count
+        self._count(count, tensor)
+        if policy == "clip":
+            return True
         columns = ", ".join(f"{name} in [{a:.4g}, {b:.4g}] (trained [{l:.4g}, {u:.4g}])"
                             for name, a, b, l, u, out in zip(limits.labels, lo, hi, limits.lower, limits.upper,
                                                              outside) if out)
-        message = f"{count} cell(s) outside the trained range: {columns}"
-        if self.policy == "error":
-            raise OutOfRangeError(message + "; use policy 'clip' or 'warn' to evaluate them")
-        _warn(message, OutOfRangeWarning)
+        self._report(policy, f"{count} cell(s) outside the trained range: {columns}")
         return False
+
+    def _count(self, count: int, tensor: str, off_manifold: bool = False) -> None:
+        self.last_out_of_range += count
+        counters = self.counters
+        counters.by_tensor[tensor] = counters.by_tensor.get(tensor, 0) + count
+        if off_manifold:
+            counters.off_manifold_cells += count
+        else:
+            counters.out_of_range_cells += count
+
+    def _report(self, policy: str, message: str) -> None:
+        """What policy warn / error do with cells outside (count does nothing more than counting them)."""
+        if policy == "error":
+            self.counters.refused_calls += 1
+            raise OutOfRangeError(message + "; use policy 'clip' or 'warn' to evaluate them")
+        if policy == "warn":
+            _warn(message, OutOfRangeWarning)
+
+    def _manifold_verdict(self, x: Any, policy: str, xp: Any) -> Any:
+        """Cells of the row tensor `x` (NumPy/CuPy module `xp`, or torch when None) inside the box but off the
+        manifold bounds, under the policy; returns `x`, clipped to the bounds under 'clip'. Cells out of the box
+        were already counted (and under 'clip' clamped into it)."""
+        m = self.manifold
+        if xp is np:
+            off = m.off(x)
+            if not off.any():  # the usual case: one pass over the bounded columns, nothing else
+                return x
+            k = m.bins(x[:, m.along])
+            lower, upper = m.lower[k], m.upper[k]
+        elif xp is None:
+            import torch
+
+            edges = torch.as_tensor(m.edges[1:-1], device=x.device)
+            k = torch.searchsorted(edges, x[:, m.along].contiguous(), right=True)
+            lower, upper = (torch.as_tensor(b, device=x.device)[k] for b in (m.lower, m.upper))
+            off = ((x < lower) | (x > upper)).any(1)
+        else:
+            k = xp.searchsorted(xp.asarray(m.edges[1:-1]), x[:, m.along], side="right")
+            lower, upper = xp.asarray(m.lower)[k], xp.asarray(m.upper)[k]
+            off = ((x < lower) | (x > upper)).any(1)
+        limits = self.limits[self.info.row_tensors[0].name]
+        box = [limits.lower, limits.upper] if xp is not None else [torch.as_tensor(b, device=x.device)
+                                                                    for b in (limits.lower, limits.upper)]
+        off = off & ~((x < box[0]) | (x > box[1])).any(1)
+        count = int(off.sum())
+        if count == 0:
+            return x
+        self._count(count, self.info.row_tensors[0].name, off_manifold=True)
+        if policy == "clip":
+            return torch.clamp(x, lower, upper) if xp is None else xp.clip(x, lower, upper)
+        first = int(off.nonzero()[0][0]) if xp is not None else int(off.nonzero()[0, 0])
+        row = [float(v) for v in x[first]]
+        column = next(i for i, v in enumerate(row) if not float(lower[first, i]) <= v <= float(upper[first, i]))
+        names = self.input_names
+        self._report(policy, f"{count} cell(s) off the trained manifold: first cell {first}: {names[column]} = "
+                             f"{row[column]:.4g} outside [{float(lower[first, column]):.4g}, "
+                             f"{float(upper[first, column]):.4g}] at {names[m.along]} = {row[m.along]:.4g}")
+        return x
 
     def count_out_of_range(self, x: np.ndarray) -> int:
         """Number of cells (entries of the first axis) of the one input tensor with an input outside the range."""
@@ -287,7 +371,7 @@ class Surrogate:
         return _rows_outside(np.asarray(x), limits.lower, limits.upper)
 
     # --- NumPy --------------------------------------------------------------------------------------------
-    def _prepare(self, tensor: Tensor, x: Any, sizes: dict[str, int]) -> np.ndarray:
+    def _prepare(self, tensor: Tensor, x: Any, sizes: dict[str, int], policy: str) -> np.ndarray:
         """Checked, C-contiguous float32 inputs after the out-of-range policy (a copy only when needed)."""
         x = np.asarray(x)
         self._check_shape(tensor, x.shape, sizes)
@@ -299,12 +383,15 @@ class Surrogate:
         # one contiguous row per component: reductions along contiguous rows are ~30x faster
         columns = np.ascontiguousarray(x.reshape(-1, limits.columns(x.shape[-1])).T)
         lo, hi = columns.min(axis=1), columns.max(axis=1)  # NaN propagates into min/max: this finds both
-        if self._range_verdict(limits, lo, hi, lambda: _rows_outside(x, limits.lower, limits.upper)):
+        if self._range_verdict(limits, lo, hi, lambda: _rows_outside(x, limits.lower, limits.upper), policy,
+                               tensor.name):
             x = np.clip(x, limits.lower, limits.upper)
+        if self.manifold is not None:
+            x = self._manifold_verdict(x, policy, np)
         return x
 
     # --- device arrays through IO binding ------------------------------------------------------------------
-    def _run_bound(self, x: Any, kind: str, tensor_in: Tensor, tensor_out: Tensor) -> Any:
+    def _run_bound(self, x: Any, kind: str, tensor_in: Tensor, tensor_out: Tensor, policy: str) -> Any:
         """torch tensors / CuPy arrays bound by pointer: inputs read and outputs written in place, same device.
 
         The CUDA branches (torch on CUDA, CuPy) follow ONNX Runtime's IO-binding documentation but were not
@@ -319,6 +406,8 @@ class Surrogate:
         out_shape = tuple(sizes[axis] if isinstance(axis, str) else axis for axis in tensor_out.shape)
         limits = self.limits[tensor_in.name]
         self.last_out_of_range = 0
+        _check_policy(policy)
+        self.counters.calls += 1
         if kind == "torch":
             import torch
 
@@ -331,8 +420,11 @@ class Surrogate:
                 upper = torch.as_tensor(limits.upper, device=x.device)
                 flat = x.reshape(-1, limits.columns(x.shape[-1]))
                 lo, hi = flat.amin(dim=0).cpu().numpy(), flat.amax(dim=0).cpu().numpy()
-                if self._range_verdict(limits, lo, hi, lambda: _rows_outside(x, lower, upper)):
+                if self._range_verdict(limits, lo, hi, lambda: _rows_outside(x, lower, upper), policy,
+                                       tensor_in.name):
                     x = torch.clamp(x, lower, upper)
+                if self.manifold is not None:
+                    x = self._manifold_verdict(x, policy, None)
             y = torch.empty(out_shape, dtype=torch.float32, device=x.device)
             x_ptr, y_ptr = x.data_ptr(), y.data_ptr()
             if on_cuda:
@@ -347,8 +439,11 @@ class Surrogate:
                 lower, upper = cupy.asarray(limits.lower), cupy.asarray(limits.upper)
                 flat = x.reshape(-1, limits.columns(x.shape[-1]))
                 lo, hi = cupy.asnumpy(flat.min(axis=0)), cupy.asnumpy(flat.max(axis=0))
-                if self._range_verdict(limits, lo, hi, lambda: _rows_outside(x, lower, upper)):
+                if self._range_verdict(limits, lo, hi, lambda: _rows_outside(x, lower, upper), policy,
+                                       tensor_in.name):
                     x = cupy.clip(x, lower, upper)
+                if self.manifold is not None:
+                    x = self._manifold_verdict(x, policy, cupy)
             y = cupy.empty(out_shape, dtype=cupy.float32)
             x_ptr, y_ptr = x.data.ptr, y.data.ptr
             cupy.cuda.get_current_stream().synchronize()
@@ -362,4 +457,5 @@ class Surrogate:
         binding.bind_input(tensor_in.name, device_type, device_id, np.float32, tuple(x.shape), x_ptr)
         binding.bind_output(tensor_out.name, device_type, device_id, np.float32, out_shape, y_ptr)
         self.session.run_with_iobinding(binding)  # returns after the device work has finished
+        self.counters.cells += int(x.shape[0])
         return y

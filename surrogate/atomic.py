@@ -10,9 +10,12 @@ writer on another node of a shared file system from removing a live writer's fil
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import re
+import shutil
 import signal
 import socket
 import threading
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 SIGTERM_EXIT = 128 + signal.SIGTERM  # the shell's exit status for a process ended by SIGTERM
+NEARLY_FULL = 1 << 20  # bytes: less free space than this after a failed write means the disk is full
 
 
 def _temp_prefix(target: Path) -> str:
@@ -84,9 +88,35 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         try:
             yield tmp
             os.replace(tmp, target)
+        except OSError as exc:
+            if exc.filename is None:  # a write through a handle (a full disk) names no file: name the target
+                exc.filename = str(target)
+            raise
+        except RuntimeError as exc:  # HDF5 and torch write in C and report a failed write as a RuntimeError
+            error = _failed_write(exc, target)
+            if error is None:
+                raise
+            raise error from None
         finally:
             if tmp.exists():
                 tmp.unlink()
+
+
+def _failed_write(exc: RuntimeError, target: Path) -> OSError | None:
+    """The OSError behind a library's RuntimeError about writing `target`: the errno HDF5 quotes, or ENOSPC when
+    the file system has (almost) no space left (torch quotes none); None when it does not look like a failed
+    write, so the RuntimeError stays what it is (a bug)."""
+    quoted = re.search(r"errno = (\d+)", str(exc))
+    if quoted:
+        code = int(quoted.group(1))
+    else:
+        try:
+            if shutil.disk_usage(target.parent).free >= NEARLY_FULL:
+                return None
+        except OSError:
+            return None
+        code = errno.ENOSPC
+    return OSError(code, os.strerror(code), str(target))
 
 
 def strict_json(data: Any) -> Any:

@@ -36,6 +36,7 @@ FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "lr": _NUMBER, "weight_decay": _NUMBER, "lr_schedule": _TEXT, "batch_size": _INT, "epochs": _INT,
     "patience": _INT, "min_delta": _NUMBER, "val_fraction": _NUMBER, "test_fraction": _NUMBER, "seed": _INT,
     "device": _TEXT, "lbfgs_epochs": _INT, "dtype": _TEXT,
+    "stream_memory": _NUMBER, "threads": _INT,
 }
 
 
@@ -76,6 +77,8 @@ class TrainOptions:
     device: str = "auto"
     lbfgs_epochs: int = 0
     dtype: str = "float32"
+    stream_memory: float = 0.0  # MB of the shuffle buffer when the table is streamed; 0: read it into memory
+    threads: int = 0  # torch intra-op threads; 0: chosen from the problem size and the jobs on this node
 
     def validate(self) -> None:
         """One-line errors for values out of their range (types are checked by :meth:`from_mapping`)."""
@@ -86,7 +89,7 @@ class TrainOptions:
         for name, value in (("batch_size", self.batch_size), ("epochs", 1 if self.epochs is None else self.epochs)):
             if int(value) < 1:
                 raise UserError(f"{name}={value}: expected a positive integer")
-        for name in ("patience", "min_delta", "weight_decay", "lbfgs_epochs"):
+        for name in ("patience", "min_delta", "weight_decay", "lbfgs_epochs", "stream_memory", "threads"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name}={getattr(self, name)}: expected zero or more")
         if not (self.lr > 0 and math.isfinite(self.lr)):

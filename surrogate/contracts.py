@@ -4,7 +4,7 @@
 entry-point group   base class                  what the plugin provides
 ==================  ==========================  ================================================================
 surrogate.tables    :class:`TableGenerator`     ``build(output, **options) -> BuildReport`` writing one dataset;
-                                                optional ``summary(path)`` and ``plot(path, out_dir)``
+                                                optional ``summary``, ``plot`` and ``check`` hooks
 surrogate.tasks     :class:`Task`               how a dataset and a model become named loss terms, how a run is
                                                 evaluated, what is exported
 surrogate.models    :class:`ModelFactory`       ``build(n_inputs, n_outputs, *, output_names, **options)``
@@ -59,7 +59,8 @@ class TableGenerator:
     :func:`surrogate.datasets.write_trajectories` / ``write_collocation``), shows progress when ``progress``
     is true, resumes an interrupted build where it can, and returns a :class:`BuildReport`.
     ``summary(path)`` returns extra ``(label, value)`` lines for ``surrogate table info``; ``plot(path,
-    out_dir)`` writes PNG figures and returns their paths. Both are optional.
+    out_dir)`` writes PNG figures and returns their paths; ``check(path)`` returns ``(label, value, passed)``
+    content checks for ``surrogate table check`` (passed None: a figure without a bound). All are optional.
     """
 
     description: ClassVar[str] = ""
@@ -277,6 +278,7 @@ class TaskSettings:
     seed: int
     device: torch.device
     dtype: torch.dtype = field(default_factory=lambda: _float32())
+    stream_memory_mb: float = 0.0  # > 0: read the dataset in blocks through a buffer of this size (``streams``)
 
 
 def _float32() -> "torch.dtype":
@@ -312,6 +314,7 @@ class Task:
     options: ClassVar[tuple[Option, ...]] = ()
     datasets: ClassVar[tuple[str, ...]] = ("scattered",)
     differentiates_inputs: ClassVar[bool] = False  # terms take derivatives w.r.t. inputs (PINN residuals)
+    streams: ClassVar[bool] = False  # can train within settings.stream_memory_mb, never holding the whole dataset
 
     model: nn.Module
     trainable: nn.Module
@@ -396,6 +399,7 @@ def contracts() -> dict[str, tuple[type, tuple[Method, ...]]]:
             Method("build", ("output",), ("progress",)),
             Method("summary", ("path",), optional=True),
             Method("plot", ("path", "out_dir"), optional=True),
+            Method("check", ("path",), optional=True),
         )),
         "models": (ModelFactory, (Method("build", ("n_inputs", "n_outputs"), ("output_names",)),)),
         "weightings": (__getattr__("WeightingStrategy"), (

@@ -33,12 +33,20 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
 def split_groups(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int,
                  train_groups: Sequence[int] = ()) -> dict[str, np.ndarray]:
     """Seeded partition of rows by whole groups (flamelets, trajectories): the groups, not the rows, are drawn
-    into val and test, with about the given fractions of groups, so held-out scores measure generalization to
-    unseen conditions. `train_groups` always stay in training: the groups that bound the data (the extinguished
+    into val and test (:func:`group_assignment`), so held-out scores measure generalization to unseen
+    conditions."""
+    chosen = group_assignment(np.unique(labels), val_fraction, test_fraction, seed, train_groups)
+    return {split: np.sort(np.flatnonzero(np.isin(labels, members))) for split, members in chosen.items()}
+
+
+def group_assignment(groups: np.ndarray, val_fraction: float, test_fraction: float, seed: int,
+                     train_groups: Sequence[int] = ()) -> dict[str, np.ndarray]:
+    """{split: group labels} for the distinct, sorted `groups`: about the given fractions of groups drawn into
+    val and test. `train_groups` always stay in training: the groups that bound the data (the extinguished
     flamelet is the table's only frozen state; holding it out asks the model to extrapolate, not generalize).
-    Needs at least one drawable group per non-empty split."""
+    Needs at least one drawable group per non-empty split. Streamed training (:mod:`surrogate.streaming`)
+    draws the same groups from the labels alone."""
     check_fractions(val_fraction, test_fraction)
-    groups = np.unique(labels)
     kept = np.isin(groups, np.asarray(train_groups, dtype=groups.dtype))
     drawable = groups[~kept]
     parts = split_indices(len(drawable), val_fraction, test_fraction, seed)
@@ -50,7 +58,31 @@ def split_groups(labels: np.ndarray, val_fraction: float, test_fraction: float, 
         raise UserError(f"only {len(groups)} groups: too few to hold out whole groups for val and test")
     chosen = {split: drawable[index] for split, index in parts.items()}
     chosen["train"] = np.concatenate([chosen["train"], groups[kept]])
-    return {split: np.sort(np.flatnonzero(np.isin(labels, members))) for split, members in chosen.items()}
+    return chosen
+
+
+BYTES_PER_VALUE = 24  # in-memory training per table value: float64 read and stacked, float32 device matrix
+
+
+def available_memory() -> int | None:
+    """Bytes the OS says a new allocation can take without swapping (Linux MemAvailable); None elsewhere."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_fits_in_memory(table: Table, n_columns: int) -> None:
+    """A table too large to read whole is a one-line error naming --stream-memory, not an out-of-memory kill."""
+    needed, available = table.n_rows * n_columns * BYTES_PER_VALUE, available_memory()
+    if available is not None and needed > available:
+        raise UserError(f"{table.path}: training on its {table.n_rows} rows in memory needs about "
+                        f"{needed / 2**30:.1f} GiB, {available / 2**30:.1f} GiB are available; stream it "
+                        "with --stream-memory MB")
 
 
 @dataclass
@@ -75,6 +107,7 @@ class TrainingData:
         softmax_mask: Sequence[bool],
         splits: dict[str, np.ndarray],
     ) -> "TrainingData":
+        check_fits_in_memory(table, len(inputs) + len(outputs))
         x = table.read_matrix(list(inputs))
         y = table.read_matrix(list(outputs))
         for name, column in zip([*inputs, *outputs], [*x.T, *y.T]):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .metrics import metrics_table
-from .errors import RunError
+from .errors import RunError, TableError, UserError
 from .run import load_run
 from .table import Table
 
@@ -25,10 +25,17 @@ def evaluate_run(run_dir: str | Path, table_path: str | Path | None = None,
     if table_path is None:
         rows = run.split_indices(split)
         label = split
+        if len(rows) and (rows.min() < 0 or rows.max() >= table.n_rows):
+            raise RunError(f"{run.path}: split {split!r} names row {int(rows.max())}, but {table.path} has "
+                           f"{table.n_rows} rows; the run or its table is damaged")
+        if not len(rows):
+            raise UserError(f"--split {split}: the run's {split} split is empty; choose another split")
     else:
         rows = np.arange(table.n_rows)
         label = f"all rows of {table.path.name}"
-    x = table.read_matrix(run.input_names)[rows]
-    y = table.read_matrix(run.output_names)[rows]
+        if not table.n_rows:
+            raise TableError(f"{table.path}: the table has no rows to evaluate on")
+    x = table.check_finite(table.read_matrix(run.input_names)[rows], run.input_names, rows)
+    y = table.check_finite(table.read_matrix(run.output_names)[rows], run.output_names, rows)
     pred = np.concatenate([run.predict(x[s:s + PREDICT_CHUNK]) for s in range(0, len(x), PREDICT_CHUNK)])
     return metrics_table(y, pred, run.output_names), label

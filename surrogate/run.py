@@ -3,18 +3,29 @@
 Files: ``config.json`` (resolved configuration, task, table hash, names, units, input ranges, signature),
 ``model.pt`` (state dict of the task's physical model, loaded with ``weights_only=True``), ``scalers.json``
 (the task's state: scalers, closure mask), ``splits.npz`` (indices of train/val/test), ``history.csv``
-(one line per epoch), ``metrics.json``, ``checkpoint.pt`` (for ``--resume``) and ``plots/``.
+(one line per epoch), ``metrics.json``, ``checkpoint.pt`` (for ``--resume``), ``plots/`` and, written last,
+``complete.json``: the SHA-256 of ``model.pt``, ``scalers.json`` and ``splits.npz``.
+
+A directory is a run once ``complete.json`` is there (or, for runs from before it existed, ``model.pt``);
+:func:`load_run` checks the recorded hashes (a few milliseconds) and the types in ``config.json``, so a damaged,
+truncated or replaced file is a one-line :class:`~surrogate.errors.RunError`, never a wrong model. A new run
+that fails removes what it wrote (:meth:`RunDirectory.removed_on_failure`), so a rerun with the same ``-o`` is
+not blocked; a killed run keeps its checkpoint for ``--resume``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import math
 import os
+import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -23,6 +34,7 @@ from torch import nn
 from . import registry
 from .atomic import atomic_path, write_json
 from .errors import RunError
+from .table import file_sha256
 
 CONFIG = "config.json"
 WEIGHTS = "model.pt"
@@ -32,6 +44,9 @@ HISTORY = "history.csv"
 METRICS = "metrics.json"
 CHECKPOINT = "checkpoint.pt"
 PLOTS = "plots"
+COMPLETE = "complete.json"
+VERIFIED = (WEIGHTS, SCALERS, SPLITS)  # the files complete.json holds a SHA-256 of
+RUN_FILES = (CONFIG, SPLITS, SCALERS, HISTORY, CHECKPOINT, WEIGHTS, METRICS, COMPLETE)
 DEFAULT_TASK = "regression"  # runs from before tasks existed
 
 
@@ -64,8 +79,52 @@ class RunDirectory:
     def file(self, name: str) -> Path:
         return self.path / name
 
-    def holds_run(self) -> bool:
-        return self.file(CONFIG).exists() or self.file(WEIGHTS).exists()
+    def state(self) -> str:
+        """'complete' (a finished run), 'unfinished' (a checkpoint to --resume from), 'started' (a start killed
+        before its first epoch ended: nothing worth keeping) or 'empty'."""
+        if self.file(COMPLETE).exists() or self.file(WEIGHTS).exists():
+            return "complete"
+        if self.file(CHECKPOINT).exists():
+            return "unfinished"
+        return "started" if self.file(CONFIG).exists() else "empty"  # config.json is what a start writes first
+
+    def check_new(self) -> None:
+        """Before a new run: refuse a directory that holds a run, clear what a start killed before its first
+        epoch left (config, splits, scalers: nothing a rerun would not write again)."""
+        state = self.state()
+        if state == "complete":
+            raise RunError(f"{self.path}: already holds a finished run; use another -o, or --resume --epochs N "
+                           "to train it longer")
+        if state == "unfinished":
+            raise RunError(f"{self.path}: holds an unfinished run (a checkpoint, no model.pt); continue it with "
+                           "--resume, or delete the directory to start over")
+        if state == "started":
+            self.remove_files()
+
+    def remove_files(self, keep: frozenset[str] = frozenset()) -> None:
+        """Remove the files a run writes (and plots/) but those in `keep`, never anything else the user put in
+        the directory."""
+        for name in set(RUN_FILES) - keep:
+            with contextlib.suppress(FileNotFoundError):
+                self.file(name).unlink()
+        if PLOTS not in keep:
+            shutil.rmtree(self.file(PLOTS), ignore_errors=True)
+
+    @contextlib.contextmanager
+    def removed_on_failure(self) -> Iterator[None]:
+        """A new run: if the block raises (a bad option found late, divergence, a full disk), remove what it
+        wrote, and the directory when it made it, so the same -o works again. A kill (or Ctrl-C) keeps the
+        files: the checkpoint is there for --resume."""
+        existed = self.path.exists()
+        there = frozenset(name for name in (*RUN_FILES, PLOTS) if self.file(name).exists())
+        try:
+            yield
+        except Exception:
+            self.remove_files(keep=there)
+            if not existed:
+                with contextlib.suppress(OSError):
+                    self.path.rmdir()
+            raise
 
     def write_start(self, config: Mapping[str, Any], task_state: Mapping[str, Any],
                     splits: Mapping[str, np.ndarray]) -> None:
@@ -89,11 +148,29 @@ class RunDirectory:
             raise RunError(f"{config_file}: expected a JSON object")
         return config
 
+    def update_config(self, changes: Mapping[str, Any]) -> None:
+        """Rewrite config.json (atomically) with the keys of `changes` replaced."""
+        write_json(self.file(CONFIG), {**self.read_config(), **changes})
+
     def read_json(self, name: str) -> Any:
         try:
             return json.loads(self.file(name).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RunError(f"{self.file(name)}: unreadable ({exc.__class__.__name__}); the run is damaged") from None
+
+    def verify(self) -> None:
+        """The files complete.json lists must have the SHA-256 it recorded when the run finished."""
+        recorded = self.read_json(COMPLETE)
+        hashes = recorded.get("sha256") if isinstance(recorded, dict) else None
+        if not isinstance(hashes, dict):
+            raise RunError(f"{self.file(COMPLETE)}: expected {{\"sha256\": {{file: hash}}}}; the run is damaged")
+        for name, expected in hashes.items():
+            if not self.file(str(name)).is_file():
+                raise RunError(f"{self.path}: {name} is missing; the run is damaged")
+            if file_sha256(self.file(str(name))) != expected:
+                raise RunError(f"{self.file(str(name))}: its content changed since the run finished (SHA-256 differs "
+                               f"from {COMPLETE}); the file is damaged or replaced (after a killed --resume, rerun "
+                               "it)")
 
     def load_tensors(self, name: str, device: torch.device | str = "cpu") -> Any:
         """A torch file saved by this module, loaded with weights_only=True; damage is a one-line RunError."""
@@ -101,12 +178,12 @@ class RunDirectory:
             return torch.load(self.file(name), map_location=device, weights_only=True)
         except FileNotFoundError:
             raise RunError(f"{self.path}: run is incomplete (no {name}); train it or resume with --resume") from None
-        except Exception as exc:  # truncated zip, foreign pickle refused by weights_only, ...
-            raise RunError(f"{self.file(name)}: not a readable checkpoint of this toolkit "
-                           f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:120]})") from None
+        except Exception as exc:  # truncated zip, foreign pickle refused by weights_only, empty file, ...
+            raise RunError(f"{self.file(name)}: not a readable checkpoint of this toolkit ({_first_line(exc)})") \
+                from None
 
     def save_tensors(self, name: str, data: Any) -> None:
-        with atomic_path(self.file(name)) as tmp:
+        with atomic_path(self.file(name)) as tmp:  # a full disk is an OSError naming the file
             torch.save(data, tmp)
 
     def append_history(self, row: Mapping[str, float], first: bool) -> None:
@@ -136,9 +213,25 @@ class RunDirectory:
                 tmp.write_text(buffer.getvalue())
         return history
 
+    def trained_epochs(self) -> int:
+        """Epochs the run's history records (0 when it has none)."""
+        if not self.file(HISTORY).is_file():
+            return 0
+        history = self.read_history(upto=math.inf, rewrite=False)
+        return int(history[-1]["epoch"]) if history else 0
+
     def write_results(self, model_state: Mapping[str, torch.Tensor], metrics: Mapping[str, Any]) -> None:
+        """The trained model and its metrics, then complete.json, which makes the directory a run."""
         self.save_tensors(WEIGHTS, {k: v.cpu() for k, v in model_state.items()})
         write_json(self.file(METRICS), dict(metrics))
+        write_json(self.file(COMPLETE), {"sha256": {name: file_sha256(self.file(name)) for name in VERIFIED
+                                                    if self.file(name).is_file()}})
+
+
+def _first_line(exc: BaseException, count: int = 1) -> str:
+    """'TypeName: first `count` lines of the message' (joined, at most 200 characters) for a one-line error."""
+    text = " ".join(line.strip() for line in str(exc).splitlines()[:count])
+    return f"{exc.__class__.__name__}: {text[:200]}" if text else exc.__class__.__name__
 
 
 @dataclass
@@ -188,8 +281,18 @@ class LoadedRun:
 
     def split_indices(self, split: str) -> np.ndarray:
         """Indices (rows of the training table, for row tasks) in split 'train', 'val' or 'test'."""
-        with np.load(self.path / SPLITS) as data:
-            return data[split]
+        try:
+            with np.load(self.path / SPLITS) as data:
+                if split not in data.files and "val" in data.files:
+                    raise RunError(f"{self.path / SPLITS}: the run did not store its {split} rows (a streamed run "
+                                   "keeps them only when they fit in --stream-memory); metrics.json has its "
+                                   f"{split} metrics")
+                indices = np.asarray(data[split])
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise RunError(f"{self.path / SPLITS}: unreadable ({_first_line(exc)}); the run is damaged") from None
+        if indices.ndim != 1 or indices.dtype.kind not in "iu":
+            raise RunError(f"{self.path / SPLITS}: split {split!r} is not a list of row indices; the run is damaged")
+        return indices
 
     @torch.no_grad()
     def predict(self, x_phys: np.ndarray) -> np.ndarray:
@@ -202,24 +305,63 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     return RunDirectory(path).read_config()
 
 
+def _is_names(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, str) for item in value)
+
+
+def _is_range(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)
+            and all(math.isfinite(v) for v in value) and value[0] <= value[1])
+
+
+def check_config(config: Mapping[str, Any], source: Path) -> None:
+    """The keys of config.json that loading a run reads, with the types `surrogate train` writes: a one-line
+    RunError naming the key otherwise (a hand-edited or foreign file)."""
+    missing = [key for key in ("model", "inputs", "outputs", "units", "input_ranges", "table", "table_sha256")
+               if key not in config]
+    if missing:
+        raise RunError(f"{source}: lacks {', '.join(missing)}; not written by `surrogate train`")
+    model, task = config["model"], config.get("task", {"name": DEFAULT_TASK})
+    ranges, units = config["input_ranges"], config["units"]
+    checks = [  # in order, each may rely on the ones before
+        ("model", "{\"name\": ..., \"options\": {...}}", lambda: isinstance(model, dict)
+         and isinstance(model.get("name"), str) and isinstance(model.get("options", {}), dict)),
+        ("task", "{\"name\": ..., \"options\": {...}}", lambda: isinstance(task, dict)
+         and isinstance(task.get("name"), str)),
+        ("inputs", "a non-empty list of names", lambda: _is_names(config["inputs"])),
+        ("outputs", "a non-empty list of names", lambda: _is_names(config["outputs"])),
+        ("units", "a mapping of column names to unit strings",
+         lambda: isinstance(units, dict) and all(isinstance(v, str) for v in units.values())),
+        ("input_ranges", "a [min, max] pair of finite numbers for every input", lambda: isinstance(ranges, dict)
+         and all(_is_range(ranges.get(name)) for name in config["inputs"])),
+        ("table", "a path", lambda: isinstance(config["table"], str)),
+        ("table_sha256", "a SHA-256 in hex", lambda: isinstance(config["table_sha256"], str)),
+    ]
+    for key, expected, ok in checks:
+        if not ok():
+            raise RunError(f"{source}: {key}: expected {expected}, got {json.dumps(config.get(key))[:80]}")
+
+
 def load_run(path: str | os.PathLike) -> LoadedRun:
     """Load a finished run directory; a missing, incomplete or damaged one is a one-line RunError."""
     directory = RunDirectory(path)
     config = directory.read_config()
-    missing = [key for key in ("model", "inputs", "outputs", "units", "input_ranges", "table", "table_sha256")
-               if key not in config]
-    if missing:
-        raise RunError(f"{directory.file(CONFIG)}: lacks {', '.join(missing)}; not written by `surrogate train`")
+    check_config(config, directory.file(CONFIG))
     for name in (SCALERS, WEIGHTS):
         if not directory.file(name).is_file():
             raise RunError(f"{directory.path}: run is incomplete (no {name}); train it or resume with --resume")
+    if directory.file(COMPLETE).exists():
+        directory.verify()
     task_cls = registry.load("tasks", str(config.get("task", {}).get("name", DEFAULT_TASK)))
     state = directory.load_tensors(WEIGHTS)
+    scalers = directory.read_json(SCALERS)
+    if not isinstance(scalers, dict):
+        raise RunError(f"{directory.file(SCALERS)}: expected a JSON object; the run is damaged")
     try:
-        model = task_cls.assemble(build_network(config), directory.read_json(SCALERS), config)
+        model = task_cls.assemble(build_network(config), scalers, config)
         model.load_state_dict(state)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise RunError(f"{directory.path}: {WEIGHTS} does not fit the model its {CONFIG} describes "
-                       f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:160]})") from None
+        raise RunError(f"{directory.path}: {WEIGHTS} and {SCALERS} do not fit the model its {CONFIG} describes "
+                       f"({_first_line(exc, count=2)})") from None  # torch names the mismatch on line 2
     model.eval()
     return LoadedRun(path=directory.path, config=config, model=model)

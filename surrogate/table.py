@@ -101,14 +101,15 @@ def decode_attr(value: Any) -> Any:
 def create_dataset(group: Any, name: str, units: str, description: str, *, data: np.ndarray | None = None,
                    shape: tuple[int, ...] | None = None, dtype: Any = np.float64) -> Any:
     """A dataset chunked by rows and compressed, with its units and description: given `data`, or empty of
-    `shape` and `dtype` to be filled in slices."""
+    `shape` and `dtype` to be filled in slices. Every chunk carries a Fletcher-32 checksum that HDF5 checks on
+    each read, so a flipped bit is an error, not a wrong number."""
     if data is not None:
         data = np.ascontiguousarray(data)
         shape, dtype = data.shape, data.dtype
     assert shape is not None
     chunks = (max(1, min(shape[0], CHUNK_ROWS)), *shape[1:])
     dataset = group.create_dataset(name, shape=shape, dtype=dtype, data=data, chunks=chunks, compression="gzip",
-                                   compression_opts=4, shuffle=True)
+                                   compression_opts=4, shuffle=True, fletcher32=True)  # checksum: bit rot is found
     dataset.attrs["units"] = units
     dataset.attrs["description"] = description
     return dataset
@@ -231,20 +232,56 @@ class Table:
                     for group, names in (("inputs", self.input_names), ("outputs", self.output_names))
                     for name in names
                 }
-                first = self.input_names[0] if self.input_names else self.output_names[0]
-                self.n_rows = int(h5[self._meta[first][0]][first].shape[0])
                 self.label_names: list[str] = list(h5["labels"].keys()) if "labels" in h5 else []
+                self.n_rows = self._check_columns(h5)
                 self.groups = [k for k in h5.keys() if k not in ("inputs", "outputs", "labels")]
         except TableError:
             raise
         except OSError as exc:
             raise TableError(f"{self.path}: not a readable HDF5 file ({exc.__class__.__name__})") from None
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:  # forged 'order', a column not a dataset
+            raise TableError(f"{self.path}: damaged table structure ({exc.__class__.__name__}: {exc})") from None
         self.attrs: dict[str, Any] = {k: decode_attr(v) for k, v in raw_attrs.items()}
         if int(self.attrs.get("format_version", 0)) > FORMAT_VERSION:
             raise TableError(
                 f"{self.path}: table format version {self.attrs['format_version']} is newer than this "
                 f"toolkit's ({FORMAT_VERSION}); upgrade thermo-surrogate"
             )
+
+    def _check_columns(self, h5: Any) -> int:
+        """The number of rows: every column (and label) must be 1-D, numeric and of one length; only metadata
+        is read."""
+        columns = [(f"/{group}/{name}", h5[group][name]) for name, (group, _, _) in self._meta.items()]
+        columns += [(f"/labels/{name}", h5["labels"][name]) for name in self.label_names]
+        if not columns:
+            raise TableError(f"{self.path}: the table has no columns")
+        lengths = {}
+        for where, dataset in columns:
+            if dataset.ndim != 1:
+                raise TableError(f"{self.path}: column {where} has shape {dataset.shape}, expected one value per row")
+            allowed = "iu" if where.startswith("/labels/") else "fiu"
+            if dataset.dtype.kind not in allowed:
+                raise TableError(f"{self.path}: column {where} holds {dataset.dtype} values, expected "
+                                 f"{'integers' if allowed == 'iu' else 'numbers'}")
+            lengths[where] = int(dataset.shape[0])
+        first, n = next(iter(lengths.items()))
+        for where, m in lengths.items():
+            if m != n:
+                raise TableError(f"{self.path}: columns of unequal length ({first} has {n} rows, {where} has {m}); "
+                                 "every column must have one value per row")
+        return n
+
+    def check_finite(self, values: np.ndarray, names: Sequence[str], rows: np.ndarray | None = None) -> np.ndarray:
+        """`values` (rows × `names`) when all are finite; else a TableError naming the first column with NaN or
+        ±inf, how many, and the first table row (`rows`: the table rows of `values`, default 0, 1, ...)."""
+        bad = ~np.isfinite(values)
+        if bad.any():
+            j = int(np.flatnonzero(bad.any(axis=0))[0])
+            i = int(np.flatnonzero(bad[:, j])[0])
+            row = int(rows[i]) if rows is not None else i
+            raise TableError(f"{self.path}: column {names[j]!r} holds {int(bad[:, j].sum())} NaN or infinite "
+                             f"values (first at row {row}); remove or repair those rows")
+        return values
 
     @property
     def kind(self) -> str:
@@ -300,8 +337,18 @@ class Table:
             return np.empty((0, 0))
         selection = rows if rows is not None else slice(None)
         with h5py.File(self.path, "r") as h5:
-            return np.stack([np.asarray(h5[group][name][selection], dtype=np.float64)
-                             for group, name in zip(groups, names)], axis=1)
+            return np.stack([self._read_column(h5, group, name, selection) for group, name in zip(groups, names)],
+                            axis=1)
+
+    def _read_column(self, h5: Any, group: str, name: str, selection: slice) -> np.ndarray:
+        """One column as float64; data HDF5 cannot read back (a checksum or decompression failure: bit rot, a
+        truncated file) is a one-line TableError naming the column."""
+        try:
+            return np.asarray(h5[group][name][selection], dtype=np.float64)
+        except OSError as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+            raise TableError(f"{self.path}: column /{group}/{name} cannot be read ({reason}); the file is damaged, "
+                             "rebuild or restore it") from None
 
     def sha256(self) -> str:
         return file_sha256(self.path)

@@ -3,6 +3,11 @@ defaults, provenance) and what each dataset kind adds (scattered: rows, input ra
 trajectories: fields, grid, time step, parameters, conserved quantities; collocation: domain, outputs, problem).
 
 Values are read in blocks, so a dataset larger than memory can be summarized.
+
+:func:`table_checks` are the content checks of ``surrogate table check`` that hold for any table of rows and
+need only its declared defaults: every value finite, the softmax-closed mass fractions non-negative and
+summing to one, and (where the table carries Bilger's element data and a ``Z`` input) the mixture fraction of
+the stored mass fractions against ``Z``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Iterable
 import numpy as np
 
 from .datasets import CollocationDataset, Dataset, TrajectoryDataset
+from .errors import TableError
 from .table import Table
 
 PROVENANCE = (
@@ -21,7 +27,9 @@ PROVENANCE = (
     "toolkit_version", "created",
 )
 BLOCK = 1 << 20  # values read at a time
+CLOSURE_TOLERANCE = 1e-6  # largest |sum of the mass fractions - 1| of a row that passes
 Lines = list[tuple[str, str]]
+Checks = list[tuple[str, str, "bool | None"]]  # (what, measured, passed; None: a figure without a bound)
 
 
 def value_range(blocks: Iterable[np.ndarray]) -> tuple[float, float]:
@@ -111,3 +119,52 @@ def summarize(dataset: Dataset) -> Lines:
     lines += _defaults(dataset)
     lines += [(key, str(dataset.attrs[key])) for key in PROVENANCE if key in dataset.attrs]
     return lines
+
+
+def row_blocks(table: Table, names: list[str]) -> Iterable[np.ndarray]:
+    """(rows, len(names)) blocks of the columns `names`, about :data:`BLOCK` values each."""
+    step = max(1, BLOCK // max(1, len(names)))
+    for start in range(0, table.n_rows, step):
+        yield table.read_matrix(names, slice(start, start + step))
+
+
+def _finite(table: Table) -> Checks:
+    names = [*table.input_names, *table.output_names]
+    bad = sum(int((~np.isfinite(block)).sum()) for block in row_blocks(table, names))
+    return [("finite values", f"{bad} of {table.n_rows * len(names)} values are nan or inf", bad == 0)]
+
+
+def _mass_fractions(table: Table, names: list[str]) -> Checks:
+    lowest, worst = math.inf, 0.0
+    for Y in row_blocks(table, names):
+        lowest, worst = min(lowest, float(Y.min())), max(worst, float(np.abs(Y.sum(axis=1) - 1.0).max()))
+    return [("mass fractions >= 0", f"smallest {lowest:.3g} ({len(names)} softmax outputs)", lowest >= 0.0),
+            ("mass fractions sum to 1", f"largest |sum - 1| {worst:.3g} (bound {CLOSURE_TOLERANCE:g})",
+             worst <= CLOSURE_TOLERANCE)]
+
+
+def _mixture_fraction(table: Table, names: list[str]) -> Checks:
+    """Bilger's Z of each row's stored mass fractions against its ``Z`` input: equal in a homogeneous mixture
+    (elements are conserved), not in a flame with differential diffusion, so a figure to read, not a verdict."""
+    from .chemistry import BilgerMixtureFraction
+
+    try:
+        bilger = BilgerMixtureFraction.from_table_attrs(table.attrs)
+    except TableError:
+        return []
+    species = [name[2:] for name in names]
+    worst = max((float(np.abs(bilger(block[:, 1:], species) - block[:, 0]).max())
+                 for block in row_blocks(table, ["Z", *names])), default=0.0)
+    return [("Z of the stored Y vs input Z", f"largest |Z_Bilger(Y) - Z| {worst:.3g} (0 where elements are "
+             "conserved; differential diffusion moves it in flames)", None)]
+
+
+def table_checks(table: Table) -> Checks:
+    """The content checks every table of rows gets from its declared defaults (see the module docstring)."""
+    checks = _finite(table)
+    names = list(table.defaults.softmax_outputs or [])
+    if names:
+        checks += _mass_fractions(table, names)
+        if "Z" in table.input_names and all(name.startswith("Y_") for name in names):
+            checks += _mixture_fraction(table, names)
+    return checks

@@ -16,6 +16,7 @@ see training progress 1.0 during that stage (a schedule has reached its end).
 from __future__ import annotations
 
 import math
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -32,6 +33,7 @@ from .distributed import Processes
 from .errors import PluginError, UserError
 from .run import CHECKPOINT, DEFAULT_TASK, PLOTS, RunDirectory
 from .terms import LossTerms, check_name
+from .threads import ThreadPolicy, step_flops
 
 EVAL_CHUNK = 65536
 LBFGS_LR = 1.0  # the step the strong-Wolfe line search starts from, whatever the main optimizer's lr
@@ -60,12 +62,23 @@ def default_task(dataset: Any) -> str:
                     f"(installed: {', '.join(sorted(registry.available('tasks')))})")
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (MB; NaN where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # not Unix
+        return math.nan
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+
+
 @dataclass
 class TrainResult:
     run_dir: Path
     metrics: dict[str, dict[str, dict[str, float]]]
     history: list[dict[str, float]]
     best_epoch: int
+    peak_rss_mb: float = math.nan
 
 
 class Trainer:
@@ -102,7 +115,13 @@ class Trainer:
         settings = TaskSettings(
             inputs=options.inputs, outputs=options.outputs, log_inputs=options.log_inputs, closure=options.closure,
             split_by=options.split_by, val_fraction=options.val_fraction, test_fraction=options.test_fraction,
-            batch_size=options.batch_size, seed=options.seed, device=self.device, dtype=self.dtype)
+            batch_size=options.batch_size, seed=options.seed, device=self.device, dtype=self.dtype,
+            stream_memory_mb=options.stream_memory)
+        if options.stream_memory and not getattr(self.task_cls, "streams", False):
+            raise UserError(f"--stream-memory: task {task_name!r} cannot stream its dataset; train without it")
+        if options.stream_memory and (options.optimizer == "lbfgs" or options.lbfgs_epochs):
+            raise UserError("--stream-memory: L-BFGS takes full-batch steps over the whole table; train without "
+                            "streaming or without L-BFGS")
         self.task = self.task_cls(self.dataset, settings, self.processes, **self.task_options)
         self.options = replace(options.resolved(self.task.epoch_size()), task=task_name, physics=physics)
         self.closure = self.model_cls.closure if options.closure == "auto" else options.closure
@@ -155,6 +174,9 @@ class Trainer:
         batch = None if self.options.optimizer == "lbfgs" else self.options.batch_size
         self.steps_per_epoch = 1 if batch is None else math.ceil(self.task.epoch_size() / batch)
         self.scheduler = self.make_scheduler()
+        rows_per_step = math.ceil((batch or self.task.epoch_size()) / self.processes.world)
+        n_parameters = sum(p.numel() for p in self.trainable.parameters())
+        self.threads = ThreadPolicy(self.options.threads, step_flops(n_parameters, rows_per_step))
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         """The model's trainable parameters, and the strategy's (never weight-decayed) when it has any."""
@@ -249,7 +271,9 @@ class Trainer:
         return {name: total / count for name, total in sums.items()} if count else {}
 
     # ------------------------------------------------------------------- training
-    def train_epoch(self, state: TrainingState, ctx: StepContext, generator: torch.Generator) -> tuple[float, dict, dict]:
+    def train_epoch(self, state: TrainingState, ctx: StepContext, generator: torch.Generator,
+                    steps: int | None = None) -> tuple[float, dict, dict]:
+        """One epoch (or its first `steps` steps, which benchmarks time): (mean loss, mean weights, mean terms)."""
         self.trainable.train()
         full_batch = isinstance(self.optimizer, torch.optim.LBFGS)
         batch_size = None if full_batch else self.options.batch_size
@@ -282,11 +306,13 @@ class Trainer:
             loss_sum += result["loss"]
             for name, weight in result["weights"].items():
                 weight_sums[name] = weight_sums.get(name, 0.0) + weight
-            means = torch.stack([value.detach().mean() for value in result["terms"].values()])
+            means = term_means(list(result["terms"].values()))
             term_sums = means if term_sums is None else term_sums + means
             names = list(result["terms"])
             state.step += 1
             n += 1
+            if n == steps:
+                break
         n = max(n, 1)
         term_avg = (term_sums / n).tolist() if term_sums is not None else []
         return (float(loss_sum) / n, {k: float(v) / n for k, v in weight_sums.items()},
@@ -300,10 +326,17 @@ class Trainer:
 
     def fit(self, resume: bool = False) -> TrainResult:
         """Train (or resume) and write the complete run directory."""
+        self.build()
+        try:
+            return self.run(resume)
+        finally:
+            self.threads.close()
+
+    def run(self, resume: bool) -> TrainResult:
+        """The epochs of a built trainer, then its results."""
         from tqdm.auto import tqdm
 
         main = self.processes.is_main
-        self.build()
         table_sha256 = self.dataset.sha256()
         config = self.config(table_sha256)
         state = TrainingState(steps_per_epoch=self.steps_per_epoch, max_epochs=self.options.epochs)
@@ -328,6 +361,7 @@ class Trainer:
             if state.epoch >= self.options.epochs and not self.lbfgs_stage:
                 self.start_lbfgs_stage()
             started = time.perf_counter()
+            threads = self.threads.apply()  # re-chosen each epoch: other jobs may have started or ended
             train_loss, weights, train_means = self.train_epoch(state, ctx, generator)
             val_means = self.evaluate_terms("val") or train_means
             score = self.task.score(val_means)
@@ -336,7 +370,8 @@ class Trainer:
             if not self.lbfgs_stage:
                 self.step_scheduler(score)
             row = {"epoch": state.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "train_loss": train_loss,
-                   "val_score": score, "time_s": time.perf_counter() - started}
+                   "val_score": score, "time_s": time.perf_counter() - started, "threads": threads,
+                   "peak_rss_mb": peak_rss_mb()}
             if self.options.lbfgs_epochs:
                 row.update(stage=2 if self.lbfgs_stage else 1, lbfgs_restarts=self.lbfgs_restarts)
             row.update({f"train/{k}": v for k, v in train_means.items()})
@@ -378,7 +413,7 @@ class Trainer:
             self.directory.write_results(self.model.state_dict(), metrics)
             self.write_plots(history, metrics)
         self.processes.close()
-        return TrainResult(self.directory.path, metrics, history, int(best["epoch"]))
+        return TrainResult(self.directory.path, metrics, history, int(best["epoch"]), peak_rss_mb())
 
     # --------------------------------------------------------------- persistence
     def save_checkpoint(self, state: TrainingState, generator: torch.Generator, best: dict, bad_epochs: int) -> None:
@@ -410,6 +445,8 @@ class Trainer:
             self.strategy.load_state_dict(checkpoint["strategy"])
             if self.scheduler is not None and checkpoint["scheduler"]:
                 self.scheduler.load_state_dict(checkpoint["scheduler"])
+                if isinstance(self.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+                    self.scheduler.T_max = self.options.epochs  # `--resume --epochs N` anneals to the new end
             generator.set_state(checkpoint["generator"])
             state.epoch, state.step = int(checkpoint["epoch"]), int(checkpoint["step"])
             best = {"score": float(checkpoint["best_score"]), "epoch": int(checkpoint["best_epoch"]),
@@ -428,6 +465,15 @@ class Trainer:
         self.task.write_plots(metrics, plot_dir)
         plots.training_curves(history, plot_dir / "training.png")
         plots.weight_evolution(history, plot_dir / "weights.png")
+
+
+def term_means(values: list[torch.Tensor]) -> torch.Tensor:
+    """The mean of each term (detached): one stacked reduction when the terms are alike (a row task's columns),
+    not one reduction per term every step."""
+    first = values[0]
+    if first.dim() == 1 and all(v.shape == first.shape for v in values):
+        return torch.stack([v.detach() for v in values], dim=1).mean(dim=0)
+    return torch.stack([v.detach().mean() for v in values])
 
 
 def train(options: TrainOptions, run_dir: str | Path, resume: bool = False, progress: bool = True) -> TrainResult:

@@ -60,3 +60,10 @@ def assert_one_line_error(result: Any, *fragments: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+
+
+def table_check(path) -> tuple[int, dict[str, str]]:
+    """`surrogate table check PATH`: its exit code and each check's line by label."""
+    result = CliRunner().invoke(cli, ["table", "check", str(path)])
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, {line.split("  ")[0]: line for line in result.output.splitlines()}

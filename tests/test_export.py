@@ -12,8 +12,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from export.metadata import OPTIONAL_KEYS, REQUIRED_KEYS, parse_signature, read_model_file
+from export.metadata import OPTIONAL_KEYS, REQUIRED_KEYS, ModelFileError, parse_signature, read_model_file
 from export.onnx_export import Provenance, export_module, export_run, parity_inputs, sample_inputs
+from export.validity import snap_signature
 from surrogate.cli.main import cli
 from surrogate.errors import UserError
 from surrogate.run import load_run
@@ -75,7 +76,9 @@ def test_metadata_carries_the_signature_and_provenance() -> None:
     assert outputs["components"][OUTPUTS.index("T")] == {"name": "T", "units": "K"}  # no range on outputs
     chi = Table(shared_table()).read("chi")
     assert inputs["components"][2]["range"] == [0.0, pytest.approx(chi.max())]
-    assert meta["signature"] == run.signature
+    # the run's signature, dimensionless ranges reaching their physical limits (Z from 1e-4 to 0, C from 3e-6)
+    assert meta["signature"] == snap_signature(parse_signature(run.signature, "run")).to_json()
+    assert inputs["components"][0]["range"] == [0.0, 1.0] and inputs["components"][1]["range"][0] == 0.0
     assert (info.input_names, info.output_names, info.input_units["chi"]) == (INPUTS, OUTPUTS, "1/s")
     assert info.input_ranges["chi"] == (0.0, pytest.approx(chi.max()))
     assert meta["table_sha256"] == Table(shared_table()).sha256() == run.table_sha256
@@ -258,3 +261,92 @@ def test_a_signature_that_does_not_fit_the_module_or_fp16_is_a_one_line_error(tm
         export_module(Decoder(), signature, tmp_path / "m.onnx", provenance=provenance, fp16=True,
                       parity_inputs=sample_inputs(signature, 8), parity_source="sampled")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scaling_folded_into_the_end_layers_keeps_parity(tmp_path) -> None:
+    """The mlp's scalers disappear into its first and last Gemm (no Sub/Div/Mul left around the network); the
+    numbers stay within float32 rounding of the unfolded graph. Fourier features cannot absorb them: left as is."""
+    from export.onnx_export import FOLD_TOLERANCE
+    from test_export_runs import in_range_points
+
+    run = load_run(shared_run("mlp"))
+    folded = export_run(run, tmp_path / "folded.onnx")
+    plain = export_run(run, tmp_path / "plain.onnx", fold=False)
+    ops = {name: [n.op_type for n in onnx.load(tmp_path / f"{name}.onnx").graph.node] for name in ("folded", "plain")}
+    assert ops["folded"][:4] == ["Max", "Log", "Where", "Gemm"] and ops["folded"][-1] == "Gemm"
+    first = ops["plain"].index("Gemm")
+    assert {"Sub", "Div"} <= set(ops["plain"][:first]) and ops["plain"][-2:] == ["Mul", "Add"]
+    assert len(ops["folded"]) == len(ops["plain"]) - 7  # Div (log10), Sub, Mul, Div, Sub in; Mul, Add out
+    x = in_range_points(2000, seed=4)
+    y = {name: ort.InferenceSession(str(tmp_path / f"{name}.onnx")).run(None, {"inputs": x})[0]
+         for name in ("folded", "plain")}
+    scale = np.abs(y["plain"]).max(axis=0)
+    assert np.all(np.abs(y["folded"] - y["plain"]).max(axis=0) <= 1e-6 * scale)
+    assert folded.parity.worst()[1] <= FOLD_TOLERANCE and plain.parity.worst()[1] <= FOLD_TOLERANCE
+    fourier = export_run(load_run(shared_run("fourier-mlp")), tmp_path / "fourier.onnx")
+    assert "Sub" in [n.op_type for n in onnx.load(fourier.path).graph.node]  # its input scaler is still there
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["bounds"].update(T=m["bounds"]["C"]), "'bounds' names 'T', which is not an input column"),
+    (lambda m: m["edges"].reverse(), "'edges' must be at least 2 increasing numbers"),
+    (lambda m: m["bounds"]["C"].pop(), "'bounds' of 'C' must be 32 pairs [lo, hi] with lo <= hi"),
+])
+def test_forged_manifold_bounds_are_refused_with_one_line(edit, message, tmp_path) -> None:
+    from test_export_runs import rewrite_metadata
+
+    def forge(metadata: dict[str, str]) -> None:
+        manifold = json.loads(metadata["manifold"])
+        edit(manifold)
+        metadata["manifold"] = json.dumps(manifold)
+
+    forged = rewrite_metadata(shared_onnx("softmax-mlp"), tmp_path / "forged.onnx", forge)
+    with pytest.raises(ModelFileError) as caught:
+        read_model_file(forged)
+    assert str(caught.value) == f"{forged}: metadata 'manifold' is not valid: {message}"
+
+
+def test_folding_keeps_a_softmax_closure_whose_columns_come_in_any_order() -> None:
+    """Outputs T, Y_a, Y_b (softmax over the last two, T standardized): the folded module puts the softmax rows first
+    in its last layer and gathers the columns back; the same numbers as the scalers around the network."""
+    from export.folding import FoldedModel, fold_scaling
+    from plugins.models import perceptron
+    from surrogate.closure import SoftmaxClosure
+    from surrogate.scaling import InputScaler, OutputScaler, PhysicalModel
+
+    torch.manual_seed(3)
+    closure = SoftmaxClosure(perceptron(2, 3, 2, 8, "tanh"), [False, True, True])
+    with torch.no_grad():
+        closure.bias.copy_(torch.tensor([0.3, -1.0, 0.5]))
+    model = PhysicalModel(InputScaler([0.0, -2.0], [1.0, 3.0], [False, True], [1.0, 1e-2]), closure,
+                          OutputScaler([400.0, 1.0, 1.0], [1500.0, 0.0, 0.0])).eval()
+    folded = fold_scaling(model)
+    assert isinstance(folded, FoldedModel) and folded.network.unpermute.tolist() == [2, 0, 1]
+    x = torch.tensor(np.random.default_rng(0).uniform([0, 0], [1, 1000], (500, 2)), dtype=torch.float32)
+    with torch.no_grad():
+        expected, got = model(x), folded(x)
+    scale = expected.abs().amax(dim=0)
+    assert torch.all((got - expected).abs().amax(dim=0) <= 1e-6 * scale)
+    assert torch.allclose(got[:, 1:].sum(dim=1), torch.ones(500))
+
+
+def test_manifold_bounds_of_a_log_scaled_input_follow_its_decades() -> None:
+    """χ log-uniform over one decade that moves with Z (10^(3Z) .. 10^(3Z+1)): per Z bin the bounds keep that
+    decade; a margin of χ's linear range (up to 10^4) would have erased every lower bound."""
+    from export.validity import manifold_from_rows
+
+    rng = np.random.default_rng(0)
+    z = rng.uniform(0, 1, 20000)
+    chi = 10 ** (3 * z + rng.uniform(0, 1, z.size))
+    c = rng.uniform(0, 0.2, z.size)
+    box = [(0.0, 1.0), (0.0, 0.2), (float(chi.min()), float(chi.max()))]
+    manifold = manifold_from_rows(np.stack([z, c, chi], axis=1), ["Z", "C", "chi"], box,
+                                  log_floors=[None, None, float(chi.min())])
+    k = manifold.bins([0.5])[0]
+    lower, upper = manifold.lower[k, 2], manifold.upper[k, 2]
+    # the bin [0.5, 0.531) and its neighbours hold Z = 0.469 .. 0.5625: χ = 10^1.41 .. 10^2.69, widened by 2 % of
+    # log10's 4 decades (0.08)
+    assert 10 ** 1.3 < lower < 10 ** 1.35 and 10 ** 2.75 < upper < 10 ** 2.8
+    cells = np.array([[0.5, 0.1, 10.0], [0.5, 0.1, 100.0], [0.5, 0.1, 1000.0]], dtype=np.float32)
+    assert manifold.off(cells).tolist() == [True, False, True]
+    assert manifold.lower[:, 1].tolist() == [0.0] * 32  # C fills [0, 0.2] at every Z: its bounds are the box

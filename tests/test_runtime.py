@@ -282,3 +282,82 @@ def test_a_field_model_is_called_like_a_row_model_with_one_range_for_every_eleme
     np.testing.assert_array_equal(clip(torch.from_numpy(x)).numpy(), clip(np.minimum(x, 2.0)))
     with pytest.raises(InputError, match="^state of shape \\(20, 5\\): expected \\(batch, 6\\) of field u$"):
         clip(x[:, :5])
+
+
+# --- validity beyond a box: physical limits, manifold bounds, per-call policy, counters ----------------------------
+def off_manifold_cell() -> np.ndarray:
+    """Z = 0.5 (fuel-lean side: C_max(0.5) = 0.129 in the fixture table), C = 0.2 and χ = 10: inside the box of ranges
+    (C up to 0.244), far above any training row of its Z."""
+    return np.array([[0.5, 0.2, 10.0]], dtype=np.float32)
+
+
+def test_pure_streams_lie_inside_the_trained_range() -> None:
+    """Z = 0 (oxidizer) and Z = 1 (fuel) with C = 0 and χ = 0: the training rows only approach them, the ranges
+    reach them (dimensionless inputs snapped to their physical limits at export)."""
+    strict = Surrogate(shared_onnx("softmax-mlp"), provider="cpu", threads=1, policy="error")
+    streams = np.array([[0, 0, 0], [1, 0, 0]], dtype=np.float32)
+    strict(streams)
+    assert strict.info.input_ranges["Z"] == (0.0, 1.0) and strict.counters.out_of_range_cells == 0
+
+
+def test_manifold_bounds_hold_every_training_row_and_follow_c_max() -> None:
+    from export.metadata import read_model_file as read
+    from surrogate.table import Table
+    from test_export_runs import c_max, shared_table
+
+    manifold = read(shared_onnx("softmax-mlp"))[1].manifold
+    run = load_run(shared_run("softmax-mlp"))
+    x = Table(shared_table()).read_matrix(INPUTS).astype(np.float32)
+    assert not manifold.off(x[run.split_indices("train")]).any()
+    assert manifold.off(x[run.split_indices("test")]).mean() < 0.01  # held-out rows of the same manifold
+    c = INPUTS.index("C")
+    centres = 0.5 * (manifold.edges[1:] + manifold.edges[:-1])
+    lean = centres > 0.2  # C_max(Z) falls linearly there, well below the box: the bound lies near C_max to its left
+    upper = manifold.upper[lean, c]
+    assert np.all(upper >= c_max(manifold.edges[1:][lean]) - 1e-6)
+    assert np.all(upper <= c_max(manifold.edges[:-1][lean] - (manifold.edges[1] - manifold.edges[0])) + 0.02 * 0.25)
+
+
+def test_off_manifold_cells_follow_the_policy_of_the_call() -> None:
+    surrogate = Surrogate(shared_onnx("softmax-mlp"), provider="cpu", threads=1, policy="count")
+    cell = off_manifold_cell()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        surrogate(cell)  # 'count': evaluated as given, silently
+    with pytest.raises(OutOfRangeError, match=r"^1 cell\(s\) off the trained manifold: first cell 0: C = 0\.2 outside "
+                                              r"\[0, 0\.1\d*\] at Z = 0\.5"):
+        surrogate(cell, policy="error")
+    with pytest.warns(OutOfRangeWarning, match="off the trained manifold"):
+        as_given = surrogate(cell, policy="warn")
+    clipped = surrogate(cell, policy="clip")
+    on_bound = cell.copy()
+    on_bound[0, 1] = surrogate.manifold.upper[surrogate.manifold.bins([0.5])[0], 1]
+    np.testing.assert_array_equal(clipped, surrogate(on_bound))
+    assert not np.allclose(clipped, as_given, rtol=1e-3)
+    np.testing.assert_array_equal(surrogate(torch.from_numpy(cell), policy="clip").numpy(), clipped)
+    counters = surrogate.counters
+    assert (counters.calls, counters.cells, counters.off_manifold_cells, counters.refused_calls) == (6, 5, 5, 1)
+    assert surrogate.policy == "count"  # a call's policy is the call's only
+    box_only = Surrogate(shared_onnx("softmax-mlp"), provider="cpu", threads=1, policy="error", manifold=False)
+    np.testing.assert_array_equal(box_only(cell), as_given)
+
+
+def test_counters_total_out_of_range_cells_over_calls() -> None:
+    surrogate = Surrogate(shared_onnx("softmax-mlp"), provider="cpu", threads=1, policy="clip")
+    x = in_range_points(50, seed=9)
+    x[:7, 0] = 1.5
+    for _ in range(3):
+        surrogate(x)
+    assert (surrogate.counters.calls, surrogate.counters.cells, surrogate.counters.out_of_range_cells) == (3, 150, 21)
+    surrogate.reset_counters()
+    assert surrogate.counters.cells == 0
+    with pytest.raises(UserError, match="expected one of clip, warn, error, count"):
+        surrogate(x, policy="ignore")
+
+
+def test_a_session_without_spinning_gives_the_same_numbers() -> None:
+    x = in_range_points(300, seed=12)
+    quiet = Surrogate(shared_onnx("softmax-mlp"), provider="cpu", threads=2, policy="error", spinning=False)
+    assert quiet.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    np.testing.assert_array_equal(quiet(x), Surrogate(shared_onnx("softmax-mlp"), provider="cpu", threads=2,
+                                                      policy="error")(x))

@@ -85,14 +85,28 @@ def input_ranges(model: Path) -> np.ndarray:
 
 
 def cells_inside(model: Path, n: int = 200, seed: int = 3) -> np.ndarray:
-    """Cells spread over the trained ranges (χ log-uniform), with both corners of the range box."""
+    """Cells spread over the trained ranges (χ log-uniform), with both corners of the range box; where the file has
+    manifold bounds, each input but the binned one is drawn inside its bin's bounds (corners: the bounds' ends)."""
+    from export.metadata import read_model_file
+
     bounds = input_ranges(model)
+    manifold = read_model_file(model)[1].manifold
     rng = np.random.default_rng(seed)
-    x = rng.uniform(bounds[:, 0], bounds[:, 1], (n, len(INPUTS)))
+    u = rng.uniform(0, 1, (n, len(INPUTS)))
+    u[0], u[1] = 0, 1
     chi = INPUTS.index("chi")
-    x[:, chi] = 10 ** rng.uniform(np.log10(max(bounds[chi, 0], 1e-3)), np.log10(bounds[chi, 1]), n)
-    x[0], x[1] = bounds[:, 0], bounds[:, 1]
-    return np.clip(x.astype(np.float32), bounds[:, 0].astype(np.float32), bounds[:, 1].astype(np.float32))
+    x = np.empty((n, len(INPUTS)), dtype=np.float32)
+    lower, upper = np.broadcast_to(bounds[:, 0], x.shape), np.broadcast_to(bounds[:, 1], x.shape)
+    if manifold is not None:
+        x[:, manifold.along] = bounds[manifold.along, 0] + u[:, manifold.along] * np.ptp(bounds[manifold.along])
+        k = manifold.bins(x[:, manifold.along])
+        lower = np.where(np.isfinite(manifold.lower[k]), manifold.lower[k], lower)
+        upper = np.where(np.isfinite(manifold.upper[k]), manifold.upper[k], upper)
+    floor = np.maximum(lower[:, chi], 1e-3)
+    values = lower + u * (upper - lower)
+    values[:, chi] = np.where(u[:, chi] == 0, lower[:, chi], floor * (upper[:, chi] / floor) ** u[:, chi])
+    x[:] = values
+    return np.clip(x, bounds[:, 0].astype(np.float32), bounds[:, 1].astype(np.float32))
 
 
 def onnxruntime_reference(model: Path, x: np.ndarray) -> np.ndarray:
@@ -165,6 +179,7 @@ def test_error_policy_refuses_cells_outside_the_trained_range(examples, language
 
 
 def test_clip_policy_evaluates_cells_clamped_to_the_range(examples, tmp_path) -> None:
+    from export.metadata import read_model_file
     from export.runtime import Surrogate
 
     model = shared_onnx("softmax-mlp")
@@ -175,6 +190,7 @@ def test_clip_policy_evaluates_cells_clamped_to_the_range(examples, tmp_path) ->
     assert "ran 3 cells: 2 outside the trained range (clipped)" in done.stdout
     y = read_outputs(tmp_path / "out.csv")
     clipped = np.clip(x, bounds[:, 0], bounds[:, 1])
+    clipped = read_model_file(model)[1].manifold.clip(clipped)  # then into its Z bin's C and χ bounds
     assert_same_numbers(y, onnxruntime_reference(model, clipped))
     assert_same_numbers(y, Surrogate(model, provider="cpu", threads=1, policy="clip")(x))
     assert not np.allclose(y[1:], onnxruntime_reference(model, x)[1:], rtol=1e-3)  # clipping changed them
@@ -307,3 +323,38 @@ def test_forged_signatures_are_refused_with_one_line(examples, forgery, tmp_path
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [f"example_c: error: {forged}: metadata 'signature' is not valid: "
                                                 f"{message}"]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["bounds"].update(T=m["bounds"]["C"]), "'bounds' names 'T', which is not an input column"),
+    (lambda m: m["edges"].reverse(), "'edges' must be at least 2 increasing numbers"),
+])
+def test_forged_manifold_bounds_are_refused_alike_by_c_and_python(examples, edit, message, tmp_path) -> None:
+    import json
+
+    from export.metadata import ModelFileError, read_model_file
+    from test_export_runs import rewrite_metadata
+
+    def forge(metadata: dict[str, str]) -> None:
+        manifold = json.loads(metadata["manifold"])
+        edit(manifold)
+        metadata["manifold"] = json.dumps(manifold)
+
+    forged = rewrite_metadata(shared_onnx("softmax-mlp"), tmp_path / "forged.onnx", forge)
+    done = run_tool(program(examples, "c"), forged, "--generate", 1)
+    line = f"{forged}: metadata 'manifold' is not valid: {message}"
+    assert done.returncode == 1 and done.stderr.strip() == f"example_c: error: {line}"
+    with pytest.raises(ModelFileError, match=re.escape(line)):
+        read_model_file(forged)
+
+
+@pytest.mark.parametrize("language", ["c", "cpp", "fortran"])
+def test_examples_report_counters_and_agree_in_double_precision(examples, language, tmp_path) -> None:
+    """The C++ and Fortran examples rerun the cells in double precision (per field in C++) and stop on any
+    difference; all three print the handle's counters: 2 of 3 cells out of range per call."""
+    model = shared_onnx("softmax-mlp")
+    done = run_example(examples, language, model, write_cells(tmp_path / "cells.csv", out_of_range_cells(model)),
+                       tmp_path / "out.csv", "clip")
+    assert done.returncode == 0, done.stderr
+    calls = 1 if language == "c" else 2
+    assert f"counters: calls={calls} cells={3 * calls} out_of_range={2 * calls} off_manifold=0" in done.stdout

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from types import SimpleNamespace
 
 import cantera as ct
+import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -16,7 +18,7 @@ from surrogate.chemistry import BilgerMixtureFraction
 from surrogate.cli.main import cli
 from surrogate.table import Table
 from tests.cantera_checks import (Interrupted, assert_one_line_error, assert_rows_are_closed_mass_fractions,
-                                  killed_after, train_from_cli)
+                                  killed_after, table_check, train_from_cli)
 
 SMALL = {"n_Z": 41, "unburnt_temperature": [300.0, 700.0], "pressure": [101325.0, 506625.0], "workers": 1}
 
@@ -113,6 +115,18 @@ def test_cli_builds_plots_prints_info_and_a_softmax_mlp_trains_on_it(built, tmp_
     assert (tmp_path / "plots" / "equilibrium_T.png").stat().st_size > 10_000, plotted.output
     metrics = train_from_cli(built.path, tmp_path / "run")
     assert "test" in metrics
+
+
+def test_table_check_passes_and_catches_an_enthalpy_off_by_100_J_per_kg(built, tmp_path):
+    code, lines = table_check(built.path)
+    assert code == 0 and "ok" in lines["enthalpy of the unburnt mixture kept"]
+    assert "ok" in lines["mass fractions sum to 1"] and "ok" in lines["finite values"]
+    broken = tmp_path / "broken.h5"
+    shutil.copy(built.path, broken)
+    with h5py.File(broken, "r+") as h5:
+        h5["outputs/h"][7] += 100.0
+    code, lines = table_check(broken)
+    assert code == 1 and "FAIL" in lines["enthalpy of the unburnt mixture kept"], lines
 
 
 @pytest.mark.parametrize("args, fragments", [

@@ -13,10 +13,11 @@ from click.testing import CliRunner
 from cantera_tables import ignition
 from cantera_tables.ignition import IgnitionTable
 from cantera_tables.workdir import work_dir_for
+from surrogate.chemistry import BilgerMixtureFraction
 from surrogate.cli.main import cli
 from surrogate.table import Table
 from tests.cantera_checks import (Interrupted, assert_one_line_error, assert_rows_are_closed_mass_fractions,
-                                  killed_after, train_from_cli)
+                                  killed_after, table_check, train_from_cli)
 
 SMALL = {"initial_temperature": [1200.0, 1400.0, 1600.0], "equivalence_ratio": [0.5, 1.0],
          "points_per_trajectory": 30, "workers": 1}
@@ -89,7 +90,8 @@ def test_one_delay_equals_a_direct_cantera_reactor_run(built):
 def test_rows_follow_C_up_to_equilibrium_and_mass_fractions_close(built):
     table = built.table
     assert_rows_are_closed_mass_fractions(table)
-    assert table.input_names == table.defaults.default_inputs == ["T0", "phi", "C"]
+    assert table.input_names == ["T0", "phi", "C", "Z"]  # Z stored too, for a solver that transports it
+    assert table.defaults.default_inputs == ["T0", "phi", "C"]
     C, T, trajectory = table.read("C"), table.read("T"), table.read_labels("trajectory")
     for k in range(6):
         at = trajectory == k
@@ -109,10 +111,42 @@ def test_cli_plots_delay_against_inverse_temperature_and_a_softmax_mlp_trains_on
     assert "test" in metrics
 
 
+def test_conditions_given_in_mixture_fraction_are_the_same_reactors_with_Z_as_default_input(built, tmp_path):
+    d = built.delays
+    Z_stoich = d["Z"][(d["phi"] == 1.0) & (d["T0"] == 1600.0)][0]
+    assert Z_stoich == pytest.approx(0.0552, abs=5e-4)  # CH4/air: Z_st = 0.055
+    report = IgnitionTable.build(tmp_path / "z.h5", progress=False, initial_temperature=[1600.0],
+                                 mixture_fraction=[Z_stoich, 0.03], points_per_trajectory=30, workers=1)
+    table = Table(report.path)
+    assert table.defaults.default_inputs == ["T0", "Z", "C"] and table.input_names == ["T0", "Z", "C", "phi"]
+    with h5py.File(report.path, "r") as h5:
+        phi, Z, tau = h5["ignition"]["phi"][()], h5["ignition"]["Z"][()], h5["ignition"]["tau_ign"][()]
+    np.testing.assert_allclose(Z, [Z_stoich, 0.03], rtol=1e-12)
+    assert phi[0] == pytest.approx(1.0, rel=1e-9) and 0.5 < phi[1] < 0.55  # Z = 0.03 is lean
+    # the same reactor up to round-off in phi, which moves CVODES's steps (tau is a step time) by ~1e-5
+    assert tau[0] == pytest.approx(d["tau_ign"][(d["phi"] == 1.0) & (d["T0"] == 1600.0)][0], rel=1e-4)
+    # Bilger's Z is conserved in a closed reactor: every row's Y gives back the Z column
+    rows_Z = BilgerMixtureFraction.from_table_attrs(table.attrs)(
+        table.read_matrix([f"Y_{s}" for s in table.attrs["species"]]), table.attrs["species"])
+    np.testing.assert_allclose(rows_Z, table.read("Z"), atol=1e-9)
+
+
+def test_table_check_finds_enthalpy_kept_and_every_reactor_at_equilibrium(built):
+    code, lines = table_check(built.path)
+    assert code == 0, lines
+    for label in ("reactor enthalpy conserved", "ignited reactors reach T_eq", "mass fractions sum to 1"):
+        assert "ok" in lines[label], lines[label]
+    assert "on 2 of 2 (phi, p) lines" in lines["tau_ign falls as T0 rises"]
+    drift = float(lines["reactor enthalpy conserved"].split("h(t=0)| ")[1].split()[0])
+    assert drift < 1.0  # J/kg: CVODES keeps h of an adiabatic constant-pressure reactor
+
+
 @pytest.mark.parametrize("args, fragments", [
     (["--equivalence-ratio", "0"], ("equivalence_ratio=0.0", "greater than 0")),
     (["--oxidizer", "O2:1,Q:2"], ("unknown species 'Q'",)),
     (["--points-per-trajectory", "1"], ("points_per_trajectory=1",)),
+    (["--mixture-fraction", "1"], ("mixture_fraction=1.0", "between 0 and 1")),
+    (["--mixture-fraction", "0.05", "--equivalence-ratio", "1"], ("equivalence_ratio and mixture_fraction",)),
 ])
 def test_bad_input_is_a_one_line_error_and_leaves_no_file(tmp_path, args, fragments):
     result = CliRunner().invoke(cli, ["table", "build", "ignition", "-o", str(tmp_path / "x.h5"), *args])

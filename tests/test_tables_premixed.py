@@ -17,7 +17,7 @@ from cantera_tables.workdir import work_dir_for
 from surrogate.cli.main import cli
 from surrogate.table import Table
 from tests.cantera_checks import (Interrupted, assert_one_line_error, assert_rows_are_closed_mass_fractions,
-                                  killed_after, train_from_cli)
+                                  killed_after, table_check, train_from_cli)
 
 H2_AIR = {"mechanism": "h2o2.yaml", "fuel": "H2:1", "progress_variable": {"H2O": 1.0}}
 SMALL = {**H2_AIR, "equivalence_ratio": [0.7, 1.0], "burner_mass_flux_ratio": [0.5, 0.2],
@@ -78,7 +78,8 @@ def test_heat_loss_flames_are_colder_and_lower_in_enthalpy(built):
         assert np.all(np.diff(f["T_max"][order]) < 0)
         assert np.all(np.diff(f["h_min"][order]) < 0)
     table = built.table
-    assert table.input_names == table.defaults.default_inputs == ["phi", "C", "h"]
+    assert table.input_names == ["phi", "C", "h", "Z"]  # Z stored too, for a solver that transports it
+    assert table.defaults.default_inputs == ["phi", "C", "h"]
 
 
 def test_rows_follow_C_and_mass_fractions_close(built):
@@ -100,10 +101,32 @@ def test_cli_plots_flame_speed_and_a_softmax_mlp_trains_on_it(built, tmp_path):
     assert "test" in metrics
 
 
+def test_flames_given_in_mixture_fraction_are_the_same_flames_with_Z_as_default_input(built, tmp_path):
+    f = built.flames
+    free = f["mass_flux_ratio"] == 1.0
+    Z_stoich = f["Z"][free & (f["phi"] == 1.0)][0]
+    assert Z_stoich == pytest.approx(0.0285, abs=2e-4)  # H2/air: Z_st = 0.0285
+    report = PremixedFGMTable.build(tmp_path / "z.h5", progress=False, **{
+        **{k: v for k, v in SMALL.items() if k != "equivalence_ratio"}, "mixture_fraction": [Z_stoich], "burner_mass_flux_ratio": []})
+    table = Table(report.path)
+    assert table.defaults.default_inputs == ["Z", "C"] and table.input_names == ["Z", "C", "phi"]
+    np.testing.assert_allclose(table.read("Z"), Z_stoich, rtol=1e-12)
+    np.testing.assert_allclose(table.read("phi"), 1.0, rtol=1e-9)
+    assert report.numbers["S_L range [m/s]"][0] == pytest.approx(f["S_L"][free & (f["phi"] == 1.0)][0], rel=1e-5)
+
+
+def test_table_check_finds_C_monotone_free_flames_adiabatic_and_heat_loss_below(built):
+    code, lines = table_check(built.path)
+    assert code == 0, lines
+    assert "6 of 6 flames" in lines["C rises through every flame"]
+    assert "ok" in lines["free flames adiabatic"] and "4 of 4 flames" in lines["heat-loss flames below adiabatic h"]
+
+
 @pytest.mark.parametrize("args, fragments", [
     (["--burner-mass-flux-ratio", "1.5"], ("burner_mass_flux_ratio=1.5", "between 0 and 1")),
     (["--refine", "slop:0.1"], ("unknown criterion 'slop'",)),
     (["--mechanism", "nonexistent.yaml"], ("nonexistent.yaml",)),
+    (["--mixture-fraction", "0"], ("mixture_fraction=0.0", "between 0 and 1")),
 ])
 def test_bad_input_is_a_one_line_error_and_leaves_no_file(tmp_path, args, fragments):
     result = CliRunner().invoke(cli, ["table", "build", "premixed-fgm", "-o", str(tmp_path / "x.h5"), *args])

@@ -2,7 +2,7 @@
  * example_c: a thermo-surrogate ONNX model from C, as a solver would call it.
  *
  *   example_c MODEL.onnx [--input CELLS.csv | --generate N] [--output OUT.csv]
- *             [--policy clip|warn|error] [--threads T] [--seed S] [--quiet]
+ *             [--policy clip|warn|error|count] [--threads T] [--seed S] [--quiet]
  *   example_c MODEL.onnx --bench BATCH [--threads T] [--repeat R]
  *
  * Run mode prints the metadata, evaluates the cells (read from CSV, or N generated inside the trained ranges)
@@ -31,7 +31,7 @@ static int usage(const char *problem)
     fprintf(stderr,
             "example_c: %s\n"
             "usage: example_c MODEL.onnx [--input CELLS.csv | --generate N] [--output OUT.csv]\n"
-            "                 [--policy clip|warn|error] [--threads T] [--seed S] [--quiet]\n"
+            "                 [--policy clip|warn|error|count] [--threads T] [--seed S] [--quiet]\n"
             "       example_c MODEL.onnx --bench BATCH [--threads T] [--repeat R]\n",
             problem);
     return 2;
@@ -63,7 +63,8 @@ static int parse_options(int argc, char **argv, options *opt)
         if (strcmp(arg, "--input") == 0) opt->input = value;
         else if (strcmp(arg, "--output") == 0) opt->output = value;
         else if (strcmp(arg, "--policy") == 0) {
-            if ((opt->policy = surrogate_parse_range_policy(value)) < 0) return usage("--policy is clip, warn or error");
+            if ((opt->policy = surrogate_parse_range_policy(value)) < 0)
+                return usage("--policy is clip, warn, error or count");
         } else if (parse_count(value, 0, &number) != 0) {
             return usage("--generate, --bench, --repeat, --threads and --seed take a non-negative integer");
         } else if (strcmp(arg, "--generate") == 0) opt->generate = number;
@@ -143,6 +144,11 @@ static int run(surrogate_model *model, const options *opt)
                    surrogate_out_of_range_cells(model) && opt->policy == SURROGATE_RANGE_CLIP ? " (clipped)" : "");
         if (surrogate_out_of_range_cells(model) && opt->policy == SURROGATE_RANGE_CLIP)
             fprintf(stderr, "example_c: note: %s\n", surrogate_message(model));
+        surrogate_counters totals;
+        surrogate_get_counters(model, &totals);
+        if (!opt->quiet)
+            printf("counters: calls=%lld cells=%lld out_of_range=%lld off_manifold=%lld\n", (long long)totals.calls,
+                   (long long)totals.cells, (long long)totals.out_of_range_cells, (long long)totals.off_manifold_cells);
     }
     free(cells);
     free(outputs);

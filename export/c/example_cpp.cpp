@@ -46,6 +46,26 @@ int main(int argc, char **argv)
         std::cout << "ran " << n_cells << " cells: " << model.out_of_range_cells() << " outside the trained range\n";
         if (cells_write_csv(argv[3], model.handle(), outputs.data(), n_cells, error, sizeof error))
             throw surrogate::Error(error, 0);
+
+        // The same cells as one double array per field, as a finite-volume solver holds them: the same numbers.
+        const int n_in = model.n_inputs(), n_out = model.n_outputs();
+        std::vector<std::vector<double>> fields(n_in, std::vector<double>(n_cells)), results(n_out, std::vector<double>(n_cells));
+        std::vector<const double *> in(n_in);
+        std::vector<double *> out(n_out);
+        for (int i = 0; i < n_in; i++) {
+            for (std::int64_t c = 0; c < n_cells; c++) fields[i][c] = cells[c * n_in + i];
+            in[i] = fields[i].data();
+        }
+        for (int j = 0; j < n_out; j++) out[j] = results[j].data();
+        model.run_fields(n_cells, in.data(), out.data());
+        for (int j = 0; j < n_out; j++)
+            for (std::int64_t c = 0; c < n_cells; c++)
+                if (results[j][c] != static_cast<double>(outputs[c * n_out + j]))
+                    throw surrogate::Error("the per-field double run differs from the float run", 0);
+        surrogate_counters totals = model.counters();
+        std::cout << "counters: calls=" << totals.calls << " cells=" << totals.cells
+                  << " out_of_range=" << totals.out_of_range_cells << " off_manifold=" << totals.off_manifold_cells
+                  << "\n";
     } catch (const surrogate::Error &e) {
         std::cerr << "example_cpp: error: " << e.what() << "\n";
         return 1;

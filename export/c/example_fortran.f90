@@ -3,7 +3,8 @@
 !   example_fortran MODEL.onnx CELLS.csv OUT.csv [clip|warn|error] [THREADS]
 !
 ! Reads the cells (CSV, header = the model's input names), runs them as columns of x(n_inputs, n_cells) under
-! the range policy (default error) and writes the outputs as CSV. Exit status: 0 success, 1 failure, 2 usage.
+! the range policy (default error) and writes the outputs as CSV; runs them again in double precision (the same
+! numbers) and prints the handle's counters. Exit status: 0 success, 1 failure, 2 usage.
 program example_fortran
     use, intrinsic :: iso_c_binding, only: c_float, c_double
     use, intrinsic :: iso_fortran_env, only: error_unit
@@ -13,6 +14,9 @@ program example_fortran
     type(surrogate_model) :: model
     character(len=:), allocatable :: model_path, cells_path, out_path, errmsg, text
     real(c_float), allocatable :: x(:, :), y(:, :)
+    real(c_double), allocatable :: xd(:, :), yd(:, :)
+    type(surrogate_counters) :: totals
+    type(surrogate_options) :: options
     integer :: policy, threads, status, i
 
     if (command_argument_count() < 3 .or. command_argument_count() > 5) then
@@ -32,7 +36,9 @@ program example_fortran
         if (status /= 0 .or. threads < 0) call fail('THREADS is a non-negative integer', 2)
     end if
 
-    call model%create(model_path, threads, policy, status, errmsg)
+    options%n_threads = threads
+    options%policy = policy
+    call model%open(model_path, options, status, errmsg)  ! surrogate_open: status tells the kind of failure
     if (status /= SURROGATE_OK) call fail(errmsg, 1)
     call print_info()
 
@@ -43,6 +49,14 @@ program example_fortran
     write (*, '(a, i0, a, i0, a)') 'ran ', size(x, 2), ' cells: ', model%out_of_range_cells(), &
         ' outside the trained range'
     call write_cells(out_path, y)
+    xd = real(x, c_double)
+    allocate (yd(model%n_outputs(), size(x, 2)))
+    call model%run(xd, yd, status, errmsg)
+    if (status /= SURROGATE_OK) call fail(errmsg, 1)
+    if (any(yd /= real(y, c_double))) call fail('the double precision run differs from the float one', 1)
+    totals = model%counters()
+    write (*, '(a, 4(i0, a))') 'counters: calls=', totals%calls, ' cells=', totals%cells, ' out_of_range=', &
+        totals%out_of_range_cells, ' off_manifold=', totals%off_manifold_cells, ''
     call model%destroy()
 
 contains

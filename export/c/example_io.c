@@ -150,17 +150,31 @@ static uint64_t splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+/* A value drawn in [lo, hi] (log-uniform for a positive range spanning > 2 decades), as a float inside it. */
+static float draw(uint64_t *state, double lo, double hi)
+{
+    double u = (double)(splitmix64(state) >> 11) * 0x1.0p-53;
+    double x = (lo > 0 && hi / lo > 100) ? lo * pow(hi / lo, u) : lo + u * (hi - lo);
+    float f = (float)x;
+    return f < lo ? nextafterf(f, INFINITY) : (f > hi ? nextafterf(f, -INFINITY) : f);
+}
+
 void cells_generate(const surrogate_model *model, int64_t n_cells, uint64_t seed, float *cells)
 {
-    const int n = surrogate_n_inputs(model);
+    const int n = surrogate_n_inputs(model), along = surrogate_manifold_along(model);
     uint64_t state = seed;
     for (int64_t cell = 0; cell < n_cells; cell++) {
+        float *row = cells + cell * n;
+        double lo, hi;
+        if (along >= 0) { /* the binned input first, then the others inside its bin's manifold bounds */
+            surrogate_input_range(model, along, &lo, &hi);
+            row[along] = draw(&state, lo, hi);
+        }
         for (int i = 0; i < n; i++) {
-            double lo, hi, u = (double)(splitmix64(&state) >> 11) * 0x1.0p-53;
-            surrogate_input_range(model, i, &lo, &hi);
-            double x = (lo > 0 && hi / lo > 100) ? lo * pow(hi / lo, u) : lo + u * (hi - lo);
-            float f = (float)x;
-            cells[cell * n + i] = f < lo ? nextafterf(f, INFINITY) : (f > hi ? nextafterf(f, -INFINITY) : f);
+            if (i == along) continue;
+            if (along < 0 || surrogate_manifold_range(model, i, row[along], &lo, &hi) != SURROGATE_OK)
+                surrogate_input_range(model, i, &lo, &hi);
+            row[i] = draw(&state, lo, hi);
         }
     }
 }

@@ -24,7 +24,8 @@ int cells_read_csv(const char *path, const surrogate_model *model, float **cells
 int cells_write_csv(const char *path, const surrogate_model *model, const float *outputs, int64_t n_cells,
                     char *error, size_t error_size);
 
-/* N_CELLS cells drawn inside the trained ranges (log-uniform for a positive range spanning > 2 decades). */
+/* N_CELLS cells drawn inside the trained ranges (log-uniform for a positive range spanning > 2 decades), and inside
+   the manifold bounds when the model has them (the binned input first, then the others in its bin's bounds). */
 void cells_generate(const surrogate_model *model, int64_t n_cells, uint64_t seed, float *cells);
 
 /* Names, units, ranges and the provenance entries of the metadata. */

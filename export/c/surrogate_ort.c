@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,13 @@
 
 #include "surrogate_checksum.h"
 #include "surrogate_json.h"
+#include "surrogate_manifold.h"
+#include "surrogate_runtime_env.h"
 #include "surrogate_signature.h"
 
 #define MESSAGE_SIZE 512
+#define LAST_CALLS 8       /* handles per thread whose last message is kept */
+#define CHUNK_CELLS 16384  /* cells converted per ONNX Runtime call by surrogate_run_arrays */
 
 typedef struct metadata_entry {
     char *key;
@@ -24,10 +29,14 @@ typedef struct metadata_entry {
 
 struct surrogate_model {
     const OrtApi *api;
-    OrtEnv *env;
-    OrtSession *session;
+    OrtEnv *env;                 /* the process-wide environment of surrogate_runtime_env.c */
+    OrtSession *session;         /* Run is thread-safe: sessions may be shared between threads */
     OrtMemoryInfo *memory;
-    surrogate_range_policy policy;
+    atomic_int policy;
+    uint64_t id;                 /* unique over the process's life: keys the per-thread last messages */
+    int threads, cuda, check_manifold;
+    int open_code;               /* surrogate_open: SURROGATE_ERR_MODEL for a valid file the wrapper cannot run */
+    sm_manifold manifold;        /* n_bins 0: the metadata has none */
 
     char *input_tensor, *output_tensor; /* graph tensor names: "inputs" / "outputs" in version 1 */
     int n_inputs, n_outputs;             /* elements per cell: the fixed second axis of each tensor */
@@ -38,11 +47,41 @@ struct surrogate_model {
     metadata_entry *metadata;
     size_t n_metadata;
 
-    float *scratch;              /* clipped copy of the inputs */
-    size_t scratch_size;
+    /* Totals over all threads; nothing else in the handle changes after surrogate_open. */
+    atomic_llong calls, cells, out_of_range_cells, off_manifold_cells, refused_calls;
+    atomic_int warned;           /* SURROGATE_RANGE_WARN printed its one line */
+};
+
+/* The last message and count of one thread's last call on one handle (thread-local, so calls never race). */
+typedef struct last_call {
+    uint64_t id;
     int64_t out_of_range_cells;
     char message[MESSAGE_SIZE];
-};
+} last_call;
+
+static _Thread_local last_call last_calls[LAST_CALLS];
+static _Thread_local unsigned last_next;
+static atomic_ullong next_id = 1;
+
+static last_call *find_call(const surrogate_model *model)
+{
+    for (int i = 0; i < LAST_CALLS; i++)
+        if (last_calls[i].id == model->id) return &last_calls[i];
+    return NULL;
+}
+
+/* This thread's record for MODEL, cleared for a new call (the oldest record is reused). */
+static last_call *begin_call(const surrogate_model *model)
+{
+    last_call *call = find_call(model);
+    if (!call) {
+        call = &last_calls[last_next++ % LAST_CALLS];
+        call->id = model->id;
+    }
+    call->message[0] = '\0';
+    call->out_of_range_cells = 0;
+    return call;
+}
 
 static void format_into(char *buffer, size_t size, const char *format, va_list args)
 {
@@ -57,11 +96,11 @@ static void set_error(char *buffer, size_t size, const char *format, ...)
     va_end(args);
 }
 
-static int set_message(surrogate_model *model, int code, const char *format, ...)
+static int set_message(last_call *call, int code, const char *format, ...)
 {
     va_list args;
     va_start(args, format);
-    format_into(model->message, sizeof model->message, format, args);
+    format_into(call->message, sizeof call->message, format, args);
     va_end(args);
     return code;
 }
@@ -362,6 +401,7 @@ static int read_signature(surrogate_model *model, const char *path, char *error,
         set_error(error, size, "%s: this wrapper evaluates models with one input and one output tensor; this one "
                   "takes %d (%s) and returns %d (%s): call ONNX Runtime directly or use the Python runtime's "
                   "Surrogate.run", path, signature.n_inputs, inputs, signature.n_outputs, outputs);
+        model->open_code = SURROGATE_ERR_MODEL;
         failed = 1;
     } else {
         failed = take_tensor(model, &signature.inputs[0], 1, path, error, size) ||
@@ -441,12 +481,13 @@ int surrogate_parse_range_policy(const char *name)
     if (strcmp(name, "clip") == 0) return SURROGATE_RANGE_CLIP;
     if (strcmp(name, "warn") == 0) return SURROGATE_RANGE_WARN;
     if (strcmp(name, "error") == 0) return SURROGATE_RANGE_ERROR;
+    if (strcmp(name, "count") == 0) return SURROGATE_RANGE_COUNT;
     return -1;
 }
 
 static int valid_policy(int policy)
 {
-    return policy == SURROGATE_RANGE_CLIP || policy == SURROGATE_RANGE_WARN || policy == SURROGATE_RANGE_ERROR;
+    return policy >= SURROGATE_RANGE_CLIP && policy <= SURROGATE_RANGE_COUNT;
 }
 
 /* The whole file at PATH in a malloc'd buffer (*DATA, *SIZE bytes); -1 with a message in ERROR. */
@@ -502,6 +543,7 @@ static int check_and_read_model(surrogate_model *model, const char *path, char *
     if (!v1 && (!version || strcmp(version, SURROGATE_FORMAT_VERSION) != 0)) {
         set_error(error, size, "%s: metadata 'format_version' is '%s'; this wrapper reads versions 1 to %s", path,
                   version ? version : "(missing)", SURROGATE_FORMAT_VERSION);
+        model->open_code = SURROGATE_ERR_MODEL;
         return -1;
     }
     if (verify_weights(model, path, error, size) || (v1 ? read_flat_keys : read_signature)(model, path, error, size))
@@ -510,26 +552,106 @@ static int check_and_read_model(surrogate_model *model, const char *path, char *
         model->lo_f[i] = (float)model->lo[i];
         model->hi_f[i] = (float)model->hi[i];
     }
+    const char *manifold = lookup(model, "manifold");
+    char problem[256];
+    if (manifold && sm_parse(manifold, model->input_names, model->n_inputs, &model->manifold, problem,
+                             sizeof problem)) {
+        set_error(error, size, "%s: metadata 'manifold' is not valid: %s", path, problem);
+        return -1;
+    }
     return check_tensor(model, 1, model->input_tensor, model->n_inputs, path, error, size) ||
            check_tensor(model, 0, model->output_tensor, model->n_outputs, path, error, size)
                ? -1 : 0;
 }
 
-surrogate_model *surrogate_create(const char *model_path, int n_threads, surrogate_range_policy policy,
-                                  char *error, size_t error_size)
+/* --- opening a model ------------------------------------------------------------------------------------------ */
+
+void surrogate_options_init(surrogate_options *options)
 {
-    if (error && error_size) error[0] = '\0';
+    if (!options) return;
+    *options = (surrogate_options){.n_threads = SURROGATE_THREADS_AUTO, .policy = SURROGATE_RANGE_CLIP,
+                                   .spinning = 0, .global_thread_pool = 0, .cuda = 0, .cuda_device = 0,
+                                   .check_manifold = 1};
+}
+
+int surrogate_default_threads(void) { return se_default_threads(); }
+
+const char *surrogate_status_text(int status)
+{
+    static const char *const texts[] = {"ok", "bad argument", "NaN input", "input out of range",
+                                        "ONNX Runtime failure", "out of memory", "bad model file",
+                                        "model not supported by this wrapper", "execution provider unavailable",
+                                        "thread pool conflict"};
+    return status >= 0 && status < (int)(sizeof texts / sizeof *texts) ? texts[status] : "unknown status";
+}
+
+/* The CUDA execution provider on DEVICE appended to OPTIONS (CPU stays as the fallback for other nodes). */
+static int append_cuda(const OrtApi *api, OrtSessionOptions *options, int device, char *error, size_t size)
+{
+    OrtCUDAProviderOptionsV2 *cuda = NULL;
+    char id[16];
+    snprintf(id, sizeof id, "%d", device);
+    const char *keys[] = {"device_id"}, *values[] = {id};
+    OrtStatus *status = api->CreateCUDAProviderOptions(&cuda);
+    if (!status) status = api->UpdateCUDAProviderOptions(cuda, keys, values, 1);
+    if (!status) status = api->SessionOptionsAppendExecutionProvider_CUDA_V2(options, cuda);
+    if (cuda) api->ReleaseCUDAProviderOptions(cuda);
+    if (!status) return 0;
+    set_error(error, size, "the CUDA execution provider is not available (%s): it needs an ONNX Runtime library "
+              "built with CUDA (onnxruntime-gpu) and a visible GPU; open with cuda = 0 for the CPU",
+              api->GetErrorMessage(status));
+    api->ReleaseStatus(status);
+    return -1;
+}
+
+/* Session options for OPT: threads (or the global pool), spinning, optimization level, CUDA. */
+static int session_options(const OrtApi *api, const surrogate_options *opt, int n_threads, OrtSessionOptions **out,
+                           int *code, char *error, size_t size)
+{
+    OrtSessionOptions *options = NULL;
+    const char *spin = opt->spinning ? "1" : "0";
+    int failed = ort_failed(api, api->CreateSessionOptions(&options), error, size, "ONNX Runtime session options");
+    if (!failed && opt->global_thread_pool)
+        failed = ort_failed(api, api->DisablePerSessionThreads(options), error, size, "global thread pool");
+    if (!failed && !opt->global_thread_pool)
+        failed = ort_failed(api, api->SetIntraOpNumThreads(options, n_threads), error, size, "intra-op threads") ||
+                 ort_failed(api, api->SetInterOpNumThreads(options, 1), error, size, "inter-op threads") ||
+                 ort_failed(api, api->AddSessionConfigEntry(options, "session.intra_op.allow_spinning", spin), error,
+                            size, "thread spinning") ||
+                 ort_failed(api, api->AddSessionConfigEntry(options, "session.inter_op.allow_spinning", spin), error,
+                            size, "thread spinning");
+    if (!failed)
+        failed = ort_failed(api, api->SetSessionGraphOptimizationLevel(options, ORT_ENABLE_ALL), error, size,
+                            "graph optimization level");
+    *code = failed ? SURROGATE_ERR_RUNTIME : SURROGATE_OK;
+    if (!failed && opt->cuda && append_cuda(api, options, opt->cuda_device, error, size)) {
+        failed = 1;
+        *code = SURROGATE_ERR_PROVIDER;
+    }
+    if (failed && options) {
+        api->ReleaseSessionOptions(options);
+        options = NULL;
+    }
+    *out = options;
+    return failed ? -1 : 0;
+}
+
+static surrogate_model *open_model(const char *model_path, const surrogate_options *opt, int *code, char *error,
+                                   size_t error_size)
+{
+    *code = SURROGATE_ERR_ARGUMENT;
     if (!model_path) {
-        set_error(error, error_size, "surrogate_create: model_path is NULL");
+        set_error(error, error_size, "surrogate_open: model_path is NULL");
         return NULL;
     }
-    if (!valid_policy((int)policy) || n_threads < 0) {
-        set_error(error, error_size, "surrogate_create: %s (policy 0 clip, 1 warn, 2 error; threads >= 0)",
-                  n_threads < 0 ? "negative thread count" : "unknown range policy");
+    if (!valid_policy((int)opt->policy) || opt->n_threads < SURROGATE_THREADS_AUTO) {
+        set_error(error, error_size, "surrogate_create: %s (policy 0 clip, 1 warn, 2 error, 3 count; threads >= 0)",
+                  opt->n_threads < SURROGATE_THREADS_AUTO ? "negative thread count" : "unknown range policy");
         return NULL;
     }
     FILE *file = fopen(model_path, "rb");
     if (!file) {
+        *code = SURROGATE_ERR_FILE;
         set_error(error, error_size, "cannot open model file %s: %s", model_path, strerror(errno));
         return NULL;
     }
@@ -537,6 +659,7 @@ surrogate_model *surrogate_create(const char *model_path, int n_threads, surroga
 
     const OrtApi *api = OrtGetApiBase()->GetApi(ORT_API_VERSION);
     if (!api) {
+        *code = SURROGATE_ERR_RUNTIME;
         set_error(error, error_size,
                   "the ONNX Runtime library (version %s) lacks C API version %d of the headers this program was "
                   "built with: build against headers of that library's version or older",
@@ -545,37 +668,74 @@ surrogate_model *surrogate_create(const char *model_path, int n_threads, surroga
     }
     surrogate_model *model = calloc(1, sizeof *model);
     if (!model) {
+        *code = SURROGATE_ERR_MEMORY;
         set_error(error, error_size, "out of memory");
         return NULL;
     }
     model->api = api;
-    model->policy = policy;
+    model->id = atomic_fetch_add(&next_id, 1);
+    atomic_init(&model->policy, (int)opt->policy);
+    model->threads = opt->n_threads == SURROGATE_THREADS_AUTO ? se_default_threads() : opt->n_threads;
+    model->cuda = opt->cuda != 0;
+    model->check_manifold = opt->check_manifold != 0;
     OrtSessionOptions *options = NULL;
-    int failed =
-        ort_failed(api, api->CreateEnv(ORT_LOGGING_LEVEL_WARNING, "surrogate_ort", &model->env), error, error_size,
-                   "cannot start ONNX Runtime") ||
-        ort_failed(api, api->CreateSessionOptions(&options), error, error_size, "ONNX Runtime session options") ||
-        ort_failed(api, api->SetIntraOpNumThreads(options, n_threads), error, error_size, "intra-op threads") ||
-        ort_failed(api, api->SetInterOpNumThreads(options, 1), error, error_size, "inter-op threads") ||
-        ort_failed(api, api->SetSessionGraphOptimizationLevel(options, ORT_ENABLE_ALL), error, error_size,
-                   "graph optimization level");
+    model->env = se_acquire(api, opt->global_thread_pool, model->threads, opt->spinning, code, error, error_size);
+    int failed = !model->env || session_options(api, opt, model->threads, &options, code, error, error_size);
+    if (opt->global_thread_pool) model->threads = -1;
     OrtStatus *status = failed ? NULL : api->CreateSession(model->env, model_path, options, &model->session);
     if (status) {
         set_error(error, error_size, "cannot load ONNX model %s: not a readable ONNX file (truncated or corrupt?): %s",
                   model_path, api->GetErrorMessage(status));
         api->ReleaseStatus(status);
+        *code = SURROGATE_ERR_FILE;
         failed = 1;
     }
     if (options) api->ReleaseSessionOptions(options);
-    failed = failed ||
-             ort_failed(api, api->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &model->memory), error,
-                        error_size, "CPU memory info") ||
-             check_and_read_model(model, model_path, error, error_size);
+    if (!failed && ort_failed(api, api->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &model->memory),
+                              error, error_size, "CPU memory info")) {
+        *code = SURROGATE_ERR_RUNTIME;
+        failed = 1;
+    }
+    if (!failed && check_and_read_model(model, model_path, error, error_size)) {
+        *code = model->open_code ? model->open_code : SURROGATE_ERR_FILE;
+        failed = 1;
+    }
     if (failed) {
         surrogate_destroy(model);
         return NULL;
     }
+    *code = SURROGATE_OK;
     return model;
+}
+
+surrogate_model *surrogate_open(const char *model_path, const surrogate_options *options, int *status, char *error,
+                                size_t error_size)
+{
+    surrogate_options defaults;
+    surrogate_options_init(&defaults);
+    int code;
+    if (error && error_size) error[0] = '\0';
+    surrogate_model *model = open_model(model_path, options ? options : &defaults, &code, error, error_size);
+    if (status) *status = code;
+    return model;
+}
+
+surrogate_model *surrogate_create(const char *model_path, int n_threads, surrogate_range_policy policy,
+                                  char *error, size_t error_size)
+{
+    surrogate_options options;
+    surrogate_options_init(&options);
+    options.n_threads = n_threads;
+    options.policy = policy;
+    options.spinning = 1; /* ONNX Runtime's default, as this call always had */
+    if (error && error_size) error[0] = '\0';
+    if (n_threads < 0 && n_threads != SURROGATE_THREADS_AUTO) {
+        set_error(error, error_size, "surrogate_create: negative thread count (policy 0 clip, 1 warn, 2 error, "
+                  "3 count; threads >= 0)");
+        return NULL;
+    }
+    int code;
+    return open_model(model_path, &options, &code, error, error_size);
 }
 
 void surrogate_destroy(surrogate_model *model)
@@ -584,7 +744,7 @@ void surrogate_destroy(surrogate_model *model)
     const OrtApi *api = model->api;
     if (model->memory) api->ReleaseMemoryInfo(model->memory);
     if (model->session) api->ReleaseSession(model->session);
-    if (model->env) api->ReleaseEnv(model->env);
+    if (model->env) se_release(api);
     free(model->input_tensor);
     free(model->output_tensor);
     free_strings(model->input_names, model->n_inputs);
@@ -600,118 +760,332 @@ void surrogate_destroy(surrogate_model *model)
     free(model->hi);
     free(model->lo_f);
     free(model->hi_f);
-    free(model->scratch);
+    sm_free(&model->manifold);
     free(model);
 }
 
-/*
- * Scan the inputs: NaN is an error under every policy; count the cells with an input outside its range and
- * describe the first one in model->message. Returns SURROGATE_OK or SURROGATE_ERR_NAN.
- */
-static int scan_ranges(surrogate_model *model, int64_t n_cells, const float *inputs)
+int surrogate_threads(const surrogate_model *model) { return model ? model->threads : 0; }
+int surrogate_uses_cuda(const surrogate_model *model) { return model ? model->cuda : 0; }
+
+/* --- checking cells -------------------------------------------------------------------------------------------- */
+
+enum { CELL_BOX = 1, CELL_MANIFOLD = 2, CELL_NAN = 4 };
+
+/* What is wrong with ROW (n_inputs floats): CELL_NAN, CELL_BOX (an input outside its range), CELL_MANIFOLD (inside
+   the box, outside the manifold bounds of its bin) or 0; *COLUMN names the first offending input. */
+static int check_row(const surrogate_model *model, const float *row, int manifold, int *column)
 {
     const int n = model->n_inputs;
-    int64_t bad_cells = 0;
-    for (int64_t cell = 0; cell < n_cells; cell++) {
-        const float *row = inputs + cell * n;
-        int bad = 0;
-        for (int i = 0; i < n; i++) {
-            float x = row[i];
-            if (x >= model->lo_f[i] && x <= model->hi_f[i]) continue;
-            if (isnan(x))
-                return set_message(model, SURROGATE_ERR_NAN, "input '%s' of cell %lld is NaN", model->input_names[i],
-                                   (long long)cell);
-            if (!bad_cells && !bad)
-                set_message(model, 0, "cell %lld: input '%s' = %.9g is outside its trained range [%.9g, %.9g]",
-                            (long long)cell, model->input_names[i], (double)x, model->lo[i], model->hi[i]);
-            bad = 1;
+    int flags = 0;
+    for (int i = 0; i < n; i++) {
+        float x = row[i];
+        if (x >= model->lo_f[i] && x <= model->hi_f[i]) continue;
+        if (isnan(x)) {
+            *column = i;
+            return CELL_NAN;
         }
-        bad_cells += bad;
+        if (!flags) *column = i;
+        flags = CELL_BOX;
     }
-    model->out_of_range_cells = bad_cells;
+    if (flags || !manifold) return flags;
+    const sm_manifold *m = &model->manifold;
+    const size_t bin = (size_t)sm_bin(m, row[m->along]) * (size_t)n;
+    for (int i = 0; i < n; i++)
+        if (!(row[i] >= m->lo_f[bin + i] && row[i] <= m->hi_f[bin + i])) {
+            *column = i;
+            return CELL_MANIFOLD;
+        }
+    return 0;
+}
+
+/* ROW clamped to the box, then to the manifold bounds of the bin its (clamped) binned input falls in. */
+static void clip_row(const surrogate_model *model, float *row, int manifold)
+{
+    const int n = model->n_inputs;
+    for (int i = 0; i < n; i++)
+        row[i] = row[i] < model->lo_f[i] ? model->lo_f[i] : (row[i] > model->hi_f[i] ? model->hi_f[i] : row[i]);
+    if (!manifold) return;
+    const sm_manifold *m = &model->manifold;
+    const size_t bin = (size_t)sm_bin(m, row[m->along]) * (size_t)n;
+    for (int i = 0; i < n; i++) {
+        const float lo = m->lo_f[bin + i], hi = m->hi_f[bin + i];
+        row[i] = row[i] < lo ? lo : (row[i] > hi ? hi : row[i]);
+    }
+}
+
+/* The rows of one call: caller's row-major float32 (ROWS), or column arrays gathered chunk by chunk. */
+typedef struct cells {
+    int64_t n;
+    const float *rows;              /* row-major float32, or NULL */
+    const surrogate_array *columns; /* one per input when ROWS is NULL */
+} cells;
+
+static double read_value(const surrogate_array *a, int64_t cell)
+{
+    const int64_t k = cell * (a->stride ? a->stride : 1);
+    return a->type == SURROGATE_FLOAT64 ? ((const double *)a->data)[k] : (double)((const float *)a->data)[k];
+}
+
+/* Rows FIRST .. FIRST+COUNT-1 as float32 rows: a pointer into the caller's rows, or gathered into BUFFER. */
+static const float *rows_at(const surrogate_model *model, const cells *in, int64_t first, int64_t count,
+                            float *buffer, int copy)
+{
+    const int n = model->n_inputs;
+    if (in->rows && !copy) return in->rows + first * n;
+    if (in->rows) {
+        memcpy(buffer, in->rows + first * n, (size_t)count * (size_t)n * sizeof *buffer);
+        return buffer;
+    }
+    for (int i = 0; i < n; i++)
+        for (int64_t c = 0; c < count; c++) buffer[c * n + i] = (float)read_value(&in->columns[i], first + c);
+    return buffer;
+}
+
+typedef struct scan_result {
+    int64_t box, manifold; /* cells out of the box; cells in the box, off the manifold */
+} scan_result;
+
+/* Every cell checked (NaN is an error under every policy); the first offending cell described in CALL. */
+static int scan(const surrogate_model *model, last_call *call, const cells *in, int manifold, float *buffer,
+                int64_t chunk, scan_result *result)
+{
+    const int n = model->n_inputs;
+    for (int64_t first = 0; first < in->n; first += chunk) {
+        const int64_t count = in->n - first < chunk ? in->n - first : chunk;
+        const float *rows = rows_at(model, in, first, count, buffer, 0);
+        for (int64_t c = 0; c < count; c++) {
+            const float *row = rows + c * n;
+            int column = 0, flags = check_row(model, row, manifold, &column);
+            if (!flags) continue;
+            const long long cell = (long long)(first + c);
+            if (flags == CELL_NAN)
+                return set_message(call, SURROGATE_ERR_NAN, "input '%s' of cell %lld is NaN",
+                                   model->input_names[column], cell);
+            if (!result->box && !result->manifold && flags == CELL_BOX)
+                set_message(call, 0, "cell %lld: input '%s' = %.9g is outside its trained range [%.9g, %.9g]", cell,
+                            model->input_names[column], (double)row[column], model->lo[column], model->hi[column]);
+            if (!result->box && !result->manifold && flags == CELL_MANIFOLD) {
+                const sm_manifold *m = &model->manifold;
+                const size_t k = (size_t)sm_bin(m, row[m->along]) * (size_t)n + (size_t)column;
+                set_message(call, 0, "cell %lld: input '%s' = %.9g is off the trained manifold: [%.9g, %.9g] at "
+                            "%s = %.9g", cell, model->input_names[column], (double)row[column], m->lo[k], m->hi[k],
+                            model->input_names[m->along], (double)row[m->along]);
+            }
+            if (flags == CELL_BOX) result->box++;
+            else result->manifold++;
+        }
+    }
     return SURROGATE_OK;
 }
 
-static const float *clipped_copy(surrogate_model *model, int64_t n_cells, const float *inputs)
+/* --- running --------------------------------------------------------------------------------------------------- */
+
+/* OUTPUTS[count * n_outputs] = graph(INPUTS[count * n_inputs]); both wrap memory ONNX Runtime reads / writes. */
+static int ort_run(surrogate_model *model, last_call *call, int64_t count, const float *inputs, float *outputs)
 {
-    const int n = model->n_inputs;
-    size_t count = (size_t)n_cells * (size_t)n;
-    if (count > model->scratch_size) {
-        float *grown = realloc(model->scratch, count * sizeof *grown);
-        if (!grown) return NULL;
-        model->scratch = grown;
-        model->scratch_size = count;
-    }
-    for (size_t k = 0; k < count; k++) {
-        int i = (int)(k % (size_t)n);
-        float x = inputs[k];
-        model->scratch[k] = x < model->lo_f[i] ? model->lo_f[i] : (x > model->hi_f[i] ? model->hi_f[i] : x);
-    }
-    return model->scratch;
-}
-
-int surrogate_run(surrogate_model *model, int64_t n_cells, const float *inputs, float *outputs)
-{
-    if (!model) return SURROGATE_ERR_ARGUMENT;
-    model->message[0] = '\0';
-    model->out_of_range_cells = 0;
-    if (n_cells < 0 || (n_cells > 0 && (!inputs || !outputs)))
-        return set_message(model, SURROGATE_ERR_ARGUMENT, "surrogate_run: %s",
-                           n_cells < 0 ? "negative cell count" : "inputs or outputs is NULL");
-    if (n_cells == 0) return SURROGATE_OK;
-
-    int status = scan_ranges(model, n_cells, inputs);
-    if (status != SURROGATE_OK) return status;
-    const float *feed = inputs;
-    if (model->out_of_range_cells > 0) {
-        char first[MESSAGE_SIZE];
-        snprintf(first, sizeof first, "%s", model->message);
-        const char *verb = model->policy == SURROGATE_RANGE_CLIP ? "clipped" : "outside the trained range";
-        set_message(model, 0, "%lld of %lld cells %s; first: %s", (long long)model->out_of_range_cells,
-                    (long long)n_cells, verb, first);
-        if (model->policy == SURROGATE_RANGE_ERROR) return SURROGATE_ERR_RANGE;
-        if (model->policy == SURROGATE_RANGE_WARN) fprintf(stderr, "surrogate: warning: %s\n", model->message);
-        if (model->policy == SURROGATE_RANGE_CLIP && !(feed = clipped_copy(model, n_cells, inputs)))
-            return set_message(model, SURROGATE_ERR_MEMORY, "out of memory clipping %lld cells", (long long)n_cells);
-    }
-
     const OrtApi *api = model->api;
     const char *in_name = model->input_tensor, *out_name = model->output_tensor;
-    const int64_t in_shape[2] = {n_cells, model->n_inputs}, out_shape[2] = {n_cells, model->n_outputs};
+    const int64_t in_shape[2] = {count, model->n_inputs}, out_shape[2] = {count, model->n_outputs};
     OrtValue *in_value = NULL, *out_value = NULL;
     char error[MESSAGE_SIZE] = "";
-    /* Both tensors wrap the caller's memory: ONNX Runtime reads the inputs and writes the outputs in place. */
     int failed =
-        ort_failed(api, api->CreateTensorWithDataAsOrtValue(model->memory, (void *)feed,
-                                                            (size_t)n_cells * model->n_inputs * sizeof(float),
+        ort_failed(api, api->CreateTensorWithDataAsOrtValue(model->memory, (void *)inputs,
+                                                            (size_t)count * model->n_inputs * sizeof(float),
                                                             in_shape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT,
                                                             &in_value), error, sizeof error, "input tensor") ||
         ort_failed(api, api->CreateTensorWithDataAsOrtValue(model->memory, outputs,
-                                                            (size_t)n_cells * model->n_outputs * sizeof(float),
+                                                            (size_t)count * model->n_outputs * sizeof(float),
                                                             out_shape, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT,
                                                             &out_value), error, sizeof error, "output tensor") ||
         ort_failed(api, api->Run(model->session, NULL, &in_name, (const OrtValue *const *)&in_value, 1,
                                  &out_name, 1, &out_value), error, sizeof error, "ONNX Runtime Run");
     if (in_value) api->ReleaseValue(in_value);
     if (out_value) api->ReleaseValue(out_value);
-    if (failed) return set_message(model, SURROGATE_ERR_RUNTIME, "%s", error);
-    return SURROGATE_OK;
+    return failed ? set_message(call, SURROGATE_ERR_RUNTIME, "%s", error) : SURROGATE_OK;
+}
+
+static void write_value(const surrogate_array *a, int64_t cell, float value)
+{
+    const int64_t k = cell * (a->stride ? a->stride : 1);
+    if (a->type == SURROGATE_FLOAT64) ((double *)a->data)[k] = (double)value;
+    else ((float *)a->data)[k] = value;
+}
+
+/*
+ * The one path of every run call: check all cells (so ERROR refuses before anything is evaluated), apply the
+ * policy, evaluate. Row-major float32 in and out (OUT_ROWS) without clipping runs on the caller's memory; any
+ * other case converts in chunks through buffers of this call (nothing of the handle is written but its atomic
+ * counters, so concurrent calls are safe).
+ */
+static int run_cells(surrogate_model *model, last_call *call, const cells *in, float *out_rows,
+                     const surrogate_array *out_columns, int policy)
+{
+    const int n_in = model->n_inputs, n_out = model->n_outputs;
+    const int manifold = model->check_manifold && model->manifold.n_bins > 0;
+    if (policy == SURROGATE_RANGE_DEFAULT) policy = atomic_load(&model->policy);
+    /* Row-major callers: one chunk (one ONNX Runtime call, as the Python runtime makes); columns: bounded chunks. */
+    const int64_t chunk = in->rows && out_rows ? (in->n > 0 ? in->n : 1) : CHUNK_CELLS;
+    const int gathers = !in->rows || !out_rows;
+    const size_t rows = (size_t)(in->n < chunk ? in->n : chunk);
+    float *buffer = gathers ? malloc(rows * (size_t)n_in * sizeof *buffer) : NULL;
+    float *results = out_rows ? NULL : malloc(rows * (size_t)n_out * sizeof *results);
+    if ((gathers && !buffer) || (!out_rows && !results)) {
+        free(buffer);
+        free(results);
+        return set_message(call, SURROGATE_ERR_MEMORY, "out of memory for %lld cells", (long long)in->n);
+    }
+    atomic_fetch_add(&model->calls, 1);
+    scan_result found = {0, 0};
+    int status = scan(model, call, in, manifold, buffer, chunk, &found);
+    const int64_t bad = found.box + found.manifold;
+    call->out_of_range_cells = bad;
+    atomic_fetch_add(&model->out_of_range_cells, found.box);
+    atomic_fetch_add(&model->off_manifold_cells, found.manifold);
+    if (status == SURROGATE_OK && bad > 0) {
+        char first[MESSAGE_SIZE];
+        snprintf(first, sizeof first, "%s", call->message);
+        set_message(call, 0, "%lld of %lld cells %s; first: %s", (long long)bad, (long long)in->n,
+                    policy == SURROGATE_RANGE_CLIP ? "clipped" : "outside the trained range", first);
+        if (policy == SURROGATE_RANGE_ERROR) status = SURROGATE_ERR_RANGE;
+        if (policy == SURROGATE_RANGE_WARN && !atomic_exchange(&model->warned, 1))
+            fprintf(stderr, "surrogate: warning: %s (printed once per model; surrogate_get_counters counts all)\n",
+                    call->message);
+    }
+    const int clip = bad > 0 && policy == SURROGATE_RANGE_CLIP;
+    if (clip && !buffer && !(buffer = malloc(rows * (size_t)n_in * sizeof *buffer)))
+        status = set_message(call, SURROGATE_ERR_MEMORY, "out of memory clipping %lld cells", (long long)in->n);
+    for (int64_t first = 0; first < in->n && status == SURROGATE_OK; first += chunk) {
+        const int64_t count = in->n - first < chunk ? in->n - first : chunk;
+        const float *rows = rows_at(model, in, first, count, buffer, clip);
+        if (clip)
+            for (int64_t c = 0; c < count; c++) clip_row(model, buffer + c * n_in, manifold);
+        float *target = out_rows ? out_rows + first * n_out : results;
+        status = ort_run(model, call, count, rows, target);
+        for (int j = 0; j < n_out && !out_rows && status == SURROGATE_OK; j++)
+            if (out_columns[j].data)
+                for (int64_t c = 0; c < count; c++) write_value(&out_columns[j], first + c, results[c * n_out + j]);
+    }
+    if (status == SURROGATE_OK) atomic_fetch_add(&model->cells, in->n);
+    else if (status == SURROGATE_ERR_RANGE || status == SURROGATE_ERR_NAN) atomic_fetch_add(&model->refused_calls, 1);
+    free(buffer);
+    free(results);
+    return status;
+}
+
+int surrogate_run(surrogate_model *model, int64_t n_cells, const float *inputs, float *outputs)
+{
+    if (!model) return SURROGATE_ERR_ARGUMENT;
+    last_call *call = begin_call(model);
+    if (n_cells < 0 || (n_cells > 0 && (!inputs || !outputs)))
+        return set_message(call, SURROGATE_ERR_ARGUMENT, "surrogate_run: %s",
+                           n_cells < 0 ? "negative cell count" : "inputs or outputs is NULL");
+    if (n_cells == 0) return SURROGATE_OK;
+    cells in = {n_cells, inputs, NULL};
+    return run_cells(model, call, &in, outputs, NULL, SURROGATE_RANGE_DEFAULT);
+}
+
+static int valid_array(const surrogate_array *a, int optional)
+{
+    return (a->data || optional) && a->stride >= 0 && (a->type == SURROGATE_FLOAT32 || a->type == SURROGATE_FLOAT64);
+}
+
+int surrogate_run_arrays(surrogate_model *model, int64_t n_cells, const surrogate_array *inputs,
+                         const surrogate_array *outputs, int policy)
+{
+    if (!model) return SURROGATE_ERR_ARGUMENT;
+    last_call *call = begin_call(model);
+    if (n_cells < 0 || !inputs || !outputs || (policy != SURROGATE_RANGE_DEFAULT && !valid_policy(policy)))
+        return set_message(call, SURROGATE_ERR_ARGUMENT, "surrogate_run_arrays: %s",
+                           n_cells < 0 ? "negative cell count" : !inputs || !outputs ? "inputs or outputs is NULL"
+                                                                                   : "unknown range policy");
+    for (int i = 0; i < model->n_inputs; i++)
+        if (!valid_array(&inputs[i], 0))
+            return set_message(call, SURROGATE_ERR_ARGUMENT, "surrogate_run_arrays: input %d ('%s') has no data, a "
+                               "negative stride or an unknown type", i, model->input_names[i]);
+    for (int j = 0; j < model->n_outputs; j++)
+        if (!valid_array(&outputs[j], 1))
+            return set_message(call, SURROGATE_ERR_ARGUMENT, "surrogate_run_arrays: output %d ('%s') has a negative "
+                               "stride or an unknown type", j, model->output_names[j]);
+    if (n_cells == 0) return SURROGATE_OK;
+    cells in = {n_cells, NULL, inputs};
+    return run_cells(model, call, &in, NULL, outputs, policy);
+}
+
+/* Column views of row-major (STRIDE = columns) or per-field (STRIDE 1) double arrays. */
+static int double_views(surrogate_model *model, int64_t n_cells, const double *const *in, double *const *out,
+                        const double *in_rows, double *out_rows, int policy)
+{
+    const int n_in = model->n_inputs, n_out = model->n_outputs;
+    surrogate_array *views = malloc((size_t)(n_in + n_out) * sizeof *views);
+    if (!views) return SURROGATE_ERR_MEMORY;
+    for (int i = 0; i < n_in; i++)
+        views[i] = (surrogate_array){(void *)(in_rows ? in_rows + i : in[i]), SURROGATE_FLOAT64, in_rows ? n_in : 1};
+    for (int j = 0; j < n_out; j++)
+        views[n_in + j] = (surrogate_array){out_rows ? out_rows + j : out[j], SURROGATE_FLOAT64, out_rows ? n_out : 1};
+    int status = surrogate_run_arrays(model, n_cells, views, views + n_in, policy);
+    free(views);
+    return status;
+}
+
+int surrogate_run_double(surrogate_model *model, int64_t n_cells, const double *inputs, double *outputs)
+{
+    if (!model) return SURROGATE_ERR_ARGUMENT;
+    if (n_cells < 0 || (n_cells > 0 && (!inputs || !outputs)))
+        return set_message(begin_call(model), SURROGATE_ERR_ARGUMENT, "surrogate_run_double: %s",
+                           n_cells < 0 ? "negative cell count" : "inputs or outputs is NULL");
+    if (n_cells == 0) return surrogate_run(model, 0, NULL, NULL);
+    return double_views(model, n_cells, NULL, NULL, inputs, outputs, SURROGATE_RANGE_DEFAULT);
+}
+
+int surrogate_run_fields(surrogate_model *model, int64_t n_cells, const double *const *inputs,
+                         double *const *outputs)
+{
+    if (!model) return SURROGATE_ERR_ARGUMENT;
+    if (!inputs || !outputs)
+        return set_message(begin_call(model), SURROGATE_ERR_ARGUMENT, "surrogate_run_fields: inputs or outputs is "
+                           "NULL");
+    return double_views(model, n_cells, inputs, outputs, NULL, NULL, SURROGATE_RANGE_DEFAULT);
 }
 
 const char *surrogate_message(const surrogate_model *model)
 {
-    return model ? model->message : "no model (NULL handle)";
+    if (!model) return "no model (NULL handle)";
+    const last_call *call = find_call(model);
+    return call ? call->message : "";
 }
 
 int64_t surrogate_out_of_range_cells(const surrogate_model *model)
 {
-    return model ? model->out_of_range_cells : 0;
+    const last_call *call = model ? find_call(model) : NULL;
+    return call ? call->out_of_range_cells : 0;
+}
+
+int surrogate_get_counters(const surrogate_model *model, surrogate_counters *counters)
+{
+    if (!model || !counters) return SURROGATE_ERR_ARGUMENT;
+    counters->calls = atomic_load(&model->calls);
+    counters->cells = atomic_load(&model->cells);
+    counters->out_of_range_cells = atomic_load(&model->out_of_range_cells);
+    counters->off_manifold_cells = atomic_load(&model->off_manifold_cells);
+    counters->refused_calls = atomic_load(&model->refused_calls);
+    return SURROGATE_OK;
+}
+
+void surrogate_reset_counters(surrogate_model *model)
+{
+    if (!model) return;
+    atomic_store(&model->calls, 0);
+    atomic_store(&model->cells, 0);
+    atomic_store(&model->out_of_range_cells, 0);
+    atomic_store(&model->off_manifold_cells, 0);
+    atomic_store(&model->refused_calls, 0);
+    atomic_store(&model->warned, 0);
 }
 
 int surrogate_set_range_policy(surrogate_model *model, surrogate_range_policy policy)
 {
     if (!model || !valid_policy((int)policy)) return SURROGATE_ERR_ARGUMENT;
-    model->policy = policy;
+    atomic_store(&model->policy, (int)policy);
     return SURROGATE_OK;
 }
 
@@ -743,11 +1117,37 @@ const char *surrogate_output_units(const surrogate_model *model, int index)
     return model ? entry(model->output_units, model->n_outputs, index) : NULL;
 }
 
+int surrogate_input_index(const surrogate_model *model, const char *name)
+{
+    return model && name ? index_of(model->input_names, model->n_inputs, name) : -1;
+}
+
+int surrogate_output_index(const surrogate_model *model, const char *name)
+{
+    return model && name ? index_of(model->output_names, model->n_outputs, name) : -1;
+}
+
 int surrogate_input_range(const surrogate_model *model, int index, double *lo, double *hi)
 {
     if (!model || index < 0 || index >= model->n_inputs || !lo || !hi) return SURROGATE_ERR_ARGUMENT;
     *lo = model->lo[index];
     *hi = model->hi[index];
+    return SURROGATE_OK;
+}
+
+int surrogate_manifold_along(const surrogate_model *model)
+{
+    return model && model->manifold.n_bins > 0 ? model->manifold.along : -1;
+}
+
+int surrogate_manifold_range(const surrogate_model *model, int index, double along, double *lo, double *hi)
+{
+    if (surrogate_input_range(model, index, lo, hi) != SURROGATE_OK) return SURROGATE_ERR_ARGUMENT;
+    if (surrogate_manifold_along(model) < 0) return SURROGATE_ERR_ARGUMENT;
+    const sm_manifold *m = &model->manifold;
+    const size_t k = (size_t)sm_bin(m, (float)along) * (size_t)model->n_inputs + (size_t)index;
+    if (isfinite(m->lo[k])) *lo = m->lo[k];
+    if (isfinite(m->hi[k])) *hi = m->hi[k];
     return SURROGATE_OK;
 }
 

@@ -6,6 +6,11 @@
 !   call model%run(x, y, status, errmsg)    ! x(n_inputs, n_cells) -> y(n_outputs, n_cells), physical values
 !   call model%destroy()
 !
+! Solver-grade: call model%open('flamelet.onnx', options, status, errmsg) with a type(surrogate_options) (rank-aware
+! threads by default, no spinning, global thread pool, CUDA, manifold check); x and y may be real(c_double) too;
+! model%counters() totals the cells evaluated and those out of range or off the manifold over all calls, so a
+! solver reports them once (e.g. at the end of a time step) instead of a warning per call. One handle may be used
+! from several OpenMP threads at once.
 ! Each column of x is one cell, so x has the row-major [cell][input] layout the C API expects and no copy is
 ! made; ONNX Runtime writes y in place. status is SURROGATE_OK (0) or a SURROGATE_ERR_* code; errmsg then says why.
 module surrogate_ort
@@ -15,18 +20,40 @@ module surrogate_ort
     private
 
     integer(c_int), parameter, public :: SURROGATE_RANGE_CLIP = 0, SURROGATE_RANGE_WARN = 1, &
-        SURROGATE_RANGE_ERROR = 2
+        SURROGATE_RANGE_ERROR = 2, SURROGATE_RANGE_COUNT = 3, SURROGATE_THREADS_AUTO = -1
     integer(c_int), parameter, public :: SURROGATE_OK = 0, SURROGATE_ERR_ARGUMENT = 1, SURROGATE_ERR_NAN = 2, &
-        SURROGATE_ERR_RANGE = 3, SURROGATE_ERR_RUNTIME = 4, SURROGATE_ERR_MEMORY = 5
+        SURROGATE_ERR_RANGE = 3, SURROGATE_ERR_RUNTIME = 4, SURROGATE_ERR_MEMORY = 5, SURROGATE_ERR_FILE = 6, &
+        SURROGATE_ERR_MODEL = 7, SURROGATE_ERR_PROVIDER = 8, SURROGATE_ERR_THREADS = 9
     integer, parameter :: ERROR_SIZE = 1024
 
     public :: surrogate_model, surrogate_parse_range_policy
+
+    ! surrogate_options of surrogate_ort.h, with its defaults (surrogate_options_init)
+    type, bind(c), public :: surrogate_options
+        integer(c_int) :: n_threads = SURROGATE_THREADS_AUTO
+        integer(c_int) :: policy = SURROGATE_RANGE_CLIP
+        integer(c_int) :: spinning = 0
+        integer(c_int) :: global_thread_pool = 0
+        integer(c_int) :: cuda = 0
+        integer(c_int) :: cuda_device = 0
+        integer(c_int) :: check_manifold = 1
+    end type surrogate_options
+
+    ! surrogate_counters of surrogate_ort.h: totals over all calls on a handle
+    type, bind(c), public :: surrogate_counters
+        integer(c_int64_t) :: calls = 0, cells = 0, out_of_range_cells = 0, off_manifold_cells = 0, refused_calls = 0
+    end type surrogate_counters
 
     type :: surrogate_model
         type(c_ptr) :: handle = c_null_ptr
     contains
         procedure :: create => model_create
-        procedure :: run => model_run
+        procedure :: open => model_open
+        procedure :: run_float => model_run
+        procedure :: run_double => model_run_double
+        generic :: run => run_float, run_double
+        procedure :: counters => model_counters
+        procedure :: reset_counters => model_reset_counters
         procedure :: destroy => model_destroy
         procedure :: n_inputs => model_n_inputs
         procedure :: n_outputs => model_n_outputs
@@ -48,6 +75,37 @@ module surrogate_ort
             integer(c_size_t), value :: error_size
             type(c_ptr) :: c_create
         end function c_create
+
+        function c_open(path, options, status, error, error_size) bind(c, name='surrogate_open')
+            import :: c_ptr, c_char, c_int, c_size_t, surrogate_options
+            character(kind=c_char), intent(in) :: path(*)
+            type(surrogate_options), intent(in) :: options
+            integer(c_int), intent(out) :: status
+            character(kind=c_char), intent(out) :: error(*)
+            integer(c_size_t), value :: error_size
+            type(c_ptr) :: c_open
+        end function c_open
+
+        function c_run_double(handle, n_cells, inputs, outputs) bind(c, name='surrogate_run_double')
+            import :: c_ptr, c_int, c_int64_t, c_double
+            type(c_ptr), value :: handle
+            integer(c_int64_t), value :: n_cells
+            real(c_double), intent(in) :: inputs(*)
+            real(c_double), intent(inout) :: outputs(*)
+            integer(c_int) :: c_run_double
+        end function c_run_double
+
+        function c_get_counters(handle, counters) bind(c, name='surrogate_get_counters')
+            import :: c_ptr, c_int, surrogate_counters
+            type(c_ptr), value :: handle
+            type(surrogate_counters), intent(out) :: counters
+            integer(c_int) :: c_get_counters
+        end function c_get_counters
+
+        subroutine c_reset_counters(handle) bind(c, name='surrogate_reset_counters')
+            import :: c_ptr
+            type(c_ptr), value :: handle
+        end subroutine c_reset_counters
 
         subroutine c_destroy(handle) bind(c, name='surrogate_destroy')
             import :: c_ptr
@@ -186,6 +244,41 @@ contains
         if (present(errmsg)) errmsg = from_buffer(error)
     end subroutine model_create
 
+    ! surrogate_open: OPTIONS (default: type(surrogate_options) defaults); status SURROGATE_ERR_* on failure.
+    subroutine model_open(self, path, options, status, errmsg)
+        class(surrogate_model), intent(inout) :: self
+        character(len=*), intent(in) :: path
+        type(surrogate_options), intent(in), optional :: options
+        integer, intent(out) :: status
+        character(len=:), allocatable, intent(out), optional :: errmsg
+        type(surrogate_options) :: chosen
+        character(kind=c_char) :: error(ERROR_SIZE)
+        integer(c_int) :: code
+        call self%destroy()
+        if (present(options)) chosen = options
+        error(1) = c_null_char
+        self%handle = c_open(trim(path)//c_null_char, chosen, code, error, int(ERROR_SIZE, c_size_t))
+        status = int(code)
+        if (present(errmsg)) errmsg = from_buffer(error)
+    end subroutine model_open
+
+    ! Whether x(n_inputs, n_cells) and y(n_outputs, n_cells) fit the model; else status and errmsg say why.
+    logical function shapes_fit(self, in_shape, out_shape, status, errmsg)
+        class(surrogate_model), intent(in) :: self
+        integer, intent(in) :: in_shape(2), out_shape(2)
+        integer, intent(out) :: status
+        character(len=:), allocatable, intent(out), optional :: errmsg
+        character(len=160) :: text
+        shapes_fit = in_shape(1) == self%n_inputs() .and. out_shape(1) == self%n_outputs() .and. &
+                     in_shape(2) == out_shape(2)
+        status = merge(SURROGATE_OK, SURROGATE_ERR_ARGUMENT, shapes_fit)
+        if (shapes_fit .or. .not. present(errmsg)) return
+        write (text, '(a, 2(i0, a), 4(i0, a))') 'expected inputs(', self%n_inputs(), ', n_cells) and outputs(', &
+            self%n_outputs(), ', n_cells), got inputs(', in_shape(1), ', ', in_shape(2), ') and outputs(', &
+            out_shape(1), ', ', out_shape(2), ')'
+        errmsg = trim(text)
+    end function shapes_fit
+
     ! outputs(:, k) = model(inputs(:, k)) for every cell k, under the model's range policy.
     subroutine model_run(self, inputs, outputs, status, errmsg)
         class(surrogate_model), intent(inout) :: self
@@ -193,19 +286,34 @@ contains
         real(c_float), intent(inout), contiguous, target :: outputs(:, :)
         integer, intent(out) :: status
         character(len=:), allocatable, intent(out), optional :: errmsg
-        character(len=160) :: problem
-        if (size(inputs, 1) /= self%n_inputs() .or. size(outputs, 1) /= self%n_outputs() .or. &
-            size(inputs, 2) /= size(outputs, 2)) then
-            write (problem, '(a, 2(i0, a), 4(i0, a))') 'expected inputs(', self%n_inputs(), ', n_cells) and outputs(', &
-                self%n_outputs(), ', n_cells), got inputs(', size(inputs, 1), ', ', size(inputs, 2), &
-                ') and outputs(', size(outputs, 1), ', ', size(outputs, 2), ')'
-            status = SURROGATE_ERR_ARGUMENT
-            if (present(errmsg)) errmsg = trim(problem)
-            return
-        end if
+        if (.not. shapes_fit(self, shape(inputs), shape(outputs), status, errmsg)) return
         status = c_run(self%handle, int(size(inputs, 2), c_int64_t), inputs, outputs)
         if (present(errmsg)) errmsg = from_c(c_message(self%handle))
     end subroutine model_run
+
+    ! The same in double precision (converted to the model's float32 inside, chunk by chunk).
+    subroutine model_run_double(self, inputs, outputs, status, errmsg)
+        class(surrogate_model), intent(inout) :: self
+        real(c_double), intent(in), contiguous, target :: inputs(:, :)
+        real(c_double), intent(inout), contiguous, target :: outputs(:, :)
+        integer, intent(out) :: status
+        character(len=:), allocatable, intent(out), optional :: errmsg
+        if (.not. shapes_fit(self, shape(inputs), shape(outputs), status, errmsg)) return
+        status = c_run_double(self%handle, int(size(inputs, 2), c_int64_t), inputs, outputs)
+        if (present(errmsg)) errmsg = from_c(c_message(self%handle))
+    end subroutine model_run_double
+
+    ! Totals over every call on this handle (all threads) since it was opened or reset.
+    function model_counters(self) result(counters)
+        class(surrogate_model), intent(in) :: self
+        type(surrogate_counters) :: counters
+        if (c_get_counters(self%handle, counters) /= SURROGATE_OK) counters = surrogate_counters()
+    end function model_counters
+
+    subroutine model_reset_counters(self)
+        class(surrogate_model), intent(inout) :: self
+        call c_reset_counters(self%handle)
+    end subroutine model_reset_counters
 
     subroutine model_destroy(self)
         class(surrogate_model), intent(inout) :: self

@@ -15,8 +15,16 @@
  * array x(n_inputs, n_cells) has exactly this layout. ONNX Runtime writes the outputs straight into the
  * caller's array; inputs are copied only when the clip policy has to clip a cell.
  *
- * One model handle serves one thread at a time (it keeps a scratch buffer and the last message); give each
- * thread or MPI rank its own handle.
+ * Threads: every call may be made concurrently on one handle from several threads (OpenMP, pthreads). A call keeps
+ * its scratch memory to itself, the counters are atomic, and surrogate_message / surrogate_out_of_range_cells
+ * report the calling thread's own last call on that handle. ONNX Runtime's Run is thread-safe on one session.
+ * Only surrogate_destroy must not race with other calls on the same handle.
+ *
+ * Solver-grade calls (below the classic API): surrogate_open with surrogate_options (rank-aware threads, no
+ * spinning, a global thread pool shared between handles, the CUDA execution provider, manifold check) and an
+ * integer status; surrogate_run_arrays for float32 or float64 arrays with any stride, one array per field
+ * (structure of arrays) or row-major, only the outputs asked for, and a range policy per call; counters of
+ * out-of-range cells (surrogate_get_counters) instead of per-call prints.
  */
 #ifndef SURROGATE_ORT_H
 #define SURROGATE_ORT_H
@@ -43,9 +51,14 @@ extern "C" {
  */
 typedef enum surrogate_range_policy {
     SURROGATE_RANGE_CLIP = 0,  /* clamp the input to (float)min / (float)max and run; described in the message */
-    SURROGATE_RANGE_WARN = 1,  /* run unchanged; one warning line on stderr per call with such cells */
-    SURROGATE_RANGE_ERROR = 2  /* run nothing and return SURROGATE_ERR_RANGE */
+    SURROGATE_RANGE_WARN = 1,  /* run unchanged; one warning line on stderr, the first time on this handle only (the
+                                  rest is counted: surrogate_get_counters) */
+    SURROGATE_RANGE_ERROR = 2, /* run nothing and return SURROGATE_ERR_RANGE */
+    SURROGATE_RANGE_COUNT = 3  /* run unchanged, silently; counted in surrogate_get_counters */
 } surrogate_range_policy;
+
+/* In surrogate_run_arrays: use the handle's policy. */
+#define SURROGATE_RANGE_DEFAULT (-1)
 
 /* Status codes of surrogate_run; surrogate_message(model) says what went wrong. */
 enum {
@@ -54,8 +67,15 @@ enum {
     SURROGATE_ERR_NAN = 2,      /* an input is NaN (under every policy) */
     SURROGATE_ERR_RANGE = 3,    /* an input is outside its range under SURROGATE_RANGE_ERROR */
     SURROGATE_ERR_RUNTIME = 4,  /* ONNX Runtime failed */
-    SURROGATE_ERR_MEMORY = 5
+    SURROGATE_ERR_MEMORY = 5,
+    SURROGATE_ERR_FILE = 6,     /* surrogate_open: the file is missing, unreadable, not ONNX, corrupt or forged */
+    SURROGATE_ERR_MODEL = 7,    /* surrogate_open: a valid file this wrapper cannot evaluate (tensors, version) */
+    SURROGATE_ERR_PROVIDER = 8, /* surrogate_open: the execution provider asked for is not available */
+    SURROGATE_ERR_THREADS = 9   /* surrogate_open: the global thread pool conflicts with an earlier handle */
 };
+
+/* A short fixed text for a status code ("ok", "bad argument", ...), never NULL. */
+const char *surrogate_status_text(int status);
 
 typedef struct surrogate_model surrogate_model;
 
@@ -68,11 +88,50 @@ typedef struct surrogate_model surrogate_model;
  * A version 2 model with several input or output tensors (e.g. a CVAE decoder: condition + latent) is refused
  * with a message saying so. The columns are the components of the tensors' last axis; a field (one component
  * `u` for all n elements, e.g. a time-stepper's state on a grid) gives the names u[0] .. u[n-1].
- * N_THREADS: ONNX Runtime intra-op threads (1 per MPI rank is the usual choice; 0 lets ONNX Runtime pick).
+ * N_THREADS: ONNX Runtime intra-op threads (1 per MPI rank is the usual choice; 0 lets ONNX Runtime pick;
+ * SURROGATE_THREADS_AUTO: surrogate_default_threads()).
  * Returns NULL on failure with a one-line message in ERROR (ERROR_SIZE bytes, may be NULL/0).
  */
 surrogate_model *surrogate_create(const char *model_path, int n_threads, surrogate_range_policy policy,
                                   char *error, size_t error_size);
+
+/* Options of surrogate_open; fill with surrogate_options_init, then change what you need. */
+#define SURROGATE_THREADS_AUTO (-1)
+typedef struct surrogate_options {
+    int n_threads;                 /* intra-op threads: SURROGATE_THREADS_AUTO (default: surrogate_default_threads),
+                                      0 (ONNX Runtime picks: all cores) or a positive count */
+    surrogate_range_policy policy; /* default SURROGATE_RANGE_CLIP */
+    int spinning;                  /* 0 (default): idle threads sleep at once, so they leave the cores to the solver;
+                                      1: they spin a while (lower latency, burns CPU between calls) */
+    int global_thread_pool;        /* 1: run on one thread pool shared by all handles opened with 1 (sized by the
+                                      first of them: its n_threads and spinning); 0 (default): a pool per handle */
+    int cuda;                      /* 1: ONNX Runtime's CUDA execution provider (needs an onnxruntime-gpu library
+                                      and a GPU), CPU for what it cannot run; 0 (default): CPU only */
+    int cuda_device;               /* CUDA device id (default 0) */
+    int check_manifold;            /* 1 (default): also check the manifold bounds of the metadata when it has them
+                                      (see surrogate_has_manifold); 0: the box ranges only */
+} surrogate_options;
+
+void surrogate_options_init(surrogate_options *options);
+
+/*
+ * Intra-op threads that share the node fairly between MPI ranks, as the Python runtime's default_threads(): the
+ * CPUs this process may run on (its affinity mask) divided by the ranks on this node (Open MPI, MPICH, Slurm,
+ * PALS environment variables); 1 when only the world size (> 1) is known; all available CPUs without MPI.
+ */
+int surrogate_default_threads(void);
+
+/*
+ * surrogate_create with options (NULL: surrogate_options_init's defaults). Returns NULL on failure with a status
+ * code in *STATUS (may be NULL): SURROGATE_ERR_FILE, _MODEL, _PROVIDER, _THREADS, _ARGUMENT, _MEMORY or _RUNTIME,
+ * and a one-line message in ERROR.
+ */
+surrogate_model *surrogate_open(const char *model_path, const surrogate_options *options, int *status, char *error,
+                                size_t error_size);
+
+/* What the handle runs with: intra-op threads (0: ONNX Runtime's choice; -1: the global pool), CUDA or not. */
+int surrogate_threads(const surrogate_model *model);
+int surrogate_uses_cuda(const surrogate_model *model);
 
 /* Free everything the model holds; NULL is fine. */
 void surrogate_destroy(surrogate_model *model);
@@ -83,14 +142,70 @@ void surrogate_destroy(surrogate_model *model);
  */
 int surrogate_run(surrogate_model *model, int64_t n_cells, const float *inputs, float *outputs);
 
-/* The last error or warning of this model ("" when the last call was clean). */
+/*
+ * One array per input or output column for surrogate_run_arrays: the value of cell k is at
+ * ((TYPE *)data)[k * stride]. stride 1 (or 0) is a contiguous field array (structure of arrays); a row-major
+ * [cell][column] array of n columns gives column j as {base + j, type, n}. An output with data NULL is not
+ * written ("only these outputs"; the network still computes every output).
+ */
+typedef enum surrogate_type { SURROGATE_FLOAT32 = 0, SURROGATE_FLOAT64 = 1 } surrogate_type;
+typedef struct surrogate_array {
+    void *data;
+    surrogate_type type;
+    int64_t stride;
+} surrogate_array;
+
+/*
+ * The general call: INPUTS[n_inputs] -> OUTPUTS[n_outputs] for N_CELLS cells, under POLICY for this call only
+ * (SURROGATE_RANGE_DEFAULT: the handle's). Values are converted to float32 (the model's precision) in chunks of
+ * cells, so memory stays bounded; float64 outputs are the float32 results widened.
+ */
+int surrogate_run_arrays(surrogate_model *model, int64_t n_cells, const surrogate_array *inputs,
+                         const surrogate_array *outputs, int policy);
+
+/* Row-major float64: outputs[cell * n_outputs + j] = model(inputs[cell * n_inputs + i]). */
+int surrogate_run_double(surrogate_model *model, int64_t n_cells, const double *inputs, double *outputs);
+
+/* One contiguous float64 array per field (OpenFOAM, Code_Saturne): inputs[i][cell] -> outputs[j][cell];
+   outputs[j] NULL skips output j. */
+int surrogate_run_fields(surrogate_model *model, int64_t n_cells, const double *const *inputs,
+                         double *const *outputs);
+
+/* Index of the input / output column NAME, or -1. */
+int surrogate_input_index(const surrogate_model *model, const char *name);
+int surrogate_output_index(const surrogate_model *model, const char *name);
+
+/* The last error or warning of the calling thread's last call on this model ("" when it was clean). */
 const char *surrogate_message(const surrogate_model *model);
 
-/* Cells of the last surrogate_run with at least one input outside its range (clipped, warned or refused). */
+/* Cells of the calling thread's last run on this model with an input outside its range or off the manifold
+   (clipped, warned, counted or refused). */
 int64_t surrogate_out_of_range_cells(const surrogate_model *model);
 
+/* Totals over every run on this handle since it was opened or reset, from all threads. */
+typedef struct surrogate_counters {
+    int64_t calls;              /* run calls that evaluated or refused cells */
+    int64_t cells;              /* cells evaluated */
+    int64_t out_of_range_cells; /* cells with an input outside its box range */
+    int64_t off_manifold_cells; /* cells inside the box but outside the manifold bounds */
+    int64_t refused_calls;      /* calls refused under SURROGATE_RANGE_ERROR or for NaN */
+} surrogate_counters;
+int surrogate_get_counters(const surrogate_model *model, surrogate_counters *counters);
+void surrogate_reset_counters(surrogate_model *model);
+
+/*
+ * Manifold bounds (metadata 'manifold', written by `surrogate export` from the training rows): for bins of one
+ * input (e.g. Z), the range of each other input seen in training (e.g. C_min(Z)..C_max(Z), the chi range per Z).
+ * A cell inside the box but outside these is off the manifold: counted, clipped to them under CLIP, refused
+ * under ERROR. surrogate_manifold_along is the binned input's index, or -1 when the model has no manifold bounds.
+ * surrogate_manifold_range gives input INDEX's range at the value ALONG of the binned input (its box range when
+ * the input is the binned one or has no bounds); non-zero without manifold data.
+ */
+int surrogate_manifold_along(const surrogate_model *model);
+int surrogate_manifold_range(const surrogate_model *model, int index, double along, double *lo, double *hi);
+
 int surrogate_set_range_policy(surrogate_model *model, surrogate_range_policy policy);
-/* "clip" | "warn" | "error" -> policy; returns -1 for anything else. */
+/* "clip" | "warn" | "error" | "count" -> policy; returns -1 for anything else. */
 int surrogate_parse_range_policy(const char *name);
 
 /* Metadata. Indices start at 0; an index out of bounds gives NULL / a non-zero return. */

@@ -3,7 +3,9 @@
 //     surrogate::Model model("flamelet.onnx", /*threads=*/1, SURROGATE_RANGE_CLIP);
 //     model.run(n_cells, inputs.data(), outputs.data());   // throws surrogate::Error with the wrapper's message
 //
-// Move-only: one handle owns one ONNX Runtime session. Use one Model per thread (see surrogate_ort.h).
+// Move-only: one handle owns one ONNX Runtime session; run may be called from several threads at once (see
+// surrogate_ort.h). Solver-grade: Model(path, options) (surrogate_options), run on double arrays, run_fields on one
+// array per field, counters().
 #ifndef SURROGATE_ORT_HPP
 #define SURROGATE_ORT_HPP
 
@@ -34,6 +36,14 @@ public:
         handle_ = surrogate_create(path.c_str(), threads, policy, error, sizeof error);
         if (!handle_) throw Error(error, 0);
     }
+    // surrogate_open with OPTIONS (fill with surrogate_options_init); Error::code() is the SURROGATE_ERR_* status.
+    Model(const std::string &path, const surrogate_options &options)
+    {
+        char error[1024];
+        int status = SURROGATE_OK;
+        handle_ = surrogate_open(path.c_str(), &options, &status, error, sizeof error);
+        if (!handle_) throw Error(error, status);
+    }
     ~Model() { surrogate_destroy(handle_); }
     Model(Model &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
     Model &operator=(Model &&other) noexcept
@@ -47,8 +57,27 @@ public:
     // outputs[n_cells * n_outputs()] from inputs[n_cells * n_inputs()], row-major, written in place.
     void run(std::int64_t n_cells, const float *inputs, float *outputs)
     {
-        int code = surrogate_run(handle_, n_cells, inputs, outputs);
-        if (code != SURROGATE_OK) throw Error(surrogate_message(handle_), code);
+        check(surrogate_run(handle_, n_cells, inputs, outputs));
+    }
+
+    // The same in double precision, row-major.
+    void run(std::int64_t n_cells, const double *inputs, double *outputs)
+    {
+        check(surrogate_run_double(handle_, n_cells, inputs, outputs));
+    }
+
+    // One contiguous double array per field: inputs[i][cell] -> outputs[j][cell]; outputs[j] null skips output j.
+    void run_fields(std::int64_t n_cells, const double *const *inputs, double *const *outputs)
+    {
+        check(surrogate_run_fields(handle_, n_cells, inputs, outputs));
+    }
+
+    // Totals over all calls on this handle (all threads).
+    surrogate_counters counters() const
+    {
+        surrogate_counters totals{};
+        surrogate_get_counters(handle_, &totals);
+        return totals;
     }
 
     std::vector<float> run(const std::vector<float> &inputs)
@@ -84,6 +113,11 @@ public:
     surrogate_model *handle() const noexcept { return handle_; }
 
 private:
+    void check(int code) const
+    {
+        if (code != SURROGATE_OK) throw Error(surrogate_message(handle_), code);
+    }
+
     static std::string checked(const char *text, const char *kind, int i)
     {
         if (!text) throw std::out_of_range(std::string("no ") + kind + " " + std::to_string(i));

@@ -8,7 +8,7 @@ table declares them, a random or a grouped (held-out flamelets) split.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -33,6 +33,16 @@ class Regression(Task):
 
     description: ClassVar[str] = "rows of a scattered table: inputs -> outputs, one data term per output"
     datasets: ClassVar[tuple[str, ...]] = ("scattered",)
+    streams: ClassVar[bool] = True
+
+    def __new__(cls, dataset: Table, settings: TaskSettings, *args: Any, **options: Any) -> "Regression":
+        """A streamed run (``settings.stream_memory_mb`` > 0) is a :class:`StreamedRegression`: the same task
+        reading the table block by block through a bounded shuffle buffer."""
+        if cls is Regression and settings.stream_memory_mb:
+            from .regression_stream import StreamedRegression
+
+            return super().__new__(StreamedRegression)
+        return super().__new__(cls)
 
     def __init__(self, dataset: Table, settings: TaskSettings, processes: Any, **options: Any):
         super().__init__(dataset, settings, processes)
@@ -47,11 +57,20 @@ class Regression(Task):
         if unknown:
             raise UserError(f"--log-input {unknown[0]!r} is not one of the inputs ({', '.join(self.input_names)})")
         self.softmax_outputs = [name for name in defaults.softmax_outputs or () if name in self.output_names]
+        self.make_split(settings)
+
+    def group_column(self) -> str:
+        """The label a grouped split holds out whole groups of (a one-line error when the table has none)."""
+        if not self.dataset.defaults.group_column:
+            raise UserError(f"{self.dataset.path}: --split-by group needs a table that declares a group column "
+                            "(root attribute group_column); this one declares none")
+        return self.dataset.defaults.group_column
+
+    def make_split(self, settings: TaskSettings) -> None:
+        """``index_splits``: the row indices of train, val and test."""
+        table, defaults = self.dataset, self.dataset.defaults
         if settings.split_by == "group":
-            if not defaults.group_column:
-                raise UserError(f"{table.path}: --split-by group needs a table that declares a group column "
-                                "(root attribute group_column); this one declares none")
-            self.index_splits = split_groups(table.read_labels(defaults.group_column), settings.val_fraction,
+            self.index_splits = split_groups(table.read_labels(self.group_column()), settings.val_fraction,
                                              settings.test_fraction, settings.seed, defaults.train_groups or ())
         else:
             self.index_splits = split_indices(table.n_rows, settings.val_fraction, settings.test_fraction,
@@ -70,13 +89,18 @@ class Regression(Task):
         self.input_ranges = self.data.input_ranges()  # the surrogate's valid range: training rows' min and max
         self.model = PhysicalModel(self.data.input_scaler, self.trainable, self.data.output_scaler).to(device, dtype)
         with torch.no_grad():
-            self.x_phys = torch.as_tensor(self.data.x, dtype=dtype, device=device)
-            self.x = self.model.input_scaler(self.x_phys)
-            self.y = self.model.output_scaler.inverse(torch.as_tensor(self.data.y, dtype=dtype, device=device))
+            x_phys = torch.as_tensor(self.data.x, dtype=dtype, device=device)
+            y = self.model.output_scaler.inverse(torch.as_tensor(self.data.y, dtype=dtype, device=device))
+            # one matrix [x | x_phys | y]: a batch is one gather per step, not three
+            self.rows = torch.cat([self.model.input_scaler(x_phys), x_phys, y], dim=1)
+        self.x, self.x_phys, self.y = self.split_columns(self.rows)
         self.index = {k: torch.as_tensor(v, device=device) for k, v in self.index_splits.items()}
         y_train = self.y[self.index["train"]]
-        if isinstance(self.trainable, SoftmaxClosure):
-            self.trainable.start_at_mean(y_train.mean(dim=0))
+        if isinstance(self.trainable, SoftmaxClosure):  # float64 mean of the targets, in model space
+            scaler = self.data.output_scaler
+            mean = self.data.y[self.index_splits["train"]].mean(axis=0)
+            self.trainable.start_at_mean(torch.as_tensor((mean - scaler.offset.double().numpy())
+                                                         / scaler.scale.double().numpy()))
         self.stats = self.data.statistics(y_train.double().cpu().numpy())
         self.variance = torch.tensor([max(self.stats.variance[n], 1e-30) for n in self.output_names])
 
@@ -94,18 +118,31 @@ class Regression(Task):
         rows = self.index[split]
         if generator is not None:
             rows = rows[torch.randperm(len(rows), generator=generator).to(rows.device)]
-        for chunk in ([rows] if batch_size is None else rows.split(batch_size)):
+        yield from self.for_ranks(split, [rows] if batch_size is None else rows.split(batch_size))
+
+    def for_ranks(self, split: str, chunks: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+        """Evaluation chunks as they are; training batches shared between data-parallel ranks."""
+        for chunk in chunks:
             if split != "train":
                 yield chunk
             elif len(chunk) >= self.processes.world:
                 yield self.processes.share(chunk)
 
+    def columns(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x, x_phys, y) of a batch of row indices."""
+        return self.split_columns(self.rows[batch])
+
+    def split_columns(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x, x_phys, y): views of a [x | x_phys | y] matrix."""
+        n_in = len(self.input_names)
+        return rows[:, :n_in], rows[:, n_in:2 * n_in], rows[:, 2 * n_in:]
+
     def loss_terms(self, forward: Callable[[torch.Tensor], torch.Tensor], rows: torch.Tensor) -> tuple[LossTerms, Batch]:
-        x, y = self.x[rows], self.y[rows]
+        x, x_phys, y = self.columns(rows)
         y_pred = forward(x)
         columns = ((y_pred - y) ** 2).unbind(dim=1)  # one backward node for all outputs, not one per slice
         terms: LossTerms = {data_term(name): column for name, column in zip(self.output_names, columns)}
-        batch = Batch(x=x, x_phys=self.x_phys[rows], y=y, y_pred=y_pred,
+        batch = Batch(x=x, x_phys=x_phys, y=y, y_pred=y_pred,
                       y_pred_phys=self.model.output_scaler(y_pred), input_names=self.input_names,
                       output_names=self.output_names, model=self.trainable)
         return terms, batch
@@ -135,7 +172,7 @@ class Regression(Task):
                      metrics[split], plot_dir / "parity.png", title=f"{split} split ({self.settings.split_by})")
 
     def state(self) -> dict[str, Any]:
-        return {"input": self.data.input_scaler.to_dict(), "output": self.data.output_scaler.to_dict(),
+        return {"input": self.model.input_scaler.to_dict(), "output": self.model.output_scaler.to_dict(),
                 "softmax_mask": self.mask}
 
     def splits(self) -> dict[str, np.ndarray]:

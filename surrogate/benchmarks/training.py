@@ -1,94 +1,188 @@
-"""Trainer throughput: device-resident tensors batched by shuffled index vs a per-sample DataLoader.
+"""Trainer throughput: device-resident tensors batched by shuffled index (or rows streamed from the table)
+against a per-sample DataLoader, one job alone or several at once, with each job's peak memory.
 
-Both loops train the same network (same initialization) with Adam at the same batch size on the same
-rows; the baseline is the textbook ``DataLoader(TensorDataset(x, y), batch_size, shuffle=True)`` loop
-with an MSE loss, the toolkit loop is :meth:`surrogate.trainer.Trainer.train_epoch` with its named loss
-terms, weighting strategy and Adam's fused implementation (the same update rule, one kernel).
+Every measurement runs in its own fresh process (spawned), so its peak resident memory (``ru_maxrss``) is
+that of one training: the in-memory path's holds the whole table, the streamed path's only its buffer. Jobs
+of one measurement build their trainers, then start timing together (a barrier), as two trainings started at
+once on a node would. The toolkit loop is :meth:`surrogate.trainer.Trainer.train_epoch` (named loss terms,
+the weighting strategy, fused Adam) for a fixed number of steps; the baseline is the textbook
+``DataLoader(TensorDataset(x, y), batch_size, shuffle=True)`` loop with an MSE loss on the same network
+(same initialization) and the same rows, in the same process right after it.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
+import multiprocessing
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-import torch
+WARMUP_STEPS = 30
 
-from ..config import TrainOptions
-from ..contracts import StepContext, TrainingState
-from ..trainer import Trainer
+
+@dataclass
+class JobResult:
+    """One job's measurement."""
+
+    samples_per_s: float
+    dataloader_samples_per_s: float | None
+    threads: int
+    setup_s: float
+    peak_rss_mb: float
+    device: str
+    train_rows: int
 
 
 @dataclass
 class TrainingBenchmark:
-    device: str
-    rows: int
+    """One measurement: a mode (in memory or streamed), a batch size, and the jobs that ran it at once."""
+
+    mode: str
     batch_size: int
-    toolkit_samples_per_s: float
-    dataloader_samples_per_s: float
+    steps: int
+    jobs: list[JobResult] = field(default_factory=list)
 
     @property
-    def ratio(self) -> float:
-        return self.toolkit_samples_per_s / self.dataloader_samples_per_s
+    def total_samples_per_s(self) -> float:
+        return sum(job.samples_per_s for job in self.jobs)
 
-    def render(self) -> str:
-        return "\n".join([
-            f"device {self.device}, {self.rows} training rows, batch {self.batch_size}",
-            f"{'loop':<40} {'samples/s':>12}",
-            f"{'DataLoader(TensorDataset, shuffle=True)':<40} {self.dataloader_samples_per_s:>12.0f}",
-            f"{'toolkit trainer (index batches, fused)':<40} {self.toolkit_samples_per_s:>12.0f}",
-            f"speed-up: {self.ratio:.2f}x",
-        ])
+    def row(self) -> str:
+        first = self.jobs[0]
+        per_job = "/".join(f"{job.samples_per_s:.0f}" for job in self.jobs)
+        baseline = first.dataloader_samples_per_s
+        ratio = f"{first.samples_per_s / baseline:.2f}x" if baseline and len(self.jobs) == 1 else "-"
+        return (f"{self.mode:<12} {self.batch_size:>6} {len(self.jobs):>4} {first.threads:>7} {per_job:>21} "
+                f"{self.total_samples_per_s:>12.0f} {baseline or 0:>11.0f} {ratio:>7} "
+                f"{max(job.peak_rss_mb for job in self.jobs):>9.0f} {max(job.setup_s for job in self.jobs):>7.1f}")
 
 
-def _sync(device: torch.device) -> None:
+HEADER = (f"{'mode':<12} {'batch':>6} {'jobs':>4} {'threads':>7} {'samples/s per job':>21} {'total':>12} "
+          f"{'DataLoader':>11} {'ratio':>7} {'peak MB':>9} {'setup s':>7}")
+
+
+def render(table: str, results: list[TrainingBenchmark]) -> str:
+    first = results[0].jobs[0]
+    lines = [f"{table}: {first.train_rows} training rows, device {first.device}, {results[0].steps} timed steps "
+             f"per job after {WARMUP_STEPS} warm-up steps (python {sys.version.split()[0]})", HEADER]
+    lines += [result.row() for result in results]
+    lines.append("ratio: toolkit / DataLoader samples/s of a job alone; peak MB: the largest ru_maxrss of the "
+                 "measurement's jobs (whole process: Python, torch, the data)")
+    return "\n".join(lines)
+
+
+def _sync(device: Any) -> None:
+    import torch
+
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def run_training_benchmark(table: str, batch_size: int = 1024, epochs: int = 3, weighting: str = "uniform",
-                           device: str = "auto") -> TrainingBenchmark:
-    options = TrainOptions(table=table, weighting=weighting, batch_size=batch_size, epochs=epochs + 1,
-                           device=device, lr_schedule="none")
+def measure_job(table: str, batch_size: int, steps: int, weighting: str, device: str, stream_memory: float,
+                threads: int, baseline: bool, barrier: Any = None) -> JobResult:
+    """Build a trainer, warm up, wait for the other jobs, time `steps` toolkit steps, then the baseline."""
+    import torch
+
+    from ..config import TrainOptions
+    from ..contracts import StepContext, TrainingState
+    from ..trainer import Trainer, peak_rss_mb
+
+    started = time.perf_counter()
+    options = TrainOptions(table=table, weighting=weighting, batch_size=batch_size, epochs=1000, device=device,
+                           lr_schedule="none", stream_memory=stream_memory, threads=threads)
     trainer = Trainer(options, run_dir="unused", progress=False)
     trainer.build()
+    setup_s = time.perf_counter() - started
+    try:
+        used_threads = trainer.threads.apply()
+        state = TrainingState(steps_per_epoch=trainer.steps_per_epoch, max_epochs=options.epochs)
+        ctx = StepContext(state=state, shared_parameters=trainer.shared_parameters)
+        generator = torch.Generator().manual_seed(0)
+        initial = copy.deepcopy(trainer.trainable.state_dict())
+        trainer.train_epoch(state, ctx, generator, steps=WARMUP_STEPS)
+        dev = trainer.device
+        if barrier is not None:
+            barrier.wait()
+        _sync(dev)
+        began, done = time.perf_counter(), 0
+        while done < steps:  # epochs end early on small tables: go on into the next one
+            trainer.train_epoch(state, ctx, generator, steps=min(steps - done, trainer.steps_per_epoch))
+            done += min(steps - done, trainer.steps_per_epoch)
+        _sync(dev)
+        toolkit = steps * batch_size / (time.perf_counter() - began)
+        loader_rate = dataloader_rate(trainer, initial, batch_size, steps) if baseline else None
+    finally:
+        trainer.threads.close()
+    return JobResult(toolkit, loader_rate, used_threads, setup_s, peak_rss_mb(), str(trainer.device),
+                     trainer.task.epoch_size())
+
+
+def dataloader_rate(trainer: Any, initial: dict, batch_size: int, steps: int) -> float:
+    """Samples/s of ``DataLoader(TensorDataset(x, y), shuffle=True)`` + MSE + Adam on the trainer's network."""
+    import torch
+
     task = trainer.task
-    dev = task.x.device
-    initial = copy.deepcopy(trainer.trainable.state_dict())
-    train_rows = task.index["train"]
-    n = len(train_rows)
-
-    state = TrainingState(steps_per_epoch=trainer.steps_per_epoch, max_epochs=options.epochs)
-    ctx = StepContext(state=state, shared_parameters=trainer.shared_parameters)
-    generator = torch.Generator().manual_seed(0)
-    trainer.train_epoch(state, ctx, generator)  # warm-up
-    _sync(dev)
-    started = time.perf_counter()
-    for _ in range(epochs):
-        trainer.train_epoch(state, ctx, generator)
-    _sync(dev)
-    toolkit = epochs * n / (time.perf_counter() - started)
-
     network = trainer.trainable
     network.load_state_dict(initial)
-    optimizer = torch.optim.Adam(network.parameters(), lr=options.lr)
-    x_cpu, y_cpu = task.x[train_rows].cpu(), task.y[train_rows].cpu()
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x_cpu, y_cpu), batch_size=batch_size,
-                                         shuffle=True)
+    optimizer = torch.optim.Adam(network.parameters(), lr=trainer.options.lr)
+    rows = torch.as_tensor(task.index_splits["train"])
+    dev = trainer.device
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(task.x[rows].cpu(), task.y[rows].cpu()),
+                                         batch_size=batch_size, shuffle=True)
 
-    def baseline_epoch() -> None:
-        for xb, yb in loader:
+    def run(n: int) -> None:
+        for xb, yb in itertools.islice(itertools.chain.from_iterable(itertools.repeat(loader)), n):
             xb, yb = xb.to(dev), yb.to(dev)
             optimizer.zero_grad(set_to_none=True)
             loss = torch.nn.functional.mse_loss(network(xb), yb)
             loss.backward()
             optimizer.step()
 
-    baseline_epoch()  # warm-up
+    run(WARMUP_STEPS)
     _sync(dev)
-    started = time.perf_counter()
-    for _ in range(epochs):
-        baseline_epoch()
+    began = time.perf_counter()
+    run(steps)
     _sync(dev)
-    baseline = epochs * n / (time.perf_counter() - started)
-    return TrainingBenchmark(str(dev), n, batch_size, toolkit, baseline)
+    return steps * batch_size / (time.perf_counter() - began)
+
+
+def _job(queue: Any, barrier: Any, index: int, kwargs: dict[str, Any]) -> None:
+    try:
+        queue.put((index, measure_job(barrier=barrier, **kwargs)))
+    except BaseException as exc:  # report, never hang the parent
+        queue.put((index, f"{exc.__class__.__name__}: {exc}"))
+        barrier.abort()
+
+
+def run_training_benchmark(table: str, batch_size: int = 256, steps: int = 2000, weighting: str = "uniform",
+                           device: str = "auto", stream_memory: float = 0.0, threads: int = 0, jobs: int = 1,
+                           baseline: bool = True) -> TrainingBenchmark:
+    """One measurement: `jobs` fresh processes training at once (the DataLoader baseline only when alone and
+    in memory)."""
+    from ..errors import UserError
+
+    context = multiprocessing.get_context("spawn")
+    queue, barrier = context.Queue(), context.Barrier(jobs)
+    kwargs = dict(table=table, batch_size=batch_size, steps=steps, weighting=weighting, device=device,
+                  stream_memory=stream_memory, threads=threads,
+                  baseline=baseline and jobs == 1 and not stream_memory)
+    processes = [context.Process(target=_job, args=(queue, barrier, i, kwargs)) for i in range(jobs)]
+    for process in processes:
+        process.start()
+    results: dict[int, Any] = {}
+    while len(results) < jobs:
+        try:
+            index, value = queue.get(timeout=5)
+            results[index] = value
+        except Exception:  # queue.Empty: a job killed (out of memory) never reports
+            if not any(process.is_alive() for process in processes) and queue.empty():
+                raise UserError("bench train: a job ended without a result (killed? out of memory?)") from None
+    for process in processes:
+        process.join()
+    failed = [value for value in results.values() if isinstance(value, str)]
+    if failed:
+        raise UserError(f"bench train: a job failed: {failed[0]}")
+    mode = f"stream {stream_memory:g}MB" if stream_memory else "in-memory"
+    return TrainingBenchmark(mode, batch_size, steps, [results[i] for i in range(jobs)])

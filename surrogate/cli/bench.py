@@ -10,6 +10,8 @@ BENCHMARKS = {
     "table": ("surrogate.cli.bench_table:bench_table", "S-curve continuation vs solving each strain from scratch."),
     "train": ("surrogate.cli.bench_train:bench_train", "Trainer throughput vs a plain DataLoader loop."),
     "infer": ("surrogate.cli.bench_infer:bench_infer", "ONNX Runtime, C, PyTorch and table lookup throughput."),
+    "resample": ("surrogate.cli.bench_resample:bench_resample",
+                 "A table of any size for scale tests, interpolated within the groups of another."),
 }
 
 

@@ -25,7 +25,7 @@ def _batches(text: str) -> list[int]:
               help="Trained run: gives PyTorch eager, and the ONNX model when --model is not given.")
 @click.option("--model", type=click.Path(path_type=Path), default=None, help="Exported ONNX model.")
 @click.option("--table", type=click.Path(path_type=Path), default=None,
-              help="Table with a /structured (Z, Lambda) group [default: the run's training table].")
+              help="Table with a /structured group (the (Z, Lambda) flamelet grid or a regular grid of the model inputs) [default: the run's training table].")
 @click.option("--batch-sizes", default="1,10,100,1000,4096,10000,100000,1000000", show_default=True,
               help="Comma-separated batch sizes (cells per call).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,

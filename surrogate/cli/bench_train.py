@@ -1,25 +1,52 @@
-"""``surrogate bench train``: the trainer's samples/s against a plain DataLoader loop, same model and batch."""
+"""``surrogate bench train``: the trainer's samples/s against a plain DataLoader loop, in memory or streamed,
+one job alone or several at once, with each job's threads and peak memory."""
 
 from __future__ import annotations
 
 import click
 
 
-@click.command("train")
-@click.argument("table", type=click.Path(dir_okay=False))
-@click.option("--batch-sizes", default="256,1024,4096", show_default=True, help="Comma-separated batch sizes.")
-@click.option("--epochs", default=2, show_default=True, help="Timed epochs for each loop (after one warm-up).")
-@click.option("--weighting", default="uniform", show_default=True, help="Strategy the toolkit trainer uses.")
-@click.option("--device", default="auto", show_default=True)
-def bench_train(table: str, batch_sizes: str, epochs: int, weighting: str, device: str) -> None:
-    """Samples/s of the toolkit trainer vs DataLoader(TensorDataset, shuffle=True) on TABLE, in one run."""
-    from ..benchmarks.training import run_training_benchmark
+def int_list(text: str, flag: str) -> list[int]:
     from ..errors import UserError
 
     try:
-        sizes = [int(part) for part in batch_sizes.split(",") if part.strip()]
+        values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise UserError(f"--batch-sizes {batch_sizes!r}: expected comma-separated integers") from None
-    for size in sizes:
-        click.echo(run_training_benchmark(table, batch_size=size, epochs=epochs, weighting=weighting,
-                                          device=device).render() + "\n")
+        raise UserError(f"{flag} {text!r}: expected comma-separated integers") from None
+    if not values or min(values) < 1:
+        raise UserError(f"{flag} {text!r}: expected positive integers")
+    return values
+
+
+@click.command("train")
+@click.argument("table", type=click.Path(dir_okay=False))
+@click.option("--batch-sizes", default="256,1024,4096", show_default=True, help="Comma-separated batch sizes.")
+@click.option("--steps", default=2000, show_default=True, help="Timed optimizer steps per job (after a warm-up).")
+@click.option("--stream-memory", "stream_memory", default=0.0, show_default=True, metavar="MB",
+              help="Also measure training streamed through a buffer of MB megabytes (0: in memory only).")
+@click.option("--jobs", default="1", show_default=True,
+              help="Comma-separated numbers of jobs started at once, e.g. 1,2: one alone, then two together.")
+@click.option("--threads", default=0, show_default=True, help="Intra-op threads per job (0: the trainer's choice).")
+@click.option("--weighting", default="uniform", show_default=True, help="Strategy the toolkit trainer uses.")
+@click.option("--device", default="auto", show_default=True)
+def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, jobs: str, threads: int,
+                weighting: str, device: str) -> None:
+    """Samples/s of the toolkit trainer on TABLE (in memory, and streamed with --stream-memory) vs
+    DataLoader(TensorDataset, shuffle=True), for each batch size and number of concurrent jobs; every job
+    runs in a fresh process, so its peak memory is its own."""
+    from ..threads import quiet_openmp
+
+    quiet_openmp()  # inherited by the spawned jobs before they load torch
+    from ..benchmarks.training import render, run_training_benchmark
+    from ..errors import UserError
+    from ..table import Table
+
+    Table(table)  # a one-line error for a missing or foreign file, before any job starts
+    if steps < 1:
+        raise UserError(f"--steps {steps}: expected a positive integer")
+    modes = [0.0, stream_memory] if stream_memory else [0.0]
+    results = [run_training_benchmark(table, batch_size=size, steps=steps, weighting=weighting, device=device,
+                                      stream_memory=mode, threads=threads, jobs=count)
+               for size in int_list(batch_sizes, "--batch-sizes") for count in int_list(jobs, "--jobs")
+               for mode in modes]
+    click.echo(render(table, results))

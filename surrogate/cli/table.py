@@ -53,12 +53,15 @@ def _build_command(kind: str) -> click.Command:
     plugin = registry.load("tables", kind)
 
     def run(output: str, settings: tuple[str, ...], **cli_options: Any) -> None:
+        from ..locks import exclusive
         from ..options import parse_key_values
 
         given = {name: value for name, value in cli_options.items() if value is not None}
         given.update(parse_key_values(settings, "--set"))
         generator, options = registry.configure("tables", kind, given)
-        _echo_report(kind, generator.build(output, progress=True, **options))
+        with exclusive(output, "a build of this table"):  # two builds would share one resume directory
+            report = generator.build(output, progress=True, **options)
+        _echo_report(kind, report)
 
     params: list[click.Parameter] = [
         click.Option(["-o", "--output"], required=True, type=click.Path(dir_okay=False), help="Table file to write."),
@@ -155,3 +158,24 @@ def plot(path: str, out_dir: str) -> None:
         raise UserError(f"{out_dir}: cannot write plots ({exc.strerror or exc})") from None
     for figure in made:
         click.echo(f"wrote {figure}")
+
+
+@table.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.pass_context
+def check(ctx: click.Context, path: str) -> None:
+    """Content checks of a table of rows, each with its figure and ok/FAIL: finite values, mass fractions
+    closing to one, Z of the stored species, and the plugin's own (e.g. FPV lookup error, C monotonicity,
+    energy balance). Exit status 1 when a check fails."""
+    from ..table import Table
+    from ..table_summary import table_checks
+
+    table = Table(path)
+    checks = table_checks(table)
+    hook = _plugin_hook(table.kind, "check")
+    if hook is not None:
+        checks += [(str(label), str(value), passed) for label, value, passed in hook(path)]
+    verdicts = {True: "ok  ", False: "FAIL", None: "    "}
+    _echo_lines([(label, f"{verdicts[passed]}  {value}") for label, value, passed in checks])
+    if any(passed is False for _, _, passed in checks):
+        ctx.exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,6 +44,11 @@ TRAIN_SETTINGS = [
     click.option("--test-fraction", "test_fraction", type=float, help="[default: 0.1]"),
     click.option("--seed", type=int, help="Seed of split, initialization and shuffling. [default: 0]"),
     click.option("--device", help="auto (CUDA when present), cpu, cuda, cuda:N. [default: auto]"),
+    click.option("--stream-memory", "stream_memory", type=float, metavar="MB",
+                 help="Stream the table in blocks through a shuffle buffer of MB megabytes instead of reading "
+                      "it into memory (tables larger than memory). [default: 0, in memory]"),
+    click.option("--threads", type=int, help="Torch intra-op threads. [default: 0, chosen from the problem size "
+                 "and the other jobs on this node]"),
     click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of training options."),
     click.option("--quiet", is_flag=True, help="No progress bar."),
 ]
@@ -105,13 +111,54 @@ def build_options(table: str, settings: dict[str, Any], extra: dict[str, Any] | 
         "log_inputs": [name for name in log_inputs if name.strip()] if log_inputs else None,
         **{k: settings.get(k) for k in ("closure", "split_by", "epochs", "batch_size", "lr", "optimizer",
                                         "lr_schedule", "weight_decay", "lbfgs_epochs", "dtype",
-                                        "patience", "min_delta", "val_fraction", "test_fraction", "seed", "device")},
+                                        "patience", "min_delta", "val_fraction", "test_fraction", "seed", "device",
+                                        "stream_memory", "threads")},
         **(extra or {}),
     }
     data.update({k: v for k, v in given.items() if v is not None})
     data["table"] = table
     options = TrainOptions.from_mapping(data, settings.get("config_file") or "options")
     options.validate()
+    return options
+
+
+RESUME_SETTINGS = ("epochs", "device", "threads", "quiet")  # what --resume may set; the rest is the run's
+
+
+def resume_options(directory: Any, table: str, settings: dict[str, Any], write: bool = True) -> Any:
+    """The options of the run in `directory`, read from its config.json, to continue it: only --epochs (to
+    extend it), --device, --threads and --quiet may be given; any other option is refused, not silently ignored.
+    With `write`, a new epoch count is recorded in config.json."""
+    from dataclasses import replace
+
+    from ..config import TrainOptions
+    from ..run import CONFIG
+
+    if directory.state() == "empty" or not directory.file(CONFIG).is_file():
+        raise UserError(f"--resume: {directory.path} holds no run to resume (no {CONFIG})")
+    given = [key for key, value in settings.items() if key not in RESUME_SETTINGS and value not in (None, (), False)]
+    if given:
+        flag = "--config" if given[0] == "config_file" else f"--{given[0].replace('_', '-')}"
+        raise UserError(f"{flag}: cannot be changed when resuming (the run's options are in "
+                        f"{directory.file(CONFIG)}); only --epochs (to train longer), --device and --threads can")
+    config = directory.read_config()
+    if not isinstance(config.get("trainer"), dict):
+        raise UserError(f"{directory.file(CONFIG)}: trainer: expected the run's training options")
+    options = TrainOptions.from_mapping(config["trainer"], str(directory.file(CONFIG)))
+    options = replace(options, table=table, **{key: settings[key] for key in ("device", "threads")
+                                               if settings.get(key) is not None})
+    epochs = settings.get("epochs")
+    if epochs is not None and epochs != options.epochs:
+        trained = directory.trained_epochs()
+        if epochs < max(trained, 1):
+            raise UserError(f"--epochs {epochs}: the run has already trained {trained} epochs; give more to "
+                            "train it longer")
+        if options.lbfgs_epochs and trained > options.epochs:
+            raise UserError(f"--epochs {epochs}: the run is in its L-BFGS stage (after epoch {options.epochs}); "
+                            "its first stage cannot be extended")
+        options = replace(options, epochs=epochs)
+        if write:
+            directory.update_config({"trainer": {**config["trainer"], "epochs": epochs}})
     return options
 
 
@@ -140,31 +187,41 @@ def print_metrics(metrics: dict[str, dict[str, dict[str, float]]], split: str) -
 @train_settings
 def train(table: str, run_dir: str, weighting: str | None, weighting_option: tuple[str, ...], resume: bool,
           **settings: Any) -> None:
-    """Train a surrogate on TABLE into the run directory given by -o."""
+    """Train a surrogate on TABLE into the run directory given by -o (one training at a time per directory)."""
+    import contextlib
+
+    from ..threads import quiet_openmp
+
+    quiet_openmp()  # before torch loads its OpenMP runtime
+    from ..locks import exclusive
     from ..options import parse_key_values
-    from ..run import CONFIG, WEIGHTS
+    from ..run import RunDirectory
     from ..trainer import train as run_training
 
     target = Path(run_dir)
-    if resume:
-        if not (target / CONFIG).is_file():
-            raise UserError(f"--resume: {target} holds no run to resume (no {CONFIG})")
-        from ..config import TrainOptions
-        from ..run import read_config
-
-        options = TrainOptions.from_mapping(read_config(target)["trainer"], str(target / CONFIG))
-    else:
-        if (target / WEIGHTS).exists() or (target / CONFIG).exists():
-            raise UserError(f"{target}: already holds a run; use --resume to continue it or another -o")
-        extra: dict[str, Any] = {}
-        if weighting:
-            extra["weighting"] = weighting
-        if weighting or weighting_option:  # a new strategy starts from its own defaults, not the config's options
-            extra["weighting_options"] = parse_key_values(weighting_option, "--weighting-option")
-        options = build_options(table, settings, extra)
-    result = run_training(options, target, resume=resume, progress=not settings.get("quiet"))
+    directory = RunDirectory(target)
+    owner = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone locks, checks and cleans the run
+    target.parent.mkdir(parents=True, exist_ok=True)  # for the lock file next to the run directory
+    with exclusive(target, "a training into this run directory") if owner else contextlib.nullcontext():
+        if resume:
+            settings.update(weighting=weighting, weighting_option=weighting_option)
+            options = resume_options(directory, table, settings, write=owner)
+            guard: Any = contextlib.nullcontext()  # a failed resume keeps the run as it was
+        else:
+            if owner:
+                directory.check_new()
+            extra: dict[str, Any] = {}
+            if weighting:
+                extra["weighting"] = weighting
+            if weighting or weighting_option:  # a new strategy starts from its own defaults, not the config's
+                extra["weighting_options"] = parse_key_values(weighting_option, "--weighting-option")
+            options = build_options(table, settings, extra)
+            guard = directory.removed_on_failure() if owner else contextlib.nullcontext()
+        with guard:
+            result = run_training(options, target, resume=resume, progress=not settings.get("quiet"))
     print_metrics(result.metrics, "test" if "test" in result.metrics else "train")
     click.echo(f"run written to {target} (best epoch {result.best_epoch}); plots in {target / 'plots'}")
+    click.echo(f"peak memory {result.peak_rss_mb:.0f} MB (resident, this process)")
 
 
 @click.command()

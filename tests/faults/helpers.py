@@ -1,11 +1,19 @@
 """What every fault test asserts: exit code 2, exactly one "Error: " line naming the culprit, no traceback, and
-the folder as it was (inputs untouched, nothing half-written or hidden left behind)."""
+the folder as it was (inputs untouched, nothing half-written or hidden left behind); and the small tables, runs
+and processes the fault tests start from."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Callable
+
+import numpy as np
 
 from click.testing import CliRunner
 
@@ -35,7 +43,79 @@ def folder_state(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
+def tree_state(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (hidden ones and subfolders too) with its content."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def copy_model(folder: Path) -> Path:
     """A private copy of the session's exported softmax-mlp model (a test may corrupt it or write next to it)."""
     folder.mkdir(parents=True, exist_ok=True)
     return Path(shutil.copyfile(shared_onnx("softmax-mlp"), folder / "model.onnx"))
+
+
+# --- tables, runs and processes for the table, train and evaluate faults ------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+# a tiny equilibrium build (H2 in air, h2o2.yaml): one line per unburnt temperature, each one job of the build
+EQUILIBRIUM = ("table", "build", "equilibrium", "--mechanism", "h2o2.yaml", "--fuel", "H2:1",
+               "--progress-variable", "H2O:1", "--workers", "1")
+
+
+def equilibrium_args(output: Path, lines: int = 3, n_z: int = 5) -> list[str]:
+    """`surrogate table build equilibrium` arguments for `lines` lines of `n_z` mixture fractions each."""
+    levels = ",".join(str(300 + 5 * k) for k in range(lines))
+    return [*EQUILIBRIUM, "-o", str(output), "--n-Z", str(n_z), "--unburnt-temperature", levels]
+
+
+def tiny_table(path: Path, n_rows: int = 300) -> Path:
+    """The synthetic flamelet-like table (tests/synthetic.py) with few rows: trains in a second."""
+    from synthetic import synthetic_table
+
+    return synthetic_table(path, n_rows=n_rows)
+
+
+def train_args(table: Path, run_dir: Path, *options: object) -> list[str]:
+    """`surrogate train` arguments for a short run (a new run: 2 epochs unless `options` say otherwise)."""
+    given = [str(o) for o in options]
+    epochs = [] if "--epochs" in given or "--resume" in given else ["--epochs", "2"]
+    return ["train", str(table), "-o", str(run_dir), *epochs, "--quiet", "--device", "cpu", *given]
+
+
+def rewrite_column(path: Path, where: str, data: np.ndarray) -> None:
+    """Replace the HDF5 dataset `where` (e.g. 'outputs/T') of a table by `data`, keeping its attributes."""
+    import h5py
+
+    with h5py.File(path, "a") as h5:
+        attrs = dict(h5[where].attrs)
+        del h5[where]
+        h5.create_dataset(where, data=data)
+        h5[where].attrs.update(attrs)
+
+
+def start_cli(*args: object) -> subprocess.Popen:
+    """`surrogate ARGS` in its own process (one torch/OpenMP thread), for kills and concurrent writers."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "surrogate.cli.main", *map(str, args)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(process: subprocess.Popen, ready: Callable[[], bool], timeout: float = 60) -> None:
+    """Poll until `ready()` while `process` runs; fail if it ends first or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, f"the process ended before the test could act: {process.communicate()}"
+        assert time.monotonic() < deadline, "timed out waiting for the process"
+        time.sleep(0.02)
+
+
+def stop(process: subprocess.Popen, signum: int) -> subprocess.CompletedProcess:
+    """Send `signum` and wait for the end; stdout and stderr of the whole run."""
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def hidden_files(folder: Path) -> list[str]:
+    """Names of the hidden files (temporary files, lock files) anywhere under `folder`."""
+    return sorted(p.name for p in folder.rglob(".*"))

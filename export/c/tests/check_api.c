@@ -1,0 +1,300 @@
+/*
+ * check_api: the solver-grade parts of surrogate_ort exercised from C, for tests/test_c_api.py. Each mode prints
+ * "key=value" lines and exits 0 when its own checks held, 1 with a line on stderr otherwise, 2 on bad usage.
+ *
+ *   check_api threads MODEL N_CELLS REPEATS  one handle, clip active on every call, run concurrently from OpenMP
+ *                                            threads on slices; bitwise equal to the same slices run serially
+ *   check_api arrays MODEL N_CELLS           float / double / per-field / strided / selected outputs agree
+ *   check_api policy MODEL                   a policy per call, counters, manifold, warn printed once
+ *   check_api open MODEL [DECODER]           status codes, thread options, global thread pool
+ *   check_api cuda MODEL                     the CUDA execution provider: used, or refused with its status
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "example_io.h"
+#include "surrogate_ort.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define CHECK(condition, ...)                                                                                        \
+    do {                                                                                                             \
+        if (!(condition)) {                                                                                          \
+            fprintf(stderr, "check_api: line %d: ", __LINE__);                                                       \
+            fprintf(stderr, __VA_ARGS__);                                                                            \
+            fprintf(stderr, "\n");                                                                                   \
+            return 1;                                                                                                \
+        }                                                                                                            \
+    } while (0)
+
+static surrogate_model *open_clip(const char *path, int n_threads)
+{
+    char error[1024];
+    surrogate_options options;
+    surrogate_options_init(&options);
+    options.n_threads = n_threads;
+    surrogate_model *model = surrogate_open(path, &options, NULL, error, sizeof error);
+    if (!model) fprintf(stderr, "check_api: %s\n", error);
+    return model;
+}
+
+/* N cells inside the model's bounds, every third one pushed out of its range (Z above, chi below, C off). */
+static float *cells_with_outliers(surrogate_model *model, int64_t n)
+{
+    const int n_in = surrogate_n_inputs(model);
+    float *x = malloc((size_t)n * n_in * sizeof *x);
+    if (!x) return NULL;
+    cells_generate(model, n, 7, x);
+    for (int64_t c = 0; c < n; c += 3) x[c * n_in + c % n_in] = c % 2 ? 1e6f : -1e6f;
+    return x;
+}
+
+static int mode_threads(const char *path, int64_t n, int repeats)
+{
+    surrogate_model *model = open_clip(path, 1);
+    CHECK(model, "open failed");
+    const int n_in = surrogate_n_inputs(model), n_out = surrogate_n_outputs(model);
+    float *x = cells_with_outliers(model, n);
+    float *serial = malloc((size_t)n * n_out * sizeof *serial), *parallel = malloc((size_t)n * n_out * sizeof *parallel);
+    CHECK(x && serial && parallel, "out of memory");
+    const int slices = 64;
+    const int64_t per = (n + slices - 1) / slices;
+    for (int s = 0; s < slices; s++) {
+        int64_t first = s * per, count = first + per > n ? n - first : per;
+        if (count > 0) CHECK(surrogate_run(model, count, x + first * n_in, serial + first * n_out) == SURROGATE_OK,
+                             "serial run: %s", surrogate_message(model));
+    }
+    surrogate_reset_counters(model);
+    long long mismatched = 0, failures = 0, clipped = 0, threads_seen = 1;
+    double worst = 0;
+    for (int r = 0; r < repeats; r++) {
+        memset(parallel, 0, (size_t)n * n_out * sizeof *parallel);
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : failures, clipped)
+        for (int s = 0; s < slices; s++) {
+            int64_t first = s * per, count = first + per > n ? n - first : per;
+            if (count <= 0) continue;
+            if (surrogate_run(model, count, x + first * n_in, parallel + first * n_out) != SURROGATE_OK) failures++;
+            /* this thread's own last call: its count, and a message about its own slice */
+            clipped += surrogate_out_of_range_cells(model);
+            if (surrogate_out_of_range_cells(model) && !strstr(surrogate_message(model), "clipped")) failures++;
+        }
+        for (int64_t k = 0; k < n * n_out; k++) {
+            double d = fabs((double)parallel[k] - (double)serial[k]);
+            if (parallel[k] != serial[k]) mismatched++;
+            if (d > worst) worst = d;
+        }
+    }
+#ifdef _OPENMP
+    threads_seen = omp_get_max_threads();
+#endif
+    surrogate_counters counters;
+    surrogate_get_counters(model, &counters);
+    printf("threads=%lld\nrepeats=%d\nmismatched=%lld\nmax_error=%g\nfailures=%lld\n", threads_seen, repeats,
+           mismatched, worst, failures);
+    printf("calls=%lld\ncells=%lld\nout_of_range_cells=%lld\nclipped_seen=%lld\n", (long long)counters.calls,
+           (long long)counters.cells, (long long)counters.out_of_range_cells, clipped);
+    CHECK(mismatched == 0 && failures == 0, "concurrent runs differ from serial ones");
+    CHECK(counters.cells == (long long)n * repeats && counters.out_of_range_cells == clipped, "counters");
+    free(x);
+    free(serial);
+    free(parallel);
+    surrogate_destroy(model);
+    return 0;
+}
+
+static int mode_arrays(const char *path, int64_t n)
+{
+    surrogate_model *model = open_clip(path, 1);
+    CHECK(model, "open failed");
+    const int n_in = surrogate_n_inputs(model), n_out = surrogate_n_outputs(model);
+    float *x = cells_with_outliers(model, n), *y = malloc((size_t)n * n_out * sizeof *y);
+    double *xd = malloc((size_t)n * n_in * sizeof *xd), *yd = malloc((size_t)n * n_out * sizeof *yd);
+    double **fields_in = malloc(n_in * sizeof *fields_in), **fields_out = malloc(n_out * sizeof *fields_out);
+    CHECK(x && y && xd && yd && fields_in && fields_out, "out of memory");
+    CHECK(surrogate_run(model, n, x, y) == SURROGATE_OK, "float run: %s", surrogate_message(model));
+    for (int64_t k = 0; k < n * n_in; k++) xd[k] = x[k];
+    for (int i = 0; i < n_in; i++) {
+        fields_in[i] = malloc((size_t)n * sizeof **fields_in);
+        for (int64_t c = 0; c < n; c++) fields_in[i][c] = x[c * n_in + i];
+    }
+    for (int j = 0; j < n_out; j++) fields_out[j] = calloc((size_t)n, sizeof **fields_out);
+    /* row-major double */
+    CHECK(surrogate_run_double(model, n, xd, yd) == SURROGATE_OK, "double run: %s", surrogate_message(model));
+    long long differ = 0;
+    for (int64_t k = 0; k < n * n_out; k++) differ += yd[k] != (double)y[k];
+    printf("double_rows_differ=%lld\n", differ);
+    /* one array per field, one output skipped: it stays untouched */
+    const int skipped = n_out - 1;
+    double *kept = fields_out[skipped];
+    fields_out[skipped] = NULL;
+    CHECK(surrogate_run_fields(model, n, (const double *const *)fields_in, fields_out) == SURROGATE_OK, "fields: %s",
+          surrogate_message(model));
+    differ = 0;
+    for (int j = 0; j < skipped; j++)
+        for (int64_t c = 0; c < n; c++) differ += fields_out[j][c] != (double)y[c * n_out + j];
+    long long touched = 0;
+    for (int64_t c = 0; c < n; c++) touched += kept[c] != 0;
+    printf("fields_differ=%lld\nskipped_output_touched=%lld\n", differ, touched);
+    fields_out[skipped] = kept;
+    /* strided float32 in (an array of structs of 2 n_in floats) and one float output with stride 3 */
+    float *wide = calloc((size_t)n * 2 * n_in, sizeof *wide), *one = calloc((size_t)n * 3, sizeof *one);
+    surrogate_array *in = malloc(n_in * sizeof *in), *out = calloc(n_out, sizeof *out);
+    CHECK(wide && one && in && out, "out of memory");
+    for (int64_t c = 0; c < n; c++)
+        for (int i = 0; i < n_in; i++) wide[c * 2 * n_in + i] = x[c * n_in + i];
+    for (int i = 0; i < n_in; i++) in[i] = (surrogate_array){wide + i, SURROGATE_FLOAT32, 2 * n_in};
+    const int pick = surrogate_output_index(model, surrogate_output_name(model, 0));
+    out[pick] = (surrogate_array){one, SURROGATE_FLOAT32, 3};
+    CHECK(surrogate_run_arrays(model, n, in, out, SURROGATE_RANGE_DEFAULT) == SURROGATE_OK, "arrays: %s",
+          surrogate_message(model));
+    differ = 0;
+    for (int64_t c = 0; c < n; c++) differ += one[3 * c] != y[c * n_out + pick] || one[3 * c + 1] != 0;
+    printf("strided_differ=%lld\n", differ);
+    /* more cells than one chunk of the column path */
+    printf("out_of_range=%lld\n", (long long)surrogate_out_of_range_cells(model));
+    for (int i = 0; i < n_in; i++) free(fields_in[i]);
+    for (int j = 0; j < n_out; j++) free(fields_out[j]);
+    free(fields_in), free(fields_out), free(x), free(y), free(xd), free(yd), free(wide), free(one), free(in), free(out);
+    surrogate_destroy(model);
+    return 0;
+}
+
+static int mode_policy(const char *path)
+{
+    surrogate_model *model = open_clip(path, 1);
+    CHECK(model, "open failed");
+    const int n_in = surrogate_n_inputs(model), n_out = surrogate_n_outputs(model);
+    const int along = surrogate_manifold_along(model);
+    CHECK(along >= 0, "the model has no manifold bounds");
+    float x[3 * 8] = {0}, y[3 * 8];
+    cells_generate(model, 3, 11, x);
+    /* cell 1: inside the box, beyond its bin's manifold bound on the first input where the bin's range is narrower */
+    double lo = 0, hi = 0, box_lo = 0, box_hi = 0;
+    int other = -1;
+    for (int i = 0; i < n_in && other < 0; i++) {
+        if (i == along) continue;
+        surrogate_manifold_range(model, i, x[n_in + along], &lo, &hi);
+        surrogate_input_range(model, i, &box_lo, &box_hi);
+        if (hi < box_hi || lo > box_lo) other = i;
+    }
+    CHECK(other >= 0, "no input narrower on the manifold than in the box at cell 1");
+    printf("column=%s\nmanifold_range=%.9g,%.9g\nbox_range=%.9g,%.9g\n", surrogate_input_name(model, other), lo, hi,
+           box_lo, box_hi);
+    x[n_in + other] = (float)(hi < box_hi ? hi + 0.5 * (box_hi - hi) : box_lo + 0.5 * (lo - box_lo));
+    surrogate_array in[8], out[8];
+    for (int i = 0; i < n_in; i++) in[i] = (surrogate_array){x + i, SURROGATE_FLOAT32, n_in};
+    for (int j = 0; j < n_out; j++) out[j] = (surrogate_array){y + j, SURROGATE_FLOAT32, n_out};
+    int refused = surrogate_run_arrays(model, 3, in, out, SURROGATE_RANGE_ERROR);
+    printf("error_status=%d\nerror_message=%s\n", refused, surrogate_message(model));
+    int counted = surrogate_run_arrays(model, 3, in, out, SURROGATE_RANGE_COUNT);
+    int warned1 = surrogate_run_arrays(model, 3, in, out, SURROGATE_RANGE_WARN);
+    int warned2 = surrogate_run_arrays(model, 3, in, out, SURROGATE_RANGE_WARN);
+    int clipped = surrogate_run(model, 3, x, y); /* the handle's policy: clip */
+    printf("count_status=%d\nwarn_status=%d,%d\nclip_status=%d\nclip_message=%s\n", counted, warned1, warned2,
+           clipped, surrogate_message(model));
+    surrogate_counters counters;
+    surrogate_get_counters(model, &counters);
+    printf("calls=%lld\ncells=%lld\nout_of_range_cells=%lld\noff_manifold_cells=%lld\nrefused_calls=%lld\n",
+           (long long)counters.calls, (long long)counters.cells, (long long)counters.out_of_range_cells,
+           (long long)counters.off_manifold_cells, (long long)counters.refused_calls);
+    printf("status_text=%s\n", surrogate_status_text(refused));
+    surrogate_destroy(model);
+    return 0;
+}
+
+static int mode_open(const char *path, const char *decoder)
+{
+    char error[1024];
+    int status = -1;
+    surrogate_model *model = surrogate_open("/nonexistent/model.onnx", NULL, &status, error, sizeof error);
+    printf("missing_status=%d\nmissing_message=%s\n", status, error);
+    CHECK(!model, "a missing file opened");
+    if (decoder) {
+        model = surrogate_open(decoder, NULL, &status, error, sizeof error);
+        printf("decoder_status=%d\n", status);
+        CHECK(!model, "a decoder opened");
+    }
+    surrogate_options options;
+    surrogate_options_init(&options);
+    options.global_thread_pool = 1;
+    options.n_threads = 2;
+    surrogate_model *a = surrogate_open(path, &options, &status, error, sizeof error);
+    CHECK(a, "global pool A: %s", error);
+    surrogate_model *b = surrogate_open(path, &options, &status, error, sizeof error);
+    CHECK(b, "global pool B: %s", error);
+    surrogate_options_init(&options);
+    options.n_threads = SURROGATE_THREADS_AUTO;
+    surrogate_model *c = surrogate_open(path, &options, &status, error, sizeof error);
+    CHECK(c, "per-handle pool next to the global one: %s", error);
+    printf("global_threads=%d,%d\nauto_threads=%d\ndefault_threads=%d\n", surrogate_threads(a), surrogate_threads(b),
+           surrogate_threads(c), surrogate_default_threads());
+    float x[64 * 8], ya[64 * 16], yb[64 * 16], yc[64 * 16];
+    cells_generate(a, 64, 5, x);
+    CHECK(surrogate_run(a, 64, x, ya) == 0 && surrogate_run(b, 64, x, yb) == 0 && surrogate_run(c, 64, x, yc) == 0,
+          "runs on the global pool");
+    double worst = 0;
+    const size_t bytes = 64 * (size_t)surrogate_n_outputs(a) * sizeof *ya;
+    for (int k = 0; k < 64 * surrogate_n_outputs(a); k++)
+        worst = fmax(worst, fmax(fabs(ya[k] - yb[k]), fabs(ya[k] - yc[k])) / fmax(fabs(yc[k]), 1e-30));
+    printf("pool_outputs_equal=%d\npool_outputs_rel=%g\n", !memcmp(ya, yb, bytes) && !memcmp(ya, yc, bytes),
+           worst);
+    surrogate_destroy(a);
+    surrogate_destroy(b);
+    surrogate_destroy(c);
+    /* a handle without the global pool first: the pool cannot come afterwards */
+    c = open_clip(path, 1);
+    options.global_thread_pool = 1;
+    a = surrogate_open(path, &options, &status, error, sizeof error);
+    printf("late_pool_status=%d\nlate_pool_message=%s\n", status, error);
+    CHECK(!a, "a late global pool opened");
+    surrogate_destroy(c);
+    return 0;
+}
+
+static int mode_cuda(const char *path)
+{
+    char error[1024];
+    int status = -1;
+    surrogate_options options;
+    surrogate_options_init(&options);
+    options.cuda = 1;
+    surrogate_model *gpu = surrogate_open(path, &options, &status, error, sizeof error);
+    printf("cuda_status=%d\ncuda_message=%s\n", status, gpu ? "" : error);
+    if (!gpu) return 0;
+    surrogate_model *cpu = open_clip(path, 1);
+    CHECK(cpu, "cpu open");
+    const int n = 4096, n_out = surrogate_n_outputs(cpu);
+    float *x = malloc((size_t)n * 8 * sizeof *x), *yg = malloc((size_t)n * n_out * sizeof *x),
+          *yc = malloc((size_t)n * n_out * sizeof *x);
+    cells_generate(cpu, n, 3, x);
+    CHECK(surrogate_run(gpu, n, x, yg) == 0 && surrogate_run(cpu, n, x, yc) == 0, "runs: %s", surrogate_message(gpu));
+    double worst = 0;
+    for (int j = 0; j < n_out; j++) {
+        double scale = 0, error_j = 0;
+        for (int c = 0; c < n; c++) {
+            scale = fmax(scale, fabs(yc[c * n_out + j]));
+            error_j = fmax(error_j, fabs(yg[c * n_out + j] - yc[c * n_out + j]));
+        }
+        worst = fmax(worst, error_j / fmax(scale, 1e-30));
+    }
+    printf("uses_cuda=%d\ncuda_vs_cpu_rel=%g\n", surrogate_uses_cuda(gpu), worst);
+    free(x), free(yg), free(yc);
+    surrogate_destroy(gpu);
+    surrogate_destroy(cpu);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 5 && strcmp(argv[1], "threads") == 0) return mode_threads(argv[2], atoll(argv[3]), atoi(argv[4]));
+    if (argc >= 4 && strcmp(argv[1], "arrays") == 0) return mode_arrays(argv[2], atoll(argv[3]));
+    if (argc >= 3 && strcmp(argv[1], "policy") == 0) return mode_policy(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "open") == 0) return mode_open(argv[2], argc >= 4 ? argv[3] : NULL);
+    if (argc >= 3 && strcmp(argv[1], "cuda") == 0) return mode_cuda(argv[2]);
+    fprintf(stderr, "usage: check_api threads|arrays|policy|open|cuda MODEL ...\n");
+    return 2;
+}

@@ -1,0 +1,1 @@
+"""Surrogates inside CFD codes: cases that run a real solver with an exported model (code_saturne/)."""

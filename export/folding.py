@@ -1,0 +1,105 @@
+"""Fold a row model's input and output scaling into its first and last linear layers before export.
+
+``PhysicalModel`` is input scaler -> network -> output scaler. The scalers are affine maps (after a log10 on
+log-scaled inputs such as χ), so they cost elementwise graph nodes on every cell for no arithmetic that the
+linear layers next to them cannot absorb:
+
+- input: x_model = a ⊙ f(x) + b with f = log10(max(x, floor)) on log columns, else x; and log10 = ln / ln 10.
+  The first layer W x_model + c becomes (W diag(a')) t + (W b + c), t = where(log, ln(max(x, floor)), x),
+  a' = a / ln 10 on log columns: four nodes (Max, Log, Where, Gemm) instead of nine.
+- output: y = s ⊙ z + o after the last layer z = V h + d (and the softmax closure's bias e) becomes
+  (diag(s) V) h + s ⊙ (d + e) + o. Columns closed by a softmax must have s = 1, o = 0 (the closure keeps them in
+  physical units), so the softmax sees the same numbers. The closure's three index gathers and its bias add
+  become a row order of the last layer (softmax columns first) and two slices (:class:`SoftmaxHead`), plus one
+  gather only when the softmax columns do not come first in the output order.
+
+Folded in float64, stored in float32: the exported graph differs from the unfolded one by rounding only; the
+exporter's parity check against the unfolded PyTorch model decides whether it is kept (:func:`fold_scaling`
+returns None where a network's first or last layer is not a plain ``nn.Linear``, e.g. Fourier features).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+
+from surrogate.closure import SoftmaxClosure
+from surrogate.scaling import PhysicalModel
+
+
+class FoldedModel(nn.Module):
+    """t = where(log, ln(max(x, floor)), x), then the network with the scalers folded into its end layers."""
+
+    def __init__(self, log_mask: torch.Tensor, floor: torch.Tensor, network: nn.Module):
+        super().__init__()
+        self.register_buffer("log_mask", log_mask)
+        self.register_buffer("floor", floor)
+        self.logged = bool(log_mask.any())
+        self.network = network
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.logged:
+            x = torch.where(self.log_mask, torch.log(torch.maximum(x, self.floor)), x)
+        return self.network(x)
+
+
+class SoftmaxHead(nn.Module):
+    """y = [softmax(z[:, :n_soft]), z[:, n_soft:]], put back in the output order by `unpermute` when needed."""
+
+    def __init__(self, network: nn.Module, n_soft: int, unpermute: list[int]):
+        super().__init__()
+        self.network = network
+        self.n_soft = n_soft
+        self.n_rest = len(unpermute) - n_soft
+        identity = unpermute == list(range(len(unpermute)))
+        self.register_buffer("unpermute", None if identity else torch.tensor(unpermute), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.network(x)
+        y = torch.softmax(z[..., :self.n_soft], dim=-1)
+        if self.n_rest:
+            y = torch.cat([y, z[..., self.n_soft:]], dim=-1)
+        return y if self.unpermute is None else y.index_select(-1, self.unpermute)
+
+
+def _end_layers(network: nn.Module) -> tuple[nn.Linear, nn.Linear] | None:
+    """The first and last layer of a plain perceptron (nn.Sequential starting and ending with nn.Linear)."""
+    if not isinstance(network, nn.Sequential) or len(network) == 0:
+        return None
+    first, last = network[0], network[-1]
+    return (first, last) if isinstance(first, nn.Linear) and isinstance(last, nn.Linear) else None
+
+
+@torch.no_grad()
+def fold_scaling(model: nn.Module) -> nn.Module | None:
+    """`model` (a PhysicalModel) with its scalers folded into its linear end layers, or None where it cannot be."""
+    if not isinstance(model, PhysicalModel) or not isinstance(model.output_scaler, nn.Module):
+        return None
+    closure = model.network if isinstance(model.network, SoftmaxClosure) else None
+    network = copy.deepcopy(closure.network if closure is not None else model.network).double()
+    layers = _end_layers(network)
+    scaler_in, scaler_out = model.input_scaler, model.output_scaler
+    if layers is None or not hasattr(scaler_out, "scale"):
+        return None
+    first, last = layers
+    log_mask = scaler_in.log_mask
+    a = 2.0 / scaler_in.span.double()
+    b = -2.0 * scaler_in.lo.double() / scaler_in.span.double() - 1.0
+    a = torch.where(log_mask, a / math.log(10.0), a)
+    first.bias.copy_(first.bias + first.weight @ b)
+    first.weight.copy_(first.weight * a)
+    scale, offset = scaler_out.scale.double(), scaler_out.offset.double()
+    bias = last.bias + (closure.bias.double() if closure is not None else 0.0)
+    if closure is not None and not (torch.all(scale[closure.soft] == 1) and torch.all(offset[closure.soft] == 0)):
+        return None
+    last.weight.copy_(last.weight * scale[:, None])
+    last.bias.copy_(bias * scale + offset)
+    if closure is not None:  # rows of the last layer in the closure's order: softmax columns first
+        order = closure.soft.tolist() + closure.rest.tolist()
+        last.weight.copy_(last.weight[order])
+        last.bias.copy_(last.bias[order])
+        network = SoftmaxHead(network, len(closure.soft), closure.unpermute.tolist())
+    return FoldedModel(log_mask.clone(), scaler_in.floor.clone(), network.float()).eval()

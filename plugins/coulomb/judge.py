@@ -1,0 +1,86 @@
+"""Judging predicted geometries in the units users care about (NumPy): the seed's MRE, energy, MSE, bond lengths,
+the bond angle, a forward check by re-exploding the prediction, and the trivial baselines they compare with.
+
+Arrays are (n, 9): momenta p_C_x ... p_S_z (ħ/bohr) and positions C_x ... S_z (bohr), atoms C, O, S.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .geometry import bonds_and_angle
+from .physics import explode, kinetic_energy, potential_energy
+
+FORWARD_ROWS = 4000  # rows re-exploded for the forward check (each costs one integration)
+GUARD = 0.1  # bohr: the guarded relative error divides by max(|x|, GUARD)
+
+
+def atoms(values: np.ndarray) -> np.ndarray:
+    """(n, 9) -> (n, 3 atoms, 3)."""
+    return np.asarray(values, dtype=np.float64).reshape(len(values), 3, 3)
+
+
+def seed_mre(true: np.ndarray, predicted: np.ndarray) -> float:
+    """Seed 002's MRE in %: mean over every coordinate of |x̂ - x| / |x| × 100 (predicting zeros gives exactly
+    100; a coordinate near zero weighs a lot, as in the seed)."""
+    return float(100.0 * np.mean(np.abs(predicted - true) / np.abs(true)))
+
+
+def energy_error(momenta: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """|K - U| / K per row: kinetic energy of the momenta against the Coulomb energy of the predicted geometry."""
+    kinetic = kinetic_energy(atoms(momenta))
+    return np.abs(kinetic - potential_energy(atoms(predicted))) / kinetic
+
+
+def forward_error(momenta: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean of |p(x̂) - p| / |p| in %: re-explode the predicted geometry (first FORWARD_ROWS rows) and compare
+    its momenta (9-vectors) with the given ones."""
+    n = min(len(momenta), FORWARD_ROWS)
+    again, _ = explode(atoms(predicted[:n]))
+    return float(100.0 * np.mean(np.linalg.norm(again.reshape(n, -1) - momenta[:n], axis=1)
+                                 / np.linalg.norm(momenta[:n], axis=1)))
+
+
+def geometry_metrics(momenta: np.ndarray, true: np.ndarray, predicted: np.ndarray,
+                     forward: bool = True) -> dict[str, float]:
+    """Every measure of predicted geometries against the true ones."""
+    r_co, r_cs, angle = bonds_and_angle(atoms(true))
+    q_co, q_cs, q_angle = bonds_and_angle(atoms(predicted))
+    result = {
+        "seed_mre_percent": seed_mre(true, predicted),
+        "guarded_mre_percent": float(100.0 * np.mean(np.abs(predicted - true) / np.maximum(np.abs(true), GUARD))),
+        "energy_error": float(np.mean(energy_error(momenta, predicted))),
+        "mse_bohr2": float(np.mean((predicted - true) ** 2)),
+        "bond_error_percent": float(50.0 * np.mean(np.abs(q_co - r_co) / r_co + np.abs(q_cs - r_cs) / r_cs)),
+        "angle_error_deg": float(np.mean(np.abs(q_angle - angle))),
+    }
+    if forward:
+        result["forward_error_percent"] = forward_error(momenta, predicted)
+    return result
+
+
+def baselines(train: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """Trivial predictions: all coordinates zero (seed MRE exactly 100 %), and the training mean bond lengths and
+    angle for every molecule."""
+    r_co, r_cs, angle = bonds_and_angle(atoms(true))
+    t_co, t_cs, t_angle = bonds_and_angle(atoms(train))
+    return {
+        "seed_mre_percent": seed_mre(true, np.zeros_like(true)),
+        "mse_bohr2": float(np.mean(true**2)),
+        "bond_error_percent": float(50.0 * np.mean(np.abs(t_co.mean() - r_co) / r_co
+                                                   + np.abs(t_cs.mean() - r_cs) / r_cs)),
+        "angle_error_deg": float(np.mean(np.abs(t_angle.mean() - angle))),
+    }
+
+
+def coverage(true: np.ndarray, samples: np.ndarray, level: float = 0.9) -> dict[str, float]:
+    """Calibration of N decoder samples per row, `samples` (N, n, 9): the share of true coordinates inside the
+    central `level` interval of their samples, the mean spread (standard deviation) of the samples, and the mean
+    error of the sample mean, both in bohr. A sharp posterior (spread ≪ error) is expected for a deterministic
+    inverse; coverage then measures how far the spread is from the error."""
+    lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return {
+        f"coverage_{int(round(100 * level))}": float(np.mean((true >= lo) & (true <= hi))),
+        "sample_std_bohr": float(np.mean(samples.std(axis=0))),
+        "sample_mean_error_bohr": float(np.mean(np.abs(samples.mean(axis=0) - true))),
+    }

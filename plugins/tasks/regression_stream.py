@@ -1,0 +1,209 @@
+"""Regression streamed from a chunked table: the ``regression`` task on tables larger than memory.
+
+Chosen by ``surrogate train --stream-memory MB`` (:class:`Regression` returns this class then). The task's
+loss terms, score, scalers and exports are those of :class:`Regression`; what changes is where rows come
+from (:mod:`surrogate.streaming`): the split is decided per row (a hash of the row number, or whole groups),
+the scalers, weighting statistics, valid ranges and final metrics come from streaming passes, and training
+batches from a shuffle buffer of at most MB megabytes. The validation split is kept on the device when it
+fits in a quarter of the budget, else it is streamed each epoch too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from surrogate.closure import SoftmaxClosure
+from surrogate.contracts import DataStatistics, TaskSettings
+from surrogate.errors import UserError
+from surrogate.metrics import RELATIVE_FLOOR
+from surrogate.scaling import InputScaler, OutputScaler, PhysicalModel
+from surrogate.streaming import (CODES, BlockReader, MetricSums, Moments, RowSplit, StreamStatistics,
+                                 buffer_rows, distinct_labels, ordered_chunks, shuffled_batches, shuffled_fills)
+from surrogate.table import CHUNK_ROWS
+
+from .regression import Regression
+
+PLOT_ROWS = 20000  # rows of the plotted split kept for the parity plot
+RESIDENT_SHARE = 0.25  # share of the budget the validation split may occupy on the device
+
+
+def chunk_rows(table: Any) -> int:
+    """Rows per HDF5 chunk of the table's first column: the block that is cheap to read."""
+    import h5py
+
+    first = table.input_names[0]
+    with h5py.File(table.path, "r") as h5:
+        chunks = h5["inputs"][first].chunks
+    return int(chunks[0]) if chunks else CHUNK_ROWS
+
+
+def input_scaler(moments: Moments, log: list[bool]) -> InputScaler:
+    """:meth:`InputScaler.fit` from moments: log10(max(x, floor)) is monotone, so its range is that of x."""
+    assert moments.low is not None and moments.high is not None and moments.min_positive is not None
+    floor = np.where(np.asarray(log) & np.isfinite(moments.min_positive), moments.min_positive, 1.0)
+    low, high = np.maximum(moments.low, floor), np.maximum(moments.high, floor)
+    lo = np.where(log, np.log10(low), moments.low)
+    hi = np.where(log, np.log10(high), moments.high)
+    return InputScaler(lo.tolist(), hi.tolist(), list(log), floor.tolist())
+
+
+def output_scaler(moments: Moments, identity: list[bool]) -> OutputScaler:
+    """:meth:`OutputScaler.fit` from moments: standardization, identity for softmax outputs."""
+    assert moments.mean is not None
+    std = np.sqrt(moments.variance)
+    std = np.where(std > 0, std, 1.0)
+    return OutputScaler(np.where(identity, 1.0, std).tolist(), np.where(identity, 0.0, moments.mean).tolist())
+
+
+class StreamedRegression(Regression):
+    """:class:`Regression` on rows streamed block by block within ``settings.stream_memory_mb``."""
+
+    def make_split(self, settings: TaskSettings) -> None:
+        table, defaults = self.dataset, self.dataset.defaults
+        self.block_rows = chunk_rows(table)
+        group = None
+        if settings.split_by == "group":
+            group = self.group_column()
+            split = RowSplit.grouped(distinct_labels(table.path, group, table.n_rows, self.block_rows),
+                                     settings.val_fraction, settings.test_fraction, settings.seed,
+                                     defaults.train_groups or ())
+        else:
+            split = RowSplit.random(settings.val_fraction, settings.test_fraction, settings.seed)
+        columns = [("inputs" if name in table.input_names else "outputs", name)
+                   for name in [*self.input_names, *self.output_names]]
+        self.reader = BlockReader(table.path, columns, split, table.n_rows, self.block_rows, group)
+        self.moments = StreamStatistics.collect(self.reader)
+        self.index_splits = {}
+
+    def epoch_size(self) -> int:
+        return self.moments.count("train")
+
+    # ------------------------------------------------------------------------------------------ set-up
+    def setup(self, network: nn.Module, closure: str) -> None:
+        settings, n_in = self.settings, len(self.input_names)
+        device, dtype = settings.device, settings.dtype
+        train = self.moments.splits["train"]
+        if train.count < 2:
+            raise UserError(f"{self.dataset.path}: only {train.count} training rows; need more data or smaller "
+                            "val/test")
+        self.mask = mask = [closure == "softmax" and name in self.softmax_outputs for name in self.output_names]
+        inputs, outputs = train.columns(slice(0, n_in)), train.columns(slice(n_in, None))
+        scale_in = input_scaler(inputs, [name in self.log_inputs for name in self.input_names])
+        scale_out = output_scaler(outputs, mask)
+        self.trainable = SoftmaxClosure(network, mask) if any(mask) else network
+        assert inputs.low is not None and inputs.high is not None
+        self.input_ranges = {name: [float(lo), float(hi)]
+                             for name, lo, hi in zip(self.input_names, inputs.low, inputs.high)}
+        self.model = PhysicalModel(scale_in, self.trainable, scale_out).to(device, dtype)
+        assert outputs.mean is not None
+        scale, offset = np.asarray(scale_out.scale.tolist()), np.asarray(scale_out.offset.tolist())
+        model_mean, model_var = (outputs.mean - offset) / scale, outputs.variance / scale**2
+        if isinstance(self.trainable, SoftmaxClosure):
+            self.trainable.start_at_mean(torch.as_tensor(model_mean, dtype=dtype, device=device))
+        self.stats = DataStatistics(output_names=list(self.output_names),
+                                    mean={n: float(v) for n, v in zip(self.output_names, model_mean)},
+                                    variance={n: float(v) for n, v in zip(self.output_names, model_var)},
+                                    n_samples=train.count)
+        self.variance = torch.tensor([max(self.stats.variance[n], 1e-30) for n in self.output_names])
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        self.row_bytes = (2 * n_in + len(self.output_names)) * itemsize + 8  # device row + its shuffle index
+        # a refill holds the float64 rows read, the device rows and their shuffled copy: count them all
+        fill_bytes = 8 * len(self.reader.columns) + 2 * self.row_bytes
+        self.capacity = buffer_rows(settings.stream_memory_mb, fill_bytes, settings.batch_size)
+        self.resident: dict[str, torch.Tensor] = {}
+        budget = RESIDENT_SHARE * settings.stream_memory_mb * (1 << 20)
+        if 0 < self.moments.count("val") * self.row_bytes <= budget:
+            self.resident["val"] = torch.cat(list(map(self.convert, ordered_chunks(self.reader, "val", 1 << 16))))
+
+    @torch.no_grad()
+    def convert(self, rows: np.ndarray) -> torch.Tensor:
+        """Physical rows (inputs, outputs; float64) -> the device matrix [x | x_phys | y] in model space."""
+        n_in = len(self.input_names)
+        x_phys = torch.as_tensor(rows[:, :n_in], dtype=self.settings.dtype, device=self.settings.device)
+        y = torch.as_tensor(rows[:, n_in:], dtype=self.settings.dtype, device=self.settings.device)
+        return torch.cat([self.model.input_scaler(x_phys), x_phys, self.model.output_scaler.inverse(y)], dim=1)
+
+    # -------------------------------------------------------------------------------------- batches
+    def batches(self, split: str, batch_size: int | None,
+                generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
+        """Device matrices [x | x_phys | y]: training batches from the shuffle buffer (shared between
+        data-parallel ranks); evaluation chunks in table order; with a generator outside training, the
+        shuffled rows of one random block (a random validation batch)."""
+        if batch_size is None:
+            raise UserError("full-batch steps (L-BFGS) need the whole table in memory; train without "
+                            "--stream-memory")
+        if split in self.resident:
+            data = self.resident[split]
+            if generator is not None:
+                data = data[torch.randperm(len(data), generator=generator).to(data.device)]
+            yield from data.split(batch_size)
+            return
+        if generator is None:
+            yield from map(self.convert, ordered_chunks(self.reader, split, batch_size))
+            return
+        capacity = self.capacity if split == "train" else 1
+        yield from self.for_ranks(split, shuffled_batches(shuffled_fills(self.reader, split, capacity, generator),
+                                                          batch_size, generator, self.convert))
+
+    def columns(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.split_columns(batch)  # the batch is the rows themselves
+
+    # ------------------------------------------------------------------------------------ results
+    @torch.no_grad()
+    def final_metrics(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Per-output metrics of every split from one ordered pass (the model predicts each block once); the
+        first rows of the plotted split are kept for the parity plot."""
+        self.model.eval()
+        n_in = len(self.input_names)
+        sums = {split: MetricSums(moments.columns(slice(n_in, None)))
+                for split, moments in self.moments.splits.items() if moments.count}
+        self.plotted = "test" if "test" in sums else "train"
+        kept: list[tuple[np.ndarray, np.ndarray]] = []
+        held = 0
+        for block in range(self.reader.n_blocks):
+            matrix, codes = self.reader.read(block)
+            x = torch.as_tensor(matrix[:, :n_in], dtype=self.settings.dtype, device=self.settings.device)
+            predicted = self.model(x).double().cpu().numpy()
+            for split, accumulator in sums.items():
+                chosen = codes == CODES[split]
+                accumulator.add(matrix[chosen, n_in:], predicted[chosen], RELATIVE_FLOOR)
+                if split == self.plotted and held < PLOT_ROWS:
+                    kept.append((matrix[chosen, n_in:][:PLOT_ROWS - held], predicted[chosen][:PLOT_ROWS - held]))
+                    held += len(kept[-1][0])
+        self.reader.close()
+        self.plot_rows = (np.concatenate([k[0] for k in kept]), np.concatenate([k[1] for k in kept]))
+        return {split: accumulator.table(self.output_names) for split, accumulator in sums.items()}
+
+    def write_plots(self, metrics: Mapping[str, Any], plot_dir: Path) -> None:
+        from surrogate import plots
+
+        true, predicted = self.plot_rows
+        plots.parity(true, predicted, self.output_names, metrics[self.plotted], plot_dir / "parity.png",
+                     title=f"{self.plotted} split ({self.settings.split_by}, first {len(true)} rows, streamed)")
+
+    def splits(self) -> dict[str, np.ndarray]:
+        """The row indices of val and test (for ``surrogate evaluate``), from the split codes block by block,
+        and those of train when they fit in the memory budget (the bulk of a table larger than memory does
+        not); the rule itself is in config.json (``streaming``)."""
+        found: dict[str, list[np.ndarray]] = {"val": [], "test": []}
+        if 8 * self.moments.count("train") <= self.settings.stream_memory_mb * (1 << 20):
+            found["train"] = []
+        reader = self.reader
+        for block in range(reader.n_blocks):
+            start, stop = reader.bounds(block)
+            codes = reader.split.codes(start, stop, reader.labels(block) if reader.split.by_group else None)
+            for split, parts in found.items():
+                parts.append(start + np.flatnonzero(codes == CODES[split]))
+        return {split: np.concatenate(parts) for split, parts in found.items()}
+
+    def config(self) -> dict[str, Any]:
+        rule = "whole groups" if self.reader.split.by_group else "splitmix64 hash of (seed, row)"
+        return {**super().config(), "streaming": {
+            "memory_mb": self.settings.stream_memory_mb, "block_rows": self.block_rows,
+            "buffer_rows": self.capacity, "split_rule": rule,
+            "rows": {split: self.moments.count(split) for split in CODES}}}

@@ -1,0 +1,185 @@
+"""Faults around `surrogate train`: starts that fail or diverge, outputs that hold a run, kills during training,
+`--resume` with other options or more epochs, and two trainings into one run directory at once."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from surrogate.run import CHECKPOINT, COMPLETE, CONFIG, HISTORY, SCALERS, SPLITS, WEIGHTS
+
+from .helpers import (assert_one_error, folder_state, hidden_files, run_cli, start_cli, stop, tiny_table,
+                      train_args, tree_state, wait_until)
+
+DIVERGING = ("--model", "mlp", "--closure", "none", "--optimizer", "sgd", "--lr", "1e20", "--lr-schedule", "none",
+             "--epochs", "6")
+LONG = ("--epochs", "12", "--batch-size", "32")  # about 0.2 s an epoch on 4000 rows: long enough to be killed
+
+
+def history(run: Path) -> list[dict[str, str]]:
+    with open(run / HISTORY, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny table (300 rows), a 4000-row one, and a finished 2-epoch run on the tiny one."""
+    folder = tmp_path_factory.mktemp("train-faults")
+    tiny_table(folder / "table.h5")
+    tiny_table(folder / "big.h5", n_rows=4000)
+    code, output = run_cli(*train_args(folder / "table.h5", folder / "run"))
+    assert code == 0, output
+    return folder
+
+
+def private_run(folder: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(folder / "run", tmp_path / "run"))
+
+
+# --- a start that fails, and outputs that already hold something ---------------------------------------------
+
+def test_a_diverged_start_leaves_nothing_and_the_same_output_trains_again(folder, tmp_path) -> None:
+    run = tmp_path / "runs" / "first"
+    assert_one_error(*run_cli(*train_args(folder / "table.h5", run, *DIVERGING)), "training diverged at epoch",
+                     "lower --lr")
+    assert list((tmp_path / "runs").iterdir()) == []  # no half-written run directory, no lock file
+    code, output = run_cli(*train_args(folder / "table.h5", run))
+    assert code == 0, output
+    assert (run / COMPLETE).is_file()
+
+
+def test_a_failed_start_in_an_existing_folder_removes_only_what_it_wrote(folder, tmp_path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("the user's own file")
+    before = folder_state(run)
+    assert_one_error(*run_cli(*train_args(folder / "table.h5", run, *DIVERGING)), "training diverged")
+    assert folder_state(run) == before and hidden_files(tmp_path) == []
+
+
+def test_a_start_killed_before_its_first_epoch_does_not_block_a_new_run(folder, tmp_path) -> None:
+    """What a start leaves before its first checkpoint (config, splits, scalers) is cleared by the next start."""
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in (CONFIG, SPLITS, SCALERS):
+        shutil.copyfile(folder / "run" / name, run / name)
+    code, output = run_cli(*train_args(folder / "table.h5", run, "--seed", "3"))
+    assert code == 0, output
+    assert json.loads((run / CONFIG).read_text())["trainer"]["seed"] == 3
+
+
+def test_a_finished_run_is_never_overwritten(folder, tmp_path) -> None:
+    run = private_run(folder, tmp_path)
+    before = tree_state(run)
+    assert_one_error(*run_cli(*train_args(folder / "table.h5", run)), f"{run}: already holds a finished run",
+                     "--resume --epochs N")
+    assert tree_state(run) == before and hidden_files(tmp_path) == []
+
+
+def test_a_folder_without_a_run_cannot_be_resumed(folder, tmp_path) -> None:
+    assert_one_error(*run_cli(*train_args(folder / "table.h5", tmp_path / "nothing", "--resume")),
+                     f"--resume: {tmp_path / 'nothing'} holds no run to resume")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- --resume: options and more epochs --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("option", [("--lr", "0.1"), ("--model", "mlp"), ("--weighting", "uniform"),
+                                    ("--outputs", "T"), ("--config", "<yaml>")])
+def test_resume_refuses_other_options_instead_of_ignoring_them(folder, tmp_path, option) -> None:
+    run = private_run(folder, tmp_path)
+    if option[1] == "<yaml>":
+        (tmp_path / "options.yaml").write_text("lr: 0.1\n")
+        option = ("--config", str(tmp_path / "options.yaml"))
+    before = tree_state(run)
+    assert_one_error(*run_cli(*train_args(folder / "table.h5", run, "--resume", *option)),
+                     f"{option[0]}: cannot be changed when resuming", "only --epochs")
+    assert tree_state(run) == before
+
+
+def test_resume_with_fewer_epochs_than_trained_is_one_line(folder, tmp_path) -> None:
+    run = private_run(folder, tmp_path)
+    before = tree_state(run)
+    assert_one_error(*run_cli(*train_args(folder / "table.h5", run, "--resume", "--epochs", "1")),
+                     "--epochs 1: the run has already trained 2 epochs")
+    assert tree_state(run) == before
+
+
+def test_resume_with_more_epochs_extends_the_run(folder, tmp_path) -> None:
+    """2 epochs, then --resume --epochs 5: five rows of history, the new count in config.json (so a later plain
+    --resume keeps it), the cosine schedule annealed to the new end (the learning rate stays at its floor
+    instead of climbing back), and a new model that loads."""
+    run = private_run(folder, tmp_path)
+    code, output = run_cli(*train_args(folder / "table.h5", run, "--resume", "--epochs", "5"))
+    assert code == 0, output
+    rows = history(run)
+    assert [int(float(r["epoch"])) for r in rows] == [1, 2, 3, 4, 5]
+    floor = 1e-2 * 0.01  # lr eta_min of the default cosine schedule
+    assert [float(r["lr"]) for r in rows[2:]] == pytest.approx([floor] * 3)
+    assert json.loads((run / CONFIG).read_text())["trainer"]["epochs"] == 5
+    code, output = run_cli("evaluate", run)
+    assert code == 0, output
+    code, output = run_cli(*train_args(folder / "table.h5", run, "--resume"))
+    assert code == 0 and len(history(run)) == 5, output
+
+
+# --- kills and a second writer ----------------------------------------------------------------------------------
+
+def epochs_done(run: Path) -> int:
+    try:
+        return len(history(run))
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(folder: Path) -> Path:
+    run = folder / "long"
+    code, output = run_cli(*train_args(folder / "big.h5", run, *LONG))
+    assert code == 0, output
+    return run
+
+
+def test_after_sigkill_resume_gives_the_uninterrupted_run(folder, uninterrupted, tmp_path) -> None:
+    run = tmp_path / "run"
+    process = start_cli(*train_args(folder / "big.h5", run, *LONG))
+    wait_until(process, lambda: epochs_done(run) >= 3)
+    assert stop(process, signal.SIGKILL).returncode == -signal.SIGKILL
+    assert (run / CHECKPOINT).is_file() and not (run / WEIGHTS).exists()
+    before = tree_state(run)
+    assert_one_error(*run_cli(*train_args(folder / "big.h5", run, *LONG)), f"{run}: holds an unfinished run",
+                     "--resume")
+    assert tree_state(run) == before
+    code, output = run_cli(*train_args(folder / "big.h5", run, "--resume"))
+    assert code == 0, output
+    assert [int(float(r["epoch"])) for r in history(run)] == list(range(1, 13))
+    got, expected = torch.load(run / WEIGHTS), torch.load(uninterrupted / WEIGHTS)
+    assert all(torch.equal(got[k], expected[k]) for k in expected)  # bit for bit: every RNG state was restored
+    assert hidden_files(tmp_path) == []  # the killed process's lock and temporary files are gone
+
+
+def test_a_second_training_into_the_same_run_is_refused_while_the_first_runs(folder, tmp_path) -> None:
+    run = tmp_path / "run"
+    first = start_cli(*train_args(folder / "big.h5", run, *LONG))
+    try:
+        wait_until(first, lambda: epochs_done(run) >= 1)
+        for extra in ((), ("--resume",)):
+            assert_one_error(*run_cli(*train_args(folder / "big.h5", run, *extra)),
+                             f"{run}: a training into this run directory is already running",
+                             f"process {first.pid} on")
+        done = stop(first, signal.SIGTERM)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    # killed mid-run (or, on a fast machine, already done: 0); either way no traceback and no temporary file
+    assert done.returncode in (-signal.SIGTERM, 128 + signal.SIGTERM, 0) and "Traceback" not in done.stderr
+    assert not [name for name in hidden_files(tmp_path) if ".tmp-" in name]
+    code, output = run_cli(*train_args(folder / "big.h5", run, "--resume"))
+    assert code == 0, output
+    assert len(history(run)) == 12 and hidden_files(tmp_path) == []
