@@ -52,6 +52,7 @@ from .metadata import MANIFOLD_KEY, POLICIES, PROVIDERS, REAL_KINDS, Manifold, T
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
+ROW_CHUNK_CELLS = 4096  # cells per ONNX Runtime call and thread on the CPU (as the C wrapper's)
 LOCAL_RANKS_ENV = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE", "PALS_LOCAL_SIZE")
 WORLD_RANKS_ENV = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS")
 
@@ -273,9 +274,22 @@ class Surrogate:
         for tensor in self.signature.inputs:
             feed[tensor.name] = self._prepare(tensor, inputs[tensor.name], sizes, policy)
         names = [t.name for t in self.signature.outputs]
-        result = dict(zip(names, self.session.run(names, feed)))
+        result = self._evaluate(names, feed)
         self.counters.cells += len(next(iter(feed.values())))
         return result
+
+    def _evaluate(self, names: list[str], feed: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The session's outputs `names` for `feed`; on the CPU, a batch larger than ROW_CHUNK_CELLS per thread
+        runs in such chunks, whose activations stay in cache (one call on 1e5 cells ran at 0.6 of the rate at
+        4096 on one thread), when every tensor's first axis is the one batch axis."""
+        step = ROW_CHUNK_CELLS * self.threads
+        n = len(next(iter(feed.values())))
+        tensors = [*self.signature.inputs, *self.signature.outputs]
+        batch_first = isinstance(tensors[0].shape[0], str) and all(t.shape[0] == tensors[0].shape[0] for t in tensors)
+        if n <= step or self.provider != CPU_PROVIDER or not batch_first:
+            return dict(zip(names, self.session.run(names, feed)))
+        parts = [self.session.run(names, {k: v[s:s + step] for k, v in feed.items()}) for s in range(0, n, step)]
+        return {name: np.concatenate([part[i] for part in parts]) for i, name in enumerate(names)}
 
     # --- checks -------------------------------------------------------------------------------------------
     def _check_shape(self, tensor: Tensor, shape: tuple[int, ...], sizes: dict[str, int]) -> None:

@@ -35,7 +35,16 @@ def evaluate_run(run_dir: str | Path, table_path: str | Path | None = None,
         label = f"all rows of {table.path.name}"
         if not table.n_rows:
             raise TableError(f"{table.path}: the table has no rows to evaluate on")
-    x = table.check_finite(table.read_matrix(run.input_names)[rows], run.input_names, rows)
-    y = table.check_finite(table.read_matrix(run.output_names)[rows], run.output_names, rows)
+    inputs, outputs = scored_columns(run.signature)
+    x = table.check_finite(table.read_matrix(inputs)[rows], inputs, rows)
+    y = table.check_finite(table.read_matrix(outputs)[rows], outputs, rows)
     pred = np.concatenate([run.predict(x[s:s + PREDICT_CHUNK]) for s in range(0, len(x), PREDICT_CHUNK)])
-    return metrics_table(y, pred, run.output_names), label
+    return metrics_table(y, pred, outputs), label
+
+
+def scored_columns(signature: dict) -> tuple[list[str], list[str]]:
+    """(table columns of the model's first input tensor, of its first output tensor): what the physical model
+    takes and returns, which may differ from the network's own features (a CVAE in a momentum frame); further
+    input tensors (a CVAE's latent) keep their default (z = 0)."""
+    return ([component["name"] for component in signature["inputs"][0]["components"]],
+            [component["name"] for component in signature["outputs"][0]["components"]])

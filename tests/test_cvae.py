@@ -124,6 +124,10 @@ def test_cvae_trains_samples_and_exports_a_decoder_with_onnx_parity(table, tmp_p
     history = (run / "history.csv").read_text().splitlines()[0].split(",")
     assert {"train/kl", "train/physics/energy", "train/physics/mre", "train/data/C_e1"} <= set(history)
 
+    result = runner.invoke(cli, ["evaluate", str(run), "--split", "test"])  # lab columns, z = 0
+    assert result.exit_code == 0, result.output
+    assert "C_x" in result.output and "C_e1" not in result.output
+
     momenta = tmp_path / "p.npy"
     np.save(momenta, Table(table).read_matrix(MOMENTA)[:4])
     result = runner.invoke(cli, ["sample", str(run), "--momenta", str(momenta), "-n", "10", "-o",

@@ -11,6 +11,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 
+from export import runtime
 from export.metadata import ModelFileError, MultiTensorError, read_model_file
 from export.runtime import (CPU_PROVIDER, InputError, OutOfRangeError, OutOfRangeWarning, Surrogate,
                             available_cpus, default_threads)
@@ -32,6 +33,14 @@ def test_runtime_reproduces_the_trained_run(surrogate: Surrogate) -> None:
     assert y.dtype == np.float32 and y.shape == (400, len(OUTPUTS))
     np.testing.assert_allclose(y, reference, rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(y[:, :4].sum(axis=1), 1.0, atol=1e-5)  # softmax closure survives export
+
+
+def test_a_large_batch_runs_in_cache_sized_chunks_with_the_same_results(surrogate: Surrogate, monkeypatch) -> None:
+    x = in_range_points(1000, seed=8)
+    whole = surrogate(x)
+    monkeypatch.setattr(runtime, "ROW_CHUNK_CELLS", 64)  # 1000 cells: 16 ONNX Runtime calls, the last one short
+    np.testing.assert_allclose(surrogate(x), whole, rtol=1e-6, atol=1e-7)
+    assert surrogate.counters.cells >= 2000
 
 
 def test_torch_tensor_through_io_binding_equals_numpy(surrogate: Surrogate) -> None:

@@ -21,6 +21,7 @@
 #define MESSAGE_SIZE 512
 #define LAST_CALLS 8       /* handles per thread whose last message is kept */
 #define CHUNK_CELLS 16384  /* cells converted per ONNX Runtime call by surrogate_run_arrays */
+#define ROW_CHUNK_CELLS 4096  /* row-major cells per ONNX Runtime call and thread */
 
 typedef struct metadata_entry {
     char *key;
@@ -923,8 +924,10 @@ static int run_cells(surrogate_model *model, last_call *call, const cells *in, f
     const int n_in = model->n_inputs, n_out = model->n_outputs;
     const int manifold = model->check_manifold && model->manifold.n_bins > 0;
     if (policy == SURROGATE_RANGE_DEFAULT) policy = atomic_load(&model->policy);
-    /* Row-major callers: one chunk (one ONNX Runtime call, as the Python runtime makes); columns: bounded chunks. */
-    const int64_t chunk = in->rows && out_rows ? (in->n > 0 ? in->n : 1) : CHUNK_CELLS;
+    /* Row-major callers: chunks of ROW_CHUNK_CELLS per thread, whose activations stay in cache (one call on 1e5
+       cells ran at 0.6 of the rate at 4096 on one thread); columns: bounded conversion chunks. */
+    const int64_t chunk = in->rows && out_rows ? ROW_CHUNK_CELLS * (int64_t)(model->threads > 0 ? model->threads : 1)
+                                               : CHUNK_CELLS;
     const int gathers = !in->rows || !out_rows;
     const size_t rows = (size_t)(in->n < chunk ? in->n : chunk);
     float *buffer = gathers ? malloc(rows * (size_t)n_in * sizeof *buffer) : NULL;
