@@ -55,7 +55,7 @@ class TrainingBenchmark:
         baseline = first.dataloader_samples_per_s
         ratio = f"{first.samples_per_s / baseline:.2f}x" if baseline and len(self.jobs) == 1 else "-"
         return (f"{self.mode:<12} {self.batch_size:>6} {len(self.jobs):>4} {first.threads:>7} {per_job:>21} "
-                f"{self.total_samples_per_s:>12.0f} {baseline or 0:>11.0f} {ratio:>7} "
+                f"{self.total_samples_per_s:>12.0f} {f'{baseline:.0f}' if baseline else '-':>11} {ratio:>7} "
                 f"{max(job.peak_rss_mb for job in self.jobs):>9.0f} {max(job.setup_s for job in self.jobs):>7.1f}")
 
 
