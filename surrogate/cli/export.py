@@ -6,6 +6,7 @@ Heavy modules (torch, onnx, onnxruntime, the ``export`` package) are imported in
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -26,12 +27,14 @@ def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float
     """Export the trained run RUN_DIR to ONNX (physical inputs -> physical outputs) and check parity."""
     from export.io import check_not_source
     from export.onnx_export import export_run
+    from surrogate.locks import exclusive
     from surrogate.run import load_run
 
     run = load_run(run_dir)
     run_files = {f"file {p.name} of run": p for p in run.path.iterdir() if p.is_file()}
     check_not_source(output, {**run_files, "the run's table": run.table_path})
-    result = export_run(run, output, opset=opset, fp16=fp16, tolerance=tolerance, echo=click.echo)
+    with exclusive(output, "an export to this file"):
+        result = export_run(run, output, opset=opset, fp16=fp16, tolerance=tolerance, echo=click.echo)
     name, worst = result.parity.worst()
     click.echo(f"wrote {result.path} ({result.n_bytes / 1024:.1f} KiB, {result.precision}); parity passed: "
                f"worst {name} {worst:.2e} <= tolerance {result.tolerance:g}")
@@ -49,22 +52,33 @@ def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="ONNX Runtime intra-op threads [default: available CPUs, shared between MPI ranks].")
 @click.option("--out-of-range", "policy", type=click.Choice(POLICIES), default="warn", show_default=True,
-              help="Cells outside the trained input ranges: clamp them, warn, or stop.")
+              help="Cells outside the trained input ranges or manifold: clamp them, warn, stop, or count "
+                   "(clamp them silently).")
 def infer(model: Path, inputs: Path, output: Path, chunk_rows: int, provider: str, threads: int | None,
           policy: str) -> None:
     """Run the ONNX surrogate MODEL on the cells in INPUTS (.h5, .npy or .csv), writing OUTPUT (.h5, .npy, .csv).
 
     MODEL has one input and one output tensor (a row model); columns are found by the input names. OUTPUT is
     written to a temporary file and renamed when complete; it may not be INPUTS or MODEL."""
+    from export.io import check_output
+    from export.runtime import Surrogate
+    from surrogate.locks import exclusive
+
+    check_output(output, {"the input file": inputs, "the model": model})
+    with exclusive(output, "an inference into this file"):
+        _infer(model, inputs, output, chunk_rows, Surrogate(model, provider=provider, threads=threads, policy=policy))
+
+
+def _infer(model: Path, inputs: Path, output: Path, chunk_rows: int, surrogate: Any) -> None:
+    """Evaluate `surrogate` on the cells of `inputs` chunk by chunk into `output` (the caller holds its lock)."""
     import warnings
 
     from tqdm import tqdm
 
-    from export.io import check_output, open_inputs, prediction_file
-    from export.runtime import InputError, OutOfRangeWarning, Surrogate
+    from export.io import open_inputs, prediction_file
+    from export.runtime import InputError, OutOfRangeWarning
 
-    check_output(output, {"the input file": inputs, "the model": model})
-    surrogate = Surrogate(model, provider=provider, threads=threads, policy=policy)
+    policy = surrogate.policy
     info = surrogate.info
     reader = open_inputs(inputs, surrogate.input_names)
     click.echo(f"{model}: {len(surrogate.input_names)} inputs -> {len(surrogate.output_names)} outputs on "
@@ -87,8 +101,9 @@ def infer(model: Path, inputs: Path, output: Path, chunk_rows: int, provider: st
                 start += len(x)
                 progress.update(len(x))
     if n_outside:
-        click.echo(f"warning: {n_outside} of {reader.n_rows} cells lie outside the trained input ranges and were "
-                   "evaluated as given", err=True)
+        treated = "evaluated as given" if policy == "warn" else "clipped onto them"
+        click.echo(f"warning: {n_outside} of {reader.n_rows} cells lie outside the trained input ranges (or off "
+                   f"the trained manifold) and were {treated}", err=True)
     click.echo(f"wrote {output}: {reader.n_rows} cells, outputs {', '.join(surrogate.output_names)}")
 
 

@@ -228,3 +228,19 @@ def test_after_sigkill_the_rerun_removes_the_stale_temporary_file(folder, big_ce
     code, text = run_cli("infer", folder / "model.onnx", folder / "cells.npy", "-o", output)
     assert code == 0, text
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"] and not stale.exists()
+
+
+def test_a_second_writer_of_one_output_is_refused_while_the_first_holds_it(folder, tmp_path) -> None:
+    """`infer` and `export` lock their output like `table build` and `train`: the second writer gets one line
+    naming the job already running, and nothing is written."""
+    from surrogate.locks import exclusive
+
+    output = tmp_path / "out.npy"
+    with exclusive(output, "an inference into this file"):
+        assert_one_error(*infer(folder, "cells.npy", output), f"{output}: an inference into this file is already "
+                         "running", f"process {os.getpid()} on")
+    assert not output.exists()
+    code, text = infer(folder, "cells.npy", output)  # the lock is gone with its holder
+    assert code == 0, text
+    np.testing.assert_array_equal(np.load(output), Surrogate(folder / "model.onnx", policy="clip")(
+        np.load(folder / "cells.npy")))
