@@ -17,7 +17,7 @@ import pytest
 from export.runtime import Surrogate
 from test_export_runs import INPUTS, OUTPUTS, in_range_points
 
-from .helpers import assert_one_error, copy_model, folder_state, run_cli
+from .helpers import assert_one_error, copy_model, default_sigint, folder_state, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -191,7 +191,8 @@ def start_infer(folder: Path, source: Path, output: Path) -> subprocess.Popen:
     """`surrogate infer` in its own process, writing CSV in small chunks."""
     return subprocess.Popen([sys.executable, "-m", "surrogate.cli.main", "infer", str(folder / "model.onnx"),
                              str(source), "-o", str(output), "--chunk-rows", "500", "--threads", "1"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
 
 
 def temp_files(output: Path) -> list[Path]:
