@@ -68,13 +68,16 @@ def manifold_from_rows(x: np.ndarray, names: Sequence[str], ranges: Sequence[tup
     """Manifold bounds of the training rows `x` (cells × columns) in the box `ranges`, binned along column `along`;
     `log_floors[i]` (not None) bounds column i in log10(max(x, floor)).
 
-    Bins are equal in width over the box range of `along`. A bin without rows takes the bounds of the nearest
-    bin with rows. Bounds never leave the box (the box check comes first anyway).
+    Bins hold equal shares of the training rows (quantiles of `along`, from box end to box end), so they are
+    narrow where the data is dense: a flamelet table's rows crowd around the flame (Z_st = 0.029 for H2/air,
+    where equal widths put the whole lean side into one bin and C_max(Z) could not follow it). A bin without
+    rows takes the bounds of the nearest bin with rows. Bounds never leave the box (the box check comes first).
     """
     x = np.asarray(x, dtype=np.float64)
     box = np.asarray(ranges, dtype=np.float64)
     floors = list(log_floors) if log_floors is not None else [None] * len(names)
-    edges = np.linspace(box[along, 0], box[along, 1], n_bins + 1)
+    edges = quantile_edges(x[:, along], box[along], n_bins)
+    n_bins = len(edges) - 1
     manifold = Manifold(tuple(names), along, edges.astype(np.float32), np.zeros((n_bins, len(names)), np.float32),
                         np.zeros((n_bins, len(names)), np.float32))
     k = manifold.bins(x[:, along])
@@ -108,3 +111,11 @@ def manifold_from_rows(x: np.ndarray, names: Sequence[str], ranges: Sequence[tup
     upper = np.where(at_hi, box[:, 1], np.minimum(upper, box[:, 1]))
     lower[:, along], upper[:, along] = -np.inf, np.inf  # the binned column is bounded by its bin, i.e. the box
     return Manifold(tuple(names), along, edges.astype(np.float32), lower.astype(np.float32), upper.astype(np.float32))
+
+
+def quantile_edges(values: np.ndarray, box: np.ndarray, n_bins: int) -> np.ndarray:
+    """Increasing bin edges from box[0] to box[1] holding about equal numbers of `values` (fewer bins when
+    values repeat; equal widths when there are too few distinct values)."""
+    inner = np.quantile(np.clip(values, box[0], box[1]), np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
+    edges = np.unique(np.concatenate([[box[0]], inner, [box[1]]]).astype(np.float32)).astype(np.float64)
+    return edges if len(edges) > 2 else np.linspace(box[0], box[1], n_bins + 1)

@@ -344,9 +344,12 @@ def test_manifold_bounds_of_a_log_scaled_input_follow_its_decades() -> None:
                                   log_floors=[None, None, float(chi.min())])
     k = manifold.bins([0.5])[0]
     lower, upper = manifold.lower[k, 2], manifold.upper[k, 2]
-    # the bin [0.5, 0.531) and its neighbours hold Z = 0.469 .. 0.5625: χ = 10^1.41 .. 10^2.69, widened by 2 % of
-    # log10's 4 decades (0.08)
-    assert 10 ** 1.3 < lower < 10 ** 1.35 and 10 ** 2.75 < upper < 10 ** 2.8
+    # the bin of Z = 0.5 and its neighbours hold Z = edges[k - 1] .. edges[k + 2] (about 0.47 .. 0.56, quantile
+    # edges of uniform Z): χ = 10^(3 Z_lo) .. 10^(3 Z_hi + 1), widened by 2 % of log10's 4 decades (0.08)
+    z_lo, z_hi = float(manifold.edges[k - 1]), float(manifold.edges[k + 2])
+    assert 0.42 < z_lo < 0.5 < z_hi < 0.6
+    assert np.log10(lower) == pytest.approx(3 * z_lo - 0.08, abs=0.05)
+    assert np.log10(upper) == pytest.approx(3 * z_hi + 1 + 0.08, abs=0.05)
     cells = np.array([[0.5, 0.1, 10.0], [0.5, 0.1, 100.0], [0.5, 0.1, 1000.0]], dtype=np.float32)
     assert manifold.off(cells).tolist() == [True, False, True]
     assert manifold.lower[:, 1].tolist() == [0.0] * 32  # C fills [0, 0.2] at every Z: its bounds are the box
