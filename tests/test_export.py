@@ -330,6 +330,23 @@ def test_folding_keeps_a_softmax_closure_whose_columns_come_in_any_order() -> No
     assert torch.allclose(got[:, 1:].sum(dim=1), torch.ones(500))
 
 
+def test_manifold_bins_follow_the_rows_so_a_lean_flame_side_keeps_its_own_upper_bound() -> None:
+    """Rows crowded at small Z, as a flamelet table's around Z_st = 0.03, with C_max rising linearly to Z_st: the
+    bins hold equal shares of the rows, so C_max(Z) is resolved on the lean side (equal-width bins of [0, 1] would
+    put all of it into one bin with C_max = 0.23 at every lean Z)."""
+    from export.validity import manifold_from_rows
+
+    rng = np.random.default_rng(1)
+    z = np.concatenate([rng.uniform(0, 0.03, 8000), rng.uniform(0.03, 1, 2000)])
+    c = rng.uniform(0, 1, z.size) * 0.23 * np.where(z < 0.03, z / 0.03, (1 - z) / 0.97)
+    manifold = manifold_from_rows(np.stack([z, c], axis=1), ["Z", "C"], [(0.0, 1.0), (0.0, 0.23)])
+    assert np.all(np.diff(manifold.edges) > 0) and manifold.edges[0] == 0 and manifold.edges[-1] == 1
+    assert (manifold.edges < 0.03).sum() >= 20  # most bins where most rows are
+    upper = {at: float(manifold.upper[manifold.bins([at])[0], 1]) for at in (0.005, 0.015, 0.029)}
+    assert upper[0.005] < 0.08 and upper[0.015] < 0.15 and upper[0.029] > 0.2
+    assert manifold.off(np.array([[0.01, 0.2], [0.01, 0.05]], dtype=np.float32)).tolist() == [True, False]
+
+
 def test_manifold_bounds_of_a_log_scaled_input_follow_its_decades() -> None:
     """χ log-uniform over one decade that moves with Z (10^(3Z) .. 10^(3Z+1)): per Z bin the bounds keep that
     decade; a margin of χ's linear range (up to 10^4) would have erased every lower bound."""
