@@ -1,4 +1,4 @@
-"""Training threads: one per 100 MFLOP of a step, at most this job's share of the CPUs among the trainings and
+"""Training threads: one per 400 MFLOP of a step, at most this job's share of the CPUs among the trainings and
 ranks on the node; idle OpenMP threads sleep instead of spinning."""
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from tests.synthetic import synthetic_table
 def test_a_small_network_step_takes_one_thread_and_a_large_one_its_share_of_the_cpus():
     default_step = step_flops(8156, 256)  # the 4x50 softmax MLP at batch 256: ~12 MFLOP
     assert threads_for(default_step, jobs=1, cpus=16) == 1
-    large_step = step_flops(8156, 65536)  # ~3.2 GFLOP
+    assert threads_for(step_flops(8156, 4096), jobs=1, cpus=16) == 1  # 0.2 GFLOP: 2 threads were slower here
+    assert threads_for(step_flops(8156, 16384), jobs=1, cpus=16) == 2  # 0.8 GFLOP: 2 threads were 1.47x faster
+    large_step = step_flops(8156, 262144)  # ~13 GFLOP
     assert threads_for(large_step, jobs=1, cpus=16) == 16
     assert threads_for(large_step, jobs=2, cpus=16) == 8
     assert threads_for(large_step, jobs=3, cpus=2) == 1  # never zero
