@@ -31,6 +31,7 @@ from surrogate.options import Option, parse_floats
 from surrogate.table import Column, write_table
 
 from .build import build_conditions
+from .checks import equilibrium_checks
 from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .flamelet import FlameletChemistry, cantera_message, load_gas
 from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_positive, mixed_Y, mixture_defaults, mixture_provenance,
@@ -135,12 +136,7 @@ class EquilibriumTable(TableGenerator):
 
         return [plot_equilibrium(path, out_dir)]
 
-    @staticmethod
-    def check(path: str | os.PathLike) -> list[tuple[str, str, bool | None]]:
-        """Physics checks for ``surrogate table check`` (:func:`cantera_tables.checks.equilibrium_checks`)."""
-        from .checks import equilibrium_checks
-
-        return equilibrium_checks(path)
+    check = staticmethod(equilibrium_checks)  # physics checks for ``surrogate table check``
 
     @staticmethod
     def summary(path: str | os.PathLike) -> list[tuple[str, str]]:

@@ -41,6 +41,7 @@ from surrogate.options import Option, parse_floats
 from surrogate.table import Column, create_dataset, write_columns, write_table
 
 from .build import build_conditions
+from .checks import ignition_checks
 from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .flamelet import FlameletChemistry, cantera_message, load_gas
 from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_mixture_axis, check_positive, equivalence_ratios,
@@ -194,12 +195,7 @@ class IgnitionTable(TableGenerator):
 
         return [plot_ignition_delay(path, out_dir)]
 
-    @staticmethod
-    def check(path: str | os.PathLike) -> list[tuple[str, str, bool | None]]:
-        """Physics checks for ``surrogate table check`` (:func:`cantera_tables.checks.ignition_checks`)."""
-        from .checks import ignition_checks
-
-        return ignition_checks(path)
+    check = staticmethod(ignition_checks)  # physics checks for ``surrogate table check``
 
     @staticmethod
     def summary(path: str | os.PathLike) -> list[tuple[str, str]]:

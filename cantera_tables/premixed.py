@@ -41,6 +41,7 @@ from surrogate.options import Option, parse_floats, parse_mapping
 from surrogate.table import Column, create_dataset, write_columns, write_table
 
 from .build import build_conditions
+from .checks import premixed_checks
 from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .flamelet import FlameletChemistry, cantera_message, load_gas
 from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, Streams, check_positive, complete_refine,
@@ -228,12 +229,7 @@ class PremixedFGMTable(TableGenerator):
 
         return [plot_flame_speed(path, out_dir)]
 
-    @staticmethod
-    def check(path: str | os.PathLike) -> list[tuple[str, str, bool | None]]:
-        """Physics checks for ``surrogate table check`` (:func:`cantera_tables.checks.premixed_checks`)."""
-        from .checks import premixed_checks
-
-        return premixed_checks(path)
+    check = staticmethod(premixed_checks)  # physics checks for ``surrogate table check``
 
     @staticmethod
     def summary(path: str | os.PathLike) -> list[tuple[str, str]]:
