@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from surrogate.cli.main import cli
@@ -29,6 +30,24 @@ def killed_after(solve: Callable[[Any], None], count: int, calls: list) -> Calla
             raise Interrupted
 
     return wrapped
+
+
+def built_across_a_kill(generator: Any, module: Any, solve_name: str, count: int, path: Path,
+                        **options: Any) -> tuple[Any, list, list]:
+    """(report, conditions solved before the kill, conditions solved on resume): `generator` builds `path`, is
+    interrupted after `count` conditions (``module.solve_name`` stands for one condition's solve) and is run
+    again with the same options."""
+    solve = getattr(module, solve_name)
+    first: list = []
+    second: list = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, solve_name, killed_after(solve, count, first))
+        with pytest.raises(Interrupted):
+            generator.build(path, progress=False, **options)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, solve_name, killed_after(solve, 99, second))
+        report = generator.build(path, progress=False, **options)
+    return report, first, second
 
 
 def assert_rows_are_closed_mass_fractions(table: Table) -> None:

@@ -17,8 +17,8 @@ from cantera_tables.workdir import work_dir_for
 from surrogate.chemistry import BilgerMixtureFraction
 from surrogate.cli.main import cli
 from surrogate.table import Table
-from tests.cantera_checks import (Interrupted, assert_one_line_error, assert_rows_are_closed_mass_fractions,
-                                  killed_after, table_check, train_from_cli)
+from tests.cantera_checks import (assert_one_line_error, assert_rows_are_closed_mass_fractions,
+                                  built_across_a_kill, table_check, train_from_cli)
 
 SMALL = {"n_Z": 41, "unburnt_temperature": [300.0, 700.0], "pressure": [101325.0, 506625.0], "workers": 1}
 
@@ -27,14 +27,7 @@ SMALL = {"n_Z": 41, "unburnt_temperature": [300.0, 700.0], "pressure": [101325.0
 def built(tmp_path_factory, request):
     """A CH4/air table of 4 lines (2 T_in x 2 p), killed after 2 lines and resumed with the same options."""
     path = tmp_path_factory.mktemp("equilibrium") / "eq.h5"
-    first, second = [], []
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(equilibrium, "solve_line", killed_after(equilibrium.solve_line, 2, first))
-        with pytest.raises(Interrupted):
-            EquilibriumTable.build(path, progress=False, **SMALL)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(equilibrium, "solve_line", killed_after(equilibrium.solve_line, 99, second))
-        report = EquilibriumTable.build(path, progress=False, **SMALL)
+    report, first, second = built_across_a_kill(EquilibriumTable, equilibrium, "solve_line", 2, path, **SMALL)
     return SimpleNamespace(path=path, table=Table(path), report=report, first=first, second=second)
 
 

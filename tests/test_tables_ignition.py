@@ -16,8 +16,8 @@ from cantera_tables.workdir import work_dir_for
 from surrogate.chemistry import BilgerMixtureFraction
 from surrogate.cli.main import cli
 from surrogate.table import Table
-from tests.cantera_checks import (Interrupted, assert_one_line_error, assert_rows_are_closed_mass_fractions,
-                                  killed_after, table_check, train_from_cli)
+from tests.cantera_checks import (assert_one_line_error, assert_rows_are_closed_mass_fractions,
+                                  built_across_a_kill, table_check, train_from_cli)
 
 SMALL = {"initial_temperature": [1200.0, 1400.0, 1600.0], "equivalence_ratio": [0.5, 1.0],
          "points_per_trajectory": 30, "workers": 1}
@@ -27,14 +27,7 @@ SMALL = {"initial_temperature": [1200.0, 1400.0, 1600.0], "equivalence_ratio": [
 def built(tmp_path_factory):
     """6 reactors, killed after 4 and resumed with the same options."""
     path = tmp_path_factory.mktemp("ignition") / "ign.h5"
-    first, second = [], []
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ignition, "solve_condition", killed_after(ignition.solve_condition, 4, first))
-        with pytest.raises(Interrupted):
-            IgnitionTable.build(path, progress=False, **SMALL)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ignition, "solve_condition", killed_after(ignition.solve_condition, 99, second))
-        report = IgnitionTable.build(path, progress=False, **SMALL)
+    report, first, second = built_across_a_kill(IgnitionTable, ignition, "solve_condition", 4, path, **SMALL)
     with h5py.File(path, "r") as h5:
         delays = {name: h5["ignition"][name][()] for name in h5["ignition"]}
     return SimpleNamespace(path=path, table=Table(path), report=report, first=first, second=second, delays=delays)

@@ -17,8 +17,8 @@ from export.lookup import GridLookup
 from surrogate.chemistry import BilgerMixtureFraction
 from surrogate.cli.main import cli
 from surrogate.table import Table
-from tests.cantera_checks import (Interrupted, assert_one_line_error, assert_rows_are_closed_mass_fractions,
-                                  killed_after, train_from_cli)
+from tests.cantera_checks import (assert_one_line_error, assert_rows_are_closed_mass_fractions,
+                                  built_across_a_kill, train_from_cli)
 
 SMALL_PDF = {"n_Z_mean": 17, "n_S": 9, "chunk": 3, "mc_check": 2, "mc_samples": 200_000, "workers": 1}
 
@@ -29,15 +29,9 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("pdf")
     source = root / "flamelets.h5"
     H2FlameletTable.build(source, progress=False, **SMALL_OPTIONS)
-    path, first, second = root / "pdf.h5", [], []
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(presumed_pdf_table, "integrate_chunk", killed_after(presumed_pdf_table.integrate_chunk, 2, first))
-        with pytest.raises(Interrupted):
-            PresumedPDFTable.build(path, progress=False, source=str(source), **SMALL_PDF)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(presumed_pdf_table, "integrate_chunk", killed_after(presumed_pdf_table.integrate_chunk, 99,
-                                                                          second))
-        report = PresumedPDFTable.build(path, progress=False, source=str(source), **SMALL_PDF)
+    path = root / "pdf.h5"
+    report, first, second = built_across_a_kill(PresumedPDFTable, presumed_pdf_table, "integrate_chunk", 2, path,
+                                                source=str(source), **SMALL_PDF)
     beta = root / "pdf_beta.h5"
     PresumedPDFTable.build(beta, progress=False, source=str(source), lambda_pdf="beta", n_S_Lambda=4, **SMALL_PDF)
     return {"source": source, "path": path, "beta": beta, "report": report, "first": first, "second": second}

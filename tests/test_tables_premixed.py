@@ -16,8 +16,8 @@ from cantera_tables.premixed import PremixedFGMTable
 from cantera_tables.workdir import work_dir_for
 from surrogate.cli.main import cli
 from surrogate.table import Table
-from tests.cantera_checks import (Interrupted, assert_one_line_error, assert_rows_are_closed_mass_fractions,
-                                  killed_after, table_check, train_from_cli)
+from tests.cantera_checks import (assert_one_line_error, assert_rows_are_closed_mass_fractions,
+                                  built_across_a_kill, table_check, train_from_cli)
 
 H2_AIR = {"mechanism": "h2o2.yaml", "fuel": "H2:1", "progress_variable": {"H2O": 1.0}}
 SMALL = {**H2_AIR, "equivalence_ratio": [0.7, 1.0], "burner_mass_flux_ratio": [0.5, 0.2],
@@ -28,14 +28,8 @@ SMALL = {**H2_AIR, "equivalence_ratio": [0.7, 1.0], "burner_mass_flux_ratio": [0
 def built(tmp_path_factory):
     """Two equivalence ratios, each a free flame and two heat-loss flames; killed after the first, resumed."""
     path = tmp_path_factory.mktemp("premixed") / "fgm.h5"
-    first, second = [], []
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(premixed, "solve_equivalence_ratio", killed_after(premixed.solve_equivalence_ratio, 1, first))
-        with pytest.raises(Interrupted):
-            PremixedFGMTable.build(path, progress=False, **SMALL)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(premixed, "solve_equivalence_ratio", killed_after(premixed.solve_equivalence_ratio, 99, second))
-        report = PremixedFGMTable.build(path, progress=False, **SMALL)
+    report, first, second = built_across_a_kill(PremixedFGMTable, premixed, "solve_equivalence_ratio", 1, path,
+                                                **SMALL)
     with h5py.File(path, "r") as h5:
         flames = {name: h5["flames"][name][()] for name in h5["flames"]}
     return SimpleNamespace(path=path, table=Table(path), report=report, first=first, second=second, flames=flames)
