@@ -181,17 +181,31 @@ def read_group(path: str | os.PathLike, name: str) -> dict[str, np.ndarray]:
         return {column: np.asarray(h5[name][column][()]) for column in h5[name]}
 
 
+MIXTURE_AXIS_LABELS = {"phi": (r"$\phi$", r"equivalence ratio $\phi$"), "Z": ("Z", "mixture fraction Z (Bilger)")}
+
+
+def mixture_axis(path: str | os.PathLike) -> str:
+    """The column the table's mixtures were given in (``phi``, or ``Z`` for a ``--mixture-fraction`` build),
+    so its plots label mixtures the way the user asked for them."""
+    from surrogate.table import Table
+
+    inputs = Table(path).defaults.default_inputs or []
+    return "Z" if "Z" in inputs and "phi" not in inputs else "phi"
+
+
 def plot_ignition_delay(path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
-    """Ignition delay (log) against 1000/T0, one line per (φ, p): the Arrhenius plot of ignition."""
+    """Ignition delay (log) against 1000/T0, one line per (mixture, p): the Arrhenius plot of ignition."""
     delays = read_group(path, "ignition")
+    axis = mixture_axis(path)
+    symbol = MIXTURE_AXIS_LABELS[axis][0]
     plt = _figure()
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     for p in np.unique(delays["p"]):
-        for phi in np.unique(delays["phi"]):
-            at = np.flatnonzero((delays["p"] == p) & (delays["phi"] == phi))
+        for mixture in np.unique(delays[axis]):
+            at = np.flatnonzero((delays["p"] == p) & (delays[axis] == mixture))
             at = at[np.argsort(delays["T0"][at])]
             ax.semilogy(1000.0 / delays["T0"][at], delays["tau_ign"][at], marker="o", ms=4,
-                        label=f"$\\phi$={phi:g}, p={p:g} Pa")
+                        label=f"{symbol}={mixture:.4g}, p={p:g} Pa")
     ax.set_xlabel("1000 / $T_0$ [1/K]")
     ax.set_ylabel(r"$\tau_{ign}$ [s] (max dT/dt)")
     ax.set_title("constant-pressure ignition delay")
@@ -203,18 +217,20 @@ def plot_ignition_delay(path: str | os.PathLike, out_dir: str | os.PathLike) -> 
 
 
 def plot_flame_speed(path: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
-    """Laminar flame speed and thermal thickness of the free flames against φ, one line per pressure."""
+    """Laminar flame speed and thermal thickness of the free flames against φ (or Z for a table built in Z),
+    one line per pressure."""
     flames = read_group(path, "flames")
+    axis = mixture_axis(path)
     free = flames["mass_flux_ratio"] == 1.0
     plt = _figure()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for p in np.unique(flames["p"][free]):
         at = np.flatnonzero(free & (flames["p"] == p))
-        at = at[np.argsort(flames["phi"][at])]
-        axes[0].plot(flames["phi"][at], flames["S_L"][at], marker="o", ms=4, label=f"p={p:g} Pa")
-        axes[1].plot(flames["phi"][at], flames["delta_L"][at] * 1e3, marker="o", ms=4, label=f"p={p:g} Pa")
+        at = at[np.argsort(flames[axis][at])]
+        axes[0].plot(flames[axis][at], flames["S_L"][at], marker="o", ms=4, label=f"p={p:g} Pa")
+        axes[1].plot(flames[axis][at], flames["delta_L"][at] * 1e3, marker="o", ms=4, label=f"p={p:g} Pa")
     for ax, ylabel in zip(axes, ("$S_L$ [m/s]", r"$\delta_L$ [mm]")):
-        ax.set_xlabel(r"equivalence ratio $\phi$")
+        ax.set_xlabel(MIXTURE_AXIS_LABELS[axis][1])
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from cantera_tables.equilibrium import EquilibriumTable
 from cantera_tables.flamelet_table import SMALL_OPTIONS
+from cantera_tables.plots import mixture_axis, plot_flame_speed
 from cantera_tables.premixed import PremixedFGMTable
 from surrogate.cli.main import cli
 from surrogate.table import Table
@@ -68,6 +69,8 @@ def test_premixed_flames_run_on_dask_and_equal_the_inline_build(cluster, tmp_pat
     assert table.defaults.default_inputs == ["Z", "C"]
     inline = PremixedFGMTable.build(tmp_path / "inline.h5", progress=False, workers=1, **options)
     assert_same_table(table, Table(inline.path), rtol=1e-9)
+    assert mixture_axis(inline.path) == "Z"  # its plots label the flames by Z, as they were asked for
+    assert plot_flame_speed(inline.path, tmp_path / "plots").stat().st_size > 10_000
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from cantera_tables import ignition
 from cantera_tables.ignition import IgnitionTable
+from cantera_tables.plots import mixture_axis
 from cantera_tables.workdir import work_dir_for
 from surrogate.chemistry import BilgerMixtureFraction
 from surrogate.cli.main import cli
@@ -112,6 +113,7 @@ def test_conditions_given_in_mixture_fraction_are_the_same_reactors_with_Z_as_de
                                  mixture_fraction=[Z_stoich, 0.03], points_per_trajectory=30, workers=1)
     table = Table(report.path)
     assert table.defaults.default_inputs == ["T0", "Z", "C"] and table.input_names == ["T0", "Z", "C", "phi"]
+    assert mixture_axis(report.path) == "Z" and mixture_axis(built.path) == "phi"  # what the plots label lines by
     with h5py.File(report.path, "r") as h5:
         phi, Z, tau = h5["ignition"]["phi"][()], h5["ignition"]["Z"][()], h5["ignition"]["tau_ign"][()]
     np.testing.assert_allclose(Z, [Z_stoich, 0.03], rtol=1e-12)
