@@ -45,3 +45,29 @@ cfd-demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo
+
+# The GPU check (README "Use a GPU"): `make gpu-check-prepare` where Cantera is builds the tables a GPU machine
+# cannot (into .gpu-carry/, ignored; carry it); `make gpu-check` on the GPU machine writes results.json,
+# summary.txt and log.txt to GPU_CHECK_OUT. `make gpu-check DEVICE=cpu` runs the same steps shrunk (--quick).
+GPU_CHECK_OUT ?= gpu-check
+DEVICE ?= cuda
+.PHONY: gpu-check gpu-check-prepare gpu-check-ort-parts
+gpu-check-prepare: $(STAMP)
+	mkdir -p .gpu-carry/tables
+	cd .gpu-carry/tables && (test -f h2.h5 || ../../$(BIN)/surrogate table build h2-flamelet -o h2.h5)
+	cd .gpu-carry/tables && (test -f pdf.h5 || ../../$(BIN)/surrogate table build presumed-pdf -o pdf.h5 \
+		--source h2.h5 --n-Z-mean 31 --n-S 11 --mc-check 0)
+	du -sh .gpu-carry
+
+gpu-check:
+	scripts/gpu_check.sh $(GPU_CHECK_OUT) --device $(DEVICE) $(if $(filter cpu,$(DEVICE)),--quick)
+
+# onnxruntime-gpu for the GPU machine's Python 3.12 (255.6 MB, over one call's 64 MiB) in 58 MiB pieces in
+# .gpu-parts/ (ignored), to carry one per call to a warm machine; scripts/gpu_check.sh joins and installs them.
+ORT_GPU_VERSION ?= 1.31.1
+gpu-check-ort-parts: $(STAMP)
+	mkdir -p .gpu-parts /tmp/ort-gpu-wheel
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 -d /tmp/ort-gpu-wheel "onnxruntime-gpu==$(ORT_GPU_VERSION)"
+	cd /tmp/ort-gpu-wheel && for w in *.whl; do split -b 58m "$$w" "$(CURDIR)/.gpu-parts/$$w.part-"; done
+	ls -la .gpu-parts

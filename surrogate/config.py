@@ -22,6 +22,8 @@ LR_SCHEDULES = ("none", "cosine", "step", "plateau")
 CLOSURES = ("auto", "softmax", "none")
 SPLITS = ("random", "group")
 DTYPES = ("float32", "float64")
+PRECISIONS = ("fp32", "bf16", "fp16")  # fp32: no autocast; bf16/fp16: torch.autocast (fp16 with a GradScaler)
+COMPILE_MODES = ("none", "default", "reduce-overhead")  # torch.compile of the model; reduce-overhead: CUDA graphs
 
 # the type each key of a YAML config must have: (python types, name in messages)
 _NUMBER = ((int, float), "a number")
@@ -36,7 +38,7 @@ FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "lr": _NUMBER, "weight_decay": _NUMBER, "lr_schedule": _TEXT, "batch_size": _INT, "epochs": _INT,
     "patience": _INT, "min_delta": _NUMBER, "val_fraction": _NUMBER, "test_fraction": _NUMBER, "seed": _INT,
     "device": _TEXT, "lbfgs_epochs": _INT, "dtype": _TEXT,
-    "stream_memory": _NUMBER, "threads": _INT,
+    "stream_memory": _NUMBER, "threads": _INT, "precision": _TEXT, "compile": _TEXT,
 }
 
 
@@ -79,11 +81,14 @@ class TrainOptions:
     dtype: str = "float32"
     stream_memory: float = 0.0  # MB of the shuffle buffer when the table is streamed; 0: read it into memory
     threads: int = 0  # torch intra-op threads; 0: chosen from the problem size and the jobs on this node
+    precision: str = "fp32"  # mixed precision of the training steps (weights and evaluation stay in dtype)
+    compile: str = "none"  # torch.compile mode of the model in training steps
 
     def validate(self) -> None:
         """One-line errors for values out of their range (types are checked by :meth:`from_mapping`)."""
         for name, choices in (("optimizer", OPTIMIZERS), ("lr_schedule", LR_SCHEDULES), ("closure", CLOSURES),
-                              ("split_by", SPLITS), ("dtype", DTYPES)):
+                              ("split_by", SPLITS), ("dtype", DTYPES), ("precision", PRECISIONS),
+                              ("compile", COMPILE_MODES)):
             if getattr(self, name) not in choices:
                 raise UserError(f"{name} {getattr(self, name)!r}: expected one of {', '.join(choices)}")
         for name, value in (("batch_size", self.batch_size), ("epochs", 1 if self.epochs is None else self.epochs)):
@@ -92,6 +97,10 @@ class TrainOptions:
         for name in ("patience", "min_delta", "weight_decay", "lbfgs_epochs", "stream_memory", "threads"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name}={getattr(self, name)}: expected zero or more")
+        uses_lbfgs = self.optimizer == "lbfgs" or self.lbfgs_epochs > 0
+        if self.precision != "fp32" and (self.dtype != "float32" or uses_lbfgs):
+            raise UserError(f"precision {self.precision!r}: mixed precision needs dtype float32 and no L-BFGS "
+                            "(its line search re-evaluates the loss without a gradient scaler)")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise UserError(f"lr={self.lr}: expected a positive number")
         unknown = sorted(set(self.physics_options) - set(self.physics))

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from . import __version__, registry
+from .amp import StepPrecision, compiled
 from .config import TrainOptions
 from .contracts import StepContext, TaskSettings, TrainingState, shared_parameters
 from .datasets import open_dataset
@@ -167,6 +168,9 @@ class Trainer:
         self.forward_module: torch.nn.Module = self.trainable
         if self.processes.parallel:
             self.forward_module = torch.nn.parallel.DistributedDataParallel(self.trainable)
+        self.forward_module = compiled(self.forward_module, self.options.compile, str(self.options.task),
+                                       self.task.differentiates_inputs)
+        self.step_precision = StepPrecision(self.options.precision, self.device)
         self.shared_parameters = shared_parameters(self.trainable)
         self.validation_generator = torch.Generator().manual_seed(self.options.seed + 1)
         self.optimizer = self.make_optimizer()
@@ -289,9 +293,10 @@ class Trainer:
 
             def closure() -> torch.Tensor:
                 self.optimizer.zero_grad(set_to_none=True)
-                terms = self.loss_terms(batch)
-                loss, weights = self.strategy(terms, ctx)
-                loss.backward()
+                with self.step_precision.autocast():
+                    terms = self.loss_terms(batch)
+                    loss, weights = self.strategy(terms, ctx)
+                self.step_precision.backward(loss)
                 self.processes.average_gradients(strategy_parameters)
                 result.update(loss=loss.detach(), weights=weights, terms=terms)
                 return loss
@@ -300,7 +305,7 @@ class Trainer:
                 self.optimizer.step(closure)
             else:
                 closure()
-                self.optimizer.step()
+                self.step_precision.step(self.optimizer)
             if n == 0 and state.epoch == 0:
                 self.check_terms(result["terms"])
             loss_sum += result["loss"]
@@ -427,6 +432,7 @@ class Trainer:
             "best_state": best["state"] or {}, "bad_epochs": bad_epochs,
             "stage": 2 if self.lbfgs_stage else 1, "lbfgs_last_loss": self.lbfgs_last_loss,
             "lbfgs_restarts": self.lbfgs_restarts,
+            **({"scaler": self.step_precision.state_dict()} if self.step_precision.scaler is not None else {}),
         })
 
     def load_checkpoint(self, state: TrainingState, generator: torch.Generator, table_sha256: str) -> tuple:
@@ -443,6 +449,7 @@ class Trainer:
                 self.lbfgs_restarts = int(checkpoint["lbfgs_restarts"])
             self.optimizer.load_state_dict(checkpoint["optimizer"])
             self.strategy.load_state_dict(checkpoint["strategy"])
+            self.step_precision.load_state_dict(checkpoint.get("scaler", {}))
             if self.scheduler is not None and checkpoint["scheduler"]:
                 self.scheduler.load_state_dict(checkpoint["scheduler"])
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):

@@ -7,7 +7,11 @@ of one measurement build their trainers, then start timing together (a barrier),
 once on a node would. The toolkit loop is :meth:`surrogate.trainer.Trainer.train_epoch` (named loss terms,
 the weighting strategy, fused Adam) for a fixed number of steps; the baseline is the textbook
 ``DataLoader(TensorDataset(x, y), batch_size, shuffle=True)`` loop with an MSE loss on the same network
-(same initialization) and the same rows, in the same process right after it.
+(same initialization) and the same rows, in the same process right after it. Samples/s count the rows the
+steps really took (an epoch's last batch is short; a batch larger than the table is the whole table).
+
+Mixed precision (``precision``) and ``torch.compile`` (``compile``) apply to the toolkit loop only; a compiled
+loop warms up over a whole epoch first, so the short last batch is compiled before timing starts.
 """
 
 from __future__ import annotations
@@ -81,7 +85,8 @@ def _sync(device: Any) -> None:
 
 
 def measure_job(table: str, batch_size: int, steps: int, weighting: str, device: str, stream_memory: float,
-                threads: int, baseline: bool, barrier: Any = None) -> JobResult:
+                threads: int, baseline: bool, barrier: Any = None, precision: str = "fp32",
+                compile: str = "none") -> JobResult:
     """Build a trainer, warm up, wait for the other jobs, time `steps` toolkit steps, then the baseline."""
     import torch
 
@@ -91,7 +96,8 @@ def measure_job(table: str, batch_size: int, steps: int, weighting: str, device:
 
     started = time.perf_counter()
     options = TrainOptions(table=table, weighting=weighting, batch_size=batch_size, epochs=1000, device=device,
-                           lr_schedule="none", stream_memory=stream_memory, threads=threads)
+                           lr_schedule="none", stream_memory=stream_memory, threads=threads, precision=precision,
+                           compile=compile)
     trainer = Trainer(options, run_dir="unused", progress=False)
     trainer.build()
     setup_s = time.perf_counter() - started
@@ -101,17 +107,21 @@ def measure_job(table: str, batch_size: int, steps: int, weighting: str, device:
         ctx = StepContext(state=state, shared_parameters=trainer.shared_parameters)
         generator = torch.Generator().manual_seed(0)
         initial = copy.deepcopy(trainer.trainable.state_dict())
+        if compile != "none":  # every batch shape compiled (and CUDA graphs recorded) before timing
+            trainer.train_epoch(state, ctx, generator)
         trainer.train_epoch(state, ctx, generator, steps=WARMUP_STEPS)
         dev = trainer.device
         if barrier is not None:
             barrier.wait()
         _sync(dev)
-        began, done = time.perf_counter(), 0
+        began, done, rows = time.perf_counter(), 0, 0
+        epoch_rows = trainer.task.epoch_size()
         while done < steps:  # epochs end early on small tables: go on into the next one
-            trainer.train_epoch(state, ctx, generator, steps=min(steps - done, trainer.steps_per_epoch))
-            done += min(steps - done, trainer.steps_per_epoch)
+            chunk = min(steps - done, trainer.steps_per_epoch)
+            trainer.train_epoch(state, ctx, generator, steps=chunk)
+            done, rows = done + chunk, rows + min(chunk * batch_size, epoch_rows)
         _sync(dev)
-        toolkit = steps * batch_size / (time.perf_counter() - began)
+        toolkit = rows / (time.perf_counter() - began)
         loader_rate = dataloader_rate(trainer, initial, batch_size, steps) if baseline else None
     finally:
         trainer.threads.close()
@@ -132,20 +142,23 @@ def dataloader_rate(trainer: Any, initial: dict, batch_size: int, steps: int) ->
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(task.x[rows].cpu(), task.y[rows].cpu()),
                                          batch_size=batch_size, shuffle=True)
 
-    def run(n: int) -> None:
+    def run(n: int) -> int:
+        rows = 0
         for xb, yb in itertools.islice(itertools.chain.from_iterable(itertools.repeat(loader)), n):
             xb, yb = xb.to(dev), yb.to(dev)
             optimizer.zero_grad(set_to_none=True)
             loss = torch.nn.functional.mse_loss(network(xb), yb)
             loss.backward()
             optimizer.step()
+            rows += len(xb)
+        return rows
 
     run(WARMUP_STEPS)
     _sync(dev)
     began = time.perf_counter()
-    run(steps)
+    rows = run(steps)
     _sync(dev)
-    return steps * batch_size / (time.perf_counter() - began)
+    return rows / (time.perf_counter() - began)
 
 
 def _job(queue: Any, barrier: Any, index: int, kwargs: dict[str, Any]) -> None:
@@ -158,7 +171,7 @@ def _job(queue: Any, barrier: Any, index: int, kwargs: dict[str, Any]) -> None:
 
 def run_training_benchmark(table: str, batch_size: int = 256, steps: int = 2000, weighting: str = "uniform",
                            device: str = "auto", stream_memory: float = 0.0, threads: int = 0, jobs: int = 1,
-                           baseline: bool = True) -> TrainingBenchmark:
+                           baseline: bool = True, precision: str = "fp32", compile: str = "none") -> TrainingBenchmark:
     """One measurement: `jobs` fresh processes training at once (the DataLoader baseline only when alone and
     in memory)."""
     from ..errors import UserError
@@ -166,7 +179,7 @@ def run_training_benchmark(table: str, batch_size: int = 256, steps: int = 2000,
     context = multiprocessing.get_context("spawn")
     queue, barrier = context.Queue(), context.Barrier(jobs)
     kwargs = dict(table=table, batch_size=batch_size, steps=steps, weighting=weighting, device=device,
-                  stream_memory=stream_memory, threads=threads,
+                  stream_memory=stream_memory, threads=threads, precision=precision, compile=compile,
                   baseline=baseline and jobs == 1 and not stream_memory)
     processes = [context.Process(target=_job, args=(queue, barrier, i, kwargs)) for i in range(jobs)]
     for process in processes:
@@ -185,4 +198,6 @@ def run_training_benchmark(table: str, batch_size: int = 256, steps: int = 2000,
     if failed:
         raise UserError(f"bench train: a job failed: {failed[0]}")
     mode = f"stream {stream_memory:g}MB" if stream_memory else "in-memory"
+    mode += "".join(f" {label}" for label, default in ((precision, "fp32"), (f"compile={compile}", "compile=none"))
+                    if label != default)
     return TrainingBenchmark(mode, batch_size, steps, [results[i] for i in range(jobs)])

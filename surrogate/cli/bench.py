@@ -12,6 +12,7 @@ BENCHMARKS = {
     "infer": ("surrogate.cli.bench_infer:bench_infer", "ONNX Runtime, C, PyTorch and table lookup throughput."),
     "resample": ("surrogate.cli.bench_resample:bench_resample",
                  "A table of any size for scale tests, interpolated within the groups of another."),
+    "gpu": ("surrogate.cli.bench_gpu:bench_gpu", "The GPU check: training, precision, kinds, inference, GPU tests."),
 }
 
 

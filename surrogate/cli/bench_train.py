@@ -28,9 +28,13 @@ def int_list(text: str, flag: str) -> list[int]:
               help="Comma-separated numbers of jobs started at once, e.g. 1,2: one alone, then two together.")
 @click.option("--threads", default=0, show_default=True, help="Intra-op threads per job (0: the trainer's choice).")
 @click.option("--weighting", default="uniform", show_default=True, help="Strategy the toolkit trainer uses.")
-@click.option("--device", default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, cuda, cuda:N.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
+              help="Mixed precision of the toolkit loop (torch.autocast).")
+@click.option("--compile", "compile", type=click.Choice(["none", "default", "reduce-overhead"]), default="none",
+              show_default=True, help="torch.compile the model in the toolkit loop (reduce-overhead: CUDA graphs).")
 def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, jobs: str, threads: int,
-                weighting: str, device: str) -> None:
+                weighting: str, device: str, precision: str, compile: str) -> None:
     """Samples/s of the toolkit trainer on TABLE (in memory, and streamed with --stream-memory) vs
     DataLoader(TensorDataset, shuffle=True), for each batch size and number of concurrent jobs; every job
     runs in a fresh process, so its peak memory is its own."""
@@ -46,7 +50,8 @@ def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, 
         raise UserError(f"--steps {steps}: expected a positive integer")
     modes = [0.0, stream_memory] if stream_memory else [0.0]
     results = [run_training_benchmark(table, batch_size=size, steps=steps, weighting=weighting, device=device,
-                                      stream_memory=mode, threads=threads, jobs=count)
+                                      stream_memory=mode, threads=threads, jobs=count, precision=precision,
+                                      compile=compile)
                for size in int_list(batch_sizes, "--batch-sizes") for count in int_list(jobs, "--jobs")
                for mode in modes]
     click.echo(render(table, results))

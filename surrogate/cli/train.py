@@ -35,6 +35,12 @@ TRAIN_SETTINGS = [
                  help="After --epochs, this many full-batch L-BFGS epochs (strong Wolfe) in the same run. [default: 0]"),
     click.option("--dtype", type=click.Choice(["float32", "float64"]),
                  help="Floating-point type of training; exports stay float32. [default: float32]"),
+    click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
+                 help="Mixed precision of training steps (torch.autocast; fp16 with a gradient scaler); weights "
+                      "and evaluation stay float32. [default: fp32]"),
+    click.option("--compile", "compile", type=click.Choice(["none", "default", "reduce-overhead"]),
+                 help="torch.compile the model for training steps (reduce-overhead: CUDA graphs on a GPU). "
+                      "[default: none]"),
     click.option("--lr-schedule", "lr_schedule", type=click.Choice(["none", "cosine", "step", "plateau"]),
                  help="Learning-rate schedule. [default: cosine]"),
     click.option("--weight-decay", "weight_decay", type=float, help="Optimizer weight decay. [default: 0]"),
@@ -112,7 +118,7 @@ def build_options(table: str, settings: dict[str, Any], extra: dict[str, Any] | 
         **{k: settings.get(k) for k in ("closure", "split_by", "epochs", "batch_size", "lr", "optimizer",
                                         "lr_schedule", "weight_decay", "lbfgs_epochs", "dtype",
                                         "patience", "min_delta", "val_fraction", "test_fraction", "seed", "device",
-                                        "stream_memory", "threads")},
+                                        "stream_memory", "threads", "precision", "compile")},
         **(extra or {}),
     }
     data.update({k: v for k, v in given.items() if v is not None})
