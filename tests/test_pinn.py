@@ -90,7 +90,7 @@ def test_autograd_residual_of_a_polynomial_network_equals_the_hand_computed_one(
     assert torch.allclose(computed, expected, rtol=1e-10, atol=1e-9)
 
 
-def test_grouped_residual_terms_add_up_to_the_ungrouped_residual(tmp_path):
+def test_grouped_residual_terms_average_over_their_own_subdomain_and_add_up_to_the_ungrouped_residual(tmp_path):
     path = problem(tmp_path, "sharp-layer")
     points = torch.rand(400, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(2)).requires_grad_(True)
     u = torch.sin(3 * points) + points ** 4
@@ -103,11 +103,15 @@ def test_grouped_residual_terms_add_up_to_the_ungrouped_residual(tmp_path):
         assert loss.term_names() == [*names, "pde/boundary"]
         terms = loss.terms(batch_of(points, u, extras))
         parts = torch.stack([terms[name] for name in names])
-        assert torch.allclose(parts.sum(dim=0), whole, rtol=1e-14, atol=0)
         assert ((parts != 0).sum(dim=0) <= 1).all()  # each point belongs to one subdomain
+        shares = (parts != 0).double().mean(dim=1, keepdim=True)  # N_g / N (r² is nowhere exactly 0 here)
+        assert torch.allclose((shares * parts).sum(dim=0), whole, rtol=1e-14, atol=0)
     middle = pde_loss(path, breaks="0.4,0.6").terms(batch_of(points, u, extras))["pde/residual/g1"]
     inside = ((points[:, 0] >= 0.4) & (points[:, 0] < 0.6)).detach()
     assert torch.equal(middle != 0, inside & (whole != 0))
+    # MMPINN's group loss L_g is the mean of r² over the subdomain's own points, not over all N points
+    assert 20 < int(inside.sum()) < 200
+    assert float(middle.mean()) == pytest.approx(float(whole[inside].mean()), rel=1e-12)
 
 
 def test_grouping_rejects_breaks_outside_the_domain_in_one_line(tmp_path):

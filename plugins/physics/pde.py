@@ -5,9 +5,12 @@ subdomain (MMPINN, arXiv 2308.06672, section "grouping").
 (:mod:`plugins.pde_problems.equations`) by automatic differentiation with respect to the physical inputs;
 ``pde/boundary`` = (u - u_exact)² at the boundary points and ``pde/initial`` the same at the initial time,
 which the task passes in ``Batch.extras`` as (points, u). With groups, the residual becomes
-``pde/residual/g0``, ``pde/residual/g1``, ...: term g is r² at the points of subdomain g and 0 elsewhere, so the
-group terms add up to the ungrouped residual element by element, and the power strategy can give each group
-its own exponent.
+``pde/residual/g0``, ``pde/residual/g1``, ...: term g is r² · N/N_g at the N_g points of subdomain g (of the
+batch's N) and 0 elsewhere, so its mean is the mean of r² over the subdomain's own points, the paper's group
+loss L_g, and the power strategy transforms each as L_g^(1/n_g) with its own exponent. (A plain masked r²
+would average over all N points: (N_g/N) L_g, shrinking a small subdomain's term.) The group terms weighted by
+their share N_g/N add up to the ungrouped residual element by element; unweighted, their means sum to
+Σ_g L_g, which weights every subdomain alike rather than every point.
 """
 
 from __future__ import annotations
@@ -74,7 +77,10 @@ class PdeLoss(PhysicsLoss):
             terms: LossTerms = {self.residual_names[0]: squared}
         else:
             group = self.groups_of(batch.x_phys)
-            terms = {name: squared * (group == g) for g, name in enumerate(self.residual_names)}
+            terms = {}
+            for g, name in enumerate(self.residual_names):
+                inside = (group == g).to(squared.dtype)
+                terms[name] = squared * inside * (len(inside) / inside.sum().clamp_min(1.0))
         for part in self.conditions:
             if part not in batch.extras:
                 raise PluginError(f"physics loss 'pde': the task gave no {part} points (Batch.extras[{part!r}]); "
