@@ -4,7 +4,7 @@ the conditions not yet saved there on an executor and load every saved result ba
 
 A generator then writes its table from :class:`ConditionBuild` and removes the work directory
 (:func:`cantera_tables.workdir.remove_work_dir`); the layout of the work directory is
-:class:`cantera_tables.workdir.ConditionWorkDir`'s.
+:class:`cantera_tables.workdir.ChunkWorkDir`'s.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from surrogate.atomic import check_writable
+from surrogate.chunks import ChunkWorkDir, open_work_dir
 from surrogate.errors import UserError
 
 from .executors import dask_executor, run_conditions
 from .flamelet import FlameletChemistry, load_gas
 from .mixture import streams_of
-from .workdir import ConditionWorkDir, open_work_dir
 
 
 @dataclass
@@ -55,8 +55,8 @@ def build_conditions(
 
     `generator.resolve` resolves `options`; the options but `not_in_solves` must match those of an unfinished
     build to resume it. `make_jobs(opts, chemistry, work_root)` lists the conditions, each with an ``index``;
-    `solve(job)` (picklable) saves one in ``ConditionWorkDir(work_root)``. They run on `executor`, else on the
-    Dask cluster of option ``scheduler``, else inline or on ``workers`` local processes, with a progress bar
+    `solve(job)` (picklable) saves one in ``ChunkWorkDir(work_root, "condition")``. They run on `executor`, else on
+    the Dask cluster of option ``scheduler``, else inline or on ``workers`` local processes, with a progress bar
     named `desc`.
     """
     opts = generator.resolve(options)
@@ -65,14 +65,14 @@ def build_conditions(
     chemistry = FlameletChemistry(gas, streams_of(opts, opts["pressure"][0]))  # validates species first
     root = open_work_dir(target, {k: v for k, v in opts.items() if k not in not_in_solves})
     jobs = make_jobs(opts, chemistry, root)
-    saved, resumed = solve_missing(ConditionWorkDir(root), jobs, solve, scheduler=opts["scheduler"],
+    saved, resumed = solve_missing(ChunkWorkDir(root, "condition"), jobs, solve, scheduler=opts["scheduler"],
                                    executor=executor, workers=int(opts["workers"]), progress=progress, desc=desc)
     return ConditionBuild(opts=opts, target=target, gas=gas, chemistry=chemistry, jobs=jobs,
                           saved=saved, resumed=resumed)
 
 
 def solve_missing(
-    work: ConditionWorkDir,
+    work: ChunkWorkDir,
     jobs: Sequence[Any],
     solve: Callable[[Any], None],
     *,

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from surrogate.chunks import ChunkWorkDir, remove_work_dir
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats
@@ -37,7 +38,6 @@ from .flamelet import FlameletChemistry, cantera_message, load_gas
 from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_positive, mixed_Y, mixture_defaults, mixture_provenance,
                       present_species, resolve_stream_options, stream_enthalpies, stream_options, streams_of)
 from .structured import z_nodes
-from .workdir import ConditionWorkDir, remove_work_dir
 
 KIND = "equilibrium"
 ADIABATIC = float("nan")  # the T_in of a line whose streams are mixed adiabatically
@@ -81,7 +81,7 @@ def solve_line(job: EquilibriumLine) -> None:
             raise UserError(f"equilibrium at Z={Z:.4g}, T_in={job.T_in:g} K, p={job.streams.pressure:g} Pa did not "
                             f"converge ({cantera_message(exc)})") from None
         T[i], Y[i], h[i] = gas.T, gas.Y, gas.enthalpy_mass
-    ConditionWorkDir(job.work).save(job.index, {"T": T, "Y": Y, "h": h})
+    ChunkWorkDir(job.work, "condition").save(job.index, {"T": T, "Y": Y, "h": h})
 
 
 class EquilibriumTable(TableGenerator):

@@ -40,6 +40,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from surrogate.atomic import check_writable
+from surrogate.chunks import open_work_dir, remove_work_dir
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats, parse_mapping, resolve_options
@@ -63,7 +64,7 @@ from .flamelet import (
 from .executors import EXECUTOR_OPTION_NAMES, dask_executor, executor_options
 from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, check_positive, check_streams, complete_refine,
                       present_species, provenance, stream_options, streams_of)
-from .workdir import CurveJob, CurveWorkDir, open_work_dir, remove_work_dir, run_curve
+from .workdir import CurveJob, CurveWorkDir, run_curve
 
 KIND = "h2-flamelet"
 # A quick configuration for demos and test fixtures: ~16 flamelets (both branches), ~3000 rows, ~3-5 s on 2 cores.

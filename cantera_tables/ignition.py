@@ -35,6 +35,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from surrogate.chunks import ChunkWorkDir, remove_work_dir
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats
@@ -49,7 +50,6 @@ from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_mixture_axis, check_
                       present_species, resolve_stream_options, stream_options, streams_of, unburnt_mixture, unburnt_Z)
 from .progress import resample_by_progress
 from .structured import output_units
-from .workdir import ConditionWorkDir, remove_work_dir
 
 KIND = "ignition"
 IGNITION_DELAY_DEFINITION = ("time of the maximum of dT/dt over the CVODES steps of an adiabatic constant-pressure "
@@ -124,7 +124,7 @@ def solve_condition(condition: IgnitionCondition) -> None:
     except ct.CanteraError as exc:
         raise UserError(f"ignition at T0={condition.T0:g} K, phi={condition.phi:g}, p={condition.streams.pressure:g} "
                         f"Pa: the reactor integration failed ({cantera_message(exc)})") from None
-    ConditionWorkDir(condition.work).save(condition.index, trajectory)
+    ChunkWorkDir(condition.work, "condition").save(condition.index, trajectory)
 
 
 class IgnitionTable(TableGenerator):

@@ -35,6 +35,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from surrogate.chunks import ChunkWorkDir, remove_work_dir
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats, parse_mapping
@@ -50,7 +51,6 @@ from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, Streams, check_po
                       streams_of, unburnt_Z, unburnt_mixture)
 from .progress import resample_by_progress
 from .structured import output_units
-from .workdir import ConditionWorkDir, remove_work_dir
 
 KIND = "premixed-fgm"
 DEFAULT_REFINE = {"ratio": 3.0, "slope": 0.05, "curve": 0.1, "prune": 0.0}
@@ -128,7 +128,7 @@ def solve_equivalence_ratio(job: PremixedJob) -> None:
         if max(flame.T) < job.T_u + BURNING_RISE:
             raise ct.CanteraError(f"the free flame did not burn (T_max {max(flame.T):.0f} K)")
     except ct.CanteraError as exc:
-        ConditionWorkDir(job.work).save(job.index, {"failures": np.array([f"phi={job.phi:g}: free flame: "
+        ChunkWorkDir(job.work, "condition").save(job.index, {"failures": np.array([f"phi={job.phi:g}: free flame: "
                                                                           f"{cantera_message(exc)}"])})
         return
     S_L = float(flame.velocity[0])
@@ -143,7 +143,7 @@ def solve_equivalence_ratio(job: PremixedJob) -> None:
         saved[f"ratio_{k}"] = np.array(ratio)
         saved.update({f"{name}_{k}": values for name, values in profiles.items()})
     saved.update({"n_flames": np.array(len(flames)), "S_L": np.array(S_L), "failures": np.array(failures, dtype=str)})
-    ConditionWorkDir(job.work).save(job.index, saved)
+    ChunkWorkDir(job.work, "condition").save(job.index, saved)
 
 
 def unpack_flames(saved: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from surrogate.atomic import check_writable
+from surrogate.chunks import ChunkWorkDir, open_work_dir, remove_work_dir
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, resolve_options
@@ -54,7 +55,6 @@ from .build import solve_missing
 from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .presumed_pdf import beta_weights, monte_carlo_mean
 from .structured import z_nodes
-from .workdir import ConditionWorkDir, open_work_dir, remove_work_dir
 
 KIND = "presumed-pdf"
 GAS_CONSTANT = 8314.462618  # J/(kmol K), molecular weights in kg/kmol
@@ -105,7 +105,7 @@ def integrate_chunk(chunk: Chunk) -> None:
     n_lambda = chunk.values.shape[1]
     shape = (len(chunk.Z_mean), len(chunk.S), n_lambda, -1, chunk.values.shape[2])
     means = means.reshape(shape)
-    ConditionWorkDir(chunk.work).save(chunk.index, {"means": means if chunk.lambda_weights is not None
+    ChunkWorkDir(chunk.work, "condition").save(chunk.index, {"means": means if chunk.lambda_weights is not None
                                                     else means[:, :, :, 0]})
 
 
@@ -198,8 +198,9 @@ class PresumedPDFTable(TableGenerator):
         step = int(opts["chunk"])
         jobs = [Chunk(i, Z_mean[start:start + step], S, source.Z, source.values, lambda_weights, root)
                 for i, start in enumerate(range(0, len(Z_mean), step))]
-        saved, resumed = solve_missing(ConditionWorkDir(root), jobs, integrate_chunk, scheduler=opts["scheduler"],
-                                 executor=executor, workers=int(opts["workers"]), progress=progress, desc="chunks")
+        saved, resumed = solve_missing(ChunkWorkDir(root, "condition"), jobs, integrate_chunk,
+                                       scheduler=opts["scheduler"], executor=executor, workers=int(opts["workers"]),
+                                       progress=progress, desc="chunks")
         means = np.concatenate([chunk["means"] for chunk in saved])
         axes = {"Z_mean": Z_mean, "Z_var_norm": S, "Lambda_mean": source.Lambda}
         if S_Lambda is not None:

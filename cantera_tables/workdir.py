@@ -1,9 +1,9 @@
-"""The resumable side of a build: a work directory next to the table.
+"""The resumable side of a flamelet build, in the work directory next to the table (:mod:`surrogate.chunks`).
 
 ``<table>.work/`` holds ``options.json`` (the resolved build options, so a resume with other options is
 refused). Generators of independent conditions (equilibrium lines, ignition runs, premixed flames) keep one
-``condition-NNNNN.npz`` per finished condition (:class:`ConditionWorkDir`); the flamelet generator keeps, per
-S-curve, ``curve-NN/`` with
+``condition-NNNNN.npz`` per finished condition (:class:`surrogate.chunks.ChunkWorkDir`); the flamelet generator
+keeps, per S-curve, ``curve-NN/`` with
 
 - ``flamelet-NNNNN.npz``: one accepted flamelet (profiles and scalars, :class:`~cantera_tables.flamelet.Flamelet`);
 - ``restart.h5``: Cantera's own save of the flame at the point to continue from;
@@ -21,103 +21,20 @@ the work of a whole S-curve.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import warnings
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable
 
 import numpy as np
 
-from surrogate.atomic import atomic_path, write_json
+from surrogate.atomic import write_json
+from surrogate.chunks import DAMAGED, read_work_json, save_npz
 from surrogate.errors import UserError
 
 from .flamelet import ContinuationSettings, ContinuationState, Flamelet, FlameletSetup, SCurveTracer, make_flame
 
 RESTART_NAME = "flame"
-DAMAGED = (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zlib.error)  # np.load failures
-
-
-def _read_json(path: Path, restart_hint: str) -> Any:
-    """A JSON file of a work directory; damage is a one-line UserError that says what to delete."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: damaged resume state of an unfinished build ({exc.__class__.__name__}); "
-                        f"{restart_hint}") from None
-
-
-def work_dir_for(output: str | os.PathLike) -> Path:
-    """The work directory that belongs to a table path."""
-    output = Path(output)
-    return output.with_name(output.name + ".work")
-
-
-def open_work_dir(output: str | os.PathLike, options: Mapping[str, Any]) -> Path:
-    """Create the work directory, or reuse it when it was started with the same options."""
-    root = work_dir_for(output)
-    recorded = root / "options.json"
-    if recorded.is_file():
-        previous = _read_json(recorded, f"delete {root} to start the build over")
-        if not isinstance(previous, dict):
-            raise UserError(f"{recorded}: damaged resume state of an unfinished build (not a JSON object); "
-                            f"delete {root} to start the build over")
-        if previous != json.loads(json.dumps(dict(options))):
-            changed = sorted(k for k in set(previous) | set(options) if previous.get(k) != options.get(k))
-            raise UserError(
-                f"{root}: an unfinished build with other options ({', '.join(map(str, changed))}) is there; "
-                f"rerun with its options to resume it, or delete the directory"
-            )
-    else:
-        root.mkdir(exist_ok=True)
-        write_json(recorded, dict(options))
-    return root
-
-
-def remove_work_dir(output: str | os.PathLike) -> None:
-    shutil.rmtree(work_dir_for(output), ignore_errors=True)
-
-
-def save_npz(path: Path, arrays: Mapping[str, Any]) -> None:
-    """Arrays into one ``.npz`` file, atomically (a temporary sibling renamed when complete)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-
-
-class ConditionWorkDir:
-    """One ``.npz`` file per finished condition of a build over independent conditions; a condition whose file
-    reads back is done (the file is renamed into place only when complete), so a resumed build skips it."""
-
-    def __init__(self, root: Path):
-        self.root = Path(root)
-
-    def file(self, index: int) -> Path:
-        return self.root / f"condition-{index:05d}.npz"
-
-    def done(self, index: int) -> bool:
-        """Whether condition `index` has a saved file (whose content :meth:`load` checks)."""
-        return self.file(index).is_file()
-
-    def save(self, index: int, arrays: Mapping[str, Any]) -> None:
-        save_npz(self.file(index), arrays)
-
-    def load(self, index: int) -> dict[str, np.ndarray] | None:
-        """The arrays saved for condition `index`, or None when there are none or they do not read back whole
-        (the condition is then solved again)."""
-        path = self.file(index)
-        if not path.is_file():
-            return None
-        try:
-            with np.load(path) as data:
-                return {key: data[key] for key in data.files}
-        except DAMAGED as exc:
-            warnings.warn(f"{path}: damaged ({exc.__class__.__name__}); solving that condition again", stacklevel=2)
-            return None
 
 
 class CurveWorkDir:
@@ -145,7 +62,7 @@ class CurveWorkDir:
     def load_state(self) -> ContinuationState | None:
         if not self.state_file.is_file():
             return None
-        data = _read_json(self.state_file, self.restart_hint)
+        data = read_work_json(self.state_file, self.restart_hint)
         try:
             state = ContinuationState.from_json(data)
             if not (isinstance(state.n_flamelets, int) and state.n_flamelets >= 0 and isinstance(state.stage, str)):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from plugins.coulomb.chunks import ChunkWorkDir
+from surrogate.chunks import ChunkWorkDir
 from plugins.coulomb.frame import from_frame, momentum_frame, to_frame
 from plugins.coulomb.generator import ENERGY_ERROR, MOMENTA, POSITIONS, Chunk, CoulombExplosion, solve_chunk
 from plugins.coulomb.geometry import bonds_and_angle, sample_geometries
@@ -86,7 +86,7 @@ def test_a_killed_build_resumes_and_gives_the_same_table(tmp_path):
     options = dict(rows=300, chunk_rows=100, workers=1, seed=5, distribution="sim")
     fresh = build(tmp_path / "fresh.h5", **options)
     target = tmp_path / "resumed.h5"
-    work = ChunkWorkDir(target, {"rows": 300, "distribution": "sim", "seed": 5, "steps": 300, "chunk_rows": 100})
+    work = ChunkWorkDir.open(target, {"rows": 300, "distribution": "sim", "seed": 5, "steps": 300, "chunk_rows": 100})
     solve_chunk(Chunk(1, 100, 5, "sim", 300, work))  # the chunk a killed build had saved
     report = CoulombExplosion.build(target, progress=False, **options)
     assert report.resumed == 100 and not work.root.exists()
@@ -97,7 +97,7 @@ def test_a_killed_build_resumes_and_gives_the_same_table(tmp_path):
 
 def test_resume_with_other_options_and_bad_options_are_refused(tmp_path):
     target = tmp_path / "t.h5"
-    ChunkWorkDir(target, {"rows": 300, "distribution": "sim", "seed": 5, "steps": 300, "chunk_rows": 100})
+    ChunkWorkDir.open(target, {"rows": 300, "distribution": "sim", "seed": 5, "steps": 300, "chunk_rows": 100})
     with pytest.raises(UserError, match="other options .*rows"):
         CoulombExplosion.build(target, progress=False, rows=200, distribution="sim", seed=5, chunk_rows=100,
                                workers=1)

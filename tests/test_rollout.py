@@ -65,7 +65,8 @@ def test_metrics_cover_state_energy_and_mass_over_both_halves(run):
     metrics = json.loads((run.path / "metrics.json").read_text())
     assert set(metrics) == {"train", "val", "test"}
     for name in ("u", "energy", "mass"):
-        assert set(metrics["test"][name]) == {"mse", "mse_first_half", "mse_second_half", "max_abs"}
+        assert set(metrics["test"][name]) == {"mse", "mse_first_half", "mse_second_half", "max_abs", "diverged"}
+        assert metrics["test"][name]["diverged"] == 0
     assert metrics["test"]["u"]["mse_second_half"] > metrics["test"]["u"]["mse_first_half"]  # errors grow
     assert (run.path / "plots" / "rollout.png").is_file() and (run.path / "plots" / "conserved.png").is_file()
     assert run.signature["inputs"][0]["shape"] == ["batch", 50] and run.signature["outputs"][0]["name"] == "rate"
@@ -110,3 +111,20 @@ def test_split_seed_holds_out_the_same_trajectories_for_every_seed(kdv):
 def test_bad_task_options_are_one_line_errors(kdv, option, message):
     with pytest.raises(UserError, match=message):
         Trainer(TrainOptions(table=str(kdv), task_options=option), "unused", progress=False)
+
+
+def test_a_diverged_rollout_reports_infinite_errors_and_still_plots(kdv, tmp_path):
+    """Output weights of 1e38 overflow float32 in the first step: every error is inf (never NaN), every
+    trajectory counts as diverged, and the plots are drawn from what is finite."""
+    options = TrainOptions(table=str(kdv), model="node", model_options={"width": 8}, test_fraction=0.2, epochs=1,
+                           device="cpu")
+    trainer = Trainer(options, tmp_path / "run", progress=False)
+    trainer.build()
+    with torch.no_grad():
+        trainer.task.trainable.out.weight.fill_(1e38)
+    metrics = trainer.task.final_metrics()
+    for name in ("u", "energy", "mass"):
+        assert metrics["test"][name]["diverged"] == 2 and metrics["test"][name]["mse"] == np.inf
+        assert metrics["test"][name]["max_abs"] == np.inf
+    trainer.task.write_plots(metrics, tmp_path)
+    assert (tmp_path / "rollout.png").is_file() and (tmp_path / "conserved.png").is_file()

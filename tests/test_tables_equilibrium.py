@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from cantera_tables import equilibrium
 from cantera_tables.equilibrium import EquilibriumTable
-from cantera_tables.workdir import work_dir_for
 from surrogate.chemistry import BilgerMixtureFraction
+from surrogate.chunks import work_dir_for
 from surrogate.cli.main import cli
 from surrogate.table import Table
 from tests.cantera_checks import (assert_one_line_error, assert_rows_are_closed_mass_fractions,

@@ -11,8 +11,8 @@ import pytest
 from cantera_tables import structured
 from cantera_tables.flamelet import solve_from_scratch
 from cantera_tables.flamelet_table import SMALL_OPTIONS, H2FlameletTable
-from cantera_tables.workdir import work_dir_for
 from surrogate.chemistry import BilgerMixtureFraction
+from surrogate.chunks import work_dir_for
 from surrogate.table import Table
 
 SMALL = SMALL_OPTIONS

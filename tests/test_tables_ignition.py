@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from cantera_tables import ignition
 from cantera_tables.ignition import IgnitionTable
 from cantera_tables.plots import mixture_axis
-from cantera_tables.workdir import work_dir_for
 from surrogate.chemistry import BilgerMixtureFraction
+from surrogate.chunks import work_dir_for
 from surrogate.cli.main import cli
 from surrogate.table import Table
 from tests.cantera_checks import (assert_one_line_error, assert_rows_are_closed_mass_fractions,

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cantera_tables import premixed
 from cantera_tables.premixed import PremixedFGMTable
-from cantera_tables.workdir import work_dir_for
+from surrogate.chunks import work_dir_for
 from surrogate.cli.main import cli
 from surrogate.table import Table
 from tests.cantera_checks import (assert_one_line_error, assert_rows_are_closed_mass_fractions,

@@ -22,7 +22,7 @@ from surrogate.errors import UserError
 from surrogate.options import Option
 from surrogate.table import Column, DatasetDefaults, Table, write_table
 
-from .chunks import ChunkWorkDir, run_chunks
+from surrogate.chunks import ChunkWorkDir, solve_missing_chunks
 from .geometry import DISTRIBUTIONS, bonds_and_angle, sample_geometries
 from .physics import ATOMS, CHARGES, END, MASSES, START, STEPS, explode
 
@@ -95,15 +95,12 @@ class CoulombExplosion(TableGenerator):
             if value < least:
                 raise UserError(f"--{name} {value}: expected an integer >= {least}")
         target = check_writable(output)
-        work = ChunkWorkDir(target, {"rows": rows, "distribution": distribution, "seed": seed, "steps": steps,
-                                     "chunk_rows": chunk_rows})
+        work = ChunkWorkDir.open(target, {"rows": rows, "distribution": distribution, "seed": seed, "steps": steps,
+                                          "chunk_rows": chunk_rows})
         sizes = [min(chunk_rows, rows - start) for start in range(0, rows, chunk_rows)]
         jobs = [Chunk(i, size, seed, distribution, steps, work) for i, size in enumerate(sizes)]
-        todo = [job for job in jobs if not work.done(job.index)]
-        resumed = sum(job.rows for job in jobs) - sum(job.rows for job in todo)
-        run_chunks(solve_chunk, todo, workers=workers, progress=progress, desc=f"explosions ({distribution})",
-                   total_rows=rows, done_rows=resumed)
-        saved = [work.load(job.index) for job in jobs]
+        saved, resumed = solve_missing_chunks(work, jobs, solve_chunk, lambda job: job.rows, workers=workers,
+                                              progress=progress, desc=f"explosions ({distribution})")
         positions = np.concatenate([part["positions"] for part in saved]).reshape(rows, -1)
         momenta = np.concatenate([part["momenta"] for part in saved]).reshape(rows, -1)
         energy_error = np.concatenate([part["energy_error"] for part in saved])

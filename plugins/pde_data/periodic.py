@@ -1,6 +1,13 @@
 """What the periodic 1-D PDE generators share: options, initial states per trajectory, RK4 over a process
 pool with a progress bar, conserved quantities, the trajectories file and the build report.
 
+Builds are resumable: trajectories are integrated in chunks of ``chunk_trajectories`` (the unit of parallel
+work and of resuming), each saved to ``<output>.work/chunk-NNNNN.npz`` as it finishes
+(:class:`surrogate.chunks.ChunkWorkDir`, shared with the Coulomb-explosion generator); a build killed
+part-way and run again with the same options integrates only the chunks not saved yet and writes the same
+file. Each trajectory is integrated on its own rows (no sums across trajectories), so neither the chunk size
+nor the number of workers changes a single bit of the result.
+
 A generator subclasses :class:`PeriodicPDE` and supplies the physics: ``rate(u, dx, **options)`` (the
 semi-discrete right-hand side), ``initial_state(rng, x, **options)`` and ``functionals(**options)``.
 """
@@ -9,13 +16,13 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from surrogate.atomic import check_writable
+from surrogate.chunks import ChunkWorkDir, solve_missing_chunks
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.datasets import write_trajectories
 from surrogate.errors import UserError
@@ -24,10 +31,6 @@ from surrogate.table import Column
 
 from .functionals import GradientFunctional, largest_increase, relative_drift
 from .integrate import rk4_trajectories
-
-CHUNKS_PER_WORKER = 4  # trajectories go to the pool in a few chunks per worker, so the bar moves ...
-MIN_CHUNK = 32  # ... but each chunk integrates at least this many at once (one vectorized RK4 over a chunk)
-
 
 def common_options(length: float, dt: float, substeps: int) -> tuple[Option, ...]:
     """Grid, time and sampling options of every periodic generator (defaults: the reference configuration
@@ -40,19 +43,39 @@ def common_options(length: float, dt: float, substeps: int) -> tuple[Option, ...
         Option("dt", dt, "time between stored states"),
         Option("substeps", substeps, "RK4 steps per stored step"),
         Option("seed", 0, "seed of the initial states"),
-        Option("workers", 0, "processes integrating trajectories (0: one per CPU)"),
+        Option("chunk_trajectories", 10, "trajectories per chunk: the unit of parallel work and of resuming"),
+        Option("workers", 0, "processes integrating chunks of trajectories (0: one per CPU)"),
     )
 
 
-def _integrate(generator: type["PeriodicPDE"], u0: np.ndarray, dx: float, options: dict[str, Any]) -> np.ndarray:
-    """One chunk of trajectories (a module-level function, so a process pool can run it)."""
-    physics = {name: options[name] for name in generator.physics_options()}
-    return rk4_trajectories(lambda u: generator.rate(u, dx, **physics), u0, options["dt"], options["steps"],
-                            options["substeps"])
+RESUME_INDEPENDENT = ("workers",)  # options that never change the result: a resume may change them
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Trajectories `u0` (trajectory, M) of chunk `index` to integrate and save (picklable for the pool)."""
+
+    index: int
+    generator: type["PeriodicPDE"]
+    u0: np.ndarray
+    dx: float
+    options: dict[str, Any]
+    work: ChunkWorkDir
+
+
+def solve_chunk(chunk: Chunk) -> int:
+    """Integrate one chunk of trajectories and save its states in the work directory; returns its size
+    (a module-level function, so a process pool can run it)."""
+    options = chunk.options
+    physics = {name: options[name] for name in chunk.generator.physics_options()}
+    states = rk4_trajectories(lambda u: chunk.generator.rate(u, chunk.dx, **physics), chunk.u0, options["dt"],
+                              options["steps"], options["substeps"])
+    chunk.work.save(chunk.index, {"u": states})
+    return len(chunk.u0)
 
 
 def _check(options: dict[str, Any]) -> None:
-    for name in ("trajectories", "steps", "substeps"):
+    for name in ("trajectories", "steps", "substeps", "chunk_trajectories"):
         if options[name] < 1:
             raise UserError(f"--{name} {options[name]}: expected a positive integer")
     if options["points"] < 5:
@@ -65,23 +88,17 @@ def _check(options: dict[str, Any]) -> None:
 
 
 def integrate_all(generator: type["PeriodicPDE"], u0: np.ndarray, dx: float, options: dict[str, Any],
-                  progress: bool) -> np.ndarray:
-    """Every trajectory from its initial state u0 (trajectory, M): in chunks over a process pool (or in this
-    process when there is one chunk), with a progress bar counting trajectories."""
-    from tqdm.auto import tqdm
-
-    workers = min(options["workers"] or os.cpu_count() or 1, len(u0))
-    chunks = np.array_split(np.arange(len(u0)), max(1, min(workers * CHUNKS_PER_WORKER, len(u0) // MIN_CHUNK)))
-    n = len(chunks)
-    parts = []
-    with tqdm(total=len(u0), desc=f"{generator.kind} trajectories", unit="traj", disable=not progress) as bar, \
-            (ProcessPoolExecutor(workers) if n > 1 else nullcontext()) as pool:
-        run = pool.map if pool is not None else map
-        for chunk, states in zip(chunks, run(_integrate, [generator] * n, [u0[c] for c in chunks], [dx] * n,
-                                             [options] * n)):
-            parts.append(states)
-            bar.update(len(chunk))
-    return np.concatenate(parts)
+                  work: ChunkWorkDir, progress: bool) -> tuple[np.ndarray, int]:
+    """(states (trajectory, time, M) of every trajectory from its initial state u0 (trajectory, M), how many
+    an earlier, interrupted build had saved): the chunks `work` does not hold yet are integrated over a
+    process pool (inline for one worker), with a progress bar counting trajectories, and all are loaded."""
+    size = options["chunk_trajectories"]
+    jobs = [Chunk(index, generator, u0[start:start + size], dx, options, work)
+            for index, start in enumerate(range(0, len(u0), size))]
+    saved, resumed = solve_missing_chunks(work, jobs, solve_chunk, lambda job: len(job.u0),
+                                          workers=options["workers"], progress=progress, desc=generator.kind,
+                                          unit="trajectory")
+    return np.concatenate([part["u"] for part in saved]), resumed
 
 
 def conservation_numbers(functionals: dict[str, GradientFunctional], values: dict[str, np.ndarray]) -> dict[str, float]:
@@ -124,21 +141,23 @@ class PeriodicPDE(TableGenerator):
     def build(cls, output: str | os.PathLike, *, progress: bool = True, **options: Any) -> BuildReport:
         started = time.perf_counter()
         _check(options)
-        check_writable(output)
+        target = check_writable(output)
         physics = {name: options[name] for name in cls.physics_options()}
         x = options["length"] * np.arange(options["points"]) / options["points"]
         dx = float(x[1] - x[0])
         rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(options["seed"]).spawn(options["trajectories"])]
         starts = [cls.initial_state(rng, x, options["length"], **physics) for rng in rngs]
         u0 = np.stack([u for u, _ in starts])
-        u = integrate_all(cls, u0, dx, options, progress)
+        work = ChunkWorkDir.open(target, {k: v for k, v in options.items() if k not in RESUME_INDEPENDENT})
+        u, resumed = integrate_all(cls, u0, dx, options, work, progress)
         if not np.all(np.isfinite(u)):
+            work.remove()  # a rerun with other --substeps or --dt must not be refused as another build's resume
             raise UserError(f"{cls.kind}: the reference solution blew up; raise --substeps or lower --dt")
         functionals = cls.functionals(**physics)
         conserved = {name: f(u, dx) for name, f in functionals.items()}
         parameter_names = list(starts[0][1])
         path = write_trajectories(
-            output, kind=cls.kind, dt=options["dt"], time_units="1",
+            target, kind=cls.kind, dt=options["dt"], time_units="1",
             fields=[Column("u", u, "1", "the PDE's field u(t, x)")],
             grid=[Column("x", x, "1", "position on the periodic domain")],
             parameters=[Column(name, np.array([p[name] for _, p in starts]), "1", "initial-state parameter")
@@ -148,8 +167,9 @@ class PeriodicPDE(TableGenerator):
             attrs={"equation": cls.equation, "boundary": "periodic", "task": "rollout", "length": options["length"],
                    "substeps": options["substeps"], "seed": options["seed"], **physics,
                    "functionals": {name: f.to_attr() for name, f in functionals.items()}})
+        work.remove()
         numbers: dict[str, Any] = {"trajectories": len(u), "states per trajectory": u.shape[1],
                                    "grid points": u.shape[2], "max |u|": float(np.abs(u).max()),
                                    **conservation_numbers(functionals, conserved)}
         return BuildReport(path=path, rows=len(u) * u.shape[1], seconds=time.perf_counter() - started,
-                           numbers=numbers)
+                           resumed=resumed * u.shape[1], numbers=numbers)

@@ -56,12 +56,16 @@ class ScaledField(nn.Module):
 
 
 def horizon_metrics(squared_error: np.ndarray) -> dict[str, float]:
-    """MSE over all predicted times (axis 1, the initial state excluded) and over each half, and the largest
-    absolute error, of squared errors shaped (trajectory, time, ...)."""
-    predicted = squared_error[:, 1:]
+    """MSE over all predicted times (axis 1, the initial state excluded) and over each half, the largest absolute
+    error, and ``diverged``, the number of trajectories whose rollout left the finite numbers, of squared errors
+    shaped (trajectory, time, ...). A diverged rollout's error is infinite (inf here, printed ``inf``; JSON has
+    no infinity, so metrics.json holds null next to ``diverged`` > 0), never NaN."""
+    predicted = np.where(np.isfinite(squared_error[:, 1:]), squared_error[:, 1:], np.inf)
     half = predicted.shape[1] // 2
+    diverged = int(np.isinf(predicted.reshape(len(predicted), -1)).any(axis=1).sum())
     return {"mse": float(predicted.mean()), "mse_first_half": float(predicted[:, :half].mean()),
-            "mse_second_half": float(predicted[:, half:].mean()), "max_abs": float(np.sqrt(predicted.max()))}
+            "mse_second_half": float(predicted[:, half:].mean()), "max_abs": float(np.sqrt(predicted.max())),
+            "diverged": diverged}
 
 
 class Rollout(Task):
@@ -172,28 +176,35 @@ class Rollout(Task):
     def final_metrics(self) -> dict[str, dict[str, dict[str, float]]]:
         self.rollouts = {split: self.roll_out(split) for split, chosen in self.trajectories.items() if len(chosen)}
         metrics: dict[str, dict[str, dict[str, float]]] = {}
-        for split, predicted in self.rollouts.items():
-            truth = self.u[self.trajectories[split]]
-            metrics[split] = {self.field: horizon_metrics((predicted - truth) ** 2)}
-            for name, functional in self.functionals.items():
-                error = functional(predicted, self.dx) - functional(truth, self.dx)
-                metrics[split][name] = horizon_metrics(error ** 2)
+        with np.errstate(all="ignore"):  # a diverged rollout overflows; horizon_metrics reports it as inf
+            for split, predicted in self.rollouts.items():
+                metrics[split] = self.split_metrics(split, predicted)
+        return metrics
+
+    def split_metrics(self, split: str, predicted: np.ndarray) -> dict[str, dict[str, float]]:
+        """State and functional errors of one split's rollouts (trajectory, time, M) against the truth."""
+        truth = self.u[self.trajectories[split]]
+        metrics = {self.field: horizon_metrics((predicted - truth) ** 2)}
+        for name, functional in self.functionals.items():
+            metrics[name] = horizon_metrics((functional(predicted, self.dx) - functional(truth, self.dx)) ** 2)
         return metrics
 
     def write_plots(self, metrics: Mapping[str, Any], plot_dir: Path) -> None:
         from .rollout_plots import along_rollout, space_time
 
-        split = "test" if "test" in self.rollouts else "train"
-        index = int(self.trajectories[split][0])
-        truth, predicted = self.u[index], self.rollouts[split][0]
-        title = (f"{split} trajectory {index}: {self.integrator} rollout, state MSE "
-                 f"{metrics[split][self.field]['mse']:.3g} over the split")
-        space_time(truth, predicted, self.dataset.grid[self.dataset.axes[0]], self.dt, plot_dir / "rollout.png", title)
-        times = self.dt * np.arange(self.dataset.n_times)
-        state_mse = ((self.rollouts[split] - self.u[self.trajectories[split]]) ** 2).mean(axis=(0, 2))
-        along_rollout(times, {n: f(truth, self.dx) for n, f in self.functionals.items()},
-                      {n: f(predicted, self.dx) for n, f in self.functionals.items()}, state_mse,
-                      plot_dir / "conserved.png", title)
+        with np.errstate(all="ignore"):  # a diverged rollout: its non-finite values are left out of the plots
+            split = "test" if "test" in self.rollouts else "train"
+            index = int(self.trajectories[split][0])
+            truth, predicted = self.u[index], self.rollouts[split][0]
+            title = (f"{split} trajectory {index}: {self.integrator} rollout, state MSE "
+                     f"{metrics[split][self.field]['mse']:.3g} over the split")
+            space_time(truth, predicted, self.dataset.grid[self.dataset.axes[0]], self.dt,
+                       plot_dir / "rollout.png", title)
+            times = self.dt * np.arange(self.dataset.n_times)
+            state_mse = ((self.rollouts[split] - self.u[self.trajectories[split]]) ** 2).mean(axis=(0, 2))
+            along_rollout(times, {n: f(truth, self.dx) for n, f in self.functionals.items()},
+                          {n: f(predicted, self.dx) for n, f in self.functionals.items()}, state_mse,
+                          plot_dir / "conserved.png", title)
 
     def state(self) -> dict[str, Any]:
         return {"state_scale": float(self.model.state_scale), "rate_scale": float(self.model.rate_scale)}

@@ -172,14 +172,16 @@ METRIC_LABELS = {"r2": "R²", "mse": "MSE", "mre": "MRE", "max_abs": "max |err|"
 
 
 def print_metrics(metrics: dict[str, dict[str, dict[str, float]]], split: str) -> None:
-    """One line per output, one column per metric the task reported (R² to 5 decimals, the rest %.3e)."""
+    """One line per output, one column per metric the task reported (R² to 5 decimals, counts as integers, the
+    rest %.3e)."""
     rows = metrics[split]
     keys = list(dict.fromkeys(key for values in rows.values() for key in values))
     width = max([12, *(len(name) + 1 for name in rows)])
     click.echo(f"{'output':<{width}}" + "".join(f" {METRIC_LABELS.get(k, k):>14}" for k in keys) + f"   ({split})")
     for name, values in rows.items():
         cells = [f"{'undefined':>14}" if values.get(k) is None or values[k] != values[k]  # null/NaN: constant
-                 else f"{values[k]:>14.5f}" if k == "r2" else f"{values[k]:>14.3e}" for k in keys]
+                 else f"{values[k]:>14.5f}" if k == "r2" else f"{values[k]:>14d}" if isinstance(values[k], int)
+                 else f"{values[k]:>14.3e}" for k in keys]
         click.echo(f"{name:<{width}} " + " ".join(cells))
 
 

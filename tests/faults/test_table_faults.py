@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cantera_tables.flamelet_table import SMALL_OPTIONS, H2FlameletTable
-from cantera_tables.workdir import work_dir_for
+from surrogate.chunks import work_dir_for
 
 from .helpers import (assert_one_error, equilibrium_args, folder_state, hidden_files, rewrite_column, run_cli,
                       start_cli, stop, tiny_table, train_args, tree_state, wait_until)

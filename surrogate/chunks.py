@@ -1,0 +1,157 @@
+"""Resumable, parallel work over independent chunks of a generator's output: ``<table>.work/`` next to the table.
+
+The directory holds ``options.json`` (the options the build started with: a resume with other options is refused)
+and one ``chunk-NNNNN.npz`` per finished chunk, renamed into place only when complete, so a killed build resumes
+with the chunks it has not saved yet; a chunk whose file does not read back whole (``.npz`` members carry a
+CRC-32) is computed again with a warning, and a damaged ``options.json`` is a one-line error saying what to
+delete. Chunks run on a local process pool (or inline for one worker) with a progress bar; the directory is
+removed once the table is written. Generators without Cantera use it (Coulomb explosions, the periodic PDEs);
+the Cantera generators have their own work folders (:mod:`cantera_tables.workdir`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+import zipfile
+import zlib
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .atomic import atomic_path, write_json
+from .errors import UserError
+
+DAMAGED = (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zlib.error)  # np.load failures
+
+
+def work_dir_for(output: str | os.PathLike) -> Path:
+    """The work directory that belongs to a table path."""
+    output = Path(output)
+    return output.with_name(output.name + ".work")
+
+
+def read_work_json(path: Path, restart_hint: str) -> Any:
+    """A JSON file of a work directory; damage is a one-line UserError that says what to delete."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: damaged resume state of an unfinished build ({exc.__class__.__name__}); "
+                        f"{restart_hint}") from None
+
+
+def open_work_dir(output: str | os.PathLike, options: Mapping[str, Any]) -> Path:
+    """Create the work directory of `output`, or reuse it when it was started with the same `options` (those that
+    decide what the saved work contains)."""
+    root = work_dir_for(output)
+    recorded = root / "options.json"
+    wanted = json.loads(json.dumps(dict(options)))
+    if recorded.is_file():
+        previous = read_work_json(recorded, f"delete {root} to start the build over")
+        if not isinstance(previous, dict):
+            raise UserError(f"{recorded}: damaged resume state of an unfinished build (not a JSON object); "
+                            f"delete {root} to start the build over")
+        if previous != wanted:
+            changed = sorted(k for k in set(previous) | set(wanted) if previous.get(k) != wanted.get(k))
+            raise UserError(f"{root}: an unfinished build with other options ({', '.join(map(str, changed))}) is "
+                            "there; rerun with its options to resume it, or delete the directory")
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        write_json(recorded, wanted)
+    return root
+
+
+def remove_work_dir(output: str | os.PathLike) -> None:
+    shutil.rmtree(work_dir_for(output), ignore_errors=True)
+
+
+def save_npz(path: Path, arrays: Mapping[str, Any]) -> None:
+    """Arrays into one ``.npz`` file, atomically (a temporary sibling renamed when complete)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+
+class ChunkWorkDir:
+    """One ``<prefix>-NNNNN.npz`` per finished chunk (a condition, a block of rows or trajectories) in a work
+    directory; a chunk whose file reads back is done (files are renamed into place only when complete)."""
+
+    def __init__(self, root: str | os.PathLike, prefix: str = "chunk"):
+        self.root = Path(root)
+        self.prefix = prefix
+
+    @classmethod
+    def open(cls, output: str | os.PathLike, options: Mapping[str, Any], prefix: str = "chunk") -> "ChunkWorkDir":
+        """The chunks of a build of `output` with `options` (:func:`open_work_dir`)."""
+        return cls(open_work_dir(output, options), prefix)
+
+    def file(self, index: int) -> Path:
+        return self.root / f"{self.prefix}-{index:05d}.npz"
+
+    def done(self, index: int) -> bool:
+        """Whether chunk `index` has a saved file (whose content :meth:`load` checks)."""
+        return self.file(index).is_file()
+
+    def save(self, index: int, arrays: Mapping[str, Any]) -> None:
+        save_npz(self.file(index), arrays)
+
+    def load(self, index: int) -> dict[str, np.ndarray] | None:
+        """The arrays saved for chunk `index`, or None when there are none or they do not read back whole
+        (``.npz`` members carry a CRC-32): the chunk is then computed again, with a warning."""
+        path = self.file(index)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path) as data:
+                return {key: data[key] for key in data.files}
+        except DAMAGED as exc:
+            warnings.warn(f"{path}: damaged ({exc.__class__.__name__}); computing that {self.prefix} again",
+                          stacklevel=2)
+            return None
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def run_chunks(solve: Callable[[Any], int], jobs: Sequence[Any], *, workers: int, progress: bool, desc: str,
+               total_rows: int, done_rows: int, unit: str = "row") -> None:
+    """Call ``solve(job)`` (picklable; it saves its chunk and returns how many `unit`s it holds) for every job, on
+    `workers` processes (0: one per CPU; inline when one worker or one job), with a bar over all `total_rows`
+    units of which `done_rows` were saved by an earlier, interrupted build."""
+    from tqdm.auto import tqdm
+
+    n_workers = min(workers or os.cpu_count() or 1, max(1, len(jobs)))
+    with tqdm(total=total_rows, initial=done_rows, desc=desc, unit=unit, unit_scale=True,
+              disable=not progress) as bar:
+        if n_workers == 1:
+            for job in jobs:
+                bar.update(solve(job))
+            return
+        with ProcessPoolExecutor(n_workers) as pool:
+            futures = [pool.submit(solve, job) for job in jobs]
+            try:
+                for future in as_completed(futures):
+                    bar.update(future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+
+
+def solve_missing_chunks(work: ChunkWorkDir, jobs: Sequence[Any], solve: Callable[[Any], int],
+                         size: Callable[[Any], int], *, workers: int, progress: bool, desc: str,
+                         unit: str = "row") -> tuple[list[dict[str, np.ndarray]], int]:
+    """(the saved arrays of every job, in order; how many units an earlier, interrupted build had saved): the jobs
+    (each with an ``index``; `size(job)` units) whose chunk `work` does not hold, or holds damaged, are solved by
+    :func:`run_chunks`, then every chunk is loaded."""
+    saved = [work.load(job.index) for job in jobs]
+    todo = [job for job, part in zip(jobs, saved) if part is None]
+    total = sum(size(job) for job in jobs)
+    resumed = total - sum(size(job) for job in todo)
+    run_chunks(solve, todo, workers=workers, progress=progress, desc=desc, total_rows=total, done_rows=resumed,
+               unit=unit)
+    return [part if part is not None else work.load(job.index) for job, part in zip(jobs, saved)], resumed
