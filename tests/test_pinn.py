@@ -255,3 +255,52 @@ def test_initial_value_normalization_divides_each_term_by_its_first_value_and_ke
     restored.load_state_dict(strategy.state_dict())
     loss, weights = restored.combine(later, ctx)
     assert float(loss) == pytest.approx(1e-2 + 1.0) and weights["pde/boundary"] == pytest.approx(1e2)
+
+
+@pytest.mark.parametrize("name", ["poisson-2d", "heat", "sharp-layer"])
+def test_hard_constraints_meet_the_boundary_and_initial_data_whatever_the_network(tmp_path, name):
+    from plugins.pde_problems.sampling import boundary, face
+    from plugins.tasks.pinn import constrained
+
+    dataset = open_dataset(problem(tmp_path, name, constraints="hard"))
+    equation = EQUATIONS[name](dataset.problem)
+    ranges = [dataset.domain[n] for n in dataset.input_names]
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(torch.nn.Linear(len(ranges), 16), torch.nn.Tanh(), torch.nn.Linear(16, 1)).double()
+    model = constrained(network, dataset.problem, dict(zip(dataset.input_names, ranges)))
+    lo, hi = torch.tensor(ranges, dtype=torch.float64).T
+
+    @torch.no_grad()
+    def u(points: torch.Tensor) -> torch.Tensor:
+        return model(2 * (points - lo) / (hi - lo) - 1)
+
+    spatial = [dataset.input_names.index(n) for n in equation.spatial]
+    faces = [boundary(ranges, spatial, 64, "random", torch.Generator().manual_seed(1), torch.float64)]
+    if equation.time:
+        t = dataset.input_names.index(equation.time)
+        faces.append(face(ranges, t, ranges[t][0], 64, "random", torch.Generator().manual_seed(2), torch.float64))
+    for points in faces:
+        assert float((u(points) - equation.exact(points)).abs().max()) < 1e-12
+    inside = box(ranges, 64, "random", torch.Generator().manual_seed(3), torch.float64)
+    assert float((u(inside) - equation.exact(inside)).abs().max()) > 1e-3  # the network still shapes the inside
+    assert pde_loss(dataset.path).term_names() == ["pde/residual"]  # nothing left for boundary terms to hold
+
+
+def test_hard_constraints_train_on_the_residual_alone_and_export_with_parity(tmp_path):
+    import onnxruntime
+
+    from surrogate.run import load_run
+
+    table = problem(tmp_path, "poisson-multiscale", k=2, points=128, constraints="hard")
+    trainer = Trainer(small_run(table), tmp_path / "run", progress=False)
+    trainer.build()
+    initial = trainer.task.errors()["rel_l2"]
+    result = trainer.fit()
+    assert result.metrics["test"]["u"]["rel_l2"] < initial / 10
+    exported = CliRunner().invoke(cli, ["export", str(tmp_path / "run"), "-o", str(tmp_path / "u.onnx")])
+    assert exported.exit_code == 0, exported.output
+    session = onnxruntime.InferenceSession(str(tmp_path / "u.onnx"), providers=["CPUExecutionProvider"])
+    x = np.linspace(0, 1, 11, dtype=np.float32)[:, None]
+    onnx_u = session.run(None, {"inputs": x})[0]
+    assert np.allclose(onnx_u, load_run(tmp_path / "run").predict(x), atol=1e-5)
+    assert abs(onnx_u[0, 0]) < 1e-6 and abs(onnx_u[-1, 0]) < 1e-5  # u(0) = u(1) = 0 exactly, in the ONNX graph too

@@ -61,7 +61,8 @@ class PdeLoss(PhysicsLoss):
         self.inner_edges = torch.tensor(inner, dtype=torch.float64)
         self.residual_names = ([pde_term(f"residual/g{g}") for g in range(len(inner) + 1)] if inner
                                else [pde_term("residual")])
-        self.conditions = ["boundary", *(["initial"] if self.equation.time else [])]
+        hard = (context.table_attrs.get("problem") or {}).get("constraints", "soft") == "hard"  # met by the network itself
+        self.conditions = [] if hard else ["boundary", *(["initial"] if self.equation.time else [])]
 
     def term_names(self) -> list[str]:
         return [*self.residual_names, *(pde_term(part) for part in self.conditions)]

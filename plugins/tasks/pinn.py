@@ -21,6 +21,7 @@ from torch import nn
 
 from plugins.pde_problems import sampling
 from plugins.pde_problems.equations import equation_for
+from plugins.pde_problems.hard_constraints import HardConstraints
 from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
 from surrogate.errors import PluginError, UserError
 from surrogate.options import Option
@@ -44,6 +45,18 @@ def physical_model(domain: Mapping[str, list[float]], network: nn.Module) -> Phy
     """Physical coordinates -> u: coordinates scaled to [-1, 1], the network's output is u itself."""
     lo, hi = zip(*domain.values())
     return PhysicalModel(InputScaler(list(lo), list(hi), [False] * len(lo), [1.0] * len(lo)), network, nn.Identity())
+
+
+def constrained(network: nn.Module, problem: Mapping[str, Any], domain: Mapping[str, list[float]]) -> nn.Module:
+    """The network, wrapped to meet the boundary and initial conditions exactly when the problem asks for hard
+    constraints."""
+    if problem.get("constraints", "soft") != "hard":
+        return network
+    equation = equation_for(problem, "task 'pinn'")
+    names = list(domain)
+    time_axis = names.index(equation.time) if equation.time else None
+    return HardConstraints(network, equation, list(domain.values()), [names.index(n) for n in equation.spatial],
+                           time_axis)
 
 
 class Pinn(Task):
@@ -81,6 +94,9 @@ class Pinn(Task):
         self.how = str(given["sampling"])
         if self.how not in sampling.SAMPLINGS:
             raise UserError(f"{dataset.path}: sampling {self.how!r}: expected one of {', '.join(sampling.SAMPLINGS)}")
+        if given["constraints"] not in sampling.CONSTRAINTS:
+            raise UserError(f"{dataset.path}: constraints {given['constraints']!r}: expected one of "
+                            f"{', '.join(sampling.CONSTRAINTS)}")
         self.n_points = {"interior": int(given["points"]), "boundary": int(given["boundary_points"]),
                          "initial": int(given["initial_points"])}
         self.passes, self.grid_points, self.select = passes, grid_points, select
@@ -104,7 +120,9 @@ class Pinn(Task):
     def setup(self, network: nn.Module, closure: str) -> None:
         device = self.settings.device
         self.trainable = network
-        self.model = physical_model(dict(zip(self.input_names, self.ranges)), network).to(device)
+        domain = dict(zip(self.input_names, self.ranges))
+        self.constrained = constrained(network, self.dataset.problem, domain).to(device)
+        self.model = physical_model(domain, self.constrained).to(device)
         self.train_points, self.val_points = self.on_device(self.train_points), self.on_device(self.val_points)
         points, self.grid_shape = sampling.grid(self.ranges, self.grid_points, self.dtype)
         self.grid = points.to(device)
@@ -145,10 +163,13 @@ class Pinn(Task):
         scale = self.model.input_scaler
         x_phys = points.interior.detach().requires_grad_(True)
         x = scale(x_phys)
-        u = forward(x)
-        extras = {"boundary": (points.boundary, forward(scale(points.boundary)))}
-        if points.initial is not None:
-            extras["initial"] = (points.initial, forward(scale(points.initial)))
+        if isinstance(self.constrained, HardConstraints):  # conditions met by construction: no boundary terms
+            u, extras = self.constrained.constrain(forward, x), {}
+        else:
+            u = forward(x)
+            extras = {"boundary": (points.boundary, forward(scale(points.boundary)))}
+            if points.initial is not None:
+                extras["initial"] = (points.initial, forward(scale(points.initial)))
         return {}, Batch(x=x, x_phys=x_phys, y=None, y_pred=u, y_pred_phys=u, input_names=self.input_names,
                          output_names=self.output_names, model=self.trainable, extras=extras)
 
@@ -191,4 +212,4 @@ class Pinn(Task):
 
     @classmethod
     def assemble(cls, network: nn.Module, state: Mapping[str, Any], config: Mapping[str, Any]) -> nn.Module:
-        return physical_model(state["domain"], network)
+        return physical_model(state["domain"], constrained(network, config.get("problem", {}), state["domain"]))
