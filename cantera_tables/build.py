@@ -18,10 +18,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from surrogate.atomic import check_writable
-from surrogate.chunks import ChunkWorkDir, open_work_dir
-from surrogate.errors import UserError
+from surrogate.chunks import ChunkWorkDir, open_work_dir, solve_missing_chunks
 
-from .executors import dask_executor, run_conditions
+from .executors import dask_executor
 from .flamelet import FlameletChemistry, load_gas
 from .mixture import streams_of
 
@@ -85,14 +84,6 @@ def solve_missing(
     """(what each job saved, in job order; how many an earlier build had finished): run `solve(job)` for every
     job whose file in `work` is missing or damaged — on `executor`, else on the Dask cluster `scheduler`, else
     inline or on `workers` local processes — and load every result back."""
-    saved = {job.index: work.load(job.index) for job in jobs}  # None: not saved yet, or damaged
-    todo = [job for job in jobs if saved[job.index] is None]
     with dask_executor(scheduler) as cluster:
-        run_conditions(solve, todo, executor=executor or cluster, workers=workers,
-                       progress=progress, desc=desc, initial=len(jobs) - len(todo))
-    for job in todo:
-        saved[job.index] = work.load(job.index)
-        if saved[job.index] is None:
-            raise UserError(f"{work.file(job.index)}: condition {job.index} was solved but its result cannot be "
-                            "read back from the work directory")
-    return [saved[job.index] for job in jobs], len(jobs) - len(todo)
+        return solve_missing_chunks(work, jobs, solve, workers=workers, progress=progress, desc=desc,
+                                    unit=desc.rstrip("s"), executor=executor or cluster)

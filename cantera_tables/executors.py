@@ -1,16 +1,15 @@
 """Where a build's independent solves run: inline, a local process pool, or a Dask cluster named by its scheduler.
 
 Every generator takes a ``concurrent.futures.Executor``; :func:`dask_executor` makes one from a Dask scheduler
-address and :func:`run_conditions` runs a picklable function over conditions on it with a tqdm progress bar.
+address, on which :func:`surrogate.chunks.run_chunks` runs the build's solves with a progress bar.
 :func:`executor_options` declares the ``workers`` and ``scheduler`` options that choose where they run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from typing import Any, Callable, Iterator, Sequence
+from concurrent.futures import Executor
+from typing import Iterator
 
 from surrogate.errors import UserError
 from surrogate.options import Option
@@ -48,44 +47,3 @@ def dask_executor(address: str) -> Iterator[Executor | None]:
         yield client.get_executor()
     finally:
         client.close()
-
-
-def run_conditions(
-    solve: Callable[[Any], Any],
-    jobs: Sequence[Any],
-    *,
-    executor: Executor | None,
-    workers: int,
-    progress: bool,
-    desc: str,
-    initial: int = 0,
-) -> list[Any]:
-    """``[solve(job) for job in jobs]`` with a progress bar, on `executor` when given, else inline for one worker
-    (or one job) and on a local process pool of `workers` processes (0: one per CPU) otherwise.
-
-    `solve` and the jobs must be picklable (module-level function, dataclass jobs). `initial` counts conditions
-    already done by an earlier, interrupted build, so the bar shows the whole build. Results keep job order.
-    """
-    from tqdm import tqdm
-
-    with tqdm(desc=desc, unit=desc.rstrip("s"), initial=initial, total=initial + len(jobs),
-              disable=not progress) as bar:
-        n_workers = workers or os.cpu_count() or 1
-        if executor is None and (n_workers == 1 or len(jobs) <= 1):
-            results = []
-            for job in jobs:
-                results.append(solve(job))
-                bar.update(1)
-            return results
-        owned = executor is None
-        pool = executor if executor is not None else ProcessPoolExecutor(max_workers=min(len(jobs), n_workers))
-        try:
-            futures = {pool.submit(solve, job): i for i, job in enumerate(jobs)}
-            results = [None] * len(jobs)
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.update(1)
-            return results
-        finally:
-            if owned:
-                pool.shutdown(cancel_futures=True)

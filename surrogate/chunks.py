@@ -17,7 +17,7 @@ import shutil
 import warnings
 import zipfile
 import zlib
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -117,34 +117,41 @@ class ChunkWorkDir:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def run_chunks(solve: Callable[[Any], int], jobs: Sequence[Any], *, workers: int, progress: bool, desc: str,
-               total_rows: int, done_rows: int, unit: str = "row") -> None:
-    """Call ``solve(job)`` (picklable; it saves its chunk and returns how many `unit`s it holds) for every job, on
-    `workers` processes (0: one per CPU; inline when one worker or one job), with a bar over all `total_rows`
-    units of which `done_rows` were saved by an earlier, interrupted build."""
+def run_chunks(solve: Callable[[Any], object], jobs: Sequence[Any], *, workers: int, progress: bool, desc: str,
+               total: int, done: int, size: Callable[[Any], int] = lambda job: 1, unit: str = "row",
+               executor: Executor | None = None) -> None:
+    """Call ``solve(job)`` (picklable; it saves its chunk) for every job: on `executor` when given (a Dask
+    cluster's), else inline for one worker or one job, else on a local pool of `workers` processes (0: one per
+    CPU). The bar counts `size(job)` `unit`s per job over all `total`, of which `done` were saved by an earlier,
+    interrupted build; a failure cancels the jobs not started."""
     from tqdm.auto import tqdm
 
     n_workers = min(workers or os.cpu_count() or 1, max(1, len(jobs)))
-    with tqdm(total=total_rows, initial=done_rows, desc=desc, unit=unit, unit_scale=True,
-              disable=not progress) as bar:
-        if n_workers == 1:
+    with tqdm(total=total, initial=done, desc=desc, unit=unit, unit_scale=True, disable=not progress) as bar:
+        if executor is None and n_workers == 1:
             for job in jobs:
-                bar.update(solve(job))
+                solve(job)
+                bar.update(size(job))
             return
-        with ProcessPoolExecutor(n_workers) as pool:
-            futures = [pool.submit(solve, job) for job in jobs]
-            try:
-                for future in as_completed(futures):
-                    bar.update(future.result())
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+        pool = executor or ProcessPoolExecutor(n_workers)
+        futures = {pool.submit(solve, job): job for job in jobs}
+        try:
+            for future in as_completed(futures):
+                future.result()
+                bar.update(size(futures[future]))
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        finally:
+            if executor is None:
+                pool.shutdown(cancel_futures=True)
 
 
-def solve_missing_chunks(work: ChunkWorkDir, jobs: Sequence[Any], solve: Callable[[Any], int],
-                         size: Callable[[Any], int], *, workers: int, progress: bool, desc: str,
-                         unit: str = "row") -> tuple[list[dict[str, np.ndarray]], int]:
+def solve_missing_chunks(work: ChunkWorkDir, jobs: Sequence[Any], solve: Callable[[Any], object], *,
+                         workers: int, progress: bool, desc: str, size: Callable[[Any], int] = lambda job: 1,
+                         unit: str = "row", executor: Executor | None = None
+                         ) -> tuple[list[dict[str, np.ndarray]], int]:
     """(the saved arrays of every job, in order; how many units an earlier, interrupted build had saved): the jobs
     (each with an ``index``; `size(job)` units) whose chunk `work` does not hold, or holds damaged, are solved by
     :func:`run_chunks`, then every chunk is loaded."""
@@ -152,6 +159,12 @@ def solve_missing_chunks(work: ChunkWorkDir, jobs: Sequence[Any], solve: Callabl
     todo = [job for job, part in zip(jobs, saved) if part is None]
     total = sum(size(job) for job in jobs)
     resumed = total - sum(size(job) for job in todo)
-    run_chunks(solve, todo, workers=workers, progress=progress, desc=desc, total_rows=total, done_rows=resumed,
-               unit=unit)
-    return [part if part is not None else work.load(job.index) for job, part in zip(jobs, saved)], resumed
+    run_chunks(solve, todo, workers=workers, progress=progress, desc=desc, total=total, done=resumed, size=size,
+               unit=unit, executor=executor)
+    for i, job in enumerate(jobs):
+        if saved[i] is None:
+            saved[i] = work.load(job.index)
+        if saved[i] is None:
+            raise UserError(f"{work.file(job.index)}: {work.prefix} {job.index} was computed but its result cannot "
+                            "be read back from the work directory")
+    return saved, resumed

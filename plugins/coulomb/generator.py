@@ -51,13 +51,12 @@ class Chunk:
     work: ChunkWorkDir
 
 
-def solve_chunk(chunk: Chunk) -> int:
-    """Draw the chunk's geometries from its own seed stream, explode them, save them; returns the row count."""
+def solve_chunk(chunk: Chunk) -> None:
+    """Draw the chunk's geometries from its own seed stream, explode them, save them."""
     rng = np.random.default_rng(np.random.SeedSequence(chunk.seed, spawn_key=(chunk.index,)))
     positions = sample_geometries(rng, chunk.rows, chunk.distribution)
     momenta, energy_error = explode(positions, steps=chunk.steps)
     chunk.work.save(chunk.index, {"positions": positions, "momenta": momenta, "energy_error": energy_error})
-    return chunk.rows
 
 
 class CoulombExplosion(TableGenerator):
@@ -99,7 +98,7 @@ class CoulombExplosion(TableGenerator):
                                           "chunk_rows": chunk_rows})
         sizes = [min(chunk_rows, rows - start) for start in range(0, rows, chunk_rows)]
         jobs = [Chunk(i, size, seed, distribution, steps, work) for i, size in enumerate(sizes)]
-        saved, resumed = solve_missing_chunks(work, jobs, solve_chunk, lambda job: job.rows, workers=workers,
+        saved, resumed = solve_missing_chunks(work, jobs, solve_chunk, size=lambda job: job.rows, workers=workers,
                                               progress=progress, desc=f"explosions ({distribution})")
         positions = np.concatenate([part["positions"] for part in saved]).reshape(rows, -1)
         momenta = np.concatenate([part["momenta"] for part in saved]).reshape(rows, -1)

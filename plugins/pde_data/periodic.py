@@ -63,15 +63,14 @@ class Chunk:
     work: ChunkWorkDir
 
 
-def solve_chunk(chunk: Chunk) -> int:
-    """Integrate one chunk of trajectories and save its states in the work directory; returns its size
-    (a module-level function, so a process pool can run it)."""
+def solve_chunk(chunk: Chunk) -> None:
+    """Integrate one chunk of trajectories and save its states in the work directory (a module-level function,
+    so a process pool can run it)."""
     options = chunk.options
     physics = {name: options[name] for name in chunk.generator.physics_options()}
     states = rk4_trajectories(lambda u: chunk.generator.rate(u, chunk.dx, **physics), chunk.u0, options["dt"],
                               options["steps"], options["substeps"])
     chunk.work.save(chunk.index, {"u": states})
-    return len(chunk.u0)
 
 
 def _check(options: dict[str, Any]) -> None:
@@ -95,7 +94,7 @@ def integrate_all(generator: type["PeriodicPDE"], u0: np.ndarray, dx: float, opt
     size = options["chunk_trajectories"]
     jobs = [Chunk(index, generator, u0[start:start + size], dx, options, work)
             for index, start in enumerate(range(0, len(u0), size))]
-    saved, resumed = solve_missing_chunks(work, jobs, solve_chunk, lambda job: len(job.u0),
+    saved, resumed = solve_missing_chunks(work, jobs, solve_chunk, size=lambda job: len(job.u0),
                                           workers=options["workers"], progress=progress, desc=generator.kind,
                                           unit="trajectory")
     return np.concatenate([part["u"] for part in saved]), resumed
