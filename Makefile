@@ -43,6 +43,13 @@ cfd-demo: $(STAMP)
 	export/cfd/code_saturne/install.sh
 	$(BIN)/python -m export.cfd.code_saturne.demo -o cfd-demo
 
+# The surrogate against the table it replaces, inside Code_Saturne (one-way and variable density, each to a
+# steady state); compare.json, the printed table and the side-by-side plots in cfd-compare/.
+.PHONY: cfd-compare
+cfd-compare: $(STAMP)
+	export/cfd/code_saturne/install.sh
+	$(BIN)/python -m export.cfd.code_saturne.compare -o cfd-compare
+
 clean:
 	rm -rf $(VENV) demo
 

@@ -38,15 +38,19 @@ class FlameSettings:
 
     Constant density is one-way coupling: the flow does not feel the flame, the surrogate gives T, Y_k and
     omega_C (the source of C). ``variable_density = 1`` feeds the surrogate's ideal-gas density back
-    (under-relaxed by ``rho_relax``). Schmidt number 1: rho D of Z and C is ``mu0`` (Code_Saturne's default
+    (under-relaxed by ``rho_relax``); a model with an output ``rho`` gives that density (the table's own definition).
+    ``steady_tolerance`` > 0 stops the run once T changes by at most that many kelvin over ``steady_interval``
+    steps (``n_steps`` is then the most it runs). The default inflow is over-ventilated: air 2 m/s over 22 mm
+    against fuel 0.5 m/s over 2 mm carries 44 times the fuel's volume, 1.3 times the stoichiometric need at equal
+    densities. Schmidt number 1: rho D of Z and C is ``mu0`` (Code_Saturne's default
     scalar diffusivity), chi = 2 (mu0 / rho) |grad Z|^2. ``mu0`` defaults to a kinematic viscosity of
     1e-4 m^2/s (air's diffusivities near 1000 K) at 300 K air's density ``rho0``.
     """
 
     n_steps: int = 300
     dt: float = 1e-4
-    u_fuel: float = 2.0
-    u_air: float = 0.5
+    u_fuel: float = 0.5
+    u_air: float = 2.0
     slot_half_width: float = 1e-3
     rho0: float = 1.18
     mu0: float = 1e-4 * 1.18
@@ -56,6 +60,8 @@ class FlameSettings:
     rho_relax: float = 1.0
     n_threads: int = 1
     policy: str = "clip"
+    steady_tolerance: float = 0.0
+    steady_interval: int = 100
 
     def text(self) -> str:
         return "".join(f"{f.name} = {getattr(self, f.name)}\n" for f in fields(self))

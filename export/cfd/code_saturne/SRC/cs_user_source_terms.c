@@ -15,13 +15,10 @@ void
 cs_user_source_terms(cs_domain_t *domain, int f_id, cs_real_t *st_exp, cs_real_t *st_imp)
 {
   CS_UNUSED(domain);
-  CS_UNUSED(st_imp);
-  const cs_field_t *omega = cs_field_by_name_try("omega_C");
-  if (omega == NULL || f_id != cs_field_by_name("C")->id)
+  const cs_field_t *c = cs_field_by_name("C");
+  if (f_id != c->id)
     return;
-  const cs_real_t *vol = cs_glob_mesh_quantities->cell_vol;
-  for (cs_lnum_t k = 0; k < cs_glob_mesh->n_cells; k++)
-    st_exp[k] += omega->val[k] * vol[k];
+  surrogate_flame_progress_source(c->val, st_exp, st_imp);
 }
 
 END_C_DECLS

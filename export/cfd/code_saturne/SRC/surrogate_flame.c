@@ -40,10 +40,17 @@ static int n_in = 0, n_out = 0;
 static int input_source[MAX_OUTPUTS];      /* per model input: 0 Z, 1 C, 2 chi, 3 pressure */
 static cs_field_t *output_field[MAX_OUTPUTS];
 static double output_molar_mass[MAX_OUTPUTS]; /* kg/mol for Y_k outputs of known species, else 0 */
-static int t_index = -1, omega_c_index = -1;
+static int t_index = -1, omega_c_index = -1, rho_index = -1, c_input = -1, z_input = -1;
+static int bounded_c = 0;                  /* the model's manifold gives C_min(Z)..C_max(Z) */
 static cs_field_t *rho_surrogate = NULL;
 static float *in_buffer = NULL, *out_buffer = NULL;
+static double *c_lower = NULL, *c_upper = NULL; /* C_min(Z), C_max(Z) of each cell at the last update */
+static double *t_previous = NULL;          /* T at the last steadiness check */
 static cs_lnum_t buffer_cells = 0;
+static long long projected_total = 0;      /* cells whose transported C was moved onto [C_min(Z), C_max(Z)] */
+static int projected_max = 0;
+static double dT_last = -1;                /* max |T change| over the last steady_interval steps (-1: none yet) */
+static int steady = 0;
 
 /* timers [s]: the wrapper's surrogate_run, the whole update (gradient, packing, run, unpacking), whole steps */
 static double t_run = 0, t_update = 0, t_steps = 0, t_last_end = -1;
@@ -51,6 +58,13 @@ static double t_run_step = 0, t_update_step = 0;
 static int n_timed_steps = 0, n_updates = 0;
 static long long out_of_range_total = 0;
 static int out_of_range_max = 0;
+
+/* "table" for a table-backend file (metadata fpv_table: the wrapper looks the table up compiled), else
+   "network". */
+static const char *backend_name(void)
+{
+    return surrogate_metadata(model, "fpv_table") ? "table" : "network";
+}
 
 static double now(void)
 {
@@ -88,9 +102,9 @@ static void read_settings(void)
 {
     surrogate_flame_settings s = {
         .model = "model.onnx", .dump = "fields.csv", .timing = "timing.json", .policy = "clip",
-        .n_threads = 1, .n_steps = 300, .dt = 1e-4, .u_fuel = 2.0, .u_air = 0.5, .slot_half_width = 1e-3,
+        .n_threads = 1, .n_steps = 300, .dt = 1e-4, .u_fuel = 0.5, .u_air = 2.0, .slot_half_width = 1e-3,
         .rho0 = 1.18, .mu0 = 1e-4 * 1.18, .pressure = 101325.0, .c_init = 0.8,
-        .variable_density = 0, .rho_relax = 1.0,
+        .variable_density = 0, .rho_relax = 1.0, .steady_tolerance = 0.0, .steady_interval = 100,
     };
     FILE *f = fopen(CONFIG_FILE, "r");
     if (!f)
@@ -123,6 +137,8 @@ static void read_settings(void)
         else if (!strcmp(key, "c_init")) s.c_init = parse_number(key, value);
         else if (!strcmp(key, "variable_density")) s.variable_density = (int)parse_number(key, value);
         else if (!strcmp(key, "rho_relax")) s.rho_relax = parse_number(key, value);
+        else if (!strcmp(key, "steady_tolerance")) s.steady_tolerance = parse_number(key, value);
+        else if (!strcmp(key, "steady_interval")) s.steady_interval = (int)parse_number(key, value);
         else
             bft_error(__FILE__, __LINE__, 0, "%s line %d: unknown key '%s'", CONFIG_FILE, number, key);
     }
@@ -130,9 +146,9 @@ static void read_settings(void)
     if (surrogate_parse_range_policy(s.policy) < 0)
         bft_error(__FILE__, __LINE__, 0, "%s: policy must be clip, warn or error, got '%s'", CONFIG_FILE, s.policy);
     if (s.n_steps < 1 || s.dt <= 0 || s.rho0 <= 0 || s.mu0 <= 0 || s.rho_relax <= 0 ||
-        s.rho_relax > 1)
-        bft_error(__FILE__, __LINE__, 0, "%s: n_steps >= 1, dt, rho0, mu0 > 0 and 0 < rho_relax <= 1 "
-                  "expected", CONFIG_FILE);
+        s.rho_relax > 1 || s.steady_tolerance < 0 || s.steady_interval < 1)
+        bft_error(__FILE__, __LINE__, 0, "%s: n_steps >= 1, dt, rho0, mu0 > 0, 0 < rho_relax <= 1, "
+                  "steady_tolerance >= 0 and steady_interval >= 1 expected", CONFIG_FILE);
     settings = s;
     settings_read = 1;
 }
@@ -180,12 +196,13 @@ void surrogate_flame_define_fields(void)
         bft_error(__FILE__, __LINE__, 0, "surrogate: %s has more than %d inputs or outputs", s->model, MAX_OUTPUTS);
     for (int i = 0; i < n_in; i++) {
         const char *name = surrogate_input_name(model, i);
-        if (!strcmp(name, "Z")) input_source[i] = 0;
+        if (!strcmp(name, "Z")) input_source[z_input = i] = 0;
         else if (!strcmp(name, "C")) {
-            /* C above the manifold's largest value would be clipped at the model's input and keep its source:
-               Code_Saturne clips the transported C to the trained range instead */
+            /* C above the model's largest value would be clipped at the model's input and keep its source:
+               Code_Saturne clips the transported C to the trained range, and each update moves it onto the
+               manifold's C_min(Z)..C_max(Z) when the model has one */
             double lo, hi;
-            input_source[i] = 1;
+            input_source[c_input = i] = 1;
             if (surrogate_input_range(model, i, &lo, &hi) == 0 && isfinite(hi))
                 cs_field_set_key_double(cs_field_by_name("C"), cs_field_key_id("max_scalar_clipping"), hi);
         }
@@ -201,20 +218,27 @@ void surrogate_flame_define_fields(void)
         output_molar_mass[j] = species_molar_mass(name);
         if (!strcmp(name, "T")) t_index = j;
         if (!strcmp(name, "omega_C")) omega_c_index = j;
+        if (!strcmp(name, "rho")) rho_index = j;
     }
+    bounded_c = c_input >= 0 && z_input >= 0 && surrogate_manifold_along(model) == z_input;
     if (t_index < 0)
         bft_error(__FILE__, __LINE__, 0, "surrogate: %s has no output 'T' (train with --outputs ...,T,omega_C)",
                   s->model);
     rho_surrogate = cell_field("rho_surrogate");
-    bft_printf("\nsurrogate: %s, %d inputs, %d outputs, ONNX Runtime %s, policy %s, %d thread(s), %s density%s\n",
-               s->model, n_in, n_out, surrogate_runtime_version(), s->policy, s->n_threads,
-               s->variable_density ? "variable" : "constant",
+    bft_printf("\nsurrogate: %s (%s backend), %d inputs, %d outputs, ONNX Runtime %s, policy %s, %d thread(s), "
+               "%s density, density %s%s%s\n",
+               s->model, backend_name(), n_in, n_out, surrogate_runtime_version(), s->policy,
+               s->n_threads, s->variable_density ? "variable" : "constant",
+               rho_index >= 0 ? "from the model's output rho" : "of the ideal gas at the model's T and Y_k",
+               bounded_c ? ", C kept on C_min(Z)..C_max(Z)" : "",
                omega_c_index < 0 ? "; no omega_C output: C has no source" : "");
 }
 
-/* Ideal-gas density at (T, Y_k) of the known species (their mass fractions renormalized), 0 if none known. */
-static double ideal_gas_density(const float *y)
+/* The model's density: its output rho (the table's own definition) when it has one, else the ideal gas at
+   (T, Y_k) of the known species (their mass fractions renormalized); 0 if neither. */
+static double model_density(const float *y)
 {
+    if (rho_index >= 0) return y[rho_index];
     double sum_y = 0, sum_y_over_w = 0;
     for (int j = 0; j < n_out; j++)
         if (output_molar_mass[j] > 0) {
@@ -225,6 +249,27 @@ static double ideal_gas_density(const float *y)
     if (sum_y <= 0 || sum_y_over_w <= 0) return 0;
     double molar_mass = sum_y / sum_y_over_w;
     return settings.pressure * molar_mass / (GAS_CONSTANT * y[t_index]);
+}
+
+/* C_min(Z)..C_max(Z) of every cell from the model's continuous bounds (the whole range of C without them), and
+   the transported C moved onto them: the table (or its surrogate) has no state beyond, and a C past C_max(Z) would
+   be clipped at the model's input while keeping its source. Cells moved by more than 1e-6 of C's range count. */
+static void project_progress_variable(cs_lnum_t n_cells, const cs_real_t *z, cs_real_t *c)
+{
+    double box_lo = 0, box_hi = 1;
+    if (c_input >= 0) surrogate_input_range(model, c_input, &box_lo, &box_hi);
+    const double slack = 1e-6 * (box_hi - box_lo);
+    int projected = 0;
+    for (cs_lnum_t k = 0; k < n_cells; k++) {
+        double lo = box_lo, hi = box_hi;
+        if (bounded_c) surrogate_manifold_range(model, c_input, z[k], &lo, &hi);
+        c_lower[k] = lo;
+        c_upper[k] = hi;
+        if (c[k] < lo - slack || c[k] > hi + slack) projected++;
+        c[k] = c[k] < lo ? lo : (c[k] > hi ? hi : c[k]);
+    }
+    projected_total += projected;
+    if (projected > projected_max) projected_max = projected;
 }
 
 void surrogate_flame_update(void)
@@ -239,8 +284,11 @@ void surrogate_flame_update(void)
     if (buffer_cells < n_cells) {
         BFT_REALLOC(in_buffer, (size_t)n_cells * n_in, float);
         BFT_REALLOC(out_buffer, (size_t)n_cells * n_out, float);
+        BFT_REALLOC(c_lower, n_cells, double);
+        BFT_REALLOC(c_upper, n_cells, double);
         buffer_cells = n_cells;
     }
+    project_progress_variable(n_cells, z, cs_field_by_name("C")->val);
     cs_real_3_t *grad;
     BFT_MALLOC(grad, n_cells_ext, cs_real_3_t);
     cs_field_gradient_scalar(cs_field_by_name("Z"), false, 1, true, grad);
@@ -265,7 +313,7 @@ void surrogate_flame_update(void)
     for (cs_lnum_t k = 0; k < n_cells; k++) {
         const float *y = out_buffer + (size_t)k * n_out;
         for (int j = 0; j < n_out; j++) output_field[j]->val[k] = y[j];
-        const double r = ideal_gas_density(y);
+        const double r = model_density(y);
         rho_surrogate->val[k] = r;
         if (settings.variable_density && r > 0) rho[k] = (1 - relax) * rho[k] + relax * r;
     }
@@ -281,8 +329,55 @@ void surrogate_flame_update(void)
     n_updates++;
 }
 
+void surrogate_flame_progress_source(const cs_real_t *c, cs_real_t *st_exp, cs_real_t *st_imp)
+{
+    if (omega_c_index < 0) return;
+    const cs_real_t *vol = cs_glob_mesh_quantities->cell_vol;
+    const cs_real_t *omega = output_field[omega_c_index]->val;
+    for (cs_lnum_t k = 0; k < cs_glob_mesh->n_cells; k++) {
+        /* one-way: the flow's density rho0 carries C, so the source per unit mass is the table's omega_C / rho */
+        const double scale = settings.variable_density || rho_surrogate->val[k] <= 0
+                           ? 1.0 : settings.rho0 / rho_surrogate->val[k];
+        const double w = omega[k] * scale * vol[k];
+        if (w > 0) { /* w (C_max - C_new) / (C_max - C_old): C_new cannot pass C_max(Z) */
+            const double gap = fmax(c_upper[k] - c[k], 1e-12);
+            st_exp[k] += w * c_upper[k] / gap;
+            st_imp[k] -= w / gap;
+        } else if (w < 0) { /* w (C_new - C_min) / (C_old - C_min): nor fall below C_min(Z) */
+            const double gap = fmax(c[k] - c_lower[k], 1e-12);
+            st_exp[k] -= w * c_lower[k] / gap;
+            st_imp[k] += w / gap;
+        }
+    }
+}
+
+/* Every steady_interval steps: the largest change of T since the last check; at or below steady_tolerance the run
+   stops after this step (steady state). */
+static void check_steadiness(void)
+{
+    const cs_time_step_t *ts = cs_glob_time_step;
+    if (t_index < 0 || settings.steady_tolerance <= 0 || ts->nt_cur % settings.steady_interval) return;
+    const cs_lnum_t n_cells = cs_glob_mesh->n_cells;
+    const cs_real_t *t = output_field[t_index]->val;
+    if (t_previous != NULL) {
+        double change = 0;
+        for (cs_lnum_t k = 0; k < n_cells; k++) change = fmax(change, fabs(t[k] - t_previous[k]));
+        dT_last = change;
+        bft_printf("surrogate: step %d, max |T change| over %d steps %.3g K\n", ts->nt_cur,
+                   settings.steady_interval, change);
+        if (change <= settings.steady_tolerance) {
+            steady = 1;
+            cs_time_step_define_nt_max(ts->nt_cur);
+        }
+    } else {
+        BFT_MALLOC(t_previous, n_cells, double);
+    }
+    for (cs_lnum_t k = 0; k < n_cells; k++) t_previous[k] = t[k];
+}
+
 void surrogate_flame_end_step(void)
 {
+    check_steadiness();
     const double t = now();
     /* the first step also pays for set-up (model load, first ONNX Runtime call): left out of the share */
     if (t_last_end >= 0 && cs_glob_time_step->nt_cur > cs_glob_time_step->nt_prev + 1) {
@@ -322,9 +417,12 @@ static void write_timing(const char *path)
     fprintf(f, "{\"cells\": %ld, \"steps\": %d, \"timed_steps\": %d, \"updates\": %d, \"threads\": %d,\n"
                " \"step_seconds\": %.9g, \"surrogate_run_seconds\": %.9g, \"update_seconds\": %.9g,\n"
                " \"out_of_range_cells_total\": %lld, \"out_of_range_cells_max_per_step\": %d,\n"
+               " \"projected_cells_total\": %lld, \"projected_cells_max_per_step\": %d,\n"
+               " \"steady\": %d, \"steady_interval\": %d, \"max_dT_last_interval\": %.9g, \"backend\": \"%s\",\n"
                " \"variable_density\": %d, \"onnxruntime\": \"%s\"}\n",
             (long)cs_glob_mesh->n_cells, cs_glob_time_step->nt_cur, n_timed_steps, n_updates, settings.n_threads,
-            t_steps, t_run, t_update, out_of_range_total, out_of_range_max, settings.variable_density,
+            t_steps, t_run, t_update, out_of_range_total, out_of_range_max, projected_total, projected_max, steady,
+            settings.steady_interval, dT_last, backend_name(), settings.variable_density,
             surrogate_runtime_version());
     if (fclose(f) != 0) bft_error(__FILE__, __LINE__, errno, "cannot write %s", path);
 }
@@ -347,4 +445,7 @@ void surrogate_flame_finalize(void)
     model = NULL;
     BFT_FREE(in_buffer);
     BFT_FREE(out_buffer);
+    BFT_FREE(c_lower);
+    BFT_FREE(c_upper);
+    BFT_FREE(t_previous);
 }

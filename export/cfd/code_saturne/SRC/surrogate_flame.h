@@ -6,8 +6,9 @@
  * equations are solved, surrogate_flame_update() evaluates the exported ONNX model through the toolkit's C
  * wrapper (export/c/surrogate_ort.h) at each cell's (Z, C, chi = 2 D |grad Z|^2) and stores every model
  * output in a cell field of the same name (T, Y_OH, omega_C, ...), plus the density of the ideal gas at
- * (T, Y_k), field "rho_surrogate". omega_C is the source of C; with variable_density = 1 that density also
- * becomes the flow's density (two-way coupling).
+ * (T, Y_k), or the model's own output rho when it has one, field "rho_surrogate". omega_C is the source of C,
+ * linearized so C stays on the model's C_min(Z)..C_max(Z); with variable_density = 1 that density also becomes the
+ * flow's density (two-way coupling). The model is a network or a table backend: the same calls serve both.
  */
 #ifndef SURROGATE_FLAME_H
 #define SURROGATE_FLAME_H
@@ -32,6 +33,8 @@ typedef struct {
     double c_init;          /* initial C as a fraction of the complete-combustion C at the cell's Z */
     int variable_density;   /* 0: density rho0 (one-way), 1: rho from the surrogate (two-way) */
     double rho_relax;       /* under-relaxation of the density update (1: none) */
+    double steady_tolerance; /* stop when T changes by at most this [K] over steady_interval steps (0: never) */
+    int steady_interval;    /* steps between steadiness checks */
 } surrogate_flame_settings;
 
 /* The settings, read once from surrogate_flame.cfg in the run directory (key = value lines). */
@@ -44,7 +47,11 @@ void surrogate_flame_define_fields(void);
 /* Evaluate the model on every cell and update the output fields (and the density when variable). */
 void surrogate_flame_update(void);
 
-/* Mark the end of a time step (for the share of the step spent in inference). */
+/* Add C's source omega_C to Code_Saturne's explicit and implicit parts, linearized so that the new C stays within
+   C_min(Z)..C_max(Z) (C: the transported values before the step). */
+void surrogate_flame_progress_source(const cs_real_t *c, cs_real_t *st_exp, cs_real_t *st_imp);
+
+/* Mark the end of a time step (for the share of the step spent in inference) and check for a steady state. */
 void surrogate_flame_end_step(void);
 
 /* Write the cell dump and the timers, and free the model. */
