@@ -11,6 +11,7 @@
  *   check_api table MODEL CELLS OUT          a table-backend file on the float32 cells of the raw file CELLS
  *                                            ([n][n_inputs]): writes OUT.compiled.f32 (the compiled lookup),
  *                                            OUT.double.f64 (surrogate_run_double), OUT.graph.f32 (table_graph = 1)
+ *   check_api status MODEL                   open it: the status and the one-line message, the backend
  *   check_api manifold MODEL Z C             the manifold at one cell (Z, C, other inputs mid-range): its bounds,
  *                                            counted and clipped onto them; the pure streams; NaN refused
  */
@@ -421,6 +422,16 @@ static int mode_manifold(const char *path, double z, double c)
     return 0;
 }
 
+static int mode_status(const char *path)
+{
+    char error[1024] = "";
+    int status = -1;
+    surrogate_model *model = surrogate_open(path, NULL, &status, error, sizeof error);
+    printf("open_status=%d\nopen_message=%s\nbackend=%s\n", status, error, surrogate_backend(model));
+    surrogate_destroy(model);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 5 && strcmp(argv[1], "threads") == 0) return mode_threads(argv[2], atoll(argv[3]), atoi(argv[4]));
@@ -429,7 +440,8 @@ int main(int argc, char **argv)
     if (argc >= 3 && strcmp(argv[1], "open") == 0) return mode_open(argv[2], argc >= 4 ? argv[3] : NULL);
     if (argc >= 3 && strcmp(argv[1], "cuda") == 0) return mode_cuda(argv[2]);
     if (argc >= 5 && strcmp(argv[1], "table") == 0) return mode_table(argv[2], argv[3], argv[4]);
+    if (argc >= 3 && strcmp(argv[1], "status") == 0) return mode_status(argv[2]);
     if (argc >= 5 && strcmp(argv[1], "manifold") == 0) return mode_manifold(argv[2], atof(argv[3]), atof(argv[4]));
-    fprintf(stderr, "usage: check_api threads|arrays|policy|open|cuda|table|manifold MODEL ...\n");
+    fprintf(stderr, "usage: check_api threads|arrays|policy|open|cuda|table|status|manifold MODEL ...\n");
     return 2;
 }
