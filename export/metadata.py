@@ -23,8 +23,14 @@ key                       value
                           ... K pairs]}}``: for K bins of one input column (a value v is in bin k when
                           ``e_k <= v < e_(k+1)``, compared in float32; below e1 is bin 0, from e_(K-1) on the last
                           bin) the range of other input columns seen in training, e.g. C_min(Z)..C_max(Z) and the
-                          χ range per Z bin (see :class:`Manifold`). Runtimes flag cells inside the box of ranges
-                          but off these bounds as out of range (Python, C, C++, Fortran alike)
+                          χ range per Z bin (see :class:`Manifold`). With ``"interpolation": "linear"`` the edges
+                          are K + 1 nodes and each column has K + 1 pairs, one per node: the bounds at v are
+                          interpolated linearly between the nodes around v (v clamped to [e0, eK]), a continuous
+                          C_min(Z)..C_max(Z) (``"bins"``, the default, is the binned form). Runtimes flag cells
+                          inside the box of ranges but off these bounds as out of range (Python, C, C++, Fortran
+                          alike); for the linear form beyond a slack of ``LINEAR_SLACK`` times the column's range
+``fpv_table``             optional, table-backend files only: the structured (Z, Λ) table the graph looks up, for
+                          runtimes that evaluate it compiled (see :mod:`export.table_model`)
 ``weights_sha256``        optional: lower-case hex SHA-256 of the file's top-level ``graph`` field (the weights),
                           see :mod:`export.checksum`; verified at every load when present (files written before
                           it existed, and version 1 files, have none and still load)
@@ -90,8 +96,11 @@ REQUIRED_KEYS = {
         "task", "weighting", "opset", "precision", "parity_max_abs_error"),
 }
 MANIFOLD_KEY = "manifold"
-OPTIONAL_KEYS = (MANIFOLD_KEY, WEIGHTS_KEY)
-JSON_KEYS = ("signature", *V1_KEYS, "model_options", "parity_max_abs_error", MANIFOLD_KEY)
+TABLE_KEY = "fpv_table"
+OPTIONAL_KEYS = (MANIFOLD_KEY, WEIGHTS_KEY, TABLE_KEY)
+JSON_KEYS = ("signature", *V1_KEYS, "model_options", "parity_max_abs_error", MANIFOLD_KEY, TABLE_KEY)
+INTERPOLATIONS = ("bins", "linear")
+LINEAR_SLACK = 1e-6  # a linear manifold flags a value beyond its bound by more than this share of the column's range
 TENSOR_KEYS = ("name", "dtype", "shape", "components")
 COMPONENT_KEYS = ("name", "units", "range")
 
@@ -304,73 +313,104 @@ def _v1_signature(path: Path, raw: dict[str, str]) -> Signature:
 
 @dataclass(frozen=True)
 class Manifold:
-    """Manifold bounds of the metadata entry ``manifold`` for the input columns ``names``: bins of column
-    ``along`` and per bin a [lower, upper] for every column (-inf..inf where the entry gives none), float32 as the
-    inputs are compared; the C wrapper (surrogate_manifold.c) reads and bins them the same way."""
+    """Manifold bounds of the metadata entry ``manifold`` for the input columns ``names``, along column ``along``:
+    per bin (``linear`` False: ``edges`` are K + 1 bin edges, ``lower``/``upper`` [K, columns]) or per node, linearly
+    interpolated between nodes (``linear`` True: ``edges`` are K + 1 nodes, ``lower``/``upper`` [K + 1, columns]);
+    -inf..inf where the entry gives none. Float32 as the inputs are compared; the C wrapper (surrogate_manifold.c)
+    reads and evaluates them the same way. ``slack`` [columns]: how far past a linear bound a value may lie before
+    it counts as off (rounding of a bound the solver evaluated in double); 0 for bins."""
 
     names: tuple[str, ...]
     along: int
-    edges: np.ndarray  # float32, n_bins + 1
-    lower: np.ndarray  # float32 [n_bins, n_columns]
+    edges: np.ndarray  # float32
+    lower: np.ndarray  # float32 [bins or nodes, n_columns]
     upper: np.ndarray
+    linear: bool = False
+    slack: np.ndarray | None = None  # float32 [n_columns]
 
     def to_json(self) -> dict[str, Any]:
         bounded = [i for i in range(len(self.names)) if np.isfinite(self.lower[:, i]).all()]
-        return {"along": self.names[self.along], "edges": [float(e) for e in self.edges],
-                "bounds": {self.names[i]: [[float(a), float(b)] for a, b in zip(self.lower[:, i], self.upper[:, i])]
-                           for i in bounded}}
+        entry: dict[str, Any] = {"along": self.names[self.along]}
+        if self.linear:
+            entry["interpolation"] = "linear"
+        entry["edges"] = [float(e) for e in self.edges]
+        entry["bounds"] = {self.names[i]: [[float(a), float(b)] for a, b in zip(self.lower[:, i], self.upper[:, i])]
+                           for i in bounded}
+        return entry
 
     def bins(self, along_values: Any) -> Any:
-        """The bin of each value of the binned column (NumPy array of int)."""
+        """The bin of each value of the binned column (NumPy array of int); binned form only."""
         return np.searchsorted(self.edges[1:-1], np.asarray(along_values, dtype=np.float32), side="right")
 
-    @cached_property
-    def _bounded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Indices of the bounded columns and their lower / upper bounds as [column, bin], contiguous."""
-        columns = np.flatnonzero(np.isfinite(self.lower).all(axis=0))
-        return (columns, np.ascontiguousarray(self.lower[:, columns].T),
-                np.ascontiguousarray(self.upper[:, columns].T))
+    def bounds(self, along_values: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) [cells, columns] at each value of the `along` column: its bin's bounds, or the bounds
+        interpolated linearly between the nodes around it (computed in float64, returned as float32)."""
+        v = np.asarray(along_values, dtype=np.float32)
+        if not self.linear:
+            k = self.bins(v)
+            return self.lower[k], self.upper[k]
+        nodes = self.edges.astype(np.float64)
+        v = np.clip(v.astype(np.float64), nodes[0], nodes[-1])
+        k = np.clip(np.searchsorted(nodes, v, side="right") - 1, 0, len(nodes) - 2)
+        t = ((v - nodes[k]) / (nodes[k + 1] - nodes[k]))[:, None]
+        with np.errstate(invalid="ignore"):  # inf - inf of unbounded columns: they stay unbounded below
+            lower = self.lower[k].astype(np.float64) * (1 - t) + self.lower[k + 1] * t
+            upper = self.upper[k].astype(np.float64) * (1 - t) + self.upper[k + 1] * t
+        unbounded = ~np.isfinite(self.lower[0])
+        lower[:, unbounded], upper[:, unbounded] = -np.inf, np.inf
+        return lower.astype(np.float32), upper.astype(np.float32)
 
     def off(self, x: np.ndarray) -> np.ndarray:
-        """Rows of `x` (cells × columns, float32 NumPy) with a column outside its bounds in its bin (a NaN too)."""
-        k = self.bins(x[:, self.along])
-        columns, lower, upper = self._bounded
-        values = x[:, columns].T
-        return ~((values >= lower[:, k]) & (values <= upper[:, k])).all(axis=0)
+        """Rows of `x` (cells × columns, float32 NumPy) with a column outside its bounds at its Z (a NaN too)."""
+        lower, upper = self.bounds(x[:, self.along])
+        slack = self.slack if self.slack is not None else 0.0
+        return ~((x >= lower - slack) & (x <= upper + slack)).all(axis=1)
 
     def clip(self, x: np.ndarray) -> np.ndarray:
-        k = self.bins(x[:, self.along])
-        return np.clip(x, self.lower[k], self.upper[k])
+        lower, upper = self.bounds(x[:, self.along])
+        return np.clip(x, lower, upper)
 
     @classmethod
-    def parse(cls, data: Any, names: list[str], where: str) -> "Manifold":
-        """Check a decoded ``manifold`` entry against the input columns; a flaw is a one-line ModelFileError."""
+    def parse(cls, data: Any, names: list[str], where: str,
+              ranges: list[tuple[float, float]] | None = None) -> "Manifold":
+        """Check a decoded ``manifold`` entry against the input columns (`ranges`: their box ranges, for the
+        linear form's slack); a flaw is a one-line ModelFileError."""
         try:
-            entry = _object(data, ("along", "edges", "bounds"), ("along", "edges", "bounds"), "it")
+            entry = _object(data, ("along", "edges", "bounds", "interpolation"), ("along", "edges", "bounds"), "it")
+            interpolation = entry.get("interpolation", "bins")
+            if interpolation not in INTERPOLATIONS:
+                raise _Invalid(f"'interpolation' is {json.dumps(interpolation)}, expected one of "
+                               f"{', '.join(INTERPOLATIONS)}")
+            linear = interpolation == "linear"
             if entry["along"] not in names:
                 raise _Invalid(f"'along' is {json.dumps(entry['along'])}, not an input column")
             edges = entry["edges"]
             if not (isinstance(edges, list) and len(edges) >= 2 and all(map(_number, edges))
                     and all(a < b for a, b in zip(edges, edges[1:]))):
                 raise _Invalid("'edges' must be at least 2 increasing numbers")
-            along, n_bins = names.index(entry["along"]), len(edges) - 1
-            lower = np.full((n_bins, len(names)), -np.inf)
-            upper = np.full((n_bins, len(names)), np.inf)
+            along, n_rows = names.index(entry["along"]), len(edges) - (0 if linear else 1)
+            lower = np.full((n_rows, len(names)), -np.inf)
+            upper = np.full((n_rows, len(names)), np.inf)
             if not isinstance(entry["bounds"], dict):
                 raise _Invalid("'bounds' is not a JSON object")
             for name, pairs in entry["bounds"].items():
                 if name not in names or name == entry["along"]:
                     raise _Invalid(f"'bounds' names {name!r}, " + ("the binned column itself" if name in names
                                                                     else "which is not an input column"))
-                if not (isinstance(pairs, list) and len(pairs) == n_bins and all(
+                if not (isinstance(pairs, list) and len(pairs) == n_rows and all(
                         isinstance(p, list) and len(p) == 2 and all(map(_number, p)) and p[0] <= p[1] for p in pairs)):
-                    raise _Invalid(f"'bounds' of {name!r} must be {n_bins} pairs [lo, hi] with lo <= hi")
+                    raise _Invalid(f"'bounds' of {name!r} must be {n_rows} pairs [lo, hi] with lo <= hi"
+                                   + (" (one per node)" if linear else ""))
                 column = names.index(name)
                 lower[:, column], upper[:, column] = np.array(pairs, dtype=np.float64).T
         except _Invalid as exc:
             raise ModelFileError(f"{where}: metadata 'manifold' is not valid: {exc}") from None
+        slack = None
+        if linear:
+            spans = [hi - lo if math.isfinite(hi - lo) else 0.0 for lo, hi in (ranges or [(0.0, 0.0)] * len(names))]
+            slack = (LINEAR_SLACK * np.array(spans)).astype(np.float32)
         return cls(tuple(names), along, np.array(edges, dtype=np.float32), lower.astype(np.float32),
-                   upper.astype(np.float32))
+                   upper.astype(np.float32), linear, slack)
 
 
 @dataclass(frozen=True)
@@ -430,7 +470,9 @@ class ModelInfo:
         """The manifold bounds of the one input tensor's columns, or None when the file has none."""
         if MANIFOLD_KEY not in self.raw:
             return None
-        return Manifold.parse(json.loads(self.raw[MANIFOLD_KEY]), self.input_names, str(self.path))
+        ranges = self.input_ranges
+        return Manifold.parse(json.loads(self.raw[MANIFOLD_KEY]), self.input_names, str(self.path),
+                              [ranges[name] for name in self.input_names])
 
     @property
     def parity(self) -> dict[str, dict[str, float]]:

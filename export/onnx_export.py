@@ -290,9 +290,12 @@ class Provenance:
 
 
 def build_metadata(signature: Signature, provenance: Provenance, opset: int, precision: str,
-                   parity: Parity, manifold: Manifold | None = None) -> dict[str, str]:
-    """The metadata_props of the contract in :mod:`export.metadata` (version 2)."""
+                   parity: Parity, manifold: Manifold | None = None,
+                   extra: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The metadata_props of the contract in :mod:`export.metadata` (version 2); `extra`: optional keys of the
+    contract (e.g. a table backend's ``fpv_table``)."""
     optional = {MANIFOLD_KEY: manifold.to_json()} if manifold is not None else {}
+    optional.update(extra or {})
     return encode({
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -334,12 +337,13 @@ class ExportResult:
 def export_module(model: nn.Module, signature: Signature, path: str | os.PathLike, *, provenance: Provenance,
                   parity_inputs: Mapping[str, np.ndarray], parity_source: str, opset: int = DEFAULT_OPSET,
                   fp16: bool = False, tolerance: float | None = None, fold: bool = True,
-                  manifold: Manifold | None = None,
+                  manifold: Manifold | None = None, extra_metadata: Mapping[str, Any] | None = None,
                   echo: Callable[[str], None] = lambda line: None) -> ExportResult:
     """Export `model` (called as ``model(*tensors)`` in the order of ``signature.inputs``, returning one tensor
     or a tuple in the order of ``signature.outputs``) to `path` if it passes the parity check on
     `parity_inputs` ({input tensor: array}); else raise UserError and write nothing. `fold`: fold the scalers of
-    an fp32 row model into its end layers where exact enough; `manifold`: bounds stored in the metadata."""
+    an fp32 row model into its end layers where exact enough; `manifold`: bounds stored in the metadata;
+    `extra_metadata`: further optional keys of the contract."""
     target = check_writable(path)
     precision = "fp16" if fp16 else "fp32"
     tolerance = DEFAULT_TOLERANCE[precision] if tolerance is None else tolerance
@@ -368,7 +372,8 @@ def export_module(model: nn.Module, signature: Signature, path: str | os.PathLik
         raise UserError(f"{target}: parity check failed: {worst_name} error {worst:.3e} relative to its scale "
                         f"exceeds --tolerance {tolerance:g}; no file written")
     proto = onnx.load_from_string(onnx_bytes)
-    for key, value in build_metadata(signature, provenance, opset, precision, parity, manifold).items():
+    for key, value in build_metadata(signature, provenance, opset, precision, parity, manifold,
+                                     extra_metadata).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
@@ -403,6 +408,12 @@ def export_run(run: LoadedRun, path: str | os.PathLike, *, opset: int = DEFAULT_
                echo: Callable[[str], None] = lambda line: None) -> ExportResult:
     """Export the trained `run` to `path` (see :func:`export_module`), checked on its held-out inputs; ranges of
     dimensionless inputs snapped to their physical limits, manifold bounds from the training rows (`manifold`)."""
+    from .fpv import export_fpv_run, is_fpv_run
+
+    if is_fpv_run(run):
+        if fp16:
+            raise UserError("--fp16: a surrogate of an fpv table is exported in fp32 only")
+        return export_fpv_run(run, path, opset=opset, tolerance=tolerance, echo=echo)
     signature = snap_signature(parse_signature(run.signature, f"{run.path}: the run's signature", UserError))
     scaling = log_scaling(run)
     if scaling is not None and len(signature.inputs) == 1 and signature.inputs[0].ranged:

@@ -344,23 +344,22 @@ class Surrogate:
         manifold bounds, under the policy; returns `x`, clipped to the bounds under 'clip'. Cells out of the box
         were already counted (and under 'clip' clamped into it)."""
         m = self.manifold
+        slack = m.slack if m.slack is not None else np.zeros(len(m.names), np.float32)
         if xp is np:
             off = m.off(x)
             if not off.any():  # the usual case: one pass over the bounded columns, nothing else
                 return x
-            k = m.bins(x[:, m.along])
-            lower, upper = m.lower[k], m.upper[k]
-        elif xp is None:
+            lower, upper = m.bounds(x[:, m.along])
+        elif xp is None:  # torch: the bounds are found on the host from the one binned column
             import torch
 
-            edges = torch.as_tensor(m.edges[1:-1], device=x.device)
-            k = torch.searchsorted(edges, x[:, m.along].contiguous(), right=True)
-            lower, upper = (torch.as_tensor(b, device=x.device)[k] for b in (m.lower, m.upper))
-            off = ((x < lower) | (x > upper)).any(1)
+            lower, upper = (torch.as_tensor(b, device=x.device) for b in m.bounds(x[:, m.along].cpu().numpy()))
+            margin = torch.as_tensor(slack, device=x.device)
+            off = ((x < lower - margin) | (x > upper + margin)).any(1)
         else:
-            k = xp.searchsorted(xp.asarray(m.edges[1:-1]), x[:, m.along], side="right")
-            lower, upper = xp.asarray(m.lower)[k], xp.asarray(m.upper)[k]
-            off = ((x < lower) | (x > upper)).any(1)
+            lower, upper = (xp.asarray(b) for b in m.bounds(xp.asnumpy(x[:, m.along])))
+            margin = xp.asarray(slack)
+            off = ((x < lower - margin) | (x > upper + margin)).any(1)
         limits = self.limits[self.info.row_tensors[0].name]
         box = [limits.lower, limits.upper] if xp is not None else [torch.as_tensor(b, device=x.device)
                                                                     for b in (limits.lower, limits.upper)]
@@ -373,7 +372,8 @@ class Surrogate:
             return torch.clamp(x, lower, upper) if xp is None else xp.clip(x, lower, upper)
         first = int(off.nonzero()[0][0]) if xp is not None else int(off.nonzero()[0, 0])
         row = [float(v) for v in x[first]]
-        column = next(i for i, v in enumerate(row) if not float(lower[first, i]) <= v <= float(upper[first, i]))
+        column = next(i for i, v in enumerate(row)
+                      if not float(lower[first, i]) - float(slack[i]) <= v <= float(upper[first, i]) + float(slack[i]))
         names = self.input_names
         self._report(policy, f"{count} cell(s) off the trained manifold: first cell {first}: {names[column]} = "
                              f"{row[column]:.4g} outside [{float(lower[first, column]):.4g}, "

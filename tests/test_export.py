@@ -12,7 +12,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from export.metadata import OPTIONAL_KEYS, REQUIRED_KEYS, ModelFileError, parse_signature, read_model_file
+from export.checksum import WEIGHTS_KEY
+from export.metadata import MANIFOLD_KEY, REQUIRED_KEYS, ModelFileError, parse_signature, read_model_file
 from export.onnx_export import Provenance, export_module, export_run, parity_inputs, sample_inputs
 from export.validity import snap_signature
 from surrogate.cli.main import cli
@@ -66,7 +67,7 @@ def test_metadata_carries_the_signature_and_provenance() -> None:
     _, info = read_model_file(shared_onnx("softmax-mlp"))
     meta = info.decoded()
     run = load_run(shared_run("softmax-mlp"))
-    assert list(meta) == list(REQUIRED_KEYS[2] + OPTIONAL_KEYS)  # the optional weights checksum is written
+    assert list(meta) == list(REQUIRED_KEYS[2]) + [MANIFOLD_KEY, WEIGHTS_KEY]  # no table: a network
     assert meta["format"] == "thermo-surrogate-onnx" and meta["format_version"] == "2"
     (inputs,), (outputs,) = meta["signature"]["inputs"], meta["signature"]["outputs"]
     assert (inputs["name"], inputs["dtype"], inputs["shape"]) == ("inputs", "float32", ["batch", 3])

@@ -24,17 +24,29 @@ from export.metadata import DEFAULT_OPSET, DEFAULT_TOLERANCE, POLICIES, PROVIDER
               help="Largest parity error allowed, relative to each output's scale "
                    f"[default: {DEFAULT_TOLERANCE['fp32']:g}, fp16: {DEFAULT_TOLERANCE['fp16']:g}].")
 def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float | None) -> None:
-    """Export the trained run RUN_DIR to ONNX (physical inputs -> physical outputs) and check parity."""
-    from export.io import check_not_source
-    from export.onnx_export import export_run
-    from surrogate.locks import exclusive
-    from surrogate.run import load_run
+    """Export the trained run RUN_DIR to ONNX (physical inputs -> physical outputs) and check parity.
 
-    run = load_run(run_dir)
-    run_files = {f"file {p.name} of run": p for p in run.path.iterdir() if p.is_file()}
-    check_not_source(output, {**run_files, "the run's table": run.table_path})
-    with exclusive(output, "an export to this file"):
-        result = export_run(run, output, opset=opset, fp16=fp16, tolerance=tolerance, echo=click.echo)
+    RUN_DIR may also be a table file with a structured (Z, Lambda) group (an fpv or flamelet table): the table
+    itself is exported as a table-backend model with the same inputs (Z, C), bounds and calls as a surrogate of it.
+    """
+    from export.io import check_not_source
+    from surrogate.locks import exclusive
+
+    if run_dir.is_file():
+        from export.table_model import export_table
+
+        check_not_source(output, {"the table": run_dir})
+        with exclusive(output, "an export to this file"):
+            result = export_table(run_dir, output, echo=click.echo)
+    else:
+        from export.onnx_export import export_run
+        from surrogate.run import load_run
+
+        run = load_run(run_dir)
+        run_files = {f"file {p.name} of run": p for p in run.path.iterdir() if p.is_file()}
+        check_not_source(output, {**run_files, "the run's table": run.table_path})
+        with exclusive(output, "an export to this file"):
+            result = export_run(run, output, opset=opset, fp16=fp16, tolerance=tolerance, echo=click.echo)
     name, worst = result.parity.worst()
     click.echo(f"wrote {result.path} ({result.n_bytes / 1024:.1f} KiB, {result.precision}); parity passed: "
                f"worst {name} {worst:.2e} <= tolerance {result.tolerance:g}")
