@@ -11,6 +11,11 @@ Before/after the graph folding (:mod:`export.folding`): with a run, the model is
 and timed through the C API in the same run ("unfolded graph: ..."). The FLOP-bound limit: the network's
 multiply-adds per cell (its Gemm/MatMul weights, 2 flops each) against this machine's float32 GEMM rate measured
 with NumPy on the same threads, so the C API's best call is stated as a share of what the arithmetic allows.
+
+Table against network: given a table-backend file as well (``--table-model``, :mod:`export.table_model`), the
+same run measures it through the same path as the network (the C example, whose wrapper evaluates such a file with
+its compiled lookup; without a C example, the Python runtime, which runs the file's ONNX graph) and states
+table / network cells/s at every batch size.
 """
 
 from __future__ import annotations
@@ -226,6 +231,7 @@ class BenchReport:
     cells_source: str
     memory: dict[str, Any]
     notes: list[str]
+    backends: tuple[str, str] | None = None  # (table engine, network engine) names, with --table-model
 
     def engine(self, prefix: str) -> EngineResult | None:
         return next((e for e in self.engines if e.name.startswith(prefix) and e.rates), None)
@@ -237,6 +243,27 @@ class BenchReport:
             return None
         p, r = python.rates[REFERENCE_BATCH], c.rates[REFERENCE_BATCH]
         return {"mean": p.mean / r.mean, "best": p.best / r.best}
+
+    def backend_rates(self) -> dict[int, dict[str, float]] | None:
+        """Per batch size: cells/s (mean) of the table backend and of the network, and table / network."""
+        if self.backends is None:
+            return None
+        table, network = (next((e for e in self.engines if e.name == name), None) for name in self.backends)
+        if table is None or network is None:
+            return None
+        return {b: {"table": table.rates[b].mean, "network": network.rates[b].mean,
+                    "table_over_network": table.rates[b].mean / network.rates[b].mean}
+                for b in self.batches if b in table.rates and b in network.rates}
+
+    def backend_lines(self) -> list[str]:
+        rates = self.backend_rates()
+        if self.backends is None:
+            return []
+        if not rates:
+            return ["table backend vs network: not measured (see the notes)"]
+        return [f"table backend vs network ({self.backends[0]} / {self.backends[1]}), cells/s:"] + [
+            f"  batch {b:>7d}: table {r['table']:.3g}, network {r['network']:.3g}, table / network "
+            f"{r['table_over_network']:.3g}" for b, r in rates.items()]
 
     def lines(self) -> list[str]:
         width = max(len(e.name) for e in self.engines)
@@ -252,6 +279,7 @@ class BenchReport:
             verdict = "meets" if ratios["best"] >= 0.5 else "MISSES"
             out.append(f"ONNX Runtime Python / C at batch {REFERENCE_BATCH}: best call {ratios['best']:.2f}, mean "
                        f"{ratios['mean']:.2f} ({verdict} the target >= 0.50)")
+        out += self.backend_lines()
         out += self.flop_lines()
         memory = self.memory
         out.append(f"model: {memory['model']['file_bytes']} bytes ONNX file, {memory['model']['parameters']} "
@@ -285,6 +313,8 @@ class BenchReport:
         return {
             "batches": self.batches, "cells": self.cells_source, "memory": self.memory, "notes": self.notes,
             "python_over_c_at_4096": self.c_ratios(),
+            "table_vs_network": ({str(b): r for b, r in rates.items()}
+                                 if (rates := self.backend_rates()) is not None else None),
             "engines": {e.name: {"note": e.note, "cells_per_second": {str(b): vars(r) for b, r in e.rates.items()}}
                         for e in self.engines},
         }
@@ -314,10 +344,35 @@ def table_lookup(table: Path, input_names: Sequence[str],
             lambda x: flamelets(x[:, iz], x[:, ic]), flamelets.nbytes)
 
 
+def backend_engines(table_model: Path, binary: Path | None, network: list[Engine], cells: np.ndarray,
+                    input_names: Sequence[str], threads: int, min_time: float) -> tuple[Engine, str]:
+    """The table-backend file's engine, measured the way the network is: through the C wrapper (its compiled lookup)
+    when the C example is there, else the Python runtime (its ONNX graph) on the Z and C columns of `cells`; and
+    the name of the network engine to compare it with."""
+    from surrogate.errors import UserError
+
+    info = read_model_file(table_model)[1]
+    if "fpv_table" not in info.raw:
+        raise UserError(f"--table-model {table_model}: not a table-backend file (no metadata 'fpv_table'; write one "
+                        "with export.table_model.export_table)")
+    if binary is not None:
+        engine = c_example_engine(binary, table_model, threads, min_time)
+        return (Engine(f"table backend, C API compiled lookup ({_threads(threads)})", engine.measure),
+                next(e.name for e in network if e.name.startswith("ONNX Runtime C API")))
+    missing = [name for name in info.input_names if name not in input_names]
+    if missing:
+        raise UserError(f"--table-model {table_model}: takes {', '.join(missing)}, which the network does not")
+    columns = np.ascontiguousarray(cells[:, [list(input_names).index(name) for name in info.input_names]])
+    surrogate = Surrogate(table_model, provider="cpu", threads=threads, policy="clip")
+    return (python_engine(f"table backend, Python runtime ({_threads(threads)})", surrogate, columns, min_time),
+            next(e.name for e in network if e.name.startswith("ONNX Runtime Python, Surrogate")))
+
+
 def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | None, batches: Sequence[int],
                   threads: int, min_time: float, c_bench: Path | None, scratch: Path,
-                  echo: Callable[[str], None]) -> BenchReport:
-    """Every engine on the same cells; a run without a model file is exported to `scratch` first."""
+                  echo: Callable[[str], None], table_model: Path | None = None) -> BenchReport:
+    """Every engine on the same cells; a run without a model file is exported to `scratch` first; with
+    `table_model` (a table-backend file) the table backend too, against the network."""
     import torch
 
     from surrogate.errors import UserError
@@ -346,6 +401,11 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
             engines.append(Engine(f"unfolded graph: {engine.name}", engine.measure))
         else:
             notes.append("unfolded graph not timed: needs --run (to export it without folding)")
+    backends = None
+    if table_model is not None:
+        engine, network = backend_engines(table_model, binary, engines, cells, info.input_names, threads, min_time)
+        engines.append(engine)
+        backends = (engine.name, network)
 
     if run is None:
         notes.append("PyTorch eager skipped: needs --run")
@@ -382,4 +442,4 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
     flops = flops_per_cell(model)
     memory["flops_per_cell"] = flops
     memory["gemm_flops_per_second"] = gemm_rate(threads)
-    return BenchReport(list(batches), results, source, memory, notes)
+    return BenchReport(list(batches), results, source, memory, notes, backends)

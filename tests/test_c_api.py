@@ -4,25 +4,72 @@ selected-output calls give the float32 call's numbers; a range policy per call, 
 agree with the Python runtime; status codes, rank-aware threads and the global thread pool; the CUDA provider
 (used where a GPU and onnxruntime-gpu exist, else refused with its status); and the install: a CMake package,
 a pkg-config file and the ONNX Runtime library in the prefix, used by a solver-like program built against each.
+The table backend: a small H2 flamelet table written as a table-backend file (export.table_model) is evaluated by
+the wrapper's compiled lookup as the Python runtime evaluates its ONNX graph, gives the pure streams exactly, and
+its linear manifold C_min(Z)..C_max(Z) counts and clips cells above C_max(Z) but never the streams.
 
 Skipped, with the reason, where CMake, a C compiler or the ONNX Runtime headers are missing.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
 
-from test_export_runs import shared_decoder, shared_onnx
+from test_export_runs import rewrite_metadata, shared_decoder, shared_onnx
 
 C_DIR = Path(__file__).resolve().parents[1] / "export" / "c"
+
+
+_TABLE_DIR = tempfile.TemporaryDirectory(prefix="table-backend-")
+
+
+@functools.lru_cache(maxsize=None)
+def shared_table_model() -> Path:
+    """A small H2 flamelet table (SMALL_OPTIONS: a 41 x 21 (Z, Λ) grid, seconds to build) written as a
+    table-backend ONNX file, once per test session (tests/test_solver_examples.py uses it too)."""
+    from cantera_tables.flamelet_table import SMALL_OPTIONS
+    from export.table_model import export_table
+    from surrogate import registry
+
+    root = Path(_TABLE_DIR.name)
+    generator, options = registry.configure("tables", "h2-flamelet", dict(SMALL_OPTIONS))
+    generator.build(root / "h2.h5", progress=False, **options)
+    written = export_table(root / "h2.h5", root / "h2_table.onnx")
+    return Path(getattr(written, "path", written))
+
+
+def fpv_grid(model: Path) -> dict[str, np.ndarray]:
+    """The metadata 'fpv_table' of a table-backend file decoded here (independently of export.table_model)."""
+    import onnx
+
+    entry = json.loads(next(p.value for p in onnx.load(str(model)).metadata_props if p.key == "fpv_table"))
+    grid = {key: np.frombuffer(base64.b64decode(entry[key]), dtype="<f4")
+            for key in ("Z", "Lambda", "C_min", "C_max", "values")}
+    grid["values"] = grid["values"].reshape(entry["shape"])
+    return grid
+
+
+def linear_bounds(manifold: dict, column: str, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[lo, hi] of `column` at the float32 values `z` of the along column, by the linear form's rule (in double)."""
+    nodes = np.asarray(manifold["edges"], dtype=np.float64)
+    pairs = np.asarray(manifold["bounds"][column], dtype=np.float64)
+    v = np.clip(np.asarray(z, dtype=np.float32).astype(np.float64), nodes[0], nodes[-1])
+    k = np.clip(np.searchsorted(nodes, v, side="right") - 1, 0, len(nodes) - 2)
+    t = (v - nodes[k]) / (nodes[k + 1] - nodes[k])
+    return (pairs[k, 0] + t * (pairs[k + 1, 0] - pairs[k, 0]), pairs[k, 1] + t * (pairs[k + 1, 1] - pairs[k, 1]))
 
 
 def run_tool(*args: object, env: dict[str, str] | None = None, timeout: float = 300,
@@ -213,3 +260,175 @@ def test_add_subdirectory_builds_only_the_library(ort_root, tmp_path) -> None:
     assert not any(name in targets for name in ("example_c", "example_fortran", "check_api"))
     cache = (tmp_path / "b" / "CMakeCache.txt").read_text()
     assert "CMAKE_Fortran_COMPILER:" not in cache
+
+
+# --- the table backend and the linear manifold ------------------------------------------------------------------
+
+
+def table_cells(model: Path, n: int = 1000, seed: int = 4) -> np.ndarray:
+    """The pure streams (Z = 0 and 1, C = 0), then `n` cells: Z uniform in [0, 0.2] (the flame) for half of them and
+    in [0, 1] for the rest, C uniform in [C_min(Z), C_max(Z)] of the file's linear manifold; columns (Z, C)."""
+    from export.metadata import read_model_file
+
+    info = read_model_file(model)[1]
+    assert info.input_names == ["Z", "C"]
+    rng = np.random.default_rng(seed)
+    z = np.concatenate([[0.0, 1.0], rng.uniform(0, 0.2, n // 2), rng.uniform(0, 1, n - n // 2)]).astype(np.float32)
+    lo, hi = linear_bounds(json.loads(info.raw["manifold"]), "C", z)
+    c = lo + rng.random(len(z)) * (hi - lo)
+    c[:2] = 0.0
+    return np.stack([z, c], axis=1).astype(np.float32)
+
+
+def test_table_backend_compiled_lookup_equals_the_python_runtime_and_gives_the_exact_streams(build, tmp_path) -> None:
+    """1002 cells inside the bounds: the wrapper's compiled lookup, and the file's ONNX graph through the wrapper
+    (table_graph = 1), equal the Python runtime (which runs the graph) to 1e-5 of each output's scale; double
+    outputs round to the float ones; Z = 0 and Z = 1 (C = 0) give the table's stream rows exactly: ΣY = 1, T = 300 K."""
+    from export.runtime import Surrogate
+
+    model = shared_table_model()
+    x = table_cells(model)
+    x.tofile(tmp_path / "cells.f32")
+    result = check_api(build, "table", model, tmp_path / "cells.f32", tmp_path / "out")
+    assert result["backend"] == result["graph_backend"] == "table"
+    assert result["status"] == result["graph_status"] == result["double_status"] == "0", result["message"]
+    assert result["out_of_range_cells"] == result["off_manifold_cells"] == "0"
+    assert result["double_rounded_differ"] == "0"
+    surrogate = Surrogate(model, provider="cpu", threads=1, policy="error")
+    names = surrogate.info.output_names
+    compiled, graph = (np.fromfile(tmp_path / f"out.{kind}.f32", dtype=np.float32).reshape(-1, len(names))
+                       for kind in ("compiled", "graph"))
+    reference = surrogate(x)
+    scale = np.abs(reference).max(axis=0)
+    for y in (compiled, graph):
+        assert np.all(np.abs(y - reference) <= 1e-5 * scale), np.abs(y - reference).max(axis=0) / scale
+    grid = fpv_grid(model)
+    np.testing.assert_array_equal(compiled[0], grid["values"][0, 0])    # oxidiser: Z = 0
+    np.testing.assert_array_equal(compiled[1], grid["values"][-1, 0])   # fuel: Z = 1
+    species = [j for j, name in enumerate(names) if name.startswith("Y_")]
+    assert species and "T" in names
+    for row in compiled[:2]:
+        assert abs(row[species].astype(np.float64).sum() - 1.0) <= 1e-6
+        assert abs(float(row[names.index("T")]) - 300.0) <= 1e-3
+
+
+def test_linear_manifold_counts_a_cell_above_c_max_and_clips_it_onto_c_max_but_never_the_streams(build) -> None:
+    """At Z = 0.5 a cell with C inside the box but above C_max(Z) (interpolated between the table's Z nodes) is
+    counted off the manifold and clipped onto C_max(Z) exactly (a cell given on the bound: the same outputs, not
+    flagged); Z = 0 and Z = 1 with C = 0 are not flagged under the error policy; a NaN Z is refused by
+    surrogate_manifold_range. The Python runtime counts the same cell and none of the streams."""
+    from export.metadata import read_model_file
+    from export.runtime import Surrogate
+
+    model = shared_table_model()
+    info = read_model_file(model)[1]
+    manifold = json.loads(info.raw["manifold"])
+    assert manifold["interpolation"] == "linear" and manifold["along"] == "Z"
+    z = np.float32(0.5)
+    lo, hi = (float(b[0]) for b in linear_bounds(manifold, "C", [z]))
+    box_hi = info.input_ranges["C"][1]
+    assert hi < 0.9 * box_hi
+    c = np.float32(hi + 0.5 * (box_hi - hi))
+    result = check_api(build, "manifold", model, f"{z:.9g}", f"{c:.9g}")
+    c_lo, c_hi = map(float, result["C_range"].split(","))
+    assert abs(c_lo - lo) <= 1e-12 * box_hi and abs(c_hi - hi) <= 1e-12 * box_hi
+    assert result["count_status"] == result["clip_status"] == result["bound_status"] == "0"
+    assert result["counted_cells"] == "1" and "is off the trained manifold" in result["clip_message"]
+    assert result["bound_C"] == f"{np.float32(hi):.9g}" and result["bound_cells"] == "0"
+    assert result["clipped_equals_bound"] == "1"
+    assert result["streams_status"] == "0" and result["streams_flagged"] == "0", result["streams_message"]
+    assert result["nan_status"] == "1" and result["nan_untouched"] == "1"
+    surrogate = Surrogate(model, provider="cpu", threads=1, policy="count")
+    surrogate(np.array([[z, c], [0, 0], [1, 0]], dtype=np.float32))
+    assert surrogate.counters.off_manifold_cells == 1 and surrogate.counters.out_of_range_cells == 0
+
+
+def test_linear_manifold_on_a_network_file_is_read_alike_by_c_and_python(build, tmp_path) -> None:
+    """The network fixture's bins rewritten as a linear form (a node per edge): C's interpolated bounds are the
+    rule's; a cell above C_max(Z) is counted and clipped onto it; the Python runtime agrees on the count."""
+    from export.runtime import Surrogate
+
+    def to_linear(metadata: dict[str, str]) -> None:
+        bins = json.loads(metadata["manifold"])
+        bounds = {name: pairs + pairs[-1:] for name, pairs in bins["bounds"].items()}  # K bins -> K + 1 nodes
+        metadata["manifold"] = json.dumps({"along": bins["along"], "interpolation": "linear", "edges": bins["edges"],
+                                           "bounds": bounds})
+
+    model = rewrite_metadata(shared_onnx("softmax-mlp"), tmp_path / "linear.onnx", to_linear)
+    manifold = json.loads(Surrogate(model, provider="cpu").info.raw["manifold"])
+    z = np.float32(0.31)
+    lo, hi = (float(b[0]) for b in linear_bounds(manifold, "C", [z]))
+    c = np.float32(hi + 0.01)
+    result = check_api(build, "manifold", model, f"{z:.9g}", f"{c:.9g}")
+    c_lo, c_hi = map(float, result["C_range"].split(","))
+    assert (c_lo, c_hi) == pytest.approx((lo, hi), rel=1e-12, abs=1e-15)
+    assert result["backend"] == "network" and result["counted_cells"] == "1"
+    assert result["clipped_equals_bound"] == "1" and result["bound_cells"] == "0"
+    surrogate = Surrogate(model, provider="cpu", threads=1, policy="count")
+    chi_lo, chi_hi = linear_bounds(manifold, "chi", [z])
+    surrogate(np.array([[z, c, np.sqrt(max(chi_lo[0], 1e-3) * chi_hi[0])]], dtype=np.float32))
+    assert surrogate.counters.off_manifold_cells == 1
+
+
+def test_table_backend_shared_by_openmp_threads_gives_the_serial_outputs(build) -> None:
+    result = check_api(build, "threads", shared_table_model(), 200000, 2, env={"OMP_NUM_THREADS": "4"})
+    if result["threads"] == "1":
+        pytest.skip("check_api was built without OpenMP")
+    assert result["mismatched"] == "0" and result["failures"] == "0" and result["cells"] == str(2 * 200000)
+
+
+def _forge_table(key: str, change: Callable[[dict], None]) -> Callable[[dict[str, str]], None]:
+    """An edit of rewrite_metadata: the JSON entry `key` through `change`."""
+    def forge(metadata: dict[str, str]) -> None:
+        entry = json.loads(metadata[key])
+        change(entry)
+        metadata[key] = json.dumps(entry)
+    return forge
+
+
+def _truncate_values(entry: dict) -> None:
+    entry["values"] = base64.b64encode(base64.b64decode(entry["values"])[:-8]).decode()
+
+
+def _shift_z(entry: dict) -> None:
+    z = np.frombuffer(base64.b64decode(entry["Z"]), dtype="<f4").copy()
+    z[0] = 0.001
+    entry["Z"] = base64.b64encode(z.tobytes()).decode()
+
+
+def _add_chi(signature: dict) -> None:
+    components = signature["inputs"][0]["components"]
+    components.append({"name": "chi", "units": "1/s", "range": [0.0, 100.0]})
+    signature["inputs"][0]["shape"][-1] = len(components)
+
+
+@pytest.mark.parametrize("key, change, message", [
+    ("fpv_table", lambda e: e["shape"].__setitem__(2, e["shape"][2] + 1), r"'shape' has \d+ outputs, the model \d+"),
+    ("fpv_table", _truncate_values, r"'values' holds \d+ float32 values, the shape asks for \d+"),
+    ("fpv_table", _shift_z, "'Z' must increase strictly from 0 to 1"),
+    ("fpv_table", lambda e: e.update(dtype="<f8"), "'dtype' is '<f8', expected \"<f4\""),
+    ("signature", _add_chi, "the model's inputs must be exactly the columns Z and C, not 3 columns"),
+], ids=["outputs", "truncated", "z-axis", "dtype", "three-inputs"])
+def test_a_flawed_table_file_is_a_model_error_with_one_line(build, key, change, message, tmp_path) -> None:
+    forged = rewrite_metadata(shared_table_model(), tmp_path / "forged.onnx", _forge_table(key, change))
+    result = check_api(build, "status", forged)
+    assert result["open_status"] == "7" and result["backend"] == "network"
+    assert re.fullmatch(re.escape(f"{forged}: metadata 'fpv_table' is not valid: ") + message,
+                        result["open_message"]), result["open_message"]
+
+
+def test_table_backend_and_linear_manifold_leak_nothing_under_valgrind(build, tmp_path) -> None:
+    """The table and manifold modes under valgrind: no invalid access, no uninitialised value and nothing lost in
+    the wrapper (ONNX Runtime's own overlapping self-copies of a few bytes at start-up are its own, not counted)."""
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind not installed (apt-get install valgrind)")
+    model = shared_table_model()
+    table_cells(model, n=200).tofile(tmp_path / "cells.f32")
+    for args in (("table", model, tmp_path / "cells.f32", tmp_path / "out"), ("manifold", model, 0.5, 0.3)):
+        done = run_tool("valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect", build / "check_api",
+                        *args, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        for problem in ("Invalid read", "Invalid write", "uninitialised", "Invalid free", "Mismatched free"):
+            assert problem not in done.stderr, done.stderr[-3000:]
+        lost = re.findall(r"(definitely|indirectly) lost: ([\d,]+) bytes", done.stderr)
+        assert all(count == "0" for _, count in lost), done.stderr[-3000:]

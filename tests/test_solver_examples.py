@@ -358,3 +358,45 @@ def test_examples_report_counters_and_agree_in_double_precision(examples, langua
     assert done.returncode == 0, done.stderr
     calls = 1 if language == "c" else 2
     assert f"counters: calls={calls} cells={3 * calls} out_of_range={2 * calls} off_manifold=0" in done.stdout
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_examples_evaluate_a_table_backend_file_with_the_numbers_of_c(examples, language, tmp_path) -> None:
+    """The table-backend file of a small H2 table (tests/test_c_api.py): each program says it runs the table,
+    evaluates 202 cells inside C_min(Z)..C_max(Z) (the pure streams first) with nothing out of range, gives the
+    numbers of the C example bitwise (float32) and of the Python runtime to 1e-5 of each output's scale, and its
+    double-precision rerun (C++, Fortran) rounds to the same floats."""
+    from export.metadata import read_model_file
+    from export.runtime import Surrogate
+    from test_c_api import shared_table_model, table_cells
+
+    model = shared_table_model()
+    names = read_model_file(model)[1].output_names
+    x = table_cells(model, n=200)
+    cells = write_cells(tmp_path / "cells.csv", x, ["Z", "C"])
+    outputs = {}
+    for lang in dict.fromkeys(("c", language)):
+        done = run_example(examples, lang, model, cells, tmp_path / f"{lang}.csv")
+        assert done.returncode == 0, done.stderr
+        assert re.search(r"backend\s+table", done.stdout) and "ran 202 cells: 0 outside the trained range" in done.stdout
+        outputs[lang] = read_outputs(tmp_path / f"{lang}.csv", names).astype(np.float32)
+    np.testing.assert_array_equal(outputs[language], outputs["c"])
+    reference = Surrogate(model, provider="cpu", threads=1, policy="error")(x)
+    assert np.all(np.abs(outputs[language] - reference) <= 1e-5 * np.abs(reference).max(axis=0))
+
+
+def test_bench_infer_times_the_table_backend_against_the_network(examples, tmp_path) -> None:
+    """`surrogate bench infer --table-model`: the table file through the C example (the wrapper's compiled lookup)
+    and the network through the same example, in one run, with table / network at every batch size."""
+    from export.bench import run_benchmark
+    from test_c_api import shared_table_model
+
+    report = run_benchmark(run_dir=None, model=shared_onnx("softmax-mlp"), table=None, batches=[1, 64], threads=1,
+                           min_time=0.01, c_bench=program(examples, "c"), scratch=tmp_path, echo=lambda line: None,
+                           table_model=shared_table_model())
+    rates = report.backend_rates()
+    assert report.backends[0].startswith("table backend, C API compiled lookup")
+    assert report.backends[1].startswith("ONNX Runtime C API")
+    assert set(rates) == {1, 64} and all(r["table"] > 0 and r["network"] > 0 for r in rates.values())
+    assert any("table / network" in line for line in report.lines())
+    assert set(report.to_dict()["table_vs_network"]) == {"1", "64"}

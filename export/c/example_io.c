@@ -187,6 +187,7 @@ void surrogate_print_info(const surrogate_model *model, const char *path, FILE *
         const char *value = surrogate_metadata(model, provenance[k]);
         fprintf(stream, "  %-16s %s\n", provenance[k], value ? value : "(not given)");
     }
+    fprintf(stream, "  %-16s %s\n", "backend", surrogate_backend(model));
     fprintf(stream, "  %d inputs:\n", surrogate_n_inputs(model));
     for (int i = 0; i < surrogate_n_inputs(model); i++) {
         double lo, hi;

@@ -17,6 +17,7 @@
 #include "surrogate_manifold.h"
 #include "surrogate_runtime_env.h"
 #include "surrogate_signature.h"
+#include "surrogate_table.h"
 
 #define MESSAGE_SIZE 512
 #define LAST_CALLS 8       /* handles per thread whose last message is kept */
@@ -38,6 +39,10 @@ struct surrogate_model {
     int threads, cuda, check_manifold;
     int open_code;               /* surrogate_open: SURROGATE_ERR_MODEL for a valid file the wrapper cannot run */
     sm_manifold manifold;        /* n_bins 0: the metadata has none */
+    double *slack;               /* per input: tolerance of the linear manifold check, 1e-6 of the box range */
+    st_table table;              /* n_z 0: a network; else the file's table (metadata 'fpv_table') */
+    int table_z, table_c;        /* the input columns Z and C of a table */
+    int table_graph;             /* 1: evaluate a table file's ONNX graph instead of the compiled lookup */
 
     char *input_tensor, *output_tensor; /* graph tensor names: "inputs" / "outputs" in version 1 */
     int n_inputs, n_outputs;             /* elements per cell: the fixed second axis of each tensor */
@@ -527,6 +532,46 @@ static int verify_weights(const surrogate_model *model, const char *path, char *
     return mismatch ? -1 : 0;
 }
 
+/* The metadata 'manifold' when present, and the slack of its linear form's check. */
+static int read_manifold(surrogate_model *model, const char *path, char *error, size_t size)
+{
+    const char *json = lookup(model, "manifold");
+    char problem[256];
+    if (!json) return 0;
+    if (sm_parse(json, model->input_names, model->n_inputs, &model->manifold, problem, sizeof problem)) {
+        set_error(error, size, "%s: metadata 'manifold' is not valid: %s", path, problem);
+        return -1;
+    }
+    if (!(model->slack = malloc((size_t)model->n_inputs * sizeof *model->slack))) {
+        set_error(error, size, "%s: out of memory", path);
+        return -1;
+    }
+    for (int i = 0; i < model->n_inputs; i++) model->slack[i] = 1e-6 * (model->hi[i] - model->lo[i]);
+    return 0;
+}
+
+/* The metadata 'fpv_table' of a table-backend file, when present: the model must take exactly Z and C, and the
+   table must give its outputs. A flaw is SURROGATE_ERR_MODEL with one line. */
+static int read_table(surrogate_model *model, const char *path, char *error, size_t size)
+{
+    const char *json = lookup(model, "fpv_table");
+    char problem[256];
+    if (!json) return 0;
+    model->table_z = index_of(model->input_names, model->n_inputs, "Z");
+    model->table_c = index_of(model->input_names, model->n_inputs, "C");
+    int failed = model->n_inputs != 2 || model->table_z < 0 || model->table_c < 0;
+    if (failed)
+        snprintf(problem, sizeof problem, "the model's inputs must be exactly the columns Z and C, not %d columns",
+                 model->n_inputs);
+    else
+        failed = st_parse(json, model->n_outputs, &model->table, problem, sizeof problem);
+    if (failed) {
+        set_error(error, size, "%s: metadata 'fpv_table' is not valid: %s", path, problem);
+        model->open_code = SURROGATE_ERR_MODEL;
+    }
+    return failed ? -1 : 0;
+}
+
 /* Format name and version, the weights' checksum, then names, units and ranges from the metadata, then the
    graph's tensors. */
 static int check_and_read_model(surrogate_model *model, const char *path, char *error, size_t size)
@@ -553,13 +598,7 @@ static int check_and_read_model(surrogate_model *model, const char *path, char *
         model->lo_f[i] = (float)model->lo[i];
         model->hi_f[i] = (float)model->hi[i];
     }
-    const char *manifold = lookup(model, "manifold");
-    char problem[256];
-    if (manifold && sm_parse(manifold, model->input_names, model->n_inputs, &model->manifold, problem,
-                             sizeof problem)) {
-        set_error(error, size, "%s: metadata 'manifold' is not valid: %s", path, problem);
-        return -1;
-    }
+    if (read_manifold(model, path, error, size) || read_table(model, path, error, size)) return -1;
     return check_tensor(model, 1, model->input_tensor, model->n_inputs, path, error, size) ||
            check_tensor(model, 0, model->output_tensor, model->n_outputs, path, error, size)
                ? -1 : 0;
@@ -572,7 +611,7 @@ void surrogate_options_init(surrogate_options *options)
     if (!options) return;
     *options = (surrogate_options){.n_threads = SURROGATE_THREADS_AUTO, .policy = SURROGATE_RANGE_CLIP,
                                    .spinning = 0, .global_thread_pool = 0, .cuda = 0, .cuda_device = 0,
-                                   .check_manifold = 1};
+                                   .check_manifold = 1, .table_graph = 0};
 }
 
 int surrogate_default_threads(void) { return se_default_threads(); }
@@ -679,6 +718,7 @@ static surrogate_model *open_model(const char *model_path, const surrogate_optio
     model->threads = opt->n_threads == SURROGATE_THREADS_AUTO ? se_default_threads() : opt->n_threads;
     model->cuda = opt->cuda != 0;
     model->check_manifold = opt->check_manifold != 0;
+    model->table_graph = opt->table_graph != 0;
     OrtSessionOptions *options = NULL;
     model->env = se_acquire(api, opt->global_thread_pool, model->threads, opt->spinning, code, error, error_size);
     int failed = !model->env || session_options(api, opt, model->threads, &options, code, error, error_size);
@@ -762,6 +802,8 @@ void surrogate_destroy(surrogate_model *model)
     free(model->lo_f);
     free(model->hi_f);
     sm_free(&model->manifold);
+    free(model->slack);
+    st_free(&model->table);
     free(model);
 }
 
@@ -771,6 +813,29 @@ int surrogate_uses_cuda(const surrogate_model *model) { return model ? model->cu
 /* --- checking cells -------------------------------------------------------------------------------------------- */
 
 enum { CELL_BOX = 1, CELL_MANIFOLD = 2, CELL_NAN = 4 };
+
+/* The first input of ROW (inside the box) off the manifold bounds at its along input, or -1. Bins: the bin's bounds
+   compared in float32. Linear: the interpolated bounds in double, widened by the slack (1e-6 of the box range), so
+   a cell clipped onto a bound (rounded to float32) is not flagged again. */
+static int off_manifold(const surrogate_model *model, const float *row)
+{
+    const sm_manifold *m = &model->manifold;
+    const int n = model->n_inputs;
+    if (m->interpolation == SM_BINS) {
+        const size_t bin = (size_t)sm_bin(m, row[m->along]) * (size_t)n;
+        for (int i = 0; i < n; i++)
+            if (!(row[i] >= m->lo_f[bin + i] && row[i] <= m->hi_f[bin + i])) return i;
+        return -1;
+    }
+    const sm_position p = sm_locate(m, row[m->along]);
+    for (int i = 0; i < n; i++) {
+        double lo, hi;
+        if (!m->bounded[i]) continue;
+        sm_range(m, p, i, &lo, &hi);
+        if ((double)row[i] < lo - model->slack[i] || (double)row[i] > hi + model->slack[i]) return i;
+    }
+    return -1;
+}
 
 /* What is wrong with ROW (n_inputs floats): CELL_NAN, CELL_BOX (an input outside its range), CELL_MANIFOLD (inside
    the box, outside the manifold bounds of its bin) or 0; *COLUMN names the first offending input. */
@@ -789,17 +854,11 @@ static int check_row(const surrogate_model *model, const float *row, int manifol
         flags = CELL_BOX;
     }
     if (flags || !manifold) return flags;
-    const sm_manifold *m = &model->manifold;
-    const size_t bin = (size_t)sm_bin(m, row[m->along]) * (size_t)n;
-    for (int i = 0; i < n; i++)
-        if (!(row[i] >= m->lo_f[bin + i] && row[i] <= m->hi_f[bin + i])) {
-            *column = i;
-            return CELL_MANIFOLD;
-        }
-    return 0;
+    *column = off_manifold(model, row);
+    return *column >= 0 ? CELL_MANIFOLD : 0;
 }
 
-/* ROW clamped to the box, then to the manifold bounds of the bin its (clamped) binned input falls in. */
+/* ROW clamped to the box, then onto the manifold bounds at its (clamped) along input. */
 static void clip_row(const surrogate_model *model, float *row, int manifold)
 {
     const int n = model->n_inputs;
@@ -807,10 +866,21 @@ static void clip_row(const surrogate_model *model, float *row, int manifold)
         row[i] = row[i] < model->lo_f[i] ? model->lo_f[i] : (row[i] > model->hi_f[i] ? model->hi_f[i] : row[i]);
     if (!manifold) return;
     const sm_manifold *m = &model->manifold;
-    const size_t bin = (size_t)sm_bin(m, row[m->along]) * (size_t)n;
+    if (m->interpolation == SM_BINS) { /* the bin's float32 bounds, as the Python runtime clips */
+        const size_t bin = (size_t)sm_bin(m, row[m->along]) * (size_t)n;
+        for (int i = 0; i < n; i++) {
+            const float lo = m->lo_f[bin + i], hi = m->hi_f[bin + i];
+            row[i] = row[i] < lo ? lo : (row[i] > hi ? hi : row[i]);
+        }
+        return;
+    }
+    const sm_position p = sm_locate(m, row[m->along]); /* linear: clamped in double, stored as float32 */
     for (int i = 0; i < n; i++) {
-        const float lo = m->lo_f[bin + i], hi = m->hi_f[bin + i];
-        row[i] = row[i] < lo ? lo : (row[i] > hi ? hi : row[i]);
+        double lo, hi;
+        if (!m->bounded[i]) continue;
+        sm_range(m, p, i, &lo, &hi);
+        const double x = row[i];
+        row[i] = (float)(x < lo ? lo : (x > hi ? hi : x));
     }
 }
 
@@ -867,9 +937,10 @@ static int scan(const surrogate_model *model, last_call *call, const cells *in, 
                             model->input_names[column], (double)row[column], model->lo[column], model->hi[column]);
             if (!result->box && !result->manifold && flags == CELL_MANIFOLD) {
                 const sm_manifold *m = &model->manifold;
-                const size_t k = (size_t)sm_bin(m, row[m->along]) * (size_t)n + (size_t)column;
+                double lo, hi;
+                sm_range(m, sm_locate(m, row[m->along]), column, &lo, &hi);
                 set_message(call, 0, "cell %lld: input '%s' = %.9g is off the trained manifold: [%.9g, %.9g] at "
-                            "%s = %.9g", cell, model->input_names[column], (double)row[column], m->lo[k], m->hi[k],
+                            "%s = %.9g", cell, model->input_names[column], (double)row[column], lo, hi,
                             model->input_names[m->along], (double)row[m->along]);
             }
             if (flags == CELL_BOX) result->box++;
@@ -905,11 +976,52 @@ static int ort_run(surrogate_model *model, last_call *call, int64_t count, const
     return failed ? set_message(call, SURROGATE_ERR_RUNTIME, "%s", error) : SURROGATE_OK;
 }
 
-static void write_value(const surrogate_array *a, int64_t cell, float value)
+/* VALUE into cell CELL of A: as it is into a float64 array, rounded into a float32 one. */
+static void write_value(const surrogate_array *a, int64_t cell, double value)
 {
     const int64_t k = cell * (a->stride ? a->stride : 1);
-    if (a->type == SURROGATE_FLOAT64) ((double *)a->data)[k] = (double)value;
-    else ((float *)a->data)[k] = value;
+    if (a->type == SURROGATE_FLOAT64) ((double *)a->data)[k] = value;
+    else ((float *)a->data)[k] = (float)value;
+}
+
+/* Whether calls evaluate the compiled table lookup (a table file, unless table_graph asks for its ONNX graph). */
+static int compiled_table(const surrogate_model *model)
+{
+    return model->table.n_z > 0 && !model->table_graph;
+}
+
+/* The compiled lookup of COUNT rows (already checked and clipped) into row-major float32 OUT_ROWS, or else into
+   the output columns at cells FIRST...: computed in double, so float64 columns get the double results. */
+static int table_run(const surrogate_model *model, last_call *call, int64_t count, const float *rows,
+                     float *out_rows, const surrogate_array *out_columns, int64_t first)
+{
+    const int n_in = model->n_inputs, n_out = model->n_outputs;
+    double small[64], *values = n_out <= 64 ? small : malloc((size_t)n_out * sizeof *values);
+    if (!values) return set_message(call, SURROGATE_ERR_MEMORY, "out of memory for %d outputs", n_out);
+    for (int64_t c = 0; c < count; c++) {
+        const float *row = rows + c * n_in;
+        st_lookup(&model->table, row[model->table_z], row[model->table_c], values);
+        for (int j = 0; j < n_out; j++) {
+            if (out_rows) out_rows[c * n_out + j] = (float)values[j];
+            else if (out_columns[j].data) write_value(&out_columns[j], first + c, values[j]);
+        }
+    }
+    if (values != small) free(values);
+    return SURROGATE_OK;
+}
+
+/* COUNT rows evaluated by the backend into OUT_ROWS (row-major float32) or else the output columns at cells
+   FIRST...; the network writes into RESULTS (COUNT * n_outputs floats of this call) for columns. */
+static int evaluate(surrogate_model *model, last_call *call, int64_t count, const float *rows, float *out_rows,
+                    const surrogate_array *out_columns, int64_t first, float *results)
+{
+    if (compiled_table(model)) return table_run(model, call, count, rows, out_rows, out_columns, first);
+    const int n_out = model->n_outputs;
+    int status = ort_run(model, call, count, rows, out_rows ? out_rows : results);
+    for (int j = 0; j < n_out && !out_rows && status == SURROGATE_OK; j++)
+        if (out_columns[j].data)
+            for (int64_t c = 0; c < count; c++) write_value(&out_columns[j], first + c, results[c * n_out + j]);
+    return status;
 }
 
 /*
@@ -931,8 +1043,9 @@ static int run_cells(surrogate_model *model, last_call *call, const cells *in, f
     const int gathers = !in->rows || !out_rows;
     const size_t rows = (size_t)(in->n < chunk ? in->n : chunk);
     float *buffer = gathers ? malloc(rows * (size_t)n_in * sizeof *buffer) : NULL;
-    float *results = out_rows ? NULL : malloc(rows * (size_t)n_out * sizeof *results);
-    if ((gathers && !buffer) || (!out_rows && !results)) {
+    const int scatters = !out_rows && !compiled_table(model); /* the network's results go to output columns */
+    float *results = scatters ? malloc(rows * (size_t)n_out * sizeof *results) : NULL;
+    if ((gathers && !buffer) || (scatters && !results)) {
         free(buffer);
         free(results);
         return set_message(call, SURROGATE_ERR_MEMORY, "out of memory for %lld cells", (long long)in->n);
@@ -962,11 +1075,8 @@ static int run_cells(surrogate_model *model, last_call *call, const cells *in, f
         const float *rows = rows_at(model, in, first, count, buffer, clip);
         if (clip)
             for (int64_t c = 0; c < count; c++) clip_row(model, buffer + c * n_in, manifold);
-        float *target = out_rows ? out_rows + first * n_out : results;
-        status = ort_run(model, call, count, rows, target);
-        for (int j = 0; j < n_out && !out_rows && status == SURROGATE_OK; j++)
-            if (out_columns[j].data)
-                for (int64_t c = 0; c < count; c++) write_value(&out_columns[j], first + c, results[c * n_out + j]);
+        status = evaluate(model, call, count, rows, out_rows ? out_rows + first * n_out : NULL, out_columns, first,
+                          results);
     }
     if (status == SURROGATE_OK) atomic_fetch_add(&model->cells, in->n);
     else if (status == SURROGATE_ERR_RANGE || status == SURROGATE_ERR_NAN) atomic_fetch_add(&model->refused_calls, 1);
@@ -1145,13 +1255,19 @@ int surrogate_manifold_along(const surrogate_model *model)
 
 int surrogate_manifold_range(const surrogate_model *model, int index, double along, double *lo, double *hi)
 {
+    if (isnan(along) || surrogate_manifold_along(model) < 0) return SURROGATE_ERR_ARGUMENT;
     if (surrogate_input_range(model, index, lo, hi) != SURROGATE_OK) return SURROGATE_ERR_ARGUMENT;
-    if (surrogate_manifold_along(model) < 0) return SURROGATE_ERR_ARGUMENT;
     const sm_manifold *m = &model->manifold;
-    const size_t k = (size_t)sm_bin(m, (float)along) * (size_t)model->n_inputs + (size_t)index;
-    if (isfinite(m->lo[k])) *lo = m->lo[k];
-    if (isfinite(m->hi[k])) *hi = m->hi[k];
+    double m_lo, m_hi;
+    sm_range(m, sm_locate(m, (float)along), index, &m_lo, &m_hi);
+    if (isfinite(m_lo)) *lo = m_lo;
+    if (isfinite(m_hi)) *hi = m_hi;
     return SURROGATE_OK;
+}
+
+const char *surrogate_backend(const surrogate_model *model)
+{
+    return model && model->table.n_z > 0 ? "table" : "network";
 }
 
 const char *surrogate_metadata(const surrogate_model *model, const char *key)

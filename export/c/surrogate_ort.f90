@@ -8,6 +8,7 @@
 !
 ! Solver-grade: call model%open('flamelet.onnx', options, status, errmsg) with a type(surrogate_options) (rank-aware
 ! threads by default, no spinning, global thread pool, CUDA, manifold check); x and y may be real(c_double) too;
+! model%backend() is 'table' for a table-backend file (the compiled lookup), else 'network';
 ! model%counters() totals the cells evaluated and those out of range or off the manifold over all calls, so a
 ! solver reports them once (e.g. at the end of a time step) instead of a warning per call. One handle may be used
 ! from several OpenMP threads at once.
@@ -37,6 +38,7 @@ module surrogate_ort
         integer(c_int) :: cuda = 0
         integer(c_int) :: cuda_device = 0
         integer(c_int) :: check_manifold = 1
+        integer(c_int) :: table_graph = 0     ! table-backend files: 1 runs the file's ONNX graph, not the lookup
     end type surrogate_options
 
     ! surrogate_counters of surrogate_ort.h: totals over all calls on a handle
@@ -63,6 +65,7 @@ module surrogate_ort
         procedure :: output_units => model_output_units
         procedure :: input_range => model_input_range
         procedure :: metadata => model_metadata
+        procedure :: backend => model_backend
         procedure :: out_of_range_cells => model_out_of_range_cells
     end type surrogate_model
 
@@ -153,6 +156,12 @@ module surrogate_ort
             character(kind=c_char), intent(in) :: key(*)
             type(c_ptr) :: c_metadata
         end function c_metadata
+
+        function c_backend(handle) bind(c, name='surrogate_backend')
+            import :: c_ptr
+            type(c_ptr), value :: handle
+            type(c_ptr) :: c_backend
+        end function c_backend
 
         function c_strlen(text) bind(c, name='strlen')
             import :: c_ptr, c_size_t
@@ -377,6 +386,14 @@ contains
         character(len=:), allocatable :: value
         value = from_c(c_metadata(self%handle, trim(key)//c_null_char))
     end function model_metadata
+
+    ! 'table' for a table-backend file (the compiled lookup, or its ONNX graph with options%table_graph = 1),
+    ! 'network' otherwise.
+    function model_backend(self) result(value)
+        class(surrogate_model), intent(in) :: self
+        character(len=:), allocatable :: value
+        value = from_c(c_backend(self%handle))
+    end function model_backend
 
     ! Cells of the last run with an input outside its trained range.
     integer(c_int64_t) function model_out_of_range_cells(self)

@@ -25,6 +25,11 @@
  * integer status; surrogate_run_arrays for float32 or float64 arrays with any stride, one array per field
  * (structure of arrays) or row-major, only the outputs asked for, and a range policy per call; counters of
  * out-of-range cells (surrogate_get_counters) instead of per-call prints.
+ *
+ * Two backends behind the same calls: a network (the ONNX graph, run by ONNX Runtime) or, for a table-backend file
+ * (export/table_model.py: metadata 'fpv_table'), the thermochemistry table itself, evaluated by a compiled bilinear
+ * (Z, Lambda) lookup with the same inputs, outputs, ranges, policies, counters and thread safety. A solver switches
+ * between table and surrogate by the file it opens; surrogate_backend says which it got.
  */
 #ifndef SURROGATE_ORT_H
 #define SURROGATE_ORT_H
@@ -109,7 +114,9 @@ typedef struct surrogate_options {
                                       and a GPU), CPU for what it cannot run; 0 (default): CPU only */
     int cuda_device;               /* CUDA device id (default 0) */
     int check_manifold;            /* 1 (default): also check the manifold bounds of the metadata when it has them
-                                      (see surrogate_has_manifold); 0: the box ranges only */
+                                      (see surrogate_manifold_along); 0: the box ranges only */
+    int table_graph;               /* table-backend files only. 0 (default): the compiled lookup; 1: run the file's
+                                      ONNX graph (the same lookup) through ONNX Runtime instead, for parity checks */
 } surrogate_options;
 
 void surrogate_options_init(surrogate_options *options);
@@ -132,6 +139,15 @@ surrogate_model *surrogate_open(const char *model_path, const surrogate_options 
 /* What the handle runs with: intra-op threads (0: ONNX Runtime's choice; -1: the global pool), CUDA or not. */
 int surrogate_threads(const surrogate_model *model);
 int surrogate_uses_cuda(const surrogate_model *model);
+
+/*
+ * "table" for a table-backend file (metadata 'fpv_table': the model takes Z and C and every run call evaluates the
+ * compiled lookup of surrogate_table.h, unless surrogate_options.table_graph runs its ONNX graph), "network"
+ * otherwise (and for NULL). The lookup is computed in double from the float32 (checked, clipped) inputs: float32
+ * outputs are those values rounded, float64 outputs (surrogate_run_double, _fields, float64 arrays) the doubles.
+ * It runs on the calling thread (n_threads and the CUDA option concern the network only).
+ */
+const char *surrogate_backend(const surrogate_model *model);
 
 /* Free everything the model holds; NULL is fine. */
 void surrogate_destroy(surrogate_model *model);
@@ -194,12 +210,15 @@ int surrogate_get_counters(const surrogate_model *model, surrogate_counters *cou
 void surrogate_reset_counters(surrogate_model *model);
 
 /*
- * Manifold bounds (metadata 'manifold', written by `surrogate export` from the training rows): for bins of one
- * input (e.g. Z), the range of each other input seen in training (e.g. C_min(Z)..C_max(Z), the chi range per Z).
- * A cell inside the box but outside these is off the manifold: counted, clipped to them under CLIP, refused
- * under ERROR. surrogate_manifold_along is the binned input's index, or -1 when the model has no manifold bounds.
- * surrogate_manifold_range gives input INDEX's range at the value ALONG of the binned input (its box range when
- * the input is the binned one or has no bounds); non-zero without manifold data.
+ * Manifold bounds (metadata 'manifold'): the range of each other input as a function of one input (e.g. Z):
+ * C_min(Z)..C_max(Z), the chi range in Z. Two forms (surrogate_manifold.h): "bins" (`surrogate export` from the
+ * training rows: a range per bin of Z, compared in float32) and "linear" (a [lo, hi] per node of Z, interpolated
+ * linearly in double between nodes, compared with a slack of 1e-6 of the input's box range; table files).
+ * A cell inside the box but outside these is off the manifold: counted, clipped onto them under CLIP, refused
+ * under ERROR. surrogate_manifold_along is the along input's index, or -1 when the model has no manifold bounds.
+ * surrogate_manifold_range gives input INDEX's range at the value ALONG (taken as float32, as a cell's input) of
+ * the along input (its box range when the input is the along one or has no bounds); SURROGATE_ERR_ARGUMENT
+ * without manifold data or for a NaN ALONG.
  */
 int surrogate_manifold_along(const surrogate_model *model);
 int surrogate_manifold_range(const surrogate_model *model, int index, double along, double *lo, double *hi);

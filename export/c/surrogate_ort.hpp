@@ -5,7 +5,7 @@
 //
 // Move-only: one handle owns one ONNX Runtime session; run may be called from several threads at once (see
 // surrogate_ort.h). Solver-grade: Model(path, options) (surrogate_options), run on double arrays, run_fields on one
-// array per field, counters().
+// array per field, counters(); backend() says whether the file is a network or a table.
 #ifndef SURROGATE_ORT_HPP
 #define SURROGATE_ORT_HPP
 
@@ -108,6 +108,8 @@ public:
         const char *value = surrogate_metadata(handle_, key.c_str());
         return value ? value : "";
     }
+    // "table" for a table-backend file (compiled lookup, or its graph with options.table_graph), else "network".
+    std::string backend() const { return surrogate_backend(handle_); }
     std::int64_t out_of_range_cells() const { return surrogate_out_of_range_cells(handle_); }
     std::string message() const { return surrogate_message(handle_); }
     surrogate_model *handle() const noexcept { return handle_; }

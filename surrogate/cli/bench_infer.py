@@ -34,10 +34,14 @@ def _batches(text: str) -> list[int]:
               help="Seconds of timed calls per engine and batch size.")
 @click.option("--c-bench", type=click.Path(path_type=Path), default=None,
               help="Built C example (export/c) [default: found under export/c/build].")
+@click.option("--table-model", type=click.Path(path_type=Path), default=None,
+              help="Table-backend ONNX file (export.table_model) measured in the same run against the network: "
+                   "cells/s of both and table / network at every batch size.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Also write results as JSON.")
 def bench_infer(run_dir: Path | None, model: Path | None, table: Path | None, batch_sizes: str, threads: int,
-                min_time: float, c_bench: Path | None, json_path: Path | None) -> None:
-    """Inference throughput at batch sizes 1 .. 10^6 and model vs table memory, in one run."""
+                min_time: float, c_bench: Path | None, table_model: Path | None, json_path: Path | None) -> None:
+    """Inference throughput at batch sizes 1 .. 10^6 and model vs table memory, in one run (with --table-model,
+    the table backend against the network too)."""
     import tempfile
 
     from export.bench import run_benchmark
@@ -45,12 +49,15 @@ def bench_infer(run_dir: Path | None, model: Path | None, table: Path | None, ba
 
     if run_dir is None and model is None:
         raise UserError("give --run RUN_DIR, --model MODEL.onnx, or both")
+    if table_model is not None and not table_model.is_file():
+        raise UserError(f"--table-model {table_model}: no such file")
     if c_bench is not None and not c_bench.is_file():
         raise UserError(f"--c-bench {c_bench}: no such file (build the C example in export/c first)")
     batches = _batches(batch_sizes)
     with tempfile.TemporaryDirectory(prefix="bench-infer-") as scratch:
         report = run_benchmark(run_dir=run_dir, model=model, table=table, batches=batches, threads=threads,
-                               min_time=min_time, c_bench=c_bench, scratch=Path(scratch), echo=click.echo)
+                               min_time=min_time, c_bench=c_bench, scratch=Path(scratch), echo=click.echo,
+                               table_model=table_model)
     for line in report.lines():
         click.echo(line)
     if json_path is not None:

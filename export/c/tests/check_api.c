@@ -8,6 +8,12 @@
  *   check_api policy MODEL                   a policy per call, counters, manifold, warn printed once
  *   check_api open MODEL [DECODER]           status codes, thread options, global thread pool
  *   check_api cuda MODEL                     the CUDA execution provider: used, or refused with its status
+ *   check_api table MODEL CELLS OUT          a table-backend file on the float32 cells of the raw file CELLS
+ *                                            ([n][n_inputs]): writes OUT.compiled.f32 (the compiled lookup),
+ *                                            OUT.double.f64 (surrogate_run_double), OUT.graph.f32 (table_graph = 1)
+ *   check_api status MODEL                   open it: the status and the one-line message, the backend
+ *   check_api manifold MODEL Z C             the manifold at one cell (Z, C, other inputs mid-range): its bounds,
+ *                                            counted and clipped onto them; the pure streams; NaN refused
  */
 #include <math.h>
 #include <stdio.h>
@@ -288,6 +294,144 @@ static int mode_cuda(const char *path)
     return 0;
 }
 
+/* The whole raw file PATH as a malloc'd buffer of *N_BYTES. */
+static void *read_raw(const char *path, size_t *n_bytes)
+{
+    FILE *file = fopen(path, "rb");
+    long length = -1;
+    void *data = NULL;
+    if (file && fseek(file, 0, SEEK_END) == 0 && (length = ftell(file)) >= 0 && fseek(file, 0, SEEK_SET) == 0 &&
+        (data = malloc(length ? (size_t)length : 1)) && fread(data, 1, (size_t)length, file) != (size_t)length) {
+        free(data);
+        data = NULL;
+    }
+    if (file) fclose(file);
+    *n_bytes = data ? (size_t)length : 0;
+    return data;
+}
+
+/* N_BYTES of DATA into PREFIX.SUFFIX. */
+static int write_raw(const char *prefix, const char *suffix, const void *data, size_t n_bytes)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.%s", prefix, suffix);
+    FILE *file = fopen(path, "wb");
+    int ok = file && fwrite(data, 1, n_bytes, file) == n_bytes;
+    if (file) ok = fclose(file) == 0 && ok;
+    return ok ? 0 : -1;
+}
+
+static surrogate_model *open_table(const char *path, int table_graph)
+{
+    char error[1024];
+    surrogate_options options;
+    surrogate_options_init(&options);
+    options.n_threads = 1;
+    options.table_graph = table_graph;
+    surrogate_model *model = surrogate_open(path, &options, NULL, error, sizeof error);
+    if (!model) fprintf(stderr, "check_api: %s\n", error);
+    return model;
+}
+
+static int mode_table(const char *path, const char *cells_path, const char *out)
+{
+    surrogate_model *compiled = open_table(path, 0), *graph = open_table(path, 1);
+    CHECK(compiled && graph, "open failed");
+    const int n_in = surrogate_n_inputs(compiled), n_out = surrogate_n_outputs(compiled);
+    size_t n_bytes;
+    float *x = read_raw(cells_path, &n_bytes);
+    CHECK(x && n_bytes % (n_in * sizeof *x) == 0, "cannot read %s as float32 [n][%d]", cells_path, n_in);
+    const int64_t n = (int64_t)(n_bytes / (n_in * sizeof *x));
+    float *y = malloc((size_t)n * n_out * sizeof *y), *yg = malloc((size_t)n * n_out * sizeof *yg);
+    double *xd = malloc((size_t)n * n_in * sizeof *xd), *yd = malloc((size_t)n * n_out * sizeof *yd);
+    CHECK(y && yg && xd && yd, "out of memory");
+    for (int64_t k = 0; k < n * n_in; k++) xd[k] = x[k];
+    const int status = surrogate_run(compiled, n, x, y), graph_status = surrogate_run(graph, n, x, yg);
+    const int double_status = surrogate_run_double(compiled, n, xd, yd);
+    long long rounded_differ = 0;
+    for (int64_t k = 0; k < n * n_out; k++) rounded_differ += (float)yd[k] != y[k];
+    surrogate_counters counters;
+    surrogate_get_counters(compiled, &counters);
+    printf("backend=%s\ngraph_backend=%s\ncells=%lld\nstatus=%d\ngraph_status=%d\ndouble_status=%d\n",
+           surrogate_backend(compiled), surrogate_backend(graph), (long long)n, status, graph_status, double_status);
+    printf("message=%s\nout_of_range_cells=%lld\noff_manifold_cells=%lld\ndouble_rounded_differ=%lld\n",
+           surrogate_message(compiled), (long long)counters.out_of_range_cells,
+           (long long)counters.off_manifold_cells, rounded_differ);
+    CHECK(!write_raw(out, "compiled.f32", y, (size_t)n * n_out * sizeof *y) &&
+          !write_raw(out, "graph.f32", yg, (size_t)n * n_out * sizeof *yg) &&
+          !write_raw(out, "double.f64", yd, (size_t)n * n_out * sizeof *yd), "cannot write %s.*", out);
+    free(x), free(y), free(yg), free(xd), free(yd);
+    surrogate_destroy(compiled);
+    surrogate_destroy(graph);
+    return 0;
+}
+
+/* One cell: Z, C and the other inputs in the middle of their manifold range at Z; ROW[n_inputs]. */
+static void manifold_cell(surrogate_model *model, double z, double c, float *row)
+{
+    const int along = surrogate_manifold_along(model), ic = surrogate_input_index(model, "C");
+    for (int i = 0; i < surrogate_n_inputs(model); i++) {
+        double lo, hi;
+        surrogate_manifold_range(model, i, z, &lo, &hi);
+        row[i] = i == along ? (float)z : (i == ic ? (float)c : (float)(0.5 * (lo + hi)));
+    }
+}
+
+static int mode_manifold(const char *path, double z, double c)
+{
+    surrogate_model *model = open_clip(path, 1);
+    CHECK(model, "open failed");
+    const int n_in = surrogate_n_inputs(model), n_out = surrogate_n_outputs(model);
+    const int ic = surrogate_input_index(model, "C");
+    CHECK(surrogate_manifold_along(model) >= 0 && ic >= 0 && n_in <= 8 && n_out <= 64, "no manifold or no C");
+    double lo, hi, nan_lo = -7, nan_hi = -7;
+    surrogate_manifold_range(model, ic, z, &lo, &hi);
+    const int nan_status = surrogate_manifold_range(model, ic, NAN, &nan_lo, &nan_hi);
+    printf("backend=%s\nC_range=%.17g,%.17g\nnan_status=%d\nnan_untouched=%d\n", surrogate_backend(model), lo, hi,
+           nan_status, nan_lo == -7 && nan_hi == -7);
+    /* the cell as given (counted), the same clipped, and the cell on its bound: the clipped one lands there */
+    float x[8], bound[8], y[64], y_clip[64], y_bound[64];
+    manifold_cell(model, z, c, x);
+    manifold_cell(model, z, c > hi ? hi : (c < lo ? lo : c), bound);
+    surrogate_array in[8], out[64];
+    for (int i = 0; i < n_in; i++) in[i] = (surrogate_array){x + i, SURROGATE_FLOAT32, n_in};
+    for (int j = 0; j < n_out; j++) out[j] = (surrogate_array){y + j, SURROGATE_FLOAT32, n_out};
+    const int counted = surrogate_run_arrays(model, 1, in, out, SURROGATE_RANGE_COUNT);
+    const long long counted_cells = (long long)surrogate_out_of_range_cells(model);
+    const int clipped = surrogate_run(model, 1, x, y_clip);
+    printf("count_status=%d\ncounted_cells=%lld\nclip_status=%d\nclip_message=%s\n", counted, counted_cells,
+           clipped, surrogate_message(model));
+    const int on_bound = surrogate_run(model, 1, bound, y_bound);
+    printf("bound_status=%d\nbound_cells=%lld\nclipped_equals_bound=%d\nbound_C=%.9g\n", on_bound,
+           (long long)surrogate_out_of_range_cells(model), !memcmp(y_clip, y_bound, n_out * sizeof *y), bound[ic]);
+    /* the pure streams (Z = 0 and 1, C = 0) under the error policy: neither flagged */
+    float streams[16];
+    manifold_cell(model, 0.0, 0.0, streams);
+    manifold_cell(model, 1.0, 0.0, streams + n_in);
+    surrogate_reset_counters(model);
+    surrogate_set_range_policy(model, SURROGATE_RANGE_ERROR);
+    const int stream_status = surrogate_run(model, 2, streams, y);
+    surrogate_counters counters;
+    surrogate_get_counters(model, &counters);
+    printf("streams_status=%d\nstreams_message=%s\nstreams_flagged=%lld\n", stream_status,
+           surrogate_message(model), (long long)(counters.out_of_range_cells + counters.off_manifold_cells));
+    printf("streams_outputs=");
+    for (int k = 0; k < 2 * n_out; k++) printf("%s%.9g", k ? "," : "", y[k]);
+    printf("\n");
+    surrogate_destroy(model);
+    return 0;
+}
+
+static int mode_status(const char *path)
+{
+    char error[1024] = "";
+    int status = -1;
+    surrogate_model *model = surrogate_open(path, NULL, &status, error, sizeof error);
+    printf("open_status=%d\nopen_message=%s\nbackend=%s\n", status, error, surrogate_backend(model));
+    surrogate_destroy(model);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 5 && strcmp(argv[1], "threads") == 0) return mode_threads(argv[2], atoll(argv[3]), atoi(argv[4]));
@@ -295,6 +439,9 @@ int main(int argc, char **argv)
     if (argc >= 3 && strcmp(argv[1], "policy") == 0) return mode_policy(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "open") == 0) return mode_open(argv[2], argc >= 4 ? argv[3] : NULL);
     if (argc >= 3 && strcmp(argv[1], "cuda") == 0) return mode_cuda(argv[2]);
-    fprintf(stderr, "usage: check_api threads|arrays|policy|open|cuda MODEL ...\n");
+    if (argc >= 5 && strcmp(argv[1], "table") == 0) return mode_table(argv[2], argv[3], argv[4]);
+    if (argc >= 3 && strcmp(argv[1], "status") == 0) return mode_status(argv[2]);
+    if (argc >= 5 && strcmp(argv[1], "manifold") == 0) return mode_manifold(argv[2], atof(argv[3]), atof(argv[4]));
+    fprintf(stderr, "usage: check_api threads|arrays|policy|open|cuda|table|status|manifold MODEL ...\n");
     return 2;
 }
