@@ -40,7 +40,9 @@ class FlameSettings:
     omega_C (the source of C). ``variable_density = 1`` feeds the surrogate's ideal-gas density back
     (under-relaxed by ``rho_relax``); a model with an output ``rho`` gives that density (the table's own definition).
     ``steady_tolerance`` > 0 stops the run once T changes by at most that many kelvin over ``steady_interval``
-    steps (``n_steps`` is then the most it runs). The default inflow is over-ventilated: air 2 m/s over 22 mm
+    steps (``n_steps`` is then the most it runs). ``average_steps`` > 0 runs all ``n_steps`` and writes the cell
+    values averaged over the last ``average_steps`` steps to ``fields_mean.csv``, with the largest difference of
+    T between the means of the window's two halves (``mean_T_drift`` in timing.json). The default inflow is over-ventilated: air 2 m/s over 22 mm
     against fuel 0.5 m/s over 2 mm carries 44 times the fuel's volume, 1.3 times the stoichiometric need at equal
     densities. Schmidt number 1: rho D of Z and C is ``mu0`` (Code_Saturne's default
     scalar diffusivity), chi = 2 (mu0 / rho) |grad Z|^2. ``mu0`` defaults to a kinematic viscosity of
@@ -62,6 +64,7 @@ class FlameSettings:
     policy: str = "clip"
     steady_tolerance: float = 0.0
     steady_interval: int = 100
+    average_steps: int = 0
 
     def text(self) -> str:
         return "".join(f"{f.name} = {getattr(self, f.name)}\n" for f in fields(self))

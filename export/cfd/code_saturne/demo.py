@@ -1,10 +1,10 @@
 """``python -m export.cfd.code_saturne.demo``: the H2/air jet flame in Code_Saturne with the surrogate, end to end.
 
-1. the surrogate: an H2 flamelet model with outputs Y_k, T and omega_C (reused when OUT/h2_cfd.onnx exists;
-   else trained on demo/h2_flamelets.h5 when `make demo` left one, else on a small table built here);
+1. the surrogate of an H2 flamelet/progress-variable table ((Z, C) -> Y_k, T, rho, omega_C, heat_release; reused
+   when OUT/surrogate.onnx exists; built from demo/h2_flamelets.h5 when `make demo` left one);
 2. the C wrapper (export/c) built with CMake against the ONNX Runtime of export/c/fetch_onnxruntime.sh;
 3. the Code_Saturne case OUT/case (mesh, user routines, settings) run on one process;
-4. PNG maps of T and Y_OH (and of Z, C, chi, omega_C) from the cells' dump, and the share of the time step the
+4. PNG maps of T and Y_OH (and of Z, C, omega_C) from the cells' dump, and the share of the time step the
    surrogate takes; OUT/summary.json keeps the numbers.
 """
 
@@ -22,53 +22,32 @@ from surrogate.errors import UserError
 from .case import FlameSettings, assemble_case, build_wrapper, code_saturne, read_timing, run_case
 from .post import flame_summary, plot_fields, read_fields
 
-SPECIES = ("Y_H2", "Y_H", "Y_O", "Y_O2", "Y_OH", "Y_H2O", "Y_HO2", "Y_H2O2", "Y_N2")
-OUTPUTS = (*SPECIES, "T", "omega_C")
+def prepare_model(out: Path, epochs: int | None, echo: Callable[[str], None] = click.echo) -> Path:
+    """The surrogate of an H2 fpv table (inputs Z, C; outputs Y_k, T, rho, omega_C, heat_release), built in OUT
+    from demo/h2_flamelets.h5 when `make demo` left one, else from a default H2 flamelet table built here."""
+    from .compare import prepare_models
 
-
-def prepare_model(out: Path, epochs: int, echo: Callable[[str], None] = click.echo) -> Path:
-    """The H2 surrogate with outputs OUTPUTS, exported to OUT/h2_cfd.onnx (reused when present)."""
-    model = out / "h2_cfd.onnx"
-    if model.is_file():
-        echo(f"  reusing {model}")
-        return model
-    from cantera_tables.flamelet_table import SMALL_OPTIONS
-    from export.onnx_export import export_run
-    from surrogate import registry
-    from surrogate.config import TrainOptions
-    from surrogate.run import load_run
-    from surrogate.trainer import train
-
-    table = Path("demo") / "h2_flamelets.h5"
-    if table.is_file():
-        echo(f"  table: reusing {table} (from `make demo`)")
-    else:
-        table = out / "h2_flamelets_small.h5"
-        if not table.is_file():
-            echo(f"  table: building a small H2 flamelet table -> {table}")
-            generator, options = registry.configure("tables", "h2-flamelet", dict(SMALL_OPTIONS))
-            generator.build(table, **options)
-    run_dir = out / "run"
-    echo(f"  training {epochs} epochs on {', '.join(OUTPUTS)} -> {run_dir}")
-    train(TrainOptions(table=str(table), outputs=list(OUTPUTS), epochs=epochs), run_dir, resume=True)
-    exported = export_run(load_run(run_dir), model)
-    echo(f"  wrote {exported.path}")
-    return model
+    flamelets = Path("demo") / "h2_flamelets.h5"
+    if flamelets.is_file():
+        echo(f"  flamelet table: reusing {flamelets} (from `make demo`)")
+    return prepare_models(out, epochs, 64, flamelets if flamelets.is_file() else None, echo).surrogate
 
 
 @click.command()
 @click.option("-o", "--output", "out_dir", default="cfd-demo", show_default=True,
               type=click.Path(file_okay=False), help="Directory for the model, the case and the plots.")
 @click.option("--model", type=click.Path(dir_okay=False, exists=True),
-              help="Exported surrogate with inputs Z, C, chi and outputs T, Y_k, omega_C. [default: build one]")
-@click.option("--epochs", default=600, show_default=True, help="Training epochs when the model is built here.")
+              help="Exported model (a surrogate or a table backend) with inputs Z, C and outputs T, Y_k, omega_C. "
+                   "[default: build the surrogate of an H2 table]")
+@click.option("--epochs", type=int, default=None, help="Training epochs when the model is built here. "
+              "[default: the trainer's]")
 @click.option("--steps", default=400, show_default=True,
               help="Time steps of 1e-4 s (400: 40 ms, 2.7 passes of the 2 m/s jet over the 30 mm domain).")
 @click.option("--variable-density", is_flag=True,
               help="Two-way coupling: the flow's density is the surrogate's ideal-gas density.")
 @click.option("--rho-relax", default=0.5, show_default=True, help="Under-relaxation of the density update.")
 @click.option("--threads", default=1, show_default=True, help="ONNX Runtime threads.")
-def main(out_dir: str, model: str | None, epochs: int, steps: int, variable_density: bool, rho_relax: float,
+def main(out_dir: str, model: str | None, epochs: int | None, steps: int, variable_density: bool, rho_relax: float,
          threads: int) -> None:
     """Run the planar H2/air jet flame in Code_Saturne with the surrogate and plot T and Y_OH."""
     try:
@@ -80,7 +59,7 @@ def main(out_dir: str, model: str | None, epochs: int, steps: int, variable_dens
         raise SystemExit(2) from None
 
 
-def run_demo(out: Path, model: Path | None, epochs: int, settings: FlameSettings) -> dict:
+def run_demo(out: Path, model: Path | None, epochs: int | None, settings: FlameSettings) -> dict:
     if code_saturne() is None:
         raise UserError("code_saturne is not installed: run export/cfd/code_saturne/install.sh "
                         "(apt-get install --no-install-recommends code-saturne)")
@@ -98,7 +77,7 @@ def run_demo(out: Path, model: Path | None, epochs: int, settings: FlameSettings
     coupling = "two-way (variable density)" if settings.variable_density else "one-way (constant density)"
     title = f"H2/air planar jet, Code_Saturne + surrogate, {coupling}, t = {settings.n_steps * settings.dt * 1e3:g} ms"
     plots = [plot_fields(columns, ["T", "Y_OH"], out / "flame_T_Y_OH.png", title),
-             plot_fields(columns, ["Z", "C", "chi", "omega_C"], out / "flame_Z_C_chi_omega.png", title)]
+             plot_fields(columns, ["Z", "C", "omega_C"], out / "flame_Z_C_omega.png", title)]
     summary = {"settings": asdict(settings), "timing": timing, "flame": flame_summary(columns),
                "result": str(result), "plots": [str(p) for p in plots]}
     write_json(out / "summary.json", summary)

@@ -1,8 +1,9 @@
 """Results of the jet flame: the cell dump (fields.csv) as grids, PNG maps of the fields, a one-paragraph summary.
 
 ``fields.csv`` holds one row per cell with its centre (x, y), the model inputs as the C wrapper received them
-(float32 values, 9 significant digits, exact) and the model outputs it returned, then rho_surrogate, the flow's
-density and velocity. The mesh is one structured layer, so cell centres form an nx-by-ny grid.
+(float32 values, 9 significant digits, exact) and the model outputs it returned, then rho_surrogate (the model's
+density), rho_flow (the flow's) and the velocity; ``fields_mean.csv`` the same averaged over the run's last steps.
+The mesh is one structured layer, so cell centres form an nx-by-ny grid.
 """
 
 from __future__ import annotations
@@ -70,8 +71,7 @@ def flame_summary(columns: dict[str, np.ndarray]) -> dict[str, float]:
     k = int(np.argmax(t))
     summary = {"T_max": float(t.max()), "T_max_x": float(columns["x"][k]), "T_max_y": float(columns["y"][k]),
                "T_max_Z": float(columns["Z"][k]), "hot_cells": int(hot.sum()), "cells": int(len(t)),
-               "flame_length": float(columns["x"][hot].max()) if hot.any() else 0.0,
-               "chi_max": float(columns["chi"].max())}
+               "flame_length": float(columns["x"][hot].max()) if hot.any() else 0.0}
     if "Y_OH" in columns:
         summary["Y_OH_max"] = float(columns["Y_OH"].max())
     return summary

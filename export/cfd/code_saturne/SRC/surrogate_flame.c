@@ -51,6 +51,44 @@ static long long projected_total = 0;      /* cells whose transported C was move
 static int projected_max = 0;
 static double dT_last = -1;                /* max |T change| over the last steady_interval steps (-1: none yet) */
 static int steady = 0;
+/* time averages of the dumped cell values over the last average_steps steps, in two halves (first, second) */
+static double *mean_sum[2] = {NULL, NULL};
+static int mean_count[2] = {0, 0};
+
+/* The values of cell K written to the dump after x, y: inputs, outputs, rho_surrogate, rho_flow, u, v. */
+static int dump_width(void) { return n_in + n_out + 4; }
+
+static void dump_values(cs_lnum_t k, double *row)
+{
+    const cs_real_3_t *u = (const cs_real_3_t *)CS_F_(vel)->val;
+    int i = 0;
+    for (int j = 0; j < n_in; j++) row[i++] = in_buffer[(size_t)k * n_in + j];
+    for (int j = 0; j < n_out; j++) row[i++] = out_buffer[(size_t)k * n_out + j];
+    row[i++] = rho_surrogate->val[k];
+    row[i++] = CS_F_(rho)->val[k];
+    row[i++] = u[k][0];
+    row[i++] = u[k][1];
+}
+
+/* Add this step's cell values to the half of the averaging window it falls in. */
+static void accumulate_means(void)
+{
+    const int first = settings.n_steps - settings.average_steps, step = cs_glob_time_step->nt_cur;
+    if (settings.average_steps <= 0 || step <= first) return;
+    const int half = step > first + settings.average_steps / 2;
+    const cs_lnum_t n_cells = cs_glob_mesh->n_cells;
+    const int width = dump_width();
+    if (mean_sum[half] == NULL) {
+        BFT_MALLOC(mean_sum[half], (size_t)n_cells * width, double);
+        for (size_t i = 0; i < (size_t)n_cells * width; i++) mean_sum[half][i] = 0;
+    }
+    double row[2 * MAX_OUTPUTS + 4];
+    for (cs_lnum_t k = 0; k < n_cells; k++) {
+        dump_values(k, row);
+        for (int i = 0; i < width; i++) mean_sum[half][(size_t)k * width + i] += row[i];
+    }
+    mean_count[half]++;
+}
 
 /* timers [s]: the wrapper's surrogate_run, the whole update (gradient, packing, run, unpacking), whole steps */
 static double t_run = 0, t_update = 0, t_steps = 0, t_last_end = -1;
@@ -58,13 +96,6 @@ static double t_run_step = 0, t_update_step = 0;
 static int n_timed_steps = 0, n_updates = 0;
 static long long out_of_range_total = 0;
 static int out_of_range_max = 0;
-
-/* "table" for a table-backend file (metadata fpv_table: the wrapper looks the table up compiled), else
-   "network". */
-static const char *backend_name(void)
-{
-    return surrogate_metadata(model, "fpv_table") ? "table" : "network";
-}
 
 static double now(void)
 {
@@ -104,7 +135,7 @@ static void read_settings(void)
         .model = "model.onnx", .dump = "fields.csv", .timing = "timing.json", .policy = "clip",
         .n_threads = 1, .n_steps = 300, .dt = 1e-4, .u_fuel = 0.5, .u_air = 2.0, .slot_half_width = 1e-3,
         .rho0 = 1.18, .mu0 = 1e-4 * 1.18, .pressure = 101325.0, .c_init = 0.8,
-        .variable_density = 0, .rho_relax = 1.0, .steady_tolerance = 0.0, .steady_interval = 100,
+        .variable_density = 0, .rho_relax = 1.0, .steady_tolerance = 0.0, .steady_interval = 100, .average_steps = 0,
     };
     FILE *f = fopen(CONFIG_FILE, "r");
     if (!f)
@@ -139,6 +170,7 @@ static void read_settings(void)
         else if (!strcmp(key, "rho_relax")) s.rho_relax = parse_number(key, value);
         else if (!strcmp(key, "steady_tolerance")) s.steady_tolerance = parse_number(key, value);
         else if (!strcmp(key, "steady_interval")) s.steady_interval = (int)parse_number(key, value);
+        else if (!strcmp(key, "average_steps")) s.average_steps = (int)parse_number(key, value);
         else
             bft_error(__FILE__, __LINE__, 0, "%s line %d: unknown key '%s'", CONFIG_FILE, number, key);
     }
@@ -146,9 +178,10 @@ static void read_settings(void)
     if (surrogate_parse_range_policy(s.policy) < 0)
         bft_error(__FILE__, __LINE__, 0, "%s: policy must be clip, warn or error, got '%s'", CONFIG_FILE, s.policy);
     if (s.n_steps < 1 || s.dt <= 0 || s.rho0 <= 0 || s.mu0 <= 0 || s.rho_relax <= 0 ||
-        s.rho_relax > 1 || s.steady_tolerance < 0 || s.steady_interval < 1)
+        s.rho_relax > 1 || s.steady_tolerance < 0 || s.steady_interval < 1 || s.average_steps < 0 ||
+        s.average_steps > s.n_steps)
         bft_error(__FILE__, __LINE__, 0, "%s: n_steps >= 1, dt, rho0, mu0 > 0, 0 < rho_relax <= 1, "
-                  "steady_tolerance >= 0 and steady_interval >= 1 expected", CONFIG_FILE);
+                  "steady_tolerance >= 0, steady_interval >= 1 and 0 <= average_steps <= n_steps expected", CONFIG_FILE);
     settings = s;
     settings_read = 1;
 }
@@ -227,7 +260,7 @@ void surrogate_flame_define_fields(void)
     rho_surrogate = cell_field("rho_surrogate");
     bft_printf("\nsurrogate: %s (%s backend), %d inputs, %d outputs, ONNX Runtime %s, policy %s, %d thread(s), "
                "%s density, density %s%s%s\n",
-               s->model, backend_name(), n_in, n_out, surrogate_runtime_version(), s->policy,
+               s->model, surrogate_backend(model), n_in, n_out, surrogate_runtime_version(), s->policy,
                s->n_threads, s->variable_density ? "variable" : "constant",
                rho_index >= 0 ? "from the model's output rho" : "of the ideal gas at the model's T and Y_k",
                bounded_c ? ", C kept on C_min(Z)..C_max(Z)" : "",
@@ -361,12 +394,18 @@ static void check_steadiness(void)
     const cs_real_t *t = output_field[t_index]->val;
     if (t_previous != NULL) {
         double change = 0;
-        for (cs_lnum_t k = 0; k < n_cells; k++) change = fmax(change, fabs(t[k] - t_previous[k]));
+        cs_lnum_t where = 0;
+        for (cs_lnum_t k = 0; k < n_cells; k++)
+            if (fabs(t[k] - t_previous[k]) > change) {
+                change = fabs(t[k] - t_previous[k]);
+                where = k;
+            }
         dT_last = change;
-        bft_printf("surrogate: step %d, max |T change| over %d steps %.3g K\n", ts->nt_cur,
-                   settings.steady_interval, change);
-        if (change <= settings.steady_tolerance) {
-            steady = 1;
+        const cs_real_t *xyz = cs_glob_mesh_quantities->cell_cen;
+        bft_printf("surrogate: step %d, max |T change| over %d steps %.3g K at x = %.3g mm, y = %.3g mm\n",
+                   ts->nt_cur, settings.steady_interval, change, 1e3 * xyz[3 * where], 1e3 * xyz[3 * where + 1]);
+        steady = change <= settings.steady_tolerance;
+        if (steady && settings.average_steps == 0) {
             cs_time_step_define_nt_max(ts->nt_cur);
         }
     } else {
@@ -378,6 +417,7 @@ static void check_steadiness(void)
 void surrogate_flame_end_step(void)
 {
     check_steadiness();
+    accumulate_means();
     const double t = now();
     /* the first step also pays for set-up (model load, first ONNX Runtime call): left out of the share */
     if (t_last_end >= 0 && cs_glob_time_step->nt_cur > cs_glob_time_step->nt_prev + 1) {
@@ -390,24 +430,42 @@ void surrogate_flame_end_step(void)
     t_last_end = t;
 }
 
-static void write_dump(const char *path)
+/* The cell values as CSV: the last step's (MEAN NULL), or the means of both halves of the averaging window. */
+static void write_dump(const char *path, int mean)
 {
     const cs_lnum_t n_cells = cs_glob_mesh->n_cells;
     const cs_real_t *xyz = cs_glob_mesh_quantities->cell_cen;
-    const cs_real_3_t *u = (const cs_real_3_t *)CS_F_(vel)->val;
+    const int width = dump_width(), count = mean_count[0] + mean_count[1];
     FILE *f = fopen(path, "w");
     if (!f) bft_error(__FILE__, __LINE__, errno, "cannot write %s", path);
     fprintf(f, "x,y");
     for (int i = 0; i < n_in; i++) fprintf(f, ",%s", surrogate_input_name(model, i));
     for (int j = 0; j < n_out; j++) fprintf(f, ",%s", surrogate_output_name(model, j));
-    fprintf(f, ",rho_surrogate,rho,u,v\n");
+    fprintf(f, ",rho_surrogate,rho_flow,u,v\n");
+    double row[2 * MAX_OUTPUTS + 4];
     for (cs_lnum_t k = 0; k < n_cells; k++) {
+        if (mean)
+            for (int i = 0; i < width; i++)
+                row[i] = (mean_sum[0][(size_t)k * width + i] + mean_sum[1][(size_t)k * width + i]) / count;
+        else
+            dump_values(k, row);
         fprintf(f, "%.9g,%.9g", xyz[3 * k], xyz[3 * k + 1]);
-        for (int i = 0; i < n_in; i++) fprintf(f, ",%.9g", in_buffer[(size_t)k * n_in + i]);
-        for (int j = 0; j < n_out; j++) fprintf(f, ",%.9g", out_buffer[(size_t)k * n_out + j]);
-        fprintf(f, ",%.9g,%.9g,%.9g,%.9g\n", rho_surrogate->val[k], CS_F_(rho)->val[k], u[k][0], u[k][1]);
+        for (int i = 0; i < width; i++) fprintf(f, ",%.9g", row[i]);
+        fprintf(f, "\n");
     }
     if (fclose(f) != 0) bft_error(__FILE__, __LINE__, errno, "cannot write %s", path);
+}
+
+/* Largest |mean of the first half - mean of the second half| of T over the cells (-1 without averages). */
+static double mean_T_drift(void)
+{
+    if (mean_count[0] == 0 || mean_count[1] == 0 || t_index < 0) return -1;
+    const int width = dump_width(), column = n_in + t_index;
+    double drift = 0;
+    for (cs_lnum_t k = 0; k < cs_glob_mesh->n_cells; k++)
+        drift = fmax(drift, fabs(mean_sum[0][(size_t)k * width + column] / mean_count[0] -
+                                 mean_sum[1][(size_t)k * width + column] / mean_count[1]));
+    return drift;
 }
 
 static void write_timing(const char *path)
@@ -419,10 +477,12 @@ static void write_timing(const char *path)
                " \"out_of_range_cells_total\": %lld, \"out_of_range_cells_max_per_step\": %d,\n"
                " \"projected_cells_total\": %lld, \"projected_cells_max_per_step\": %d,\n"
                " \"steady\": %d, \"steady_interval\": %d, \"max_dT_last_interval\": %.9g, \"backend\": \"%s\",\n"
+               " \"average_steps\": %d, \"mean_T_drift\": %.9g,\n"
                " \"variable_density\": %d, \"onnxruntime\": \"%s\"}\n",
             (long)cs_glob_mesh->n_cells, cs_glob_time_step->nt_cur, n_timed_steps, n_updates, settings.n_threads,
             t_steps, t_run, t_update, out_of_range_total, out_of_range_max, projected_total, projected_max, steady,
-            settings.steady_interval, dT_last, backend_name(), settings.variable_density,
+            settings.steady_interval, dT_last, surrogate_backend(model), settings.average_steps, mean_T_drift(),
+            settings.variable_density,
             surrogate_runtime_version());
     if (fclose(f) != 0) bft_error(__FILE__, __LINE__, errno, "cannot write %s", path);
 }
@@ -433,7 +493,8 @@ void surrogate_flame_finalize(void)
     if (cs_glob_n_ranks > 1 && cs_glob_rank_id > 0) {
         /* each rank would overwrite rank 0's files: this case writes them from a single-rank run */
     } else if (n_updates > 0) {
-        if (settings.dump[0]) write_dump(settings.dump);
+        if (settings.dump[0]) write_dump(settings.dump, 0);
+        if (settings.dump[0] && mean_count[0] > 0 && mean_count[1] > 0) write_dump("fields_mean.csv", 1);
         write_timing(settings.timing);
     }
     if (t_steps > 0)
@@ -448,4 +509,6 @@ void surrogate_flame_finalize(void)
     BFT_FREE(c_lower);
     BFT_FREE(c_upper);
     BFT_FREE(t_previous);
+    BFT_FREE(mean_sum[0]);
+    BFT_FREE(mean_sum[1]);
 }

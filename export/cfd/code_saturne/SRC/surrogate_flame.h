@@ -35,6 +35,8 @@ typedef struct {
     double rho_relax;       /* under-relaxation of the density update (1: none) */
     double steady_tolerance; /* stop when T changes by at most this [K] over steady_interval steps (0: never) */
     int steady_interval;    /* steps between steadiness checks */
+    int average_steps;      /* > 0: run n_steps and average the cell values over the last average_steps steps
+                               (fields_mean.csv), for flames whose anchoring edge flickers periodically */
 } surrogate_flame_settings;
 
 /* The settings, read once from surrogate_flame.cfg in the run directory (key = value lines). */
