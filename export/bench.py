@@ -354,7 +354,7 @@ def backend_engines(table_model: Path, binary: Path | None, network: list[Engine
     info = read_model_file(table_model)[1]
     if "fpv_table" not in info.raw:
         raise UserError(f"--table-model {table_model}: not a table-backend file (no metadata 'fpv_table'; write one "
-                        "with export.table_model.export_table)")
+                        "from a flamelet or fpv table with `surrogate export TABLE.h5 -o TABLE.onnx`)")
     if binary is not None:
         engine = c_example_engine(binary, table_model, threads, min_time)
         return (Engine(f"table backend, C API compiled lookup ({_threads(threads)})", engine.measure),

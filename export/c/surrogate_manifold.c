@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "surrogate_json.h"
+#include "surrogate_segment.h"
 
 static int index_of(char **names, int n, const char *name)
 {
@@ -260,16 +261,9 @@ int sm_bin(const sm_manifold *m, float v)
 sm_position sm_locate(const sm_manifold *m, float v)
 {
     if (m->interpolation == SM_BINS) return (sm_position){sm_bin(m, v), 0.0};
-    const double *z = m->nodes;
-    const int last = m->n_bins; /* nodes z0 .. z_last */
-    const double x = (double)v < z[0] ? z[0] : ((double)v > z[last] ? z[last] : (double)v);
-    int lo = 0, hi = last - 1; /* the segment: the largest k <= last - 1 with z_k <= x */
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (z[mid] <= x) lo = mid;
-        else hi = mid - 1;
-    }
-    return (sm_position){lo, (x - z[lo]) / (z[lo + 1] - z[lo])};
+    sm_position p;
+    p.k = ss_segment(m->nodes, m->n_bins + 1, (double)v, &p.t);
+    return p;
 }
 
 void sm_range(const sm_manifold *m, sm_position p, int column, double *lo, double *hi)

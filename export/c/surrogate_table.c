@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "surrogate_json.h"
+#include "surrogate_segment.h"
 
 #define ST_MIN_SPAN 1e-12 /* a C range narrower than this (a pure stream) maps to Lambda = 0 */
 
@@ -209,31 +210,16 @@ void st_free(st_table *t)
     memset(t, 0, sizeof *t);
 }
 
-/* The segment of X on the increasing axis A[N] after clamping X to [A_0, A_(N-1)], and its fraction *T. Binary
-   search: the Z axis of a flamelet table is not uniform, so no grid-spacing shortcut. */
-static int segment(const double *a, int n, double x, double *t)
-{
-    x = x < a[0] ? a[0] : (x > a[n - 1] ? a[n - 1] : x);
-    int lo = 0, hi = n - 2; /* the largest i <= n - 2 with a_i <= x */
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (a[mid] <= x) lo = mid;
-        else hi = mid - 1;
-    }
-    *t = (x - a[lo]) / (a[lo + 1] - a[lo]);
-    return lo;
-}
-
 void st_lookup(const st_table *t, double z, double c, double *out)
 {
     double tz, tl;
-    const int i = segment(t->z, t->n_z, z, &tz);
+    const int i = ss_segment(t->z, t->n_z, z, &tz); /* binary search: the Z axis is not uniform */
     const double cmin = t->c_min[i] + tz * (t->c_min[i + 1] - t->c_min[i]);
     const double cmax = t->c_max[i] + tz * (t->c_max[i + 1] - t->c_max[i]);
     const double span = cmax - cmin;
     double lambda = span > ST_MIN_SPAN ? (c - cmin) / span : 0.0;
     lambda = lambda < 0 ? 0 : (lambda > 1 ? 1 : lambda);
-    const int j = segment(t->lambda, t->n_lambda, lambda, &tl);
+    const int j = ss_segment(t->lambda, t->n_lambda, lambda, &tl);
     const size_t n = (size_t)t->n_outputs, row = (size_t)t->n_lambda * n;
     const float *v00 = t->values + (size_t)i * row + (size_t)j * n; /* [i][j] */
     const float *v10 = v00 + row, *v01 = v00 + n, *v11 = v10 + n;   /* [i+1][j], [i][j+1], [i+1][j+1] */
