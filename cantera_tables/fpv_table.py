@@ -12,7 +12,9 @@ these rows represents exactly the table a solver would otherwise look up (same i
   least-strained flamelet, C = C_max(Z)): the source falls linearly to zero over the last Λ cell, so a
   transported C cannot run past the end of the table;
 - rows (inputs ``Z``, ``Lambda``): every node of the grid, plus ``samples_per_cell`` points drawn uniformly in
-  every (Z, Λ) cell with the bilinear values there, so the training rows cover the interpolant between nodes.
+  every (Z, Λ) cell with the bilinear values there, so the training rows cover the interpolant between nodes, plus
+  ``edge_samples_per_cell`` points drawn in every Z cell on the edge Λ = 1: a burning flame in a solver sits
+  there (C = C_max(Z), where ω_C drives it), so that is where a surrogate's error shows most.
 
 ``/structured`` holds the grid (Z, Lambda, C_min, C_max, outputs) in the source's layout; ``surrogate export``
 writes it as a table-backend ONNX file and wraps a network trained on the rows in the same (Z, C) → Λ front end
@@ -77,17 +79,19 @@ def bilinear(Z: np.ndarray, Lambda: np.ndarray, values: np.ndarray, z: np.ndarra
             + (1 - tz) * tl * values[i, j + 1] + tz * tl * values[i + 1, j + 1])
 
 
-def sample_rows(Z: np.ndarray, Lambda: np.ndarray, per_cell: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every node, then `per_cell` uniform points in every (Z, Λ) cell."""
+def sample_rows(Z: np.ndarray, Lambda: np.ndarray, per_cell: int, seed: int,
+                per_edge_cell: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Every node, then `per_cell` uniform points in every (Z, Λ) cell, then `per_edge_cell` points uniform in Z
+    on Λ = 1 in every Z cell."""
     nodes_z, nodes_l = (a.ravel() for a in np.meshgrid(Z, Lambda, indexing="ij"))
-    if per_cell == 0:
-        return nodes_z, nodes_l
     rng = np.random.default_rng(seed)
     i, j = (a.ravel() for a in np.meshgrid(np.arange(len(Z) - 1), np.arange(len(Lambda) - 1), indexing="ij"))
     i, j = np.repeat(i, per_cell), np.repeat(j, per_cell)
     z = Z[i] + rng.random(len(i)) * (Z[i + 1] - Z[i])
     lam = Lambda[j] + rng.random(len(j)) * (Lambda[j + 1] - Lambda[j])
-    return np.concatenate([nodes_z, z]), np.concatenate([nodes_l, lam])
+    k = np.repeat(np.arange(len(Z) - 1), per_edge_cell)
+    z_edge = Z[k] + rng.random(len(k)) * (Z[k + 1] - Z[k])
+    return np.concatenate([nodes_z, z, z_edge]), np.concatenate([nodes_l, lam, np.ones(len(k))])
 
 
 class FpvTable(TableGenerator):
@@ -101,6 +105,8 @@ class FpvTable(TableGenerator):
         Option("source", "", "flamelet table with a structured (Z, Lambda) group (h2-flamelet or "
                "counterflow-flamelet output of one pressure)"),
         Option("samples_per_cell", 2, "training rows drawn uniformly in every (Z, Lambda) cell, besides the nodes"),
+        Option("edge_samples_per_cell", 16, "training rows drawn uniformly in Z on Lambda = 1 (C = C_max(Z), where "
+               "burning cells sit) in every Z cell"),
         Option("seed", 0, "seed of the drawn rows"),
     )
 
@@ -109,8 +115,9 @@ class FpvTable(TableGenerator):
         """Write the consistent grid and its rows to `output` (a second or two: nothing to resume)."""
         started = time.perf_counter()
         opts = resolve_options(cls.options, options, f"table kind {KIND!r}")
-        if int(opts["samples_per_cell"]) < 0:
-            raise UserError(f"option samples_per_cell={opts['samples_per_cell']!r}: must be at least 0")
+        for name in ("samples_per_cell", "edge_samples_per_cell"):
+            if int(opts[name]) < 0:
+                raise UserError(f"option {name}={opts[name]!r}: must be at least 0")
         target = check_writable(output)
         source = read_source(opts["source"])
         index = {name: j for j, name in enumerate(source.names)}
@@ -124,7 +131,8 @@ class FpvTable(TableGenerator):
         raw = np.concatenate([state, np.stack([rho, omega, q], axis=-1)], axis=-1)
         values = consistent_grid(raw, names)
         C_min, C_max = _c_bounds(source.path)
-        z, lam = sample_rows(source.Z, source.Lambda, int(opts["samples_per_cell"]), int(opts["seed"]))
+        z, lam = sample_rows(source.Z, source.Lambda, int(opts["samples_per_cell"]), int(opts["seed"]),
+                             int(opts["edge_samples_per_cell"]))
         rows = bilinear(source.Z, source.Lambda, values, z, lam)
         units = _units(source.species)
         inputs = [Column("Z", z, "1", "mixture fraction (Bilger)"), Column("Lambda", lam, "1", LAMBDA_DESCRIPTION)]
