@@ -204,6 +204,8 @@ def test_compare_tabulates_the_relative_l2_error_on_a_pde_problem(tmp_path):
                                       "--model", "mlp", "--quiet", "-o", str(tmp_path / "cmp")])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0].split() == ["rel.", "L2", "uniform", "power"]
+    baseline = result.output.splitlines()[result.output.splitlines().index("trivial baselines:") + 2]
+    assert baseline.split() == ["u", "1.000e+00"]  # sin modes vanish at both ends: the interpolant is zero
     rows = (tmp_path / "cmp" / "compare.csv").read_text().splitlines()
     assert rows[0] == "output,uniform,power" and rows[1].startswith("u,")
     errors = [float(v) for v in rows[1].split(",")[1:]]
