@@ -11,7 +11,8 @@ and the verdict (``beats_baselines``), and :func:`report_lines` is what `surroga
 Row models (:func:`row_baselines`) are compared with the mean of the training targets and with what the surrogate
 replaces: the table's own structured lookup where it has one (:mod:`surrogate.lookup`), else piecewise-linear
 interpolation of the training rows (Delaunay, SciPy's ``LinearNDInterpolator``; the nearest training row outside
-their convex hull), tried up to :data:`INTERPOLATION_MAX_INPUTS` inputs.
+their convex hull), tried up to :data:`INTERPOLATION_MAX_INPUTS` inputs, on at most
+:data:`INTERPOLATION_MAX_ROWS` training rows.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from .metrics import HIGHER_IS_BETTER, headline_metric, metrics_table
 
 Scores = dict[str, dict[str, float]]  # {output: {metric: value}}, as a split of metrics.json
 INTERPOLATION_MAX_INPUTS = 4  # beyond, a Delaunay triangulation of the training rows is too costly to be trivial
-INTERPOLATION_MAX_ROWS = 50_000  # training rows triangulated (a seeded random subset of larger tables)
+# training rows triangulated per number of inputs (a seeded random subset of more): a few seconds each on one core
+INTERPOLATION_MAX_ROWS = {2: 200_000, 3: 50_000, 4: 10_000}
 
 
 @dataclass
@@ -155,12 +157,14 @@ def interpolate(x_train: np.ndarray, y_train: np.ndarray, x: np.ndarray, log: Se
                 seed: int = 0) -> np.ndarray:
     """Piecewise-linear interpolation of the training rows at x (the nearest training row outside their convex
     hull), in coordinates scaled to [0, 1] over the training range (after log10 where `log`), so that no input's
-    units dominate the triangulation; at most INTERPOLATION_MAX_ROWS training rows (a seeded random subset)."""
+    units dominate the triangulation; at most INTERPOLATION_MAX_ROWS training rows (a seeded random subset;
+    every row in 1-D)."""
     from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
     from scipy.spatial import QhullError
 
-    if len(x_train) > INTERPOLATION_MAX_ROWS:
-        keep = np.random.default_rng(seed).choice(len(x_train), INTERPOLATION_MAX_ROWS, replace=False)
+    most = INTERPOLATION_MAX_ROWS.get(x_train.shape[1], len(x_train))
+    if len(x_train) > most:
+        keep = np.random.default_rng(seed).choice(len(x_train), most, replace=False)
         x_train, y_train = x_train[keep], y_train[keep]
     log_mask = np.asarray(log, dtype=bool)
 
