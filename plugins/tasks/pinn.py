@@ -70,13 +70,15 @@ def field_errors(predicted: torch.Tensor, exact: torch.Tensor) -> dict[str, floa
 
 
 class Pinn(Task):
-    """u on a collocation problem; score and metric: relative L2 error against the exact solution."""
+    """u on a collocation problem; metric: relative L2 error against the exact solution on the test grid; score
+    (selection): the same error on validation points, or the validation loss."""
 
     description: ClassVar[str] = "physics-informed network on a collocation problem (PDE residual, boundary, " \
                                  "initial terms); relative L2 error"
     options: ClassVar[tuple[Option, ...]] = (
         Option("passes", 10, "passes over the interior points per epoch (one validation per epoch)"),
-        Option("grid_points", 10000, "points of the dense grid the relative L2 error is measured on"),
+        Option("grid_points", 10000, "points of the dense test grid the relative L2 error is reported on (and of "
+               "the random validation set select=error measures on)"),
         Option("select", "error", "what picks the best epoch: 'error' (relative L2 against the exact solution on "
                "a validation set of grid_points random points, not the test grid) or 'loss' (sum of the unweighted "
                "mean validation terms, which needs no exact solution)",
