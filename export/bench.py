@@ -29,6 +29,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from surrogate.lookup import table_lookup
+
 from .metadata import read_model_file
 from .runtime import CUDA_PROVIDER, Surrogate
 
@@ -320,30 +322,6 @@ class BenchReport:
         }
 
 
-def table_lookup(table: Path, input_names: Sequence[str],
-                 output_names: Sequence[str]) -> tuple[str, Callable[[np.ndarray], Any], int]:
-    """(engine name, lookup of cells with the model's input columns, bytes of the looked-up data): the table's
-    regular grid over exactly the model's inputs (a presumed-PDF table), else its (Z, Λ) flamelet grid for a
-    model with Z and C inputs. A UserError says why neither applies."""
-    from surrogate.errors import UserError
-
-    from .lookup import GridLookup, StructuredLookup
-
-    try:
-        grid = GridLookup(table, output_names)
-    except UserError:
-        grid = None
-    if grid is not None and sorted(grid.input_names) == sorted(input_names):
-        return (f"table lookup, SciPy RegularGridInterpolator ({', '.join(grid.input_names)})",
-                lambda x: grid(x, input_names), grid.nbytes)
-    if not {"Z", "C"} <= set(input_names):
-        raise UserError("the model has neither the table's grid inputs nor Z and C")
-    flamelets = StructuredLookup(table, output_names)
-    iz, ic = list(input_names).index("Z"), list(input_names).index("C")
-    return ("table lookup, SciPy RegularGridInterpolator (Z, Lambda)",
-            lambda x: flamelets(x[:, iz], x[:, ic]), flamelets.nbytes)
-
-
 def backend_engines(table_model: Path, binary: Path | None, network: list[Engine], cells: np.ndarray,
                     input_names: Sequence[str], threads: int, min_time: float) -> tuple[Engine, str]:
     """The table-backend file's engine, measured the way the network is: through the C wrapper (its compiled lookup)
@@ -424,7 +402,7 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
         notes.append("table lookup skipped: no table file (give --table)")
     else:
         try:
-            name, lookup, nbytes = table_lookup(table, info.input_names, info.output_names)
+            name, lookup, nbytes, _ = table_lookup(table, info.input_names, info.output_names)
         except UserError as exc:  # e.g. a table without a structured group: say so, bench the rest
             notes.append(f"table lookup skipped: {exc}")
         else:

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from .baselines import Baselines
+
 
 # ------------------------------------------------------------------------------------------------ tables
 @dataclass
@@ -305,7 +307,9 @@ class Task:
        which returns the named terms and the :class:`Batch` physics losses see;
     7. per epoch: ``batches("val", ...)`` for mean terms and ``score(means)``, a strategy-independent number,
        lower is better (selects the best epoch, drives early stopping);
-    8. at the end: ``final_metrics()`` ({split: {output: {metric: value}}}) and ``write_plots(...)``;
+    8. at the end: ``final_metrics()`` ({split: {output: {metric: value}}}) of the kept epoch (and of the last
+       one, when they differ), ``baselines(split)``: trivial predictions scored like the model on the split
+       its metrics are judged on (optional: a task without any reports none), and ``write_plots(...)``;
        ``state()`` (JSON) is saved with the run so ``assemble(network, state, config)`` rebuilds ``model``
        for inference and export; ``signature()`` describes the exported tensors (ONNX contract v2).
     """
@@ -353,6 +357,13 @@ class Task:
 
     def final_metrics(self) -> dict[str, dict[str, dict[str, float]]]:
         raise NotImplementedError
+
+    def baselines(self, split: str) -> Baselines:
+        """Trivial predictions (training mean, keep the initial state, ...) scored on `split` exactly as
+        ``final_metrics`` scores the model, so the trainer can say whether the model beats them."""
+        from .baselines import Baselines
+
+        return Baselines()
 
     def write_plots(self, metrics: Mapping[str, Any], plot_dir: Path) -> None:
         """Task-specific figures (parity, rollouts); the trainer draws training curves and weights itself."""
@@ -416,7 +427,8 @@ def contracts() -> dict[str, tuple[type, tuple[Method, ...]]]:
             ("statistics", ()), ("term_names", ()), ("batches", ("split", "batch_size", "generator")),
             ("loss_terms", ("forward", "batch")), ("score", ("means",)), ("final_metrics", ()), ("state", ()),
             ("config", ()), ("signature", ()),
-        )) + (Method("assemble", ("network", "state", "config")),)),
+        )) + (Method("baselines", ("split",), instance=True, optional=True),
+              Method("assemble", ("network", "state", "config")))),
     }
 
 

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .metrics import metrics_table
+from .baselines import Baselines, judge, row_baselines
 from .errors import RunError, TableError, UserError
-from .run import load_run
+from .metrics import metrics_table
+from .run import LoadedRun, load_run
 from .table import Table
 
 PREDICT_CHUNK = 65536
 
 
 def evaluate_run(run_dir: str | Path, table_path: str | Path | None = None,
-                 split: str = "test") -> tuple[dict[str, dict[str, float]], str]:
-    """({output: metrics}, label): the run's `split` of its training table, or every row of `table_path`."""
+                 split: str = "test") -> tuple[dict[str, dict[str, float]], str, dict[str, Any]]:
+    """({output: metrics}, label, verdict): the run's `split` of its training table, or every row of `table_path`;
+    the verdict (:func:`surrogate.baselines.judge`) sets the model beside the trivial baselines on the same rows."""
     run = load_run(run_dir)
     if run.config.get("dataset", "scattered") != "scattered":
         raise RunError(f"{run_dir}: trained by task {run.task!r} on a {run.config['dataset']} dataset; "
@@ -39,7 +42,24 @@ def evaluate_run(run_dir: str | Path, table_path: str | Path | None = None,
     x = table.check_finite(table.read_matrix(inputs)[rows], inputs, rows)
     y = table.check_finite(table.read_matrix(outputs)[rows], outputs, rows)
     pred = np.concatenate([run.predict(x[s:s + PREDICT_CHUNK]) for s in range(0, len(x), PREDICT_CHUNK)])
-    return metrics_table(y, pred, outputs), label
+    metrics = metrics_table(y, pred, outputs)
+    return metrics, label, judge(metrics, run_baselines(run, inputs, outputs, x, y), label)
+
+
+def run_baselines(run: LoadedRun, inputs: list[str], outputs: list[str], x: np.ndarray, y: np.ndarray) -> Baselines:
+    """The row baselines (:func:`surrogate.baselines.row_baselines`) at (x, y), from the training rows of the run's
+    own table, whose structured lookup is the one the surrogate replaces; skipped, with the reason, when that
+    table or the run's training rows are not there."""
+    try:
+        train = run.split_indices("train")
+        table = Table(run.table_path)
+    except (RunError, TableError) as exc:
+        return Baselines(skipped={"training mean, table lookup or interpolation": str(exc)})
+    x_train = table.read_matrix(inputs)[train]
+    y_train = table.read_matrix(outputs)[train]
+    log_inputs = [name for name in run.config.get("log_inputs") or () if name in inputs]
+    return row_baselines(x_train, y_train, x, y, inputs, outputs, log_inputs, run.table_path,
+                         int(run.config.get("trainer", {}).get("seed", 0)))
 
 
 def scored_columns(signature: dict) -> tuple[list[str], list[str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -40,3 +40,13 @@ def output_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 def metrics_table(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]) -> dict[str, dict[str, float]]:
     """{output: {r2, mse, mre, max_abs}} for (n, len(names)) arrays."""
     return {name: output_metrics(y_true[:, j], y_pred[:, j]) for j, name in enumerate(names)}
+
+
+HIGHER_IS_BETTER = ("r2",)
+
+
+def headline_metric(metrics: Mapping[str, Mapping[str, float]]) -> str:
+    """The metric a run is judged by: R² when the task reports it (rows), else the first metric the task
+    reports per output (a PINN's relative L2 error, a rollout's state MSE)."""
+    first = next(iter(metrics.values()))
+    return "r2" if "r2" in first else next(iter(first))

@@ -3,7 +3,9 @@ theirs, a weighting strategy combines them; the run directory is written by :mod
 
 Data lives on the training device (the task puts it there); batches are whatever the task draws (shuffled row
 indices, trajectory steps, collocation points), never a per-sample DataLoader. Every epoch writes a checkpoint
-(atomically) so a killed run resumes with ``--resume``; the best epoch by the task's validation score is kept.
+(atomically) so a killed run resumes with ``--resume``; the best epoch by the task's validation score (validation
+data only, never the test split) is kept, and metrics.json reports the last epoch's test metrics beside its own and
+the task's trivial baselines (:mod:`surrogate.baselines`).
 
 Two-stage optimization (``lbfgs_epochs``), as physics-informed networks are trained (e.g. MMPINN, arXiv
 2308.06672): after the main optimizer's epochs, full-batch L-BFGS epochs with a strong-Wolfe line search in the
@@ -76,7 +78,7 @@ def peak_rss_mb() -> float:
 @dataclass
 class TrainResult:
     run_dir: Path
-    metrics: dict[str, dict[str, dict[str, float]]]
+    metrics: dict[str, Any]  # {split: {output: {metric: value}}} of the kept epoch, and the entries of Trainer.judged
     history: list[dict[str, float]]
     best_epoch: int
     peak_rss_mb: float = math.nan
@@ -411,14 +413,29 @@ class Trainer:
             if stop:
                 break
         bar.close()
+        last_epoch = int(history[-1]["epoch"]) if history else state.epoch
+        kept_epoch = int(best["epoch"]) if best["state"] is not None else last_epoch
+        last = self.task.final_metrics() if kept_epoch != last_epoch else None  # before the kept state is loaded
         if best["state"] is not None:
             self.model.load_state_dict(best["state"])
-        metrics = self.task.final_metrics()
+        metrics: dict[str, Any] = self.task.final_metrics()
+        metrics.update(self.judged(metrics, last, kept_epoch, last_epoch))
         if main:
             self.directory.write_results(self.model.state_dict(), metrics)
             self.write_plots(history, metrics)
         self.processes.close()
         return TrainResult(self.directory.path, metrics, history, int(best["epoch"]), peak_rss_mb())
+
+    def judged(self, kept: dict[str, Any], last: dict[str, Any] | None, kept_epoch: int,
+               last_epoch: int) -> dict[str, Any]:
+        """What metrics.json holds beside the kept epoch's metrics: ``kept_epoch``, ``last_epoch`` (its number and
+        the metrics of the judged split, test or else train, at the end of training, which equal the kept ones when
+        the last epoch is kept), the task's trivial baselines on that split and whether the model beats them."""
+        from .baselines import judge
+
+        split = "test" if "test" in kept else "train"
+        return {"kept_epoch": kept_epoch, "last_epoch": {"epoch": last_epoch, split: (last or kept)[split]},
+                **judge(kept[split], self.task.baselines(split), split)}
 
     # --------------------------------------------------------------- persistence
     def save_checkpoint(self, state: TrainingState, generator: torch.Generator, best: dict, bad_epochs: int) -> None:

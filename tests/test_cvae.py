@@ -19,6 +19,7 @@ from plugins.tasks.cvae import ConditionalDecoder, kl_divergence
 from surrogate import registry
 from surrogate.cli.main import cli
 from surrogate.contracts import Batch, PhysicsContext
+from surrogate.evaluation import evaluate_run
 from surrogate.errors import PluginError
 from surrogate.scaling import InputScaler, OutputScaler
 from surrogate.table import Table
@@ -127,6 +128,14 @@ def test_cvae_trains_samples_and_exports_a_decoder_with_onnx_parity(table, tmp_p
     result = runner.invoke(cli, ["evaluate", str(run), "--split", "test"])  # lab columns, z = 0
     assert result.exit_code == 0, result.output
     assert "C_x" in result.output and "C_e1" not in result.output
+    baselines = metrics["baselines"]["scores"]
+    assert list(baselines) == ["mean training geometry", "z = 0 decoder"]
+    evaluated, _, _ = evaluate_run(run, None, "test")  # the exported decoder at z = 0 on the same rows
+    for name, scores in evaluated.items():
+        assert baselines["z = 0 decoder"][name]["mse"] == pytest.approx(scores["mse"], rel=1e-4)
+    # the mean molecule turned with each row's momentum frame: its bonds are the mean bonds, so it explains
+    # much of the lab coordinates, unlike a lab-frame mean (about 0 for randomly oriented molecules)
+    assert np.mean([scores["r2"] for scores in baselines["mean training geometry"].values()]) > 0.5
 
     momenta = tmp_path / "p.npy"
     np.save(momenta, Table(table).read_matrix(MOMENTA)[:4])

@@ -204,6 +204,8 @@ def test_compare_tabulates_the_relative_l2_error_on_a_pde_problem(tmp_path):
                                       "--model", "mlp", "--quiet", "-o", str(tmp_path / "cmp")])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0].split() == ["rel.", "L2", "uniform", "power"]
+    baseline = result.output.splitlines()[result.output.splitlines().index("trivial baselines:") + 2]
+    assert baseline.split() == ["u", "1.000e+00"]  # sin modes vanish at both ends: the interpolant is zero
     rows = (tmp_path / "cmp" / "compare.csv").read_text().splitlines()
     assert rows[0] == "output,uniform,power" and rows[1].startswith("u,")
     errors = [float(v) for v in rows[1].split(",")[1:]]
@@ -304,3 +306,48 @@ def test_hard_constraints_train_on_the_residual_alone_and_export_with_parity(tmp
     onnx_u = session.run(None, {"inputs": x})[0]
     assert np.allclose(onnx_u, load_run(tmp_path / "run").predict(x), atol=1e-5)
     assert abs(onnx_u[0, 0]) < 1e-6 and abs(onnx_u[-1, 0]) < 1e-5  # u(0) = u(1) = 0 exactly, in the ONNX graph too
+
+
+def test_the_kept_epoch_is_chosen_without_the_test_grid(tmp_path, monkeypatch):
+    """select=error measures on its own validation points: moving the exact solution on the test grid changes
+    the reported error, never the validation scores or the kept epoch."""
+    from plugins.tasks.pinn import Pinn
+
+    table = problem(tmp_path, "poisson-multiscale", k=2, points=64)
+    options = small_run(table, epochs=12, lr=3e-2)
+    honest = train(options, tmp_path / "honest", progress=False)
+    setup = Pinn.setup
+
+    def perturbed_test_grid(self, network, closure):
+        setup(self, network, closure)
+        self.exact = self.exact + 0.5 * torch.sin(7 * self.grid[:, :1])
+
+    monkeypatch.setattr(Pinn, "setup", perturbed_test_grid)
+    perturbed = train(options, tmp_path / "perturbed", progress=False)
+    assert [row["val_score"] for row in perturbed.history] == [row["val_score"] for row in honest.history]
+    assert perturbed.best_epoch == honest.best_epoch
+    assert perturbed.metrics["test"]["u"]["rel_l2"] != pytest.approx(honest.metrics["test"]["u"]["rel_l2"], rel=1e-3)
+    metrics = json.loads((tmp_path / "honest" / "metrics.json").read_text())
+    assert metrics["kept_epoch"] == honest.best_epoch and metrics["last_epoch"]["epoch"] == 12
+    if honest.best_epoch == 12:
+        assert metrics["last_epoch"]["test"] == metrics["test"]
+
+
+def test_boundary_interpolant_baseline_is_the_line_between_the_boundary_values(tmp_path):
+    """Sharp layer at x0 = 0.3: the data alone gives the line from u(0) to u(1); its relative L2 error on the test
+    grid, computed by hand, is the baseline the run reports, and a trained model is judged against it."""
+    table = problem(tmp_path, "sharp-layer", x0=0.3, width=0.1, points=64)
+    trainer = Trainer(small_run(table, epochs=1, task_options={"grid_points": 101}), tmp_path / "run", progress=False)
+    trainer.build()
+    x = np.linspace(0, 1, 101)
+    u = np.tanh((x - 0.3) / 0.1)
+    line = u[0] + (u[-1] - u[0]) * x
+    baselines = trainer.task.baselines("test")
+    assert list(baselines.scores) == ["interpolant of the boundary data"]
+    reported = baselines.scores["interpolant of the boundary data"]["u"]
+    assert reported["rel_l2"] == pytest.approx(np.linalg.norm(line - u) / np.linalg.norm(u), rel=1e-9)
+    assert reported["max_abs"] == pytest.approx(np.abs(line - u).max(), rel=1e-9)
+    result = trainer.fit()
+    verdict = result.metrics["baselines"]["headline"]["interpolant of the boundary data"]
+    assert verdict == {"model": result.metrics["test"]["u"]["rel_l2"], "baseline": reported["rel_l2"]}
+    assert result.metrics["beats_baselines"] == (verdict["model"] < verdict["baseline"])

@@ -63,13 +63,31 @@ def test_cli_training_lowers_rollout_error(run, kdv):
 
 def test_metrics_cover_state_energy_and_mass_over_both_halves(run):
     metrics = json.loads((run.path / "metrics.json").read_text())
-    assert set(metrics) == {"train", "val", "test"}
+    assert {"train", "val", "test", "kept_epoch", "last_epoch", "baselines", "beats_baselines"} == set(metrics)
     for name in ("u", "energy", "mass"):
         assert set(metrics["test"][name]) == {"mse", "mse_first_half", "mse_second_half", "max_abs", "diverged"}
         assert metrics["test"][name]["diverged"] == 0
     assert metrics["test"]["u"]["mse_second_half"] > metrics["test"]["u"]["mse_first_half"]  # errors grow
     assert (run.path / "plots" / "rollout.png").is_file() and (run.path / "plots" / "conserved.png").is_file()
     assert run.signature["inputs"][0]["shape"] == ["batch", 50] and run.signature["outputs"][0]["name"] == "rate"
+
+
+def test_trivial_rollouts_are_scored_on_the_test_trajectories_beside_the_model(run, kdv):
+    """Keeping u(0), the zero field and the spatial mean of u(0), by hand on the stored test trajectories; the
+    verdict compares the model's state MSE with each, and the last epoch's test metrics are kept beside."""
+    truth = open_dataset(kdv).read_field("u")[run.split_indices("test")]
+    metrics = json.loads((run.path / "metrics.json").read_text())
+    block = metrics["baselines"]
+    assert block["split"] == "test" and block["metric"] == "mse"
+    initial = truth[:, :1]
+    for name, guess in (("keep initial state", initial), ("zero field", 0 * initial),
+                        ("spatial mean", initial.mean(axis=2, keepdims=True))):
+        assert block["scores"][name]["u"]["mse"] == pytest.approx(np.mean((guess - truth)[:, 1:] ** 2), rel=1e-12)
+        assert block["headline"][name] == {"model": metrics["test"]["u"]["mse"],
+                                           "baseline": block["scores"][name]["u"]["mse"]}
+    best = min(block["scores"][name]["u"]["mse"] for name in block["scores"])
+    assert metrics["beats_baselines"] == (metrics["test"]["u"]["mse"] < best)
+    assert metrics["last_epoch"]["epoch"] == 40 and set(metrics["last_epoch"]["test"]) == {"u", "energy", "mass"}
 
 
 @pytest.mark.filterwarnings("ignore::export.runtime.OutOfRangeWarning")

@@ -145,8 +145,10 @@ def test_cli_streamed_run_trains_and_reports_metrics(blocked_table, tmp_path):
                                       "--stream-memory", "0.1", "--quiet"])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert set(metrics) == {"train", "val", "test"}
+    assert set(metrics) == {"train", "val", "test", "kept_epoch", "last_epoch", "baselines", "beats_baselines"}
     assert metrics["test"]["Y_H2"]["r2"] > 0.5
+    assert set(metrics["baselines"]["skipped"]) == {"training mean", "table lookup or interpolation"}
+    assert metrics["beats_baselines"] is None  # nothing to compare with in a streamed run
     assert (tmp_path / "run" / "plots" / "parity.png").is_file()
     evaluated = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "run")])  # the saved test rows
     assert evaluated.exit_code == 0, evaluated.output

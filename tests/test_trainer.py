@@ -40,8 +40,8 @@ def test_run_directory_holds_everything_needed_to_reuse_the_run(run):
 
 def test_metrics_cover_every_split_and_output(run):
     metrics = json.loads((run.run_dir / "metrics.json").read_text())
-    assert set(metrics) == {"train", "val", "test"}
-    for split in metrics.values():
+    assert set(metrics) == {"train", "val", "test", "kept_epoch", "last_epoch", "baselines", "beats_baselines"}
+    for split in (metrics[name] for name in ("train", "val", "test")):
         assert set(split) == {f"Y_{s}" for s in SPECIES}
         for values in split.values():
             assert set(values) == {"r2", "mse", "mre", "max_abs"}

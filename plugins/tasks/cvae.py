@@ -30,6 +30,7 @@ from torch import nn
 
 from plugins.coulomb.frame import from_frame, momentum_frame, to_frame
 from plugins.coulomb.judge import baselines, coverage, geometry_metrics
+from surrogate.baselines import Baselines
 from surrogate.contracts import Batch, DataStatistics, PhysicsContext, TaskSettings
 from surrogate.errors import UserError
 from surrogate.metrics import metrics_table
@@ -210,6 +211,24 @@ class CVAETask(Regression):
             some = rows[:self.coverage_rows]
             draws = np.stack([self.sample(some, generator) for _ in range(self.samples)])
             result[f"{split}, calibration ({self.samples} samples)"] = coverage(self.target_numpy[some], draws)
+        return result
+
+    @torch.no_grad()
+    def baselines(self, split: str) -> Baselines:
+        """The training mean of the targets in the frame the model predicts in, turned to lab columns with each
+        row's own frame (with frame ``momenta``: the mean training geometry, oriented as the momenta say), and
+        the deterministic decoder z = 0 (none for a model without latent: that is the model itself)."""
+        rows, index = self.index_splits[split], self.index[split]
+        frames = self.frames[index] if self.frames is not None else None
+        mean = self.y[self.index["train"]].mean(dim=0, keepdim=True).expand(len(rows), -1)
+        mean_lab = self.model.to_lab(mean, frames).double().cpu().numpy()
+        true = self.target_numpy[rows]
+        name = "mean training geometry" if self.frame == "momenta" else "training mean"
+        result = Baselines({name: metrics_table(true, mean_lab, self.target_names)})
+        if self.latent_dim:
+            result.scores["z = 0 decoder"] = metrics_table(true, self.sample(rows, None), self.target_names)
+        else:
+            result.skipped["z = 0 decoder"] = "the model has no latent (latent_dim 0): it is its own z = 0 decoder"
         return result
 
     def write_plots(self, metrics: Mapping[str, Any], plot_dir: Path) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from surrogate.baselines import Baselines, row_baselines
 from surrogate.closure import SoftmaxClosure
 from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
 from surrogate.data import TrainingData, split_groups, split_indices
@@ -163,6 +164,14 @@ class Regression(Task):
         self.predictions = {split: self.predict(rows) for split, rows in self.index_splits.items() if len(rows)}
         return {split: metrics_table(self.data.y[self.index_splits[split]], predicted, self.output_names)
                 for split, predicted in self.predictions.items()}
+
+    def baselines(self, split: str) -> Baselines:
+        """The training mean, and the table's structured lookup or else linear interpolation of the training
+        rows (:func:`surrogate.baselines.row_baselines`), on `split`'s rows in physical units."""
+        train, rows = self.index_splits["train"], self.index_splits[split]
+        return row_baselines(self.data.x[train], self.data.y[train], self.data.x[rows], self.data.y[rows],
+                             self.input_names, self.output_names, self.log_inputs, self.dataset.path,
+                             self.settings.seed)
 
     def write_plots(self, metrics: Mapping[str, Any], plot_dir: Path) -> None:
         from surrogate import plots

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from surrogate.baselines import Baselines
 from surrogate.closure import SoftmaxClosure
 from surrogate.contracts import DataStatistics, TaskSettings
 from surrogate.errors import UserError
@@ -178,6 +179,12 @@ class StreamedRegression(Regression):
         self.reader.close()
         self.plot_rows = (np.concatenate([k[0] for k in kept]), np.concatenate([k[1] for k in kept]))
         return {split: accumulator.table(self.output_names) for split, accumulator in sums.items()}
+
+    def baselines(self, split: str) -> Baselines:
+        """None: the training rows are never held together, as the interpolation would need; `surrogate evaluate`
+        scores the baselines when the run kept its training rows (splits.npz)."""
+        reason = "a streamed run holds no training rows in memory (see `surrogate evaluate`)"
+        return Baselines(skipped={"training mean": reason, "table lookup or interpolation": reason})
 
     def write_plots(self, metrics: Mapping[str, Any], plot_dir: Path) -> None:
         from surrogate import plots

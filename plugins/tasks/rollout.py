@@ -17,7 +17,9 @@ Splits: whole trajectories, drawn with --val-fraction/--test-fraction by the see
 --seed; --split-by random and group mean the same here). Evaluation: every trajectory of a split rolled out from its initial state with
 the training integrator and the physical model (what an ONNX user runs); state MSE, and the squared error of
 each conserved quantity the dataset declares (root attribute ``functionals``), over the whole horizon and
-its first and second half. The exported module is the physical vector field: state [batch, M] in, rate out.
+its first and second half, beside trivial rollouts (keep the initial state, zero, the spatial mean). The best
+epoch is the one of least loss on the validation trajectories. The exported module is the physical vector field:
+state [batch, M] in, rate out.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from torch import nn
 
 from plugins.pde_data.functionals import read_functionals
 from plugins.time_schemes import SCHEMES
+from surrogate.baselines import Baselines
 from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
 from surrogate.data import split_indices
 from surrogate.errors import UserError
@@ -188,6 +191,16 @@ class Rollout(Task):
         for name, functional in self.functionals.items():
             metrics[name] = horizon_metrics((functional(predicted, self.dx) - functional(truth, self.dx)) ** 2)
         return metrics
+
+    def baselines(self, split: str) -> Baselines:
+        """Trivial rollouts of the split's trajectories, scored on the state like the model's: keep the initial
+        state, the zero field, and the initial state's spatial mean (what a conservative PDE keeps) at all times."""
+        truth = self.u[self.trajectories[split]]
+        initial = truth[:, :1]
+        guesses = {"keep initial state": initial, "zero field": np.zeros_like(initial),
+                   "spatial mean": initial.mean(axis=2, keepdims=True)}
+        return Baselines({name: {self.field: horizon_metrics((np.broadcast_to(guess, truth.shape) - truth) ** 2)}
+                          for name, guess in guesses.items()})
 
     def write_plots(self, metrics: Mapping[str, Any], plot_dir: Path) -> None:
         from .rollout_plots import along_rollout, space_time

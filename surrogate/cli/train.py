@@ -227,7 +227,11 @@ def train(table: str, run_dir: str, weighting: str | None, weighting_option: tup
             guard = directory.removed_on_failure() if owner else contextlib.nullcontext()
         with guard:
             result = run_training(options, target, resume=resume, progress=not settings.get("quiet"))
+    from ..baselines import report_lines
+
     print_metrics(result.metrics, "test" if "test" in result.metrics else "train")
+    for line in report_lines(result.metrics):
+        click.echo(line)
     click.echo(f"run written to {target} (best epoch {result.best_epoch}); plots in {target / 'plots'}")
     click.echo(f"peak memory {result.peak_rss_mb:.0f} MB (resident, this process)")
 
@@ -238,11 +242,15 @@ def train(table: str, run_dir: str, weighting: str | None, weighting_option: tup
               help="Evaluate on every row of another table instead of the run's own splits.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
 def evaluate(run_dir: str, table_path: str | None, split: str) -> None:
-    """Per-output R², MSE, mean relative error and max error of a trained run."""
+    """Per-output R², MSE, mean relative error and max error of a trained run, beside its trivial baselines (the
+    training mean, and the table lookup or linear interpolation of the training rows) on the same rows."""
+    from ..baselines import report_lines
     from ..evaluation import evaluate_run
 
-    metrics, label = evaluate_run(run_dir, table_path, split)
+    metrics, label, verdict = evaluate_run(run_dir, table_path, split)
     print_metrics({label: metrics}, label)
+    for line in report_lines(verdict):
+        click.echo(line)
 
 
 @click.command()
