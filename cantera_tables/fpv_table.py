@@ -13,8 +13,9 @@ these rows represents exactly the table a solver would otherwise look up (same i
   transported C cannot run past the end of the table;
 - rows (inputs ``Z``, ``Lambda``): every node of the grid, plus ``samples_per_cell`` points drawn uniformly in
   every (Z, Λ) cell with the bilinear values there, so the training rows cover the interpolant between nodes, plus
-  ``edge_samples_per_cell`` points drawn in every Z cell on the edge Λ = 1: a burning flame in a solver sits
-  there (C = C_max(Z), where ω_C drives it), so that is where a surrogate's error shows most.
+  ``edge_samples_per_cell`` points per Z cell on the edge Λ = 1, half of them in every Z cell and half uniform
+  in Z over [0, 1]: a burning flame in a solver sits there (C = C_max(Z), where ω_C drives it), over the whole
+  range of Z of a jet, including the fuel-rich core where the Z nodes are sparse.
 
 ``/structured`` holds the grid (Z, Lambda, C_min, C_max, outputs) in the source's layout; ``surrogate export``
 writes it as a table-backend ONNX file and wraps a network trained on the rows in the same (Z, C) → Λ front end
@@ -81,17 +82,18 @@ def bilinear(Z: np.ndarray, Lambda: np.ndarray, values: np.ndarray, z: np.ndarra
 
 def sample_rows(Z: np.ndarray, Lambda: np.ndarray, per_cell: int, seed: int,
                 per_edge_cell: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Every node, then `per_cell` uniform points in every (Z, Λ) cell, then `per_edge_cell` points uniform in Z
-    on Λ = 1 in every Z cell."""
+    """Every node, then `per_cell` uniform points in every (Z, Λ) cell, then `per_edge_cell` points per Z cell on
+    Λ = 1: half in every Z cell, half uniform in Z over the whole axis."""
     nodes_z, nodes_l = (a.ravel() for a in np.meshgrid(Z, Lambda, indexing="ij"))
     rng = np.random.default_rng(seed)
     i, j = (a.ravel() for a in np.meshgrid(np.arange(len(Z) - 1), np.arange(len(Lambda) - 1), indexing="ij"))
     i, j = np.repeat(i, per_cell), np.repeat(j, per_cell)
     z = Z[i] + rng.random(len(i)) * (Z[i + 1] - Z[i])
     lam = Lambda[j] + rng.random(len(j)) * (Lambda[j + 1] - Lambda[j])
-    k = np.repeat(np.arange(len(Z) - 1), per_edge_cell)
-    z_edge = Z[k] + rng.random(len(k)) * (Z[k + 1] - Z[k])
-    return np.concatenate([nodes_z, z, z_edge]), np.concatenate([nodes_l, lam, np.ones(len(k))])
+    k = np.repeat(np.arange(len(Z) - 1), per_edge_cell // 2)
+    z_edge = np.concatenate([Z[k] + rng.random(len(k)) * (Z[k + 1] - Z[k]),
+                             rng.uniform(Z[0], Z[-1], (len(Z) - 1) * (per_edge_cell - per_edge_cell // 2))])
+    return np.concatenate([nodes_z, z, z_edge]), np.concatenate([nodes_l, lam, np.ones(len(z_edge))])
 
 
 class FpvTable(TableGenerator):
