@@ -53,11 +53,11 @@ class Metric:
 
     def value(self, data: Any, source: str) -> float | None:
         """This metric read from the parsed result file `data` (named `source` in errors); None for JSON null."""
-        value = lookup(data, self.path, source)
+        value = number_at(data, self.path, source)
         if value is not None and self.divide_by is not None:
-            divisor = lookup(data, self.divide_by, source)
-            value = None if not divisor else float(value) / float(divisor)
-        return None if value is None else float(value) * self.scale
+            divisor = number_at(data, self.divide_by, source)
+            value = None if not divisor else value / divisor
+        return None if value is None else value * self.scale
 
     def describe(self) -> str:
         text = ".".join(self.path) + (f" / {'.'.join(self.divide_by)}" if self.divide_by else "")
@@ -120,6 +120,15 @@ def lookup(data: Any, path: tuple[str, ...], source: str) -> Any:
             there = ", ".join(map(str, node)) if isinstance(node, dict) else type(node).__name__
             raise UserError(f"{source}: no {key!r} at {where} (there: {there[:300]})")
     return node
+
+
+def number_at(data: Any, path: tuple[str, ...], source: str) -> float | None:
+    """The number at `path` (None for JSON null); a one-line error when something else is there."""
+    value = lookup(data, path, source)
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return None if value is None else float(value)
+    there = f"keys {', '.join(map(str, value))[:300]}" if isinstance(value, dict) else type(value).__name__
+    raise UserError(f"{source}: {'.'.join(path)} is not a number ({there})")
 
 
 def suite_path(name: str, suites_dir: Path) -> Path:

@@ -60,7 +60,8 @@ def summarize(values: list[float | None]) -> dict[str, Any]:
 
 
 class SuiteRunner:
-    """Runs one resolved suite in a work folder and returns its results as a dict."""
+    """Runs one resolved suite and returns its results as a dict. Under `work`: ``tables/`` (shared by every
+    suite, so equal tables are built once) and ``NAME/TIER/RUN/seed-N/`` (run directory, bench report, log)."""
 
     def __init__(self, suite: Suite, work: Path, repo: Path, echo: Callable[[str], None]):
         self.suite, self.work, self.repo, self.echo = suite, work, repo, echo
@@ -93,7 +94,7 @@ class SuiteRunner:
 
     def seed(self, run: RunSpec, table: Path, seed: int) -> tuple[dict[str, float | None], float]:
         """One run at one seed: its metric values and wall time (training and bench commands, not the table)."""
-        directory = self.work / self.suite.tier / slug(run.label) / f"seed-{seed}"
+        directory = self.work / self.suite.name / self.suite.tier / slug(run.label) / f"seed-{seed}"
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         log, run_dir, report = directory / "log.txt", directory / "run", directory / "bench.json"

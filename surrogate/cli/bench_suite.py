@@ -45,7 +45,7 @@ def suite(names: tuple[str, ...], run_all: bool, quick: bool, results_dir: Path,
     for resolved in suites:
         click.secho(f"suite {resolved.name} ({tier} tier): {len(resolved.runs)} runs x {len(resolved.seeds)} seeds",
                     bold=True)
-        results = SuiteRunner(resolved, work_dir / resolved.name, Path.cwd(), click.echo).run()
+        results = SuiteRunner(resolved, work_dir, Path.cwd(), click.echo).run()
         path = results_file(results_dir, resolved.name, tier)
         write_json(path, results)
         click.echo(f"wrote {path} ({results['wall_s']:.0f} s)")
