@@ -55,7 +55,7 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
     rows = [[run["label"], *(cell(run["summary"][m["label"]], m.get("format") or spec) for m in metrics),
              cell(run["wall_s"], ".0f")] for run in results["runs"]]
     if results.get("transpose"):
-        return [list(column) for column in zip(header, *rows)]
+        return [list(column) for column in zip(["metric", *header[1:]], *rows)]
     return [header, *rows]
 
 
