@@ -64,7 +64,7 @@ def provenance(results: dict[str, Any], path: str) -> str:
     seeds = results["seeds"]
     tier = ("full tier" if results["tier"] == "full"
             else "**quick tier** (CI-sized tables and budgets, not the full benchmark)")
-    over = f"median (range) over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"seed {seeds[0]}"
+    over = f"median (range) over {len(seeds)} seeds" if len(seeds) > 1 else "one seed"
     versions = results.get("versions", {})
     libraries = ", ".join(f"{name} {versions[name]}" for name in ("thermo-surrogate", "torch", "cantera",
                                                                  "onnxruntime") if versions.get(name))
