@@ -78,3 +78,14 @@ gpu-check-ort-parts: $(STAMP)
 		--platform manylinux_2_28_x86_64 -d /tmp/ort-gpu-wheel "onnxruntime-gpu==$(ORT_GPU_VERSION)"
 	cd /tmp/ort-gpu-wheel && for w in *.whl; do split -b 58m "$$w" "$(CURDIR)/.gpu-parts/$$w.part-"; done
 	ls -la .gpu-parts
+
+# Every published number: each benchmark suite of benchmarks/suites/ run into benchmarks/results/ (full tier: hours on
+# a small machine), then README.md's tables rendered from the results files. benchmarks-quick: the CI-sized tiers.
+.PHONY: benchmarks benchmarks-quick
+benchmarks: $(STAMP)
+	$(BIN)/surrogate bench suite --all
+	$(BIN)/surrogate bench render
+
+benchmarks-quick: $(STAMP)
+	$(BIN)/surrogate bench suite --all --quick
+	$(BIN)/surrogate bench render

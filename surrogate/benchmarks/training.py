@@ -53,11 +53,27 @@ class TrainingBenchmark:
     def total_samples_per_s(self) -> float:
         return sum(job.samples_per_s for job in self.jobs)
 
+    @property
+    def key(self) -> str:
+        """``MODE/BATCH/JOBS``, e.g. ``in-memory/256/1``: the measurement's name in the JSON report."""
+        return f"{self.mode}/{self.batch_size}/{len(self.jobs)}"
+
+    @property
+    def ratio(self) -> float | None:
+        """Toolkit over DataLoader samples/s of a job alone (None with several jobs or no baseline)."""
+        first = self.jobs[0]
+        baseline = first.dataloader_samples_per_s
+        return first.samples_per_s / baseline if baseline and len(self.jobs) == 1 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "batch_size": self.batch_size, "steps": self.steps, "ratio": self.ratio,
+                "total_samples_per_s": self.total_samples_per_s, "jobs": [vars(job) for job in self.jobs]}
+
     def row(self) -> str:
         first = self.jobs[0]
         per_job = "/".join(f"{job.samples_per_s:.0f}" for job in self.jobs)
         baseline = first.dataloader_samples_per_s
-        ratio = f"{first.samples_per_s / baseline:.2f}x" if baseline and len(self.jobs) == 1 else "-"
+        ratio = "-" if self.ratio is None else f"{self.ratio:.2f}x"
         return (f"{self.mode:<12} {self.batch_size:>6} {len(self.jobs):>4} {first.threads:>7} {per_job:>21} "
                 f"{self.total_samples_per_s:>12.0f} {f'{baseline:.0f}' if baseline else '-':>11} {ratio:>7} "
                 f"{max(job.peak_rss_mb for job in self.jobs):>9.0f} {max(job.setup_s for job in self.jobs):>7.1f}")

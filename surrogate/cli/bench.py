@@ -13,9 +13,12 @@ BENCHMARKS = {
     "resample": ("surrogate.cli.bench_resample:bench_resample",
                  "A table of any size for scale tests, interpolated within the groups of another."),
     "gpu": ("surrogate.cli.bench_gpu:bench_gpu", "The GPU check: training, precision, kinds, inference, GPU tests."),
+    "suite": ("surrogate.cli.bench_suite:suite", "Run declared benchmark suites into results files."),
+    "render": ("surrogate.cli.bench_suite:render", "Render README tables from the suites' results files."),
 }
 
 
 @click.group(cls=LazyGroup, lazy_commands=BENCHMARKS)
 def bench() -> None:
-    """Benchmarks, each reporting ratios against a baseline measured in the same run."""
+    """Benchmarks, each reporting ratios against a baseline measured in the same run; the declared suites
+    behind every published number, and the tables rendered from their results."""

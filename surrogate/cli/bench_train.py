@@ -33,8 +33,10 @@ def int_list(text: str, flag: str) -> list[int]:
               help="Mixed precision of the toolkit loop (torch.autocast).")
 @click.option("--compile", "compile", type=click.Choice(["none", "default", "reduce-overhead"]), default="none",
               show_default=True, help="torch.compile the model in the toolkit loop (reduce-overhead: CUDA graphs).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the measurements as JSON, keyed MODE/BATCH/JOBS (e.g. in-memory/256/1).")
 def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, jobs: str, threads: int,
-                weighting: str, device: str, precision: str, compile: str) -> None:
+                weighting: str, device: str, precision: str, compile: str, json_path: str | None) -> None:
     """Samples/s of the toolkit trainer on TABLE (in memory, and streamed with --stream-memory) vs
     DataLoader(TensorDataset, shuffle=True), for each batch size and number of concurrent jobs; every job
     runs in a fresh process, so its peak memory is its own."""
@@ -55,3 +57,8 @@ def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, 
                for size in int_list(batch_sizes, "--batch-sizes") for count in int_list(jobs, "--jobs")
                for mode in modes]
     click.echo(render(table, results))
+    if json_path is not None:
+        from ..atomic import write_json
+
+        write_json(json_path, {"table": table, "measurements": {result.key: result.to_dict() for result in results}})
+        click.echo(f"wrote {json_path}")

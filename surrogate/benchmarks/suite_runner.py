@@ -1,0 +1,156 @@
+"""Run a benchmark suite through the command line, as a user would, and collect its results file.
+
+Every table build, training and ``surrogate bench`` command runs as ``python -m surrogate.cli.main ...`` in a
+fresh process (its own thread choice, its own peak memory, no state carried from one run to the next); its
+output goes to a ``log.txt`` beside the run. Tables are built once per kind and options and reused by later
+suites and reruns (generators are deterministic); runs are always trained afresh. The results file holds, per
+run and seed, every metric and the wall time, their median and range over the seeds, and the provenance
+(commit, versions, machine), and is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import UserError
+from .provenance import git_commit, machine, versions
+from .suite import RunSpec, Suite, TableSpec
+
+SURROGATE = (sys.executable, "-m", "surrogate.cli.main")
+NOT_CODE = ("README.md", "benchmarks/results")  # written by the suites and the renderer: not the measured code
+
+
+def cli_options(options: dict[str, Any]) -> list[str]:
+    """``{split-by: group, physics: [a, b], quiet: true}`` -> ``--split-by group --physics a --physics b --quiet``."""
+    args: list[str] = []
+    for key, value in options.items():
+        flag = f"--{key}"
+        if value is True:
+            args.append(flag)
+        elif value is False or value is None:
+            continue
+        elif isinstance(value, list):
+            for item in value:
+                args += [flag, str(item)]
+        else:
+            args += [flag, str(value)]
+    return args
+
+
+def slug(label: str) -> str:
+    """A folder name for a run label."""
+    return re.sub(r"[^A-Za-z0-9._=-]+", "-", label).strip("-")[:80] or "run"
+
+
+def summarize(values: list[float | None]) -> dict[str, Any]:
+    """Median and range of the defined values over the seeds (None where no seed gave one)."""
+    defined = [value for value in values if value is not None]
+    if not defined:
+        return {"median": None, "min": None, "max": None, "n": 0}
+    return {"median": statistics.median(defined), "min": min(defined), "max": max(defined), "n": len(defined)}
+
+
+class SuiteRunner:
+    """Runs one resolved suite and returns its results as a dict. Under `work`: ``tables/`` (shared by every
+    suite, so equal tables are built once) and ``NAME/TIER/RUN/seed-N/`` (run directory, bench report, log)."""
+
+    def __init__(self, suite: Suite, work: Path, repo: Path, echo: Callable[[str], None]):
+        self.suite, self.work, self.repo, self.echo = suite, work, repo, echo
+
+    def command(self, args: list[str], log: Path) -> None:
+        """Run ``surrogate ARGS``, appending its output to `log`; a failure is one line naming the log."""
+        shown = "surrogate " + " ".join(args)
+        with log.open("a") as handle:
+            handle.write(f"$ {shown}\n")
+            handle.flush()
+            done = subprocess.run([*SURROGATE, *args], stdout=handle, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, cwd=self.repo)
+        if done.returncode != 0:
+            lines = [line for line in log.read_text().splitlines() if line.strip()]
+            raise UserError(f"`{shown}` failed with exit code {done.returncode} ({lines[-1] if lines else 'no output'}"
+                            f"); full output in {log}")
+
+    def table(self, spec: TableSpec) -> tuple[Path, dict[str, Any]]:
+        """Build the table of `spec` unless an identical build exists; its path and a record for the results."""
+        path = self.work / "tables" / f"{spec.kind}-{spec.key()}.h5"
+        record: dict[str, Any] = {"kind": spec.kind, "options": spec.options, "reused": path.is_file()}
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.echo(f"building table {spec.name}: {spec.kind} -> {path}")
+            start = time.perf_counter()
+            self.command(["table", "build", spec.kind, "-o", str(path), *cli_options(spec.options)],
+                         path.with_suffix(".log"))
+            record["wall_s"] = round(time.perf_counter() - start, 2)
+        return path, record
+
+    def seed(self, run: RunSpec, table: Path, seed: int) -> tuple[dict[str, float | None], float]:
+        """One run at one seed: its metric values and wall time (training and bench commands, not the table)."""
+        directory = self.work / self.suite.name / self.suite.tier / slug(run.label) / f"seed-{seed}"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        log, run_dir, report = directory / "log.txt", directory / "run", directory / "bench.json"
+        start = time.perf_counter()
+        if run.train is not None:
+            self.command(["train", str(table), "-o", str(run_dir), "--seed", str(seed), "--quiet",
+                          *cli_options(run.train)], log)
+        if run.bench == "train":
+            self.command(["bench", "train", str(table), "--json", str(report), *cli_options(run.bench_options)], log)
+        elif run.bench == "infer":
+            self.command(["bench", "infer", "--run", str(run_dir), "--json", str(report),
+                          *cli_options(run.bench_options)], log)
+        wall = time.perf_counter() - start
+        source = report if run.bench else run_dir / "metrics.json"
+        data = json.loads(source.read_text())
+        return {metric.label: metric.value(data, str(source)) for metric in self.suite.metrics}, wall
+
+    def run(self) -> dict[str, Any]:
+        """Every run at every seed; the results file's content."""
+        suite = self.suite
+        started = datetime.now(timezone.utc)
+        code = git_commit(self.repo, exclude=NOT_CODE)
+        if code["dirty"]:
+            self.echo("warning: the working tree has uncommitted changes; the results name the commit they are on")
+        tables: dict[str, dict[str, Any]] = {}
+        paths: dict[str, Path] = {}
+        for run in suite.runs:
+            if run.table.name not in paths:
+                paths[run.table.name], tables[run.table.name] = self.table(run.table)
+        total, done = len(suite.runs) * len(suite.seeds), 0
+        rows = []
+        for run in suite.runs:
+            per_seed = {}
+            for seed in suite.seeds:
+                done += 1
+                self.echo(f"[{done}/{total}] {run.label}, seed {seed}")
+                values, wall = self.seed(run, paths[run.table.name], seed)
+                per_seed[str(seed)] = {"values": values, "wall_s": round(wall, 2)}
+                shown = ", ".join(f"{k} {v:.4g}" for k, v in list(values.items())[:4] if v is not None)
+                self.echo(f"    {wall:.1f} s: {shown}")
+            rows.append({
+                "label": run.label, "table": run.table.name, "train": run.train, "bench": run.bench,
+                "bench_options": run.bench_options, "seeds": per_seed,
+                "summary": {m.label: summarize([s["values"][m.label] for s in per_seed.values()])
+                            for m in suite.metrics},
+                "wall_s": summarize([s["wall_s"] for s in per_seed.values()]),
+            })
+        return {
+            "suite": suite.name, "tier": suite.tier, "title": suite.title, "description": suite.description,
+            "suite_file": str(suite.source.resolve().relative_to(self.repo.resolve()))
+            if suite.source.resolve().is_relative_to(self.repo.resolve()) else str(suite.source),
+            "suite_sha256": suite.source_sha256, "commit": code["commit"], "dirty": code["dirty"],
+            "started": started.isoformat(timespec="seconds"),
+            "wall_s": round((datetime.now(timezone.utc) - started).total_seconds(), 1),
+            "versions": versions(), "machine": machine(), "seeds": list(suite.seeds),
+            "format": suite.format, "transpose": suite.transpose,
+            "metrics": [{"label": m.label, "path": m.describe(), "format": m.format} for m in suite.metrics],
+            "tables": tables, "runs": rows,
+        }

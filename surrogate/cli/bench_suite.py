@@ -1,0 +1,82 @@
+"""``surrogate bench suite`` and ``surrogate bench render``: published numbers regenerated and rendered.
+
+A suite (``benchmarks/suites/NAME.yaml``) declares one published table; ``suite`` runs it through the command
+line and writes ``benchmarks/results/NAME.json`` (``NAME.quick.json`` for ``--quick``); ``render`` rewrites the
+marked tables of README.md from those files, or with ``--check`` says which ones differ.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+SUITES = Path("benchmarks/suites")
+RESULTS = Path("benchmarks/results")
+WORK = Path("benchmarks/work")
+
+
+@click.command("suite")
+@click.argument("names", nargs=-1)
+@click.option("--all", "run_all", is_flag=True, help="Every suite in --suites, in name order.")
+@click.option("--quick", is_flag=True, help="The quick tier: smaller tables, budgets and seeds (what CI runs).")
+@click.option("-o", "--output", "results_dir", default=str(RESULTS), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder of the results files.")
+@click.option("--suites", "suites_dir", default=str(SUITES), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder of the suite files (NAME.yaml).")
+@click.option("--work", "work_dir", default=str(WORK), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for tables (reused across runs), run directories and logs.")
+def suite(names: tuple[str, ...], run_all: bool, quick: bool, results_dir: Path, suites_dir: Path,
+          work_dir: Path) -> None:
+    """Run the benchmark suites NAMES (files in --suites) and write one results file each: per-seed values,
+    median and range, wall times, commit, library versions and machine."""
+    from ..atomic import write_json
+    from ..benchmarks.suite import load_suite, results_file, suite_names, suite_path
+    from ..benchmarks.suite_runner import SuiteRunner
+
+    if run_all == bool(names):
+        known = ", ".join(suite_names(suites_dir)) or "none"
+        raise click.UsageError(f"give suite names or --all (suites in {suites_dir}: {known})")
+    tier = "quick" if quick else "full"
+    suites = [load_suite(suite_path(name, suites_dir), tier)
+              for name in (suite_names(suites_dir) if run_all else names)]  # every file checked before any run
+    results_dir.mkdir(parents=True, exist_ok=True)
+    for resolved in suites:
+        click.secho(f"suite {resolved.name} ({tier} tier): {len(resolved.runs)} runs x {len(resolved.seeds)} seeds",
+                    bold=True)
+        results = SuiteRunner(resolved, work_dir, Path.cwd(), click.echo).run()
+        path = results_file(results_dir, resolved.name, tier)
+        write_json(path, results)
+        click.echo(f"wrote {path} ({results['wall_s']:.0f} s)")
+
+
+@click.command("render")
+@click.option("--document", default="README.md", show_default=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Markdown file with <!-- results:NAME --> ... <!-- /results:NAME --> blocks.")
+@click.option("--results", "results_dir", default=str(RESULTS), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder of the results files.")
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 naming the blocks that differ from their files.")
+def render(document: Path, results_dir: Path, check: bool) -> None:
+    """Render every marked table of DOCUMENT from its suite's results file."""
+    from ..atomic import atomic_path
+    from ..benchmarks.results_render import MARKER, render_document, stale_blocks
+    from ..errors import UserError
+
+    if not document.is_file():
+        raise UserError(f"{document}: no such file")
+    text = document.read_text()
+    names = [match["name"] for match in MARKER.finditer(text)]
+    if check:
+        stale = stale_blocks(text, results_dir, document.parent)
+        if stale:
+            click.echo(f"{document}: out of date with {results_dir}: {', '.join(stale)} "
+                       f"(run `surrogate bench render`)", err=True)
+            raise SystemExit(1)
+        click.echo(f"{document}: {len(names)} tables agree with their results files")
+        return
+    rendered = render_document(text, results_dir, document.parent)
+    if rendered != text:
+        with atomic_path(document) as tmp:
+            tmp.write_text(rendered)
+    click.echo(f"{document}: rendered {len(names)} tables ({', '.join(names) or 'none'})")

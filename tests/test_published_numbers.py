@@ -1,0 +1,137 @@
+"""Every number the README publishes comes from a results file written by a declared benchmark suite.
+
+The fast checks read the repository's README, suite files and results files; one slow check runs a tiny suite
+through the CLI end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from surrogate.benchmarks.results_render import MARKER, render_document, stale_blocks
+from surrogate.benchmarks.suite import load_suite, suite_names
+from surrogate.cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+SUITES = ROOT / "benchmarks" / "suites"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def marked_names() -> list[str]:
+    return [match["name"] for match in MARKER.finditer(README.read_text())]
+
+
+def test_every_marked_readme_table_equals_the_rendering_of_its_results_file():
+    assert marked_names(), "README.md has no rendered results tables"
+    assert stale_blocks(README.read_text(), RESULTS, ROOT) == []
+
+
+def test_every_declared_suite_is_published_in_the_readme():
+    assert set(suite_names(SUITES)) == set(marked_names())
+
+
+@pytest.mark.parametrize("path", sorted(RESULTS.glob("*.json")), ids=lambda path: path.name)
+def test_results_files_name_the_clean_commit_and_the_suite_that_wrote_them(path):
+    results = json.loads(path.read_text())
+    assert re.fullmatch(r"[0-9a-f]{40}", results["commit"] or "")
+    assert results["dirty"] is False
+    assert results["tier"] in ("full", "quick")
+    assert path.name == (f"{results['suite']}.json" if results["tier"] == "full" else f"{results['suite']}.quick.json")
+    assert (ROOT / results["suite_file"]).is_file()
+    assert results["versions"]["torch"] and results["machine"]["cpu"]
+    for run in results["runs"]:
+        assert sorted(run["seeds"], key=int) == [str(seed) for seed in results["seeds"]]
+        assert all(seed["wall_s"] > 0 for seed in run["seeds"].values())
+
+
+@pytest.mark.parametrize("name", suite_names(SUITES))
+def test_every_suite_file_resolves_in_both_tiers_and_its_quick_tier_is_smaller(name):
+    full, quick = (load_suite(SUITES / f"{name}.yaml", tier) for tier in ("full", "quick"))
+    assert quick.metrics == full.metrics
+    assert len(quick.seeds) * len(quick.runs) < len(full.seeds) * len(full.runs)
+
+
+def test_an_unknown_suite_is_a_one_line_error_naming_the_known_ones():
+    result = CliRunner().invoke(cli, ["bench", "suite", "no-such-suite", "--suites", str(SUITES)])
+    assert result.exit_code == 2
+    assert "unknown suite 'no-such-suite'" in result.output and "h2-default" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("text, message", [
+    ("title: [unclosed\n", "not valid YAML (line 2"),
+    ("title: t\ntables: {}\nruns: []\nmetrics: {a: b}\nseeds: [0]\n", "'tables' must map"),
+    ("title: t\ntables: {a: {kind: kdv}}\nruns: [{label: r, table: b}]\nmetrics: {m: x}\nseeds: [0]\n",
+     "'table' must be one of a"),
+    ("title: t\ntables: {a: {kind: kdv}}\nruns: [{label: r, table: a}]\nmetrics: {m: x}\nseeds: [0]\nspeed: 1\n",
+     "unknown key 'speed'"),
+])
+def test_a_broken_suite_file_is_a_one_line_error(tmp_path, text, message):
+    (tmp_path / "bad.yaml").write_text(text)
+    result = CliRunner().invoke(cli, ["bench", "suite", "bad", "--suites", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_render_check_names_a_table_edited_by_hand_and_render_restores_it(tmp_path):
+    name = marked_names()[0]
+    block = next(m for m in MARKER.finditer(README.read_text()) if m["name"] == name)
+    document = tmp_path / "doc.md"
+    results = tmp_path / "results"
+    shutil.copytree(RESULTS, results)
+    original = f"# Doc\n\n{block.group(0)}\n"
+    document.write_text(original.replace("|", "| 9.99999 |", 1) if "|" in original else original + "x")
+    runner = CliRunner()
+    check = runner.invoke(cli, ["bench", "render", "--document", str(document), "--results", str(results), "--check"])
+    assert check.exit_code == 1 and name in check.output
+    assert runner.invoke(cli, ["bench", "render", "--document", str(document), "--results", str(results)]).exit_code == 0
+    assert stale_blocks(document.read_text(), results, tmp_path) == []
+
+
+def test_a_marker_without_results_file_is_a_one_line_error(tmp_path):
+    document = tmp_path / "doc.md"
+    document.write_text("<!-- results:missing -->\n<!-- /results:missing -->\n")
+    result = CliRunner().invoke(cli, ["bench", "render", "--document", str(document), "--results", str(tmp_path)])
+    assert result.exit_code == 2 and "no results file for suite 'missing'" in result.output
+
+
+TINY_SUITE = """\
+title: tiny PINN
+tables:
+  k2: {kind: poisson-multiscale, options: {k: 2, points: 64}}
+runs:
+  - {label: uniform, table: k2, train: {model: mlp, epochs: 3, batch-size: 64, weighting: uniform}}
+metrics:
+  error %: {path: test.u.rel_l2, scale: 100}
+  error over itself: {ratio: [test.u.rel_l2, test.u.rel_l2]}
+seeds: [0, 1]
+quick: {seeds: [0]}
+"""
+
+
+@pytest.mark.slow
+def test_a_suite_runs_through_the_cli_into_a_results_file_with_median_and_range(tmp_path):
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "tiny.yaml").write_text(TINY_SUITE)
+    result = CliRunner().invoke(cli, ["bench", "suite", "tiny", "--suites", str(tmp_path / "suites"),
+                                      "-o", str(tmp_path / "results"), "--work", str(tmp_path / "work")])
+    assert result.exit_code == 0, result.output
+    results = json.loads((tmp_path / "results" / "tiny.json").read_text())
+    run = results["runs"][0]
+    errors = [run["seeds"][seed]["values"]["error %"] for seed in ("0", "1")]
+    summary = run["summary"]["error %"]
+    assert summary["min"] == min(errors) and summary["max"] == max(errors) and summary["n"] == 2
+    assert run["summary"]["error over itself"]["median"] == 1.0
+    assert results["tier"] == "full" and results["versions"]["torch"]
+    document = tmp_path / "doc.md"
+    document.write_text("<!-- results:tiny -->\n<!-- /results:tiny -->\n")
+    rendered = render_document(document.read_text(), tmp_path / "results", tmp_path)
+    assert f"{summary['median']:.4g} ({summary['min']:.4g}–{summary['max']:.4g})" in rendered
