@@ -37,18 +37,18 @@ gpu-setup:
 	touch $(STAMP)
 
 # The H2/air jet flame in Code_Saturne with the surrogate (installs Code_Saturne 6.0 with apt when missing;
-# builds the model when cfd-demo/h2_cfd.onnx is missing); plots and summary in cfd-demo/.
+# builds the surrogate of an H2 fpv table when cfd-demo/surrogate.onnx is missing); plots and summary in cfd-demo/.
 .PHONY: cfd-demo
 cfd-demo: $(STAMP)
 	export/cfd/code_saturne/install.sh
 	$(BIN)/python -m export.cfd.code_saturne.demo -o cfd-demo
 
 # The surrogate against the table it replaces, inside Code_Saturne (one-way and variable density, each to a
-# steady state); compare.json, the printed table and the side-by-side plots in cfd-compare/.
+# statistically steady state); compare.json, the printed table and the side-by-side plots in cfd-compare/.
 .PHONY: cfd-compare
 cfd-compare: $(STAMP)
 	export/cfd/code_saturne/install.sh
-	$(BIN)/python -m export.cfd.code_saturne.compare -o cfd-compare
+	$(BIN)/surrogate bench cfd -o cfd-compare
 
 clean:
 	rm -rf $(VENV) demo

@@ -35,7 +35,7 @@ from typing import Any
 from ..errors import UserError
 
 TIERS = ("full", "quick")
-BENCH_COMMANDS = ("train", "infer")
+BENCH_COMMANDS = ("train", "infer", "cfd")
 SUITE_KEYS = {"title", "description", "tables", "runs", "metrics", "seeds", "format", "transpose", "quick"}
 RUN_KEYS = {"label", "table", "train", "bench", "bench_options", "quick"}
 QUICK_KEYS = {"seeds", "runs", "tables", "train", "bench_options"}

@@ -107,6 +107,9 @@ class SuiteRunner:
         elif run.bench == "infer":
             self.command(["bench", "infer", "--run", str(run_dir), "--json", str(report),
                           *cli_options(run.bench_options)], log)
+        elif run.bench == "cfd":
+            self.command(["bench", "cfd", "--flamelets", str(table), "-o", str(directory / "cfd"), "--seed",
+                          str(seed), "--json", str(report), *cli_options(run.bench_options)], log)
         wall = time.perf_counter() - start
         source = report if run.bench else run_dir / "metrics.json"
         data = json.loads(source.read_text())

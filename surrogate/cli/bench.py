@@ -12,6 +12,8 @@ BENCHMARKS = {
     "infer": ("surrogate.cli.bench_infer:bench_infer", "ONNX Runtime, C, PyTorch and table lookup throughput."),
     "resample": ("surrogate.cli.bench_resample:bench_resample",
                  "A table of any size for scale tests, interpolated within the groups of another."),
+    "cfd": ("export.cfd.code_saturne.compare:main",
+            "The H2 jet flame in Code_Saturne: the surrogate against the table it replaces."),
     "gpu": ("surrogate.cli.bench_gpu:bench_gpu", "The GPU check: training, precision, kinds, inference, GPU tests."),
     "suite": ("surrogate.cli.bench_suite:suite", "Run declared benchmark suites into results files."),
     "render": ("surrogate.cli.bench_suite:render", "Render README tables from the suites' results files."),
