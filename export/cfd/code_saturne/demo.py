@@ -86,7 +86,7 @@ def run_demo(out: Path, model: Path | None, epochs: int | None, settings: FlameS
                f"Y_OH max {f.get('Y_OH_max', float('nan')):.4f}; T > 1500 K up to x = {1e3 * f['flame_length']:.1f} mm")
     step_ms = timing["step_seconds"] / timing["timed_steps"] * 1e3
     click.echo(f"  time step: {step_ms:.2f} ms on {timing['cells']} cells; "
-               f"surrogate_run {100 * timing['run_share']:.1f} % of it (gradient + packing + run + unpacking "
+               f"surrogate_run {100 * timing['run_share']:.1f} % of it (C onto its bounds + packing + run + unpacking "
                f"{100 * timing['update_share']:.1f} %), {timing['threads']} ONNX Runtime thread(s)")
     click.echo(f"  cells outside the trained ranges (clipped): at most {timing['out_of_range_cells_max_per_step']} "
                "per step")

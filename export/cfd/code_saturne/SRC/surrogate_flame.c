@@ -90,7 +90,7 @@ static void accumulate_means(void)
     mean_count[half]++;
 }
 
-/* timers [s]: the wrapper's surrogate_run, the whole update (gradient, packing, run, unpacking), whole steps */
+/* timers [s]: the wrapper's surrogate_run, the whole update (C onto its bounds, chi, packing, run, unpacking), steps */
 static double t_run = 0, t_update = 0, t_steps = 0, t_last_end = -1;
 static double t_run_step = 0, t_update_step = 0;
 static int n_timed_steps = 0, n_updates = 0;
@@ -322,13 +322,17 @@ void surrogate_flame_update(void)
         buffer_cells = n_cells;
     }
     project_progress_variable(n_cells, z, cs_field_by_name("C")->val);
-    cs_real_3_t *grad;
-    BFT_MALLOC(grad, n_cells_ext, cs_real_3_t);
-    cs_field_gradient_scalar(cs_field_by_name("Z"), false, 1, true, grad);
+    int wants_chi = 0; /* chi = 2 D |grad Z|^2 only for a model that takes it (the FPV backends do not) */
+    for (int i = 0; i < n_in; i++) wants_chi |= input_source[i] == 2;
+    cs_real_3_t *grad = NULL;
+    if (wants_chi) {
+        BFT_MALLOC(grad, n_cells_ext, cs_real_3_t);
+        cs_field_gradient_scalar(cs_field_by_name("Z"), false, 1, true, grad);
+    }
 
     for (cs_lnum_t k = 0; k < n_cells; k++) {
-        const double chi = 2.0 * settings.mu0 / rho[k] *
-                           (grad[k][0] * grad[k][0] + grad[k][1] * grad[k][1] + grad[k][2] * grad[k][2]);
+        const double chi = wants_chi ? 2.0 * settings.mu0 / rho[k] *
+                           (grad[k][0] * grad[k][0] + grad[k][1] * grad[k][1] + grad[k][2] * grad[k][2]) : 0.0;
         const double source[4] = {z[k], c[k], chi, settings.pressure};
         for (int i = 0; i < n_in; i++) in_buffer[(size_t)k * n_in + i] = (float)source[input_source[i]];
     }
