@@ -154,9 +154,11 @@ def counterflow_checks(path: str | os.PathLike) -> Checks:
         error = json.loads(group.attrs["lookup_error"]) if "lookup_error" in group.attrs else None
     varying = verdict >= 0
     failing = Z[verdict == 0]
-    checks: Checks = [("C monotone along the S-curve", f"at {int(np.sum(verdict == 1))} of {int(varying.sum())} Z "
-                       "nodes where C varies" + (f"; fails at Z = {', '.join(f'{z:.3g}' for z in failing[:8])}"
-                                                  + (" ..." if len(failing) > 8 else "") if len(failing) else ""),
+    where = f"{len(failing)} of {int(varying.sum())} Z nodes where C varies"
+    checks: Checks = [("C monotone along the S-curve",
+                       (f"not monotone at {where}: Z = {', '.join(f'{z:.3g}' for z in failing[:8])}"
+                        + (" ..." if len(failing) > 8 else "")) if len(failing)
+                       else f"monotone at all {int(varying.sum())} of {int(varying.sum())} Z nodes where C varies",
                        len(failing) == 0)]
     if error is not None:
         checks += [
