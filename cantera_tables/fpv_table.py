@@ -70,16 +70,6 @@ def heat_release(mechanism: str, pressure: float, species: list[str], Y: np.ndar
     return np.asarray(states.heat_release_rate).reshape(T.shape)
 
 
-def bilinear(Z: np.ndarray, Lambda: np.ndarray, values: np.ndarray, z: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """(n, n_outputs) bilinear interpolation of `values` (nZ, nΛ, n_outputs) at points (z, lam) inside the grid."""
-    i = np.clip(np.searchsorted(Z, z, side="right") - 1, 0, len(Z) - 2)
-    j = np.clip(np.searchsorted(Lambda, lam, side="right") - 1, 0, len(Lambda) - 2)
-    tz = ((z - Z[i]) / (Z[i + 1] - Z[i]))[:, None]
-    tl = ((lam - Lambda[j]) / (Lambda[j + 1] - Lambda[j]))[:, None]
-    return ((1 - tz) * (1 - tl) * values[i, j] + tz * (1 - tl) * values[i + 1, j]
-            + (1 - tz) * tl * values[i, j + 1] + tz * tl * values[i + 1, j + 1])
-
-
 def sample_rows(Z: np.ndarray, Lambda: np.ndarray, per_cell: int, seed: int,
                 per_edge_cell: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Every node, then `per_cell` uniform points in every (Z, Λ) cell, then `per_edge_cell` points per Z cell on
@@ -115,6 +105,8 @@ class FpvTable(TableGenerator):
     @classmethod
     def build(cls, output: str | os.PathLike, *, progress: bool = True, **options: Any) -> BuildReport:
         """Write the consistent grid and its rows to `output` (a second or two: nothing to resume)."""
+        from scipy.interpolate import RegularGridInterpolator
+
         started = time.perf_counter()
         opts = resolve_options(cls.options, options, f"table kind {KIND!r}")
         for name in ("samples_per_cell", "edge_samples_per_cell"):
@@ -135,7 +127,7 @@ class FpvTable(TableGenerator):
         C_min, C_max = _c_bounds(source.path)
         z, lam = sample_rows(source.Z, source.Lambda, int(opts["samples_per_cell"]), int(opts["seed"]),
                              int(opts["edge_samples_per_cell"]))
-        rows = bilinear(source.Z, source.Lambda, values, z, lam)
+        rows = RegularGridInterpolator((source.Z, source.Lambda), values)(np.column_stack([z, lam]))
         units = _units(source.species)
         inputs = [Column("Z", z, "1", "mixture fraction (Bilger)"), Column("Lambda", lam, "1", LAMBDA_DESCRIPTION)]
         outputs = [Column(n, rows[:, j], *units[n]) for j, n in enumerate(names)]

@@ -63,34 +63,10 @@ class FpvGrid:
         return FpvGrid(self.path, self.Z, self.Lambda, self.C_min, self.C_max, list(names),
                        self.values[..., index], {n: self.units[n] for n in names})
 
-    def lookup(self, Z: np.ndarray, C: np.ndarray) -> np.ndarray:
-        """(n, n_outputs) at points (Z, C): the reference FPV lookup in float64 NumPy (same steps as the graph)."""
-        z = np.clip(np.asarray(Z, dtype=np.float64), self.Z[0], self.Z[-1])
-        i, tz = _segments(self.Z, z)
-        c_min = self.C_min[i] + tz * (self.C_min[i + 1] - self.C_min[i])
-        span = self.C_max[i] + tz * (self.C_max[i + 1] - self.C_max[i]) - c_min
-        lam = np.where(span > SPAN_FLOOR, (np.asarray(C, dtype=np.float64) - c_min) / np.maximum(span, SPAN_FLOOR), 0)
-        return self.at_lambda(z, np.clip(lam, 0.0, 1.0))
-
-    def at_lambda(self, z: np.ndarray, lam: np.ndarray) -> np.ndarray:
-        """(n, n_outputs) bilinear in (Z, Λ) at points inside the grid."""
-        i, tz = _segments(self.Z, z)
-        j, tl = _segments(self.Lambda, lam)
-        v = self.values
-        tz, tl = tz[:, None], tl[:, None]
-        return ((1 - tz) * (1 - tl) * v[i, j] + tz * (1 - tl) * v[i + 1, j] + (1 - tz) * tl * v[i, j + 1]
-                + tz * tl * v[i + 1, j + 1])
-
     def c_range(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """C_min(Z), C_max(Z) interpolated linearly in Z."""
         z = np.clip(np.asarray(Z, dtype=np.float64), self.Z[0], self.Z[-1])
         return np.interp(z, self.Z, self.C_min), np.interp(z, self.Z, self.C_max)
-
-
-def _segments(nodes: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Segment index i (nodes[i] <= x < nodes[i+1], the last node in the last segment) and the weight t in it."""
-    i = np.clip(np.searchsorted(nodes, x, side="right") - 1, 0, len(nodes) - 2)
-    return i, (x - nodes[i]) / (nodes[i + 1] - nodes[i])
 
 
 def read_grid(path: str | Path) -> FpvGrid:

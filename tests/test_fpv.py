@@ -113,3 +113,10 @@ def test_surrogate_is_physical_by_construction_after_three_epochs(files) -> None
     at_c_max = np.column_stack([x[:, 0], grid.c_range(x[:, 0])[1]]).astype(np.float32)
     omega_scale = np.abs(grid.values[..., names.index("omega_C")]).max()
     assert np.abs(surrogate(at_c_max)[:, names.index("omega_C")]).max() < 1e-3 * omega_scale
+
+
+def test_info_describes_a_table_backend_by_its_grid_not_its_bytes(files) -> None:
+    grid = read_grid(files["fpv"])
+    output = invoke("info", files["table"])
+    assert f"fpv_table: (Z, Lambda) grid {len(grid.Z)} x {len(grid.Lambda)}, {len(grid.names)} outputs" in output
+    assert len(output) < len(json.dumps(read_model_file(files["table"])[1].raw["fpv_table"])) / 10

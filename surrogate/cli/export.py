@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from export.metadata import DEFAULT_OPSET, DEFAULT_TOLERANCE, POLICIES, PROVIDERS
+from export.metadata import DEFAULT_OPSET, DEFAULT_TOLERANCE, POLICIES, PROVIDERS, TABLE_KEY
 
 
 @click.command()
@@ -148,7 +148,11 @@ def info(model: Path, as_json: bool) -> None:
         for c in tensor.components:
             error = parity.get(tensor.name, {}).get(c.name, float("nan"))
             click.echo(f"  {c.name:<10} {c.units:<6} {error:.3e}")
-    shown_keys = {"signature", "parity_max_abs_error", WEIGHTS_KEY, *V1_KEYS}
+    shown_keys = {"signature", "parity_max_abs_error", WEIGHTS_KEY, TABLE_KEY, *V1_KEYS}
+    if TABLE_KEY in decoded:  # the grid itself is hundreds of kilobytes of base64: its shape says what it is
+        n_z, n_lambda, n_outputs = decoded[TABLE_KEY]["shape"]
+        click.echo(f"{TABLE_KEY}: (Z, Lambda) grid {n_z} x {n_lambda}, {n_outputs} outputs (the C wrapper looks "
+                   "it up compiled)")
     for key, value in decoded.items():
         if key not in shown_keys:
             click.echo(f"{key}: {json.dumps(value) if not isinstance(value, str) else value}")
