@@ -360,11 +360,23 @@ class Manifold:
         lower[:, unbounded], upper[:, unbounded] = -np.inf, np.inf
         return lower.astype(np.float32), upper.astype(np.float32)
 
+    @cached_property
+    def _bounded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Indices of the bounded columns and their lower / upper bounds as [column, bin], contiguous."""
+        columns = np.flatnonzero(np.isfinite(self.lower).all(axis=0))
+        return (columns, np.ascontiguousarray(self.lower[:, columns].T),
+                np.ascontiguousarray(self.upper[:, columns].T))
+
     def off(self, x: np.ndarray) -> np.ndarray:
-        """Rows of `x` (cells × columns, float32 NumPy) with a column outside its bounds at its Z (a NaN too)."""
+        """Rows of `x` (cells × columns, float32 NumPy) with a column outside its bounds at its Z (a NaN too);
+        binned bounds are compared column by column on contiguous rows, the per-call hot path of the runtime."""
+        if not self.linear:
+            k = self.bins(x[:, self.along])
+            columns, lower, upper = self._bounded
+            values = x[:, columns].T
+            return ~((values >= lower[:, k]) & (values <= upper[:, k])).all(axis=0)
         lower, upper = self.bounds(x[:, self.along])
-        slack = self.slack if self.slack is not None else 0.0
-        return ~((x >= lower - slack) & (x <= upper + slack)).all(axis=1)
+        return ~((x >= lower - self.slack) & (x <= upper + self.slack)).all(axis=1)
 
     def clip(self, x: np.ndarray) -> np.ndarray:
         lower, upper = self.bounds(x[:, self.along])
