@@ -136,3 +136,38 @@ def test_a_suite_runs_through_the_cli_into_a_results_file_with_median_and_range(
     document.write_text("<!-- results:tiny -->\n<!-- /results:tiny -->\n")
     rendered = render_document(document.read_text(), tmp_path / "results", tmp_path)
     assert f"{summary['median']:.4g} ({summary['min']:.4g}–{summary['max']:.4g})" in rendered
+
+
+@pytest.mark.slow
+def test_a_rerun_reuses_only_the_seeds_measured_at_the_same_clean_commit(tmp_path):
+    import subprocess
+
+    from surrogate.benchmarks.suite_runner import SuiteRunner
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "code.txt").write_text("v1\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "v1"], check=True)
+    (tmp_path / "tiny.yaml").write_text(TINY_SUITE)
+    suite = load_suite(tmp_path / "tiny.yaml", "quick")
+
+    def measure(**options) -> tuple[dict, list[str]]:
+        said: list[str] = []
+        results = SuiteRunner(suite, tmp_path / "work", repo, said.append, **options).run()
+        return results["runs"][0]["seeds"]["0"], said
+
+    first, said = measure()
+    assert not any("measured earlier" in line for line in said)
+    again, said = measure()
+    assert again == first and any("measured earlier" in line for line in said)
+    _, said = measure(resume=False)
+    assert not any("measured earlier" in line for line in said)
+    (repo / "code.txt").write_text("v2\n")  # uncommitted change: the code measured is not the commit's
+    _, said = measure()
+    assert not any("measured earlier" in line for line in said)
+    subprocess.run([*git, "commit", "-qam", "v2"], check=True)
+    _, said = measure()  # a new commit: the earlier record names the old one
+    assert not any("measured earlier" in line for line in said)

@@ -3,7 +3,9 @@
 Every table build, training and ``surrogate bench`` command runs as ``python -m surrogate.cli.main ...`` in a
 fresh process (its own thread choice, its own peak memory, no state carried from one run to the next); its
 output goes to a ``log.txt`` beside the run. Tables are built once per kind and options and reused by later
-suites and reruns (generators are deterministic); runs are always trained afresh. The results file holds, per
+suites and reruns (generators are deterministic). Each finished seed leaves a ``seed.json`` record; a rerun
+after a kill reuses a record only when it was measured at the same clean commit with the same commands, so a
+resumed suite gives the results file a clean run would, and anything else is trained afresh. The results file holds, per
 run and seed, every metric and the wall time, their median and range over the seeds, and the provenance
 (commit, versions, machine), and is written atomically.
 """
@@ -21,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from ..atomic import write_json
 from ..errors import UserError
 from .provenance import git_commit, machine, versions
 from .suite import RunSpec, Suite, TableSpec
@@ -63,8 +66,9 @@ class SuiteRunner:
     """Runs one resolved suite and returns its results as a dict. Under `work`: ``tables/`` (shared by every
     suite, so equal tables are built once) and ``NAME/TIER/RUN/seed-N/`` (run directory, bench report, log)."""
 
-    def __init__(self, suite: Suite, work: Path, repo: Path, echo: Callable[[str], None]):
-        self.suite, self.work, self.repo, self.echo = suite, work, repo, echo
+    def __init__(self, suite: Suite, work: Path, repo: Path, echo: Callable[[str], None], resume: bool = True):
+        self.suite, self.work, self.repo, self.echo, self.resume = suite, work, repo, echo, resume
+        self.code = git_commit(repo, exclude=NOT_CODE)
 
     def command(self, args: list[str], log: Path) -> None:
         """Run ``surrogate ARGS``, appending its output to `log`; a failure is one line naming the log."""
@@ -92,34 +96,56 @@ class SuiteRunner:
             record["wall_s"] = round(time.perf_counter() - start, 2)
         return path, record
 
-    def seed(self, run: RunSpec, table: Path, seed: int) -> tuple[dict[str, float | None], float]:
-        """One run at one seed: its metric values and wall time (training and bench commands, not the table)."""
+    def seed(self, run: RunSpec, table: Path, seed: int) -> tuple[dict[str, float | None], float, bool]:
+        """One run at one seed: its metric values, wall time (training and bench commands, not the table) and
+        whether they were reused from an earlier, identical measurement."""
         directory = self.work / self.suite.name / self.suite.tier / slug(run.label) / f"seed-{seed}"
+        record_path = directory / "seed.json"
+        log, run_dir, report = directory / "log.txt", directory / "run", directory / "bench.json"
+        commands = self.commands(run, table, seed, directory)
+        identity = {"commit": self.code["commit"], "commands": commands}
+        reusable = self.resume and self.code["commit"] is not None and not self.code["dirty"]
+        if reusable and record_path.is_file():
+            try:
+                record = json.loads(record_path.read_text())
+            except (OSError, ValueError):
+                record = {}
+            if record.get("identity") == identity:
+                return record["values"], record["wall_s"], True
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-        log, run_dir, report = directory / "log.txt", directory / "run", directory / "bench.json"
         start = time.perf_counter()
-        if run.train is not None:
-            self.command(["train", str(table), "-o", str(run_dir), "--seed", str(seed), "--quiet",
-                          *cli_options(run.train)], log)
-        if run.bench == "train":
-            self.command(["bench", "train", str(table), "--json", str(report), *cli_options(run.bench_options)], log)
-        elif run.bench == "infer":
-            self.command(["bench", "infer", "--run", str(run_dir), "--json", str(report),
-                          *cli_options(run.bench_options)], log)
-        elif run.bench == "cfd":
-            self.command(["bench", "cfd", "--flamelets", str(table), "-o", str(directory / "cfd"), "--seed",
-                          str(seed), "--json", str(report), *cli_options(run.bench_options)], log)
+        for args in commands:
+            self.command(args, log)
         wall = time.perf_counter() - start
         source = report if run.bench else run_dir / "metrics.json"
         data = json.loads(source.read_text())
-        return {metric.label: metric.value(data, str(source)) for metric in self.suite.metrics}, wall
+        values = {metric.label: metric.value(data, str(source)) for metric in self.suite.metrics}
+        write_json(record_path, {"identity": identity, "values": values, "wall_s": wall})
+        return values, wall, False
+
+    def commands(self, run: RunSpec, table: Path, seed: int, directory: Path) -> list[list[str]]:
+        """The ``surrogate`` commands that measure `run` at `seed` in `directory`."""
+        run_dir, report = directory / "run", directory / "bench.json"
+        commands = []
+        if run.train is not None:
+            commands.append(["train", str(table), "-o", str(run_dir), "--seed", str(seed), "--quiet",
+                             *cli_options(run.train)])
+        if run.bench == "train":
+            commands.append(["bench", "train", str(table), "--json", str(report), *cli_options(run.bench_options)])
+        elif run.bench == "infer":
+            commands.append(["bench", "infer", "--run", str(run_dir), "--json", str(report),
+                             *cli_options(run.bench_options)])
+        elif run.bench == "cfd":
+            commands.append(["bench", "cfd", "--flamelets", str(table), "-o", str(directory / "cfd"), "--seed",
+                             str(seed), "--json", str(report), *cli_options(run.bench_options)])
+        return commands
 
     def run(self) -> dict[str, Any]:
         """Every run at every seed; the results file's content."""
         suite = self.suite
         started = datetime.now(timezone.utc)
-        code = git_commit(self.repo, exclude=NOT_CODE)
+        code = self.code
         if code["dirty"]:
             self.echo("warning: the working tree has uncommitted changes; the results name the commit they are on")
         tables: dict[str, dict[str, Any]] = {}
@@ -134,10 +160,10 @@ class SuiteRunner:
             for seed in suite.seeds:
                 done += 1
                 self.echo(f"[{done}/{total}] {run.label}, seed {seed}")
-                values, wall = self.seed(run, paths[run.table.name], seed)
+                values, wall, reused = self.seed(run, paths[run.table.name], seed)
                 per_seed[str(seed)] = {"values": values, "wall_s": round(wall, 2)}
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in list(values.items())[:4] if v is not None)
-                self.echo(f"    {wall:.1f} s: {shown}")
+                self.echo(f"    {wall:.1f} s{' (measured earlier at this commit)' if reused else ''}: {shown}")
             rows.append({
                 "label": run.label, "table": run.table.name, "train": run.train, "bench": run.bench,
                 "bench_options": run.bench_options, "seeds": per_seed,

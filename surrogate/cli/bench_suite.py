@@ -27,10 +27,13 @@ WORK = Path("benchmarks/work")
 @click.option("--work", "work_dir", default=str(WORK), show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder for tables (reused across runs), run directories and logs.")
+@click.option("--fresh", is_flag=True,
+              help="Measure every seed again, even those an interrupted run of this commit already measured.")
 def suite(names: tuple[str, ...], run_all: bool, quick: bool, results_dir: Path, suites_dir: Path,
-          work_dir: Path) -> None:
+          work_dir: Path, fresh: bool) -> None:
     """Run the benchmark suites NAMES (files in --suites) and write one results file each: per-seed values,
-    median and range, wall times, commit, library versions and machine."""
+    median and range, wall times, commit, library versions and machine. Rerun after a kill, it reuses the seeds
+    already measured at the same clean commit with the same commands."""
     from ..atomic import write_json
     from ..benchmarks.suite import load_suite, results_file, suite_names, suite_path
     from ..benchmarks.suite_runner import SuiteRunner
@@ -45,7 +48,7 @@ def suite(names: tuple[str, ...], run_all: bool, quick: bool, results_dir: Path,
     for resolved in suites:
         click.secho(f"suite {resolved.name} ({tier} tier): {len(resolved.runs)} runs x {len(resolved.seeds)} seeds",
                     bold=True)
-        results = SuiteRunner(resolved, work_dir, Path.cwd(), click.echo).run()
+        results = SuiteRunner(resolved, work_dir, Path.cwd(), click.echo, resume=not fresh).run()
         path = results_file(results_dir, resolved.name, tier)
         write_json(path, results)
         click.echo(f"wrote {path} ({results['wall_s']:.0f} s)")
