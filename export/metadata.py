@@ -15,6 +15,10 @@ key                       value
 ``model_options``         JSON ``{option: value}`` of the model plugin
 ``task``                  task plugin name (``regression`` for a row model)
 ``weighting``             weighting plugin name used in training
+``plugins``               optional: JSON ``[{"kind", "name", "package", "version"}, ...]``, the plugin
+                          distributions (with versions) that produced the model: the table's generator where the
+                          table records it, the task, model, weighting (and the strategies it composes) and
+                          physics losses, as the run's config.json lists them (runs from before it have none)
 ``opset``                 ONNX opset of the default domain, e.g. ``18``
 ``precision``             ``fp32`` or ``fp16`` (fp16: network weights and arithmetic; IO stays fp32)
 ``parity_max_abs_error``  JSON ``{output tensor: {component: largest |ONNX Runtime - PyTorch|}}`` measured at
@@ -97,8 +101,9 @@ REQUIRED_KEYS = {
 }
 MANIFOLD_KEY = "manifold"
 TABLE_KEY = "fpv_table"
-OPTIONAL_KEYS = (MANIFOLD_KEY, WEIGHTS_KEY, TABLE_KEY)
-JSON_KEYS = ("signature", *V1_KEYS, "model_options", "parity_max_abs_error", MANIFOLD_KEY, TABLE_KEY)
+PLUGINS_KEY = "plugins"
+OPTIONAL_KEYS = (PLUGINS_KEY, MANIFOLD_KEY, WEIGHTS_KEY, TABLE_KEY)
+JSON_KEYS = ("signature", *V1_KEYS, "model_options", "parity_max_abs_error", PLUGINS_KEY, MANIFOLD_KEY, TABLE_KEY)
 INTERPOLATIONS = ("bins", "linear")
 LINEAR_SLACK = 1e-6  # a linear manifold flags a value beyond its bound by more than this share of the column's range
 TENSOR_KEYS = ("name", "dtype", "shape", "components")

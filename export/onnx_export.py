@@ -56,8 +56,8 @@ from surrogate.table import Table
 
 from .checksum import WEIGHTS_KEY, weights_sha256
 from .folding import fold_scaling
-from .metadata import (DEFAULT_OPSET, DEFAULT_TOLERANCE, FORMAT, FORMAT_VERSION, MANIFOLD_KEY, Manifold, Signature,
-                       Tensor, check_graph, encode, parse_signature)
+from .metadata import (DEFAULT_OPSET, DEFAULT_TOLERANCE, FORMAT, FORMAT_VERSION, MANIFOLD_KEY, PLUGINS_KEY, Manifold,
+                       Signature, Tensor, check_graph, encode, parse_signature)
 from .validity import manifold_from_rows, snap_log_floors, snap_signature
 
 MIN_OPSET = 18
@@ -274,19 +274,21 @@ def check_parity(onnx_bytes: bytes, model: nn.Module, inputs: Mapping[str, np.nd
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where a model comes from, recorded in the metadata next to its signature."""
+    """Where a model comes from, recorded in the metadata next to its signature; `plugins`: the plugin
+    distributions and versions the run's config.json lists (none for runs from before it did)."""
 
     table_sha256: str
     model: str
     model_options: dict[str, Any]
     task: str
     weighting: str
+    plugins: tuple[dict[str, str], ...] = ()
 
     @classmethod
     def of_run(cls, run: LoadedRun) -> "Provenance":
         config = run.config
         return cls(run.table_sha256, config["model"]["name"], config["model"].get("options", {}),
-                   run.task, config.get("weighting", {}).get("name", ""))
+                   run.task, config.get("weighting", {}).get("name", ""), tuple(config.get("plugins", ())))
 
 
 def build_metadata(signature: Signature, provenance: Provenance, opset: int, precision: str,
@@ -294,7 +296,9 @@ def build_metadata(signature: Signature, provenance: Provenance, opset: int, pre
                    extra: Mapping[str, Any] | None = None) -> dict[str, str]:
     """The metadata_props of the contract in :mod:`export.metadata` (version 2); `extra`: optional keys of the
     contract (e.g. a table backend's ``fpv_table``)."""
-    optional = {MANIFOLD_KEY: manifold.to_json()} if manifold is not None else {}
+    optional: dict[str, Any] = {PLUGINS_KEY: list(provenance.plugins)} if provenance.plugins else {}
+    if manifold is not None:
+        optional[MANIFOLD_KEY] = manifold.to_json()
     optional.update(extra or {})
     return encode({
         "format": FORMAT,

@@ -246,8 +246,10 @@ def _cpu() -> "torch.device":
 class PhysicsLoss:
     """Adds named loss terms computed from a batch and the model (conservation laws, PDE residuals, penalties).
 
-    ``__init__(context, **options)`` checks that the problem fits (one-line :class:`PluginError` otherwise);
-    ``term_names()`` lists the terms ``terms(batch)`` will return, so strategies know them from the start.
+    ``__init__(context, **options)`` checks that the problem fits (one-line :class:`PluginError` otherwise; a
+    ValueError is shown as one line too, naming the plugin); ``term_names()`` lists the terms ``terms(batch)``
+    will return, so strategies know them from the start. Each term is element-wise, as :mod:`surrogate.terms`
+    says; the trainer checks the first batch's against this (:mod:`surrogate.plugin_checks`).
     """
 
     description: ClassVar[str] = ""

@@ -5,15 +5,20 @@ core never imports a plugin by name. A plugin is checked against its contract wh
 method is a one-line error before any training starts or any file is written. Failures stay local: a plugin
 that cannot be imported or checked is skipped with a warning wherever it is not the one asked for, and two
 packages registering one name give a warning naming both; ``package:name`` picks one of them.
+
+Each plugin has an :class:`Origin` (kind, name, distribution and version): run-time errors name a plugin by it
+and runs record the origins of every plugin they used (:func:`recording`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .errors import PluginError
 from .options import Option, resolve_options
@@ -37,6 +42,43 @@ class PluginWarning(UserWarning):
 def package_of(entry_point: EntryPoint) -> str:
     dist = getattr(entry_point, "dist", None)
     return dist.name if dist is not None else "?"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Which plugin: its kind (``models``, ...), its name, and the distribution (package) and version that
+    registered it ("?" where the entry point names none). ``str()`` is how errors name it, e.g. ``weighting
+    'relative' (package surrogate-plugin-example 0.1.0)``; :meth:`record` is what runs and ONNX files keep."""
+
+    kind: str
+    name: str
+    package: str
+    version: str
+
+    @classmethod
+    def of(cls, kind: str, entry_point: EntryPoint) -> "Origin":
+        dist = getattr(entry_point, "dist", None)
+        return cls(kind, entry_point.name, package_of(entry_point), dist.version if dist is not None else "?")
+
+    def __str__(self) -> str:
+        return f"{KIND_NAMES.get(self.kind, self.kind)} {self.name!r} (package {self.package} {self.version})"
+
+    def record(self) -> dict[str, str]:
+        return asdict(self)
+
+
+_used: ContextVar[dict[tuple[str, str], Origin] | None] = ContextVar("surrogate_plugins_used", default=None)
+
+
+@contextlib.contextmanager
+def recording(used: dict[tuple[str, str], Origin]) -> Iterator[None]:
+    """Within the block, every plugin :func:`load` returns (including those a plugin loads itself, such as the
+    strategies a schedule blends) is added to `used`, keyed by (kind, package:name), in the order of first use."""
+    token = _used.set(used)
+    try:
+        yield
+    finally:
+        _used.reset(token)
 
 
 @functools.lru_cache(maxsize=None)
@@ -99,7 +141,29 @@ def _load_entry_point(kind: str, entry_point: EntryPoint) -> Any:
 
 def load(kind: str, name: str) -> Any:
     """The checked plugin registered as `name` (or `package:name`); any failure is a one-line PluginError."""
-    return _load_entry_point(kind, resolve(kind, name))
+    entry_point = resolve(kind, name)
+    plugin = _load_entry_point(kind, entry_point)
+    used = _used.get()
+    if used is not None:
+        origin = Origin.of(kind, entry_point)
+        used.setdefault((kind, f"{origin.package}:{origin.name}"), origin)
+    return plugin
+
+
+def origin(kind: str, name: str) -> Origin:
+    """The origin of the plugin `name` (or `package:name`) resolves to."""
+    return Origin.of(kind, resolve(kind, name))
+
+
+def construct(plugin: Origin, factory: Callable[..., Any], *args: Any, **options: Any) -> Any:
+    """``factory(*args, **options)``: a plugin's constructor, or a model's ``build``. A ValueError it raises
+    (rejecting its options or the problem) is a one-line PluginError naming the plugin and giving its message,
+    not a crash."""
+    try:
+        return factory(*args, **options)
+    except ValueError as exc:
+        message = " ".join(str(exc).split()) or exc.__class__.__name__
+        raise PluginError(f"{plugin}: {message}") from None
 
 
 def plugin_options(plugin: Any) -> tuple[Option, ...]:

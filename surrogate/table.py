@@ -3,9 +3,11 @@
 Layout (format ``thermo-surrogate-table``, version 2; version 1 files are read too):
 
 - root attributes: ``format``, ``format_version``, ``kind``, ``dataset`` (``scattered`` here; see
-  :mod:`surrogate.datasets` for ``trajectories`` and ``collocation``), ``created``, ``toolkit_version`` and
-  whatever provenance the generator adds (mechanism, pressure, streams, Cantera version, element data). Dicts
-  and lists are stored as JSON strings and decoded on read.
+  :mod:`surrogate.datasets` for ``trajectories`` and ``collocation``), ``created``, ``toolkit_version``,
+  ``generator`` (JSON ``{kind, name, package, version}`` of the generator plugin, for tables built through
+  :func:`surrogate.provenance.build_table`; absent otherwise) and whatever provenance the generator adds
+  (mechanism, pressure, streams, Cantera version, element data). Dicts and lists are stored as JSON strings and
+  decoded on read.
 - the dataset's own defaults, each optional (:class:`DatasetDefaults`): ``default_inputs``,
   ``default_outputs``, ``log_inputs`` (inputs scaled by log10), ``softmax_outputs`` (mass fractions a softmax
   closes to one), ``group_column`` (the label under ``/labels`` that groups rows, e.g. one flamelet),
@@ -20,13 +22,15 @@ Layout (format ``thermo-surrogate-table``, version 2; version 1 files are read t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
 import os
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -39,6 +43,20 @@ FORMAT_VERSION = 2
 SCATTERED = "scattered"
 DEFAULT_KEYS = ("default_inputs", "default_outputs", "log_inputs", "softmax_outputs", "group_column", "train_groups")
 CHUNK_ROWS = 65536
+GENERATOR_KEY = "generator"
+
+_generator: ContextVar[Mapping[str, str] | None] = ContextVar("surrogate_table_generator", default=None)
+
+
+@contextlib.contextmanager
+def generated_by(record: Mapping[str, str]) -> Iterator[None]:
+    """Tables written within the block (by this process) carry `record`, the origin of the generator plugin that
+    writes them, as the root attribute ``generator``: a run trained on the table can say which package made it."""
+    token = _generator.set(dict(record))
+    try:
+        yield
+    finally:
+        _generator.reset(token)
 
 
 @dataclass
@@ -127,14 +145,17 @@ def write_columns(group: Any, columns: Sequence[Column]) -> None:
 
 
 def write_root_attrs(h5: Any, kind: str, attrs: Mapping[str, Any], dataset: str = SCATTERED) -> None:
-    """The root attributes every table carries (format, version, kind, dataset kind, creation time, toolkit),
-    then `attrs`."""
+    """The root attributes every table carries (format, version, kind, dataset kind, creation time, toolkit, the
+    generator plugin when known), then `attrs`."""
     h5.attrs["format"] = FORMAT
     h5.attrs["format_version"] = FORMAT_VERSION
     h5.attrs["kind"] = kind
     h5.attrs["dataset"] = dataset
     h5.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     h5.attrs["toolkit_version"] = __version__
+    generator = _generator.get()
+    if generator is not None:
+        h5.attrs[GENERATOR_KEY] = encode_attr(generator)
     for key, value in attrs.items():
         h5.attrs[key] = encode_attr(value)
 

@@ -10,8 +10,10 @@ The trainer and every plugin speak of loss terms by name. A name is ``<group>/<d
 ``reg/<norm>``             weight regularization (``reg/l2``); strategies leave these at weight 1
 ========================  ==========================================================================
 
-A term's value is an element-wise tensor (one value per sample, or a scalar for a penalty on the
-parameters), never pre-averaged, so a strategy can weight outputs, samples or single elements.
+A term's value is an element-wise tensor, never pre-averaged, so a strategy can weight outputs, samples or
+single elements: 1-D with one value (or a fixed number of values, flattened) per sample of the batch or per
+point of an entry of ``Batch.extras`` (boundary points), or a scalar for a penalty on the parameters. The
+trainer checks this on the first batch (:mod:`surrogate.plugin_checks`).
 """
 
 from __future__ import annotations

@@ -34,6 +34,8 @@ from .contracts import StepContext, TaskSettings, TrainingState, shared_paramete
 from .datasets import open_dataset
 from .distributed import Processes
 from .errors import PluginError, UserError
+from .plugin_checks import Divergence, FirstBatchCheck
+from .provenance import run_plugins
 from .run import CHECKPOINT, DEFAULT_TASK, PLOTS, RunDirectory
 from .terms import LossTerms, check_name
 from .threads import ThreadPolicy, step_flops
@@ -88,7 +90,9 @@ class Trainer:
     """Trains one run described by :class:`TrainOptions` into a run directory.
 
     Everything a user can get wrong is checked here, before any file is written: the dataset, every plugin
-    (loaded and checked against its contract), their options, the columns and the term names.
+    (loaded and checked against its contract), their options, the columns and the term names. What the plugins
+    return is checked on the first training batch (:mod:`surrogate.plugin_checks`); every error about a plugin
+    names it by its :class:`~surrogate.registry.Origin`, and config.json records the origins of all it used.
     """
 
     def __init__(self, options: TrainOptions, run_dir: str | Path, progress: bool = True):
@@ -105,16 +109,22 @@ class Trainer:
             self.device = torch.device("cuda", self.processes.local_rank)
             torch.cuda.set_device(self.device)
         task_name = options.task or default_task(self.dataset)
-        self.task_cls, self.task_options = registry.configure("tasks", task_name, options.task_options)
-        if self.dataset.dataset_kind not in self.task_cls.datasets:
-            raise UserError(f"{self.dataset.path}: task {task_name!r} trains on {', '.join(self.task_cls.datasets)} "
-                            f"datasets, not {self.dataset.dataset_kind}")
-        self.model_cls, self.model_options = registry.configure("models", options.model, options.model_options)
-        self.weighting_cls, self.weighting_options = registry.configure(
-            "weightings", options.weighting, options.weighting_options)
-        physics = list(options.physics) or [str(name) for name in self.dataset.attrs.get("physics") or ()]
-        self.physics_specs = [registry.configure("physics", name, options.physics_options.get(name, {}))
-                              for name in physics]
+        self.plugins_used: dict[tuple[str, str], registry.Origin] = {}
+        with registry.recording(self.plugins_used):
+            self.task_cls, self.task_options = registry.configure("tasks", task_name, options.task_options)
+            if self.dataset.dataset_kind not in self.task_cls.datasets:
+                raise UserError(f"{self.dataset.path}: task {task_name!r} trains on "
+                                f"{', '.join(self.task_cls.datasets)} datasets, not {self.dataset.dataset_kind}")
+            self.model_cls, self.model_options = registry.configure("models", options.model, options.model_options)
+            self.weighting_cls, self.weighting_options = registry.configure(
+                "weightings", options.weighting, options.weighting_options)
+            physics = list(options.physics) or [str(name) for name in self.dataset.attrs.get("physics") or ()]
+            self.physics_specs = [registry.configure("physics", name, options.physics_options.get(name, {}))
+                                  for name in physics]
+        self.task_origin, self.model_origin, self.weighting_origin = (
+            registry.origin(kind, name) for kind, name in (("tasks", task_name), ("models", options.model),
+                                                           ("weightings", options.weighting)))
+        self.physics_origins = [registry.origin("physics", name) for name in physics]
         settings = TaskSettings(
             inputs=options.inputs, outputs=options.outputs, log_inputs=options.log_inputs, closure=options.closure,
             split_by=options.split_by, val_fraction=options.val_fraction, test_fraction=options.test_fraction,
@@ -125,7 +135,8 @@ class Trainer:
         if options.stream_memory and (options.optimizer == "lbfgs" or options.lbfgs_epochs):
             raise UserError("--stream-memory: L-BFGS takes full-batch steps over the whole table; train without "
                             "streaming or without L-BFGS")
-        self.task = self.task_cls(self.dataset, settings, self.processes, **self.task_options)
+        self.task = registry.construct(self.task_origin, self.task_cls, self.dataset, settings, self.processes,
+                                       **self.task_options)
         self.options = replace(options.resolved(self.task.epoch_size()), task=task_name, physics=physics)
         self.closure = self.model_cls.closure if options.closure == "auto" else options.closure
 
@@ -143,35 +154,43 @@ class Trainer:
             "model": {"name": self.options.model, "options": self.model_options},
             "weighting": {"name": self.options.weighting, "options": self.weighting_options},
             "physics": [{"name": n, "options": o} for n, (_, o) in zip(self.options.physics, self.physics_specs)],
+            "plugins": run_plugins(self.plugins_used.values(), self.dataset.attrs),
             "trainer": asdict(self.options),
         }
 
     def build(self) -> None:
         torch.manual_seed(self.options.seed)
-        network = self.model_cls.build(len(self.task.input_names), len(self.task.output_names),
-                                       output_names=list(self.task.output_names), **self.model_options)
+        network = registry.construct(self.model_origin, self.model_cls.build, len(self.task.input_names),
+                                     len(self.task.output_names), output_names=list(self.task.output_names),
+                                     **self.model_options)
         if not isinstance(network, torch.nn.Module):
-            raise PluginError(f"model {self.options.model!r}: build() returned {type(network).__name__}, "
-                              "expected a torch.nn.Module")
+            raise PluginError(f"{self.model_origin}: build() must return a torch.nn.Module, got "
+                              f"{type(network).__name__}")
+        self.network = network
         self.task.setup(network, self.closure)
         self.model, self.trainable = self.task.model.to(dtype=self.dtype), self.task.trainable.to(dtype=self.dtype)
         context = self.task.physics_context()
-        self.physics = [cls(context, **opts) for cls, opts in self.physics_specs]
-        self.term_names = list(self.task.term_names())
-        for name, plugin in zip(self.options.physics, self.physics):
-            self.term_names += list(plugin.term_names())
-        if not self.term_names:
-            raise UserError(f"task {self.options.task!r} declares no loss term and no physics loss is active; "
-                            f"add one with --physics (installed: {', '.join(sorted(registry.available('physics')))})")
-        for term in self.term_names:
-            check_name(term, "loss terms")
-        self.strategy = self.weighting_cls(self.task.statistics(), list(self.term_names),
-                                           **self.weighting_options).to(self.device, self.dtype)
+        with registry.recording(self.plugins_used):  # a weighting may build the strategies it composes
+            self.physics = [registry.construct(origin, cls, context, **opts)
+                            for origin, (cls, opts) in zip(self.physics_origins, self.physics_specs)]
+            self.term_owners = self.owners_of_terms()
+            self.term_names = list(self.term_owners)
+            if not self.term_names:
+                raise UserError(f"task {self.options.task!r} declares no loss term and no physics loss is active; "
+                                f"add one with --physics (installed: "
+                                f"{', '.join(sorted(registry.available('physics')))})")
+            for term in self.term_names:
+                check_name(term, "loss terms")
+            self.strategy = registry.construct(self.weighting_origin, self.weighting_cls, self.task.statistics(),
+                                               list(self.term_names), **self.weighting_options).to(self.device,
+                                                                                                   self.dtype)
         self.forward_module: torch.nn.Module = self.trainable
         if self.processes.parallel:
             self.forward_module = torch.nn.parallel.DistributedDataParallel(self.trainable)
-        self.forward_module = compiled(self.forward_module, self.options.compile, str(self.options.task),
-                                       self.task.differentiates_inputs)
+        # the first training batch runs eagerly, its plugins checked through a hook on the network; then compiled
+        self.compiled_module = compiled(self.forward_module, self.options.compile, str(self.options.task),
+                                        self.task.differentiates_inputs)
+        self.first_batch_checked = False
         self.step_precision = StepPrecision(self.options.precision, self.device)
         self.shared_parameters = shared_parameters(self.trainable)
         self.validation_generator = torch.Generator().manual_seed(self.options.seed + 1)
@@ -183,6 +202,18 @@ class Trainer:
         rows_per_step = math.ceil((batch or self.task.epoch_size()) / self.processes.world)
         n_parameters = sum(p.numel() for p in self.trainable.parameters())
         self.threads = ThreadPolicy(self.options.threads, step_flops(n_parameters, rows_per_step))
+
+    def owners_of_terms(self) -> dict[str, registry.Origin]:
+        """The plugin that produces each declared term, in declaration order: the task's, then each physics
+        loss's; a name declared twice is a one-line error naming the second plugin."""
+        owners = dict.fromkeys(self.task.term_names(), self.task_origin)
+        for origin, plugin in zip(self.physics_origins, self.physics):
+            for name in plugin.term_names():
+                if name in owners:
+                    raise PluginError(f"{origin}: term_names() declares {name!r}, which {owners[name]} produces "
+                                      "already")
+                owners[name] = origin
+        return owners
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         """The model's trainable parameters, and the strategy's (never weight-decayed) when it has any."""
@@ -242,16 +273,22 @@ class Trainer:
             self.scheduler.step()
 
     # ---------------------------------------------------------------- loss terms
-    def loss_terms(self, batch: Any, synchronized: bool = True) -> LossTerms:
+    def loss_terms(self, batch: Any, synchronized: bool = True, check: FirstBatchCheck | None = None) -> LossTerms:
         """The task's terms for a batch, then every physics plugin's.
 
         `synchronized`: in training, run through DistributedDataParallel (whose backward averages gradients
-        over ranks); off for side computations that are not followed by a backward pass.
+        over ranks); off for side computations that are not followed by a backward pass. `check`: on the first
+        training batch, what each plugin returns is checked against its contract.
         """
         forward = self.forward_module if synchronized and self.trainable.training else self.trainable
         terms, view = self.task.loss_terms(forward, batch)
-        for plugin in self.physics:
-            terms.update(plugin.terms(view))
+        if check is not None:
+            check.terms(self.task_origin, "loss_terms()", terms, self.task.term_names(), view)
+        for origin, plugin in zip(self.physics_origins, self.physics):
+            produced = plugin.terms(view)
+            if check is not None:
+                check.terms(origin, "terms()", produced, plugin.term_names(), view)
+            terms.update(produced)
         return terms
 
     def random_validation_terms(self) -> LossTerms:
@@ -288,48 +325,60 @@ class Trainer:
         weight_sums: dict[str, float] = {}
         names: list[str] = []
         strategy_parameters = list(self.strategy.parameters())
+        self.divergence = Divergence()  # read when the epoch's loss is not finite
+        check = None if self.first_batch_checked else FirstBatchCheck(
+            self.network, len(self.task.output_names), self.device, self.model_origin, self.weighting_origin)
         n = 0
-        for batch in self.task.batches("train", batch_size, generator):
-            ctx.state = state
-            result: dict[str, Any] = {}
+        try:
+            for batch in self.task.batches("train", batch_size, generator):
+                ctx.state = state
+                result: dict[str, Any] = {}
 
-            def closure() -> torch.Tensor:
-                self.optimizer.zero_grad(set_to_none=True)
-                with self.step_precision.autocast():
-                    terms = self.loss_terms(batch)
-                    loss, weights = self.strategy(terms, ctx)
-                self.step_precision.backward(loss)
-                self.processes.average_gradients(strategy_parameters)
-                result.update(loss=loss.detach(), weights=weights, terms=terms)
-                return loss
+                def closure() -> torch.Tensor:
+                    nonlocal check
+                    self.optimizer.zero_grad(set_to_none=True)
+                    with self.step_precision.autocast():
+                        terms = self.loss_terms(batch, check=check)
+                        combined = self.strategy(terms, ctx)
+                        if check is not None:  # before the first backward pass and step
+                            check.combined(combined, terms)
+                            self.first_batch_passed(check)
+                            check = None
+                        loss, weights = combined
+                    self.step_precision.backward(loss)
+                    self.processes.average_gradients(strategy_parameters)
+                    result.update(loss=loss.detach(), weights=weights, terms=terms)
+                    return loss
 
-            if full_batch:
-                self.optimizer.step(closure)
-            else:
-                closure()
-                self.step_precision.step(self.optimizer)
-            if n == 0 and state.epoch == 0:
-                self.check_terms(result["terms"])
-            loss_sum += result["loss"]
-            for name, weight in result["weights"].items():
-                weight_sums[name] = weight_sums.get(name, 0.0) + weight
-            means = term_means(list(result["terms"].values()))
-            term_sums = means if term_sums is None else term_sums + means
-            names = list(result["terms"])
-            state.step += 1
-            n += 1
-            if n == steps:
-                break
+                if full_batch:
+                    self.optimizer.step(closure)
+                else:
+                    closure()
+                    self.step_precision.step(self.optimizer)
+                loss_sum += result["loss"]
+                for name, weight in result["weights"].items():
+                    weight_sums[name] = weight_sums.get(name, 0.0) + weight
+                means = term_means(list(result["terms"].values()))
+                term_sums = means if term_sums is None else term_sums + means
+                self.divergence.update(loss_sum, term_sums)
+                names = list(result["terms"])
+                state.step += 1
+                n += 1
+                if n == steps:
+                    break
+        finally:
+            if check is not None:  # no batch, or a plugin broke its contract: the hook goes
+                check.close()
         n = max(n, 1)
         term_avg = (term_sums / n).tolist() if term_sums is not None else []
         return (float(loss_sum) / n, {k: float(v) / n for k, v in weight_sums.items()},
                 dict(zip(names, term_avg)))
 
-    def check_terms(self, terms: LossTerms) -> None:
-        """The first batch's terms must be the ones declared to the strategy."""
-        if sorted(terms) != sorted(self.term_names):
-            raise PluginError(f"loss terms of the first batch {sorted(terms)} differ from those the task and "
-                              f"physics plugins declared {sorted(self.term_names)}")
+    def first_batch_passed(self, check: FirstBatchCheck) -> None:
+        """The first batch fulfilled the contracts: remove the check's hook, compile from now on (if asked)."""
+        check.close()
+        self.first_batch_checked = True
+        self.forward_module = self.compiled_module
 
     def fit(self, resume: bool = False) -> TrainResult:
         """Train (or resume) and write the complete run directory."""
@@ -387,7 +436,8 @@ class Trainer:
             history.append(row)
             diverged = not math.isfinite(train_loss)
             if diverged and not self.lbfgs_stage:
-                raise UserError(f"training diverged at epoch {state.epoch + 1} (loss {train_loss}); "
+                culprits = self.divergence.culprits(list(train_means), self.term_owners, self.weighting_origin)
+                raise UserError(f"training diverged at epoch {state.epoch + 1} (loss {train_loss}): {culprits}; "
                                 f"lower --lr or choose another weighting")
             if score < best["score"] - self.options.min_delta:
                 best = {"score": score, "epoch": state.epoch + 1,

@@ -28,7 +28,6 @@ def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> No
 
     import numpy as np
 
-    from .. import registry
     from ..run import METRICS, load_run
     from ..table import Table
     from ..config import TrainOptions
@@ -44,10 +43,9 @@ def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> No
         click.echo("  reusing the existing table")
     else:
         from ..options import parse_key_values
+        from ..provenance import build_table
 
-        generator, options = registry.configure("tables", "h2-flamelet",
-                                                parse_key_values(table_options, "--table-option"))
-        generator.build(table_path, **options)
+        build_table("h2-flamelet", table_path, parse_key_values(table_options, "--table-option"))
     table = Table(table_path)
     click.echo(f"  {table.n_rows} points, inputs {', '.join(table.input_names)}; "
                f"{len(table.defaults.softmax_outputs or ())} species")

@@ -127,7 +127,9 @@ def info(model: Path, as_json: bool) -> None:
     ranges), provenance and parity."""
     import json
 
-    from export.metadata import V1_KEYS, WEIGHTS_KEY, read_model_file
+    from export.metadata import PLUGINS_KEY, V1_KEYS, WEIGHTS_KEY, read_model_file
+
+    from ..provenance import described
 
     data, model_info = read_model_file(model)
     decoded = model_info.decoded()
@@ -148,7 +150,9 @@ def info(model: Path, as_json: bool) -> None:
         for c in tensor.components:
             error = parity.get(tensor.name, {}).get(c.name, float("nan"))
             click.echo(f"  {c.name:<10} {c.units:<6} {error:.3e}")
-    shown_keys = {"signature", "parity_max_abs_error", WEIGHTS_KEY, TABLE_KEY, *V1_KEYS}
+    shown_keys = {"signature", "parity_max_abs_error", WEIGHTS_KEY, TABLE_KEY, PLUGINS_KEY, *V1_KEYS}
+    for record in decoded.get(PLUGINS_KEY, ()):
+        click.echo(f"made with {described(record)}")
     if TABLE_KEY in decoded:  # the grid itself is hundreds of kilobytes of base64: its shape says what it is
         n_z, n_lambda, n_outputs = decoded[TABLE_KEY]["shape"]
         click.echo(f"{TABLE_KEY}: (Z, Lambda) grid {n_z} x {n_lambda}, {n_outputs} outputs (the C wrapper looks "

@@ -56,11 +56,12 @@ def _build_command(kind: str) -> click.Command:
         from ..locks import exclusive
         from ..options import parse_key_values
 
+        from ..provenance import build_table
+
         given = {name: value for name, value in cli_options.items() if value is not None}
         given.update(parse_key_values(settings, "--set"))
-        generator, options = registry.configure("tables", kind, given)
         with exclusive(output, "a build of this table"):  # two builds would share one resume directory
-            report = generator.build(output, progress=True, **options)
+            report = build_table(kind, output, given, progress=True)
         _echo_report(kind, report)
 
     params: list[click.Parameter] = [

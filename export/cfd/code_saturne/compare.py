@@ -76,7 +76,7 @@ def prepare_models(out: Path, epochs: int | None, width: int, flamelets: Path | 
     """Build (or reuse) the H2 flamelet table, its fpv table, the table backend and the trained surrogate in OUT."""
     from export.onnx_export import export_run
     from export.table_model import export_table
-    from surrogate import registry
+    from surrogate.provenance import build_table
     from surrogate.config import TrainOptions
     from surrogate.run import load_run
     from surrogate.trainer import train
@@ -85,12 +85,10 @@ def prepare_models(out: Path, epochs: int | None, width: int, flamelets: Path | 
     source = flamelets or out / "h2_flamelets.h5"
     if not source.is_file():
         echo(f"  H2 flamelet table (default options) -> {source}")
-        generator, options = registry.configure("tables", "h2-flamelet", {})
-        generator.build(source, **options)
+        build_table("h2-flamelet", source, {})
     models = Models(out / "h2_fpv.h5", out / "table.onnx", out / "surrogate.onnx")
     if not models.table.is_file():
-        generator, options = registry.configure("tables", "fpv", {"source": str(source)})
-        generator.build(models.table, **options)
+        build_table("fpv", models.table, {"source": str(source)})
     if not models.lookup.is_file():
         export_table(models.table, models.lookup, echo=echo)
     if not models.surrogate.is_file():
