@@ -66,6 +66,7 @@ def _exactly(kind: type) -> Callable[[Any], Any]:
 
 
 def _sequence(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
+    """A check that passes a list or tuple whose items pass `item`, as a list."""
     def check(value: Any) -> list[Any]:
         if not isinstance(value, (list, tuple)):
             raise TypeError(f"got {type(value).__name__}")
@@ -74,6 +75,7 @@ def _sequence(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
 
 
 def _mapping(value: Any) -> dict[str, float]:
+    """A mapping of names to real numbers, as {str: float}."""
     if not isinstance(value, Mapping):
         raise TypeError(f"got {type(value).__name__}")
     return {str(k): _real(v) for k, v in value.items()}
@@ -148,6 +150,7 @@ class Option:
         return converted
 
     def check_typed(self, value: Any) -> Any:
+        """A value that did not come as text, checked against the type its text would parse to (TypeError)."""
         check = TYPED_CHECKS.get(self.parser)
         return value if check is None else check(value)  # a custom type: the plugin checks what it cannot express
 
@@ -170,10 +173,9 @@ class Option:
         if parser in (int, float):
             noun = "an integer" if parser is int else f"a {number}"
             return f"{noun} {described}".rstrip()
-        each = f", each {described}" if described else ""
         if parser is parse_floats:
-            return f"comma-separated {number}s{each}"
-        return f"name:{number} pairs{each.replace('each', f'each {number}')}"
+            return f"comma-separated {number}s" + (f", each {described}" if described else "")
+        return f"name:{number} pairs" + (f", each {number} {described}" if described else "")
 
     def check_default(self, owner: str) -> None:
         """A one-line PluginError when the default itself breaks the declaration (a bug of the plugin)."""
