@@ -29,13 +29,14 @@ from surrogate.chunks import ChunkWorkDir, remove_work_dir
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats
+from surrogate.ranges import POSITIVE, at_least
 from surrogate.table import Column, write_table
 
 from .build import build_conditions
 from .checks import equilibrium_checks
 from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .flamelet import FlameletChemistry, cantera_message, load_gas
-from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_positive, mixed_Y, mixture_defaults, mixture_provenance,
+from .mixture import (CH4_PROGRESS_VARIABLE, Streams, mixed_Y, mixture_defaults, mixture_provenance,
                       present_species, resolve_stream_options, stream_enthalpies, stream_options, streams_of)
 from .structured import z_nodes
 
@@ -91,22 +92,18 @@ class EquilibriumTable(TableGenerator):
     description = "Chemical equilibrium (constant h, p) of fuel/oxidizer mixtures over Z, T_in and p, any mechanism."
     options = (
         *stream_options("gri30.yaml", "CH4:1", CH4_PROGRESS_VARIABLE),
-        Option("pressure", [101325.0], "pressure [Pa]; a comma-separated list adds the input p", type=parse_floats),
+        Option("pressure", [101325.0], "pressure [Pa]; a comma-separated list adds the input p", type=parse_floats,
+               bounds=POSITIVE),
         Option("unburnt_temperature", [], "unburnt mixture temperatures T_in [K], one table line each, adding the "
-               "input T_in; empty: the streams mixed adiabatically", type=parse_floats),
-        Option("n_Z", 201, "mixture-fraction nodes from 0 to 1, clustered around Z_st"),
+               "input T_in; empty: the streams mixed adiabatically", type=parse_floats, bounds=POSITIVE),
+        Option("n_Z", 201, "mixture-fraction nodes from 0 to 1, clustered around Z_st", bounds=at_least(2)),
         *executor_options("lines", "the lines"),
     )
 
     @classmethod
     def resolve(cls, given: dict[str, Any]) -> dict[str, Any]:
         """Options with defaults filled in and converted, plus range checks (one-line errors)."""
-        opts = resolve_stream_options(cls.options, given, KIND)
-        for T_in in opts["unburnt_temperature"]:
-            check_positive("unburnt_temperature", T_in)
-        if int(opts["n_Z"]) < 2:
-            raise UserError(f"option n_Z={opts['n_Z']!r}: must be at least 2")
-        return opts
+        return resolve_stream_options(cls.options, given, KIND)
 
     @staticmethod
     def lines(opts: dict[str, Any], chemistry: FlameletChemistry, work: Path) -> list[EquilibriumLine]:

@@ -44,6 +44,7 @@ from surrogate.chunks import open_work_dir, remove_work_dir
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats, parse_mapping, resolve_options
+from surrogate.ranges import NON_NEGATIVE, POSITIVE, Range, at_least
 from surrogate.table import Column, DatasetDefaults, create_dataset, write_columns, write_table
 
 from . import structured
@@ -62,7 +63,7 @@ from .flamelet import (
     s_curve_order,
 )
 from .executors import EXECUTOR_OPTION_NAMES, dask_executor, executor_options
-from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, check_positive, check_streams, complete_refine,
+from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, check_streams, complete_refine,
                       present_species, provenance, stream_options, streams_of)
 from .workdir import CurveJob, CurveWorkDir, run_curve
 
@@ -88,24 +89,27 @@ PRESETS = {
 }
 CONTINUATION_OPTIONS = (
     Option("pressure", [101325.0], "pressure [Pa]; a comma-separated list builds one S-curve per pressure, "
-           "in parallel, and adds the input p", type=parse_floats),
+           "in parallel, and adds the input p", type=parse_floats, bounds=POSITIVE),
     Option("transport", "mixture-averaged", "Cantera transport model", choices=TRANSPORT_MODELS),
-    Option("initial_strain", 20.0, "nominal strain rate 4 u_ox / L of the first flamelet [1/s]"),
-    Option("width", 0.03, "domain width at the initial strain [m]; scaled as strain^-1/2 afterwards"),
+    Option("initial_strain", 20.0, "nominal strain rate 4 u_ox / L of the first flamelet [1/s]", bounds=POSITIVE),
+    Option("width", 0.03, "domain width at the initial strain [m]; scaled as strain^-1/2 afterwards",
+           bounds=POSITIVE),
     Option("strain_factor", 1.3, "ratio of successive strain rates on the stable branch (more flamelets: "
-           "closer to 1)"),
+           "closer to 1)", bounds=Range(1, low_open=True)),
     Option("extinction_tolerance", 0.005, "stop refining the extinction strain when the step is below "
-           "this relative size"),
+           "this relative size", bounds=POSITIVE),
     Option("unstable_delta_T", 20.0, "target drop of T_max between flamelets on the unstable branch [K] "
-           "(more flamelets: smaller)"),
-    Option("max_unstable", 80, "most two-point-control flamelets per S-curve"),
+           "(more flamelets: smaller)", bounds=POSITIVE),
+    Option("max_unstable", 80, "most two-point-control flamelets per S-curve (0: the stable branch only)",
+           bounds=NON_NEGATIVE),
     Option("refine", {"ratio": 3.0, "slope": 0.05, "curve": 0.1, "prune": 0.02}, "Cantera grid refinement "
            "criteria (any of ratio, slope, curve, prune; the rest keep these defaults, which put extinction "
            "chi_st within 0.5% of a twice finer grid)",
-           type=parse_mapping),
-    Option("points_per_flamelet", 200, "mixture-fraction samples per flamelet in the scattered table"),
-    Option("structured_nz", 121, "Z nodes of the structured (Z, Lambda) table"),
-    Option("structured_nlambda", 51, "Lambda nodes of the structured (Z, Lambda) table"),
+           type=parse_mapping, bounds=NON_NEGATIVE),
+    Option("points_per_flamelet", 200, "mixture-fraction samples per flamelet in the scattered table",
+           bounds=at_least(2)),
+    Option("structured_nz", 121, "Z nodes of the structured (Z, Lambda) table", bounds=at_least(2)),
+    Option("structured_nlambda", 51, "Lambda nodes of the structured (Z, Lambda) table", bounds=at_least(2)),
     Option("structured_lambda", "flamelets", "Lambda node spacing: half uniform, half following the flamelets "
            "(resolves a burning branch crowded near Lambda = 1), or uniform", choices=("flamelets", "uniform")),
     *executor_options("S-curves", "the S-curves", "address of a Dask distributed scheduler (e.g. tcp://head:8786) "
@@ -134,24 +138,18 @@ class CounterflowFlameletTable(TableGenerator):
 
     @classmethod
     def resolve(cls, given: dict[str, Any]) -> dict[str, Any]:
-        """Options with defaults filled in and converted, plus range checks (one-line errors).
+        """Options with defaults filled in, converted and range-checked, presets applied, then the checks across
+        options (one-line errors).
 
-        The CLI hands ``build`` options the core already resolved; resolving them again only fills in and
-        converts what a direct caller left out (values that are not strings pass through unchanged), while the
-        range checks, which the core cannot know, always run.
+        The CLI hands ``build`` options the core already resolved; resolving them again fills in, converts and
+        checks what a direct caller gave (typed values pass through unchanged when they are valid).
         """
         opts = resolve_options(cls.options, given, f"table kind {cls.name!r}")
         for name, value in PRESETS.get(opts.get("preset", ""), {}).items():
             if not opts[name]:
                 opts[name] = value
         check_streams(opts, opts["pressure"])
-        for name in ("initial_strain", "width", "unstable_delta_T", "extinction_tolerance"):
-            check_positive(name, float(opts[name]))
-        check_positive("strain_factor", float(opts["strain_factor"]), 1.0)
-        for name, minimum in (("points_per_flamelet", 2), ("structured_nz", 2), ("structured_nlambda", 2)):
-            if int(opts[name]) < minimum:
-                raise UserError(f"option {name}={opts[name]!r}: must be at least {minimum}")
-        opts["refine"] = complete_refine(opts["refine"], cls.default("refine"))
+        opts["refine"] = complete_refine(opts["refine"], cls.default("refine"), cls.name)
         return opts
 
     @staticmethod

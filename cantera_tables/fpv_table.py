@@ -34,8 +34,8 @@ import numpy as np
 
 from surrogate.atomic import check_writable
 from surrogate.contracts import BuildReport, TableGenerator
-from surrogate.errors import UserError
 from surrogate.options import Option, resolve_options
+from surrogate.ranges import NON_NEGATIVE, SEED
 from surrogate.table import Column, DatasetDefaults, Table, create_dataset, write_table
 
 from .presumed_pdf_table import PROVENANCE, read_source
@@ -96,10 +96,11 @@ class FpvTable(TableGenerator):
     options = (
         Option("source", "", "flamelet table with a structured (Z, Lambda) group (h2-flamelet or "
                "counterflow-flamelet output of one pressure)"),
-        Option("samples_per_cell", 2, "training rows drawn uniformly in every (Z, Lambda) cell, besides the nodes"),
+        Option("samples_per_cell", 2, "training rows drawn uniformly in every (Z, Lambda) cell, besides the nodes",
+               bounds=NON_NEGATIVE),
         Option("edge_samples_per_cell", 0, "training rows drawn uniformly in Z on Lambda = 1 (C = C_max(Z), where "
-               "burning cells sit) in every Z cell"),
-        Option("seed", 0, "seed of the drawn rows"),
+               "burning cells sit) in every Z cell", bounds=NON_NEGATIVE),
+        Option("seed", 0, "seed of the drawn rows", bounds=SEED),
     )
 
     @classmethod
@@ -109,9 +110,6 @@ class FpvTable(TableGenerator):
 
         started = time.perf_counter()
         opts = resolve_options(cls.options, options, f"table kind {KIND!r}")
-        for name in ("samples_per_cell", "edge_samples_per_cell"):
-            if int(opts[name]) < 0:
-                raise UserError(f"option {name}={opts[name]!r}: must be at least 0")
         target = check_writable(output)
         source = read_source(opts["source"])
         index = {name: j for j, name in enumerate(source.names)}

@@ -39,13 +39,14 @@ from surrogate.chunks import ChunkWorkDir, remove_work_dir
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats
+from surrogate.ranges import POSITIVE, at_least
 from surrogate.table import Column, create_dataset, write_columns, write_table
 
 from .build import build_conditions
 from .checks import ignition_checks
 from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .flamelet import FlameletChemistry, cantera_message, load_gas
-from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_mixture_axis, check_positive, equivalence_ratios,
+from .mixture import (CH4_PROGRESS_VARIABLE, Streams, check_mixture_axis, equivalence_ratios,
                       mixture_axis_columns, mixture_axis_options, mixture_defaults, mixture_provenance,
                       present_species, resolve_stream_options, stream_options, streams_of, unburnt_mixture, unburnt_Z)
 from .progress import resample_by_progress
@@ -134,13 +135,16 @@ class IgnitionTable(TableGenerator):
     description = "Constant-pressure homogeneous ignition over T0, phi and p: states along C and ignition delays."
     options = (
         *stream_options("gri30.yaml", "CH4:1", CH4_PROGRESS_VARIABLE, temperatures=False),
-        Option("pressure", [101325.0], "pressures [Pa]; several add the input p", type=parse_floats),
+        Option("pressure", [101325.0], "pressures [Pa]; several add the input p", type=parse_floats,
+               bounds=POSITIVE),
         Option("initial_temperature", [1100.0, 1200.0, 1300.0, 1400.0, 1500.0, 1600.0], "initial temperatures T0 [K]",
-               type=parse_floats),
+               type=parse_floats, bounds=POSITIVE),
         *mixture_axis_options([0.5, 1.0, 2.0], ""),
-        Option("end_time", 10.0, "longest integration [s]; a reactor not ignited by then has no ignition delay"),
-        Option("end_delta_T", 1.0, "stop once T is this close to the HP equilibrium temperature [K]"),
-        Option("points_per_trajectory", 100, "C nodes per trajectory in the scattered table"),
+        Option("end_time", 10.0, "longest integration [s]; a reactor not ignited by then has no ignition delay",
+               bounds=POSITIVE),
+        Option("end_delta_T", 1.0, "stop once T is this close to the HP equilibrium temperature [K]",
+               bounds=POSITIVE),
+        Option("points_per_trajectory", 100, "C nodes per trajectory in the scattered table", bounds=at_least(2)),
         *executor_options("conditions", "the conditions"),
     )
 
@@ -150,13 +154,7 @@ class IgnitionTable(TableGenerator):
         opts = resolve_stream_options(cls.options, given, KIND)
         if not opts["initial_temperature"]:
             raise UserError("option initial_temperature: give at least one value")
-        for value in opts["initial_temperature"]:
-            check_positive("initial_temperature", value)
         check_mixture_axis(opts, cls.options)
-        for name in ("end_time", "end_delta_T"):
-            check_positive(name, float(opts[name]))
-        if int(opts["points_per_trajectory"]) < 2:
-            raise UserError(f"option points_per_trajectory={opts['points_per_trajectory']!r}: must be at least 2")
         return opts
 
     @classmethod

@@ -16,11 +16,13 @@ import numpy as np
 
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats, parse_mapping, resolve_options
+from surrogate.ranges import ANY, NON_NEGATIVE, POSITIVE, UNIT, Range
 from surrogate.table import Column, DatasetDefaults
 
 from .flamelet import FlameletChemistry, Streams, parse_composition
 
-REFINE_KEYS = ("ratio", "slope", "curve", "prune")
+# Cantera's grid refinement criteria and the range of each (Refiner::setCriteria; also prune <= slope, curve)
+REFINE_RANGES = {"ratio": Range(2), "slope": UNIT, "curve": UNIT, "prune": NON_NEGATIVE}
 TRANSPORT_MODELS = ("mixture-averaged", "unity-Lewis-number", "multicomponent")
 STREAM_T = 300.0  # K, stream temperature of generators without that option (mass fractions do not depend on it)
 PRESENT_Y = 1e-10  # a species whose mass fraction never exceeds this anywhere is absent (e.g. AR in H2/air)
@@ -32,8 +34,9 @@ def stream_options(mechanism: str, fuel: str, progress_variable: Mapping[str, fl
     """The options naming the mechanism, the two streams and the progress variable, with a generator's defaults
     (an empty default is filled from a preset); without `temperatures` for generators that set the unburnt
     temperature themselves (ignition, premixed)."""
-    stream_T = (Option("fuel_temperature", STREAM_T, "fuel stream temperature [K]"),
-                Option("oxidizer_temperature", STREAM_T, "oxidizer stream temperature [K]")) if temperatures else ()
+    stream_T = (Option("fuel_temperature", STREAM_T, "fuel stream temperature [K]", bounds=POSITIVE),
+                Option("oxidizer_temperature", STREAM_T, "oxidizer stream temperature [K]", bounds=POSITIVE)
+                ) if temperatures else ()
 
     def preset(default: Any) -> str:
         return "" if default else "; empty: the preset's"
@@ -44,41 +47,40 @@ def stream_options(mechanism: str, fuel: str, progress_variable: Mapping[str, fl
         Option("oxidizer", "O2:0.21,N2:0.79", "oxidizer stream mole fractions, species:amount,..."),
         *stream_T,
         Option("progress_variable", dict(progress_variable), "progress variable C = sum c_k Y_k as species:c_k,..."
-               + preset(progress_variable), type=parse_mapping),
+               + preset(progress_variable), type=parse_mapping, bounds=ANY),
     )
 
 
-def check_positive(name: str, value: float, minimum: float = 0.0) -> None:
-    """A one-line error unless `value` > `minimum`."""
-    if not value > minimum:
-        raise UserError(f"option {name}={value!r}: must be greater than {minimum:g}")
-
-
-def complete_refine(given: Mapping[str, float], defaults: Mapping[str, float]) -> dict[str, float]:
-    """Cantera grid refinement criteria: the given ones over a generator's `defaults`; an unknown criterion is a
-    one-line error."""
-    unknown = sorted(set(given) - set(REFINE_KEYS))
+def complete_refine(given: Mapping[str, float], defaults: Mapping[str, float], kind: str) -> dict[str, float]:
+    """Cantera grid refinement criteria: the given ones over a generator's `defaults`; an unknown criterion, one
+    outside its range or a prune above slope or curve is a one-line error (Cantera would refuse it only
+    when the first flame is set up); `kind` names the generator in it."""
+    owner = f"table kind {kind!r}: option refine"
+    unknown = sorted(set(given) - set(REFINE_RANGES))
     if unknown:
-        raise UserError(f"option refine: unknown criterion {unknown[0]!r}; valid: {', '.join(REFINE_KEYS)}")
-    return {**defaults, **given}
+        raise UserError(f"{owner}: unknown criterion {unknown[0]!r}; valid: {', '.join(REFINE_RANGES)}")
+    refine = {**defaults, **given}
+    for name, value in refine.items():
+        if not REFINE_RANGES[name].contains(value):
+            raise UserError(f"{owner}: {name}={value!r}: expected a number {REFINE_RANGES[name].describe()}")
+    if not refine["prune"] <= min(refine["slope"], refine["curve"]):
+        raise UserError(f"{owner}: prune={refine['prune']!r}: expected at most slope={refine['slope']!r} and "
+                        f"curve={refine['curve']!r}")
+    return refine
 
 
 def check_streams(opts: Mapping[str, Any], pressures: Sequence[float]) -> None:
-    """Range checks of the stream options and the pressures (one-line errors)."""
-    for name in ("fuel_temperature", "oxidizer_temperature"):
-        if name in opts:
-            check_positive(name, float(opts[name]))
+    """One-line errors for an empty list of pressures or an empty progress variable (the ranges of their values
+    are declared with the options and checked when they are resolved)."""
     if not pressures:
         raise UserError("option pressure: give at least one pressure [Pa]")
-    for p in pressures:
-        check_positive("pressure", p)
     if not opts["progress_variable"]:
         raise UserError("option progress_variable: give at least one species:coefficient")
 
 
 def resolve_stream_options(options: Iterable[Option], given: Mapping[str, Any], kind: str) -> dict[str, Any]:
-    """A generator's options with defaults filled in and converted, then the range checks of the streams and the
-    option ``pressure`` (one-line errors)."""
+    """A generator's options with defaults filled in, converted and range-checked, then the checks of
+    :func:`check_streams` (one-line errors)."""
     opts = resolve_options(options, given, f"table kind {kind!r}")
     check_streams(opts, opts["pressure"])
     return opts
@@ -132,29 +134,25 @@ def mixture_axis_options(default_phi: Sequence[float], phi_help: str) -> tuple[O
     defaults) or ``mixture_fraction`` (Bilger Z, converted to φ with the streams), which makes Z the table's
     default input so that a solver transporting Z can look the table up directly."""
     return (
-        Option("equivalence_ratio", list(default_phi), "equivalence ratios phi" + phi_help, type=parse_floats),
-        Option("mixture_fraction", [], "Bilger mixture fractions Z of the unburnt mixture (0 < Z < 1), in place of "
-               "equivalence_ratio: each is converted to phi with the fuel and oxidizer streams, and Z becomes the "
-               "table's default input instead of phi; empty: use equivalence_ratio", type=parse_floats),
+        Option("equivalence_ratio", list(default_phi), "equivalence ratios phi" + phi_help, type=parse_floats,
+               bounds=POSITIVE),
+        Option("mixture_fraction", [], "Bilger mixture fractions Z of the unburnt mixture (pure oxidizer and fuel "
+               "do not burn), in place of equivalence_ratio: each is converted to phi with the fuel and oxidizer "
+               "streams, and Z becomes the table's default input instead of phi; empty: use equivalence_ratio",
+               type=parse_floats, bounds=Range(0, 1, low_open=True, high_open=True)),
     )
 
 
 def check_mixture_axis(opts: Mapping[str, Any], options: Iterable[Option]) -> None:
     """One-line errors for the options of :func:`mixture_axis_options` among a generator's `options`: both given
-    (``equivalence_ratio`` not at its default next to ``mixture_fraction``), none, or out of range."""
+    (``equivalence_ratio`` not at its default next to ``mixture_fraction``) or none (their values' ranges are
+    declared with the options)."""
     if opts["mixture_fraction"]:
         default_phi = next(option.default for option in options if option.name == "equivalence_ratio")
         if list(opts["equivalence_ratio"]) != list(default_phi):
             raise UserError("options equivalence_ratio and mixture_fraction: give one of them, not both")
-        for Z in opts["mixture_fraction"]:
-            if not 0.0 < Z < 1.0:
-                raise UserError(f"option mixture_fraction={Z!r}: must lie between 0 and 1 (pure oxidizer and fuel "
-                                "do not burn)")
-        return
-    if not opts["equivalence_ratio"]:
+    elif not opts["equivalence_ratio"]:
         raise UserError("option equivalence_ratio: give at least one value")
-    for phi in opts["equivalence_ratio"]:
-        check_positive("equivalence_ratio", phi)
 
 
 def equivalence_ratio_of(Z: float, Z_st: float) -> float:

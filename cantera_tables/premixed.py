@@ -39,13 +39,14 @@ from surrogate.chunks import ChunkWorkDir, remove_work_dir
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats, parse_mapping
+from surrogate.ranges import NON_NEGATIVE, POSITIVE, Range, at_least
 from surrogate.table import Column, create_dataset, write_columns, write_table
 
 from .build import build_conditions
 from .checks import premixed_checks
 from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .flamelet import FlameletChemistry, cantera_message, load_gas
-from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, Streams, check_positive, complete_refine,
+from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, Streams, complete_refine,
                       check_mixture_axis, equivalence_ratios, mixture_axis_columns, mixture_axis_options,
                       mixture_defaults, mixture_provenance, present_species, resolve_stream_options, stream_options,
                       streams_of, unburnt_Z, unburnt_mixture)
@@ -162,19 +163,22 @@ class PremixedFGMTable(TableGenerator):
                    "burner-stabilized heat-loss flames, rows in C, Cantera.")
     options = (
         *stream_options("gri30.yaml", "CH4:1", CH4_PROGRESS_VARIABLE, temperatures=False),
-        Option("pressure", [101325.0], "pressures [Pa]; several add the input p", type=parse_floats),
-        Option("unburnt_temperature", 300.0, "temperature T_u of the unburnt mixture (and of the burner) [K]"),
+        Option("pressure", [101325.0], "pressures [Pa]; several add the input p", type=parse_floats,
+               bounds=POSITIVE),
+        Option("unburnt_temperature", 300.0, "temperature T_u of the unburnt mixture (and of the burner) [K]",
+               bounds=POSITIVE),
         *mixture_axis_options([0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4], ", within the flammable range (a phi "
                               "whose flame does not burn is reported and skipped)"),
-        Option("burner_mass_flux_ratio", [], "heat-loss flames: burner-stabilized flames at these fractions (< 1) of "
-               "the free flame's rho_u S_L, adding the input h; empty: adiabatic flames only", type=parse_floats),
+        Option("burner_mass_flux_ratio", [], "heat-loss flames: burner-stabilized flames at these fractions of "
+               "the free flame's rho_u S_L, adding the input h; empty: adiabatic flames only", type=parse_floats,
+               bounds=Range(0, 1, low_open=True, high_open=True)),
         Option("transport", "mixture-averaged", "Cantera transport model", choices=TRANSPORT_MODELS),
-        Option("width", 0.03, "domain width [m]"),
+        Option("width", 0.03, "domain width [m]", bounds=POSITIVE),
         Option("refine", dict(DEFAULT_REFINE), "Cantera grid refinement criteria (any of ratio, slope, curve, "
                "prune; the rest keep these defaults, which are coarse: they put S_L of stoichiometric CH4/air 0.8 % "
                "above halved slope and curve criteria and 1.4 % above quartered ones; lower both for converged "
-               "flame speeds)", type=parse_mapping),
-        Option("points_per_flame", 100, "C nodes per flame in the scattered table"),
+               "flame speeds)", type=parse_mapping, bounds=NON_NEGATIVE),
+        Option("points_per_flame", 100, "C nodes per flame in the scattered table", bounds=at_least(2)),
         *executor_options("equivalence ratios", "the flames"),
     )
 
@@ -182,15 +186,8 @@ class PremixedFGMTable(TableGenerator):
     def resolve(cls, given: dict[str, Any]) -> dict[str, Any]:
         """Options with defaults filled in and converted, plus range checks (one-line errors)."""
         opts = resolve_stream_options(cls.options, given, KIND)
-        for name in ("unburnt_temperature", "width"):
-            check_positive(name, float(opts[name]))
         check_mixture_axis(opts, cls.options)
-        for ratio in opts["burner_mass_flux_ratio"]:
-            if not 0.0 < ratio < 1.0:
-                raise UserError(f"option burner_mass_flux_ratio={ratio!r}: must lie between 0 and 1")
-        if int(opts["points_per_flame"]) < 2:
-            raise UserError(f"option points_per_flame={opts['points_per_flame']!r}: must be at least 2")
-        opts["refine"] = complete_refine(opts["refine"], DEFAULT_REFINE)
+        opts["refine"] = complete_refine(opts["refine"], DEFAULT_REFINE, KIND)
         return opts
 
     @classmethod

@@ -49,6 +49,7 @@ from surrogate.chunks import ChunkWorkDir, open_work_dir, remove_work_dir
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, resolve_options
+from surrogate.ranges import COUNT, NON_NEGATIVE, at_least
 from surrogate.table import Column, DatasetDefaults, Table, create_dataset, write_table
 
 from .build import solve_missing
@@ -156,26 +157,25 @@ class PresumedPDFTable(TableGenerator):
     options = (
         Option("source", "", "flamelet table with a structured (Z, Lambda) group (h2-flamelet or "
                "counterflow-flamelet output of one pressure)"),
-        Option("n_Z_mean", 61, "Favre mean mixture fraction nodes from 0 to 1, clustered around Z_st"),
-        Option("n_S", 21, "normalized variance S = Z''^2 / (Z_mean (1 - Z_mean)) nodes from 0 to 1, quadratic"),
+        Option("n_Z_mean", 61, "Favre mean mixture fraction nodes from 0 to 1, clustered around Z_st",
+               bounds=at_least(2)),
+        Option("n_S", 21, "normalized variance S = Z''^2 / (Z_mean (1 - Z_mean)) nodes from 0 to 1, quadratic",
+               bounds=at_least(2)),
         Option("lambda_pdf", "delta", "PDF of the normalized progress variable Lambda: delta (3-D table) or beta "
                "(adds the input Lambda_var_norm, 4-D table)", choices=("delta", "beta")),
-        Option("n_S_Lambda", 6, "normalized variance nodes of Lambda from 0 to 1 (lambda_pdf=beta), quadratic"),
-        Option("chunk", 4, "Z_mean nodes per job (one work-directory file each)"),
-        Option("mc_check", 4, "random table nodes compared with a brute-force Monte-Carlo integration (0: none)"),
-        Option("mc_samples", 4000000, "PDF samples per Monte-Carlo check"),
+        Option("n_S_Lambda", 6, "normalized variance nodes of Lambda from 0 to 1 (lambda_pdf=beta), quadratic",
+               bounds=at_least(2)),
+        Option("chunk", 4, "Z_mean nodes per job (one work-directory file each)", bounds=COUNT),
+        Option("mc_check", 4, "random table nodes compared with a brute-force Monte-Carlo integration (0: none)",
+               bounds=NON_NEGATIVE),
+        Option("mc_samples", 4000000, "PDF samples per Monte-Carlo check", bounds=at_least(100)),
         *executor_options("chunks", "the chunks"),
     )
 
     @classmethod
     def resolve(cls, given: dict[str, Any]) -> dict[str, Any]:
         """Options with defaults filled in and converted, plus range checks (one-line errors)."""
-        opts = resolve_options(cls.options, given, f"table kind {KIND!r}")
-        for name, minimum in (("n_Z_mean", 2), ("n_S", 2), ("n_S_Lambda", 2), ("chunk", 1), ("mc_check", 0),
-                              ("mc_samples", 100)):
-            if int(opts[name]) < minimum:
-                raise UserError(f"option {name}={opts[name]!r}: must be at least {minimum}")
-        return opts
+        return resolve_options(cls.options, given, f"table kind {KIND!r}")
 
     @classmethod
     def build(cls, output: str | os.PathLike, *, progress: bool = True, executor: Executor | None = None,

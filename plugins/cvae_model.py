@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from surrogate.contracts import ModelFactory
-from surrogate.errors import PluginError
 from surrogate.options import Option
+from surrogate.ranges import COUNT, NON_NEGATIVE
 
 from .models import ACTIVATIONS
 
@@ -75,16 +75,15 @@ class CVAE(ModelFactory):
 
     description: ClassVar[str] = "conditional VAE, widths hidden_dim*2^i, prior z ~ N(0,1) (latent_dim 0: no encoder)"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("hidden_dim", 64, "width of the first encoder layer (and of the last decoder layer)"),
-        Option("layer_num", 3, "hidden layers of the encoder and of the decoder (widths hidden_dim*2^i)"),
-        Option("latent_dim", 4, "size of the latent z (0: no encoder, a deterministic decoder)"),
+        Option("hidden_dim", 64, "width of the first encoder layer (and of the last decoder layer)", bounds=COUNT),
+        Option("layer_num", 3, "hidden layers of the encoder and of the decoder (widths hidden_dim*2^i)",
+               bounds=COUNT),
+        Option("latent_dim", 4, "size of the latent z (0: no encoder, a deterministic decoder)",
+               bounds=NON_NEGATIVE),
         Option("activation", "silu", "hidden activation", choices=tuple(ACTIVATIONS)),
     )
 
     @classmethod
     def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], hidden_dim: int = 64,
               layer_num: int = 3, latent_dim: int = 4, activation: str = "silu", **options: Any) -> nn.Module:
-        if hidden_dim < 1 or layer_num < 1 or latent_dim < 0:
-            raise PluginError(f"model 'cvae': hidden_dim={hidden_dim}, layer_num={layer_num}, latent_dim={latent_dim}: "
-                              "expected hidden_dim >= 1, layer_num >= 1, latent_dim >= 0")
         return ConditionalVAE(n_inputs, n_outputs, hidden_dim, layer_num, latent_dim, activation)

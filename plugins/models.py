@@ -17,6 +17,7 @@ from torch import nn
 from surrogate.contracts import ModelFactory
 from surrogate.errors import PluginError
 from surrogate.options import Option, parse_floats
+from surrogate.ranges import COUNT, NON_NEGATIVE, POSITIVE, SEED
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "softplus": nn.Softplus}
 
@@ -52,8 +53,8 @@ class FourierFeatures(nn.Module):
 
 
 ARCHITECTURE_OPTIONS = (
-    Option("depth", 4, "number of hidden layers"),
-    Option("width", 50, "neurons per hidden layer"),
+    Option("depth", 4, "number of hidden layers (0: a linear model)", bounds=NON_NEGATIVE),
+    Option("width", 50, "neurons per hidden layer", bounds=COUNT),
     Option("activation", "tanh", "hidden activation", choices=tuple(ACTIVATIONS)),
 )
 
@@ -82,9 +83,9 @@ class FourierMLP(ModelFactory):
 
     description: ClassVar[str] = "MLP on random Fourier features sin/cos(2πBx); softmax over mass fractions"
     options: ClassVar[tuple[Option, ...]] = ARCHITECTURE_OPTIONS + (
-        Option("frequencies", 32, "number of random frequencies (features = 2 × frequencies)"),
-        Option("sigma", 1.0, "standard deviation of the frequency matrix B"),
-        Option("feature_seed", 0, "seed of B"),
+        Option("frequencies", 32, "number of random frequencies (features = 2 × frequencies)", bounds=COUNT),
+        Option("sigma", 1.0, "standard deviation of the frequency matrix B", bounds=POSITIVE),
+        Option("feature_seed", 0, "seed of B", bounds=SEED),
     )
     closure: ClassVar[str] = "softmax"
 
@@ -121,16 +122,17 @@ class MultiscaleFourierMLP(ModelFactory):
                                  "Perdikaris 2021)"
     options: ClassVar[tuple[Option, ...]] = ARCHITECTURE_OPTIONS + (
         Option("sigmas", [1.0, 10.0], "standard deviations of the frequency matrices, one embedding each",
-               type=parse_floats),
-        Option("frequencies", 32, "random frequencies per embedding (features = 2 × frequencies)"),
-        Option("feature_seed", 0, "seed of the first frequency matrix (the next ones use seed + 1, ...)"),
+               type=parse_floats, bounds=POSITIVE),
+        Option("frequencies", 32, "random frequencies per embedding (features = 2 × frequencies)", bounds=COUNT),
+        Option("feature_seed", 0, "seed of the first frequency matrix (the next ones use seed + 1, ...)",
+               bounds=SEED),
     )
 
     @classmethod
     def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], depth: int = 4, width: int = 50,
               activation: str = "tanh", sigmas: Sequence[float] = (1.0, 10.0), frequencies: int = 32,
               feature_seed: int = 0, **options: Any) -> nn.Module:
-        if not sigmas or min(sigmas) <= 0:
-            raise PluginError(f"model 'multiscale-fourier-mlp': sigmas={list(sigmas)}: expected positive numbers")
+        if not sigmas:
+            raise PluginError("model 'multiscale-fourier-mlp': option sigmas: give at least one standard deviation")
         return MultiscaleFourierNetwork(n_inputs, n_outputs, list(sigmas), frequencies, depth, width, activation,
                                         feature_seed)

@@ -60,10 +60,10 @@ class Comparison:
 
 def compare_weightings(runs: Sequence[tuple[str, TrainOptions]], out_dir: Path, progress: bool = True) -> Comparison:
     """Train each (label, options) into out_dir/label (reusing finished runs) and tabulate the task's headline
-    test metric (:func:`headline_metric`)."""
+    test metric (:func:`headline_metric`). Options the trainer refuses leave no out_dir behind: out_dir is made
+    by the first run that starts (its run directory inside it)."""
     from . import plots
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     values: dict[str, dict[str, float]] = {}
     baselines: dict[str, dict[str, float]] = {}
     warnings: list[str] = []

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .errors import UserError
+from .ranges import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, SEED, Range
 
 DEFAULT_WEIGHTING = "schedule"
 DEFAULT_MODEL = "softmax-mlp"
@@ -39,6 +40,12 @@ FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "patience": _INT, "min_delta": _NUMBER, "val_fraction": _NUMBER, "test_fraction": _NUMBER, "seed": _INT,
     "device": _TEXT, "lbfgs_epochs": _INT, "dtype": _TEXT,
     "stream_memory": _NUMBER, "threads": _INT, "precision": _TEXT, "compile": _TEXT,
+}
+# the range of each numeric key, checked by TrainOptions.validate and shown in the command line's help
+FIELD_RANGES: dict[str, Range] = {
+    "lr": POSITIVE, "weight_decay": NON_NEGATIVE, "batch_size": COUNT, "epochs": COUNT, "patience": NON_NEGATIVE,
+    "min_delta": NON_NEGATIVE, "val_fraction": FRACTION, "test_fraction": FRACTION, "seed": SEED,
+    "lbfgs_epochs": NON_NEGATIVE, "stream_memory": NON_NEGATIVE, "threads": NON_NEGATIVE,
 }
 
 
@@ -85,24 +92,24 @@ class TrainOptions:
     compile: str = "none"  # torch.compile mode of the model in training steps
 
     def validate(self) -> None:
-        """One-line errors for values out of their range (types are checked by :meth:`from_mapping`)."""
+        """One-line errors for values out of their range (:data:`FIELD_RANGES`, choices) or that do not go together
+        (types are checked by :meth:`from_mapping`); the trainer calls it before it reads or writes anything."""
         for name, choices in (("optimizer", OPTIMIZERS), ("lr_schedule", LR_SCHEDULES), ("closure", CLOSURES),
                               ("split_by", SPLITS), ("dtype", DTYPES), ("precision", PRECISIONS),
                               ("compile", COMPILE_MODES)):
             if getattr(self, name) not in choices:
                 raise UserError(f"{name} {getattr(self, name)!r}: expected one of {', '.join(choices)}")
-        for name, value in (("batch_size", self.batch_size), ("epochs", 1 if self.epochs is None else self.epochs)):
-            if int(value) < 1:
-                raise UserError(f"{name}={value}: expected a positive integer")
-        for name in ("patience", "min_delta", "weight_decay", "lbfgs_epochs", "stream_memory", "threads"):
-            if getattr(self, name) < 0:
-                raise UserError(f"{name}={getattr(self, name)}: expected zero or more")
+        for name, bounds in FIELD_RANGES.items():
+            value = getattr(self, name)
+            if value is not None and not bounds.contains(value):
+                raise UserError(f"{name}={value!r}: expected {FIELD_TYPES[name][1]} {bounds.describe()}")
+        if not self.val_fraction + self.test_fraction < 1:
+            raise UserError(f"val_fraction={self.val_fraction!r}, test_fraction={self.test_fraction!r}: expected a "
+                            "sum below 1 (rows must be left for training)")
         uses_lbfgs = self.optimizer == "lbfgs" or self.lbfgs_epochs > 0
         if self.precision != "fp32" and (self.dtype != "float32" or uses_lbfgs):
             raise UserError(f"precision {self.precision!r}: mixed precision needs dtype float32 and no L-BFGS "
                             "(its line search re-evaluates the loss without a gradient scaler)")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise UserError(f"lr={self.lr}: expected a positive number")
         unknown = sorted(set(self.physics_options) - set(self.physics))
         if unknown:
             raise UserError(f"physics options given for {unknown[0]!r}, which is not among --physics {self.physics}")

@@ -472,6 +472,8 @@ def check_plugin(kind: str, name: str, plugin: Any, package: str) -> None:
     options = getattr(plugin, "options", ())
     if not isinstance(options, (tuple, list)) or not all(isinstance(o, Option) for o in options):
         raise PluginError(f"{owner}: 'options' must be a tuple of surrogate.options.Option")
+    for option in options:
+        option.check_default(owner)
     if kind in ("weightings",) and not (isinstance(plugin, type) and issubclass(plugin, base)):
         raise PluginError(f"{owner}: must subclass surrogate.contracts.{base.__name__} (it is a torch module "
                           "whose parameters the trainer optimizes)")

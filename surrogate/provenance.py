@@ -24,6 +24,13 @@ def build_table(kind: str, output: str | os.PathLike, given: Mapping[str, Any], 
     """Resolve the options of the table generator `kind` and build `output` with it, the file recording the
     generator's origin; returns the generator's BuildReport."""
     generator, options = registry.configure("tables", kind, given)
+    return build_configured(kind, generator, output, options, progress=progress)
+
+
+def build_configured(kind: str, generator: Any, output: str | os.PathLike, options: Mapping[str, Any], *,
+                     progress: bool = True) -> Any:
+    """Build `output` with the generator of `kind` already configured (options resolved and checked), the file
+    recording the generator's origin; returns the generator's BuildReport."""
     with generated_by(registry.origin("tables", kind).record()):
         return generator.build(output, progress=progress, **options)
 

@@ -45,15 +45,16 @@ LBFGS_LR = 1.0  # the step the strong-Wolfe line search starts from, whatever th
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' is CUDA when a GPU is present, else CPU; an unavailable CUDA request is a user error."""
+    """'auto' is CUDA when a GPU is present, else CPU; otherwise one of the devices this machine has (cpu, cuda,
+    cuda:N): anything else (another machine's GPU, mps, meta, a typo) is a one-line error naming them."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: CUDA is not available on this machine (use auto or cpu)")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise UserError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from None
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    present = ["cpu", *(["cuda"] if gpus else []), *(f"cuda:{i}" for i in range(gpus))]
+    if name not in present:
+        raise UserError(f"--device {name!r}: not a device of this machine; expected auto or one of "
+                        f"{', '.join(present)}")
+    return torch.device(name)
 
 
 def default_task(dataset: Any) -> str:

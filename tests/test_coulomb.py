@@ -101,5 +101,5 @@ def test_resume_with_other_options_and_bad_options_are_refused(tmp_path):
     with pytest.raises(UserError, match="other options .*rows"):
         CoulombExplosion.build(target, progress=False, rows=200, distribution="sim", seed=5, chunk_rows=100,
                                workers=1)
-    with pytest.raises(UserError, match="--steps 5"):
-        CoulombExplosion.build(tmp_path / "u.h5", progress=False, rows=10, steps=5)
+    with pytest.raises(UserError, match="option steps=5: expected an integer >= 20"):
+        registry.configure("tables", "coulomb-explosion", {"rows": "10", "steps": "5"})

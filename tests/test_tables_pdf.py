@@ -181,7 +181,7 @@ def test_bad_sources_are_one_line_errors(built, tmp_path):
     assert_one_line_error(result, "no structured (Z, Lambda) group")
     result = runner.invoke(cli, ["table", "build", "presumed-pdf", "-o", str(tmp_path / "x.h5"), "--source",
                                  str(built["source"]), "--n-S", "1"])
-    assert_one_line_error(result, "n_S=1", "at least 2")
+    assert_one_line_error(result, "n_S=1", "expected an integer >= 2")
 
 
 def test_softmax_mlp_trains_on_the_pdf_table_with_held_out_lines(built, tmp_path):

@@ -72,7 +72,7 @@ def test_installed_package_is_listed_by_surrogate_plugins(site):
     assert weightings.returncode == 0, weightings.stderr
     line = next(text for text in weightings.stdout.splitlines() if text.strip().startswith("relative "))
     assert "w_i = 1/mean(y_i^2)" in line and "surrogate-plugin-example 0.1.0" in line
-    assert "floor=1e-30 (float): smallest mean square allowed" in weightings.stdout
+    assert "floor=1e-30 (float, > 0): smallest mean square allowed" in weightings.stdout
     assert "uniform " in weightings.stdout  # the built-ins are still there
     physics = cli(site, "plugins", "--kind", "physics")
     assert "mass-sum" in physics.stdout and "predicted Y_* must sum to one" in physics.stdout

@@ -20,6 +20,7 @@ from surrogate.atomic import check_writable
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option
+from surrogate.ranges import COUNT, NON_NEGATIVE, SEED, at_least
 from surrogate.table import Column, DatasetDefaults, Table, write_table
 
 from surrogate.chunks import ChunkWorkDir, solve_missing_chunks
@@ -64,13 +65,13 @@ class CoulombExplosion(TableGenerator):
 
     description: ClassVar[str] = "Coulomb explosion of OCS (C, O, S ions, +2 each): momenta -> geometry rows"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("rows", 200000, "number of molecules (rows)"),
+        Option("rows", 200000, "number of molecules (rows)", bounds=COUNT),
         Option("distribution", "random", "geometries: 'random' (bonds ±20 %, angle 100-180°) or 'sim' (thermal "
                "vibration and bending around linear OCS)", choices=DISTRIBUTIONS),
-        Option("seed", 0, "seed of the geometries (each chunk draws from its own stream of it)"),
-        Option("steps", STEPS, "RK4 steps, equal in log-time, per explosion"),
-        Option("chunk_rows", 10000, "rows per chunk: the unit of parallel work and of resuming"),
-        Option("workers", 0, "processes exploding chunks (0: one per CPU)"),
+        Option("seed", 0, "seed of the geometries (each chunk draws from its own stream of it)", bounds=SEED),
+        Option("steps", STEPS, "RK4 steps, equal in log-time, per explosion", bounds=at_least(20)),
+        Option("chunk_rows", 10000, "rows per chunk: the unit of parallel work and of resuming", bounds=COUNT),
+        Option("workers", 0, "processes exploding chunks (0: one per CPU)", bounds=NON_NEGATIVE),
     )
 
     @staticmethod
@@ -89,10 +90,6 @@ class CoulombExplosion(TableGenerator):
               distribution: str = "random", seed: int = 0, steps: int = STEPS, chunk_rows: int = 10000,
               workers: int = 0, **options: Any) -> BuildReport:
         started = time.perf_counter()
-        for name, value, least in (("rows", rows, 1), ("steps", steps, 20), ("chunk-rows", chunk_rows, 1),
-                                   ("workers", workers, 0)):
-            if value < least:
-                raise UserError(f"--{name} {value}: expected an integer >= {least}")
         target = check_writable(output)
         work = ChunkWorkDir.open(target, {"rows": rows, "distribution": distribution, "seed": seed, "steps": steps,
                                           "chunk_rows": chunk_rows})

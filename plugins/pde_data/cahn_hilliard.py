@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from surrogate.options import Option
+from surrogate.ranges import POSITIVE
 
 from .functionals import GradientFunctional
 from .periodic import PeriodicPDE, common_options
@@ -26,8 +27,8 @@ class CahnHilliard(PeriodicPDE):
     description: ClassVar[str] = "Cahn–Hilliard u_t = ∂²(u³ - u - γ∂²u), periodic, from small noise (RK4 reference)"
     equation: ClassVar[str] = "u_t = d2/dx2 (u^3 - u - gamma d2u/dx2)"
     specific: ClassVar[tuple[Option, ...]] = (
-        Option("gamma", 5e-4, "γ: squared interface width"),
-        Option("noise", 0.05, "initial states are uniform in [-noise, noise] at each point"),
+        Option("gamma", 5e-4, "γ: squared interface width", bounds=POSITIVE),
+        Option("noise", 0.05, "initial states are uniform in [-noise, noise] at each point", bounds=POSITIVE),
     )
     options: ClassVar[tuple[Option, ...]] = common_options(length=1.0, dt=1e-4, substeps=5) + specific
 

@@ -14,7 +14,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from surrogate.errors import UserError
 from surrogate.options import Option
+from surrogate.ranges import POSITIVE
 
 from .functionals import GradientFunctional
 from .periodic import PeriodicPDE, common_options
@@ -34,10 +36,16 @@ class KdV(PeriodicPDE):
     description: ClassVar[str] = "KdV u_t + 6uu_x + u_xxx = 0, periodic, two colliding solitons (RK4 reference)"
     equation: ClassVar[str] = "u_t + 6 u u_x + u_xxx = 0"
     specific: ClassVar[tuple[Option, ...]] = (
-        Option("k_min", 0.5, "smallest soliton wave number k (speed 4k², height 2k²)"),
-        Option("k_max", 2.0, "largest soliton wave number k"),
+        Option("k_min", 0.5, "smallest soliton wave number k (speed 4k², height 2k²)", bounds=POSITIVE),
+        Option("k_max", 2.0, "largest soliton wave number k (above k_min)", bounds=POSITIVE),
     )
     options: ClassVar[tuple[Option, ...]] = common_options(length=10.0, dt=1e-3, substeps=10) + specific
+
+    @classmethod
+    def check(cls, options: dict[str, Any]) -> None:
+        if not options["k_min"] < options["k_max"]:
+            raise UserError(f"table kind {cls.kind!r}: options k_min={options['k_min']!r}, k_max={options['k_max']!r}: "
+                            "expected k_min < k_max")
 
     @staticmethod
     def rate(u: np.ndarray, dx: float, **physics: Any) -> np.ndarray:

@@ -27,6 +27,7 @@ from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.datasets import write_trajectories
 from surrogate.errors import UserError
 from surrogate.options import Option
+from surrogate.ranges import COUNT, NON_NEGATIVE, POSITIVE, SEED, at_least
 from surrogate.table import Column
 
 from .functionals import GradientFunctional, largest_increase, relative_drift
@@ -36,15 +37,17 @@ def common_options(length: float, dt: float, substeps: int) -> tuple[Option, ...
     """Grid, time and sampling options of every periodic generator (defaults: the reference configuration
     of Matsubara et al. 2020, 40 training + 20 test trajectories of 500 steps on 50 points)."""
     return (
-        Option("trajectories", 60, "number of trajectories (split into train/val/test by the task)"),
-        Option("points", 50, "grid points on the periodic domain"),
-        Option("length", length, "length of the periodic domain"),
-        Option("steps", 500, "stored time steps per trajectory (each trajectory has steps + 1 states)"),
-        Option("dt", dt, "time between stored states"),
-        Option("substeps", substeps, "RK4 steps per stored step"),
-        Option("seed", 0, "seed of the initial states"),
-        Option("chunk_trajectories", 10, "trajectories per chunk: the unit of parallel work and of resuming"),
-        Option("workers", 0, "processes integrating chunks of trajectories (0: one per CPU)"),
+        Option("trajectories", 60, "number of trajectories (split into train/val/test by the task)", bounds=COUNT),
+        Option("points", 50, "grid points on the periodic domain (the stencils need 5)", bounds=at_least(5)),
+        Option("length", length, "length of the periodic domain", bounds=POSITIVE),
+        Option("steps", 500, "stored time steps per trajectory (each trajectory has steps + 1 states)",
+               bounds=COUNT),
+        Option("dt", dt, "time between stored states", bounds=POSITIVE),
+        Option("substeps", substeps, "RK4 steps per stored step", bounds=COUNT),
+        Option("seed", 0, "seed of the initial states", bounds=SEED),
+        Option("chunk_trajectories", 10, "trajectories per chunk: the unit of parallel work and of resuming",
+               bounds=COUNT),
+        Option("workers", 0, "processes integrating chunks of trajectories (0: one per CPU)", bounds=NON_NEGATIVE),
     )
 
 
@@ -71,19 +74,6 @@ def solve_chunk(chunk: Chunk) -> None:
     states = rk4_trajectories(lambda u: chunk.generator.rate(u, chunk.dx, **physics), chunk.u0, options["dt"],
                               options["steps"], options["substeps"])
     chunk.work.save(chunk.index, {"u": states})
-
-
-def _check(options: dict[str, Any]) -> None:
-    for name in ("trajectories", "steps", "substeps", "chunk_trajectories"):
-        if options[name] < 1:
-            raise UserError(f"--{name} {options[name]}: expected a positive integer")
-    if options["points"] < 5:
-        raise UserError(f"--points {options['points']}: expected at least 5 grid points")
-    for name in ("length", "dt"):
-        if not options[name] > 0:
-            raise UserError(f"--{name} {options[name]}: expected a positive number")
-    if options["workers"] < 0:
-        raise UserError(f"--workers {options['workers']}: expected 0 (one per CPU) or more")
 
 
 def integrate_all(generator: type["PeriodicPDE"], u0: np.ndarray, dx: float, options: dict[str, Any],
@@ -119,6 +109,11 @@ class PeriodicPDE(TableGenerator):
     specific: ClassVar[tuple[Option, ...]] = ()  # the physics options, passed to rate/initial_state/functionals
 
     @classmethod
+    def check(cls, options: dict[str, Any]) -> None:
+        """One-line UserErrors for options that are valid alone but not together (each option's own range is
+        declared and checked by the core before ``build``)."""
+
+    @classmethod
     def physics_options(cls) -> list[str]:
         return [option.name for option in cls.specific]
 
@@ -139,7 +134,7 @@ class PeriodicPDE(TableGenerator):
     @classmethod
     def build(cls, output: str | os.PathLike, *, progress: bool = True, **options: Any) -> BuildReport:
         started = time.perf_counter()
-        _check(options)
+        cls.check(options)
         target = check_writable(output)
         physics = {name: options[name] for name in cls.physics_options()}
         x = options["length"] * np.arange(options["points"]) / options["points"]

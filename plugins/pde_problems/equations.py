@@ -17,6 +17,7 @@ import torch
 
 from surrogate.errors import PluginError
 from surrogate.options import Option
+from surrogate.ranges import ANY, POSITIVE, UNIT, Range
 
 TWO_PI = 2.0 * math.pi
 
@@ -68,7 +69,8 @@ class PoissonMultiscale(Equation):
 
     name = "poisson-multiscale"
     formula = "-u'' = f on [0, 1], u = sin(2 pi x) + a sin(2 pi k x)"
-    parameters = (Option("k", 10.0, "frequency of the fine mode"), Option("a", 0.1, "amplitude of the fine mode"))
+    parameters = (Option("k", 10.0, "frequency of the fine mode", bounds=POSITIVE),
+                  Option("a", 0.1, "amplitude of the fine mode", bounds=ANY))
     k: float
     a: float
 
@@ -90,7 +92,8 @@ class SharpLayer(Equation):
 
     name = "sharp-layer"
     formula = "-u'' = f on [0, 1], u = tanh((x - x0) / width)"
-    parameters = (Option("x0", 0.5, "position of the layer"), Option("width", 0.02, "thickness of the layer"))
+    parameters = (Option("x0", 0.5, "position of the layer", bounds=UNIT),
+                  Option("width", 0.02, "thickness of the layer", bounds=POSITIVE))
     x0: float
     width: float
 
@@ -110,7 +113,8 @@ class Poisson2D(Equation):
     name = "poisson-2d"
     formula = "-(u_xx + u_yy) = f on [0, 1]^2, u = sin(2 pi x) sin(2 pi y) + a sin(2 pi k x) sin(2 pi k y)"
     spatial = ("x", "y")
-    parameters = (Option("k", 4.0, "frequency of the fine mode"), Option("a", 0.1, "amplitude of the fine mode"))
+    parameters = (Option("k", 4.0, "frequency of the fine mode", bounds=POSITIVE),
+                  Option("a", 0.1, "amplitude of the fine mode", bounds=ANY))
     k: float
     a: float
 
@@ -132,8 +136,9 @@ class Heat(Equation):
     name = "heat"
     formula = "u_t = nu u_xx on [0, 1] x [0, 1], u = exp(-nu pi^2 t) sin(pi x) + a exp(-nu (k pi)^2 t) sin(k pi x)"
     time = "t"
-    parameters = (Option("nu", 0.05, "diffusivity"), Option("k", 4.0, "wave number of the fast mode (integer)"),
-                  Option("a", 0.5, "amplitude of the fast mode"))
+    parameters = (Option("nu", 0.05, "diffusivity", bounds=POSITIVE),
+                  Option("k", 4.0, "wave number of the fast mode (a whole number)", bounds=Range(1, whole=True)),
+                  Option("a", 0.5, "amplitude of the fast mode", bounds=ANY))
     nu: float
     k: float
     a: float

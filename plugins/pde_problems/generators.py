@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.datasets import write_collocation
-from surrogate.errors import UserError
 
 from .equations import Equation, Heat, Poisson2D, PoissonMultiscale, SharpLayer
 from .sampling import OPTIONS as SAMPLING_OPTIONS
@@ -29,9 +28,6 @@ class CollocationProblem(TableGenerator):
     @classmethod
     def build(cls, output: str | os.PathLike, *, progress: bool = True, **options: Any) -> BuildReport:
         started = time.perf_counter()
-        for name in ("points", "boundary_points", "initial_points"):
-            if int(options[name]) < 1:
-                raise UserError(f"{cls.equation.name}: {name}={options[name]}: expected a positive integer")
         problem = {"name": cls.equation.name, **{o.name: options[o.name] for o in cls.equation.parameters},
                    **{o.name: options[o.name] for o in SAMPLING_OPTIONS}}
         path = write_collocation(output, kind=cls.equation.name, domain=cls.equation.domain(), outputs=["u"],

@@ -14,13 +14,15 @@ from typing import Sequence
 import torch
 
 from surrogate.options import Option
+from surrogate.ranges import COUNT
 
 SAMPLINGS = ("uniform", "random", "resample")
 CONSTRAINTS = ("soft", "hard")
 OPTIONS = (  # how a problem is sampled: table generator options, stored in the dataset's problem attribute
-    Option("points", 1000, "interior collocation points"),
-    Option("boundary_points", 256, "points on the spatial boundary (1-D problems use the two ends)"),
-    Option("initial_points", 256, "points at the initial time (time-dependent problems)"),
+    Option("points", 1000, "interior collocation points", bounds=COUNT),
+    Option("boundary_points", 256, "points on the spatial boundary (1-D problems use the two ends)",
+           bounds=COUNT),
+    Option("initial_points", 256, "points at the initial time (time-dependent problems)", bounds=COUNT),
     Option("sampling", "uniform", "uniform grid, random once, or resample each epoch", choices=SAMPLINGS),
     Option("constraints", "soft", "boundary and initial conditions as loss terms (soft) or built into the "
            "network, u = g + D N (hard: the loss is the residual alone)", choices=CONSTRAINTS),

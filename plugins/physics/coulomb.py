@@ -20,6 +20,7 @@ import torch
 from surrogate.contracts import Batch, PhysicsContext, PhysicsLoss
 from surrogate.errors import PluginError
 from surrogate.options import Option
+from surrogate.ranges import POSITIVE
 from surrogate.terms import LossTerms, physics_term
 
 
@@ -82,14 +83,13 @@ class RelativeError(CoulombColumns):
 
     description: ClassVar[str] = "physics/mre = (mean |x_pred - x| / max(|x|, guard))^2 per sample (seed MRE^2)"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("guard", 0.1, "coordinates smaller than this (bohr) are divided by it instead of by |x|"),
+        Option("guard", 0.1, "coordinates smaller than this (bohr) are divided by it instead of by |x|",
+               bounds=POSITIVE),
     )
     law = "mre"
 
     def __init__(self, context: PhysicsContext, guard: float = 0.1, **options: Any):
         super().__init__(context)
-        if not guard > 0:
-            raise PluginError(f"physics loss 'mre': option guard={guard}: expected a positive length (bohr)")
         self.guard = guard
 
     def terms(self, batch: Batch) -> LossTerms:

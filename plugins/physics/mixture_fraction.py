@@ -10,6 +10,7 @@ from surrogate.chemistry import BilgerMixtureFraction
 from surrogate.contracts import Batch, PhysicsContext, PhysicsLoss
 from surrogate.errors import PluginError, TableError
 from surrogate.options import Option
+from surrogate.ranges import NON_NEGATIVE
 from surrogate.terms import LossTerms, physics_term
 
 TERM = physics_term("mixture_fraction")
@@ -28,7 +29,7 @@ class MixtureFraction(PhysicsLoss):
     """
 
     description: ClassVar[str] = "Bilger Z of the predicted Y_* must equal the input Z (element conservation)"
-    options: ClassVar[tuple[Option, ...]] = (Option("weight", 1.0, "multiplies the term"),)
+    options: ClassVar[tuple[Option, ...]] = (Option("weight", 1.0, "multiplies the term", bounds=NON_NEGATIVE),)
 
     def __init__(self, context: PhysicsContext, weight: float = 1.0, **options: Any):
         super().__init__(context)

@@ -23,6 +23,7 @@ from plugins.pde_problems.equations import equation_for
 from surrogate.contracts import Batch, PhysicsContext, PhysicsLoss
 from surrogate.errors import PluginError
 from surrogate.options import Option, parse_floats
+from surrogate.ranges import ANY, COUNT
 from surrogate.terms import LossTerms, pde_term
 
 CONDITIONS = ("boundary", "initial")
@@ -34,9 +35,10 @@ class PdeLoss(PhysicsLoss):
     description: ClassVar[str] = "PDE residual, boundary and initial terms of a collocation problem; residual " \
                                  "grouped by subdomain (MMPINN)"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("groups", 1, "split the residual into k equal subdomains along `axis` (pde/residual/g0, ...)"),
-        Option("breaks", [], "subdomain boundaries along `axis` instead of k equal parts, e.g. 0.4,0.6",
-               type=parse_floats),
+        Option("groups", 1, "split the residual into k equal subdomains along `axis` (pde/residual/g0, ...)",
+               bounds=COUNT),
+        Option("breaks", [], "subdomain boundaries along `axis` instead of k equal parts, e.g. 0.4,0.6 (increasing, "
+               "inside the domain)", type=parse_floats, bounds=ANY),
         Option("axis", "", "input along which the residual is grouped [default: the first]"),
     )
 
@@ -54,10 +56,8 @@ class PdeLoss(PhysicsLoss):
             if sorted(breaks) != list(breaks) or not lo < breaks[0] or not breaks[-1] < hi:
                 raise PluginError(f"{owner}: breaks {breaks} must increase strictly inside {axis} in [{lo}, {hi}]")
             inner = list(breaks)
-        elif groups >= 1:
-            inner = [lo + (hi - lo) * i / groups for i in range(1, groups)]
         else:
-            raise PluginError(f"{owner}: groups={groups}: expected a positive integer")
+            inner = [lo + (hi - lo) * i / groups for i in range(1, groups)]
         self.inner_edges = torch.tensor(inner, dtype=torch.float64)
         self.residual_names = ([pde_term(f"residual/g{g}") for g in range(len(inner) + 1)] if inner
                                else [pde_term("residual")])

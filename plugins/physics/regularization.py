@@ -12,11 +12,11 @@ from typing import Any, Callable, ClassVar, Mapping
 import torch
 
 from surrogate.contracts import Batch, PhysicsContext, PhysicsLoss
-from surrogate.errors import PluginError
 from surrogate.options import Option
+from surrogate.ranges import NON_NEGATIVE, UNIT
 from surrogate.terms import LossTerms, reg_term
 
-WEIGHT_OPTION = Option("weight", 1e-6, "regularization strength lambda")
+WEIGHT_OPTION = Option("weight", 1e-6, "regularization strength lambda", bounds=NON_NEGATIVE)
 BIAS_OPTION = Option("include_bias", False, "also penalize biases (1-D parameters)")
 
 
@@ -75,13 +75,11 @@ class ElasticNet(Penalty):
     description: ClassVar[str] = "reg/l1 + reg/l2 mixed by l1_ratio (elastic net)"
     options: ClassVar[tuple[Option, ...]] = (
         WEIGHT_OPTION,
-        Option("l1_ratio", 0.5, "share of L1 in [0, 1]: 1 = lasso, 0 = ridge"),
+        Option("l1_ratio", 0.5, "share of L1: 1 = lasso, 0 = ridge", bounds=UNIT),
         BIAS_OPTION,
     )
 
     def __init__(self, context: PhysicsContext, weight: float = 1e-6, l1_ratio: float = 0.5,
                  include_bias: bool = False, **options: Any):
         super().__init__(context, weight, include_bias)
-        if not 0.0 <= l1_ratio <= 1.0:
-            raise PluginError(f"physics loss 'elastic-net': option l1_ratio={l1_ratio}: expected 0 <= l1_ratio <= 1")
         self.shares = {"l1": l1_ratio, "l2": 1.0 - l1_ratio}

@@ -21,6 +21,7 @@ from torch import nn
 from surrogate.contracts import ModelFactory
 from surrogate.errors import PluginError
 from surrogate.options import Option
+from surrogate.ranges import COUNT
 
 from .operators import backward, central, second
 from .stencil_network import StencilNetwork
@@ -57,9 +58,10 @@ class FluxDivergence(nn.Module):
 
 
 def stencil_options(kernel: int) -> tuple[Option, ...]:
-    return (Option("kernel", kernel, "stencil width of the first layer (odd): grid points each output sees"),
-            Option("width", 32, "channels of the hidden layers"),
-            Option("depth", 2, "hidden layers (the stencil layer, then 1x1 layers)"))
+    return (Option("kernel", kernel, "stencil width of the first layer (odd, at most the grid points): grid points "
+                   "each output sees", bounds=COUNT),
+            Option("width", 32, "channels of the hidden layers", bounds=COUNT),
+            Option("depth", 2, "hidden layers (the stencil layer, then 1x1 layers)", bounds=COUNT))
 
 
 def stencil_network(model: str, n_inputs: int, n_outputs: int, kernel: int, width: int, depth: int) -> StencilNetwork:
@@ -67,10 +69,8 @@ def stencil_network(model: str, n_inputs: int, n_outputs: int, kernel: int, widt
     if n_inputs != n_outputs:
         raise PluginError(f"model {model!r} maps a state to its rate: it needs as many outputs as inputs "
                           f"(got {n_inputs} in, {n_outputs} out); train it with --task rollout")
-    if kernel < 1 or kernel % 2 == 0 or kernel > n_inputs:
+    if kernel % 2 == 0 or kernel > n_inputs:
         raise PluginError(f"model {model!r}: option kernel={kernel}: expected an odd width up to {n_inputs}")
-    if width < 1 or depth < 1:
-        raise PluginError(f"model {model!r}: options width={width}, depth={depth}: expected positive integers")
     return StencilNetwork(kernel, width, depth)
 
 

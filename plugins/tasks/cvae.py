@@ -35,6 +35,7 @@ from surrogate.contracts import Batch, DataStatistics, PhysicsContext, TaskSetti
 from surrogate.errors import UserError
 from surrogate.metrics import metrics_table
 from surrogate.options import Option
+from surrogate.ranges import COUNT, at_least
 from surrogate.scaling import InputScaler, OutputScaler
 from surrogate.table import Table
 from surrogate.terms import KL, LossTerms, data_term
@@ -94,14 +95,14 @@ class CVAETask(Regression):
     options: ClassVar[tuple[Option, ...]] = (
         Option("frame", "momenta", "'momenta': predict in the frame built from the momenta (Coulomb tables); "
                "'none': the table's columns as they are", choices=FRAMES),
-        Option("samples", 32, "decoder samples per row for the calibration (coverage) metric"),
-        Option("coverage_rows", 1000, "test rows the calibration draws samples for"),
+        Option("samples", 32, "decoder samples per row for the calibration (coverage) metric", bounds=at_least(2)),
+        Option("coverage_rows", 1000, "test rows the calibration draws samples for", bounds=COUNT),
     )
 
     def __init__(self, dataset: Table, settings: TaskSettings, processes: Any, frame: str = "momenta",
                  samples: int = 32, coverage_rows: int = 1000, **options: Any):
         super().__init__(dataset, settings, processes)
-        self.frame, self.samples, self.coverage_rows = frame, max(2, samples), coverage_rows
+        self.frame, self.samples, self.coverage_rows = frame, samples, coverage_rows
         self.condition_names, self.target_names = list(self.input_names), list(self.output_names)
         self.ions = dataset.attrs.get("coulomb") if isinstance(dataset.attrs.get("coulomb"), dict) else None
         if frame == "none":

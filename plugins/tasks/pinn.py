@@ -29,6 +29,7 @@ from surrogate.baselines import Baselines
 from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
 from surrogate.errors import PluginError, UserError
 from surrogate.options import Option
+from surrogate.ranges import COUNT
 from surrogate.run import row_signature
 from surrogate.scaling import InputScaler, PhysicalModel
 from surrogate.terms import LossTerms
@@ -76,9 +77,9 @@ class Pinn(Task):
     description: ClassVar[str] = "physics-informed network on a collocation problem (PDE residual, boundary, " \
                                  "initial terms); relative L2 error"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("passes", 10, "passes over the interior points per epoch (one validation per epoch)"),
+        Option("passes", 10, "passes over the interior points per epoch (one validation per epoch)", bounds=COUNT),
         Option("grid_points", 10000, "points of the dense test grid the relative L2 error is reported on (and of "
-               "the random validation set select=error measures on)"),
+               "the random validation set select=error measures on)", bounds=COUNT),
         Option("select", "error", "what picks the best epoch: 'error' (relative L2 against the exact solution on "
                "a validation set of grid_points random points, not the test grid) or 'loss' (sum of the unweighted "
                "mean validation terms, which needs no exact solution)",
@@ -97,8 +98,10 @@ class Pinn(Task):
         if dataset.input_names != self.equation.inputs() or dataset.output_names != ["u"]:
             raise UserError(f"{dataset.path}: problem {self.equation.name!r} has inputs {self.equation.inputs()} "
                             f"and output u; the file declares {dataset.input_names} -> {dataset.output_names}")
-        if passes < 1 or grid_points < 1:
-            raise UserError("task 'pinn': passes and grid_points must be positive")
+        if settings.split_by == "group":
+            raise UserError(f"{dataset.path}: --split-by group needs a table of rows with a group column; this "
+                            "collocation problem has no rows (the pinn task samples its points and is judged on a "
+                            "dense grid): train without --split-by")
         self.input_names, self.output_names = list(dataset.input_names), ["u"]
         self.ranges = [dataset.domain[name] for name in self.input_names]
         self.spatial = [self.input_names.index(name) for name in self.equation.spatial]

@@ -38,6 +38,7 @@ from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
 from surrogate.data import split_indices
 from surrogate.errors import UserError
 from surrogate.options import Option
+from surrogate.ranges import COUNT, SEED, Range
 from surrogate.terms import LossTerms, data_term
 
 from .integrators import rollout
@@ -78,9 +79,10 @@ class Rollout(Task):
     options: ClassVar[tuple[Option, ...]] = (
         Option("field", "", "the field to step ('': the dataset's first)"),
         Option("integrator", "euler", "integrator of training and rollouts", choices=tuple(SCHEMES)),
-        Option("steps", 1, "k: integrator steps per training sample; the loss compares each of the k states"),
+        Option("steps", 1, "k: integrator steps per training sample; the loss compares each of the k states "
+               "(fewer than the stored steps)", bounds=COUNT),
         Option("split_seed", -1, "seed of the trajectory split (-1: --seed); fix it to train several seeds on "
-               "the same held-out trajectories"),
+               "the same held-out trajectories", bounds=Range(-1, SEED.high)),
     )
     datasets: ClassVar[tuple[str, ...]] = ("trajectories",)
 

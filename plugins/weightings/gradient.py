@@ -9,6 +9,7 @@ import torch
 from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
 from surrogate.errors import PluginError
 from surrogate.options import Option
+from surrogate.ranges import COUNT, NON_NEGATIVE, POSITIVE
 from surrogate.terms import LossTerms
 
 from .terms import BALANCE_OPTION, balanced_terms, normalized, report, weighted_sum
@@ -40,8 +41,9 @@ class GradNorm(WeightingStrategy):
 
     description: ClassVar[str] = "GradNorm: equalize gradient norms scaled by relative training rates (Chen 2018)"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("alpha", 1.5, "asymmetry: how strongly slow-training terms are pushed (0 = equal gradient norms)"),
-        Option("lr", 0.025, "learning rate of the weights' own Adam optimizer"),
+        Option("alpha", 1.5, "asymmetry: how strongly slow-training terms are pushed (0 = equal gradient norms)",
+               bounds=NON_NEGATIVE),
+        Option("lr", 0.025, "learning rate of the weights' own Adam optimizer", bounds=POSITIVE),
         BALANCE_OPTION,
     )
 
@@ -109,17 +111,15 @@ class GradMagnitude(WeightingStrategy):
 
     description: ClassVar[str] = "gradient magnitude scaling: w_i = k/(||grad L_i|| + eps), normalized, every N steps"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("k", 1.0, "scale: the weights average k"),
-        Option("eps", 1e-12, "added to each gradient norm"),
-        Option("every", 10, "recompute the weights every N optimizer steps"),
+        Option("k", 1.0, "scale: the weights average k", bounds=POSITIVE),
+        Option("eps", 1e-12, "added to each gradient norm", bounds=NON_NEGATIVE),
+        Option("every", 10, "recompute the weights every N optimizer steps", bounds=COUNT),
         BALANCE_OPTION,
     )
 
     def __init__(self, stats: DataStatistics, terms: Sequence[str], k: float = 1.0, eps: float = 1e-12,
                  every: int = 10, balance: str = "all", **options: Any):
         super().__init__(stats, terms)
-        if every < 1:
-            raise PluginError(f"weighting 'grad-magnitude': option every={every}: expected >= 1")
         self.k, self.eps, self.every = k, eps, every
         self.names = balanced_terms(terms, balance, "weighting 'grad-magnitude'")
         self.current: dict[str, float] = {}

@@ -9,6 +9,7 @@ import torch
 from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
 from surrogate.errors import PluginError
 from surrogate.options import Option
+from surrogate.ranges import POSITIVE
 from surrogate.terms import LossTerms, data_terms
 
 
@@ -27,7 +28,7 @@ class ImbalanceAware(WeightingStrategy):
 
     description: ClassVar[str] = "imbalance-aware loss: softmax(l/T) over element-wise squared errors as weights"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("temperature", 1.0, "T: large -> MSE, small -> max error"),
+        Option("temperature", 1.0, "T: large -> MSE, small -> max error", bounds=POSITIVE),
         Option("scale", "mean", "'mean': T relative to the batch's mean squared error (unit-free); "
                "'absolute': T in model-space squared-error units (the paper)", choices=("mean", "absolute")),
     )
@@ -35,8 +36,6 @@ class ImbalanceAware(WeightingStrategy):
     def __init__(self, stats: DataStatistics, terms: Sequence[str], temperature: float = 1.0, scale: str = "mean",
                  **options: Any):
         super().__init__(stats, terms)
-        if not temperature > 0.0:
-            raise PluginError(f"weighting 'imbalance-aware': option temperature={temperature}: expected > 0")
         self.names = data_terms(terms)
         if not self.names:
             raise PluginError("weighting 'imbalance-aware' weights data terms (data/...); this run has none")

@@ -11,6 +11,7 @@ from torch import nn
 from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
 from surrogate.errors import PluginError
 from surrogate.options import Option
+from surrogate.ranges import COUNT, POSITIVE, Range
 from surrogate.terms import LossTerms, data_terms
 
 from .gradient import check_shared
@@ -46,10 +47,11 @@ class Learned(WeightingStrategy):
 
     description: ClassVar[str] = "auxiliary MLP maps loss statistics to weights; trained by validation look-ahead"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("hidden", 16, "width of the auxiliary network's hidden layer"),
-        Option("lr", 1e-2, "learning rate of the auxiliary network's Adam optimizer"),
-        Option("every", 10, "update the auxiliary network every N optimizer steps"),
-        Option("min_weight", 0.05, "floor of every multiplier m_i (keeps each term in the loss)"),
+        Option("hidden", 16, "width of the auxiliary network's hidden layer", bounds=COUNT),
+        Option("lr", 1e-2, "learning rate of the auxiliary network's Adam optimizer", bounds=POSITIVE),
+        Option("every", 10, "update the auxiliary network every N optimizer steps", bounds=COUNT),
+        Option("min_weight", 0.05, "floor of every multiplier m_i (keeps each term in the loss)",
+               bounds=Range(0, 1, high_open=True)),
         Option("base", "uniform", "strategy whose weights the learned multipliers scale, e.g. inverse-variance"),
         Option("base_options", "", "options of the base strategy, 'k=v;k=v'"),
         Option("objective", "normalized", "validation loss: 'normalized' (MSE/Var summed) or 'plain' (MSE summed)",
@@ -61,9 +63,6 @@ class Learned(WeightingStrategy):
                  every: int = 10, min_weight: float = 0.05, base: str = "uniform", base_options: str = "",
                  objective: str = "normalized", balance: str = "all", **options: Any):
         super().__init__(stats, terms)
-        if not 0.0 <= min_weight < 1.0 or every < 1:
-            raise PluginError(f"weighting 'learned': expected 0 <= min_weight < 1 and every >= 1, "
-                              f"got min_weight={min_weight} every={every}")
         self.every, self.min_weight, self.objective = every, min_weight, objective
         if not data_terms(terms):
             raise PluginError("weighting 'learned' learns toward a lower validation loss of the data terms; "

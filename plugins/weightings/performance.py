@@ -8,6 +8,7 @@ import torch
 
 from surrogate.contracts import DataStatistics, StepContext, TrainingState, WeightingStrategy
 from surrogate.options import Option, parse_mapping
+from surrogate.ranges import NON_NEGATIVE, POSITIVE, Range
 from surrogate.terms import LossTerms
 
 from .terms import BALANCE_OPTION, balanced_terms, normalized, per_term, report, weighted_sum
@@ -27,10 +28,14 @@ class Performance(WeightingStrategy):
 
     description: ClassVar[str] = "weights grow for terms whose validation metric misses its target; smoothed"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("target", 1e-3, "default target metric (data terms: MSE/Var, so 1e-3 means R² ≈ 0.999)"),
-        Option("targets", {}, "name:target pairs by output, term or group, e.g. 'physics:1e-6'", type=parse_mapping),
-        Option("power", 1.0, "p: how sharply weights follow the ratio metric/target"),
-        Option("rate", 0.5, "smoothing: share of the new target weights taken each epoch (1 = no memory)"),
+        Option("target", 1e-3, "default target metric (data terms: MSE/Var, so 1e-3 means R² ≈ 0.999)",
+               bounds=POSITIVE),
+        Option("targets", {}, "name:target pairs by output, term or group, e.g. 'physics:1e-6'", type=parse_mapping,
+               bounds=POSITIVE),
+        Option("power", 1.0, "p: how sharply weights follow the ratio metric/target (0 = equal weights)",
+               bounds=NON_NEGATIVE),
+        Option("rate", 0.5, "smoothing: share of the new target weights taken each epoch (1 = no memory)",
+               bounds=Range(0, 1, low_open=True)),
         BALANCE_OPTION,
     )
 

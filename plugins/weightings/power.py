@@ -9,6 +9,7 @@ import torch
 
 from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
 from surrogate.options import Option, parse_mapping
+from surrogate.ranges import POSITIVE
 from surrogate.terms import LossTerms
 
 from .terms import per_term
@@ -29,8 +30,9 @@ class Power(WeightingStrategy):
 
     description: ClassVar[str] = "each term L_i^(1/n_i) with per-output/term/group exponents (MMPINN, arXiv 2308.06672)"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("exponent", 2.0, "n for data terms not named in exponents (1 = plain MSE)"),
-        Option("exponents", {}, "name:n pairs by output, term or group, e.g. 'Y_HO2:4,physics:2'", type=parse_mapping),
+        Option("exponent", 2.0, "n for data terms not named in exponents (1 = plain MSE)", bounds=POSITIVE),
+        Option("exponents", {}, "name:n pairs by output, term or group, e.g. 'Y_HO2:4,physics:2'", type=parse_mapping,
+               bounds=POSITIVE),
     )
 
     def __init__(self, stats: DataStatistics, terms: Sequence[str], exponent: float = 2.0,

@@ -11,6 +11,7 @@ from surrogate import registry
 from surrogate.contracts import DataStatistics, StepContext, TrainingState, WeightingStrategy
 from surrogate.errors import PluginError
 from surrogate.options import Option, parse_key_values
+from surrogate.ranges import UNIT
 from surrogate.terms import LossTerms
 
 SHAPES = ("linear", "cosine", "step")
@@ -63,17 +64,18 @@ class Schedule(WeightingStrategy):
                choices=SHAPES),
         Option("by", "epoch", "count training progress in optimizer 'step's or whole 'epoch's",
                choices=("step", "epoch")),
-        Option("begin", 0.0, "fraction of training at which the move starts"),
-        Option("finish", 0.5, "fraction of training at which the end strategy has taken over"),
+        Option("begin", 0.0, "fraction of training at which the move starts", bounds=UNIT),
+        Option("finish", 0.5, "fraction of training at which the end strategy has taken over (from begin on)",
+               bounds=UNIT),
     )
 
     def __init__(self, stats: DataStatistics, terms: Sequence[str], start: str = "uniform",
                  end: str = "inverse-variance", start_options: str = "", end_options: str = "", shape: str = "linear",
                  by: str = "epoch", begin: float = 0.0, finish: float = 0.5, **options: Any):
         super().__init__(stats, terms)
-        if not 0.0 <= begin <= finish <= 1.0:
-            raise PluginError(f"weighting 'schedule': expected 0 <= begin <= finish <= 1, got begin={begin} "
-                              f"finish={finish}")
+        if not begin <= finish:
+            raise PluginError(f"weighting 'schedule': options begin={begin}, finish={finish}: expected begin <= "
+                              "finish")
         self.start = build_inner(start, start_options, stats, terms, "weighting 'schedule' start_options")
         self.end = build_inner(end, end_options, stats, terms, "weighting 'schedule' end_options")
         self.shape, self.by, self.begin, self.finish = shape, by, begin, finish

@@ -14,6 +14,7 @@ import torch
 from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
 from surrogate.errors import PluginError
 from surrogate.options import Option, parse_mapping
+from surrogate.ranges import NON_NEGATIVE
 from surrogate.terms import LossTerms, data_terms, output_of
 
 from .terms import per_term, report, weighted_sum
@@ -100,8 +101,9 @@ class Fixed(StaticWeighting):
 
     description: ClassVar[str] = "user-given weight per output, term or group (heuristic weighting)"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("weights", {}, "name:value pairs, e.g. 'Y_HO2:100,Y_H2O2:100,physics:0.1'", type=parse_mapping),
-        Option("default", 1.0, "weight of every data term not named in weights"),
+        Option("weights", {}, "name:value pairs, e.g. 'Y_HO2:100,Y_H2O2:100,physics:0.1'", type=parse_mapping,
+               bounds=NON_NEGATIVE),
+        Option("default", 1.0, "weight of every data term not named in weights", bounds=NON_NEGATIVE),
     )
 
     def __init__(self, stats: DataStatistics, terms: Sequence[str], weights: dict[str, float] | None = None,

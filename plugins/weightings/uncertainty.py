@@ -8,6 +8,7 @@ import torch
 
 from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
 from surrogate.options import Option
+from surrogate.ranges import ANY
 from surrogate.terms import LossTerms
 
 from .terms import BALANCE_OPTION, balanced_terms
@@ -26,7 +27,7 @@ class Uncertainty(WeightingStrategy):
 
     description: ClassVar[str] = "learnable log-variances s_i: sum exp(-s_i) L_i + s_i (Kendall et al. 2018)"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("init", 0.0, "initial log-variance s_i (weights start at exp(-init))"),
+        Option("init", 0.0, "initial log-variance s_i (weights start at exp(-init))", bounds=ANY),
         BALANCE_OPTION,
     )
 

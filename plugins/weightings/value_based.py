@@ -8,6 +8,7 @@ import torch
 
 from surrogate.contracts import DataStatistics, StepContext, TrainingState, WeightingStrategy
 from surrogate.options import Option
+from surrogate.ranges import NON_NEGATIVE, POSITIVE, SEED, UNIT
 from surrogate.terms import LossTerms
 
 from .terms import BALANCE_OPTION, balanced_terms, normalized, report, weighted_sum
@@ -54,7 +55,7 @@ class SoftAdapt(ValueHistory):
 
     description: ClassVar[str] = "softmax(beta * rate of change of each loss) (SoftAdapt, Heydari et al. 2019)"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("beta", 0.1, "softmax sharpness (0 = uniform)"),
+        Option("beta", 0.1, "softmax sharpness (0 = uniform)", bounds=NON_NEGATIVE),
         Option("variant", "normalized", "SoftAdapt variant: plain, normalized (slopes / sum|slopes|) or loss-weighted",
                choices=("plain", "normalized", "loss-weighted")),
         BALANCE_OPTION,
@@ -89,10 +90,11 @@ class ReLoBRaLo(ValueHistory):
 
     description: ClassVar[str] = "relative loss balancing with random lookback (ReLoBRaLo, Bischof & Kraus 2021)"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("alpha", 0.999, "memory of the previous weights (exponential decay rate)"),
-        Option("saudade", 0.999, "expected value of rho: chance to keep history instead of looking back to step 0"),
-        Option("temperature", 0.1, "softmax temperature T"),
-        Option("seed", 0, "seed of the Bernoulli lookback draws"),
+        Option("alpha", 0.999, "memory of the previous weights (exponential decay rate)", bounds=UNIT),
+        Option("saudade", 0.999, "expected value of rho: chance to keep history instead of looking back to step 0",
+               bounds=UNIT),
+        Option("temperature", 0.1, "softmax temperature T", bounds=POSITIVE),
+        Option("seed", 0, "seed of the Bernoulli lookback draws", bounds=SEED),
         BALANCE_OPTION,
     )
 
@@ -133,7 +135,7 @@ class DWA(WeightingStrategy):
 
     description: ClassVar[str] = "dynamic weight average: softmax of each loss's epoch-to-epoch ratio (Liu et al. 2019)"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("temperature", 2.0, "softmax temperature T (large = uniform)"),
+        Option("temperature", 2.0, "softmax temperature T (large = uniform)", bounds=POSITIVE),
         BALANCE_OPTION,
     )
 

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+from ..ranges import at_least
+from .types import ranged
+
 PREPARED = Path(".gpu-carry") / "tables"
 
 
@@ -15,7 +18,7 @@ PREPARED = Path(".gpu-carry") / "tables"
               help="Folder for results.json, summary.txt and log.txt.")
 @click.option("--device", default="cuda", show_default=True, help="cuda, cuda:N, or cpu (a CPU run of the steps).")
 @click.option("--quick", is_flag=True, help="Every size shrunk: a smoke run of the same steps (minutes on a CPU).")
-@click.option("--budget", type=click.FloatRange(min=30), default=None,
+@click.option("--budget", type=ranged(float, at_least(30)), default=None,
               help="Seconds for the whole check; each step's cap is cut to fit. [default: 450, quick 900]")
 @click.option("--prepared", type=click.Path(path_type=Path), default=PREPARED, show_default=True,
               help="Folder with h2.h5 and pdf.h5 from `make gpu-check-prepare` (needed where Cantera is not).")

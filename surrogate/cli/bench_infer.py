@@ -9,6 +9,9 @@ from pathlib import Path
 
 import click
 
+from ..ranges import at_least
+from .types import ranged
+
 
 def _batches(text: str) -> list[int]:
     try:
@@ -30,7 +33,7 @@ def _batches(text: str) -> list[int]:
               help="Comma-separated batch sizes (cells per call).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Threads for ONNX Runtime, PyTorch and the C example (1: the single-thread comparison).")
-@click.option("--min-time", type=click.FloatRange(min=0.01), default=0.3, show_default=True,
+@click.option("--min-time", type=ranged(float, at_least(0.01)), default=0.3, show_default=True,
               help="Seconds of timed calls per engine and batch size.")
 @click.option("--c-bench", type=click.Path(path_type=Path), default=None,
               help="Built C example (export/c) [default: found under export/c/build].")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from ..ranges import SEED
+from .types import ranged
+
 SUFFIXES = {"k": 10**3, "m": 10**6, "g": 10**9}
 
 
@@ -25,7 +28,7 @@ def row_count(text: str) -> int:
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Table to write.")
 @click.option("--rows", required=True, help="Rows to write, e.g. 10M, 5e7.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=ranged(int, SEED))
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def bench_resample(source: str, output: str, rows: str, seed: int, quiet: bool) -> None:
     """Write a table of ROWS rows interpolated between consecutive rows of each group (flamelet) of SOURCE:

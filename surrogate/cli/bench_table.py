@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import click
 
+from ..ranges import POSITIVE, at_least
+from .types import ranged
+
 
 @click.command("table")
-@click.option("--n-flamelets", default=16, show_default=True, help="Stable-branch strain rates solved by each method.")
-@click.option("--min-strain", default=20.0, show_default=True, help="Lowest nominal strain rate 4 u_ox / L [1/s].")
-@click.option("--max-strain", default=12000.0, show_default=True,
+@click.option("--n-flamelets", default=16, show_default=True, type=ranged(int, at_least(2)),
+              help="Stable-branch strain rates solved by each method.")
+@click.option("--min-strain", default=20.0, show_default=True, type=ranged(float, POSITIVE),
+              help="Lowest nominal strain rate 4 u_ox / L [1/s].")
+@click.option("--max-strain", default=12000.0, show_default=True, type=ranged(float, POSITIVE),
               help="Highest nominal strain rate [1/s] (H2/air at 300 K, 1 atm extinguishes near 13000).")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Any h2-flamelet table option (mechanism, pressure, refine, ...); the first pressure is used.")
@@ -22,8 +27,9 @@ def bench_table(n_flamelets: int, min_strain: float, max_strain: float, settings
     from ..errors import UserError
     from ..options import parse_key_values
 
-    if n_flamelets < 2 or not 0 < min_strain < max_strain:
-        raise UserError("bench table: need --n-flamelets >= 2 and 0 < --min-strain < --max-strain")
+    if not min_strain < max_strain:
+        raise UserError(f"--min-strain {min_strain:g}, --max-strain {max_strain:g}: expected --min-strain < "
+                        "--max-strain")
     opts = H2FlameletTable.resolve(parse_key_values(settings, "--set"))
     setup = H2FlameletTable.setups(opts)[0]
     strains = np.geomspace(min_strain, max_strain, n_flamelets)

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import click
 
+from ..config import FIELD_RANGES
+from ..ranges import COUNT
+from .types import ranged
+
 
 def int_list(text: str, flag: str) -> list[int]:
     from ..errors import UserError
@@ -21,12 +25,15 @@ def int_list(text: str, flag: str) -> list[int]:
 @click.command("train")
 @click.argument("table", type=click.Path(dir_okay=False))
 @click.option("--batch-sizes", default="256,1024,4096", show_default=True, help="Comma-separated batch sizes.")
-@click.option("--steps", default=2000, show_default=True, help="Timed optimizer steps per job (after a warm-up).")
+@click.option("--steps", default=2000, show_default=True, type=ranged(int, COUNT),
+              help="Timed optimizer steps per job (after a warm-up).")
 @click.option("--stream-memory", "stream_memory", default=0.0, show_default=True, metavar="MB",
+              type=ranged(float, FIELD_RANGES["stream_memory"]),
               help="Also measure training streamed through a buffer of MB megabytes (0: in memory only).")
 @click.option("--jobs", default="1", show_default=True,
               help="Comma-separated numbers of jobs started at once, e.g. 1,2: one alone, then two together.")
-@click.option("--threads", default=0, show_default=True, help="Intra-op threads per job (0: the trainer's choice).")
+@click.option("--threads", default=0, show_default=True, type=ranged(int, FIELD_RANGES["threads"]),
+              help="Intra-op threads per job (0: the trainer's choice).")
 @click.option("--weighting", default="uniform", show_default=True, help="Strategy the toolkit trainer uses.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, cuda, cuda:N.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
@@ -44,12 +51,9 @@ def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, 
 
     quiet_openmp()  # inherited by the spawned jobs before they load torch
     from ..benchmarks.training import render, run_training_benchmark
-    from ..errors import UserError
     from ..table import Table
 
     Table(table)  # a one-line error for a missing or foreign file, before any job starts
-    if steps < 1:
-        raise UserError(f"--steps {steps}: expected a positive integer")
     modes = [0.0, stream_memory] if stream_memory else [0.0]
     results = [run_training_benchmark(table, batch_size=size, steps=steps, weighting=weighting, device=device,
                                       stream_memory=mode, threads=threads, jobs=count, precision=precision,

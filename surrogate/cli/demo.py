@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from ..config import FIELD_RANGES
+from .types import ranged
 
 
 def step(number: int, text: str) -> None:
@@ -19,7 +21,8 @@ def step(number: int, text: str) -> None:
 @click.command()
 @click.option("-o", "--output", "out_dir", default="demo", show_default=True, type=click.Path(file_okay=False),
               help="Directory for every artefact of the demo.")
-@click.option("--epochs", type=int, help="Training epochs. [default: the trainer's, about 50,000 optimizer steps]")
+@click.option("--epochs", type=ranged(int, FIELD_RANGES["epochs"]),
+              help="Training epochs. [default: the trainer's, about 50,000 optimizer steps]")
 @click.option("--table-option", "table_options", multiple=True, metavar="KEY=VALUE",
               help="Option of the h2-flamelet generator (see `surrogate table build h2-flamelet --help`).")
 def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> None:
@@ -28,12 +31,17 @@ def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> No
 
     import numpy as np
 
+    from .. import registry
+    from ..options import parse_key_values
+    from ..provenance import build_configured
     from ..run import METRICS, load_run
     from ..table import Table
     from ..config import TrainOptions
     from ..trainer import train
     from .train import print_metrics
 
+    # the table options are checked before anything is written
+    generator, options = registry.configure("tables", "h2-flamelet", parse_key_values(table_options, "--table-option"))
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     table_path, run_dir, model_path = root / "h2_flamelets.h5", root / "run", root / "h2_surrogate.onnx"
@@ -42,10 +50,7 @@ def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> No
     if table_path.is_file():
         click.echo("  reusing the existing table")
     else:
-        from ..options import parse_key_values
-        from ..provenance import build_table
-
-        build_table("h2-flamelet", table_path, parse_key_values(table_options, "--table-option"))
+        build_configured("h2-flamelet", generator, table_path, options)
     table = Table(table_path)
     click.echo(f"  {table.n_rows} points, inputs {', '.join(table.input_names)}; "
                f"{len(table.defaults.softmax_outputs or ())} species")

@@ -12,6 +12,9 @@ import click
 
 from export.metadata import DEFAULT_OPSET, DEFAULT_TOLERANCE, POLICIES, PROVIDERS, TABLE_KEY
 
+from ..ranges import POSITIVE
+from .types import ranged
+
 
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
@@ -20,7 +23,7 @@ from export.metadata import DEFAULT_OPSET, DEFAULT_TOLERANCE, POLICIES, PROVIDER
 @click.option("--opset", default=DEFAULT_OPSET, show_default=True, type=int,
               help=f"ONNX opset (>= {DEFAULT_OPSET}).")
 @click.option("--fp16", is_flag=True, help="Network in float16; inputs, outputs and scaling stay float32.")
-@click.option("--tolerance", type=float, default=None,
+@click.option("--tolerance", type=ranged(float, POSITIVE), default=None,
               help="Largest parity error allowed, relative to each output's scale "
                    f"[default: {DEFAULT_TOLERANCE['fp32']:g}, fp16: {DEFAULT_TOLERANCE['fp16']:g}].")
 def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float | None) -> None:

@@ -17,5 +17,6 @@ def plugins(kind: str | None) -> None:
             click.echo(f"  {info.name:<18} {info.description}  [{info.distribution}]")
             for option in info.options:
                 kind = "|".join(option.choices) if option.choices else option.type_name
+                kind += f", {option.range_text}" if option.range_text else ""
                 click.echo(f"      {option.name}={option.default!r} ({kind}): {option.help}")
         click.echo()

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from ..errors import UserError
+from ..ranges import COUNT, SEED
+from .types import ranged
 
 SHOWN_ROWS = 5  # conditions summarized on the terminal
 DRAWS_PER_CALL = 65536  # decoder evaluations per model call
@@ -17,10 +19,10 @@ DRAWS_PER_CALL = 65536  # decoder evaluations per model call
 @click.option("--momenta", "--conditions", "conditions", required=True, type=click.Path(dir_okay=False),
               help="Conditions, one row each (.h5, .npy or .csv; columns found by the run's condition names, "
                    "e.g. p_C_x ... p_S_z).")
-@click.option("-n", "--samples", default=100, show_default=True, type=int, help="Draws per condition.")
+@click.option("-n", "--samples", default=100, show_default=True, type=ranged(int, COUNT), help="Draws per condition.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the draws: .npy (conditions, samples, outputs) or .csv (one line per draw).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the latent draws.")
+@click.option("--seed", default=0, show_default=True, type=ranged(int, SEED), help="Seed of the latent draws.")
 def sample(run_dir: str, conditions: str, samples: int, output: str | None, seed: int) -> None:
     """Draw -n outputs per condition from the trained generative run RUN_DIR: every input tensor of the run's
     signature after the condition is a latent, drawn from its standard normal prior."""
@@ -32,8 +34,6 @@ def sample(run_dir: str, conditions: str, samples: int, output: str | None, seed
     from ..atomic import atomic_path, check_writable
     from ..run import load_run
 
-    if samples < 1:
-        raise UserError(f"-n {samples}: expected at least one draw per condition")
     target = check_writable(output) if output else None
     if target is not None and target.suffix not in (".npy", ".csv"):
         raise UserError(f"-o {output}: expected a .npy or .csv file")

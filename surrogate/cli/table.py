@@ -2,8 +2,9 @@
 
 ``surrogate table build KIND -o TABLE.h5 [--OPTION VALUE ...] [--set key=value ...]``: one subcommand per
 plugin of the ``surrogate.tables`` entry-point group, with one ``--option`` per plugin option (underscores
-become dashes); ``--set key=value`` sets the same options generically. The core resolves and type-checks the
-options (defaults applied) before the plugin runs, and prints the plugin's generic
+become dashes, the declared range in its help); ``--set key=value`` sets the same options generically. The core
+resolves the options and checks their types and ranges (defaults applied) before the plugin runs (its ``build``
+is left with the checks across options), and prints the plugin's generic
 :class:`~surrogate.contracts.BuildReport`. ``info`` and ``plot`` work on every dataset kind (scattered,
 trajectories, collocation) and add the kind's own ``summary``/``plot`` hooks when its plugin defines them.
 """
@@ -74,10 +75,11 @@ def _build_command(kind: str) -> click.Command:
         if isinstance(default, dict):
             default = ",".join(f"{k}:{v:g}" for k, v in default.items())
         elif isinstance(default, (list, tuple)):
-            default = ",".join(f"{v:g}" for v in default)
+            default = ",".join(v if isinstance(v, str) else f"{v:g}" for v in default)
+        bounds = f"; range: {option.range_text}" if option.range_text else ""
         params.append(click.Option(
             [f"--{option.name.replace('_', '-')}", option.name], default=None, metavar=option.type_name.upper(),
-            help=f"{option.help} [default: {default}]",
+            help=f"{option.help} [default: {default}{bounds}]",
         ))
     description = getattr(plugin, "description", "")
     return click.Command(kind, callback=run, params=params, help=description, short_help=description)

@@ -8,7 +8,14 @@ from typing import Any, Callable
 
 import click
 
+from ..config import FIELD_RANGES
 from ..errors import UserError
+
+
+def with_range(name: str, text: str) -> str:
+    """`text` with the declared range of training option `name` (checked by TrainOptions.validate) appended."""
+    return f"{text} [range: {FIELD_RANGES[name].describe()}]"
+
 
 TRAIN_SETTINGS = [
     click.option("--task", help="Task plugin: how the dataset becomes loss terms. [default: the dataset's, "
@@ -27,12 +34,16 @@ TRAIN_SETTINGS = [
                  help="Close the table's mass fractions with a softmax. [default: auto, as the model asks]"),
     click.option("--split-by", "split_by", type=click.Choice(["random", "group"]),
                  help="Random rows, or whole groups (flamelets, trajectories) held out. [default: random]"),
-    click.option("--epochs", type=int, help="Maximum epochs. [default: about 50,000 optimizer steps, 10 to 2000 epochs]"),
-    click.option("--batch-size", "batch_size", type=int, help="Batch size. [default: 256]"),
-    click.option("--lr", type=float, help="Learning rate (Adam). [default: 1e-2, cosine-annealed to 1e-4]"),
+    click.option("--epochs", type=int,
+                 help=with_range("epochs", "Maximum epochs. [default: about 50,000 optimizer steps, 10 to 2000 "
+                                           "epochs]")),
+    click.option("--batch-size", "batch_size", type=int, help=with_range("batch_size", "Batch size. [default: 256]")),
+    click.option("--lr", type=float,
+                 help=with_range("lr", "Learning rate (Adam). [default: 1e-2, cosine-annealed to 1e-4]")),
     click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd", "lbfgs"]), help="[default: adam]"),
     click.option("--lbfgs-epochs", "lbfgs_epochs", type=int,
-                 help="After --epochs, this many full-batch L-BFGS epochs (strong Wolfe) in the same run. [default: 0]"),
+                 help=with_range("lbfgs_epochs", "After --epochs, this many full-batch L-BFGS epochs (strong Wolfe) "
+                                                 "in the same run. [default: 0]")),
     click.option("--dtype", type=click.Choice(["float32", "float64"]),
                  help="Floating-point type of training; exports stay float32. [default: float32]"),
     click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
@@ -43,18 +54,27 @@ TRAIN_SETTINGS = [
                       "[default: none]"),
     click.option("--lr-schedule", "lr_schedule", type=click.Choice(["none", "cosine", "step", "plateau"]),
                  help="Learning-rate schedule. [default: cosine]"),
-    click.option("--weight-decay", "weight_decay", type=float, help="Optimizer weight decay. [default: 0]"),
-    click.option("--patience", type=int, help="Early stopping after this many epochs without improvement (0: off)."),
-    click.option("--min-delta", "min_delta", type=float, help="Smallest validation-score gain that counts."),
-    click.option("--val-fraction", "val_fraction", type=float, help="[default: 0.1]"),
-    click.option("--test-fraction", "test_fraction", type=float, help="[default: 0.1]"),
-    click.option("--seed", type=int, help="Seed of split, initialization and shuffling. [default: 0]"),
-    click.option("--device", help="auto (CUDA when present), cpu, cuda, cuda:N. [default: auto]"),
+    click.option("--weight-decay", "weight_decay", type=float,
+                 help=with_range("weight_decay", "Optimizer weight decay. [default: 0]")),
+    click.option("--patience", type=int,
+                 help=with_range("patience", "Early stopping after this many epochs without improvement (0: off).")),
+    click.option("--min-delta", "min_delta", type=float,
+                 help=with_range("min_delta", "Smallest validation-score gain that counts.")),
+    click.option("--val-fraction", "val_fraction", type=float,
+                 help=with_range("val_fraction", "Share of rows (groups) held out for validation. [default: 0.1]")),
+    click.option("--test-fraction", "test_fraction", type=float,
+                 help=with_range("test_fraction", "Share of rows (groups) held out for the test. [default: 0.1]")),
+    click.option("--seed", type=int,
+                 help=with_range("seed", "Seed of split, initialization and shuffling. [default: 0]")),
+    click.option("--device", help="auto (CUDA when present), cpu, or cuda, cuda:N where this machine has them. "
+                 "[default: auto]"),
     click.option("--stream-memory", "stream_memory", type=float, metavar="MB",
-                 help="Stream the table in blocks through a shuffle buffer of MB megabytes instead of reading "
-                      "it into memory (tables larger than memory). [default: 0, in memory]"),
-    click.option("--threads", type=int, help="Torch intra-op threads. [default: 0, chosen from the problem size "
-                 "and the other jobs on this node]"),
+                 help=with_range("stream_memory", "Stream the table in blocks through a shuffle buffer of MB "
+                                                  "megabytes instead of reading it into memory (tables larger than "
+                                                  "memory). [default: 0, in memory]")),
+    click.option("--threads", type=int,
+                 help=with_range("threads", "Torch intra-op threads. [default: 0, chosen from the problem size and "
+                                            "the other jobs on this node]")),
     click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of training options."),
     click.option("--quiet", is_flag=True, help="No progress bar."),
 ]
@@ -99,7 +119,8 @@ def load_yaml(path: str) -> dict[str, Any]:
 
 
 def build_options(table: str, settings: dict[str, Any], extra: dict[str, Any] | None = None):
-    """TrainOptions from defaults, then the YAML config, then options given on the command line."""
+    """TrainOptions from defaults, then the YAML config, then options given on the command line; types are
+    checked here, ranges by the trainer (TrainOptions.validate) before it reads or writes anything."""
     from ..config import TrainOptions
     from ..options import parse_key_values
 
@@ -123,9 +144,7 @@ def build_options(table: str, settings: dict[str, Any], extra: dict[str, Any] | 
     }
     data.update({k: v for k, v in given.items() if v is not None})
     data["table"] = table
-    options = TrainOptions.from_mapping(data, settings.get("config_file") or "options")
-    options.validate()
-    return options
+    return TrainOptions.from_mapping(data, settings.get("config_file") or "options")
 
 
 RESUME_SETTINGS = ("epochs", "device", "threads", "quiet")  # what --resume may set; the rest is the run's
