@@ -11,6 +11,7 @@ import contextlib
 from concurrent.futures import Executor
 from typing import Iterator
 
+from surrogate.chunks import workers_option
 from surrogate.errors import UserError
 from surrogate.options import Option
 
@@ -22,7 +23,7 @@ def executor_options(parallel: str, runs: str, scheduler_help: str | None = None
     (e.g. "lines"), `runs` what the Dask scheduler runs (e.g. "the lines"); `scheduler_help` replaces the
     scheduler's whole help text."""
     return (
-        Option("workers", 0, f"processes for parallel {parallel} (0: one per CPU)"),
+        workers_option(f"for parallel {parallel}"),
         Option("scheduler", "", scheduler_help or f"address of a Dask distributed scheduler that runs {runs}; "
                "empty: local"),
     )

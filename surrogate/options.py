@@ -37,13 +37,17 @@ def parse_mapping(text: str) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Option:
-    """One plugin option: name, default, one-line help; `type` parses strings (inferred from the default)."""
+    """One plugin option: name, default, one-line help; `type` parses strings (inferred from the default).
+
+    `minimum` bounds a number from below, checked with the type, so a value out of range is refused before the
+    plugin runs (and before a build makes its work folder)."""
 
     name: str
     default: Any
     help: str
     type: Callable[[str], Any] | None = None
     choices: Sequence[str] | None = None
+    minimum: float | None = None
 
     @property
     def parser(self) -> Callable[[str], Any]:
@@ -70,8 +74,9 @@ class Option:
             raise PluginError(f"{owner}: option {self.name}={value!r}: expected {self.type_name} ({exc})") from None
         if self.choices is not None and value not in self.choices:
             raise PluginError(f"{owner}: option {self.name}={value!r}: expected one of {', '.join(self.choices)}")
+        if self.minimum is not None and value < self.minimum:
+            raise PluginError(f"{owner}: option {self.name}={value!r}: expected {self.type_name} >= {self.minimum:g}")
         return value
-
 
     def check_typed(self, value: Any) -> Any:
         parser = self.parser

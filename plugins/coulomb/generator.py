@@ -22,7 +22,7 @@ from surrogate.errors import UserError
 from surrogate.options import Option
 from surrogate.table import Column, DatasetDefaults, Table, write_table
 
-from surrogate.chunks import ChunkWorkDir, solve_missing_chunks
+from surrogate.chunks import ChunkWorkDir, solve_missing_chunks, workers_option
 from .geometry import DISTRIBUTIONS, bonds_and_angle, sample_geometries
 from .physics import ATOMS, CHARGES, END, MASSES, START, STEPS, explode
 
@@ -70,7 +70,7 @@ class CoulombExplosion(TableGenerator):
         Option("seed", 0, "seed of the geometries (each chunk draws from its own stream of it)"),
         Option("steps", STEPS, "RK4 steps, equal in log-time, per explosion"),
         Option("chunk_rows", 10000, "rows per chunk: the unit of parallel work and of resuming"),
-        Option("workers", 0, "processes exploding chunks (0: one per CPU)"),
+        workers_option("exploding chunks"),
     )
 
     @staticmethod
@@ -89,8 +89,7 @@ class CoulombExplosion(TableGenerator):
               distribution: str = "random", seed: int = 0, steps: int = STEPS, chunk_rows: int = 10000,
               workers: int = 0, **options: Any) -> BuildReport:
         started = time.perf_counter()
-        for name, value, least in (("rows", rows, 1), ("steps", steps, 20), ("chunk-rows", chunk_rows, 1),
-                                   ("workers", workers, 0)):
+        for name, value, least in (("rows", rows, 1), ("steps", steps, 20), ("chunk-rows", chunk_rows, 1)):
             if value < least:
                 raise UserError(f"--{name} {value}: expected an integer >= {least}")
         target = check_writable(output)

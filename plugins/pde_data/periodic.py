@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from surrogate.atomic import check_writable
-from surrogate.chunks import ChunkWorkDir, solve_missing_chunks
+from surrogate.chunks import ChunkWorkDir, solve_missing_chunks, workers_option
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.datasets import write_trajectories
 from surrogate.errors import UserError
@@ -44,7 +44,7 @@ def common_options(length: float, dt: float, substeps: int) -> tuple[Option, ...
         Option("substeps", substeps, "RK4 steps per stored step"),
         Option("seed", 0, "seed of the initial states"),
         Option("chunk_trajectories", 10, "trajectories per chunk: the unit of parallel work and of resuming"),
-        Option("workers", 0, "processes integrating chunks of trajectories (0: one per CPU)"),
+        workers_option("integrating chunks of trajectories"),
     )
 
 
@@ -82,8 +82,6 @@ def _check(options: dict[str, Any]) -> None:
     for name in ("length", "dt"):
         if not options[name] > 0:
             raise UserError(f"--{name} {options[name]}: expected a positive number")
-    if options["workers"] < 0:
-        raise UserError(f"--workers {options['workers']}: expected 0 (one per CPU) or more")
 
 
 def integrate_all(generator: type["PeriodicPDE"], u0: np.ndarray, dx: float, options: dict[str, Any],

@@ -53,6 +53,7 @@ def _build_command(kind: str) -> click.Command:
     plugin = registry.load("tables", kind)
 
     def run(output: str, settings: tuple[str, ...], **cli_options: Any) -> None:
+        from ..chunks import failed_build_released
         from ..locks import exclusive
         from ..options import parse_key_values
 
@@ -60,7 +61,8 @@ def _build_command(kind: str) -> click.Command:
         given.update(parse_key_values(settings, "--set"))
         generator, options = registry.configure("tables", kind, given)
         with exclusive(output, "a build of this table"):  # two builds would share one resume directory
-            report = generator.build(output, progress=True, **options)
+            with failed_build_released(output):
+                report = generator.build(output, progress=True, **options)
         _echo_report(kind, report)
 
     params: list[click.Parameter] = [
