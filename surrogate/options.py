@@ -40,7 +40,8 @@ class Option:
     """One plugin option: name, default, one-line help; `type` parses strings (inferred from the default).
 
     `minimum` bounds a number from below, checked with the type, so a value out of range is refused before the
-    plugin runs (and before a build makes its work folder)."""
+    plugin runs (and before a build makes its work folder). `input_file` marks a path the plugin reads (a
+    source table, a mechanism file): the command refuses an output that is that file."""
 
     name: str
     default: Any
@@ -48,6 +49,7 @@ class Option:
     type: Callable[[str], Any] | None = None
     choices: Sequence[str] | None = None
     minimum: float | None = None
+    input_file: bool = False
 
     @property
     def parser(self) -> Callable[[str], Any]:
@@ -111,6 +113,13 @@ def resolve_options(options: Iterable[Option], given: Mapping[str, Any], owner: 
     for name, value in given.items():
         resolved[name] = declared[name].convert(value, owner)
     return resolved
+
+
+def input_files(options: Iterable[Option], values: Mapping[str, Any]) -> dict[str, Any]:
+    """{"the --NAME file": path} of the options marked ``input_file``, from resolved option `values`: what a
+    command must not write over."""
+    return {f"the --{option.name.replace('_', '-')} file": values.get(option.name)
+            for option in options if option.input_file}
 
 
 def parse_key_values(items: Iterable[str], what: str) -> dict[str, str]:

@@ -88,17 +88,18 @@ class RunDirectory:
             return "unfinished"
         return "started" if self.file(CONFIG).exists() else "empty"  # config.json is what a start writes first
 
-    def check_new(self) -> None:
-        """Before a new run: refuse a directory that holds a run, clear what a start killed before its first
-        epoch left (config, splits, scalers: nothing a rerun would not write again)."""
+    def check_new(self, overwrite: bool = False) -> None:
+        """Before a new run: refuse a directory that holds a run unless `overwrite` (then its run files go, and
+        nothing else the user put there), clear what a start killed before its first epoch left (config, splits,
+        scalers: nothing a rerun would not write again)."""
         state = self.state()
-        if state == "complete":
-            raise RunError(f"{self.path}: already holds a finished run; use another -o, or --resume --epochs N "
-                           "to train it longer")
-        if state == "unfinished":
+        if state == "complete" and not overwrite:
+            raise RunError(f"{self.path}: already holds a finished run; use another -o, --resume --epochs N to "
+                           "train it longer, or --overwrite to replace it")
+        if state == "unfinished" and not overwrite:
             raise RunError(f"{self.path}: holds an unfinished run (a checkpoint, no model.pt); continue it with "
-                           "--resume, or delete the directory to start over")
-        if state == "started":
+                           "--resume, or pass --overwrite to start over")
+        if state != "empty":
             self.remove_files()
 
     def remove_files(self, keep: frozenset[str] = frozenset()) -> None:
@@ -135,6 +136,16 @@ class RunDirectory:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **splits)
         write_json(self.file(SCALERS), dict(task_state))
+
+    def inputs(self) -> dict[str, Path]:
+        """{what: path} of everything a command that reads this run reads: its files and its training table (when
+        config.json names one), for :func:`surrogate.outputs.check_not_input`."""
+        found = {f"file {p.name} of run": p for p in self.path.iterdir() if p.is_file()} if self.path.is_dir() else {}
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            table = json.loads(self.file(CONFIG).read_text()).get("table")
+            if isinstance(table, str) and table:
+                found["the run's table"] = Path(table)
+        return found
 
     def read_config(self) -> dict[str, Any]:
         config_file = self.file(CONFIG)

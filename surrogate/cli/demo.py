@@ -6,10 +6,7 @@ H2/air flamelet table (Cantera) -> softmax MLP with the recommended weighting ->
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
-
 
 
 def step(number: int, text: str) -> None:
@@ -17,7 +14,7 @@ def step(number: int, text: str) -> None:
 
 
 @click.command()
-@click.option("-o", "--output", "out_dir", default="demo", show_default=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "out_dir", default="demo", show_default=True, type=click.Path(),
               help="Directory for every artefact of the demo.")
 @click.option("--epochs", type=int, help="Training epochs. [default: the trainer's, about 50,000 optimizer steps]")
 @click.option("--table-option", "table_options", multiple=True, metavar="KEY=VALUE",
@@ -29,13 +26,14 @@ def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> No
     import numpy as np
 
     from .. import registry
+    from ..outputs import check_output_folder
     from ..run import METRICS, load_run
     from ..table import Table
     from ..config import TrainOptions
     from ..trainer import train
     from .train import print_metrics
 
-    root = Path(out_dir)
+    root = check_output_folder(out_dir, overwrite=None)  # reused: a rerun continues from what is there
     root.mkdir(parents=True, exist_ok=True)
     table_path, run_dir, model_path = root / "h2_flamelets.h5", root / "run", root / "h2_surrogate.onnx"
 
