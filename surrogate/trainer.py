@@ -351,7 +351,8 @@ class Trainer:
         history: list[dict[str, float]] = []
         best: dict[str, Any] = {"score": math.inf, "epoch": -1, "state": None}
         bad_epochs = 0
-        if resume and self.directory.file(CHECKPOINT).is_file():
+        if resume and self.directory.resumable():
+            self.directory.check_resumable()
             best, bad_epochs = self.load_checkpoint(state, generator, table_sha256)
             history = self.directory.read_history(upto=state.epoch, rewrite=main)
         elif main:

@@ -142,6 +142,8 @@ def resume_options(directory: Any, table: str, settings: dict[str, Any], write: 
 
     if directory.state() == "empty" or not directory.file(CONFIG).is_file():
         raise UserError(f"--resume: {directory.path} holds no run to resume (no {CONFIG})")
+    if directory.resumable():
+        directory.check_resumable()  # before --epochs is written into config.json
     given = [key for key, value in settings.items() if key not in RESUME_SETTINGS and value not in (None, (), False)]
     if given:
         flag = "--config" if given[0] == "config_file" else f"--{given[0].replace('_', '-')}"
