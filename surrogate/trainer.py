@@ -35,6 +35,7 @@ from .datasets import open_dataset
 from .distributed import Processes
 from .errors import PluginError, UserError
 from .run import CHECKPOINT, DEFAULT_TASK, PLOTS, RunDirectory
+from .table import verify_checksums
 from .terms import LossTerms, check_name
 from .threads import ThreadPolicy, step_flops
 
@@ -94,6 +95,7 @@ class Trainer:
     def __init__(self, options: TrainOptions, run_dir: str | Path, progress: bool = True):
         options.validate()
         self.dataset = open_dataset(options.table)
+        verify_checksums(self.dataset.path)  # damage in any dataset of the file, not only in the columns read
         self.directory = RunDirectory(run_dir)
         self.progress = progress
         self.device = resolve_device(options.device)

@@ -34,11 +34,13 @@ def export(run_dir: Path, output: str, opset: int, fp16: bool, tolerance: float 
     """
     from surrogate.locks import exclusive
     from surrogate.outputs import check_output_file
+    from surrogate.table import verify_checksums
 
     if run_dir.is_file():
         from export.table_model import export_table
 
         target = check_output_file(output, inputs={"the table": run_dir}, overwrite=overwrite)
+        verify_checksums(run_dir)
         with exclusive(target, "an export to this file"):
             result = export_table(run_dir, target, echo=click.echo)
     else:
@@ -47,6 +49,8 @@ def export(run_dir: Path, output: str, opset: int, fp16: bool, tolerance: float 
 
         target = check_output_file(output, inputs=RunDirectory(run_dir).inputs(), overwrite=overwrite)
         run = load_run(run_dir)
+        if run.table_path.is_file():  # its test rows check parity; without the file, drawn points do
+            verify_checksums(run.table_path)
         with exclusive(target, "an export to this file"):
             result = export_run(run, target, opset=opset, fp16=fp16, tolerance=tolerance, echo=click.echo)
     name, worst = result.parity.worst()
