@@ -55,7 +55,8 @@ clean:
 
 # The GPU check (README "Use a GPU"): `make gpu-check-prepare` where Cantera is builds the tables a GPU machine
 # cannot (into .gpu-carry/, ignored; carry it); `make gpu-check` on the GPU machine writes results.json,
-# summary.txt and log.txt to GPU_CHECK_OUT. `make gpu-check DEVICE=cpu` runs the same steps shrunk (--quick).
+# summary.txt and log.txt to GPU_CHECK_OUT, replacing the last check's. `make gpu-check DEVICE=cpu` runs the same
+# steps shrunk (--quick).
 GPU_CHECK_OUT ?= gpu-check
 DEVICE ?= cuda
 .PHONY: gpu-check gpu-check-prepare gpu-check-ort-parts
@@ -67,7 +68,7 @@ gpu-check-prepare: $(STAMP)
 	du -sh .gpu-carry
 
 gpu-check:
-	scripts/gpu_check.sh $(GPU_CHECK_OUT) --device $(DEVICE) $(if $(filter cpu,$(DEVICE)),--quick)
+	scripts/gpu_check.sh $(GPU_CHECK_OUT) --device $(DEVICE) $(if $(filter cpu,$(DEVICE)),--quick) --overwrite
 
 # onnxruntime-gpu for the GPU machine's Python 3.12 (255.6 MB, over one call's 64 MiB) in 58 MiB pieces in
 # .gpu-parts/ (ignored), to carry one per call to a warm machine; scripts/gpu_check.sh joins and installs them.
@@ -80,12 +81,13 @@ gpu-check-ort-parts: $(STAMP)
 	ls -la .gpu-parts
 
 # Every published number: each benchmark suite of benchmarks/suites/ run into benchmarks/results/ (full tier: hours on
-# a small machine), then README.md's tables rendered from the results files. benchmarks-quick: the CI-sized tiers.
+# a small machine), replacing the results files there, then README.md's tables rendered from the results files.
+# benchmarks-quick: the CI-sized tiers.
 .PHONY: benchmarks benchmarks-quick
 benchmarks: $(STAMP)
-	$(BIN)/surrogate bench suite --all
+	$(BIN)/surrogate bench suite --all --overwrite
 	$(BIN)/surrogate bench render
 
 benchmarks-quick: $(STAMP)
-	$(BIN)/surrogate bench suite --all --quick
+	$(BIN)/surrogate bench suite --all --quick --overwrite
 	$(BIN)/surrogate bench render

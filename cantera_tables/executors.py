@@ -11,9 +11,9 @@ import contextlib
 from concurrent.futures import Executor
 from typing import Iterator
 
+from surrogate.chunks import workers_option
 from surrogate.errors import UserError
 from surrogate.options import Option
-from surrogate.ranges import NON_NEGATIVE
 
 EXECUTOR_OPTION_NAMES = ("workers", "scheduler")  # where the solves run, never what they compute
 
@@ -23,7 +23,7 @@ def executor_options(parallel: str, runs: str, scheduler_help: str | None = None
     (e.g. "lines"), `runs` what the Dask scheduler runs (e.g. "the lines"); `scheduler_help` replaces the
     scheduler's whole help text."""
     return (
-        Option("workers", 0, f"processes for parallel {parallel} (0: one per CPU)", bounds=NON_NEGATIVE),
+        workers_option(f"for parallel {parallel}"),
         Option("scheduler", "", scheduler_help or f"address of a Dask distributed scheduler that runs {runs}; "
                "empty: local"),
     )

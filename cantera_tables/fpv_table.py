@@ -95,7 +95,7 @@ class FpvTable(TableGenerator):
                    "for a surrogate of that table.")
     options = (
         Option("source", "", "flamelet table with a structured (Z, Lambda) group (h2-flamelet or "
-               "counterflow-flamelet output of one pressure)"),
+               "counterflow-flamelet output of one pressure)", input_file=True),
         Option("samples_per_cell", 2, "training rows drawn uniformly in every (Z, Lambda) cell, besides the nodes",
                bounds=NON_NEGATIVE),
         Option("edge_samples_per_cell", 0, "training rows drawn uniformly in Z on Lambda = 1 (C = C_max(Z), where "

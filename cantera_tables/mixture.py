@@ -42,7 +42,7 @@ def stream_options(mechanism: str, fuel: str, progress_variable: Mapping[str, fl
         return "" if default else "; empty: the preset's"
 
     return (
-        Option("mechanism", mechanism, "Cantera mechanism file (YAML)" + preset(mechanism)),
+        Option("mechanism", mechanism, "Cantera mechanism file (YAML)" + preset(mechanism), input_file=True),
         Option("fuel", fuel, "fuel stream mole fractions, species:amount,..." + preset(fuel)),
         Option("oxidizer", "O2:0.21,N2:0.79", "oxidizer stream mole fractions, species:amount,..."),
         *stream_T,

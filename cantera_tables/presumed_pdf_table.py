@@ -156,7 +156,7 @@ class PresumedPDFTable(TableGenerator):
                    "(Z_mean, Z_var_norm, Lambda_mean[, Lambda_var_norm]), exact for the piecewise-linear table.")
     options = (
         Option("source", "", "flamelet table with a structured (Z, Lambda) group (h2-flamelet or "
-               "counterflow-flamelet output of one pressure)"),
+               "counterflow-flamelet output of one pressure)", input_file=True),
         Option("n_Z_mean", 61, "Favre mean mixture fraction nodes from 0 to 1, clustered around Z_st",
                bounds=at_least(2)),
         Option("n_S", 21, "normalized variance S = Z''^2 / (Z_mean (1 - Z_mean)) nodes from 0 to 1, quadratic",

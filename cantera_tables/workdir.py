@@ -1,7 +1,8 @@
 """The resumable side of a flamelet build, in the work directory next to the table (:mod:`surrogate.chunks`).
 
 ``<table>.work/`` holds ``options.json`` (the resolved build options, so a resume with other options is
-refused). Generators of independent conditions (equilibrium lines, ignition runs, premixed flames) keep one
+refused; a failed build's directory is released as :func:`surrogate.chunks.failed_build_released` says).
+Generators of independent conditions (equilibrium lines, ignition runs, premixed flames) keep one
 ``condition-NNNNN.npz`` per finished condition (:class:`surrogate.chunks.ChunkWorkDir`); the flamelet generator
 keeps, per S-curve, ``curve-NN/`` with
 
@@ -24,13 +25,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from surrogate.atomic import write_json
-from surrogate.chunks import DAMAGED, read_work_json, save_npz
-from surrogate.errors import UserError
+from surrogate.chunks import DAMAGED, WorkDirError, read_work_json, save_npz
 
 from .flamelet import ContinuationSettings, ContinuationState, Flamelet, FlameletSetup, SCurveTracer, make_flame
 
@@ -68,12 +68,12 @@ class CurveWorkDir:
             if not (isinstance(state.n_flamelets, int) and state.n_flamelets >= 0 and isinstance(state.stage, str)):
                 raise ValueError("n_flamelets or stage")
         except (TypeError, ValueError) as exc:
-            raise UserError(f"{self.state_file}: damaged resume state of an unfinished build (not a continuation "
-                            f"state: {exc}); {self.restart_hint}") from None
+            raise WorkDirError(f"{self.state_file}: damaged resume state of an unfinished build (not a "
+                               f"continuation state: {exc}); {self.restart_hint}") from None
         missing = next((i for i in range(state.n_flamelets) if not self.flamelet_file(i).is_file()), None)
         if missing is not None:
-            raise UserError(f"{self.flamelet_file(missing)}: missing, but {self.state_file.name} counts "
-                            f"{state.n_flamelets} flamelets; {self.restart_hint}")
+            raise WorkDirError(f"{self.flamelet_file(missing)}: missing, but {self.state_file.name} counts "
+                               f"{state.n_flamelets} flamelets; {self.restart_hint}")
         return state
 
     def save(self, flame: Any, flamelet: Flamelet | None, state: ContinuationState) -> None:
@@ -95,8 +95,8 @@ class CurveWorkDir:
                 pass
             flame.restore(self.restart_file, name=RESTART_NAME)
         except (ct.CanteraError, OSError, RuntimeError, ValueError, KeyError) as exc:
-            raise UserError(f"{self.restart_file}: damaged restart flame of an unfinished build "
-                            f"({exc.__class__.__name__}); {self.restart_hint}") from None
+            raise WorkDirError(f"{self.restart_file}: damaged restart flame of an unfinished build "
+                               f"({exc.__class__.__name__}); {self.restart_hint}") from None
 
     def flamelets(self) -> list[Flamelet]:
         """The committed flamelets, in the order they were solved."""
@@ -108,8 +108,8 @@ class CurveWorkDir:
                 with np.load(self.flamelet_file(index)) as data:
                     result.append(Flamelet.from_arrays(data))
             except DAMAGED as exc:
-                raise UserError(f"{self.flamelet_file(index)}: missing or damaged flamelet of an unfinished build "
-                                f"({exc.__class__.__name__}); {self.restart_hint}") from None
+                raise WorkDirError(f"{self.flamelet_file(index)}: missing or damaged flamelet of an unfinished "
+                                   f"build ({exc.__class__.__name__}); {self.restart_hint}") from None
         return result
 
 

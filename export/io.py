@@ -28,8 +28,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from surrogate.atomic import atomic_path, check_writable
+from surrogate.atomic import atomic_path
 from surrogate.errors import UserError
+from surrogate.outputs import Inputs, check_output_file
 from surrogate.table import FORMAT, Table, create_dataset, decode_attr, encode_attr, write_root_attrs
 
 from .metadata import REAL_KINDS
@@ -104,6 +105,8 @@ class NpyReader(InputReader):
     def __init__(self, path: Path, names: Sequence[str]):
         try:
             self.array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except EOFError:  # an empty file, or one cut short before its header ends
+            raise InputFileError(f"{path}: not a readable .npy array (the file is empty or truncated)") from None
         except ValueError as exc:
             raise InputFileError(f"{path}: not a readable .npy array ({exc})") from None
         check_real(path, "array", self.array.dtype)
@@ -301,41 +304,27 @@ WRITERS: dict[str, type[PredictionWriter]] = {".h5": HDF5PredictionWriter, ".hdf
                                               ".npy": NpyPredictionWriter, ".csv": CsvPredictionWriter}
 
 
-def check_output(path: str | os.PathLike, sources: dict[str, Path]) -> Path:
-    """`path` as a prediction file, checked before any work: a known suffix (the format follows it), a writable
-    folder, and not one of the `sources` ({what: path}, e.g. the input table and the model), which the rename
-    at the end would replace."""
-    target = Path(path)
-    check_not_source(target, sources)
+def check_output(path: str | os.PathLike, sources: Inputs, overwrite: bool = False) -> Path:
+    """`path` as a prediction file, checked before any work (:func:`surrogate.outputs.check_output_file`: not one
+    of the `sources`, which the rename at the end would replace, and not an existing file unless `overwrite`)
+    with a known suffix, since the format follows it."""
+    return _known_suffix(check_output_file(path, inputs=sources, overwrite=overwrite))
+
+
+def _known_suffix(target: Path) -> Path:
+    """`target`, whose suffix must name a format of :data:`WRITERS`."""
     if target.suffix.lower() not in WRITERS:
         raise UserError(f"-o/--output {target}: unknown output type {target.suffix or '(no suffix)'!r}; "
                         f"expected one of {', '.join(WRITERS)}")
-    return check_writable(target)
-
-
-def check_not_source(path: Path, sources: dict[str, Path]) -> None:
-    """`path` is none of the `sources` ({what: path}): writing an output there would destroy an input."""
-    for what, source in sources.items():
-        if _same_file(path, source):
-            raise UserError(f"-o/--output {path}: is {what} {source}; writing there would destroy it, "
-                            "choose another output path")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Both name one file: the same path after resolving links, or (hard links) the same inode."""
-    if a.resolve() == b.resolve():
-        return True
-    with contextlib.suppress(OSError):
-        return os.path.samefile(a, b)
-    return False
+    return target
 
 
 @contextlib.contextmanager
 def prediction_file(path: str | os.PathLike, n_rows: int, inputs: dict[str, str], outputs: dict[str, str],
                     attrs: dict[str, Any]) -> Iterator[PredictionWriter]:
     """A PredictionWriter of the format of `path`'s suffix (see :data:`WRITERS`) on a temporary file, renamed
-    onto `path` only when all `n_rows` rows were written."""
-    target = check_output(path, {})
+    onto `path` only when all `n_rows` rows were written (the caller checked `path` with :func:`check_output`)."""
+    target = _known_suffix(Path(path))
     with atomic_path(target) as tmp:
         writer = WRITERS[target.suffix.lower()](tmp, n_rows, inputs, outputs, attrs)
         try:

@@ -1,16 +1,20 @@
 """Resumable, parallel work over independent chunks of a generator's output: ``<table>.work/`` next to the table.
 
-The directory holds ``options.json`` (the options the build started with: a resume with other options is refused)
-and one ``chunk-NNNNN.npz`` per finished chunk, renamed into place only when complete, so a killed build resumes
-with the chunks it has not saved yet; a chunk whose file does not read back whole (``.npz`` members carry a
-CRC-32) is computed again with a warning, and a damaged ``options.json`` is a one-line error saying what to
-delete. Chunks run on a local process pool (or inline for one worker) with a progress bar; the directory is
-removed once the table is written. Generators without Cantera use it (Coulomb explosions, the periodic PDEs);
-the Cantera generators have their own work folders (:mod:`cantera_tables.workdir`).
+The directory holds ``options.json`` (the options the build started with: a resume with other options is refused
+once the directory holds solved work) and one ``chunk-NNNNN.npz`` per finished chunk, renamed into place only when
+complete, so a killed build resumes with the chunks it has not saved yet; a chunk whose file does not read back
+whole (``.npz`` members carry a CRC-32) is computed again with a warning, and a damaged ``options.json`` is a
+one-line error saying what to delete. A build that fails never blocks the corrected command: a directory with
+nothing solved is removed or taken over, and one whose build failed on its options is marked ``failed.json``, so
+other options take it over (:func:`failed_build_released`). Chunks run on a local process pool (or inline for
+one worker) with a progress bar; the directory is removed once the table is written. Generators without Cantera
+use it (Coulomb explosions, the periodic PDEs); the Cantera generators have their own work folders
+(:mod:`cantera_tables.workdir`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,14 +23,25 @@ import zipfile
 import zlib
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .atomic import atomic_path, write_json
 from .errors import UserError
+from .options import Option
+from .ranges import NON_NEGATIVE
 
+OPTIONS_FILE = "options.json"  # the options a build's work directory was started with
+FAILED_FILE = "failed.json"  # written when a build failed on its options: another build may take the directory over
 DAMAGED = (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile, zlib.error)  # np.load failures
+
+
+def workers_option(doing: str) -> Option:
+    """The ``workers`` option of a generator whose chunks run on local processes (0: one per CPU), e.g.
+    ``workers_option("exploding chunks")``; a negative count is refused with the other options, before the build
+    makes its work folder."""
+    return Option("workers", 0, f"processes {doing} (0: one per CPU)", bounds=NON_NEGATIVE)
 
 
 def work_dir_for(output: str | os.PathLike) -> Path:
@@ -35,38 +50,85 @@ def work_dir_for(output: str | os.PathLike) -> Path:
     return output.with_name(output.name + ".work")
 
 
+class WorkDirError(UserError):
+    """The work directory itself is the problem, not the build's options: it holds solved work of other options,
+    or a damaged file. A failure saying so leaves the directory as it is (:func:`failed_build_released`)."""
+
+
 def read_work_json(path: Path, restart_hint: str) -> Any:
-    """A JSON file of a work directory; damage is a one-line UserError that says what to delete."""
+    """A JSON file of a work directory; damage is a one-line WorkDirError that says what to delete."""
     try:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: damaged resume state of an unfinished build ({exc.__class__.__name__}); "
-                        f"{restart_hint}") from None
+        raise WorkDirError(f"{path}: damaged resume state of an unfinished build ({exc.__class__.__name__}); "
+                           f"{restart_hint}") from None
+
+
+def holds_work(root: Path) -> bool:
+    """Whether the work directory `root` holds anything solved: a file other than its options and failure
+    records (hidden temporary files of a write in progress or killed aside)."""
+    return any(path.is_file() and path.name not in (OPTIONS_FILE, FAILED_FILE) and not path.name.startswith(".")
+               for path in root.rglob("*"))
+
+
+def _recorded_options(root: Path) -> dict[str, Any] | None:
+    """The options ``root`` was started with; None when its options file is missing or damaged."""
+    try:
+        previous = json.loads((root / OPTIONS_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return previous if isinstance(previous, dict) else None
 
 
 def open_work_dir(output: str | os.PathLike, options: Mapping[str, Any]) -> Path:
     """Create the work directory of `output`, or reuse it when it was started with the same `options` (those that
-    decide what the saved work contains)."""
+    decide what the saved work contains). One with solved work of other options is refused
+    (:class:`WorkDirError`), unless that build failed on its options (:data:`FAILED_FILE`): its work is then
+    discarded with a warning. One that holds nothing solved yet is taken over whatever it recorded."""
     root = work_dir_for(output)
-    recorded = root / "options.json"
     wanted = json.loads(json.dumps(dict(options)))
-    if recorded.is_file():
-        previous = read_work_json(recorded, f"delete {root} to start the build over")
-        if not isinstance(previous, dict):
-            raise UserError(f"{recorded}: damaged resume state of an unfinished build (not a JSON object); "
-                            f"delete {root} to start the build over")
-        if previous != wanted:
-            changed = sorted(k for k in set(previous) | set(wanted) if previous.get(k) != wanted.get(k))
-            raise UserError(f"{root}: an unfinished build with other options ({', '.join(map(str, changed))}) is "
-                            "there; rerun with its options to resume it, or delete the directory")
-    else:
-        root.mkdir(parents=True, exist_ok=True)
-        write_json(recorded, wanted)
+    failed = (root / FAILED_FILE).is_file()
+    if holds_work(root):
+        previous = _recorded_options(root)
+        if previous == wanted:
+            (root / FAILED_FILE).unlink(missing_ok=True)  # the same build runs again
+            return root
+        if not failed and previous is None:
+            raise WorkDirError(f"{root / OPTIONS_FILE}: damaged resume state of an unfinished build; delete "
+                                 f"{root} to start the build over")
+        changed = sorted(k for k in set(previous or {}) | set(wanted) if (previous or {}).get(k) != wanted.get(k))
+        if not failed:
+            raise WorkDirError(f"{root}: an unfinished build with other options ({', '.join(map(str, changed))}) "
+                                 "is there; rerun with its options to resume it, or delete the directory")
+        warnings.warn(f"{root}: discarding the solved work of a build that failed with other options "
+                      f"({', '.join(map(str, changed))})", stacklevel=2)
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    write_json(root / OPTIONS_FILE, wanted)
     return root
 
 
 def remove_work_dir(output: str | os.PathLike) -> None:
     shutil.rmtree(work_dir_for(output), ignore_errors=True)
+
+
+@contextlib.contextmanager
+def failed_build_released(output: str | os.PathLike) -> Iterator[None]:
+    """While a build of `output` runs: a failure must not leave a work directory that blocks the corrected
+    command. One that holds nothing solved is removed; one with solved work whose build failed on its options
+    (a UserError: a value only the solver refuses, no solve converged) is marked failed, so a build with other
+    options takes it over while the same options still resume it. After a kill or a failure of the machine (a
+    full disk) it stays as it is: the same command resumes it, another is refused."""
+    try:
+        yield
+    except BaseException as exc:
+        root = work_dir_for(output)
+        if root.is_dir():
+            if not holds_work(root):
+                shutil.rmtree(root, ignore_errors=True)
+            elif isinstance(exc, UserError) and not isinstance(exc, WorkDirError):
+                write_json(root / FAILED_FILE, {"error": str(exc)})
+        raise
 
 
 def save_npz(path: Path, arrays: Mapping[str, Any]) -> None:
@@ -165,6 +227,6 @@ def solve_missing_chunks(work: ChunkWorkDir, jobs: Sequence[Any], solve: Callabl
         if saved[i] is None:
             saved[i] = work.load(job.index)
         if saved[i] is None:
-            raise UserError(f"{work.file(job.index)}: {work.prefix} {job.index} was computed but its result cannot "
-                            "be read back from the work directory")
+            raise WorkDirError(f"{work.file(job.index)}: {work.prefix} {job.index} was computed but its result "
+                               "cannot be read back from the work directory")
     return saved, resumed

@@ -94,7 +94,8 @@ NUMERIC = (int, float, parse_floats, parse_mapping)  # parsers whose values are 
 class Option:
     """One plugin option: name, default, one-line help; `type` parses strings (inferred from the default: a list
     of numbers parses '1,2', a mapping 'name:1,other:2'); `choices` for text, `bounds` for numbers (each number
-    of a list or mapping), shown in the help and checked on every value and on the default."""
+    of a list or mapping), shown in the help and checked on every value and on the default. `input_file` marks a
+    path the plugin reads (a source table, a mechanism file): the command refuses an output that is that file."""
 
     name: str
     default: Any
@@ -102,6 +103,7 @@ class Option:
     type: Callable[[str], Any] | None = None
     choices: Sequence[str] | None = None
     bounds: Range | None = None
+    input_file: bool = False
 
     @property
     def parser(self) -> Callable[[str], Any]:
@@ -196,6 +198,13 @@ def resolve_options(options: Iterable[Option], given: Mapping[str, Any], owner: 
     for name, value in given.items():
         resolved[name] = declared[name].convert(value, owner)
     return resolved
+
+
+def input_files(options: Iterable[Option], values: Mapping[str, Any]) -> dict[str, Any]:
+    """{"the --NAME file": path} of the options marked ``input_file``, from resolved option `values`: what a
+    command must not write over."""
+    return {f"the --{option.name.replace('_', '-')} file": values.get(option.name)
+            for option in options if option.input_file}
 
 
 def parse_key_values(items: Iterable[str], what: str) -> dict[str, str]:

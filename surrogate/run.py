@@ -46,6 +46,8 @@ CHECKPOINT = "checkpoint.pt"
 PLOTS = "plots"
 COMPLETE = "complete.json"
 VERIFIED = (WEIGHTS, SCALERS, SPLITS)  # the files complete.json holds a SHA-256 of
+CARRIED_OVER = (SCALERS, SPLITS)  # written when a run starts; a resume keeps them (and rewrites the model)
+RESUMED = (CONFIG, *CARRIED_OVER, HISTORY, CHECKPOINT)  # what a resume reads or carries over
 RUN_FILES = (CONFIG, SPLITS, SCALERS, HISTORY, CHECKPOINT, WEIGHTS, METRICS, COMPLETE)
 DEFAULT_TASK = "regression"  # runs from before tasks existed
 
@@ -88,18 +90,34 @@ class RunDirectory:
             return "unfinished"
         return "started" if self.file(CONFIG).exists() else "empty"  # config.json is what a start writes first
 
-    def check_new(self) -> None:
-        """Before a new run: refuse a directory that holds a run, clear what a start killed before its first
-        epoch left (config, splits, scalers: nothing a rerun would not write again)."""
+    def check_new(self, overwrite: bool = False) -> None:
+        """Before a new run: refuse a directory that holds a run unless `overwrite` (then its run files go, and
+        nothing else the user put there), clear what a start killed before its first epoch left (config, splits,
+        scalers: nothing a rerun would not write again)."""
         state = self.state()
-        if state == "complete":
-            raise RunError(f"{self.path}: already holds a finished run; use another -o, or --resume --epochs N "
-                           "to train it longer")
-        if state == "unfinished":
+        if state == "complete" and not overwrite:
+            raise RunError(f"{self.path}: already holds a finished run; use another -o, --resume --epochs N to "
+                           "train it longer, or --overwrite to replace it")
+        if state == "unfinished" and not overwrite:
             raise RunError(f"{self.path}: holds an unfinished run (a checkpoint, no model.pt); continue it with "
-                           "--resume, or delete the directory to start over")
-        if state == "started":
+                           "--resume, or pass --overwrite to start over")
+        if state != "empty":
             self.remove_files()
+
+    def resumable(self) -> bool:
+        """Whether the directory holds a run to continue (a checkpoint, or a finished model)."""
+        return self.state() in ("unfinished", "complete")
+
+    def check_resumable(self) -> None:
+        """Before continuing a run: every file a resume reads or carries over must be there, and those a finished
+        run carries over (scalers, splits; the model and metrics are written again) must still have the SHA-256
+        complete.json recorded, so a resume never certifies a damaged run as complete."""
+        for name in RESUMED:
+            if not self.file(name).is_file():
+                raise RunError(f"{self.file(name)}: missing, so the run cannot be resumed (it is damaged); train it "
+                               "again, into another directory or with --overwrite")
+        if self.file(COMPLETE).exists():
+            self.verify(CARRIED_OVER)
 
     def remove_files(self, keep: frozenset[str] = frozenset()) -> None:
         """Remove the files a run writes (and plots/) but those in `keep`, never anything else the user put in
@@ -136,6 +154,16 @@ class RunDirectory:
                 np.savez(handle, **splits)
         write_json(self.file(SCALERS), dict(task_state))
 
+    def inputs(self) -> dict[str, Path]:
+        """{what: path} of everything a command that reads this run reads: its files and its training table (when
+        config.json names one), for :func:`surrogate.outputs.check_not_input`."""
+        found = {f"file {p.name} of run": p for p in self.path.iterdir() if p.is_file()} if self.path.is_dir() else {}
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            table = json.loads(self.file(CONFIG).read_text()).get("table")
+            if isinstance(table, str) and table:
+                found["the run's table"] = Path(table)
+        return found
+
     def read_config(self) -> dict[str, Any]:
         config_file = self.file(CONFIG)
         if not config_file.is_file():
@@ -158,13 +186,16 @@ class RunDirectory:
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RunError(f"{self.file(name)}: unreadable ({exc.__class__.__name__}); the run is damaged") from None
 
-    def verify(self) -> None:
-        """The files complete.json lists must have the SHA-256 it recorded when the run finished."""
+    def verify(self, names: tuple[str, ...] | None = None) -> None:
+        """The files complete.json lists (those of them in `names`, when given) must have the SHA-256 it recorded
+        when the run finished."""
         recorded = self.read_json(COMPLETE)
         hashes = recorded.get("sha256") if isinstance(recorded, dict) else None
         if not isinstance(hashes, dict):
             raise RunError(f"{self.file(COMPLETE)}: expected {{\"sha256\": {{file: hash}}}}; the run is damaged")
         for name, expected in hashes.items():
+            if names is not None and name not in names:
+                continue
             if not self.file(str(name)).is_file():
                 raise RunError(f"{self.path}: {name} is missing; the run is damaged")
             if file_sha256(self.file(str(name))) != expected:
@@ -221,11 +252,15 @@ class RunDirectory:
         return int(history[-1]["epoch"]) if history else 0
 
     def write_results(self, model_state: Mapping[str, torch.Tensor], metrics: Mapping[str, Any]) -> None:
-        """The trained model and its metrics, then complete.json, which makes the directory a run."""
+        """The trained model and its metrics, then complete.json, which makes the directory a run; it certifies
+        every file of :data:`VERIFIED`, so one that went missing during training is an error, not left out."""
         self.save_tensors(WEIGHTS, {k: v.cpu() for k, v in model_state.items()})
         write_json(self.file(METRICS), dict(metrics))
-        write_json(self.file(COMPLETE), {"sha256": {name: file_sha256(self.file(name)) for name in VERIFIED
-                                                    if self.file(name).is_file()}})
+        missing = [name for name in VERIFIED if not self.file(name).is_file()]
+        if missing:
+            raise RunError(f"{self.file(missing[0])}: missing at the end of training (removed while the run was "
+                           "training?); the run is not complete, train it again")
+        write_json(self.file(COMPLETE), {"sha256": {name: file_sha256(self.file(name)) for name in VERIFIED}})
 
 
 def _first_line(exc: BaseException, count: int = 1) -> str:

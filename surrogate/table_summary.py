@@ -2,7 +2,9 @@
 defaults, provenance) and what each dataset kind adds (scattered: rows, input ranges, outputs, labels;
 trajectories: fields, grid, time step, parameters, conserved quantities; collocation: domain, outputs, problem).
 
-Values are read in blocks, so a dataset larger than memory can be summarized.
+Values are read in blocks, so a dataset larger than memory can be summarized. Every stored dataset is read
+through once to verify its checksums (:func:`surrogate.table.verify_checksums`): a summary of a damaged file
+would otherwise describe the columns it happened to read.
 
 :func:`table_checks` are the content checks of ``surrogate table check`` that hold for any table of rows and
 need only its declared defaults: every value finite, the softmax-closed mass fractions non-negative and
@@ -19,7 +21,7 @@ import numpy as np
 
 from .datasets import CollocationDataset, Dataset, TrajectoryDataset
 from .errors import TableError
-from .table import Table
+from .table import Table, verify_checksums
 
 PROVENANCE = (
     "mechanism", "pressure", "fuel", "oxidizer", "transport_model", "progress_variable",
@@ -103,8 +105,18 @@ def _defaults(dataset: Dataset) -> Lines:
             for key, value in declared.items()]
 
 
+def _checksums(dataset: Dataset) -> Lines:
+    """One line on the stored checksums, after reading every dataset of the file through (a dataset that does not
+    match its checksum is a TableError naming it)."""
+    report = verify_checksums(dataset.path)
+    unchecked = f"; {len(report.unchecked)} without one: {', '.join(report.unchecked)}" if report.unchecked else ""
+    return [("checksums", f"{report.verified} datasets match their checksums{unchecked}")]
+
+
 def summarize(dataset: Dataset) -> Lines:
-    """(label, value) lines describing a dataset opened by :func:`surrogate.datasets.open_dataset`."""
+    """(label, value) lines describing a dataset opened by :func:`surrogate.datasets.open_dataset`; every stored
+    checksum is verified first, so a damaged file is an error, not a summary of what could be read."""
+    checksums = _checksums(dataset)
     lines = [
         ("file", f"{dataset.path} ({dataset.path.stat().st_size / 1e6:.2f} MB)"),
         ("kind", dataset.kind),
@@ -118,7 +130,7 @@ def summarize(dataset: Dataset) -> Lines:
         lines += _collocation(dataset)
     lines += _defaults(dataset)
     lines += [(key, str(dataset.attrs[key])) for key in PROVENANCE if key in dataset.attrs]
-    return lines
+    return lines + checksums
 
 
 def row_blocks(table: Table, names: list[str]) -> Iterable[np.ndarray]:

@@ -37,6 +37,7 @@ from .errors import PluginError, UserError
 from .plugin_checks import Divergence, FirstBatchCheck
 from .provenance import run_plugins
 from .run import CHECKPOINT, DEFAULT_TASK, PLOTS, RunDirectory
+from .table import verify_checksums
 from .terms import LossTerms, check_name
 from .threads import ThreadPolicy, step_flops
 
@@ -99,6 +100,7 @@ class Trainer:
     def __init__(self, options: TrainOptions, run_dir: str | Path, progress: bool = True):
         options.validate()
         self.dataset = open_dataset(options.table)
+        verify_checksums(self.dataset.path)  # damage in any dataset of the file, not only in the columns read
         self.directory = RunDirectory(run_dir)
         self.progress = progress
         self.device = resolve_device(options.device)
@@ -401,7 +403,8 @@ class Trainer:
         history: list[dict[str, float]] = []
         best: dict[str, Any] = {"score": math.inf, "epoch": -1, "state": None}
         bad_epochs = 0
-        if resume and self.directory.file(CHECKPOINT).is_file():
+        if resume and self.directory.resumable():
+            self.directory.check_resumable()
             best, bad_epochs = self.load_checkpoint(state, generator, table_sha256)
             history = self.directory.read_history(upto=state.epoch, rewrite=main)
         elif main:

@@ -105,7 +105,7 @@ def test_infer_errors_are_one_line_and_leave_no_output(tmp_path, cells) -> None:
     code, output = run_infer(str(outside), "-o", str(out))  # default policy 'warn': runs, and says so
     assert code == 0 and "1 of 1000 cells lie outside the trained input ranges" in output
 
-    code, output = run_infer(str(tmp_path / "cells.txt"), "-o", str(out))
+    code, output = run_infer(str(tmp_path / "cells.txt"), "-o", str(out), "--overwrite")  # out holds the last run's
     assert code == 2 and "no such file" in output
 
 

@@ -149,8 +149,9 @@ def test_info_on_a_non_table_hdf5_file_is_a_one_line_error(tmp_path):
 def test_resume_with_other_options_is_refused(tmp_path):
     out = tmp_path / "t.h5"
     work = tmp_path / "t.h5.work"
-    work.mkdir()
+    (work / "curve-00").mkdir(parents=True)
     (work / "options.json").write_text('{"strain_factor": 9.0}')
+    (work / "curve-00" / "state.json").write_text("{}")  # solved work of that other build
     result = CliRunner().invoke(cli, ["table", "build", "h2-flamelet", "-o", str(out)])
     assert_one_line_error(result, "t.h5.work", "other options")
     assert not out.exists()

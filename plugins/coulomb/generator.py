@@ -20,10 +20,10 @@ from surrogate.atomic import check_writable
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option
-from surrogate.ranges import COUNT, NON_NEGATIVE, SEED, at_least
+from surrogate.ranges import COUNT, SEED, at_least
 from surrogate.table import Column, DatasetDefaults, Table, write_table
 
-from surrogate.chunks import ChunkWorkDir, solve_missing_chunks
+from surrogate.chunks import ChunkWorkDir, solve_missing_chunks, workers_option
 from .geometry import DISTRIBUTIONS, bonds_and_angle, sample_geometries
 from .physics import ATOMS, CHARGES, END, MASSES, START, STEPS, explode
 
@@ -71,7 +71,7 @@ class CoulombExplosion(TableGenerator):
         Option("seed", 0, "seed of the geometries (each chunk draws from its own stream of it)", bounds=SEED),
         Option("steps", STEPS, "RK4 steps, equal in log-time, per explosion", bounds=at_least(20)),
         Option("chunk_rows", 10000, "rows per chunk: the unit of parallel work and of resuming", bounds=COUNT),
-        Option("workers", 0, "processes exploding chunks (0: one per CPU)", bounds=NON_NEGATIVE),
+        workers_option("exploding chunks"),
     )
 
     @staticmethod

@@ -22,12 +22,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from surrogate.atomic import check_writable
-from surrogate.chunks import ChunkWorkDir, solve_missing_chunks
+from surrogate.chunks import ChunkWorkDir, solve_missing_chunks, workers_option
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.datasets import write_trajectories
 from surrogate.errors import UserError
 from surrogate.options import Option
-from surrogate.ranges import COUNT, NON_NEGATIVE, POSITIVE, SEED, at_least
+from surrogate.ranges import COUNT, POSITIVE, SEED, at_least
 from surrogate.table import Column
 
 from .functionals import GradientFunctional, largest_increase, relative_drift
@@ -47,7 +47,7 @@ def common_options(length: float, dt: float, substeps: int) -> tuple[Option, ...
         Option("seed", 0, "seed of the initial states", bounds=SEED),
         Option("chunk_trajectories", 10, "trajectories per chunk: the unit of parallel work and of resuming",
                bounds=COUNT),
-        Option("workers", 0, "processes integrating chunks of trajectories (0: one per CPU)", bounds=NON_NEGATIVE),
+        workers_option("integrating chunks of trajectories"),
     )
 
 

@@ -120,9 +120,10 @@ def tables(prepared: Path, big_rows: str, json_path: Path) -> None:
     """h2.h5 and pdf.h5 from the prepared folder (built with Cantera if it is missing and Cantera is here), and
     big.h5: h2.h5 resampled to --big-rows rows (no Cantera needed)."""
     numbers: dict[str, Any] = {"summary": []}
-    builds = {"h2.h5": ["table", "build", "h2-flamelet", "-o", "h2.h5"],
+    # the work folder is this check's own (a --work given again holds the last check's files): rebuilt in place
+    builds = {"h2.h5": ["table", "build", "h2-flamelet", "-o", "h2.h5", "--overwrite"],
               "pdf.h5": ["table", "build", "presumed-pdf", "-o", "pdf.h5", "--source", "h2.h5", "--n-Z-mean", "31",
-                         "--n-S", "11", "--mc-check", "0"]}
+                         "--n-S", "11", "--mc-check", "0", "--overwrite"]}
     for name, build in builds.items():
         began = time.perf_counter()
         if (prepared / name).is_file():
@@ -136,7 +137,8 @@ def tables(prepared: Path, big_rows: str, json_path: Path) -> None:
                                        "`make gpu-check-prepare` where Cantera is and carry .gpu-carry")
         numbers[name] = {"source": source, "rows": table_rows(Path(name)), "seconds": time.perf_counter() - began}
     numbers["big.h5"] = {"source": "surrogate bench resample h2.h5",
-                         "seconds": cli("bench", "resample", "h2.h5", "-o", "big.h5", "--rows", big_rows, "--quiet"),
+                         "seconds": cli("bench", "resample", "h2.h5", "-o", "big.h5", "--rows", big_rows, "--quiet",
+                                        "--overwrite"),
                          "rows": table_rows(Path("big.h5"))}
     numbers["summary"] = [f"{name}: {entry['rows']} rows, {entry['source']}, {entry['seconds']:.1f} s"
                           for name, entry in numbers.items() if name.endswith(".h5")]
@@ -182,7 +184,7 @@ def kind(name: str, device: str, epochs: int, quick: bool, json_path: Path) -> N
     numbers: dict[str, Any] = {"kind": name, "device": device, "epochs": epochs, "build_s": 0.0}
     if build is not None:
         args = [*build, *QUICK_BUILD.get(build[0], [])] if quick else build
-        numbers["build_s"] = cli("table", "build", *args)
+        numbers["build_s"] = cli("table", "build", *args, "--overwrite")  # the work folder is this check's own
     run = Path("runs") / name
     shutil.rmtree(run, ignore_errors=True)
     numbers["train_s"] = cli("train", table, "-o", str(run), "--device", device, "--epochs", str(epochs), "--quiet",

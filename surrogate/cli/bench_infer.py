@@ -11,6 +11,7 @@ import click
 
 from ..ranges import at_least
 from .types import ranged
+from .common import overwrite_option
 
 
 def _batches(text: str) -> list[int]:
@@ -40,18 +41,26 @@ def _batches(text: str) -> list[int]:
 @click.option("--table-model", type=click.Path(path_type=Path), default=None,
               help="Table-backend ONNX file (export.table_model) measured in the same run against the network: "
                    "cells/s of both and table / network at every batch size.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Also write results as JSON.")
+@click.option("--json", "json_path", type=click.Path(), default=None, help="Also write results as JSON.")
+@overwrite_option
 def bench_infer(run_dir: Path | None, model: Path | None, table: Path | None, batch_sizes: str, threads: int,
-                min_time: float, c_bench: Path | None, table_model: Path | None, json_path: Path | None) -> None:
+                min_time: float, c_bench: Path | None, table_model: Path | None, json_path: str | None,
+                overwrite: bool) -> None:
     """Inference throughput at batch sizes 1 .. 10^6 and model vs table memory, in one run (with --table-model,
     the table backend against the network too)."""
     import tempfile
 
     from export.bench import run_benchmark
     from surrogate.errors import UserError
+    from surrogate.outputs import check_output_file
+    from surrogate.run import RunDirectory
 
     if run_dir is None and model is None:
         raise UserError("give --run RUN_DIR, --model MODEL.onnx, or both")
+    if json_path is not None:
+        inputs = {**(RunDirectory(run_dir).inputs() if run_dir is not None else {}), "the --model file": model,
+                  "the --table file": table, "the --table-model file": table_model, "the --c-bench program": c_bench}
+        check_output_file(json_path, inputs=inputs, overwrite=overwrite, flag="--json")
     if table_model is not None and not table_model.is_file():
         raise UserError(f"--table-model {table_model}: no such file")
     if c_bench is not None and not c_bench.is_file():

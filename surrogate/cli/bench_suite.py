@@ -21,7 +21,7 @@ WORK = Path("benchmarks/work")
 @click.option("--all", "run_all", is_flag=True, help="Every suite in --suites, in name order.")
 @click.option("--quick", is_flag=True, help="The quick tier: smaller tables, budgets and seeds (what CI runs).")
 @click.option("-o", "--output", "results_dir", default=str(RESULTS), show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Folder of the results files.")
+              type=click.Path(), help="Folder of the results files.")
 @click.option("--suites", "suites_dir", default=str(SUITES), show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Folder of the suite files (NAME.yaml).")
 @click.option("--work", "work_dir", default=str(WORK), show_default=True,
@@ -29,14 +29,16 @@ WORK = Path("benchmarks/work")
               help="Folder for tables (reused across runs), run directories and logs.")
 @click.option("--fresh", is_flag=True,
               help="Measure every seed again, even those an interrupted run of this commit already measured.")
-def suite(names: tuple[str, ...], run_all: bool, quick: bool, results_dir: Path, suites_dir: Path,
-          work_dir: Path, fresh: bool) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace results files that already exist (refused otherwise).")
+def suite(names: tuple[str, ...], run_all: bool, quick: bool, results_dir: str, suites_dir: Path,
+          work_dir: Path, fresh: bool, overwrite: bool) -> None:
     """Run the benchmark suites NAMES (files in --suites) and write one results file each: per-seed values,
     median and range, wall times, commit, library versions and machine. Rerun after a kill, it reuses the seeds
     already measured at the same clean commit with the same commands."""
     from ..atomic import write_json
     from ..benchmarks.suite import load_suite, results_file, suite_names, suite_path
     from ..benchmarks.suite_runner import SuiteRunner
+    from ..outputs import check_output_file, check_output_folder
 
     if run_all == bool(names):
         known = ", ".join(suite_names(suites_dir)) or "none"
@@ -44,12 +46,16 @@ def suite(names: tuple[str, ...], run_all: bool, quick: bool, results_dir: Path,
     tier = "quick" if quick else "full"
     suites = [load_suite(suite_path(name, suites_dir), tier)
               for name in (suite_names(suites_dir) if run_all else names)]  # every file checked before any run
-    results_dir.mkdir(parents=True, exist_ok=True)
+    folder = check_output_folder(results_dir, overwrite=None)  # every suite's results files, kept
+    folder.mkdir(parents=True, exist_ok=True)
+    for resolved in suites:  # every results file checked before any run
+        check_output_file(results_file(folder, resolved.name, tier), inputs={"the suite file": resolved.source},
+                          overwrite=overwrite)
     for resolved in suites:
         click.secho(f"suite {resolved.name} ({tier} tier): {len(resolved.runs)} runs x {len(resolved.seeds)} seeds",
                     bold=True)
         results = SuiteRunner(resolved, work_dir, Path.cwd(), click.echo, resume=not fresh).run()
-        path = results_file(results_dir, resolved.name, tier)
+        path = results_file(folder, resolved.name, tier)
         write_json(path, results)
         click.echo(f"wrote {path} ({results['wall_s']:.0f} s)")
 

@@ -8,6 +8,7 @@ import click
 from ..config import FIELD_RANGES
 from ..ranges import COUNT
 from .types import ranged
+from .common import overwrite_option
 
 
 def int_list(text: str, flag: str) -> list[int]:
@@ -40,10 +41,12 @@ def int_list(text: str, flag: str) -> list[int]:
               help="Mixed precision of the toolkit loop (torch.autocast).")
 @click.option("--compile", "compile", type=click.Choice(["none", "default", "reduce-overhead"]), default="none",
               show_default=True, help="torch.compile the model in the toolkit loop (reduce-overhead: CUDA graphs).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--json", "json_path", type=click.Path(), default=None,
               help="Also write the measurements as JSON, keyed MODE/BATCH/JOBS (e.g. in-memory/256/1).")
+@overwrite_option
 def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, jobs: str, threads: int,
-                weighting: str, device: str, precision: str, compile: str, json_path: str | None) -> None:
+                weighting: str, device: str, precision: str, compile: str, json_path: str | None,
+                overwrite: bool) -> None:
     """Samples/s of the toolkit trainer on TABLE (in memory, and streamed with --stream-memory) vs
     DataLoader(TensorDataset, shuffle=True), for each batch size and number of concurrent jobs; every job
     runs in a fresh process, so its peak memory is its own."""
@@ -51,8 +54,11 @@ def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, 
 
     quiet_openmp()  # inherited by the spawned jobs before they load torch
     from ..benchmarks.training import render, run_training_benchmark
+    from ..outputs import check_output_file
     from ..table import Table
 
+    if json_path is not None:
+        check_output_file(json_path, inputs={"the table": table}, overwrite=overwrite, flag="--json")
     Table(table)  # a one-line error for a missing or foreign file, before any job starts
     modes = [0.0, stream_memory] if stream_memory else [0.0]
     results = [run_training_benchmark(table, batch_size=size, steps=steps, weighting=weighting, device=device,

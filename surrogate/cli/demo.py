@@ -6,20 +6,17 @@ H2/air flamelet table (Cantera) -> softmax MLP with the recommended weighting ->
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from ..config import FIELD_RANGES
 from .types import ranged
-
 
 def step(number: int, text: str) -> None:
     click.secho(f"\n[{number}/5] {text}", bold=True)
 
 
 @click.command()
-@click.option("-o", "--output", "out_dir", default="demo", show_default=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "out_dir", default="demo", show_default=True, type=click.Path(),
               help="Directory for every artefact of the demo.")
 @click.option("--epochs", type=ranged(int, FIELD_RANGES["epochs"]),
               help="Training epochs. [default: the trainer's, about 50,000 optimizer steps]")
@@ -34,6 +31,7 @@ def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> No
     from .. import registry
     from ..options import parse_key_values
     from ..provenance import build_configured
+    from ..outputs import check_output_folder
     from ..run import METRICS, load_run
     from ..table import Table
     from ..config import TrainOptions
@@ -42,7 +40,7 @@ def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> No
 
     # the table options are checked before anything is written
     generator, options = registry.configure("tables", "h2-flamelet", parse_key_values(table_options, "--table-option"))
-    root = Path(out_dir)
+    root = check_output_folder(out_dir, overwrite=None)  # reused: a rerun continues from what is there
     root.mkdir(parents=True, exist_ok=True)
     table_path, run_dir, model_path = root / "h2_flamelets.h5", root / "run", root / "h2_surrogate.onnx"
 

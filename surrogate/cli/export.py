@@ -14,11 +14,12 @@ from export.metadata import DEFAULT_OPSET, DEFAULT_TOLERANCE, POLICIES, PROVIDER
 
 from ..ranges import POSITIVE
 from .types import ranged
+from .common import overwrite_option
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
+@click.option("-o", "--output", "output", required=True, type=click.Path(),
               help="ONNX file to write (e.g. model.onnx).")
 @click.option("--opset", default=DEFAULT_OPSET, show_default=True, type=int,
               help=f"ONNX opset (>= {DEFAULT_OPSET}).")
@@ -26,30 +27,34 @@ from .types import ranged
 @click.option("--tolerance", type=ranged(float, POSITIVE), default=None,
               help="Largest parity error allowed, relative to each output's scale "
                    f"[default: {DEFAULT_TOLERANCE['fp32']:g}, fp16: {DEFAULT_TOLERANCE['fp16']:g}].")
-def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float | None) -> None:
+@overwrite_option
+def export(run_dir: Path, output: str, opset: int, fp16: bool, tolerance: float | None, overwrite: bool) -> None:
     """Export the trained run RUN_DIR to ONNX (physical inputs -> physical outputs) and check parity.
 
     RUN_DIR may also be a table file with a structured (Z, Lambda) group (an fpv or flamelet table): the table
     itself is exported as a table-backend model with the same inputs (Z, C), bounds and calls as a surrogate of it.
     """
-    from export.io import check_not_source
     from surrogate.locks import exclusive
+    from surrogate.outputs import check_output_file
+    from surrogate.table import verify_checksums
 
     if run_dir.is_file():
         from export.table_model import export_table
 
-        check_not_source(output, {"the table": run_dir})
-        with exclusive(output, "an export to this file"):
-            result = export_table(run_dir, output, echo=click.echo)
+        target = check_output_file(output, inputs={"the table": run_dir}, overwrite=overwrite)
+        verify_checksums(run_dir)
+        with exclusive(target, "an export to this file"):
+            result = export_table(run_dir, target, echo=click.echo)
     else:
         from export.onnx_export import export_run
-        from surrogate.run import load_run
+        from surrogate.run import RunDirectory, load_run
 
+        target = check_output_file(output, inputs=RunDirectory(run_dir).inputs(), overwrite=overwrite)
         run = load_run(run_dir)
-        run_files = {f"file {p.name} of run": p for p in run.path.iterdir() if p.is_file()}
-        check_not_source(output, {**run_files, "the run's table": run.table_path})
-        with exclusive(output, "an export to this file"):
-            result = export_run(run, output, opset=opset, fp16=fp16, tolerance=tolerance, echo=click.echo)
+        if run.table_path.is_file():  # its test rows check parity; without the file, drawn points do
+            verify_checksums(run.table_path)
+        with exclusive(target, "an export to this file"):
+            result = export_run(run, target, opset=opset, fp16=fp16, tolerance=tolerance, echo=click.echo)
     name, worst = result.parity.worst()
     click.echo(f"wrote {result.path} ({result.n_bytes / 1024:.1f} KiB, {result.precision}); parity passed: "
                f"worst {name} {worst:.2e} <= tolerance {result.tolerance:g}")
@@ -58,7 +63,7 @@ def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @click.argument("inputs", type=click.Path(path_type=Path))
-@click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
+@click.option("-o", "--output", "output", required=True, type=click.Path(),
               help="File to write, its format from its suffix: .h5/.hdf5 (a table of kind 'inference' with the "
                    "inputs and predictions), .npy or .csv (the predictions alone).")
 @click.option("--chunk-rows", default=1 << 18, show_default=True, type=click.IntRange(min=1),
@@ -69,19 +74,21 @@ def export(run_dir: Path, output: Path, opset: int, fp16: bool, tolerance: float
 @click.option("--out-of-range", "policy", type=click.Choice(POLICIES), default="warn", show_default=True,
               help="Cells outside the trained input ranges or manifold: clamp them, warn, stop, or count "
                    "(clamp them silently).")
-def infer(model: Path, inputs: Path, output: Path, chunk_rows: int, provider: str, threads: int | None,
-          policy: str) -> None:
+@overwrite_option
+def infer(model: Path, inputs: Path, output: str, chunk_rows: int, provider: str, threads: int | None,
+          policy: str, overwrite: bool) -> None:
     """Run the ONNX surrogate MODEL on the cells in INPUTS (.h5, .npy or .csv), writing OUTPUT (.h5, .npy, .csv).
 
     MODEL has one input and one output tensor (a row model); columns are found by the input names. OUTPUT is
-    written to a temporary file and renamed when complete; it may not be INPUTS or MODEL."""
+    written to a temporary file and renamed when complete; it may not be INPUTS or MODEL, nor an existing file
+    unless --overwrite is given."""
     from export.io import check_output
     from export.runtime import Surrogate
     from surrogate.locks import exclusive
 
-    check_output(output, {"the input file": inputs, "the model": model})
-    with exclusive(output, "an inference into this file"):
-        _infer(model, inputs, output, chunk_rows, Surrogate(model, provider=provider, threads=threads, policy=policy))
+    target = check_output(output, {"the input file": inputs, "the model": model}, overwrite)
+    with exclusive(target, "an inference into this file"):
+        _infer(model, inputs, target, chunk_rows, Surrogate(model, provider=provider, threads=threads, policy=policy))
 
 
 def _infer(model: Path, inputs: Path, output: Path, chunk_rows: int, surrogate: Any) -> None:

@@ -9,6 +9,7 @@ import click
 from ..errors import UserError
 from ..ranges import COUNT, SEED
 from .types import ranged
+from .common import overwrite_option
 
 SHOWN_ROWS = 5  # conditions summarized on the terminal
 DRAWS_PER_CALL = 65536  # decoder evaluations per model call
@@ -20,10 +21,11 @@ DRAWS_PER_CALL = 65536  # decoder evaluations per model call
               help="Conditions, one row each (.h5, .npy or .csv; columns found by the run's condition names, "
                    "e.g. p_C_x ... p_S_z).")
 @click.option("-n", "--samples", default=100, show_default=True, type=ranged(int, COUNT), help="Draws per condition.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
+@click.option("-o", "--output", type=click.Path(),
               help="Write the draws: .npy (conditions, samples, outputs) or .csv (one line per draw).")
 @click.option("--seed", default=0, show_default=True, type=ranged(int, SEED), help="Seed of the latent draws.")
-def sample(run_dir: str, conditions: str, samples: int, output: str | None, seed: int) -> None:
+@overwrite_option
+def sample(run_dir: str, conditions: str, samples: int, output: str | None, seed: int, overwrite: bool) -> None:
     """Draw -n outputs per condition from the trained generative run RUN_DIR: every input tensor of the run's
     signature after the condition is a latent, drawn from its standard normal prior."""
     import numpy as np
@@ -31,10 +33,12 @@ def sample(run_dir: str, conditions: str, samples: int, output: str | None, seed
 
     from export.io import open_inputs
 
-    from ..atomic import atomic_path, check_writable
-    from ..run import load_run
+    from ..atomic import atomic_path
+    from ..outputs import check_output_file
+    from ..run import RunDirectory, load_run
 
-    target = check_writable(output) if output else None
+    sources = {"the --conditions file": conditions, **RunDirectory(run_dir).inputs()}
+    target = check_output_file(output, inputs=sources, overwrite=overwrite) if output is not None else None
     if target is not None and target.suffix not in (".npy", ".csv"):
         raise UserError(f"-o {output}: expected a .npy or .csv file")
     run = load_run(run_dir)

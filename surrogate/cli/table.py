@@ -17,6 +17,7 @@ import click
 
 from .. import registry
 from ..errors import PluginError, UserError
+from .common import OVERWRITE_HELP, overwrite_option
 
 
 def _echo_lines(lines: list[tuple[str, str]]) -> None:
@@ -53,20 +54,26 @@ def _build_command(kind: str) -> click.Command:
     """A click command for one table plugin, its options generated from the plugin's Option list."""
     plugin = registry.load("tables", kind)
 
-    def run(output: str, settings: tuple[str, ...], **cli_options: Any) -> None:
+    def run(output: str, settings: tuple[str, ...], overwrite: bool, **cli_options: Any) -> None:
+        from ..chunks import failed_build_released
         from ..locks import exclusive
-        from ..options import parse_key_values
-
-        from ..provenance import build_table
+        from ..options import input_files, parse_key_values
+        from ..outputs import check_output_file
+        from ..provenance import build_configured
 
         given = {name: value for name, value in cli_options.items() if value is not None}
         given.update(parse_key_values(settings, "--set"))
-        with exclusive(output, "a build of this table"):  # two builds would share one resume directory
-            report = build_table(kind, output, given, progress=True)
+        generator, options = registry.configure("tables", kind, given)
+        inputs = input_files(registry.plugin_options(plugin), options)
+        target = check_output_file(output, inputs=inputs, overwrite=overwrite)
+        with exclusive(target, "a build of this table"):  # two builds would share one resume directory
+            with failed_build_released(target):
+                report = build_configured(kind, generator, target, options, progress=True)
         _echo_report(kind, report)
 
     params: list[click.Parameter] = [
-        click.Option(["-o", "--output"], required=True, type=click.Path(dir_okay=False), help="Table file to write."),
+        click.Option(["-o", "--output"], required=True, type=click.Path(), help="Table file to write."),
+        click.Option(["--overwrite"], is_flag=True, help=OVERWRITE_HELP),
         click.Option(["settings", "--set"], multiple=True, metavar="KEY=VALUE",
                      help="Set any option by name (same as the --option form)."),
     ]
@@ -143,13 +150,16 @@ def info(path: str) -> None:
 
 @table.command()
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory for the PNG files.")
-def plot(path: str, out_dir: str) -> None:
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(),
+              help="Directory for the PNG files (new or empty, or any with --overwrite).")
+@overwrite_option
+def plot(path: str, out_dir: str, overwrite: bool) -> None:
     """Figures of a dataset as PNG, drawn by the plugin of its kind (for flamelet tables: the S-curve,
     profiles, the structured table)."""
     from ..datasets import open_dataset
+    from ..outputs import check_output_folder
 
+    check_output_folder(out_dir, inputs={"the table": path}, overwrite=overwrite)
     dataset = open_dataset(path)
     make = _plugin_hook(dataset.kind, "plot")
     if make is None:

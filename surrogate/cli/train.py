@@ -161,6 +161,8 @@ def resume_options(directory: Any, table: str, settings: dict[str, Any], write: 
 
     if directory.state() == "empty" or not directory.file(CONFIG).is_file():
         raise UserError(f"--resume: {directory.path} holds no run to resume (no {CONFIG})")
+    if directory.resumable():
+        directory.check_resumable()  # before --epochs is written into config.json
     given = [key for key, value in settings.items() if key not in RESUME_SETTINGS and value not in (None, (), False)]
     if given:
         flag = "--config" if given[0] == "config_file" else f"--{given[0].replace('_', '-')}"
@@ -206,14 +208,16 @@ def print_metrics(metrics: dict[str, dict[str, dict[str, float]]], split: str) -
 
 @click.command()
 @click.argument("table", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option("-o", "--output", "run_dir", required=True, type=click.Path(), help="Run directory.")
 @click.option("--weighting", help="Weighting strategy plugin. [default: the recommended one]")
 @click.option("--weighting-option", "weighting_option", multiple=True, metavar="KEY=VALUE",
               help="Option of the weighting strategy.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Discard the run the directory holds and train a new one there "
+              "(refused otherwise).")
 @train_settings
 def train(table: str, run_dir: str, weighting: str | None, weighting_option: tuple[str, ...], resume: bool,
-          **settings: Any) -> None:
+          overwrite: bool, **settings: Any) -> None:
     """Train a surrogate on TABLE into the run directory given by -o (one training at a time per directory)."""
     import contextlib
 
@@ -222,10 +226,13 @@ def train(table: str, run_dir: str, weighting: str | None, weighting_option: tup
     quiet_openmp()  # before torch loads its OpenMP runtime
     from ..locks import exclusive
     from ..options import parse_key_values
+    from ..outputs import check_output_folder
     from ..run import RunDirectory
     from ..trainer import train as run_training
 
-    target = Path(run_dir)
+    if resume and overwrite:
+        raise UserError("--resume and --overwrite: choose one (continue the run, or discard it and train anew)")
+    target = check_output_folder(run_dir, inputs={"the table": table}, overwrite=None)
     directory = RunDirectory(target)
     owner = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone locks, checks and cleans the run
     target.parent.mkdir(parents=True, exist_ok=True)  # for the lock file next to the run directory
@@ -236,7 +243,7 @@ def train(table: str, run_dir: str, weighting: str | None, weighting_option: tup
             guard: Any = contextlib.nullcontext()  # a failed resume keeps the run as it was
         else:
             if owner:
-                directory.check_new()
+                directory.check_new(overwrite)
             extra: dict[str, Any] = {}
             if weighting:
                 extra["weighting"] = weighting
@@ -278,7 +285,7 @@ def evaluate(run_dir: str, table_path: str | None, split: str) -> None:
               help="A strategy to compare (repeat; at least two).")
 @click.option("--weighting-option", "weighting_option", multiple=True, metavar="NAME.KEY=VALUE",
               help="Option of one compared strategy, e.g. power.exponent=2.")
-@click.option("-o", "--output", "out_dir", default="compare", show_default=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "out_dir", default="compare", show_default=True, type=click.Path(),
               help="Directory for one run per strategy, compare.csv and compare.png.")
 @train_settings
 def compare(table: str, weightings: tuple[str, ...], weighting_option: tuple[str, ...], out_dir: str,
@@ -286,7 +293,9 @@ def compare(table: str, weightings: tuple[str, ...], weighting_option: tuple[str
     """Train each strategy with the same seed and budget; print and save the task's per-output test metric
     (R² for tables of rows, the relative L2 error for PDE problems)."""
     from ..comparison import compare_weightings
+    from ..outputs import check_output_folder
 
+    folder = check_output_folder(out_dir, inputs={"the table": table}, overwrite=None)  # reused: finished runs stay
     strategy_options = per_plugin_options(weighting_option, "--weighting-option")
     unknown = sorted(set(strategy_options) - set(weightings))
     if unknown:
@@ -294,6 +303,6 @@ def compare(table: str, weightings: tuple[str, ...], weighting_option: tuple[str
     runs = [(name, build_options(table, settings, {"weighting": name,
                                                    "weighting_options": strategy_options.get(name, {})}))
             for name in weightings]
-    result = compare_weightings(runs, Path(out_dir), progress=not settings.get("quiet"))
+    result = compare_weightings(runs, folder, progress=not settings.get("quiet"))
     click.echo(result.render())
     click.echo(f"saved {result.csv_path} and {result.png_path}")

@@ -63,7 +63,7 @@ EQUILIBRIUM = ("table", "build", "equilibrium", "--mechanism", "h2o2.yaml", "--f
                "--progress-variable", "H2O:1", "--workers", "1")
 
 
-def equilibrium_args(output: Path, lines: int = 3, n_z: int = 5) -> list[str]:
+def equilibrium_args(output: Path | str, lines: int = 3, n_z: int = 5) -> list[str]:
     """`surrogate table build equilibrium` arguments for `lines` lines of `n_z` mixture fractions each."""
     levels = ",".join(str(300 + 5 * k) for k in range(lines))
     return [*EQUILIBRIUM, "-o", str(output), "--n-Z", str(n_z), "--unburnt-temperature", levels]

@@ -30,7 +30,9 @@ def test_r2_of_a_constant_output_is_written_as_null(tmp_path) -> None:
     y = np.stack([np.linspace(0, 1, 50), np.zeros(50)], axis=1)
     metrics = metrics_table(y, y + 0.01, ["T", "Y_AR"])
     assert math.isnan(metrics["Y_AR"]["r2"]) and metrics["T"]["r2"] < 1
-    RunDirectory(tmp_path).write_results({}, {"test": metrics})
+    directory = RunDirectory(tmp_path)
+    directory.write_start({}, {}, {"test": np.arange(50)})  # complete.json certifies the scalers and splits too
+    directory.write_results({}, {"test": metrics})
     written = strict_load(tmp_path / METRICS)
     assert written["test"]["Y_AR"]["r2"] is None
     assert written["test"]["Y_AR"]["mse"] == pytest.approx(1e-4) and written["test"]["T"]["r2"] == metrics["T"]["r2"]

@@ -249,8 +249,8 @@ FAULTS = {  # name: (make the fault in a copy of the table, what the one-line er
                 r"column /inputs/C holds \|S3 values, expected numbers"),
     "two-dimensional": (lambda p: rewrite_column(p, "outputs/Y_H2", np.ones((300, 2))),
                         r"column /outputs/Y_H2 has shape \(300, 2\), expected one value per row"),
-    "bit rot": (lambda p: flip_chunk_byte(p, "outputs/Y_H2"), r"column /outputs/Y_H2 cannot be read \("
-                r".*\); the file is damaged"),
+    "bit rot": (lambda p: flip_chunk_byte(p, "outputs/Y_H2"), r"(column|dataset) /outputs/Y_H2 .*; the file is "
+                r"damaged"),
     "a CSV": (lambda p: p.write_text("Z,C,chi\n0.1,0.2,3\n"), r"not a readable HDF5 file"),
     "a header-only CSV": (lambda p: p.write_text("Z,C,chi\n"), r"not a readable HDF5 file"),
     "empty": (lambda p: p.write_bytes(b""), r"not a readable HDF5 file"),
@@ -271,8 +271,7 @@ def test_a_faulty_table_is_one_line_for_train_evaluate_and_info(trained, tmp_pat
     for args in (train_args(table, tmp_path / "run"), ["evaluate", trained / "run", "--table", table]):
         line = assert_one_error(*run_cli(*args), str(table))
         assert re.search(message, line), line
-    if fault != "bit rot":  # info reads metadata only; a flipped data byte shows up when the column is read
-        assert re.search(message, assert_one_error(*run_cli("table", "info", table), str(table)))
+    assert re.search(message, assert_one_error(*run_cli("table", "info", table), str(table)))
     assert folder_state(tmp_path) == before and tree_state(trained / "run") == run_before
 
 
@@ -296,3 +295,44 @@ def test_a_table_without_rows_is_one_line_for_train_and_evaluate(trained, tmp_pa
 def test_written_columns_carry_a_checksum(trained) -> None:
     with h5py.File(trained / "table.h5", "r") as h5:
         assert all(h5[g][n].fletcher32 for g in ("inputs", "outputs", "labels") for n in h5[g])
+
+
+# --- the checksums of every dataset of a table -------------------------------------------------------------------
+
+def test_info_verifies_every_checksum_and_says_so(trained) -> None:
+    code, output = run_cli("table", "info", trained / "table.h5")
+    assert code == 0, output
+    with h5py.File(trained / "table.h5", "r") as h5:
+        count = sum(len(h5[g]) for g in ("inputs", "outputs", "labels"))
+    assert re.search(rf"^checksums\s+{count} datasets match their checksums$", output, re.MULTILINE), output
+
+
+def test_info_names_a_dataset_written_without_a_checksum(trained, tmp_path) -> None:
+    table = faulty_copy(trained, tmp_path, lambda p: rewrite_column(p, "outputs/T", np.ones(300)))
+    code, output = run_cli("table", "info", table)
+    assert code == 0, output
+    assert re.search(r"^checksums\s+\d+ datasets match their checksums; 1 without one: /outputs/T$", output,
+                     re.MULTILINE), output
+
+
+@pytest.mark.parametrize("where", ["outputs/T", "labels/band"])
+def test_bit_rot_in_any_dataset_is_named_by_info_and_refused_by_train(trained, tmp_path, where) -> None:
+    """A label or an output that neither the summary nor this training reads is verified all the same."""
+    table = faulty_copy(trained, tmp_path, lambda p: flip_chunk_byte(p, where))
+    before = folder_state(tmp_path)
+    message = f"{table}: dataset /{where} differs from its checksum in the chunk at row 0"
+    assert_one_error(*run_cli("table", "info", table), message, "the file is damaged")
+    assert_one_error(*run_cli(*train_args(table, tmp_path / "run", "--outputs", "Y_H2O")), message)
+    assert folder_state(tmp_path) == before
+
+
+def test_export_refuses_a_table_or_a_runs_table_with_bit_rot(tmp_path) -> None:
+    table = tiny_table(tmp_path / "table.h5")
+    code, output = run_cli(*train_args(table, tmp_path / "run"))
+    assert code == 0, output
+    flip_chunk_byte(table, "labels/band")
+    before = tree_state(tmp_path)
+    for source in (table, tmp_path / "run"):
+        assert_one_error(*run_cli("export", source, "-o", tmp_path / "m.onnx"),
+                         f"{table}: dataset /labels/band differs from its checksum")
+    assert tree_state(tmp_path) == before

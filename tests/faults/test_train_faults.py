@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from surrogate.run import CHECKPOINT, COMPLETE, CONFIG, HISTORY, SCALERS, SPLITS, WEIGHTS
+from surrogate.run import CHECKPOINT, COMPLETE, CONFIG, HISTORY, METRICS, SCALERS, SPLITS, WEIGHTS
 
 from .helpers import (assert_one_error, folder_state, hidden_files, run_cli, start_cli, stop, tiny_table,
                       train_args, tree_state, wait_until)
@@ -127,6 +127,48 @@ def test_resume_with_more_epochs_extends_the_run(folder, tmp_path) -> None:
     assert code == 0, output
     code, output = run_cli(*train_args(folder / "table.h5", run, "--resume"))
     assert code == 0 and len(history(run)) == 5, output
+
+
+# --- --resume of a run whose files are missing or changed ------------------------------------------------------
+
+def unfinished(run: Path) -> None:
+    """Make a finished copy look killed during training: a checkpoint, no model, no certificate."""
+    for name in (WEIGHTS, COMPLETE, METRICS):
+        (run / name).unlink()
+
+
+DAMAGES = {  # name: (what to do to a private copy of the finished run, what the one-line error says)
+    "no scalers": (lambda run: (run / SCALERS).unlink(), f"{SCALERS}: missing, so the run cannot be resumed"),
+    "no splits": (lambda run: (run / SPLITS).unlink(), f"{SPLITS}: missing, so the run cannot be resumed"),
+    "no checkpoint": (lambda run: (run / CHECKPOINT).unlink(), f"{CHECKPOINT}: missing, so the run cannot be resumed"),
+    "no history": (lambda run: (run / HISTORY).unlink(), f"{HISTORY}: missing, so the run cannot be resumed"),
+    "scalers edited": (lambda run: (run / SCALERS).write_text((run / SCALERS).read_text().replace("1", "2", 1)),
+                       f"{SCALERS}: its content changed since the run finished"),
+    "unfinished, no scalers": (lambda run: (unfinished(run), (run / SCALERS).unlink()),
+                               f"{SCALERS}: missing, so the run cannot be resumed"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+@pytest.mark.parametrize("epochs", [(), ("--epochs", "4")])
+def test_resume_of_a_damaged_run_is_one_line_naming_the_file_and_changes_nothing(folder, tmp_path, damage,
+                                                                                   epochs) -> None:
+    """A resume never certifies a damaged run as complete (it used to rewrite complete.json without the missing
+    file, or, without a checkpoint, train a new run over the finished one), and with --epochs it does not record
+    the new count first."""
+    run = private_run(folder, tmp_path)
+    make, message = DAMAGES[damage]
+    make(run)
+    before = tree_state(run)
+    assert_one_error(*run_cli(*train_args(folder / "table.h5", run, "--resume", *epochs)), message)
+    assert tree_state(run) == before
+
+
+def test_a_run_resumed_after_a_refusal_stays_refused_by_evaluate(folder, tmp_path) -> None:
+    run = private_run(folder, tmp_path)
+    (run / SCALERS).unlink()
+    assert_one_error(*run_cli(*train_args(folder / "table.h5", run, "--resume")), SCALERS)
+    assert_one_error(*run_cli("evaluate", run), f"{SCALERS}")
 
 
 # --- kills and a second writer ----------------------------------------------------------------------------------

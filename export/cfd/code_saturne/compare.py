@@ -38,7 +38,6 @@ Side-by-side maps (table | surrogate | difference, diverging colours for signed 
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -47,7 +46,9 @@ import click
 import numpy as np
 
 from surrogate.atomic import write_json
+from surrogate.cli.common import overwrite_option
 from surrogate.errors import UserError
+from surrogate.outputs import check_output_file, check_output_folder
 
 from .case import FlameSettings, assemble_case, build_wrapper, code_saturne, read_timing, run_case
 from .mesh import JetGeometry
@@ -330,7 +331,7 @@ def report_lines(result: dict[str, Any]) -> list[str]:
 
 @click.command()
 @click.option("-o", "--output", "out_dir", default="cfd-compare", show_default=True,
-              type=click.Path(file_okay=False), help="Directory for the tables, models, cases, plots, compare.json.")
+              type=click.Path(), help="Directory for the tables, models, cases, plots, compare.json.")
 @click.option("--flamelets", type=click.Path(dir_okay=False, exists=True),
               help="H2 flamelet table to start from. [default: build one with the default options]")
 @click.option("--steps", default=3000, show_default=True, help="Time steps of 1e-4 s per run.")
@@ -344,9 +345,11 @@ def report_lines(result: dict[str, Any]) -> list[str]:
               help="Full-batch L-BFGS epochs after the Adam epochs of the surrogate's training.")
 @click.option("--cells", default="60x72", show_default=True, help="Mesh cells along x and y, e.g. 30x36.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the surrogate's training.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write compare.json to this file.")
+@click.option("--json", "json_path", type=click.Path(), help="Also write compare.json to this file.")
+@overwrite_option
 def main(out_dir: str, flamelets: str | None, steps: int, average_steps: int, steady_tolerance: float,
-         epochs: int | None, width: int, lbfgs_epochs: int, cells: str, seed: int, json_path: str | None) -> None:
+         epochs: int | None, width: int, lbfgs_epochs: int, cells: str, seed: int, json_path: str | None,
+         overwrite: bool) -> None:
     """The H2 jet flame in Code_Saturne with the table and with its surrogate, one-way and with variable density:
     compare.json (mean and max |dT|, flame length and area, heat release, peak Y_OH, bounds, streams, clipping,
     inference share) and side-by-side plots."""
@@ -362,7 +365,11 @@ def main(out_dir: str, flamelets: str | None, steps: int, average_steps: int, st
                                  param_hint="--average-steps")
     settings = replace(FlameSettings(), n_steps=steps, steady_tolerance=steady_tolerance, average_steps=average_steps)
     try:
-        result = compare(Path(out_dir), settings, geometry, epochs, width, Path(flamelets) if flamelets else None,
+        inputs = {"the --flamelets table": flamelets}
+        folder = check_output_folder(out_dir, inputs=inputs, overwrite=None)  # reused: tables and runs stay
+        if json_path is not None:
+            check_output_file(json_path, inputs=inputs, overwrite=overwrite, flag="--json")
+        result = compare(folder, settings, geometry, epochs, width, Path(flamelets) if flamelets else None,
                          seed=seed, lbfgs_epochs=lbfgs_epochs)
         if json_path:
             write_json(Path(json_path), result)

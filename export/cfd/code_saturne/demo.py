@@ -18,6 +18,7 @@ import click
 
 from surrogate.atomic import write_json
 from surrogate.errors import UserError
+from surrogate.outputs import check_output_folder
 
 from .case import FlameSettings, assemble_case, build_wrapper, code_saturne, read_timing, run_case
 from .post import flame_summary, plot_fields, read_fields
@@ -35,7 +36,7 @@ def prepare_model(out: Path, epochs: int | None, echo: Callable[[str], None] = c
 
 @click.command()
 @click.option("-o", "--output", "out_dir", default="cfd-demo", show_default=True,
-              type=click.Path(file_okay=False), help="Directory for the model, the case and the plots.")
+              type=click.Path(), help="Directory for the model, the case and the plots.")
 @click.option("--model", type=click.Path(dir_okay=False, exists=True),
               help="Exported model (a surrogate or a table backend) with inputs Z, C and outputs T, Y_k, omega_C. "
                    "[default: build the surrogate of an H2 table]")
@@ -51,7 +52,8 @@ def main(out_dir: str, model: str | None, epochs: int | None, steps: int, variab
          threads: int) -> None:
     """Run the planar H2/air jet flame in Code_Saturne with the surrogate and plot T and Y_OH."""
     try:
-        run_demo(Path(out_dir), Path(model) if model else None, epochs,
+        folder = check_output_folder(out_dir, inputs={"the --model file": model}, overwrite=None)  # reused
+        run_demo(folder, Path(model) if model else None, epochs,
                  replace(FlameSettings(), n_steps=steps, variable_density=int(variable_density),
                          rho_relax=rho_relax, n_threads=threads))
     except UserError as error:  # the user's input or machine: one message, exit 2, as the surrogate CLI does
