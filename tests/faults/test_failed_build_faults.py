@@ -37,7 +37,7 @@ def test_a_negative_worker_count_is_one_line_before_any_work_folder(tmp_path, ki
     args = (lines_args(tmp_path / "t.h5", "300") if kind == ["equilibrium"] else
             ["table", "build", *kind, "-o", tmp_path / "t.h5"])
     args += ["--workers", workers]
-    assert_one_error(*run_cli(*args), f"option workers={int(workers)}: expected int >= 0")
+    assert_one_error(*run_cli(*args), f"option workers={int(workers)}: expected an integer >= 0")
     assert list(tmp_path.iterdir()) == []
 
 
