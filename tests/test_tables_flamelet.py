@@ -244,3 +244,18 @@ def test_structured_table_reproduces_the_flamelet_points(built):
         predicted = lookup(np.column_stack([Z, Lambda]))
         r2 = 1.0 - np.sum((truth - predicted) ** 2) / np.sum((truth - truth.mean()) ** 2)
         assert r2 > min_r2, (name, r2)
+
+
+@pytest.mark.parametrize("tie", ["at zero", "between flamelets"])
+def test_lambda_nodes_move_continuously_when_flamelets_tie(tie):
+    """The Λ axis is shared by every Z node: 1e-13 noise that makes two samples equal (a C clipped at zero like
+    C_min's, two flamelets of one C) must move it by round-off, not by 1 / n_samples (an ECDF's step)."""
+    samples = np.random.default_rng(3).uniform(0.0, 1.0, 400)
+    apart, tied = samples.copy(), samples.copy()
+    if tie == "at zero":
+        apart[0], tied[0] = 1e-13, 0.0
+    else:  # pairs of flamelets
+        apart[1::2], tied[1::2] = samples[::2] + 1e-13, samples[::2]
+    nodes = structured.lambda_nodes(51, apart)
+    assert np.all(np.diff(nodes) > 0) and nodes[[0, -1]].tolist() == [0.0, 1.0]
+    np.testing.assert_allclose(structured.lambda_nodes(51, tied), nodes, rtol=0, atol=1e-12)
