@@ -358,8 +358,10 @@ def _restore(flame: Any, snapshot: tuple[Any, float, float]) -> None:
 class SCurveTracer:
     """Traces one S-curve; :meth:`steps` yields each accepted flamelet with the flame at the point to resume from.
 
-    At every yield ``self.state`` and the flame together define the continuation exactly, so a caller that
-    saves both (see :mod:`cantera_tables.workdir`) can rebuild a tracer later and carry on.
+    At every yield ``self.state`` and the flame's solution together define the continuation, so a caller that
+    saves both (see :mod:`cantera_tables.workdir`) can rebuild a tracer later and carry on. The live flame also
+    holds solver state that Cantera's save does not (the Newton Jacobian): to continue bitwise alike whether or
+    not a build was interrupted, the caller continues every step from the saved flame (one step per tracer).
     """
 
     def __init__(self, setup: FlameletSetup, settings: ContinuationSettings, flame: Any,

@@ -7,7 +7,8 @@ Generators of independent conditions (equilibrium lines, ignition runs, premixed
 keeps, per S-curve, ``curve-NN/`` with
 
 - ``flamelet-NNNNN.npz``: one accepted flamelet (profiles and scalars, :class:`~cantera_tables.flamelet.Flamelet`);
-- ``restart.h5``: Cantera's own save of the flame at the point to continue from;
+- ``restart.h5``: Cantera's own save of the flame at the point to continue from; every flamelet but the first is
+  solved from it, in a build that was never interrupted too (:func:`next_flamelet`): a resumed build is bitwise equal;
 - ``state.json``: the :class:`~cantera_tables.flamelet.ContinuationState`, the commit point.
 
 Each file is written to a temporary sibling and renamed, in that order, so a kill at any moment leaves a
@@ -132,26 +133,48 @@ class CurveOutcome:
 
 
 def run_curve(job: CurveJob, on_flamelet: Callable[[int, Flamelet], None] | None = None) -> CurveOutcome:
-    """Trace (or finish tracing) one S-curve; `on_flamelet(index, flamelet)` is called after each one is saved."""
+    """Trace (or finish tracing) one S-curve; `on_flamelet(index, flamelet)` is called after each one is saved.
+
+    Every flamelet is solved by :func:`next_flamelet` from what the work directory committed, whether this run
+    solved the previous flamelet or an earlier, killed one did: a clean and a resumed build take the same path
+    and give bitwise the same flamelets.
+    """
     work = CurveWorkDir(job.path)
-    flame = make_flame(job.setup)
     state = work.load_state()
     resumed = 0
     if state is not None and state.stage != "start":
         resumed = len(work.flamelets())  # reads every saved flamelet back: damage is found before any solve
-        if state.stage != "done":
-            work.restore(flame)
     solves_before = state.n_solves if state is not None else 0
-    tracer = SCurveTracer(job.setup, job.settings, flame, state)
-    for flamelet in tracer.steps():
-        work.save(flame, flamelet, tracer.state)
+    while True:
+        flame, flamelet, state = next_flamelet(job, work, state)
+        work.save(flame, flamelet, state)
+        if flamelet is None:
+            break
         if on_flamelet is not None:
-            on_flamelet(tracer.state.n_flamelets - 1, flamelet)
-    work.save(flame, None, tracer.state)
+            on_flamelet(state.n_flamelets - 1, flamelet)
     return CurveOutcome(
         path=job.path,
-        n_flamelets=tracer.state.n_flamelets,
+        n_flamelets=state.n_flamelets,
         resumed=resumed,
-        solves=tracer.state.n_solves - solves_before,
-        failures=list(tracer.state.failures),
+        solves=state.n_solves - solves_before,
+        failures=list(state.failures),
     )
+
+
+def next_flamelet(job: CurveJob, work: CurveWorkDir,
+                  state: ContinuationState | None) -> tuple[Any, Flamelet | None, ContinuationState]:
+    """(flame, flamelet, state): the curve's next flamelet (None once the curve is done) solved from the committed
+    `state` with a new flame restored from the restart file of `work` (a fresh one before the first solve).
+
+    A live Cantera flame holds solver state that its save does not: the Newton Jacobian, reused from one solve
+    to the next until it is too old or the grid changes (a restore makes a new one), and the time-stepping
+    state. A continuation from the live flame converged to other round-off (1e-12 relative) than one from the
+    restart file, which every later flamelet inherited, so a resumed build differed from a clean one. Starting
+    every flamelet from the file, as a resume must, makes the flamelets a function of the committed files.
+    """
+    flame = make_flame(job.setup)
+    if state is not None and state.stage not in ("start", "done"):
+        work.restore(flame)
+    tracer = SCurveTracer(job.setup, job.settings, flame, state)
+    flamelet = next(tracer.steps(), None)
+    return flame, flamelet, tracer.state

@@ -14,6 +14,7 @@ from cantera_tables.flamelet_table import SMALL_OPTIONS, H2FlameletTable
 from surrogate.chemistry import BilgerMixtureFraction
 from surrogate.chunks import work_dir_for
 from surrogate.table import Table
+from tests.h5_compare import assert_same_h5
 
 SMALL = SMALL_OPTIONS
 INTERRUPTS = (4, 13)  # once on the stable branch (strain continuation), once on the two-point-control branch
@@ -76,13 +77,11 @@ def test_interrupted_build_resumes_without_recomputing_finished_flamelets(built,
     for i, T in enumerate(built.saved_T):
         np.testing.assert_array_equal(built.raw[f"{i:05d}"]["T"], T)
     assert not work_dir_for(built.path).exists()
-    # resuming from the saved Cantera state gives the same S-curve as one uninterrupted build
+    # resuming from the saved Cantera state gives the table of one uninterrupted build, bit for bit
     fresh = H2FlameletTable.build(tmp_path / "fresh.h5", progress=False, **SMALL)
     assert fresh.numbers["flamelets"] == built.report.numbers["flamelets"] and fresh.resumed == 0
     assert built.report.numbers["solves"] < fresh.numbers["solves"]  # the last run only solved what was left
-    with h5py.File(fresh.path, "r") as h5:
-        np.testing.assert_allclose(h5["s_curve/T_max"][()], built.curve["T_max"], rtol=1e-6)
-        np.testing.assert_allclose(h5["s_curve/chi_st"][()], built.curve["chi_st"], rtol=1e-5)
+    assert_same_h5(built.path, fresh.path)
 
 
 def test_stable_branch_T_max_falls_with_chi_st_and_ends_at_extinction(built):
@@ -245,3 +244,18 @@ def test_structured_table_reproduces_the_flamelet_points(built):
         predicted = lookup(np.column_stack([Z, Lambda]))
         r2 = 1.0 - np.sum((truth - predicted) ** 2) / np.sum((truth - truth.mean()) ** 2)
         assert r2 > min_r2, (name, r2)
+
+
+@pytest.mark.parametrize("tie", ["at zero", "between flamelets"])
+def test_lambda_nodes_move_continuously_when_flamelets_tie(tie):
+    """The Λ axis is shared by every Z node: 1e-13 noise that makes two samples equal (a C clipped at zero like
+    C_min's, two flamelets of one C) must move it by round-off, not by 1 / n_samples (an ECDF's step)."""
+    samples = np.random.default_rng(3).uniform(0.0, 1.0, 400)
+    apart, tied = samples.copy(), samples.copy()
+    if tie == "at zero":
+        apart[0], tied[0] = 1e-13, 0.0
+    else:  # pairs of flamelets
+        apart[1::2], tied[1::2] = samples[::2] + 1e-13, samples[::2]
+    nodes = structured.lambda_nodes(51, apart)
+    assert np.all(np.diff(nodes) > 0) and nodes[[0, -1]].tolist() == [0.0, 1.0]
+    np.testing.assert_allclose(structured.lambda_nodes(51, tied), nodes, rtol=0, atol=1e-12)

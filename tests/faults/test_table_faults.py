@@ -16,6 +16,7 @@ import pytest
 
 from cantera_tables.flamelet_table import SMALL_OPTIONS, H2FlameletTable
 from surrogate.chunks import work_dir_for
+from tests.h5_compare import assert_same_h5
 
 from .helpers import (assert_one_error, equilibrium_args, folder_state, hidden_files, rewrite_column, run_cli,
                       start_cli, stop, tiny_table, train_args, tree_state, wait_until)
@@ -203,6 +204,35 @@ def test_damaged_flamelet_resume_state_is_one_line_naming_the_file(flamelet_work
     assert_one_error(*run_cli(*flamelet_args(folder / "h2.h5")), f"{curve / named.strip()}:",
                      f"delete {curve} to trace this S-curve again")
     assert tree_state(folder) == before
+
+
+def committed_flamelets(output: Path) -> int:
+    """Flamelets the build of `output` has committed so far (its state.json), 0 before the first."""
+    try:
+        return json.loads((work_dir_for(output) / "curve-00" / "state.json").read_text())["n_flamelets"]
+    except (OSError, ValueError):  # not written yet (it is replaced atomically, never seen half-written)
+        return 0
+
+
+@pytest.mark.slow
+def test_a_flamelet_build_killed_twice_and_resumed_equals_the_uninterrupted_build_bit_for_bit(tmp_path) -> None:
+    """SIGKILL once on the stable branch and once after the frozen flamelet (the two-point-control stage), each
+    time in a fresh process: every dataset and attribute of the table is the uninterrupted build's."""
+    reference = tmp_path / "reference" / "h2.h5"
+    reference.parent.mkdir()
+    code, output = run_cli(*flamelet_args(reference))
+    assert code == 0, output
+    table = tmp_path / "killed" / "h2.h5"
+    table.parent.mkdir()
+    for at_least in (4, 12):  # 16 flamelets: 0-10 strain continuation, 11 frozen, then two-point control
+        process = start_cli(*flamelet_args(table))
+        wait_until(process, lambda: committed_flamelets(table) >= at_least, timeout=300)
+        assert stop(process, signal.SIGKILL).returncode == -signal.SIGKILL
+    saved = committed_flamelets(table)
+    assert 12 <= saved < 16
+    code, output = run_cli(*flamelet_args(table))
+    assert code == 0 and f"(resumed {saved})" in output, output
+    assert_same_h5(table, reference)
 
 
 # --- tables that are not what train, evaluate and info expect -------------------------------------------------
