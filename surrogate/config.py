@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .errors import UserError
+from .threads import CHOSEN_THREADS, check_threads
 
 DEFAULT_WEIGHTING = "schedule"
 DEFAULT_MODEL = "softmax-mlp"
@@ -80,7 +81,7 @@ class TrainOptions:
     lbfgs_epochs: int = 0
     dtype: str = "float32"
     stream_memory: float = 0.0  # MB of the shuffle buffer when the table is streamed; 0: read it into memory
-    threads: int = 0  # torch intra-op threads; 0: chosen from the problem size and the jobs on this node
+    threads: int = 0  # torch intra-op threads, at most 4 per CPU; 0: chosen from the problem size and the jobs here
     precision: str = "fp32"  # mixed precision of the training steps (weights and evaluation stay in dtype)
     compile: str = "none"  # torch.compile mode of the model in training steps
 
@@ -94,9 +95,10 @@ class TrainOptions:
         for name, value in (("batch_size", self.batch_size), ("epochs", 1 if self.epochs is None else self.epochs)):
             if int(value) < 1:
                 raise UserError(f"{name}={value}: expected a positive integer")
-        for name in ("patience", "min_delta", "weight_decay", "lbfgs_epochs", "stream_memory", "threads"):
+        for name in ("patience", "min_delta", "weight_decay", "lbfgs_epochs", "stream_memory"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name}={getattr(self, name)}: expected zero or more")
+        check_threads(self.threads, "threads", CHOSEN_THREADS)
         uses_lbfgs = self.optimizer == "lbfgs" or self.lbfgs_epochs > 0
         if self.precision != "fp32" and (self.dtype != "float32" or uses_lbfgs):
             raise UserError(f"precision {self.precision!r}: mixed precision needs dtype float32 and no L-BFGS "

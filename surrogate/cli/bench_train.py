@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 
+from ..threads import CHOSEN_THREADS, thread_option
+
 
 def int_list(text: str, flag: str) -> list[int]:
     from ..errors import UserError
@@ -26,7 +28,8 @@ def int_list(text: str, flag: str) -> list[int]:
               help="Also measure training streamed through a buffer of MB megabytes (0: in memory only).")
 @click.option("--jobs", default="1", show_default=True,
               help="Comma-separated numbers of jobs started at once, e.g. 1,2: one alone, then two together.")
-@click.option("--threads", default=0, show_default=True, help="Intra-op threads per job (0: the trainer's choice).")
+@click.option("--threads", default=0, show_default=True, callback=thread_option(CHOSEN_THREADS),
+              help="Intra-op threads per job (0: the trainer's choice).")
 @click.option("--weighting", default="uniform", show_default=True, help="Strategy the toolkit trainer uses.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, cuda, cuda:N.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
