@@ -40,7 +40,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from surrogate.atomic import check_writable
-from surrogate.chunks import open_work_dir, remove_work_dir
+from surrogate.chunks import open_work_dir, remove_work_dir, work_dir_for
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats, parse_mapping, resolve_options
@@ -224,6 +224,11 @@ class CounterflowFlameletTable(TableGenerator):
         return plot_table(path, out_dir)
 
     check = staticmethod(counterflow_checks)  # physics checks for ``surrogate table check``
+
+    @staticmethod
+    def saved_work(output: str | os.PathLike) -> int:
+        """Flamelets an unfinished build of `output` committed in its work directory: a rerun resumes from them."""
+        return sum(CurveWorkDir(curve).committed() for curve in sorted(work_dir_for(output).glob("curve-*")))
 
     @staticmethod
     def summary(path: str | os.PathLike) -> list[tuple[str, str]]:

@@ -13,7 +13,8 @@ keeps, per S-curve, ``curve-NN/`` with
 
 Each file is written to a temporary sibling and renamed, in that order, so a kill at any moment leaves a
 consistent directory: ``state.json`` counts the flamelets that are complete, later files are ignored. The
-directory is removed when the table has been written.
+directory is removed when the table has been written. Cantera writes ``restart.h5`` in a forked child process
+(:func:`save_flame`): its HDF5 writer aborts the process it runs in when the disk is full.
 
 Damage from outside (a disk error, an edit, a copy from elsewhere) is found on resume: a condition file that does
 not read back whole (``.npz`` members carry a CRC-32) is solved again, with a warning; a damaged ``options.json``,
@@ -23,19 +24,27 @@ the work of a whole S-curve.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import signal
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from surrogate.atomic import write_json
+from surrogate.atomic import failed_write, write_json
 from surrogate.chunks import DAMAGED, WorkDirError, read_work_json, save_npz
+from surrogate.errors import UserError
 
 from .flamelet import ContinuationSettings, ContinuationState, Flamelet, FlameletSetup, SCurveTracer, make_flame
 
 RESTART_NAME = "flame"
+CANTERA_HDF5 = threading.Lock()  # one save or restore of a Cantera flame at a time in this process
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent ends (Linux)
 
 
 class CurveWorkDir:
@@ -77,14 +86,26 @@ class CurveWorkDir:
                                f"{state.n_flamelets} flamelets; {self.restart_hint}")
         return state
 
+    def committed(self) -> int:
+        """Flamelets the state commits, which a resumed build keeps (none without a readable state: a rerun would
+        ask to delete this directory)."""
+        try:
+            state = self.load_state()
+        except UserError:
+            return 0
+        return state.n_flamelets if state is not None else 0
+
     def save(self, flame: Any, flamelet: Flamelet | None, state: ContinuationState) -> None:
         """Flamelet (if any), then the restart flame, then the state that commits both."""
         if flamelet is not None:
             save_npz(self.flamelet_file(state.n_flamelets - 1), flamelet.to_arrays())
         if state.stage != "done":
             tmp = self.path / f".restart-{os.getpid()}.h5"  # Cantera picks the format from the suffix
-            flame.save(tmp, name=RESTART_NAME, overwrite=True)
-            os.replace(tmp, self.restart_file)
+            try:
+                save_flame(flame, tmp, self.restart_file)
+                os.replace(tmp, self.restart_file)
+            finally:
+                tmp.unlink(missing_ok=True)
         write_json(self.state_file, state.to_json())
 
     def restore(self, flame: Any) -> None:
@@ -94,7 +115,8 @@ class CurveWorkDir:
         try:
             with h5py.File(self.restart_file, "r"):  # h5py first: Cantera's HDF5 prints pages of diagnostics
                 pass
-            flame.restore(self.restart_file, name=RESTART_NAME)
+            with CANTERA_HDF5:
+                flame.restore(self.restart_file, name=RESTART_NAME)
         except (ct.CanteraError, OSError, RuntimeError, ValueError, KeyError) as exc:
             raise WorkDirError(f"{self.restart_file}: damaged restart flame of an unfinished build "
                                f"({exc.__class__.__name__}); {self.restart_hint}") from None
@@ -112,6 +134,54 @@ class CurveWorkDir:
                 raise WorkDirError(f"{self.flamelet_file(index)}: missing or damaged flamelet of an unfinished "
                                    f"build ({exc.__class__.__name__}); {self.restart_hint}") from None
         return result
+
+
+def save_flame(flame: Any, path: Path, target: Path) -> None:
+    """Cantera's save of `flame` (HDF5, for its restore) at `path`, made by a forked child process.
+
+    Cantera's HDF5 writer throws from a destructor when its last flush fails (a full disk, a file size limit),
+    which aborts the whole process after pages of HDF5 diagnostics; a child that aborts only tells this process it
+    failed. Such a failure is raised as the OSError of the errno HDF5 quoted, naming `target` (the file `path` is
+    written for), anything else as a RuntimeError with the child's last line. Diagnostics of a save that succeeded
+    are passed on to stderr. Saves and restores of this process take turns (:data:`CANTERA_HDF5`), so the child never
+    inherits a lock of Cantera's HDF5 that another thread holds."""
+    with CANTERA_HDF5:
+        read_end, write_end = os.pipe()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the child: save, say why not on the pipe, end without Python's clean-up (the parent's)
+            code = 1
+            try:
+                _end_with(parent)
+                os.close(read_end)
+                os.dup2(write_end, 2)
+                flame.save(path, name=RESTART_NAME, overwrite=True)
+                code = 0
+            except BaseException as exc:
+                os.write(2, f"{exc.__class__.__name__}: {exc}\n".encode(errors="replace"))
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            diagnostics = pipe.read().decode(errors="replace")
+        status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if status == 0:
+        sys.stderr.write(diagnostics)
+        return
+    error = failed_write(RuntimeError(diagnostics), target)
+    if error is not None:
+        raise error
+    last = diagnostics.strip().splitlines()[-1] if diagnostics.strip() else f"exit status {status}"
+    raise RuntimeError(f"{target}: Cantera could not save the flame ({last})")
+
+
+def _end_with(parent: int) -> None:
+    """In a child of `parent`: be killed when the parent ends (Linux), so that a build killed during a save leaves
+    no child behind that finishes writing a temporary file nobody removes."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the request was made
+        os._exit(1)
 
 
 @dataclass

@@ -26,6 +26,8 @@ from typing import Any, Callable
 
 import click
 
+from surrogate.threads import thread_option
+
 from .bench import Rate, bench_cells, time_calls
 from .runtime import CUDA_PROVIDER, Surrogate
 
@@ -249,7 +251,8 @@ def run_inference(run_dir: Path, work: Path, device_name: str, batches: list[int
 @click.option("--batch-sizes", default="1e3,1e4,1e5,1e6,1e7", show_default=True)
 @click.option("--transfer-cells", default=1_000_000, show_default=True)
 @click.option("--min-time", default=0.3, show_default=True)
-@click.option("--threads", default=0, show_default=True, help="ONNX Runtime CPU threads (0: every CPU).")
+@click.option("--threads", default=0, show_default=True, callback=thread_option("every CPU"),
+              help="ONNX Runtime CPU threads (0: every CPU).")
 @click.option("--json", "json_path", required=True, type=click.Path(path_type=Path))
 def main(run_dir: Path, device: str, batch_sizes: str, transfer_cells: int, min_time: float, threads: int,
          json_path: Path) -> None:

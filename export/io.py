@@ -28,8 +28,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from surrogate.atomic import atomic_path
+from surrogate.atomic import atomic_path, reserve
 from surrogate.errors import UserError
+from surrogate.h5write import H5Output
 from surrogate.outputs import Inputs, check_output_file
 from surrogate.table import FORMAT, Table, create_dataset, decode_attr, encode_attr, write_root_attrs
 
@@ -235,8 +236,9 @@ class PredictionWriter:
     def _write(self, x: np.ndarray, y: np.ndarray) -> None:
         raise NotImplementedError
 
-    def close(self) -> None:
-        """Flush and close the file (also after a failure)."""
+    def close(self, failed: bool = False) -> None:
+        """Flush and close the file; `failed`: the writing stopped on an error, which is the one to report, so a
+        failure to flush what was written is not raised (the file is removed anyway)."""
 
 
 class HDF5PredictionWriter(PredictionWriter):
@@ -244,12 +246,15 @@ class HDF5PredictionWriter(PredictionWriter):
 
     def __init__(self, path: Path, n_rows: int, inputs: dict[str, str], outputs: dict[str, str],
                  attrs: dict[str, Any]):
-        import h5py
-
-        self.h5 = h5py.File(path, "w")
-        write_root_attrs(self.h5, "inference", attrs)
-        self.input_sets = self._create("inputs", inputs, n_rows, np.float64, "cell input")
-        self.output_sets = self._create("outputs", outputs, n_rows, np.float32, "surrogate prediction")
+        self.output = H5Output(path)
+        self.h5 = self.output.h5
+        try:
+            write_root_attrs(self.h5, "inference", attrs)
+            self.input_sets = self._create("inputs", inputs, n_rows, np.float64, "cell input")
+            self.output_sets = self._create("outputs", outputs, n_rows, np.float32, "surrogate prediction")
+        except BaseException:
+            self.close(failed=True)
+            raise
 
     def _create(self, group_name: str, columns: dict[str, str], n_rows: int, dtype: Any,
                 description: str) -> list[Any]:
@@ -264,9 +269,10 @@ class HDF5PredictionWriter(PredictionWriter):
             dataset[rows] = x[:, j]
         for j, dataset in enumerate(self.output_sets):
             dataset[rows] = y[:, j]
+        self.output.check()  # a full disk stops the inference at this chunk, not after evaluating them all
 
-    def close(self) -> None:
-        self.h5.close()
+    def close(self, failed: bool = False) -> None:
+        self.output.close(failed)  # closes even on a full disk (see surrogate.h5write)
 
 
 class NpyPredictionWriter(PredictionWriter):
@@ -275,12 +281,18 @@ class NpyPredictionWriter(PredictionWriter):
     def __init__(self, path: Path, n_rows: int, inputs: dict[str, str], outputs: dict[str, str],
                  attrs: dict[str, Any]):
         self.array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n_rows, len(outputs)))
+        try:
+            reserve(path)  # the map's pages get their blocks now: on a full disk an OSError, not SIGBUS later
+        except BaseException:
+            self.close(failed=True)
+            raise
 
     def _write(self, x: np.ndarray, y: np.ndarray) -> None:
         self.array[self.row:self.row + len(y)] = y
 
-    def close(self) -> None:
-        self.array.flush()
+    def close(self, failed: bool = False) -> None:
+        if not failed:
+            self.array.flush()
         del self.array
 
 
@@ -296,8 +308,12 @@ class CsvPredictionWriter(PredictionWriter):
     def _write(self, x: np.ndarray, y: np.ndarray) -> None:
         np.savetxt(self.handle, y, fmt="%.9g", delimiter=",")
 
-    def close(self) -> None:
-        self.handle.close()
+    def close(self, failed: bool = False) -> None:
+        try:
+            self.handle.close()  # closes the descriptor even when the last flush fails
+        except OSError:
+            if not failed:
+                raise
 
 
 WRITERS: dict[str, type[PredictionWriter]] = {".h5": HDF5PredictionWriter, ".hdf5": HDF5PredictionWriter,
@@ -329,7 +345,9 @@ def prediction_file(path: str | os.PathLike, n_rows: int, inputs: dict[str, str]
         writer = WRITERS[target.suffix.lower()](tmp, n_rows, inputs, outputs, attrs)
         try:
             yield writer
-        finally:
-            writer.close()
+        except BaseException:
+            writer.close(failed=True)
+            raise
+        writer.close()
         if writer.row != n_rows:
             raise RuntimeError(f"{target}: wrote {writer.row} of {n_rows} rows")

@@ -15,9 +15,10 @@ Provider ``auto`` picks ``CUDAExecutionProvider`` when the installed ONNX Runtim
 and a GPU is visible, else the CPU. ``providers`` tells what the session really runs on: an onnxruntime-gpu
 whose CUDA or cuDNN libraries do not load silently falls back to the CPU, and we warn about that.
 
-Threads: ``threads=None`` uses :func:`default_threads`, which avoids oversubscription when each MPI rank of
-a solver loads its own surrogate; ``spinning=False`` lets idle ONNX Runtime threads sleep at once (the C
-wrapper's default in surrogate_open).
+Threads: ``threads=None`` uses :func:`default_threads`: OMP_NUM_THREADS when set, else a share of the CPUs that
+avoids oversubscription when each MPI rank of a solver loads its own surrogate (the C wrapper's order too); a count
+is 1 to :func:`surrogate.threads.max_threads` (4 per CPU), anything else a one-line error. ``spinning=False`` lets
+idle ONNX Runtime threads sleep at once (the C wrapper's default in surrogate_open).
 
 Out-of-range inputs (outside the training ranges of the signature's components; input tensors without
 ranges, such as a latent, are not checked): ``policy`` ``clip`` clamps them to the range, ``warn`` evaluates
@@ -46,7 +47,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from surrogate.errors import UserError
-from surrogate.threads import available_cpus
+from surrogate.threads import available_cpus, check_threads, env_threads
 
 from .metadata import MANIFOLD_KEY, POLICIES, PROVIDERS, REAL_KINDS, Manifold, Tensor, read_model_file
 
@@ -82,11 +83,15 @@ def _env_int(names: tuple[str, ...]) -> int | None:
 
 
 def default_threads() -> int:
-    """Intra-op threads that share the node fairly between MPI ranks.
+    """Intra-op threads when none are given: OMP_NUM_THREADS when set (its first entry, at most
+    :func:`surrogate.threads.max_threads`), else a fair share of the node between MPI ranks.
 
     Ranks on this node known (Open MPI, MPICH, Slurm, PALS): the available CPUs divided among them.
     Only the world size known and > 1: one thread per rank. No MPI: all available CPUs.
     """
+    chosen = env_threads("OMP_NUM_THREADS")
+    if chosen is not None:
+        return chosen
     cpus = available_cpus()
     local = _env_int(LOCAL_RANKS_ENV)
     if local is not None:
@@ -187,9 +192,7 @@ class Surrogate:
         data, self.info = read_model_file(self.path)
         self.signature = self.info.signature
         self.policy = policy
-        self.threads = default_threads() if threads is None else int(threads)
-        if self.threads < 1:
-            raise UserError(f"threads={threads}: expected a positive number")
+        self.threads = default_threads() if threads is None else check_threads(int(threads), "threads")
         available = ort.get_available_providers()
         want_cuda = provider == "cuda" or (provider == "auto" and CUDA_PROVIDER in available and gpu_visible())
         if provider == "cuda" and CUDA_PROVIDER not in available:

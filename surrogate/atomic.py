@@ -80,36 +80,48 @@ def _sigterm_unwinds() -> Iterator[None]:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds. A failed write
+    (a full disk, a file size limit) becomes one OSError naming `path`, not the hidden temporary file."""
     target = Path(path)
     _remove_stale_temps(target)
     tmp = target.with_name(f"{_temp_prefix(target)}{os.getpid()}")
     with _sigterm_unwinds():
         try:
-            yield tmp
-            os.replace(tmp, target)
-        except OSError as exc:
-            if exc.filename is None:  # a write through a handle (a full disk) names no file: name the target
-                exc.filename = str(target)
-            raise
-        except RuntimeError as exc:  # HDF5 and torch write in C and report a failed write as a RuntimeError
-            error = _failed_write(exc, target)
-            if error is None:
-                raise
-            raise error from None
+            with naming_failed_writes(target, tmp):
+                yield tmp
+                os.replace(tmp, target)
         finally:
             if tmp.exists():
                 tmp.unlink()
 
 
-def _failed_write(exc: RuntimeError, target: Path) -> OSError | None:
-    """The OSError behind a library's RuntimeError about writing `target`: the errno HDF5 quotes, or ENOSPC when
-    the file system has (almost) no space left (torch quotes none); None when it does not look like a failed
-    write, so the RuntimeError stays what it is (a bug)."""
+@contextlib.contextmanager
+def naming_failed_writes(target: Path, tmp: Path | None = None) -> Iterator[None]:
+    """A failed write in the block (HDF5 and torch write in C and report one as an OSError or a RuntimeError)
+    is raised as the one-line OSError of :func:`failed_write` about `target`, written through `tmp`."""
+    try:
+        yield
+    except (OSError, RuntimeError) as exc:
+        error = failed_write(exc, target, tmp)
+        if error is None:
+            raise
+        raise error from None
+
+
+def failed_write(exc: BaseException, target: Path, tmp: Path | None = None) -> OSError | None:
+    """`exc` as a one-line OSError about writing `target` (written through `tmp`), or None when it is no failed
+    write (a RuntimeError that is a bug stays what it is). An OSError naming another file (a folder that vanished)
+    is kept as it is; any other names `target`, with the system's short text for its errno instead of a library's
+    page of diagnostics (HDF5 quotes time, descriptor and offsets, and its errno in the text). A RuntimeError is a
+    failed write when it quotes an errno (HDF5) or when the file system has (almost) no space left (torch quotes
+    none)."""
+    if isinstance(exc, OSError) and exc.filename is not None and str(exc.filename) != str(tmp):
+        return exc
     quoted = re.search(r"errno = (\d+)", str(exc))
-    if quoted:
-        code = int(quoted.group(1))
-    else:
+    code = getattr(exc, "errno", None) or (int(quoted.group(1)) if quoted else None)
+    if code is None and isinstance(exc, OSError):
+        return OSError(None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__, str(target))
+    if code is None:
         try:
             if shutil.disk_usage(target.parent).free >= NEARLY_FULL:
                 return None
@@ -117,6 +129,15 @@ def _failed_write(exc: RuntimeError, target: Path) -> OSError | None:
             return None
         code = errno.ENOSPC
     return OSError(code, os.strerror(code), str(target))
+
+
+def reserve(path: str | os.PathLike) -> None:
+    """Allocate the blocks of the whole (sparse) file at `path` now: a memory map written later on a full disk
+    gets SIGBUS, which ends the process with no word, where this gets an OSError (ENOSPC) the caller reports."""
+    if not hasattr(os, "posix_fallocate"):  # macOS: nothing to reserve with
+        return
+    with open(path, "r+b") as handle:
+        os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
 
 
 def strict_json(data: Any) -> Any:

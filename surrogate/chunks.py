@@ -6,9 +6,10 @@ complete, so a killed build resumes with the chunks it has not saved yet; a chun
 whole (``.npz`` members carry a CRC-32) is computed again with a warning, and a damaged ``options.json`` is a
 one-line error saying what to delete. A build that fails never blocks the corrected command: a directory with
 nothing solved is removed or taken over, and one whose build failed on its options is marked ``failed.json``, so
-other options take it over (:func:`failed_build_released`). Chunks run on a local process pool (or inline for
-one worker) with a progress bar; the directory is removed once the table is written. Generators without Cantera
-use it (Coulomb explosions, the periodic PDEs); the Cantera generators have their own work folders
+other options take it over (:func:`failed_build_released`); after a failed write (a full disk) it stays only when
+it holds a saved chunk (:func:`settle_work_dir`). Chunks run on a local process pool (or inline for one worker)
+with a progress bar; the directory is removed once the table is written. Generators without Cantera use it
+(Coulomb explosions, the periodic PDEs); the Cantera generators have their own work folders
 (:mod:`cantera_tables.workdir`).
 """
 
@@ -129,6 +130,25 @@ def failed_build_released(output: str | os.PathLike) -> Iterator[None]:
             elif isinstance(exc, UserError) and not isinstance(exc, WorkDirError):
                 write_json(root / FAILED_FILE, {"error": str(exc)})
         raise
+
+
+def saved_chunks(output: str | os.PathLike) -> int:
+    """Results a rerun of the build of `output` resumes from: the chunk files (``PREFIX-NNNNN.npz``, renamed into
+    place only when complete) of its work directory (:class:`ChunkWorkDir`)."""
+    return sum(1 for _ in work_dir_for(output).glob("*-[0-9][0-9][0-9][0-9][0-9].npz"))
+
+
+def settle_work_dir(output: str | os.PathLike, saved: int) -> str:
+    """After a build of `output` stopped on a failed write (a full disk): keep its work directory when it holds
+    `saved` > 0 solved results a rerun resumes from, else remove it (it holds nothing worth the space). Returns what
+    the error line adds about it ("" when there is no work directory)."""
+    root = work_dir_for(output)
+    if not root.is_dir():
+        return ""
+    if saved > 0:
+        return f"; {root} keeps the {saved} solved result(s) saved so far: rerun the same command to resume from them"
+    shutil.rmtree(root, ignore_errors=True)
+    return f"; nothing solved was saved yet, so {root} was removed"
 
 
 def save_npz(path: Path, arrays: Mapping[str, Any]) -> None:

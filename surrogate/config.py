@@ -11,6 +11,7 @@ from typing import Any
 
 from .errors import UserError
 from .ranges import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, SEED, Range
+from .threads import CHOSEN_THREADS, check_threads
 
 DEFAULT_WEIGHTING = "schedule"
 DEFAULT_MODEL = "softmax-mlp"
@@ -87,7 +88,7 @@ class TrainOptions:
     lbfgs_epochs: int = 0
     dtype: str = "float32"
     stream_memory: float = 0.0  # MB of the shuffle buffer when the table is streamed; 0: read it into memory
-    threads: int = 0  # torch intra-op threads; 0: chosen from the problem size and the jobs on this node
+    threads: int = 0  # torch intra-op threads, at most 4 per CPU; 0: chosen from the problem size and the jobs here
     precision: str = "fp32"  # mixed precision of the training steps (weights and evaluation stay in dtype)
     compile: str = "none"  # torch.compile mode of the model in training steps
 
@@ -106,6 +107,7 @@ class TrainOptions:
         if not self.val_fraction + self.test_fraction < 1:
             raise UserError(f"val_fraction={self.val_fraction!r}, test_fraction={self.test_fraction!r}: expected a "
                             "sum below 1 (rows must be left for training)")
+        check_threads(self.threads, "threads", CHOSEN_THREADS)
         uses_lbfgs = self.optimizer == "lbfgs" or self.lbfgs_epochs > 0
         if self.precision != "fp32" and (self.dtype != "float32" or uses_lbfgs):
             raise UserError(f"precision {self.precision!r}: mixed precision needs dtype float32 and no L-BFGS "

@@ -27,6 +27,7 @@ import numpy as np
 
 from .atomic import atomic_path, check_writable
 from .errors import TableError
+from .h5write import h5_file
 from .table import (FORMAT, FORMAT_VERSION, SCATTERED, Column, DatasetDefaults, Table, create_dataset, decode_attr,
                     file_sha256,
                     write_columns, write_root_attrs)
@@ -190,24 +191,21 @@ def write_trajectories(path: str | os.PathLike, *, kind: str, fields: Sequence[C
                        dt: float, time_units: str = "s", attrs: Mapping[str, Any] | None = None,
                        parameters: Sequence[Column] = (), conserved: Sequence[Column] = ()) -> Path:
     """Write a trajectories dataset atomically. Each field's ``values`` has shape (trajectory, time, space...)."""
-    import h5py
-
     target = check_writable(path)
     shapes = {np.shape(f.values) for f in fields}
     if len(shapes) != 1:
         raise ValueError(f"fields of different shapes: {sorted(shapes)}")
-    with atomic_path(target) as tmp:
-        with h5py.File(tmp, "w") as h5:
-            write_root_attrs(h5, kind, {"dt": float(dt), "time_units": time_units,
-                                        "fields": [f.name for f in fields], "grid_axes": [g.name for g in grid],
-                                        **(attrs or {})}, dataset=TRAJECTORIES)
-            for group_name, columns in (("fields", fields), ("grid", grid), ("parameters", parameters),
-                                        ("conserved", conserved)):
-                if columns or group_name in ("fields", "grid"):
-                    group = h5.create_group(group_name)
-                    for column in columns:
-                        create_dataset(group, column.name, column.units, column.description,
-                                       data=np.asarray(column.values, dtype=np.float64))
+    with atomic_path(target) as tmp, h5_file(tmp) as h5:
+        write_root_attrs(h5, kind, {"dt": float(dt), "time_units": time_units,
+                                    "fields": [f.name for f in fields], "grid_axes": [g.name for g in grid],
+                                    **(attrs or {})}, dataset=TRAJECTORIES)
+        for group_name, columns in (("fields", fields), ("grid", grid), ("parameters", parameters),
+                                    ("conserved", conserved)):
+            if columns or group_name in ("fields", "grid"):
+                group = h5.create_group(group_name)
+                for column in columns:
+                    create_dataset(group, column.name, column.units, column.description,
+                                   data=np.asarray(column.values, dtype=np.float64))
     return target
 
 
@@ -215,20 +213,17 @@ def write_collocation(path: str | os.PathLike, *, kind: str, domain: Mapping[str
                       outputs: Sequence[str], problem: Mapping[str, Any], attrs: Mapping[str, Any] | None = None,
                       observations: tuple[Sequence[Column], Sequence[Column]] | None = None) -> Path:
     """Write a collocation problem atomically: domain, fields and parameters, optional observations."""
-    import h5py
-
     target = check_writable(path)
     if "name" not in problem:
         raise ValueError("problem must have a 'name'")
-    with atomic_path(target) as tmp:
-        with h5py.File(tmp, "w") as h5:
-            write_root_attrs(h5, kind, {"domain": {k: [float(lo), float(hi)] for k, (lo, hi) in domain.items()},
-                                        "outputs": list(outputs), "problem": dict(problem), **(attrs or {})},
-                             dataset=COLLOCATION)
-            if observations is not None:
-                group = h5.create_group("observations")
-                write_columns(group.create_group("inputs"), observations[0])
-                write_columns(group.create_group("outputs"), observations[1])
+    with atomic_path(target) as tmp, h5_file(tmp) as h5:
+        write_root_attrs(h5, kind, {"domain": {k: [float(lo), float(hi)] for k, (lo, hi) in domain.items()},
+                                    "outputs": list(outputs), "problem": dict(problem), **(attrs or {})},
+                         dataset=COLLOCATION)
+        if observations is not None:
+            group = h5.create_group("observations")
+            write_columns(group.create_group("inputs"), observations[0])
+            write_columns(group.create_group("outputs"), observations[1])
     return target
 
 

@@ -37,6 +37,7 @@ import numpy as np
 from . import __version__
 from .atomic import atomic_path, check_writable
 from .errors import TableError
+from .h5write import h5_file
 
 FORMAT = "thermo-surrogate-table"
 FORMAT_VERSION = 2
@@ -177,26 +178,23 @@ def write_table(
     row labels (flamelet index, ...) written to ``/labels``; `extra(h5file)` may add further groups (raw
     solutions) before the file is closed.
     """
-    import h5py
-
     target = check_writable(path)
     if len({len(c.values) for c in [*inputs, *outputs, *labels]}) != 1:
         raise ValueError("inputs, outputs and labels must all have the same number of rows")
     defaults = defaults or DatasetDefaults()
     check_defaults(defaults, [c.name for c in inputs], [c.name for c in outputs], [c.name for c in labels],
                    str(target))
-    with atomic_path(target) as tmp:
-        with h5py.File(tmp, "w") as h5:
-            write_root_attrs(h5, kind, {**defaults.attrs(), **attrs})
-            write_columns(h5.create_group("inputs"), inputs)
-            write_columns(h5.create_group("outputs"), outputs)
-            if labels:
-                group = h5.create_group("labels")
-                for label in labels:
-                    create_dataset(group, label.name, label.units, label.description,
-                                   data=np.asarray(label.values, dtype=np.int64))
-            if extra is not None:
-                extra(h5)
+    with atomic_path(target) as tmp, h5_file(tmp) as h5:
+        write_root_attrs(h5, kind, {**defaults.attrs(), **attrs})
+        write_columns(h5.create_group("inputs"), inputs)
+        write_columns(h5.create_group("outputs"), outputs)
+        if labels:
+            group = h5.create_group("labels")
+            for label in labels:
+                create_dataset(group, label.name, label.units, label.description,
+                               data=np.asarray(label.values, dtype=np.int64))
+        if extra is not None:
+            extra(h5)
     return target
 
 

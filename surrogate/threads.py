@@ -11,6 +11,11 @@ trainer re-reads the count every epoch, so a survivor takes its threads back whe
 OpenMP threads that finish a region spin for a while before sleeping (libgomp: 300k spins), which burns the
 CPU another job needs; :func:`quiet_openmp` makes them sleep at once unless the user chose a policy. It only
 works before torch is imported (the OpenMP runtime reads it when it loads): the CLI calls it first.
+
+Every thread count is capped at :func:`max_threads` (:data:`THREADS_PER_CPU` per CPU of the machine): an option
+asking for more is a one-line error naming it and the allowed range (:func:`check_threads`), a count from the
+environment (OMP_NUM_THREADS) is lowered to it. Without the cap a typo's ``--threads 10000`` had ONNX Runtime
+start ten thousand threads: memory grew and the call never returned.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any, Callable
+
+from .errors import UserError
 
 FLOPS_PER_THREAD = 4e8  # work per step that pays for one more thread (measured: the 4x50 MLP at batch 4096,
 # 0.2 GFLOP, ran 0.91x as fast on 2 threads as on 1; at batch 16384, 0.8 GFLOP, 1.47x)
@@ -25,6 +33,8 @@ JOBS_DIR = Path(tempfile.gettempdir()) / "thermo-surrogate-jobs"
 LOCAL_RANKS_ENV = ("LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE",
                    "PALS_LOCAL_SIZE")
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+THREADS_PER_CPU = 4  # the most threads a count may ask for, per CPU of the machine (the C wrapper has the same)
+CHOSEN_THREADS = "chosen from the problem size and the other jobs on this node"  # what a training's 0 threads means
 
 
 def quiet_openmp() -> None:
@@ -50,13 +60,48 @@ def local_ranks() -> int:
     return 1
 
 
+def max_threads() -> int:
+    """The most threads any count may be: :data:`THREADS_PER_CPU` per CPU of the machine (``os.cpu_count()``, not
+    the affinity mask, so a job may oversubscribe its share a little); more only thrash."""
+    return THREADS_PER_CPU * (os.cpu_count() or 1)
+
+
+def check_threads(value: int, name: str, zero: str | None = None) -> int:
+    """`value` of the thread count `name` ("--threads" for an option, "threads" for an argument) if it lies in
+    1..:func:`max_threads`, or is 0 where `zero` says what 0 means; else a one-line UserError naming `name`, the
+    value and the allowed range."""
+    top = max_threads()
+    if 1 <= value <= top or (value == 0 and zero is not None):
+        return value
+    given = f"{name} {value}" if name.startswith("-") else f"{name}={value}"
+    allowed = f"0 ({zero}) or 1..{top}" if zero is not None else f"1..{top}"
+    raise UserError(f"{given}: expected {allowed} (at most {THREADS_PER_CPU} per CPU of this machine's "
+                    f"{os.cpu_count() or 1})")
+
+
+def thread_option(zero: str | None = None) -> Callable[[Any, Any, int | None], int | None]:
+    """A click callback that checks a ``--threads`` value with :func:`check_threads` (None: not given); a value out
+    of range is a usage error (exit code 2, one line "Error: --threads N: expected ...") in any click command."""
+    def check(ctx: Any, param: Any, value: int | None) -> int | None:
+        import click
+
+        try:
+            return None if value is None else check_threads(value, param.opts[0], zero)
+        except UserError as exc:
+            raise click.UsageError(str(exc), ctx) from None
+    return check
+
+
+def env_threads(name: str) -> int | None:
+    """The positive thread count of the environment variable `name`, lowered to :func:`max_threads`; its first
+    entry when it is a list per nesting level (OMP_NUM_THREADS=4,2); None when unset or not a count."""
+    value = os.environ.get(name, "").split(",")[0].strip()
+    return min(int(value), max_threads()) if value.isdigit() and int(value) > 0 else None
+
+
 def user_threads() -> int | None:
-    """The thread count the user fixed through the environment, if any."""
-    for name in THREAD_ENV:
-        value = os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return None
+    """The thread count the user fixed through the environment (OMP_NUM_THREADS, MKL_NUM_THREADS), if any."""
+    return next((count for count in map(env_threads, THREAD_ENV) if count is not None), None)
 
 
 def threads_for(flops_per_step: float, jobs: int, cpus: int) -> int:

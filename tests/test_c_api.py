@@ -72,10 +72,12 @@ def linear_bounds(manifold: dict, column: str, z: np.ndarray) -> tuple[np.ndarra
     return (pairs[k, 0] + t * (pairs[k + 1, 0] - pairs[k, 0]), pairs[k, 1] + t * (pairs[k + 1, 1] - pairs[k, 1]))
 
 
-def run_tool(*args: object, env: dict[str, str] | None = None, timeout: float = 300,
+def run_tool(*args: object, env: dict[str, str | None] | None = None, timeout: float = 300,
              cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """ARGS run with this environment and `env` on top (a None value removes that variable)."""
+    merged = {**os.environ, **(env or {})}
     return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, cwd=cwd)
+                          env={key: value for key, value in merged.items() if value is not None}, cwd=cwd)
 
 
 def fields(output: str) -> dict[str, str]:
@@ -106,8 +108,9 @@ def build(ort_root: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build
 
 
-def check_api(build: Path, *args: object, env: dict[str, str] | None = None) -> dict[str, str]:
-    done = run_tool(build / "check_api", *args, env=env)
+def check_api(build: Path, *args: object, env: dict[str, str | None] | None = None,
+              timeout: float = 300) -> dict[str, str]:
+    done = run_tool(build / "check_api", *args, env=env, timeout=timeout)
     assert done.returncode == 0, done.stdout + done.stderr
     return {**fields(done.stdout), "stderr": done.stderr}
 
@@ -168,12 +171,80 @@ def test_status_codes_rank_aware_threads_and_global_thread_pool(build) -> None:
     from export.runtime import available_cpus
 
     result = check_api(build, "open", shared_onnx("softmax-mlp"), shared_decoder(),
-                       env={"OMPI_COMM_WORLD_LOCAL_SIZE": "2"})
+                       env={"OMPI_COMM_WORLD_LOCAL_SIZE": "2", "OMP_NUM_THREADS": None})
     assert result["missing_status"] == "6" and "No such file" in result["missing_message"]
     assert result["decoder_status"] == "7"
     assert result["auto_threads"] == result["default_threads"] == str(max(1, available_cpus() // 2))
     assert result["global_threads"] == "-1,-1" and result["pool_outputs_equal"] == "1"
     assert result["late_pool_status"] == "9" and "global_thread_pool = 1" in result["late_pool_message"]
+
+
+def test_a_thread_keeps_its_last_message_and_count_on_every_handle_it_uses(build) -> None:
+    """One thread runs 12 handles, each clipping its own number of cells, then 4 OpenMP threads run all 12 with
+    numbers of their own: every thread reads back its own message and count on every handle (the wrapper kept 8
+    handles per thread, undocumented: after the 9th, handle 0's message and count were gone)."""
+    result = check_api(build, "handles", shared_onnx("softmax-mlp"), 12, env={"OMP_NUM_THREADS": "4"})
+    assert result["first_count"] == "1" and result["first_message"].startswith("1 of 16 cells clipped; first: cell 0")
+    assert result["handles"] == "12" and result["forgotten"] == "0"
+    assert result["thread_forgotten"] == "0", f"over {result['threads']} OpenMP threads"
+
+
+def test_thread_counts_and_policies_out_of_range_are_refused_with_one_line_naming_the_call(build) -> None:
+    """n_threads = 1000000 had ONNX Runtime start a million threads (memory grew, surrogate_open never returned: the
+    timeout fails this test): now SURROGATE_ERR_ARGUMENT at once, one line naming the call, n_threads and the range
+    (4 per CPU); a policy out of range and a NULL path alike; the largest count opens. OMP_NUM_THREADS beyond the
+    range lowers the default to the largest count (its first entry counts: a list per nesting level)."""
+    cpus = os.cpu_count() or 1
+    result = check_api(build, "limits", shared_onnx("softmax-mlp"), env={"OMP_NUM_THREADS": "100000,2"}, timeout=120)
+    expected = (f"n_threads = 1000000 is out of range; expected SURROGATE_THREADS_AUTO (-1), 0 (ONNX Runtime's "
+                f"choice) or 1..{4 * cpus} (4 per CPU of this machine's {cpus})")
+    assert result["huge_status"] == "1" and result["huge_message"] == f"surrogate_open: {expected}"
+    assert result["create_refused"] == "1" and result["create_message"] == f"surrogate_create: {expected}"
+    assert result["negative_status"] == "1"
+    assert result["negative_message"].startswith("surrogate_open: n_threads = -5 is out of range; expected")
+    assert result["policy_status"] == "1" and result["policy_message"] == (
+        "surrogate_open: range policy 9 is unknown; expected 0 (clip), 1 (warn), 2 (error) or 3 (count)")
+    assert result["null_path_status"] == "1" and result["null_path_message"] == "surrogate_open: model_path is NULL"
+    assert result["max_threads"] == result["max_handle_threads"] == result["default_threads"] == str(4 * cpus)
+    assert result["max_status"] == "0"
+
+
+def test_default_threads_follow_omp_num_threads_and_are_one_inside_an_openmp_region(build) -> None:
+    """SURROGATE_THREADS_AUTO in order: 1 inside an OpenMP parallel region (a pool per OpenMP thread oversubscribes
+    the cores), else OMP_NUM_THREADS (the wrapper ignored it), else the node's CPUs shared between MPI ranks."""
+    from export.runtime import LOCAL_RANKS_ENV, WORLD_RANKS_ENV, available_cpus
+
+    model = shared_onnx("softmax-mlp")
+    no_mpi: dict[str, str | None] = {name: None for name in (*LOCAL_RANKS_ENV, *WORLD_RANKS_ENV)}
+    result = check_api(build, "defaults", model, env={**no_mpi, "OMP_NUM_THREADS": "3"})
+    assert result["outside_default"] == result["outside_handle_threads"] == "3"
+    if result["in_region"] != "1":
+        pytest.skip("check_api was built without OpenMP")
+    assert result["inside_default"] == result["inside_handle_threads"] == "1"
+    unset = check_api(build, "defaults", model, env={**no_mpi, "OMP_NUM_THREADS": None})
+    assert unset["outside_default"] == unset["outside_handle_threads"] == str(available_cpus())
+    assert unset["inside_default"] == "1"
+
+
+@pytest.fixture(scope="module")
+def fast_math_build(ort_root: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """check_api built with -Ofast, as solvers often are (fast-math lets a compiler fold isnan() to 0)."""
+    build = tmp_path_factory.mktemp("c-api-fast-math")
+    configure = run_tool("cmake", "-S", C_DIR, "-B", build, f"-DONNXRUNTIME_ROOT={ort_root}",
+                         "-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_C_FLAGS=-Ofast", "-DSURROGATE_BUILD_EXAMPLES=OFF")
+    assert configure.returncode == 0, configure.stdout + configure.stderr
+    compiled = run_tool("cmake", "--build", build, "--target", "check_api", "-j", os.cpu_count() or 1)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    return build
+
+
+def test_nan_is_refused_with_its_message_also_in_a_fast_math_build(fast_math_build) -> None:
+    """A NaN Z asked of surrogate_manifold_range and a NaN input of a run are refused (SURROGATE_ERR_ARGUMENT,
+    SURROGATE_ERR_NAN) with a message saying so, in a build with -Ofast too (NaN is found from its bits)."""
+    result = check_api(fast_math_build, "manifold", shared_onnx("softmax-mlp"), 0.3, 0.1)
+    assert result["nan_status"] == "1" and result["nan_untouched"] == "1"
+    assert result["nan_message"] == "surrogate_manifold_range: along is NaN; expected a value of input 'Z'"
+    assert result["nan_cell_status"] == "2" and result["nan_cell_message"] == "input 'C' of cell 0 is NaN"
 
 
 def test_cuda_provider_is_used_or_refused_with_its_status(build) -> None:
@@ -338,6 +409,8 @@ def test_linear_manifold_counts_a_cell_above_c_max_and_clips_it_onto_c_max_but_n
     assert result["clipped_equals_bound"] == "1"
     assert result["streams_status"] == "0" and result["streams_flagged"] == "0", result["streams_message"]
     assert result["nan_status"] == "1" and result["nan_untouched"] == "1"
+    assert result["nan_message"] == "surrogate_manifold_range: along is NaN; expected a value of input 'Z'"
+    assert result["nan_cell_status"] == "2" and result["nan_cell_message"] == "input 'C' of cell 0 is NaN"
     surrogate = Surrogate(model, provider="cpu", threads=1, policy="count")
     surrogate(np.array([[z, c], [0, 0], [1, 0]], dtype=np.float32))
     assert surrogate.counters.off_manifold_cells == 1 and surrogate.counters.out_of_range_cells == 0
@@ -418,15 +491,17 @@ def test_a_flawed_table_file_is_a_model_error_with_one_line(build, key, change, 
 
 
 def test_table_backend_and_linear_manifold_leak_nothing_under_valgrind(build, tmp_path) -> None:
-    """The table and manifold modes under valgrind: no invalid access, no uninitialised value and nothing lost in
-    the wrapper (ONNX Runtime's own overlapping self-copies of a few bytes at start-up are its own, not counted)."""
+    """The table, manifold and handles modes under valgrind: no invalid access, no uninitialised value and nothing
+    lost in the wrapper (the per-thread records of the handles are freed with them; ONNX Runtime's own overlapping
+    self-copies of a few bytes at start-up are its own, not counted)."""
     if shutil.which("valgrind") is None:
         pytest.skip("valgrind not installed (apt-get install valgrind)")
     model = shared_table_model()
     table_cells(model, n=200).tofile(tmp_path / "cells.f32")
-    for args in (("table", model, tmp_path / "cells.f32", tmp_path / "out"), ("manifold", model, 0.5, 0.3)):
+    for args in (("table", model, tmp_path / "cells.f32", tmp_path / "out"), ("manifold", model, 0.5, 0.3),
+                 ("handles", model, 3)):
         done = run_tool("valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect", build / "check_api",
-                        *args, timeout=900)
+                        *args, timeout=900, env={"OMP_NUM_THREADS": "1"})
         assert done.returncode == 0, done.stderr[-3000:]
         for problem in ("Invalid read", "Invalid write", "uninitialised", "Invalid free", "Mismatched free"):
             assert problem not in done.stderr, done.stderr[-3000:]

@@ -3,6 +3,7 @@ with several tensors (Surrogate.run), fields, version 1 files, and forged versio
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -17,6 +18,7 @@ from export.runtime import (CPU_PROVIDER, InputError, OutOfRangeError, OutOfRang
                             available_cpus, default_threads)
 from surrogate.errors import UserError
 from surrogate.run import load_run
+from surrogate.threads import max_threads
 from test_export_runs import (FORGERIES, GRID, INPUTS, OUTPUTS, Decoder, Stepper, forge_signature, in_range_points,
                               rewrite_metadata, shared_decoder, shared_onnx, shared_run, shared_stepper, to_version_1)
 
@@ -139,7 +141,7 @@ def test_provider_auto_reports_what_runs_and_cuda_without_support_is_an_error(su
 
 def test_default_threads_do_not_oversubscribe_mpi_ranks(monkeypatch) -> None:
     for name in ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE", "PALS_LOCAL_SIZE",
-                 "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"):
+                 "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS", "OMP_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
     assert default_threads() == available_cpus()
     monkeypatch.setenv("PMI_SIZE", "64")
@@ -152,6 +154,20 @@ def test_default_threads_do_not_oversubscribe_mpi_ranks(monkeypatch) -> None:
     assert default_threads() == available_cpus()
     session_threads = Surrogate(shared_onnx("mlp"), threads=3).session.get_session_options().intra_op_num_threads
     assert session_threads == 3
+
+
+def test_default_threads_follow_omp_num_threads_up_to_the_maximum(monkeypatch) -> None:
+    """OMP_NUM_THREADS comes before the share of the node (the C wrapper's order); its first entry counts (a list per
+    nesting level), and it is lowered to 4 per CPU, the most any count may be."""
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "2")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "2,1")
+    assert default_threads() == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "100000")
+    assert default_threads() == max_threads() == 4 * (os.cpu_count() or 1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "none")
+    assert default_threads() == max(1, available_cpus() // 2)
 
 
 @pytest.mark.gpu

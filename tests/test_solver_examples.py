@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_export_runs import (FORGERIES, GRID, INPUTS, OUTPUTS, flip_weight_bytes, forge_signature, shared_decoder,
-                              shared_onnx, shared_stepper, to_version_1)
+from test_export_runs import (FORGERIES, GRID, INPUTS, OUTPUTS, flip_weight_bytes, forge_signature, in_range_points,
+                              shared_decoder, shared_onnx, shared_stepper, to_version_1)
 
 C_DIR = Path(__file__).resolve().parents[1] / "export" / "c"
 LANGUAGES = ("c", "cpp", "fortran")
@@ -400,3 +400,63 @@ def test_bench_infer_times_the_table_backend_against_the_network(examples, tmp_p
     assert set(rates) == {1, 64} and all(r["table"] > 0 and r["network"] > 0 for r in rates.values())
     assert any("table / network" in line for line in report.lines())
     assert set(report.to_dict()["table_vs_network"]) == {"1", "64"}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_thread_count_out_of_range_is_one_line_from_every_language(examples, language, tmp_path) -> None:
+    """1000000 threads made ONNX Runtime start them all (memory grew, the program never returned: the timeout fails
+    this test): the wrapper refuses it at once, each binding passes its one line on (C++ with the status), nothing
+    is written."""
+    cpus = os.cpu_count() or 1
+    cells = write_cells(tmp_path / "cells.csv", in_range_points(5))
+    exe, model, out = program(examples, language), shared_onnx("softmax-mlp"), tmp_path / "out.csv"
+    args = (["--input", cells, "--output", out, "--threads", 1000000] if language == "c"
+            else [cells, out, "clip", 1000000])
+    done = run_tool(exe, model, *args, timeout=60)
+    errors = [line for line in done.stderr.splitlines() if line.startswith(f"example_{language}: error: ")]
+    call = "surrogate_create" if language == "c" else "surrogate_open"
+    assert done.returncode == 1 and errors == [
+        f"example_{language}: error: {call}: n_threads = 1000000 is out of range; expected SURROGATE_THREADS_AUTO "
+        f"(-1), 0 (ONNX Runtime's choice) or 1..{4 * cpus} (4 per CPU of this machine's {cpus})"
+        + (" [bad argument]" if language == "cpp" else "")], done.stderr
+    assert not out.exists()
+
+
+FORTRAN_CREATE = """
+program create_status
+    use surrogate_ort
+    implicit none
+    type(surrogate_model) :: model
+    character(len=:), allocatable :: errmsg
+    character(len=4096) :: path
+    integer :: status
+    call get_command_argument(1, path)
+    call model%create('/nonexistent/model.onnx', 1, SURROGATE_RANGE_CLIP, status, errmsg)
+    print '(a, i0)', 'missing_status=', status
+    call model%create(trim(path), 1000000, SURROGATE_RANGE_CLIP, status, errmsg)
+    print '(a, i0)', 'threads_status=', status
+    print '(2a)', 'threads_message=', errmsg
+    call model%create(trim(path), 1, SURROGATE_RANGE_CLIP, status, errmsg)
+    print '(a, i0)', 'ok_status=', status
+    call model%destroy()
+end program create_status
+"""
+
+
+def test_fortran_create_gives_the_status_of_its_failure(examples, tmp_path) -> None:
+    """model%create said SURROGATE_ERR_ARGUMENT for every failure (a missing file too); it now opens through
+    surrogate_open and gives the wrapper's status: SURROGATE_ERR_FILE for a missing file, SURROGATE_ERR_ARGUMENT
+    with the one-line reason for a thread count out of range."""
+    build = program(examples, "fortran").parent
+    cache = (build / "CMakeCache.txt").read_text()
+    compiler = re.search(r"^CMAKE_Fortran_COMPILER:\w+=(.+)$", cache, re.M).group(1)
+    ort = Path(re.search(r"^ONNXRUNTIME_LIBRARY:FILEPATH=(.+)$", cache, re.M).group(1))
+    (tmp_path / "create.f90").write_text(FORTRAN_CREATE)
+    compiled = run_tool(compiler, "-J", tmp_path, C_DIR / "surrogate_ort.f90", tmp_path / "create.f90",
+                        build / "libsurrogate_ort.a", ort, f"-Wl,-rpath,{ort.parent}", "-o", tmp_path / "create")
+    assert compiled.returncode == 0, compiled.stderr
+    done = run_tool(tmp_path / "create", shared_onnx("softmax-mlp"), timeout=60)
+    assert done.returncode == 0, done.stderr
+    result = dict(line.strip().split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    assert result["missing_status"] == "6" and result["threads_status"] == "1" and result["ok_status"] == "0"
+    assert result["threads_message"].startswith("surrogate_open: n_threads = 1000000 is out of range; expected")

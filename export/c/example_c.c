@@ -12,6 +12,7 @@
  * (X: all cells over all time; Y: the fastest single call). Exit status: 0 success, 1 failure, 2 bad usage.
  */
 #define _POSIX_C_SOURCE 199309L
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,8 @@ static int parse_options(int argc, char **argv, options *opt)
         } else if (strcmp(arg, "--generate") == 0) opt->generate = number;
         else if (strcmp(arg, "--bench") == 0) opt->bench = number;
         else if (strcmp(arg, "--repeat") == 0) opt->repeat = number;
-        else if (strcmp(arg, "--threads") == 0) opt->threads = (int)number;
+        else if (strcmp(arg, "--threads") == 0) /* a count out of range: the wrapper's error names the range */
+            opt->threads = number > INT_MAX ? INT_MAX : (int)number;
         else if (strcmp(arg, "--seed") == 0) opt->seed = number;
         else return usage("unknown option");
     }

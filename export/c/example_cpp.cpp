@@ -4,6 +4,8 @@
 //
 // Reads the cells (CSV, header = the model's input names), runs them under the range policy (default error)
 // and writes the outputs as CSV. Exit status: 0 success, 1 failure, 2 bad usage.
+#include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -31,7 +33,9 @@ int main(int argc, char **argv)
         return 2;
     }
     try {
-        surrogate::Model model(argv[1], static_cast<int>(threads), static_cast<surrogate_range_policy>(policy));
+        // a count out of range (beyond int too) is the wrapper's one-line error, naming the range
+        surrogate::Model model(argv[1], static_cast<int>(std::min<long>(threads, INT_MAX)),
+                               static_cast<surrogate_range_policy>(policy));
         surrogate_print_info(model.handle(), argv[1], stdout);
 
         char error[1024];
@@ -67,8 +71,9 @@ int main(int argc, char **argv)
         std::cout << "counters: calls=" << totals.calls << " cells=" << totals.cells
                   << " out_of_range=" << totals.out_of_range_cells << " off_manifold=" << totals.off_manifold_cells
                   << "\n";
-    } catch (const surrogate::Error &e) {
-        std::cerr << "example_cpp: error: " << e.what() << "\n";
+    } catch (const surrogate::Error &e) {  // the wrapper's status, where it gave one: what kind of failure
+        std::cerr << "example_cpp: error: " << e.what()
+                  << (e.code() ? std::string(" [") + surrogate_status_text(e.code()) + "]" : std::string()) << "\n";
         return 1;
     }
     return 0;

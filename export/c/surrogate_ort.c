@@ -20,7 +20,6 @@
 #include "surrogate_table.h"
 
 #define MESSAGE_SIZE 512
-#define LAST_CALLS 8       /* handles per thread whose last message is kept */
 #define CHUNK_CELLS 16384  /* cells converted per ONNX Runtime call by surrogate_run_arrays */
 #define ROW_CHUNK_CELLS 4096  /* row-major cells per ONNX Runtime call and thread */
 
@@ -29,13 +28,29 @@ typedef struct metadata_entry {
     char *value;
 } metadata_entry;
 
+/*
+ * The last message and count of one thread's last call on one handle. A handle keeps one record per thread that
+ * called it, in a list that only grows until surrogate_destroy (records are added with a compare-and-swap and never
+ * unlinked), so a thread finds its own without a lock and may use any number of handles. A thread is known by the
+ * address of its thread_token (distinct among live threads) and the token's value (unique over the process's life):
+ * a record with this thread's address and another token belonged to a thread that has ended and is taken over.
+ */
+typedef struct thread_call {
+    const void *thread;
+    uint64_t token;
+    int64_t out_of_range_cells;
+    char message[MESSAGE_SIZE];
+    struct thread_call *next;
+} thread_call;
+
 struct surrogate_model {
     const OrtApi *api;
     OrtEnv *env;                 /* the process-wide environment of surrogate_runtime_env.c */
     OrtSession *session;         /* Run is thread-safe: sessions may be shared between threads */
     OrtMemoryInfo *memory;
     atomic_int policy;
-    uint64_t id;                 /* unique over the process's life: keys the per-thread last messages */
+    uint64_t id;                 /* unique over the process's life (names the handle a thread ran out of memory on) */
+    _Atomic(thread_call *) thread_calls; /* the per-thread records of the last call (see thread_call) */
     int threads, cuda, check_manifold;
     int open_code;               /* surrogate_open: SURROGATE_ERR_MODEL for a valid file the wrapper cannot run */
     sm_manifold manifold;        /* n_bins 0: the metadata has none */
@@ -58,34 +73,50 @@ struct surrogate_model {
     atomic_int warned;           /* SURROGATE_RANGE_WARN printed its one line */
 };
 
-/* The last message and count of one thread's last call on one handle (thread-local, so calls never race). */
-typedef struct last_call {
-    uint64_t id;
-    int64_t out_of_range_cells;
-    char message[MESSAGE_SIZE];
-} last_call;
+static _Thread_local uint64_t thread_token;    /* 0 until the thread's first call on any handle */
+static _Thread_local uint64_t thread_no_record; /* the id of the handle this thread's record could not be made for */
+static atomic_ullong next_token = 1, next_id = 1;
 
-static _Thread_local last_call last_calls[LAST_CALLS];
-static _Thread_local unsigned last_next;
-static atomic_ullong next_id = 1;
-
-static last_call *find_call(const surrogate_model *model)
+/* The calling thread's record on MODEL, or NULL when it has none (it made no call on MODEL yet). */
+static thread_call *find_call(const surrogate_model *model)
 {
-    for (int i = 0; i < LAST_CALLS; i++)
-        if (last_calls[i].id == model->id) return &last_calls[i];
+    for (thread_call *call = atomic_load(&((surrogate_model *)model)->thread_calls); call && thread_token;
+         call = call->next)
+        if (call->thread == (const void *)&thread_token && call->token == thread_token) return call;
     return NULL;
 }
 
-/* This thread's record for MODEL, cleared for a new call (the oldest record is reused). */
-static last_call *begin_call(const surrogate_model *model)
+/* The calling thread's record on MODEL, made (or taken over from an ended thread) if it has none; NULL only when
+   memory ran out. The record belongs to the handle, which is const to its callers: only this thread writes it. */
+static thread_call *own_call(const surrogate_model *model)
 {
-    last_call *call = find_call(model);
-    if (!call) {
-        call = &last_calls[last_next++ % LAST_CALLS];
-        call->id = model->id;
+    surrogate_model *handle = (surrogate_model *)model;
+    if (!thread_token) thread_token = atomic_fetch_add(&next_token, 1);
+    thread_call *call = find_call(model);
+    for (thread_call *c = atomic_load(&handle->thread_calls); c && !call; c = c->next)
+        if (c->thread == (const void *)&thread_token) { /* this address, another token: that thread has ended */
+            c->token = thread_token;
+            call = c;
+        }
+    if (!call && (call = calloc(1, sizeof *call))) {
+        call->thread = &thread_token;
+        call->token = thread_token;
+        call->next = atomic_load(&handle->thread_calls);
+        while (!atomic_compare_exchange_weak(&handle->thread_calls, &call->next, call)) {
+        }
     }
-    call->message[0] = '\0';
-    call->out_of_range_cells = 0;
+    thread_no_record = call ? 0 : model->id;
+    return call;
+}
+
+/* This thread's record for MODEL, cleared for a new call; NULL only when memory ran out. */
+static thread_call *begin_call(const surrogate_model *model)
+{
+    thread_call *call = own_call(model);
+    if (call) {
+        call->message[0] = '\0';
+        call->out_of_range_cells = 0;
+    }
     return call;
 }
 
@@ -102,11 +133,12 @@ static void set_error(char *buffer, size_t size, const char *format, ...)
     va_end(args);
 }
 
-static int set_message(last_call *call, int code, const char *format, ...)
+/* CODE, with the message into CALL (NULL: this thread has no record, memory ran out; the code still says it). */
+static int set_message(thread_call *call, int code, const char *format, ...)
 {
     va_list args;
     va_start(args, format);
-    format_into(call->message, sizeof call->message, format, args);
+    if (call) format_into(call->message, sizeof call->message, format, args);
     va_end(args);
     return code;
 }
@@ -616,6 +648,8 @@ void surrogate_options_init(surrogate_options *options)
 
 int surrogate_default_threads(void) { return se_default_threads(); }
 
+int surrogate_max_threads(void) { return SURROGATE_THREADS_PER_CPU * se_cpus_online(); }
+
 const char *surrogate_status_text(int status)
 {
     static const char *const texts[] = {"ok", "bad argument", "NaN input", "input out of range",
@@ -676,19 +710,35 @@ static int session_options(const OrtApi *api, const surrogate_options *opt, int 
     return failed ? -1 : 0;
 }
 
-static surrogate_model *open_model(const char *model_path, const surrogate_options *opt, int *code, char *error,
-                                   size_t error_size)
+/* The arguments of CALLER (surrogate_open or surrogate_create) that concern no file: 0, or -1 with a message
+   naming CALLER, the argument and what it may be. */
+static int check_arguments(const char *caller, const char *model_path, const surrogate_options *opt, char *error,
+                           size_t error_size)
+{
+    const int most = surrogate_max_threads();
+    if (!model_path) {
+        set_error(error, error_size, "%s: model_path is NULL", caller);
+        return -1;
+    }
+    if (!valid_policy((int)opt->policy)) {
+        set_error(error, error_size, "%s: range policy %d is unknown; expected 0 (clip), 1 (warn), 2 (error) or 3 "
+                  "(count)", caller, (int)opt->policy);
+        return -1;
+    }
+    if (opt->n_threads < SURROGATE_THREADS_AUTO || opt->n_threads > most) {
+        set_error(error, error_size, "%s: n_threads = %d is out of range; expected SURROGATE_THREADS_AUTO (-1), 0 "
+                  "(ONNX Runtime's choice) or 1..%d (%d per CPU of this machine's %d)", caller, opt->n_threads, most,
+                  SURROGATE_THREADS_PER_CPU, most / SURROGATE_THREADS_PER_CPU);
+        return -1;
+    }
+    return 0;
+}
+
+static surrogate_model *open_model(const char *caller, const char *model_path, const surrogate_options *opt,
+                                   int *code, char *error, size_t error_size)
 {
     *code = SURROGATE_ERR_ARGUMENT;
-    if (!model_path) {
-        set_error(error, error_size, "surrogate_open: model_path is NULL");
-        return NULL;
-    }
-    if (!valid_policy((int)opt->policy) || opt->n_threads < SURROGATE_THREADS_AUTO) {
-        set_error(error, error_size, "surrogate_create: %s (policy 0 clip, 1 warn, 2 error, 3 count; threads >= 0)",
-                  opt->n_threads < SURROGATE_THREADS_AUTO ? "negative thread count" : "unknown range policy");
-        return NULL;
-    }
+    if (check_arguments(caller, model_path, opt, error, error_size)) return NULL;
     FILE *file = fopen(model_path, "rb");
     if (!file) {
         *code = SURROGATE_ERR_FILE;
@@ -756,7 +806,8 @@ surrogate_model *surrogate_open(const char *model_path, const surrogate_options 
     surrogate_options_init(&defaults);
     int code;
     if (error && error_size) error[0] = '\0';
-    surrogate_model *model = open_model(model_path, options ? options : &defaults, &code, error, error_size);
+    surrogate_model *model = open_model("surrogate_open", model_path, options ? options : &defaults, &code, error,
+                                        error_size);
     if (status) *status = code;
     return model;
 }
@@ -770,18 +821,17 @@ surrogate_model *surrogate_create(const char *model_path, int n_threads, surroga
     options.policy = policy;
     options.spinning = 1; /* ONNX Runtime's default, as this call always had */
     if (error && error_size) error[0] = '\0';
-    if (n_threads < 0 && n_threads != SURROGATE_THREADS_AUTO) {
-        set_error(error, error_size, "surrogate_create: negative thread count (policy 0 clip, 1 warn, 2 error, "
-                  "3 count; threads >= 0)");
-        return NULL;
-    }
     int code;
-    return open_model(model_path, &options, &code, error, error_size);
+    return open_model("surrogate_create", model_path, &options, &code, error, error_size);
 }
 
 void surrogate_destroy(surrogate_model *model)
 {
     if (!model) return;
+    for (thread_call *call = atomic_load(&model->thread_calls), *next; call; call = next) {
+        next = call->next;
+        free(call);
+    }
     const OrtApi *api = model->api;
     if (model->memory) api->ReleaseMemoryInfo(model->memory);
     if (model->session) api->ReleaseSession(model->session);
@@ -811,6 +861,15 @@ int surrogate_threads(const surrogate_model *model) { return model ? model->thre
 int surrogate_uses_cuda(const surrogate_model *model) { return model ? model->cuda : 0; }
 
 /* --- checking cells -------------------------------------------------------------------------------------------- */
+
+/* Whether X is NaN, from its bits: isnan() and x != x are folded to 0 by compilers in fast-math modes (-Ofast,
+   -ffast-math, Intel's default), which solvers are often built with, and a NaN would then be evaluated. */
+static int is_nan(double x)
+{
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return (bits & 0x7ff0000000000000ull) == 0x7ff0000000000000ull && (bits & 0x000fffffffffffffull) != 0;
+}
 
 enum { CELL_BOX = 1, CELL_MANIFOLD = 2, CELL_NAN = 4 };
 
@@ -845,11 +904,11 @@ static int check_row(const surrogate_model *model, const float *row, int manifol
     int flags = 0;
     for (int i = 0; i < n; i++) {
         float x = row[i];
-        if (x >= model->lo_f[i] && x <= model->hi_f[i]) continue;
-        if (isnan(x)) {
+        if (is_nan(x)) { /* first: under fast-math the range test below may let a NaN through */
             *column = i;
             return CELL_NAN;
         }
+        if (x >= model->lo_f[i] && x <= model->hi_f[i]) continue;
         if (!flags) *column = i;
         flags = CELL_BOX;
     }
@@ -917,7 +976,7 @@ typedef struct scan_result {
 } scan_result;
 
 /* Every cell checked (NaN is an error under every policy); the first offending cell described in CALL. */
-static int scan(const surrogate_model *model, last_call *call, const cells *in, int manifold, float *buffer,
+static int scan(const surrogate_model *model, thread_call *call, const cells *in, int manifold, float *buffer,
                 int64_t chunk, scan_result *result)
 {
     const int n = model->n_inputs;
@@ -953,7 +1012,7 @@ static int scan(const surrogate_model *model, last_call *call, const cells *in, 
 /* --- running --------------------------------------------------------------------------------------------------- */
 
 /* OUTPUTS[count * n_outputs] = graph(INPUTS[count * n_inputs]); both wrap memory ONNX Runtime reads / writes. */
-static int ort_run(surrogate_model *model, last_call *call, int64_t count, const float *inputs, float *outputs)
+static int ort_run(surrogate_model *model, thread_call *call, int64_t count, const float *inputs, float *outputs)
 {
     const OrtApi *api = model->api;
     const char *in_name = model->input_tensor, *out_name = model->output_tensor;
@@ -992,7 +1051,7 @@ static int compiled_table(const surrogate_model *model)
 
 /* The compiled lookup of COUNT rows (already checked and clipped) into row-major float32 OUT_ROWS, or else into
    the output columns at cells FIRST...: computed in double, so float64 columns get the double results. */
-static int table_run(const surrogate_model *model, last_call *call, int64_t count, const float *rows,
+static int table_run(const surrogate_model *model, thread_call *call, int64_t count, const float *rows,
                      float *out_rows, const surrogate_array *out_columns, int64_t first)
 {
     const int n_in = model->n_inputs, n_out = model->n_outputs;
@@ -1012,7 +1071,7 @@ static int table_run(const surrogate_model *model, last_call *call, int64_t coun
 
 /* COUNT rows evaluated by the backend into OUT_ROWS (row-major float32) or else the output columns at cells
    FIRST...; the network writes into RESULTS (COUNT * n_outputs floats of this call) for columns. */
-static int evaluate(surrogate_model *model, last_call *call, int64_t count, const float *rows, float *out_rows,
+static int evaluate(surrogate_model *model, thread_call *call, int64_t count, const float *rows, float *out_rows,
                     const surrogate_array *out_columns, int64_t first, float *results)
 {
     if (compiled_table(model)) return table_run(model, call, count, rows, out_rows, out_columns, first);
@@ -1030,7 +1089,7 @@ static int evaluate(surrogate_model *model, last_call *call, int64_t count, cons
  * other case converts in chunks through buffers of this call (nothing of the handle is written but its atomic
  * counters, so concurrent calls are safe).
  */
-static int run_cells(surrogate_model *model, last_call *call, const cells *in, float *out_rows,
+static int run_cells(surrogate_model *model, thread_call *call, const cells *in, float *out_rows,
                      const surrogate_array *out_columns, int policy)
 {
     const int n_in = model->n_inputs, n_out = model->n_outputs;
@@ -1088,7 +1147,8 @@ static int run_cells(surrogate_model *model, last_call *call, const cells *in, f
 int surrogate_run(surrogate_model *model, int64_t n_cells, const float *inputs, float *outputs)
 {
     if (!model) return SURROGATE_ERR_ARGUMENT;
-    last_call *call = begin_call(model);
+    thread_call *call = begin_call(model);
+    if (!call) return SURROGATE_ERR_MEMORY;
     if (n_cells < 0 || (n_cells > 0 && (!inputs || !outputs)))
         return set_message(call, SURROGATE_ERR_ARGUMENT, "surrogate_run: %s",
                            n_cells < 0 ? "negative cell count" : "inputs or outputs is NULL");
@@ -1106,7 +1166,8 @@ int surrogate_run_arrays(surrogate_model *model, int64_t n_cells, const surrogat
                          const surrogate_array *outputs, int policy)
 {
     if (!model) return SURROGATE_ERR_ARGUMENT;
-    last_call *call = begin_call(model);
+    thread_call *call = begin_call(model);
+    if (!call) return SURROGATE_ERR_MEMORY;
     if (n_cells < 0 || !inputs || !outputs || (policy != SURROGATE_RANGE_DEFAULT && !valid_policy(policy)))
         return set_message(call, SURROGATE_ERR_ARGUMENT, "surrogate_run_arrays: %s",
                            n_cells < 0 ? "negative cell count" : !inputs || !outputs ? "inputs or outputs is NULL"
@@ -1163,13 +1224,14 @@ int surrogate_run_fields(surrogate_model *model, int64_t n_cells, const double *
 const char *surrogate_message(const surrogate_model *model)
 {
     if (!model) return "no model (NULL handle)";
-    const last_call *call = find_call(model);
-    return call ? call->message : "";
+    const thread_call *call = find_call(model);
+    if (call) return call->message;
+    return thread_no_record == model->id ? "out of memory for this thread's record of its last call" : "";
 }
 
 int64_t surrogate_out_of_range_cells(const surrogate_model *model)
 {
-    const last_call *call = model ? find_call(model) : NULL;
+    const thread_call *call = model ? find_call(model) : NULL;
     return call ? call->out_of_range_cells : 0;
 }
 
@@ -1255,8 +1317,18 @@ int surrogate_manifold_along(const surrogate_model *model)
 
 int surrogate_manifold_range(const surrogate_model *model, int index, double along, double *lo, double *hi)
 {
-    if (isnan(along) || surrogate_manifold_along(model) < 0) return SURROGATE_ERR_ARGUMENT;
-    if (surrogate_input_range(model, index, lo, hi) != SURROGATE_OK) return SURROGATE_ERR_ARGUMENT;
+    if (!model) return SURROGATE_ERR_ARGUMENT;
+    /* a refusal says why in the thread's message on MODEL; the count of its last run stays */
+    if (surrogate_manifold_along(model) < 0)
+        return set_message(own_call(model), SURROGATE_ERR_ARGUMENT, "surrogate_manifold_range: the model has no "
+                           "manifold bounds (no metadata 'manifold')");
+    if (is_nan(along))
+        return set_message(own_call(model), SURROGATE_ERR_ARGUMENT, "surrogate_manifold_range: along is NaN; "
+                           "expected a value of input '%s'", model->input_names[model->manifold.along]);
+    if (index < 0 || index >= model->n_inputs || !lo || !hi)
+        return set_message(own_call(model), SURROGATE_ERR_ARGUMENT, "surrogate_manifold_range: %s",
+                           !lo || !hi ? "lo or hi is NULL" : "index is not an input column");
+    surrogate_input_range(model, index, lo, hi);
     const sm_manifold *m = &model->manifold;
     double m_lo, m_hi;
     sm_range(m, sm_locate(m, (float)along), index, &m_lo, &m_hi);

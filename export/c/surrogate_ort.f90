@@ -70,15 +70,6 @@ module surrogate_ort
     end type surrogate_model
 
     interface
-        function c_create(path, n_threads, policy, error, error_size) bind(c, name='surrogate_create')
-            import :: c_ptr, c_char, c_int, c_size_t
-            character(kind=c_char), intent(in) :: path(*)
-            integer(c_int), value :: n_threads, policy
-            character(kind=c_char), intent(out) :: error(*)
-            integer(c_size_t), value :: error_size
-            type(c_ptr) :: c_create
-        end function c_create
-
         function c_open(path, options, status, error, error_size) bind(c, name='surrogate_open')
             import :: c_ptr, c_char, c_int, c_size_t, surrogate_options
             character(kind=c_char), intent(in) :: path(*)
@@ -238,19 +229,21 @@ contains
         surrogate_parse_range_policy = c_parse_range_policy(trim(name)//c_null_char)
     end function surrogate_parse_range_policy
 
+    ! surrogate_create's handle (threads 1..surrogate_max_threads(), 0 or SURROGATE_THREADS_AUTO; ONNX Runtime's
+    ! spinning), opened through surrogate_open so that status is the SURROGATE_ERR_* code of a failure.
     subroutine model_create(self, path, threads, policy, status, errmsg)
         class(surrogate_model), intent(inout) :: self
         character(len=*), intent(in) :: path
         integer, intent(in) :: threads, policy
         integer, intent(out) :: status
         character(len=:), allocatable, intent(out), optional :: errmsg
-        character(kind=c_char) :: error(ERROR_SIZE)
-        call self%destroy()
-        error(1) = c_null_char
-        self%handle = c_create(trim(path)//c_null_char, int(threads, c_int), int(policy, c_int), error, &
-                               int(ERROR_SIZE, c_size_t))
-        status = merge(SURROGATE_OK, SURROGATE_ERR_ARGUMENT, c_associated(self%handle))
-        if (present(errmsg)) errmsg = from_buffer(error)
+        type(surrogate_options) :: options
+        character(len=:), allocatable :: message  ! errmsg passed on as it is crashed gfortran 12's runtime
+        options%n_threads = int(threads, c_int)
+        options%policy = int(policy, c_int)
+        options%spinning = 1
+        call self%open(path, options, status, message)
+        if (present(errmsg)) errmsg = message
     end subroutine model_create
 
     ! surrogate_open: OPTIONS (default: type(surrogate_options) defaults); status SURROGATE_ERR_* on failure.

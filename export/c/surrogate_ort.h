@@ -17,8 +17,9 @@
  *
  * Threads: every call may be made concurrently on one handle from several threads (OpenMP, pthreads). A call keeps
  * its scratch memory to itself, the counters are atomic, and surrogate_message / surrogate_out_of_range_cells
- * report the calling thread's own last call on that handle. ONNX Runtime's Run is thread-safe on one session.
- * Only surrogate_destroy must not race with other calls on the same handle.
+ * report the calling thread's own last call on that handle: each handle keeps a record per thread that called it
+ * (freed by surrogate_destroy), so a thread may use any number of handles. ONNX Runtime's Run is thread-safe on one
+ * session. Only surrogate_destroy must not race with other calls on the same handle.
  *
  * Solver-grade calls (below the classic API): surrogate_open with surrogate_options (rank-aware threads, no
  * spinning, a global thread pool shared between handles, the CUDA execution provider, manifold check) and an
@@ -68,7 +69,7 @@ typedef enum surrogate_range_policy {
 /* Status codes of surrogate_run; surrogate_message(model) says what went wrong. */
 enum {
     SURROGATE_OK = 0,
-    SURROGATE_ERR_ARGUMENT = 1, /* NULL pointer or negative cell count */
+    SURROGATE_ERR_ARGUMENT = 1, /* NULL pointer, negative cell count, thread count or policy out of range, NaN */
     SURROGATE_ERR_NAN = 2,      /* an input is NaN (under every policy) */
     SURROGATE_ERR_RANGE = 3,    /* an input is outside its range under SURROGATE_RANGE_ERROR */
     SURROGATE_ERR_RUNTIME = 4,  /* ONNX Runtime failed */
@@ -93,18 +94,24 @@ typedef struct surrogate_model surrogate_model;
  * A version 2 model with several input or output tensors (e.g. a CVAE decoder: condition + latent) is refused
  * with a message saying so. The columns are the components of the tensors' last axis; a field (one component
  * `u` for all n elements, e.g. a time-stepper's state on a grid) gives the names u[0] .. u[n-1].
- * N_THREADS: ONNX Runtime intra-op threads (1 per MPI rank is the usual choice; 0 lets ONNX Runtime pick;
- * SURROGATE_THREADS_AUTO: surrogate_default_threads()).
- * Returns NULL on failure with a one-line message in ERROR (ERROR_SIZE bytes, may be NULL/0).
+ * N_THREADS: ONNX Runtime intra-op threads: 1..surrogate_max_threads() (1 per MPI rank is the usual choice), 0
+ * (ONNX Runtime picks) or SURROGATE_THREADS_AUTO (surrogate_default_threads()); anything else is refused with
+ * "surrogate_create: n_threads = N is out of range; expected ...".
+ * Returns NULL on failure with a one-line message in ERROR (ERROR_SIZE bytes, may be NULL/0), naming
+ * surrogate_create for a bad argument.
  */
 surrogate_model *surrogate_create(const char *model_path, int n_threads, surrogate_range_policy policy,
                                   char *error, size_t error_size);
 
 /* Options of surrogate_open; fill with surrogate_options_init, then change what you need. */
 #define SURROGATE_THREADS_AUTO (-1)
+/* The most intra-op threads a handle may ask for, per CPU online (surrogate_max_threads): more only thrash, and a
+   typo's million made ONNX Runtime start them all (memory grew, surrogate_open never returned). */
+#define SURROGATE_THREADS_PER_CPU 4
 typedef struct surrogate_options {
     int n_threads;                 /* intra-op threads: SURROGATE_THREADS_AUTO (default: surrogate_default_threads),
-                                      0 (ONNX Runtime picks: all cores) or a positive count */
+                                      0 (ONNX Runtime picks: all cores) or 1..surrogate_max_threads(); anything
+                                      else is SURROGATE_ERR_ARGUMENT */
     surrogate_range_policy policy; /* default SURROGATE_RANGE_CLIP */
     int spinning;                  /* 0 (default): idle threads sleep at once, so they leave the cores to the solver;
                                       1: they spin a while (lower latency, burns CPU between calls) */
@@ -122,16 +129,26 @@ typedef struct surrogate_options {
 void surrogate_options_init(surrogate_options *options);
 
 /*
- * Intra-op threads that share the node fairly between MPI ranks, as the Python runtime's default_threads(): the
- * CPUs this process may run on (its affinity mask) divided by the ranks on this node (Open MPI, MPICH, Slurm,
- * PALS environment variables); 1 when only the world size (> 1) is known; all available CPUs without MPI.
+ * The intra-op threads of SURROGATE_THREADS_AUTO, the first that applies (an explicit n_threads comes before all):
+ *   1. 1 when called inside an OpenMP parallel region (omp_in_parallel() of the program's OpenMP runtime): each
+ *      thread of the region runs its own calls, a pool per thread would oversubscribe the cores;
+ *   2. OMP_NUM_THREADS when set (its first entry, "4,2" gives 4; at most surrogate_max_threads());
+ *   3. a fair share of the node between MPI ranks, as the Python runtime's default_threads(): the CPUs this process
+ *      may run on (its affinity mask) divided by the ranks on this node (Open MPI, MPICH, Slurm, PALS environment
+ *      variables); 1 when only the world size (> 1) is known; all available CPUs without MPI.
+ * The Python runtime's order is the same without step 1.
  */
 int surrogate_default_threads(void);
+
+/* The most intra-op threads n_threads may ask for: SURROGATE_THREADS_PER_CPU per CPU online on this machine. */
+int surrogate_max_threads(void);
 
 /*
  * surrogate_create with options (NULL: surrogate_options_init's defaults). Returns NULL on failure with a status
  * code in *STATUS (may be NULL): SURROGATE_ERR_FILE, _MODEL, _PROVIDER, _THREADS, _ARGUMENT, _MEMORY or _RUNTIME,
- * and a one-line message in ERROR.
+ * and a one-line message in ERROR (naming surrogate_open and the option for a bad argument, e.g. "surrogate_open:
+ * n_threads = 1000000 is out of range; expected SURROGATE_THREADS_AUTO (-1), 0 (ONNX Runtime's choice) or 1..8 (4
+ * per CPU of this machine's 2)").
  */
 surrogate_model *surrogate_open(const char *model_path, const surrogate_options *options, int *status, char *error,
                                 size_t error_size);
@@ -191,7 +208,8 @@ int surrogate_run_fields(surrogate_model *model, int64_t n_cells, const double *
 int surrogate_input_index(const surrogate_model *model, const char *name);
 int surrogate_output_index(const surrogate_model *model, const char *name);
 
-/* The last error or warning of the calling thread's last call on this model ("" when it was clean). */
+/* The last error or warning of the calling thread's last call on this model ("" when it was clean or there was
+   none), on any number of handles per thread. A refused surrogate_manifold_range replaces it with its reason. */
 const char *surrogate_message(const surrogate_model *model);
 
 /* Cells of the calling thread's last run on this model with an input outside its range or off the manifold
@@ -217,8 +235,10 @@ void surrogate_reset_counters(surrogate_model *model);
  * A cell inside the box but outside these is off the manifold: counted, clipped onto them under CLIP, refused
  * under ERROR. surrogate_manifold_along is the along input's index, or -1 when the model has no manifold bounds.
  * surrogate_manifold_range gives input INDEX's range at the value ALONG (taken as float32, as a cell's input) of
- * the along input (its box range when the input is the along one or has no bounds); SURROGATE_ERR_ARGUMENT
- * without manifold data or for a NaN ALONG.
+ * the along input (its box range when the input is the along one or has no bounds). SURROGATE_ERR_ARGUMENT without
+ * manifold data, for a NaN ALONG (found from its bits, so also in fast-math builds), an index that is no input or a
+ * NULL LO/HI; surrogate_message then says which ("surrogate_manifold_range: along is NaN; expected a value of input
+ * 'Z'"), LO and HI are not written, and surrogate_out_of_range_cells keeps the count of the thread's last run.
  */
 int surrogate_manifold_along(const surrogate_model *model);
 int surrogate_manifold_range(const surrogate_model *model, int index, double along, double *lo, double *hi);

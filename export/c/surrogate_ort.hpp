@@ -22,7 +22,7 @@ namespace surrogate {
 class Error : public std::runtime_error {
 public:
     Error(const std::string &message, int code) : std::runtime_error(message), code_(code) {}
-    int code() const noexcept { return code_; }  // a SURROGATE_ERR_* value, 0 for a failed load
+    int code() const noexcept { return code_; }  // a SURROGATE_ERR_* value (0: an error of the caller's own)
 
 private:
     int code_;
@@ -30,11 +30,11 @@ private:
 
 class Model {
 public:
+    // surrogate_create's handle (THREADS: 1..surrogate_max_threads(), 0 or SURROGATE_THREADS_AUTO; ONNX Runtime's
+    // spinning), opened through surrogate_open so that Error::code() is the SURROGATE_ERR_* status of a failure.
     explicit Model(const std::string &path, int threads = 1, surrogate_range_policy policy = SURROGATE_RANGE_ERROR)
+        : Model(path, create_options(threads, policy))
     {
-        char error[1024];
-        handle_ = surrogate_create(path.c_str(), threads, policy, error, sizeof error);
-        if (!handle_) throw Error(error, 0);
     }
     // surrogate_open with OPTIONS (fill with surrogate_options_init); Error::code() is the SURROGATE_ERR_* status.
     Model(const std::string &path, const surrogate_options &options)
@@ -115,6 +115,16 @@ public:
     surrogate_model *handle() const noexcept { return handle_; }
 
 private:
+    static surrogate_options create_options(int threads, surrogate_range_policy policy)
+    {
+        surrogate_options options;
+        surrogate_options_init(&options);
+        options.n_threads = threads;
+        options.policy = policy;
+        options.spinning = 1;  // as surrogate_create
+        return options;
+    }
+
     void check(int code) const
     {
         if (code != SURROGATE_OK) throw Error(surrogate_message(handle_), code);

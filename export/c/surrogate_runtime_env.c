@@ -69,32 +69,50 @@ void se_release(const OrtApi *api)
     pthread_mutex_unlock(&env_lock);
 }
 
-/* The first positive integer among the environment variables NAMES (Slurm writes e.g. "4(x2)"). */
-static int env_int(const char *const *names)
+/* The first positive integer among the environment variables NAMES, read up to one of the characters in ENDS or
+   the end (Slurm writes e.g. "4(x2)", OMP_NUM_THREADS a list per nesting level, "4,2"); 0 when there is none. */
+static long env_count(const char *const *names, const char *ends)
 {
     for (; *names; names++) {
         const char *value = getenv(*names);
         if (!value) continue;
         char *end;
         long n = strtol(value, &end, 10);
-        if (end != value && (*end == '\0' || *end == '(') && n > 0) return (int)n;
+        if (end != value && (*end == '\0' || strchr(ends, *end)) && n > 0) return n;
     }
     return 0;
 }
 
+/* omp_in_parallel of the program's OpenMP runtime when it has one (a weak reference: this library does not need
+   OpenMP itself), else 0. */
+#if defined(__GNUC__) || defined(__clang__)
+extern int omp_in_parallel(void) __attribute__((weak));
+static int in_openmp_parallel(void) { return omp_in_parallel && omp_in_parallel(); }
+#else
+static int in_openmp_parallel(void) { return 0; }
+#endif
+
+int se_cpus_online(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 ? (int)cpus : 1;
+}
+
 int se_default_threads(void)
 {
+    static const char *const omp[] = {"OMP_NUM_THREADS", NULL};
     static const char *const local_ranks[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
                                               "SLURM_NTASKS_PER_NODE", "PALS_LOCAL_SIZE", NULL};
     static const char *const world_ranks[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS",
                                               NULL};
+    if (in_openmp_parallel()) return 1; /* each thread of the region runs its own calls: no pool inside a pool */
+    const long most = (long)SURROGATE_THREADS_PER_CPU * se_cpus_online(), chosen = env_count(omp, ",");
+    if (chosen > 0) return (int)(chosen < most ? chosen : most);
     int cpus = 0;
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = CPU_COUNT(&set);
-    if (cpus < 1) cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (cpus < 1) cpus = 1;
-    int local = env_int(local_ranks);
-    if (local > 0) return cpus / local > 1 ? cpus / local : 1;
-    int world = env_int(world_ranks);
-    return world > 1 ? 1 : cpus;
+    if (cpus < 1) cpus = se_cpus_online();
+    long local = env_count(local_ranks, "(");
+    if (local > 0) return cpus / local > 1 ? (int)(cpus / local) : 1;
+    return env_count(world_ranks, "(") > 1 ? 1 : cpus;
 }

@@ -23,7 +23,11 @@ OrtEnv *se_acquire(const OrtApi *api, int global_pool, int n_threads, int spinni
 /* One handle fewer; the environment is released with the last. */
 void se_release(const OrtApi *api);
 
-/* Threads for this process: available CPUs / ranks on this node (see surrogate_default_threads). */
+/* The default intra-op threads of a handle (see surrogate_default_threads): 1 inside an OpenMP parallel region,
+   else OMP_NUM_THREADS (at most SURROGATE_THREADS_PER_CPU per CPU online), else available CPUs / ranks on this node. */
 int se_default_threads(void);
+
+/* The CPUs online on this machine (not the affinity mask), at least 1. */
+int se_cpus_online(void);
 
 #endif /* SURROGATE_RUNTIME_ENV_H */

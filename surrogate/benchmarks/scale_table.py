@@ -10,7 +10,8 @@ so grouped splits still hold out whole flamelets.
 The output is written chunk by chunk (chunked, compressed: :func:`surrogate.table.create_dataset`), so memory
 holds the source and one chunk, whatever the row count. Each chunk is drawn from its own seeded generator and
 the rows written so far are recorded in the partial file: a killed build resumes where it stopped and gives
-the same file; the partial file is renamed onto the output when complete.
+the same file; the partial file is renamed onto the output when complete. A write that fails (a full disk) removes
+it instead: what HDF5 could not write leaves it inconsistent, so there is nothing to resume from.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import check_writable
+from ..atomic import check_writable, naming_failed_writes
 from ..errors import UserError
+from ..h5write import h5_file
 from ..table import CHUNK_ROWS, Table, create_dataset, file_sha256, write_root_attrs
 
 
@@ -64,25 +66,29 @@ def resample_table(source: str | os.PathLike, output: str | os.PathLike, rows: i
         if not same:
             partial.unlink()
     began = time.perf_counter()
-    with h5py.File(partial, "a") as h5:
-        if not done:
-            create_layout(h5, table, rows, signature, labels is not None)
-        columns = [h5["inputs" if name in table.input_names else "outputs"][name] for name in names]
-        label = h5["labels"][table.defaults.group_column] if labels is not None else None
-        bar = tqdm(total=rows, initial=done, unit="row", unit_scale=True, desc=f"resample {target.name}",
-                   disable=not progress)
-        for start in range(done, rows, CHUNK_ROWS):
-            stop = min(rows, start + CHUNK_ROWS)
-            chunk, first = draw_chunk(data, starts, seed, start, stop)
-            for j, column in enumerate(columns):
-                column[start:stop] = chunk[:, j]
-            if label is not None and labels is not None:
-                label[start:stop] = labels[first]
-            h5.attrs["rows_written"] = stop
-            h5.flush()
-            bar.update(stop - start)
-        bar.close()
-        h5.attrs["resample_seconds"] = time.perf_counter() - began
+    try:
+        with naming_failed_writes(target, partial), h5_file(partial, "a") as h5:
+            if not done:
+                create_layout(h5, table, rows, signature, labels is not None)
+            columns = [h5["inputs" if name in table.input_names else "outputs"][name] for name in names]
+            label = h5["labels"][table.defaults.group_column] if labels is not None else None
+            bar = tqdm(total=rows, initial=done, unit="row", unit_scale=True, desc=f"resample {target.name}",
+                       disable=not progress)
+            for start in range(done, rows, CHUNK_ROWS):
+                stop = min(rows, start + CHUNK_ROWS)
+                chunk, first = draw_chunk(data, starts, seed, start, stop)
+                for j, column in enumerate(columns):
+                    column[start:stop] = chunk[:, j]
+                if label is not None and labels is not None:
+                    label[start:stop] = labels[first]
+                h5.attrs["rows_written"] = stop
+                h5.flush()
+                bar.update(stop - start)
+            bar.close()
+            h5.attrs["resample_seconds"] = time.perf_counter() - began
+    except OSError:  # a write HDF5 could not finish (a full disk) leaves the partial file inconsistent
+        partial.unlink(missing_ok=True)
+        raise
     os.replace(partial, target)
     return target
 

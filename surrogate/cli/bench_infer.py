@@ -12,6 +12,7 @@ import click
 from ..ranges import at_least
 from .types import ranged
 from .common import overwrite_option
+from ..threads import thread_option
 
 
 def _batches(text: str) -> list[int]:
@@ -32,7 +33,7 @@ def _batches(text: str) -> list[int]:
               help="Table with a /structured group (the (Z, Lambda) flamelet grid or a regular grid of the model inputs) [default: the run's training table].")
 @click.option("--batch-sizes", default="1,10,100,1000,4096,10000,100000,1000000", show_default=True,
               help="Comma-separated batch sizes (cells per call).")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--threads", type=int, default=1, show_default=True, callback=thread_option(),
               help="Threads for ONNX Runtime, PyTorch and the C example (1: the single-thread comparison).")
 @click.option("--min-time", type=ranged(float, at_least(0.01)), default=0.3, show_default=True,
               help="Seconds of timed calls per engine and batch size.")

@@ -9,6 +9,7 @@ from ..config import FIELD_RANGES
 from ..ranges import COUNT
 from .types import ranged
 from .common import overwrite_option
+from ..threads import CHOSEN_THREADS, thread_option
 
 
 def int_list(text: str, flag: str) -> list[int]:
@@ -33,7 +34,7 @@ def int_list(text: str, flag: str) -> list[int]:
               help="Also measure training streamed through a buffer of MB megabytes (0: in memory only).")
 @click.option("--jobs", default="1", show_default=True,
               help="Comma-separated numbers of jobs started at once, e.g. 1,2: one alone, then two together.")
-@click.option("--threads", default=0, show_default=True, type=ranged(int, FIELD_RANGES["threads"]),
+@click.option("--threads", default=0, show_default=True, callback=thread_option(CHOSEN_THREADS),
               help="Intra-op threads per job (0: the trainer's choice).")
 @click.option("--weighting", default="uniform", show_default=True, help="Strategy the toolkit trainer uses.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, cuda, cuda:N.")

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from export.metadata import DEFAULT_OPSET, DEFAULT_TOLERANCE, POLICIES, PROVIDERS, TABLE_KEY
+from surrogate.threads import thread_option
 
 from ..ranges import POSITIVE
 from .types import ranged
@@ -69,8 +70,9 @@ def export(run_dir: Path, output: str, opset: int, fp16: bool, tolerance: float 
 @click.option("--chunk-rows", default=1 << 18, show_default=True, type=click.IntRange(min=1),
               help="Cells read, evaluated and written at a time.")
 @click.option("--provider", type=click.Choice(PROVIDERS), default="auto", show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="ONNX Runtime intra-op threads [default: available CPUs, shared between MPI ranks].")
+@click.option("--threads", type=int, default=None, callback=thread_option(),
+              help="ONNX Runtime intra-op threads, 1 to 4 per CPU [default: OMP_NUM_THREADS, else the available "
+                   "CPUs shared between MPI ranks].")
 @click.option("--out-of-range", "policy", type=click.Choice(POLICIES), default="warn", show_default=True,
               help="Cells outside the trained input ranges or manifold: clamp them, warn, stop, or count "
                    "(clamp them silently).")

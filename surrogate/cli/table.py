@@ -18,6 +18,7 @@ import click
 from .. import registry
 from ..errors import PluginError, UserError
 from .common import OVERWRITE_HELP, overwrite_option
+from .lazy import os_error_line
 
 
 def _echo_lines(lines: list[tuple[str, str]]) -> None:
@@ -50,6 +51,15 @@ def _echo_report(kind: str, report: Any) -> None:
         click.echo(note, err=True)
 
 
+def _settle_work(generator: Any, output: str) -> str:
+    """Keep or remove the work directory of a build of `output` that stopped on a failed write, by the results it
+    holds for a rerun (the plugin's ``saved_work`` hook, else its chunk files); what the error line adds about it."""
+    from ..chunks import saved_chunks, settle_work_dir
+
+    hook = getattr(generator, "saved_work", None)
+    return settle_work_dir(output, hook(output) if hook is not None else saved_chunks(output))
+
+
 def _build_command(kind: str) -> click.Command:
     """A click command for one table plugin, its options generated from the plugin's Option list."""
     plugin = registry.load("tables", kind)
@@ -68,7 +78,10 @@ def _build_command(kind: str) -> click.Command:
         target = check_output_file(output, inputs=inputs, overwrite=overwrite)
         with exclusive(target, "a build of this table"):  # two builds would share one resume directory
             with failed_build_released(target):
-                report = build_configured(kind, generator, target, options, progress=True)
+                try:
+                    report = build_configured(kind, generator, target, options, progress=True)
+                except OSError as exc:  # a failed write (a full disk): the work directory stays only if it helps a rerun
+                    raise UserError(os_error_line(exc) + _settle_work(generator, target)) from None
         _echo_report(kind, report)
 
     params: list[click.Parameter] = [

@@ -10,6 +10,7 @@ import click
 
 from ..config import FIELD_RANGES
 from ..errors import UserError
+from ..threads import CHOSEN_THREADS, thread_option
 
 
 def with_range(name: str, text: str) -> str:
@@ -72,9 +73,8 @@ TRAIN_SETTINGS = [
                  help=with_range("stream_memory", "Stream the table in blocks through a shuffle buffer of MB "
                                                   "megabytes instead of reading it into memory (tables larger than "
                                                   "memory). [default: 0, in memory]")),
-    click.option("--threads", type=int,
-                 help=with_range("threads", "Torch intra-op threads. [default: 0, chosen from the problem size and "
-                                            "the other jobs on this node]")),
+    click.option("--threads", type=int, callback=thread_option(CHOSEN_THREADS),
+                 help=f"Torch intra-op threads, 1 to 4 per CPU. [default: 0, {CHOSEN_THREADS}]"),
     click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of training options."),
     click.option("--quiet", is_flag=True, help="No progress bar."),
 ]

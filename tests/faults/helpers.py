@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -99,6 +100,22 @@ def start_cli(*args: object) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "surrogate.cli.main", *map(str, args)], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
+
+
+def run_cli_limited(max_file_bytes: int | None, *args: object, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`surrogate ARGS` run to its end in its own process (a crash ends that one, not the tests), whose files may
+    grow to `max_file_bytes` only (RLIMIT_FSIZE, None: no limit). SIGXFSZ is ignored, so a write beyond the limit
+    fails with EFBIG ("File too large") where one on a full disk fails with ENOSPC: the same failed write for the
+    code, without root or a file system of that size (`timeout` only ends a hung run: the test then fails)."""
+    def limit() -> None:
+        default_sigint()
+        if max_file_bytes is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
+    return subprocess.run([sys.executable, "-m", "surrogate.cli.main", *map(str, args)], cwd=REPO,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          preexec_fn=limit, timeout=timeout)
 
 
 def default_sigint() -> None:

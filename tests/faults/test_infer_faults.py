@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 from export.runtime import Surrogate
+from surrogate.errors import UserError
+from surrogate.threads import max_threads
 from test_export_runs import INPUTS, OUTPUTS, in_range_points
 
 from .helpers import assert_one_error, copy_model, default_sigint, folder_state, run_cli
@@ -38,6 +40,24 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def infer(folder: Path, source: str | Path, output: str | Path, *options: str) -> tuple[int, str]:
     return run_cli("infer", folder / "model.onnx", folder / source, "-o", output, *options)
+
+
+# --- thread counts ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("threads", [10000, 0, -2])
+def test_a_thread_count_out_of_range_is_one_line_naming_the_option_and_range(folder, tmp_path, threads) -> None:
+    """--threads 10000 made ONNX Runtime start ten thousand threads: memory grew and infer never returned. Now
+    exit code 2 before any work, one line with the range (1 to 4 per CPU), nothing written."""
+    top = max_threads()
+    line = assert_one_error(*infer(folder, "cells.npy", tmp_path / "out.h5", "--threads", str(threads)),
+                            f"--threads {threads}: expected 1..{top} (at most 4 per CPU of this machine's ")
+    assert line.endswith(f"{top // 4})")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_python_runtime_refuses_a_thread_count_out_of_range(folder) -> None:
+    with pytest.raises(UserError, match=rf"^threads=1000000: expected 1\.\.{max_threads()} \(at most 4 per CPU"):
+        Surrogate(folder / "model.onnx", provider="cpu", threads=1_000_000)
 
 
 # --- the output path ----------------------------------------------------------------------------------------

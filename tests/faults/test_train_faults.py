@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from surrogate.run import CHECKPOINT, COMPLETE, CONFIG, HISTORY, METRICS, SCALERS, SPLITS, WEIGHTS
+from surrogate.threads import max_threads
 
 from .helpers import (assert_one_error, folder_state, hidden_files, run_cli, start_cli, stop, tiny_table,
                       train_args, tree_state, wait_until)
@@ -52,6 +53,15 @@ def test_a_diverged_start_leaves_nothing_and_the_same_output_trains_again(folder
     code, output = run_cli(*train_args(folder / "table.h5", run))
     assert code == 0, output
     assert (run / COMPLETE).is_file()
+
+
+def test_a_thread_count_out_of_range_is_one_line_before_anything_is_written(tmp_path) -> None:
+    """--threads 10000 would have torch start ten thousand OpenMP threads; 0 is the trainer's own choice."""
+    table = tiny_table(tmp_path / "table.h5")
+    assert_one_error(*run_cli(*train_args(table, tmp_path / "run", "--threads", 10000)),
+                     f"--threads 10000: expected 0 (chosen from the problem size and the other jobs on this node) or "
+                     f"1..{max_threads()} (at most 4 per CPU")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table.h5"]
 
 
 def test_a_failed_start_in_an_existing_folder_removes_only_what_it_wrote(folder, tmp_path) -> None:

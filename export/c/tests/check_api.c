@@ -13,7 +13,15 @@
  *                                            OUT.double.f64 (surrogate_run_double), OUT.graph.f32 (table_graph = 1)
  *   check_api status MODEL                   open it: the status and the one-line message, the backend
  *   check_api manifold MODEL Z C             the manifold at one cell (Z, C, other inputs mid-range): its bounds,
- *                                            counted and clipped onto them; the pure streams; NaN refused
+ *                                            counted and clipped onto them; the pure streams; NaN refused (a NaN
+ *                                            Z asked of surrogate_manifold_range, a NaN input of a run)
+ *   check_api handles MODEL N_HANDLES        one thread on N handles, then OpenMP threads on all of them: each
+ *                                            thread's message and count on each handle stay its own
+ *   check_api limits MODEL                   thread counts and policies out of range: refused with their status
+ *                                            and a message naming the function; the largest count opens; the
+ *                                            default count (outside any OpenMP region)
+ *   check_api defaults MODEL                 surrogate_default_threads outside and inside an OpenMP parallel
+ *                                            region, and the threads of a handle opened in one
  */
 #include <math.h>
 #include <stdio.h>
@@ -387,8 +395,8 @@ static int mode_manifold(const char *path, double z, double c)
     double lo, hi, nan_lo = -7, nan_hi = -7;
     surrogate_manifold_range(model, ic, z, &lo, &hi);
     const int nan_status = surrogate_manifold_range(model, ic, NAN, &nan_lo, &nan_hi);
-    printf("backend=%s\nC_range=%.17g,%.17g\nnan_status=%d\nnan_untouched=%d\n", surrogate_backend(model), lo, hi,
-           nan_status, nan_lo == -7 && nan_hi == -7);
+    printf("backend=%s\nC_range=%.17g,%.17g\nnan_status=%d\nnan_untouched=%d\nnan_message=%s\n",
+           surrogate_backend(model), lo, hi, nan_status, nan_lo == -7 && nan_hi == -7, surrogate_message(model));
     /* the cell as given (counted), the same clipped, and the cell on its bound: the clipped one lands there */
     float x[8], bound[8], y[64], y_clip[64], y_bound[64];
     manifold_cell(model, z, c, x);
@@ -418,6 +426,127 @@ static int mode_manifold(const char *path, double z, double c)
     printf("streams_outputs=");
     for (int k = 0; k < 2 * n_out; k++) printf("%s%.9g", k ? "," : "", y[k]);
     printf("\n");
+    x[ic] = NAN; /* a NaN input: refused under every policy */
+    surrogate_set_range_policy(model, SURROGATE_RANGE_CLIP);
+    const int nan_cell = surrogate_run(model, 1, x, y);
+    printf("nan_cell_status=%d\nnan_cell_message=%s\n", nan_cell, surrogate_message(model));
+    surrogate_destroy(model);
+    return 0;
+}
+
+/* 16 cells inside the ranges with the first K (1..16) pushed above the range of input 0: a run clips K cells. */
+static void outliers(surrogate_model *model, int k, float *x)
+{
+    const int n_in = surrogate_n_inputs(model);
+    double lo, hi;
+    cells_generate(model, 16, 3, x);
+    surrogate_input_range(model, 0, &lo, &hi);
+    for (int c = 0; c < k; c++) x[c * n_in] = (float)(hi + 1.0 + fabs(hi));
+}
+
+/* Whether the calling thread's last call on MODEL clipped K cells, by its count and its message. */
+static int remembers(surrogate_model *model, int k)
+{
+    char expected[64];
+    snprintf(expected, sizeof expected, "%d of 16 cells clipped", k);
+    return surrogate_out_of_range_cells(model) == k && strstr(surrogate_message(model), expected) != NULL;
+}
+
+static int mode_handles(const char *path, int n)
+{
+    surrogate_model **models = calloc((size_t)n, sizeof *models);
+    CHECK(models && n > 0, "out of memory");
+    for (int h = 0; h < n; h++) CHECK(models[h] = open_clip(path, 1), "open of handle %d failed", h);
+    const int n_in = surrogate_n_inputs(models[0]), n_out = surrogate_n_outputs(models[0]);
+    CHECK(n_in <= 8 && n_out <= 64, "too many columns");
+    float x[16 * 8], y[16 * 64];
+    long long forgotten = 0, thread_forgotten = 0;
+    for (int h = 0; h < n; h++) { /* handle h clips h % 16 + 1 cells */
+        outliers(models[h], h % 16 + 1, x);
+        CHECK(surrogate_run(models[h], 16, x, y) == SURROGATE_OK, "run: %s", surrogate_message(models[h]));
+    }
+    for (int h = n - 1; h >= 0; h--) forgotten += !remembers(models[h], h % 16 + 1);
+    printf("first_count=%lld\nfirst_message=%s\n", (long long)surrogate_out_of_range_cells(models[0]),
+           surrogate_message(models[0]));
+    int threads = 1;
+#pragma omp parallel reduction(+ : thread_forgotten)
+    { /* thread t: handle h clips (h + t) % 16 + 1 cells; every record read back after all runs */
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#pragma omp single
+        threads = omp_get_num_threads();
+#endif
+        float xt[16 * 8], yt[16 * 64];
+        for (int h = 0; h < n; h++) {
+            outliers(models[h], (h + t) % 16 + 1, xt);
+            thread_forgotten += surrogate_run(models[h], 16, xt, yt) != SURROGATE_OK;
+        }
+        for (int h = 0; h < n; h++) thread_forgotten += !remembers(models[h], (h + t) % 16 + 1);
+    }
+    printf("handles=%d\nforgotten=%lld\nthreads=%d\nthread_forgotten=%lld\n", n, forgotten, threads,
+           thread_forgotten);
+    for (int h = 0; h < n; h++) surrogate_destroy(models[h]);
+    free(models);
+    return 0;
+}
+
+/* surrogate_open's and surrogate_create's refusals: status and message of OPTIONS, on one line each. */
+static void refused(const char *label, const char *path, const surrogate_options *options)
+{
+    char error[1024] = "";
+    int status = -1;
+    surrogate_model *model = surrogate_open(path, options, &status, error, sizeof error);
+    printf("%s_status=%d\n%s_message=%s\n", label, status, label, error);
+    surrogate_destroy(model);
+}
+
+static int mode_limits(const char *path)
+{
+    surrogate_options options;
+    surrogate_options_init(&options);
+    options.n_threads = 1000000;
+    refused("huge", path, &options);
+    options.n_threads = -5;
+    refused("negative", path, &options);
+    options.n_threads = 1;
+    options.policy = (surrogate_range_policy)9;
+    refused("policy", path, &options);
+    refused("null_path", NULL, NULL);
+    char error[1024] = "";
+    surrogate_model *model = surrogate_create(path, 1000000, SURROGATE_RANGE_CLIP, error, sizeof error);
+    printf("create_refused=%d\ncreate_message=%s\n", model == NULL, error);
+    surrogate_destroy(model);
+    surrogate_options_init(&options);
+    options.n_threads = surrogate_max_threads();
+    int status = -1;
+    model = surrogate_open(path, &options, &status, error, sizeof error);
+    printf("max_threads=%d\nmax_status=%d\nmax_handle_threads=%d\ndefault_threads=%d\n", surrogate_max_threads(),
+           status, surrogate_threads(model), surrogate_default_threads());
+    surrogate_destroy(model);
+    return 0;
+}
+
+static int mode_defaults(const char *path)
+{
+    int inside = 0, handle_threads = 0, in_region = 0;
+#pragma omp parallel
+    {
+#pragma omp single
+        {
+            surrogate_model *model = open_clip(path, SURROGATE_THREADS_AUTO);
+            inside = surrogate_default_threads();
+            handle_threads = surrogate_threads(model);
+#ifdef _OPENMP
+            in_region = omp_in_parallel();
+#endif
+            surrogate_destroy(model);
+        }
+    }
+    surrogate_model *model = open_clip(path, SURROGATE_THREADS_AUTO);
+    printf("outside_default=%d\noutside_handle_threads=%d\nin_region=%d\ninside_default=%d\n"
+           "inside_handle_threads=%d\n", surrogate_default_threads(), surrogate_threads(model), in_region, inside,
+           handle_threads);
     surrogate_destroy(model);
     return 0;
 }
@@ -442,6 +571,10 @@ int main(int argc, char **argv)
     if (argc >= 5 && strcmp(argv[1], "table") == 0) return mode_table(argv[2], argv[3], argv[4]);
     if (argc >= 3 && strcmp(argv[1], "status") == 0) return mode_status(argv[2]);
     if (argc >= 5 && strcmp(argv[1], "manifold") == 0) return mode_manifold(argv[2], atof(argv[3]), atof(argv[4]));
-    fprintf(stderr, "usage: check_api threads|arrays|policy|open|cuda|table|status|manifold MODEL ...\n");
+    if (argc >= 4 && strcmp(argv[1], "handles") == 0) return mode_handles(argv[2], atoi(argv[3]));
+    if (argc >= 3 && strcmp(argv[1], "limits") == 0) return mode_limits(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "defaults") == 0) return mode_defaults(argv[2]);
+    fprintf(stderr, "usage: check_api threads|arrays|policy|open|cuda|table|status|manifold|handles|limits|defaults "
+            "MODEL ...\n");
     return 2;
 }

@@ -19,6 +19,7 @@ import click
 from surrogate.atomic import write_json
 from surrogate.errors import UserError
 from surrogate.outputs import check_output_folder
+from surrogate.threads import thread_option
 
 from .case import FlameSettings, assemble_case, build_wrapper, code_saturne, read_timing, run_case
 from .post import flame_summary, plot_fields, read_fields
@@ -47,7 +48,8 @@ def prepare_model(out: Path, epochs: int | None, echo: Callable[[str], None] = c
 @click.option("--variable-density", is_flag=True,
               help="Two-way coupling: the flow's density is the surrogate's ideal-gas density.")
 @click.option("--rho-relax", default=0.5, show_default=True, help="Under-relaxation of the density update.")
-@click.option("--threads", default=1, show_default=True, help="ONNX Runtime threads.")
+@click.option("--threads", default=1, show_default=True, callback=thread_option("ONNX Runtime's choice"),
+              help="ONNX Runtime threads, up to 4 per CPU.")
 def main(out_dir: str, model: str | None, epochs: int | None, steps: int, variable_density: bool, rho_relax: float,
          threads: int) -> None:
     """Run the planar H2/air jet flame in Code_Saturne with the surrogate and plot T and Y_OH."""
