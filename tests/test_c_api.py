@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from test_export_runs import rewrite_metadata, shared_decoder, shared_onnx
+from waits import HANG_S
 
 C_DIR = Path(__file__).resolve().parents[1] / "export" / "c"
 
@@ -72,9 +73,8 @@ def linear_bounds(manifold: dict, column: str, z: np.ndarray) -> tuple[np.ndarra
     return (pairs[k, 0] + t * (pairs[k + 1, 0] - pairs[k, 0]), pairs[k, 1] + t * (pairs[k + 1, 1] - pairs[k, 1]))
 
 
-def run_tool(*args: object, env: dict[str, str] | None = None, timeout: float = 300,
-             cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout,
+def run_tool(*args: object, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=HANG_S,
                           env={**os.environ, **(env or {})}, cwd=cwd)
 
 
@@ -426,7 +426,7 @@ def test_table_backend_and_linear_manifold_leak_nothing_under_valgrind(build, tm
     table_cells(model, n=200).tofile(tmp_path / "cells.f32")
     for args in (("table", model, tmp_path / "cells.f32", tmp_path / "out"), ("manifold", model, 0.5, 0.3)):
         done = run_tool("valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect", build / "check_api",
-                        *args, timeout=900)
+                        *args)
         assert done.returncode == 0, done.stderr[-3000:]
         for problem in ("Invalid read", "Invalid write", "uninitialised", "Invalid free", "Mismatched free"):
             assert problem not in done.stderr, done.stderr[-3000:]

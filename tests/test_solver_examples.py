@@ -23,13 +23,14 @@ import pytest
 
 from test_export_runs import (FORGERIES, GRID, INPUTS, OUTPUTS, flip_weight_bytes, forge_signature, shared_decoder,
                               shared_onnx, shared_stepper, to_version_1)
+from waits import HANG_S
 
 C_DIR = Path(__file__).resolve().parents[1] / "export" / "c"
 LANGUAGES = ("c", "cpp", "fortran")
 
 
-def run_tool(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout)
+def run_tool(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=HANG_S)
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +40,14 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed (apt-get install cmake build-essential)")
     fetch = subprocess.run(["bash", str(C_DIR / "fetch_onnxruntime.sh")], capture_output=True, text=True,
-                           env={**os.environ, "PYTHON": sys.executable}, timeout=300)
+                           env={**os.environ, "PYTHON": sys.executable}, timeout=HANG_S)
     if fetch.returncode != 0:
         pytest.skip(f"ONNX Runtime C headers could not be prepared: {fetch.stderr.strip().splitlines()[-1]}")
     root = fetch.stdout.strip().splitlines()[-1]
     build = tmp_path_factory.mktemp("solver-build")
     configure = run_tool("cmake", "-S", C_DIR, "-B", build, f"-DONNXRUNTIME_ROOT={root}", "-DCMAKE_BUILD_TYPE=Release")
     assert configure.returncode == 0, configure.stdout + configure.stderr
-    compiled = run_tool("cmake", "--build", build, "-j", os.cpu_count() or 1, timeout=300)
+    compiled = run_tool("cmake", "--build", build, "-j", os.cpu_count() or 1)
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     return {language: build / f"example_{language}" for language in LANGUAGES}
 
