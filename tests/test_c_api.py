@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from test_export_runs import rewrite_metadata, shared_decoder, shared_onnx
+from waits import HANG_S
 
 C_DIR = Path(__file__).resolve().parents[1] / "export" / "c"
 
@@ -72,11 +73,11 @@ def linear_bounds(manifold: dict, column: str, z: np.ndarray) -> tuple[np.ndarra
     return (pairs[k, 0] + t * (pairs[k + 1, 0] - pairs[k, 0]), pairs[k, 1] + t * (pairs[k + 1, 1] - pairs[k, 1]))
 
 
-def run_tool(*args: object, env: dict[str, str | None] | None = None, timeout: float = 300,
+def run_tool(*args: object, env: dict[str, str | None] | None = None,
              cwd: Path | None = None) -> subprocess.CompletedProcess:
     """ARGS run with this environment and `env` on top (a None value removes that variable)."""
     merged = {**os.environ, **(env or {})}
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=HANG_S,
                           env={key: value for key, value in merged.items() if value is not None}, cwd=cwd)
 
 
@@ -108,9 +109,8 @@ def build(ort_root: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build
 
 
-def check_api(build: Path, *args: object, env: dict[str, str | None] | None = None,
-              timeout: float = 300) -> dict[str, str]:
-    done = run_tool(build / "check_api", *args, env=env, timeout=timeout)
+def check_api(build: Path, *args: object, env: dict[str, str | None] | None = None) -> dict[str, str]:
+    done = run_tool(build / "check_api", *args, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return {**fields(done.stdout), "stderr": done.stderr}
 
@@ -195,7 +195,7 @@ def test_thread_counts_and_policies_out_of_range_are_refused_with_one_line_namin
     (4 per CPU); a policy out of range and a NULL path alike; the largest count opens. OMP_NUM_THREADS beyond the
     range lowers the default to the largest count (its first entry counts: a list per nesting level)."""
     cpus = os.cpu_count() or 1
-    result = check_api(build, "limits", shared_onnx("softmax-mlp"), env={"OMP_NUM_THREADS": "100000,2"}, timeout=120)
+    result = check_api(build, "limits", shared_onnx("softmax-mlp"), env={"OMP_NUM_THREADS": "100000,2"})
     expected = (f"n_threads = 1000000 is out of range; expected SURROGATE_THREADS_AUTO (-1), 0 (ONNX Runtime's "
                 f"choice) or 1..{4 * cpus} (4 per CPU of this machine's {cpus})")
     assert result["huge_status"] == "1" and result["huge_message"] == f"surrogate_open: {expected}"
@@ -501,7 +501,7 @@ def test_table_backend_and_linear_manifold_leak_nothing_under_valgrind(build, tm
     for args in (("table", model, tmp_path / "cells.f32", tmp_path / "out"), ("manifold", model, 0.5, 0.3),
                  ("handles", model, 3)):
         done = run_tool("valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect", build / "check_api",
-                        *args, timeout=900, env={"OMP_NUM_THREADS": "1"})
+                        *args, env={"OMP_NUM_THREADS": "1"})
         assert done.returncode == 0, done.stderr[-3000:]
         for problem in ("Invalid read", "Invalid write", "uninitialised", "Invalid free", "Mismatched free"):
             assert problem not in done.stderr, done.stderr[-3000:]

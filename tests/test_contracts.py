@@ -15,13 +15,14 @@ import pytest
 from surrogate.data import split_groups
 from surrogate.table import Column, Table, write_table
 from tests.synthetic import synthetic_table
+from tests.waits import HANG_S
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", "from surrogate.cli.main import cli; cli()", *args],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
+                          capture_output=True, text=True, cwd=cwd, timeout=HANG_S)
 
 
 def test_a_table_with_only_z_as_input_trains_from_the_cli(tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import pytest
 
 from surrogate.benchmarks.gpu_check import Runner, Step, write_results
 from surrogate.benchmarks.gpu_metadata import write_metadata
+from waits import HANG_S
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,9 +32,12 @@ WRITE = "import json, sys; json.dump({'value': 42, 'summary': ['forty-two']}, op
 
 def test_a_failed_or_hung_step_is_recorded_and_the_others_still_run(tmp_path):
     runner = Runner(tmp_path, tmp_path / "log.txt", budget_s=60)
-    # the hung step starts a child that would outlive it: the whole process group must go at the cap
-    hang = ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
-            "time.sleep(60)")
+    # the hung step starts a child that would outlive it: the whole process group must go at the cap. Both sleep
+    # for as long as the tests allow anything to take and name this test process, so that `pgrep` below finds
+    # them and no sleeper of another test run on the same machine.
+    marker = f"hung step of test process {os.getpid()}:"
+    sleeper = f"import time; time.sleep({HANG_S})  # {marker}"
+    hang = f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {sleeper!r}]); exec({sleeper!r})"
     runner.run_stage([python_step("good", WRITE), python_step("crash", "raise SystemExit(3)"),
                       python_step("hang", hang, cap_s=5)], available=60)
     runner.run_stage([python_step("after", WRITE, needs=("good",)), python_step("orphan", WRITE, needs=("crash",))],
@@ -40,12 +45,14 @@ def test_a_failed_or_hung_step_is_recorded_and_the_others_still_run(tmp_path):
     outcomes = runner.outcomes
     assert outcomes["good"].status == "ok" and outcomes["good"].numbers["value"] == 42
     assert outcomes["crash"].status == "failed (exit 3)" and outcomes["crash"].exit_code == 3
-    assert outcomes["hang"].status == "timeout after 5 s" and 5 <= outcomes["hang"].wall_s < 15
+    assert outcomes["hang"].status == "timeout after 5 s" and outcomes["hang"].wall_s >= 5  # ended by the runner
     assert outcomes["after"].status == "ok"
     assert outcomes["orphan"].status == "skipped: needs crash"
     assert outcomes["good"].wall_s < outcomes["hang"].wall_s  # each step's own wall time, not the stage's
-    leftover = subprocess.run(["pgrep", "-f", "import time; time.sleep(60)"], capture_output=True, text=True)
-    assert leftover.stdout.strip() == ""
+    leftover = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+    for pid in leftover:  # a failing runner's sleepers go with the test, not 30 minutes later
+        os.kill(int(pid), signal.SIGKILL)
+    assert leftover == []
 
 
 def test_steps_that_the_budget_cannot_hold_are_skipped_and_say_so(tmp_path):
@@ -103,7 +110,7 @@ def test_quick_mode_runs_every_step_on_this_cpu_without_cantera(prepared, tmp_pa
     began = time.perf_counter()
     completed = subprocess.run([str(REPO / "scripts" / "gpu_check.sh"), str(out), "--device", "cpu", "--quick",
                                 "--prepared", str(prepared), "--work", str(tmp_path / "work")],
-                               env=env, capture_output=True, text=True, timeout=900)
+                               env=env, capture_output=True, text=True, timeout=HANG_S)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     steps = results["steps"]

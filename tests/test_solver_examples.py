@@ -23,13 +23,14 @@ import pytest
 
 from test_export_runs import (FORGERIES, GRID, INPUTS, OUTPUTS, flip_weight_bytes, forge_signature, in_range_points,
                               shared_decoder, shared_onnx, shared_stepper, to_version_1)
+from waits import HANG_S
 
 C_DIR = Path(__file__).resolve().parents[1] / "export" / "c"
 LANGUAGES = ("c", "cpp", "fortran")
 
 
-def run_tool(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout)
+def run_tool(*args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=HANG_S)
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +40,14 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed (apt-get install cmake build-essential)")
     fetch = subprocess.run(["bash", str(C_DIR / "fetch_onnxruntime.sh")], capture_output=True, text=True,
-                           env={**os.environ, "PYTHON": sys.executable}, timeout=300)
+                           env={**os.environ, "PYTHON": sys.executable}, timeout=HANG_S)
     if fetch.returncode != 0:
         pytest.skip(f"ONNX Runtime C headers could not be prepared: {fetch.stderr.strip().splitlines()[-1]}")
     root = fetch.stdout.strip().splitlines()[-1]
     build = tmp_path_factory.mktemp("solver-build")
     configure = run_tool("cmake", "-S", C_DIR, "-B", build, f"-DONNXRUNTIME_ROOT={root}", "-DCMAKE_BUILD_TYPE=Release")
     assert configure.returncode == 0, configure.stdout + configure.stderr
-    compiled = run_tool("cmake", "--build", build, "-j", os.cpu_count() or 1, timeout=300)
+    compiled = run_tool("cmake", "--build", build, "-j", os.cpu_count() or 1)
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     return {language: build / f"example_{language}" for language in LANGUAGES}
 
@@ -412,7 +413,7 @@ def test_a_thread_count_out_of_range_is_one_line_from_every_language(examples, l
     exe, model, out = program(examples, language), shared_onnx("softmax-mlp"), tmp_path / "out.csv"
     args = (["--input", cells, "--output", out, "--threads", 1000000] if language == "c"
             else [cells, out, "clip", 1000000])
-    done = run_tool(exe, model, *args, timeout=60)
+    done = run_tool(exe, model, *args)
     errors = [line for line in done.stderr.splitlines() if line.startswith(f"example_{language}: error: ")]
     call = "surrogate_create" if language == "c" else "surrogate_open"
     assert done.returncode == 1 and errors == [
@@ -455,7 +456,7 @@ def test_fortran_create_gives_the_status_of_its_failure(examples, tmp_path) -> N
     compiled = run_tool(compiler, "-J", tmp_path, C_DIR / "surrogate_ort.f90", tmp_path / "create.f90",
                         build / "libsurrogate_ort.a", ort, f"-Wl,-rpath,{ort.parent}", "-o", tmp_path / "create")
     assert compiled.returncode == 0, compiled.stderr
-    done = run_tool(tmp_path / "create", shared_onnx("softmax-mlp"), timeout=60)
+    done = run_tool(tmp_path / "create", shared_onnx("softmax-mlp"))
     assert done.returncode == 0, done.stderr
     result = dict(line.strip().split("=", 1) for line in done.stdout.splitlines() if "=" in line)
     assert result["missing_status"] == "6" and result["threads_status"] == "1" and result["ok_status"] == "0"

@@ -23,6 +23,7 @@ import pytest
 
 from surrogate import registry
 from surrogate.contracts import DataStatistics, StepContext, TrainingState
+from waits import HANG_S
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE = FIXTURES / "thirdparty_plugin"
@@ -64,7 +65,7 @@ def cli(site: Path | list[Path], *args: str, cwd: Path | None = None) -> subproc
     sites = [str(path) for path in (site if isinstance(site, list) else [site])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([*sites, os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, "-c", "from surrogate.cli.main import cli; cli()", *args],
-                          capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=HANG_S)
 
 
 def test_installed_package_is_listed_by_surrogate_plugins(site):

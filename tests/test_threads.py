@@ -28,7 +28,7 @@ def test_a_small_network_step_takes_one_thread_and_a_large_one_its_share_of_the_
 
 def test_job_slots_count_live_trainings_and_forget_ended_ones(tmp_path):
     mine = JobSlot(tmp_path).hold()
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    other = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])  # lives until killed
     try:
         (tmp_path / str(other.pid)).touch()
         assert mine.jobs() == 2
@@ -53,7 +53,7 @@ def test_policy_divides_cpus_among_jobs_and_respects_a_fixed_count(tmp_path, mon
     big = step_flops(8156, 1 << 20)
     policy = ThreadPolicy(0, big)
     assert policy.choose() == 8
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    other = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])  # lives until killed
     try:
         (tmp_path / str(other.pid)).touch()
         assert policy.choose() == 4  # a second training started: half each

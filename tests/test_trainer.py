@@ -14,6 +14,7 @@ from surrogate.cli.main import cli
 from surrogate.run import load_run
 from surrogate.trainer import TrainOptions, train
 from tests.synthetic import SPECIES, synthetic_table
+from tests.waits import HANG_S
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +202,7 @@ def test_torchrun_with_two_ranks_trains_like_one_process_on_the_same_global_batc
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                                "-m", "surrogate.cli.main", *common, "-o", str(tmp_path / "two")],
-                              capture_output=True, text=True, env=env, timeout=300)
+                              capture_output=True, text=True, env=env, timeout=HANG_S)
     assert launched.returncode == 0, launched.stderr[-2000:]
     a = torch.load(tmp_path / "one" / "model.pt", weights_only=True)
     b = torch.load(tmp_path / "two" / "model.pt", weights_only=True)

@@ -4,6 +4,7 @@ and processes the fault tests start from."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import resource
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from click.testing import CliRunner
 
 from surrogate.cli.main import cli
 from test_export_runs import shared_onnx
+from waits import HANG_S
 
 
 def run_cli(*args: object) -> tuple[int, str]:
@@ -124,20 +126,39 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def wait_until(process: subprocess.Popen, ready: Callable[[], bool], timeout: float = 60) -> None:
-    """Poll until `ready()` while `process` runs; fail if it ends first or the time runs out."""
-    deadline = time.monotonic() + timeout
+def wait_until(process: subprocess.Popen, ready: Callable[[], bool]) -> None:
+    """Poll until `ready()` (an event the process makes: a file it saved, a row it appended) while `process` runs;
+    fail if it ends first. No deadline but HANG_S: on a loaded machine the event may take minutes to come."""
+    deadline = time.monotonic() + HANG_S
     while not ready():
         assert process.poll() is None, f"the process ended before the test could act: {process.communicate()}"
-        assert time.monotonic() < deadline, "timed out waiting for the process"
+        assert time.monotonic() < deadline, f"no event from the process in {HANG_S} s: it hangs"
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def paused(process: subprocess.Popen) -> Iterator[None]:
+    """Hold `process` stopped (SIGSTOP) while the block runs, then let it go on (SIGCONT): what the block does
+    (start a second writer, send a signal) happens while the process is mid-run, however slowly the machine
+    runs the block; left running, the process could finish first. A stopped process keeps its locks and acts on
+    other signals only once it goes on (SIGKILL excepted)."""
+    process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGCONT)  # a no-op once the process has ended and been waited for
+
+
+def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    """Wait for the end of `process` (HANG_S at most); stdout and stderr of the whole run."""
+    stdout, stderr = process.communicate(timeout=HANG_S)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def stop(process: subprocess.Popen, signum: int) -> subprocess.CompletedProcess:
     """Send `signum` and wait for the end; stdout and stderr of the whole run."""
     process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=60)
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    return finish(process)
 
 
 def hidden_files(folder: Path) -> list[str]:

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from cantera_tables.flamelet_table import SMALL_OPTIONS
+from waits import HANG_S
 from surrogate.chunks import work_dir_for
 from test_export_runs import in_range_points
 
@@ -208,7 +209,7 @@ def test_every_hdf5_writer_beyond_a_file_size_limit_raises_one_oserror_and_leave
     out.mkdir()
     done = subprocess.run([sys.executable, "-c", f"import resource, signal; signal.signal(signal.SIGXFSZ, "
                            f"signal.SIG_IGN); resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n{WRITER}",
-                           kind, out / "data.h5", source], capture_output=True, text=True, cwd=REPO, timeout=300)
+                           kind, out / "data.h5", source], capture_output=True, text=True, cwd=REPO, timeout=HANG_S)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert done.stdout == f"OSError: [Errno 27] File too large: '{out / 'data.h5'}'\n"
     assert list(out.iterdir()) == []

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -19,9 +17,7 @@ from surrogate.errors import UserError
 from surrogate.threads import max_threads
 from test_export_runs import INPUTS, OUTPUTS, in_range_points
 
-from .helpers import assert_one_error, copy_model, default_sigint, folder_state, run_cli
-
-REPO = Path(__file__).resolve().parents[2]
+from .helpers import assert_one_error, copy_model, folder_state, run_cli, start_cli, stop, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -207,28 +203,16 @@ def big_cells(folder: Path) -> Path:
     return path
 
 
-def start_infer(folder: Path, source: Path, output: Path) -> subprocess.Popen:
-    """`surrogate infer` in its own process, writing CSV in small chunks."""
-    return subprocess.Popen([sys.executable, "-m", "surrogate.cli.main", "infer", str(folder / "model.onnx"),
-                             str(source), "-o", str(output), "--chunk-rows", "500", "--threads", "1"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=default_sigint)
-
-
 def temp_files(output: Path) -> list[Path]:
     return sorted(output.parent.glob(f".{output.name}.tmp-*"))
 
 
 def kill_while_writing(folder: Path, source: Path, output: Path, signum: int) -> subprocess.CompletedProcess:
-    """Start infer, wait until its temporary output exists, send `signum`, and wait for the end."""
-    process = start_infer(folder, source, output)
-    deadline = time.monotonic() + 60
-    while not temp_files(output) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert process.poll() is None, "infer ended before the test could kill it"
-    process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=60)
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    """Start infer (writing CSV in small chunks), wait until its temporary output exists, send `signum`, and wait
+    for the end."""
+    process = start_cli("infer", folder / "model.onnx", source, "-o", output, "--chunk-rows", "500", "--threads", "1")
+    wait_until(process, lambda: bool(temp_files(output)))
+    return stop(process, signum)
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 1)])

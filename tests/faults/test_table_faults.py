@@ -18,10 +18,10 @@ from cantera_tables.flamelet_table import SMALL_OPTIONS, H2FlameletTable
 from surrogate.chunks import work_dir_for
 from tests.h5_compare import assert_same_h5
 
-from .helpers import (assert_one_error, equilibrium_args, folder_state, hidden_files, rewrite_column, run_cli,
-                      start_cli, stop, tiny_table, train_args, tree_state, wait_until)
+from .helpers import (assert_one_error, equilibrium_args, finish, folder_state, hidden_files, paused,
+                      rewrite_column, run_cli, start_cli, stop, tiny_table, train_args, tree_state, wait_until)
 
-LINES = 120  # lines of the build that is killed: about 2 s of solving, so a kill lands in the middle
+LINES = 120  # lines of the builds signalled after their 10th, 5th or 1st saved line: far from their end (2 s quiet)
 
 
 def table_columns(path: Path) -> dict[str, np.ndarray]:
@@ -139,15 +139,16 @@ def test_a_second_build_of_the_same_table_is_refused_while_the_first_runs(refere
     output = tmp_path / "eq.h5"
     first = start_cli(*equilibrium_args(output, LINES, 30))
     try:
-        wait_until(first, lambda: len(condition_files(work_dir_for(output))) >= 1)
-        line = assert_one_error(*run_cli(*equilibrium_args(output, LINES, 30)),
-                                f"{output}: a build of this table is already running", f"process {first.pid} on")
+        wait_until(first, lambda: len(condition_files(work_dir_for(output))) >= 1)  # it holds the lock, mid-build
+        with paused(first):  # the second build runs while the first is mid-build, however slow the machine
+            line = assert_one_error(*run_cli(*equilibrium_args(output, LINES, 30)),
+                                    f"{output}: a build of this table is already running", f"process {first.pid} on")
         assert str(tmp_path / ".eq.h5.lock") in line
-        stdout, stderr = first.communicate(timeout=120)
+        done = finish(first)
     finally:
         if first.poll() is None:
             first.kill()
-    assert first.returncode == 0, stderr
+    assert done.returncode == 0, done.stderr
     assert_same_table(output, reference)  # the refused build did not touch the first one's work
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eq.h5"]
 
@@ -226,7 +227,7 @@ def test_a_flamelet_build_killed_twice_and_resumed_equals_the_uninterrupted_buil
     table.parent.mkdir()
     for at_least in (4, 12):  # 16 flamelets: 0-10 strain continuation, 11 frozen, then two-point control
         process = start_cli(*flamelet_args(table))
-        wait_until(process, lambda: committed_flamelets(table) >= at_least, timeout=300)
+        wait_until(process, lambda: committed_flamelets(table) >= at_least)
         assert stop(process, signal.SIGKILL).returncode == -signal.SIGKILL
     saved = committed_flamelets(table)
     assert 12 <= saved < 16
