@@ -97,7 +97,8 @@ def test_a_killed_build_resumes_and_gives_the_same_table(tmp_path):
 
 def test_resume_with_other_options_and_bad_options_are_refused(tmp_path):
     target = tmp_path / "t.h5"
-    ChunkWorkDir.open(target, {"rows": 300, "distribution": "sim", "seed": 5, "steps": 300, "chunk_rows": 100})
+    work = ChunkWorkDir.open(target, {"rows": 300, "distribution": "sim", "seed": 5, "steps": 300, "chunk_rows": 100})
+    work.save(0, {"positions": np.zeros((100, 3, 3))})  # solved work: only the same options may resume it
     with pytest.raises(UserError, match="other options .*rows"):
         CoulombExplosion.build(target, progress=False, rows=200, distribution="sim", seed=5, chunk_rows=100,
                                workers=1)
