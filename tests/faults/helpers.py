@@ -86,6 +86,13 @@ def train_args(table: Path, run_dir: Path, *options: object) -> list[str]:
     return ["train", str(table), "-o", str(run_dir), *epochs, "--quiet", "--device", "cpu", *given]
 
 
+def trained_run(table: Path, run_dir: Path, *options: object) -> None:
+    """A tiny table at `table` and a finished short run on it at `run_dir` (`options` as for :func:`train_args`)."""
+    tiny_table(table)
+    code, output = run_cli(*train_args(table, run_dir, *options))
+    assert code == 0, output
+
+
 def rewrite_column(path: Path, where: str, data: np.ndarray) -> None:
     """Replace the HDF5 dataset `where` (e.g. 'outputs/T') of a table by `data`, keeping its attributes."""
     import h5py

@@ -17,16 +17,14 @@ import torch
 
 from surrogate.run import COMPLETE, CONFIG, SCALERS, SPLITS, WEIGHTS
 
-from .helpers import assert_one_error, run_cli, tiny_table, train_args
+from .helpers import assert_one_error, run_cli, trained_run
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny table and a finished 2-epoch run on it without a validation split."""
     folder = tmp_path_factory.mktemp("evaluate-faults")
-    tiny_table(folder / "table.h5")
-    code, output = run_cli(*train_args(folder / "table.h5", folder / "run", "--val-fraction", "0"))
-    assert code == 0, output
+    trained_run(folder / "table.h5", folder / "run", "--val-fraction", "0")
     return folder
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from surrogate.run import HISTORY, METRICS, SCALERS
 
-from .helpers import assert_one_error, equilibrium_args, run_cli, tiny_table, train_args, tree_state
+from .helpers import assert_one_error, equilibrium_args, run_cli, train_args, trained_run, tree_state
 
 TINY_SUITE = """\
 title: tiny
@@ -34,9 +34,7 @@ seeds: [0]
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny table, a 2-epoch run on it exported to ONNX, conditions as .npy, a mechanism file, a suite file."""
     folder = tmp_path_factory.mktemp("output-faults")
-    tiny_table(folder / "t.h5")
-    code, output = run_cli(*train_args(folder / "t.h5", folder / "run"))
-    assert code == 0, output
+    trained_run(folder / "t.h5", folder / "run")
     code, output = run_cli("export", folder / "run", "-o", folder / "model.onnx")
     assert code == 0, output
     with h5py.File(folder / "t.h5", "r") as h5:

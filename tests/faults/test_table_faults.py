@@ -19,7 +19,8 @@ from surrogate.chunks import work_dir_for
 from tests.h5_compare import assert_same_h5
 
 from .helpers import (assert_one_error, equilibrium_args, finish, folder_state, hidden_files, paused,
-                      rewrite_column, run_cli, start_cli, stop, tiny_table, train_args, tree_state, wait_until)
+                      rewrite_column, run_cli, start_cli, stop, tiny_table, train_args, trained_run, tree_state,
+                      wait_until)
 
 LINES = 120  # lines of the builds signalled after their 10th, 5th or 1st saved line: far from their end (2 s quiet)
 
@@ -242,9 +243,7 @@ def test_a_flamelet_build_killed_twice_and_resumed_equals_the_uninterrupted_buil
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny table and a run trained on it, in one folder."""
     folder = tmp_path_factory.mktemp("trained")
-    tiny_table(folder / "table.h5")
-    code, output = run_cli(*train_args(folder / "table.h5", folder / "run"))
-    assert code == 0, output
+    trained_run(folder / "table.h5", folder / "run")
     return folder
 
 
