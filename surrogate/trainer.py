@@ -38,7 +38,7 @@ from .plugin_checks import Divergence, FirstBatchCheck
 from .provenance import run_plugins
 from .run import CHECKPOINT, DEFAULT_TASK, PLOTS, RunDirectory
 from .table import verify_checksums
-from .terms import LossTerms, check_name
+from .terms import LossTerms, check_name, stacked
 from .threads import ThreadPolicy, step_flops
 
 EVAL_CHUNK = 65536
@@ -363,7 +363,7 @@ class Trainer:
                     weight_sums[name] = weight_sums.get(name, 0.0) + weight
                 means = term_means(list(result["terms"].values()))
                 term_sums = means if term_sums is None else term_sums + means
-                self.divergence.update(loss_sum, term_sums)
+                self.divergence.update(result["loss"], means)
                 names = list(result["terms"])
                 state.step += 1
                 n += 1
@@ -546,11 +546,11 @@ class Trainer:
 
 
 def term_means(values: list[torch.Tensor]) -> torch.Tensor:
-    """The mean of each term (detached): one stacked reduction when the terms are alike (a row task's columns),
-    not one reduction per term every step."""
-    first = values[0]
-    if first.dim() == 1 and all(v.shape == first.shape for v in values):
-        return torch.stack([v.detach() for v in values], dim=1).mean(dim=0)
+    """The mean of each term (detached): one reduction over the [batch, term] matrix when the terms are alike (a
+    row task's columns, :func:`surrogate.terms.stacked`), not one reduction per term every step."""
+    matrix = stacked(values)
+    if matrix is not None:
+        return matrix.detach().mean(dim=0)
     return torch.stack([v.detach().mean() for v in values])
 
 
