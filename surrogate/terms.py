@@ -100,13 +100,18 @@ def stacked(values: Sequence["torch.Tensor"]) -> "torch.Tensor | None":
     import torch
 
     first = values[0]
-    if first.dim() != 1 or any(value.shape != first.shape for value in values):
+    if first.dim() != 1:
         return None
     base = first._base
     if (base is not None and base.dim() == 2 and tuple(base.shape) == (len(first), len(values))
-            and base.requires_grad == first.requires_grad
-            and all(value._base is base and value.stride() == (base.stride(0),)
-                    and value.storage_offset() == base.storage_offset() + j * base.stride(1)
-                    for j, value in enumerate(values))):
-        return base
+            and base.requires_grad == first.requires_grad):
+        offset, step, stride = base.storage_offset(), base.stride(1), (base.stride(0),)
+        for j, value in enumerate(values):  # column j of base, in order (one loop: this runs every step)
+            if value._base is not base or value.storage_offset() != offset + j * step or value.stride() != stride \
+                    or value.shape != first.shape:
+                break
+        else:
+            return base
+    if any(value.shape != first.shape for value in values):
+        return None
     return torch.stack(list(values), dim=1)
