@@ -81,7 +81,7 @@ gpu-check-ort-parts: $(STAMP)
 	ls -la .gpu-parts
 
 # Every published number: each benchmark suite of benchmarks/suites/ run into benchmarks/results/ (full tier: hours on
-# a small machine), replacing the results files there, then README.md's tables rendered from the results files.
+# a small machine), replacing the results files there, then the tables of docs/benchmarks.md and README.md rendered from them.
 # benchmarks-quick: the CI-sized tiers.
 .PHONY: benchmarks benchmarks-quick
 benchmarks: $(STAMP)
