@@ -63,6 +63,10 @@ def suite(names: tuple[str, ...], run_all: bool, quick: bool, results_dir: str, 
         click.echo(f"wrote {path} ({results['wall_s']:.0f} s)")
 
 
+def tables(names: list[str]) -> str:
+    return f"{len(names)} table" + ("" if len(names) == 1 else "s")
+
+
 @click.command("render")
 @click.option("--document", "documents", multiple=True, default=DOCUMENTS, show_default=True,
               type=click.Path(dir_okay=False, path_type=Path),
@@ -71,9 +75,9 @@ def suite(names: tuple[str, ...], run_all: bool, quick: bool, results_dir: str, 
               type=click.Path(file_okay=False, path_type=Path), help="Folder of the results files.")
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 naming the blocks that differ from their files.")
 def render(documents: tuple[Path, ...], results_dir: Path, check: bool) -> None:
-    """Render every marked table of the DOCUMENTS (the benchmarks page of the documentation and the README's
-    headline) from its suite's results file, naming that file relative to the current folder (run it from the
-    repository's root)."""
+    """Render every marked table of each --document (by default the documentation's benchmarks page and the
+    README's headline) from its suite's results file, naming that file relative to the current folder (run it
+    from the repository's root)."""
     from ..atomic import atomic_path
     from ..benchmarks.results_render import MARKER, render_document, stale_blocks
     from ..errors import UserError
@@ -92,12 +96,12 @@ def render(documents: tuple[Path, ...], results_dir: Path, check: bool) -> None:
                            f"(run `surrogate bench render`)", err=True)
                 stale_documents.append(document)
             else:
-                click.echo(f"{document}: {len(names)} tables agree with their results files")
+                click.echo(f"{document}: up to date with {results_dir} ({tables(names)})")
             continue
         rendered = render_document(text, results_dir, Path.cwd())
         if rendered != text:
             with atomic_path(document) as tmp:
                 tmp.write_text(rendered)
-        click.echo(f"{document}: rendered {len(names)} tables ({', '.join(names) or 'none'})")
+        click.echo(f"{document}: rendered {tables(names)} ({', '.join(names) or 'none'})")
     if stale_documents:
         raise SystemExit(1)
