@@ -53,7 +53,7 @@ cfd-compare: $(STAMP)
 clean:
 	rm -rf $(VENV) demo
 
-# The GPU check (README "Use a GPU"): `make gpu-check-prepare` where Cantera is builds the tables a GPU machine
+# The GPU check (docs/gpu.md): `make gpu-check-prepare` where Cantera is builds the tables a GPU machine
 # cannot (into .gpu-carry/, ignored; carry it); `make gpu-check` on the GPU machine writes results.json,
 # summary.txt and log.txt to GPU_CHECK_OUT, replacing the last check's. `make gpu-check DEVICE=cpu` runs the same
 # steps shrunk (--quick).

@@ -183,13 +183,13 @@ class Surrogate:
 
     ``path``: an ONNX file written by ``surrogate export`` (a network or a table backend); its weights'
     checksum is verified on load. ``provider``: ``auto`` (CUDA when onnxruntime-gpu and a GPU are present,
-    else the CPU), ``cpu`` or ``cuda``; :attr:`provider` says which one really runs. ``threads``: ONNX Runtime's
-    intra-op threads (default: :func:`default_threads`, a fair share of the node between MPI ranks).
+    else the CPU), ``cpu`` or ``cuda``; :attr:`provider` says which one really runs. ``threads``: ONNX
+    Runtime's intra-op threads (default: :func:`default_threads`, a fair share of the node between MPI ranks).
     ``policy``: what a call does with cells outside the trained ranges or off the manifold bounds: ``clip``
     them onto the domain, evaluate them as given with a warning (``warn``) or silently (``count``), or refuse
-    the call (``error``); every call adds them to :attr:`counters` (:class:`RangeCounters`). ``device_id``: the CUDA device.
-    ``manifold``: check the manifold bounds as well as the box of input ranges. ``spinning``: let idle
-    intra-op threads spin between calls (``False`` leaves the cores to a solver between calls).
+    the call (``error``); every call adds them to :attr:`counters` (:class:`RangeCounters`). ``device_id``:
+    the CUDA device. ``manifold``: check the manifold bounds as well as the box of input ranges.
+    ``spinning``: let idle intra-op threads spin between calls (``False`` leaves the cores to a solver).
 
     NumPy arrays come back as NumPy arrays; torch tensors (CPU or CUDA) and CuPy arrays go through ONNX
     Runtime's IO binding without host copies and come back in the caller's array type.

@@ -1,9 +1,9 @@
 """Markdown tables rendered from benchmark results files, between markers in a document.
 
-A document (docs/benchmarks.md, README.md) holds ``<!-- results:NAME -->`` ... ``<!-- /results:NAME -->``; everything between is
-the rendering of ``benchmarks/results/NAME.json`` (the full tier), or of ``NAME.quick.json`` when no full
-tier was run, labelled as such. Rendering is a pure function of the results file, so a test can check that
-every published table equals its stored results.
+A document (docs/benchmarks.md, README.md) holds ``<!-- results:NAME -->`` ... ``<!-- /results:NAME -->``;
+everything between is the rendering of ``benchmarks/results/NAME.json`` (the full tier), or of
+``NAME.quick.json`` when no full tier was run, labelled as such. Rendering is a pure function of the results
+file, so a test can check that every published table equals its stored results.
 """
 
 from __future__ import annotations
