@@ -38,6 +38,9 @@ class TensorBoardLogger(RunLogger):
         self.step = 0
 
     def start(self, config: Mapping[str, Any], resumed: bool) -> None:
+        if not resumed:  # a new run in this directory (--overwrite): the discarded run's curves would mix in
+            for old in self.log_dir.glob("events.out.tfevents.*"):
+                old.unlink()
         self.writer = self.writer_class(log_dir=str(self.log_dir))
         if not resumed:
             self.writer.add_text("options", "```\n" + json.dumps(config, indent=1, default=str) + "\n```", 0)
