@@ -2,14 +2,17 @@
 theirs, a weighting strategy combines them; the run directory is written by :mod:`surrogate.run`.
 
 Data lives on the training device (the task puts it there); batches are whatever the task draws (shuffled row
-indices, trajectory steps, collocation points), never a per-sample DataLoader. Every epoch writes a checkpoint
-(atomically) so a killed run resumes with ``--resume``; the best epoch by the task's validation score (validation
-data only, never the test split) is kept, and metrics.json reports the last epoch's test metrics beside its own and
-the task's trivial baselines (:mod:`surrogate.baselines`).
+indices, trajectory steps, collocation points), never a per-sample DataLoader. What watches or steers the loop
+is a callback (:mod:`surrogate.callbacks`), called once per epoch: the loggers (history.csv first,
+:mod:`surrogate.tracking`), a checkpoint every epoch (atomically) so a killed run resumes with ``--resume``, the best
+epoch by the task's validation score (validation data only, never the test split), which is kept, and early
+stopping; metrics.json reports the last epoch's test metrics beside its own and the task's trivial baselines
+(:mod:`surrogate.baselines`).
 
-Two-stage optimization (``lbfgs_epochs``), as physics-informed networks are trained (e.g. MMPINN, arXiv
-2308.06672): after the main optimizer's epochs, full-batch L-BFGS epochs with a strong-Wolfe line search in the
-same run directory and history (column ``stage``: 1, then 2). In float32 the line search stalls once the loss
+Two-stage optimization (``lbfgs_epochs``, the :class:`~surrogate.callbacks.LbfgsStage` callback), as
+physics-informed networks are trained (e.g. MMPINN, arXiv 2308.06672): after the main optimizer's epochs,
+full-batch L-BFGS epochs with a strong-Wolfe line search in the same run directory and history (column ``stage``:
+1, then 2). In float32 the line search stalls once the loss
 reaches round-off; an L-BFGS epoch that does not lower the loss restarts the L-BFGS history (column
 ``lbfgs_restarts``); one whose loss is not finite ends training at the best epoch (with a warning). Strategies
 see training progress 1.0 during that stage (a schedule has reached its end).
@@ -125,11 +128,12 @@ class Trainer:
             physics = list(options.physics) or [str(name) for name in self.dataset.attrs.get("physics") or ()]
             self.physics_specs = [registry.configure("physics", name, options.physics_options.get(name, {}))
                                   for name in physics]
-            self.logger_specs = tracking.configure(options.loggers, options.logger_options)
         self.task_origin, self.model_origin, self.weighting_origin = (
             registry.origin(kind, name) for kind, name in (("tasks", task_name), ("models", options.model),
                                                            ("weightings", options.weighting)))
         self.physics_origins = [registry.origin("physics", name) for name in physics]
+        # loggers watch a run without changing it: not among the plugins a model records as its provenance
+        self.logger_specs = tracking.configure(options.loggers, options.logger_options)
         settings = TaskSettings(
             inputs=options.inputs, outputs=options.outputs, log_inputs=options.log_inputs, closure=options.closure,
             split_by=options.split_by, val_fraction=options.val_fraction, test_fraction=options.test_fraction,
