@@ -11,6 +11,8 @@ surrogate.models    :class:`ModelFactory`       ``build(n_inputs, n_outputs, *, 
                                                 returning a ``torch.nn.Module`` in model (scaled) space
 surrogate.weightings :class:`WeightingStrategy` ``combine(terms, ctx) -> (loss, {term: weight})``
 surrogate.physics   :class:`PhysicsLoss`        ``term_names()`` declared when built, ``terms(batch)`` per batch
+surrogate.loggers   :class:`RunLogger`          where a run's options, history, final metrics and files go
+                                                (``start``, ``log_epoch``, ``log_summary``, ``log_artifact``)
 ==================  ==========================  ================================================================
 
 Every plugin also has a one-line ``description`` and typed ``options`` (a tuple of
@@ -268,6 +270,44 @@ class PhysicsLoss:
         raise NotImplementedError
 
 
+# -------------------------------------------------------------------------------------------- loggers
+class RunLogger:
+    """Where a run's history goes besides its own files (history.csv, plots): TensorBoard, MLflow, ...
+
+    The trainer attaches the run's loggers through a callback (:class:`surrogate.tracking.Tracking`) on the main
+    process only. ``__init__(run_dir, **options)`` may refuse its options or a missing dependency with a
+    ValueError (shown as one line naming the plugin). Then, in order: ``start(config, resumed)`` once, with the
+    run's resolved configuration (config.json: options, table path, hash and kind, plugins, versions) and
+    whether the run continues from a checkpoint (a logger then appends to what it logged before);
+    ``log_epoch(row)`` after every epoch, with that epoch's row of the history (``epoch``, ``train_loss``,
+    ``val_score``, ``lr``, per-term means ``train/<term>`` and ``val/<term>``, weights ``weight/<term>``, ...);
+    ``log_summary(metrics)`` once with the final metrics flattened to ``split/output/metric`` keys;
+    ``log_artifact(path)`` for each file worth keeping (plots, the model, later the exported ONNX file); and
+    ``close()``. Nothing is called per optimizer step.
+    """
+
+    description: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    def __init__(self, run_dir: Path, **options: Any):
+        self.run_dir = Path(run_dir)
+
+    def start(self, config: Mapping[str, Any], resumed: bool) -> None:
+        raise NotImplementedError
+
+    def log_epoch(self, row: Mapping[str, float]) -> None:
+        raise NotImplementedError
+
+    def log_summary(self, metrics: Mapping[str, float]) -> None:
+        raise NotImplementedError
+
+    def log_artifact(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
 # ---------------------------------------------------------------------------------------------- tasks
 @dataclass
 class TaskSettings:
@@ -421,6 +461,11 @@ def contracts() -> dict[str, tuple[type, tuple[Method, ...]]]:
         "weightings": (__getattr__("WeightingStrategy"), (
             Method("__init__", ("stats", "terms"), instance=True),
             Method("combine", ("terms", "ctx"), instance=True),
+        )),
+        "loggers": (RunLogger, (
+            Method("__init__", ("run_dir",), instance=True), Method("start", ("config", "resumed"), instance=True),
+            Method("log_epoch", ("row",), instance=True), Method("log_summary", ("metrics",), instance=True),
+            Method("log_artifact", ("path",), instance=True), Method("close", (), instance=True),
         )),
         "physics": (PhysicsLoss, (
             Method("__init__", ("context",), instance=True),

@@ -59,6 +59,12 @@ def export(run_dir: Path, output: str, opset: int, fp16: bool, tolerance: float 
     name, worst = result.parity.worst()
     click.echo(f"wrote {result.path} ({result.n_bytes / 1024:.1f} KiB, {result.precision}); parity passed: "
                f"worst {name} {worst:.2e} <= tolerance {result.tolerance:g}")
+    if not run_dir.is_file():
+        from surrogate.tracking import log_to_run
+
+        logged = log_to_run(run.path, run.config, [result.path])  # the ONNX file joins the run's MLflow/TensorBoard
+        if logged:
+            click.echo(f"logged {result.path.name} to the run's {', '.join(logged)} logs")
 
 
 @click.command()
