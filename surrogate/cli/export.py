@@ -15,7 +15,7 @@ from surrogate.threads import thread_option
 
 from ..ranges import POSITIVE
 from .types import ranged
-from .common import overwrite_option
+from .common import accept_table_change_option, overwrite_option
 
 
 @click.command()
@@ -28,8 +28,10 @@ from .common import overwrite_option
 @click.option("--tolerance", type=ranged(float, POSITIVE), default=None,
               help="Largest parity error allowed, relative to each output's scale "
                    f"[default: {DEFAULT_TOLERANCE['fp32']:g}, fp16: {DEFAULT_TOLERANCE['fp16']:g}].")
+@accept_table_change_option
 @overwrite_option
-def export(run_dir: Path, output: str, opset: int, fp16: bool, tolerance: float | None, overwrite: bool) -> None:
+def export(run_dir: Path, output: str, opset: int, fp16: bool, tolerance: float | None, accept_table_change: bool,
+           overwrite: bool) -> None:
     """Export the trained run RUN_DIR to ONNX (physical inputs -> physical outputs) and check parity.
 
     RUN_DIR may also be a table file with a structured (Z, Lambda) group (an fpv or flamelet table): the table
@@ -51,9 +53,9 @@ def export(run_dir: Path, output: str, opset: int, fp16: bool, tolerance: float 
         from surrogate.run import RunDirectory, load_run
 
         target = check_output_file(output, inputs=RunDirectory(run_dir).inputs(), overwrite=overwrite)
-        run = load_run(run_dir)
+        run = load_run(run_dir, accept_table_change=accept_table_change)
         if run.table_path.is_file():  # its test rows check parity; without the file, drawn points do
-            verify_checksums(run.table_path)
+            verify_checksums(run.table().path)
         with exclusive(target, "an export to this file"):
             result = export_run(run, target, opset=opset, fp16=fp16, tolerance=tolerance, echo=click.echo)
     name, worst = result.parity.worst()

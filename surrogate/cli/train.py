@@ -11,6 +11,7 @@ import click
 from ..config import FIELD_RANGES
 from ..errors import UserError
 from ..threads import CHOSEN_THREADS, thread_option
+from .common import accept_table_change_option
 
 
 def with_range(name: str, text: str) -> str:
@@ -267,13 +268,14 @@ def train(table: str, run_dir: str, weighting: str | None, weighting_option: tup
 @click.option("--table", "table_path", type=click.Path(dir_okay=False),
               help="Evaluate on every row of another table instead of the run's own splits.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
-def evaluate(run_dir: str, table_path: str | None, split: str) -> None:
+@accept_table_change_option
+def evaluate(run_dir: str, table_path: str | None, split: str, accept_table_change: bool) -> None:
     """Per-output R², MSE, mean relative error and max error of a trained run, beside its trivial baselines (the
     training mean, and the table lookup or linear interpolation of the training rows) on the same rows."""
     from ..baselines import report_lines
     from ..evaluation import evaluate_run
 
-    metrics, label, verdict = evaluate_run(run_dir, table_path, split)
+    metrics, label, verdict = evaluate_run(run_dir, table_path, split, accept_table_change)
     print_metrics({label: metrics}, label)
     for line in report_lines(verdict):
         click.echo(line)
