@@ -71,11 +71,11 @@ def test_a_small_buffer_serves_every_training_row_once_per_epoch_in_a_new_order(
     trainer = Trainer(options, "unused", progress=False)
     trainer.build()
     task = trainer.task
-    assert task.reader.n_blocks == 8 and task.capacity < 3000 // 4  # one or two blocks per fill
+    assert task.source.reader.n_blocks == 8 and task.source.capacity < 3000 // 4  # one or two blocks per fill
     n_in = len(task.input_names)
     table = Table(blocked_table)
     x = table.read_matrix(task.input_names)
-    codes = np.concatenate([task.reader.read(b)[1] for b in range(task.reader.n_blocks)])
+    codes = np.concatenate([task.source.reader.read(b)[1] for b in range(task.source.reader.n_blocks)])
     expected = np.sort(x[codes == CODES["train"]].astype(np.float32), axis=0)
     generator = torch.Generator().manual_seed(0)
     epochs = []
@@ -106,7 +106,7 @@ def test_one_streaming_pass_gives_the_scalers_of_all_training_rows(blocked_table
     trainer.build()
     task = trainer.task
     table = Table(blocked_table)
-    codes = task.reader.split.codes(0, table.n_rows)
+    codes = task.source.reader.split.codes(0, table.n_rows)
     train_rows = codes == CODES["train"]
     x, y = table.read_matrix(task.input_names)[train_rows], table.read_matrix(task.output_names)[train_rows]
     reference_in = InputScaler.fit(x, [name in task.log_inputs for name in task.input_names]).to_dict()
