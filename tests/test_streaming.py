@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import surrogate.table
 from surrogate.cli.main import cli
-from surrogate.data import split_groups
+from surrogate.training_data import split_groups
 from surrogate.scaling import InputScaler, OutputScaler
 from surrogate.streaming import CODES, BlockReader, RowSplit, row_uniform, shuffled_fills
 from surrogate.table import Table
@@ -194,9 +194,10 @@ def test_a_streamed_epoch_holds_about_its_budget_not_the_table(tmp_path, monkeyp
 
 
 def test_a_table_too_large_for_memory_points_to_streaming_in_one_line(table, tmp_path, monkeypatch):
-    import surrogate.data
+    import surrogate.training_data
 
-    monkeypatch.setattr(surrogate.data, "available_memory", lambda: 100_000)  # 100 kB free, the table needs ~0.6 MB
+    # 100 kB free, the table needs ~0.6 MB
+    monkeypatch.setattr(surrogate.training_data, "available_memory", lambda: 100_000)
     result = CliRunner().invoke(cli, ["train", str(table), "-o", str(tmp_path / "run"), "--epochs", "1", "--quiet"])
     assert result.exit_code == 2 and "--stream-memory" in result.output and "Traceback" not in result.output
     streamed = CliRunner().invoke(cli, ["train", str(table), "-o", str(tmp_path / "run2"), "--epochs", "1",

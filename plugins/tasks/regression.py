@@ -21,7 +21,7 @@ from torch import nn
 from surrogate.baselines import Baselines, row_baselines
 from surrogate.closure import SoftmaxClosure
 from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
-from surrogate.data import TrainingData, split_groups, split_indices
+from surrogate.training_data import TrainingData, split_groups, split_indices
 from surrogate.errors import UserError
 from surrogate.metrics import metrics_table
 from surrogate.run import row_signature
