@@ -58,8 +58,9 @@ class Regression(Task):
         self.source = self.row_source(settings)
 
     def row_source(self, settings: TaskSettings) -> "MemoryRows | StreamedRows":
-        """The rows on the device, or streamed within ``settings.stream_memory_mb`` (> 0); the split is drawn here.
-        Only the row task itself streams: a subclass (CVAE) holds its rows in memory."""
+        """Where the rows come from: the device (:class:`MemoryRows`), or the table read block by block within
+        ``settings.stream_memory_mb`` (> 0; :class:`StreamedRows`); either draws the split. Only this task
+        streams: a subclass that builds its own tensors in `setup` (the CVAE) holds its rows in memory."""
         if settings.stream_memory_mb and type(self) is Regression:
             return StreamedRows(self, settings)
         return MemoryRows(self, settings)
@@ -78,7 +79,8 @@ class Regression(Task):
 
     @property
     def index(self) -> dict[str, torch.Tensor]:
-        """The split indices on the device, from which training and evaluation batches are drawn."""
+        """The split indices on the device, from which training and evaluation batches are drawn (a subclass that
+        builds its own device tensors in `setup`, as the CVAE does, sets them here)."""
         return self.source.index
 
     @index.setter

@@ -1,10 +1,11 @@
 """The streamed row source of the ``regression`` task: tables larger than memory.
 
 Chosen by ``surrogate train --stream-memory MB``. The task's loss terms, score, scalers and exports are those of
-:class:`~plugins.tasks.regression.Regression`; what changes is where rows come from (:mod:`surrogate.streaming`): the split is decided per row (a hash of the row number, or whole groups),
-the scalers, weighting statistics, valid ranges and final metrics come from streaming passes, and training
-batches from a shuffle buffer of at most MB megabytes. The validation split is kept on the device when it
-fits in a quarter of the budget, else it is streamed each epoch too.
+:class:`~plugins.tasks.regression.Regression`; what changes is where rows come from (:mod:`surrogate.streaming`):
+the split is decided per row (a hash of the row number, or whole groups), the scalers, weighting statistics,
+valid ranges and final metrics come from streaming passes, and training batches from a shuffle buffer of at most
+MB megabytes. The validation split is kept on the device when it fits in a quarter of the budget, else it is
+streamed each epoch too.
 """
 
 from __future__ import annotations
