@@ -319,11 +319,11 @@ class LoadedRun:
     def table_sha256(self) -> str:
         return str(self.config["table_sha256"])
 
-    def table(self) -> Table:
-        """The run's training table, opened once its SHA-256 is the ``table_sha256`` config.json recorded: the
-        stored splits are row numbers of that file, so a table rebuilt or replaced under the same path is a
-        one-line RunError naming both files, unless the run was loaded with `accept_table_change`. The hash is
-        the one a resume checks (:func:`surrogate.table.file_sha256`), computed once per loaded run."""
+    def table_file(self) -> Path:
+        """The path of the run's training dataset, once its SHA-256 is the ``table_sha256`` config.json recorded:
+        the stored splits are row (or trajectory) numbers of that file, so a dataset rebuilt or replaced under the
+        same path is a one-line RunError naming both files, unless the run was loaded with `accept_table_change`.
+        The hash is the one a resume checks (:func:`surrogate.table.file_sha256`), computed once per loaded run."""
         path = self.table_path
         if not path.is_file():
             raise RunError(f"{path}: the training table of run {self.path} is not there")
@@ -334,7 +334,11 @@ class LoadedRun:
                                f"{actual[:12]}, {self.path / CONFIG} records {self.table_sha256[:12]}); rebuilt "
                                "or replaced? Retrain, or pass --accept-table-change to use it as it is")
             self._table_checked = True
-        return Table(path)
+        return path
+
+    def table(self) -> Table:
+        """The run's training table of rows, checked as :meth:`table_file` says."""
+        return Table(self.table_file())
 
     def split_rows(self, split: str, table: Table) -> np.ndarray:
         """The row indices of `split` in `table` (the run's own table): refused when one lies past its end, as

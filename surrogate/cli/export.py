@@ -56,7 +56,7 @@ def export(run_dir: Path, output: str, opset: int | None, fp16: bool, tolerance:
         target = check_output_file(output, inputs=RunDirectory(run_dir).inputs(), overwrite=overwrite)
         run = load_run(run_dir, accept_table_change=accept_table_change)
         if run.table_path.is_file():  # its test rows check parity; without the file, drawn points do
-            verify_checksums(run.table().path)
+            verify_checksums(run.table_file())
         with exclusive(target, "an export to this file"):
             result = export_run(run, target, opset=opset, fp16=fp16, tolerance=tolerance, echo=click.echo)
     name, worst = result.parity.worst()
