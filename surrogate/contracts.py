@@ -9,7 +9,7 @@ surrogate.tasks     :class:`Task`               how a dataset and a model become
                                                 evaluated, what is exported
 surrogate.models    :class:`ModelFactory`       ``build(n_inputs, n_outputs, *, output_names, **options)``
                                                 returning a ``torch.nn.Module`` in model (scaled) space
-surrogate.weightings :class:`WeightingStrategy` ``combine(terms, ctx) -> (loss, {term: weight})``
+surrogate.weightings :class:`~surrogate.weighting.WeightingStrategy` ``combine(terms, ctx) -> (loss, {term: weight})``
 surrogate.physics   :class:`PhysicsLoss`        ``term_names()`` declared when built, ``terms(batch)`` per batch
 surrogate.loggers   :class:`RunLogger`          where a run's options, history, final metrics and files go
                                                 (``start``, ``log_epoch``, ``log_summary``, ``log_artifact``)
@@ -169,48 +169,14 @@ class StepContext:
     validation_terms: Callable[[], LossTerms] | None = None
 
 
-def _weighting_strategy_base() -> type:
-    """WeightingStrategy is a torch module; it is defined on first use, so that importing this module (as table
-    generators do, which know nothing of torch) does not import torch."""
-    from torch import nn
-
-    class WeightingStrategy(nn.Module):
-        """Turns named element-wise loss terms into one scalar loss and reports the weight it gave each term.
-
-        ``__init__(stats, terms, **options)``: the training-data statistics, the names of every term the run
-        will produce (data, physics, pde, kl, reg; known before the first batch) and the resolved options.
-        Parameters registered on the module (``nn.Parameter``) are optimized by the trainer's optimizer together
-        with the model, on the combined loss; a strategy that updates its weights by its own rule keeps them as
-        buffers. ``observe_epoch`` is called after each epoch with per-term mean losses.
-        """
-
-        description: ClassVar[str] = ""
-        options: ClassVar[tuple[Option, ...]] = ()
-
-        def __init__(self, stats: DataStatistics, terms: Sequence[str], **options: Any):
-            super().__init__()
-            self.stats = stats
-            self.term_names = list(terms)
-
-        def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-            """(scalar loss, {term: weight used}) for one batch."""
-            raise NotImplementedError
-
-        def forward(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-            return self.combine(terms, ctx)
-
-        def observe_epoch(self, train: Mapping[str, float], validation: Mapping[str, float], state: TrainingState) -> None:
-            """Called at the end of each epoch with per-term mean losses on train and validation."""
-
-    WeightingStrategy.__module__ = __name__
-    return WeightingStrategy
-
-
 def __getattr__(name: str) -> Any:
+    """``from surrogate.contracts import WeightingStrategy`` keeps working: the class is defined in
+    :mod:`surrogate.weighting` (a torch module), imported here only when asked for, so that importing this module
+    (as table generators do, which know nothing of torch) does not import torch."""
     if name == "WeightingStrategy":
-        if name not in globals():
-            globals()[name] = _weighting_strategy_base()
-        return globals()[name]
+        from . import weighting
+
+        return weighting.WeightingStrategy
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
