@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from plugins.tasks.regression import Regression
-from plugins.weightings.terms import weighted_sum
+from plugins.weightings.weights import weighted_sum
 from surrogate.cli.main import cli
 from surrogate.terms import stacked
 from surrogate.trainer import TrainOptions, train
