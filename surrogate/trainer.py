@@ -203,6 +203,7 @@ class Trainer:
         self.first_batch_checked = False
         self.step_precision = StepPrecision(self.options.precision, self.device)
         self.shared_parameters = shared_parameters(self.trainable)
+        self.trainable_modules = list(self.trainable.modules())
         self.validation_generator = torch.Generator().manual_seed(self.options.seed + 1)
         self.optimizer = self.make_optimizer()
         self.stage = 1  # 2 in the L-BFGS stage of a two-stage run
@@ -314,7 +315,8 @@ class Trainer:
     def train_epoch(self, state: TrainingState, ctx: StepContext, generator: torch.Generator,
                     steps: int | None = None) -> tuple[float, dict, dict]:
         """One epoch (or its first `steps` steps, which benchmarks time): (mean loss, mean weights, mean terms)."""
-        self.trainable.train()
+        if not all(module.training for module in self.trainable_modules):  # cheaper than .train() every epoch
+            self.trainable.train()
         full_batch = isinstance(self.optimizer, torch.optim.LBFGS)
         batch_size = None if full_batch else self.options.batch_size
         loss_sum = torch.zeros((), device=self.device)
