@@ -11,6 +11,7 @@ larger than memory block by block. The loss terms, score, scalers and exports ar
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
 
@@ -133,7 +134,7 @@ class Regression(Task):
         columns = torch.nn.functional.mse_loss(y_pred, y, reduction="none").unbind(dim=1)
         terms: LossTerms = {data_term(name): column for name, column in zip(self.output_names, columns)}
         batch = Batch(x=x, x_phys=x_phys, y=y, y_pred=y_pred,
-                      y_pred_phys=self.model.output_scaler(y_pred), input_names=self.input_names,
+                      y_pred_phys=functools.partial(self.model.output_scaler, y_pred), input_names=self.input_names,
                       output_names=self.output_names, model=self.trainable)
         return terms, batch
 
