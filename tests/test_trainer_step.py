@@ -1,5 +1,5 @@
-"""The trainer's step reads a task's per-output errors as the one matrix they come from: the run is the same, to
-the last bit, as when every term is a separate tensor that has to be stacked; the bench's baselines train the
+"""The trainer's step reads a task's per-output errors as the one matrix they come from and skips what nothing
+reads: the run is the same, to the last bit, as with the step written plainly; the bench's baselines train the
 same network on the same rows."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from plugins.tasks.regression import Regression
 from plugins.weightings.weights import weighted_sum
 from surrogate.cli.main import cli
-from surrogate.terms import stacked
+from surrogate.contracts import Batch
+from surrogate.terms import data_term, stacked
 from surrogate.trainer import TrainOptions, train
 from tests.synthetic import synthetic_table
 
@@ -60,23 +61,44 @@ def run_history(table, directory, weighting):
 
 
 @pytest.mark.parametrize("weighting", ["uniform", "inverse-variance"])
-def test_a_run_is_bit_identical_whether_its_terms_are_one_matrix_or_separate_tensors(table, tmp_path,
-                                                                                     monkeypatch, weighting):
-    """History (losses, every weight, every term, scores) and final weights equal exactly: reading the matrix
-    in place changes no number of a run (the separate tensors are stacked, as every step used to). Strategies
-    with plain-number weights take this path; those with tensor weights reduce each term on its own, as before."""
-    in_place = run_history(table, tmp_path / "in-place", weighting)
-    loss_terms = Regression.loss_terms
+def test_a_run_is_bit_identical_to_the_textbook_step(table, tmp_path, monkeypatch, weighting):
+    """History (losses, every weight, every term, scores) and final weights equal exactly those of the step
+    written plainly: (ŷ − y)² per output, each term a tensor of its own (stacked again every step), the physical
+    predictions computed whether read or not. Reading the task's error matrix in place, the fused squared error
+    and computing y_pred_phys on first read change no number of a run. Strategies with plain-number weights
+    take the matrix path; those with tensor weights reduce each term on its own, as before."""
+    fast = run_history(table, tmp_path / "fast", weighting)
 
-    def separate(self, forward, rows):
-        terms, batch = loss_terms(self, forward, rows)
-        return {name: value.clone() for name, value in terms.items()}, batch
+    def textbook(self, forward, rows):
+        x, x_phys, y = self.columns(rows)
+        y_pred = forward(x)
+        squared = (y_pred - y) ** 2
+        terms = {data_term(name): squared[:, j].clone() for j, name in enumerate(self.output_names)}
+        return terms, Batch(x=x, x_phys=x_phys, y=y, y_pred=y_pred, y_pred_phys=self.model.output_scaler(y_pred),
+                            input_names=self.input_names, output_names=self.output_names, model=self.trainable)
 
-    monkeypatch.setattr(Regression, "loss_terms", separate)
-    copied = run_history(table, tmp_path / "separate", weighting)
-    assert in_place[0] == copied[0]
-    assert in_place[1].keys() == copied[1].keys()
-    assert all(torch.equal(in_place[1][k], copied[1][k]) for k in in_place[1])
+    monkeypatch.setattr(Regression, "loss_terms", textbook)
+    plain = run_history(table, tmp_path / "plain", weighting)
+    assert fast[0] == plain[0]
+    assert fast[1].keys() == plain[1].keys()
+    assert all(torch.equal(fast[1][k], plain[1][k]) for k in fast[1])
+
+
+def test_physical_predictions_given_as_a_function_are_computed_once_when_first_read():
+    calls = []
+
+    def physical():
+        calls.append(1)
+        return torch.full((2, 1), 3.0)
+
+    batch = Batch(x=torch.zeros(2, 1), x_phys=torch.zeros(2, 1), y=None, y_pred=torch.zeros(2, 1),
+                  y_pred_phys=physical, input_names=["a"], output_names=["u"], model=torch.nn.Identity())
+    assert calls == []
+    assert torch.equal(batch.y_pred_phys, torch.full((2, 1), 3.0)) and batch.y_pred_phys is batch.y_pred_phys
+    assert calls == [1]
+    given = Batch(x=torch.zeros(1, 1), x_phys=torch.zeros(1, 1), y=None, y_pred=torch.zeros(1, 1),
+                  y_pred_phys=torch.ones(1, 1), input_names=["a"], output_names=["u"], model=torch.nn.Identity())
+    assert torch.equal(given.y_pred_phys, torch.ones(1, 1))
 
 
 def test_bench_train_times_the_trainer_against_a_bare_loop_and_a_dataloader_loop(table, tmp_path):
