@@ -42,6 +42,10 @@ class InputScaler(nn.Module):
             x = torch.where(self.log_mask, torch.log10(torch.maximum(x, self.floor)), x)
         return 2.0 * (x - self.lo) / self.span - 1.0
 
+    def slopes(self) -> torch.Tensor | None:
+        """∂x_model/∂x per input, 2 / (hi - lo), when the scaling is affine (no log input); else None."""
+        return None if self.logged else 2.0 / self.span
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "lo": self.lo.tolist(),
