@@ -22,6 +22,7 @@ are its own: the network must treat the rows of a batch independently (no batch 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 Jet = tuple[torch.Tensor, torch.Tensor | None]  # a direction's first and second derivative; None: zero
@@ -92,14 +93,18 @@ def taylor_forward(layers: list[nn.Module], x: torch.Tensor, directions: list[Je
     for layer in layers:
         if isinstance(layer, nn.Linear):
             x = layer(x)
-            directions = [(first @ layer.weight.T, None if second is None else second @ layer.weight.T)
+            directions = [(F.linear(first, layer.weight), None if second is None else F.linear(second, layer.weight))
                           for first, second in directions]
         elif isinstance(layer, nn.Tanh):
             x = torch.tanh(x)
             slope = 1.0 - x * x  # tanh' = 1 - tanh², tanh'' = -2 tanh tanh'
-            curvature = -2.0 * x * slope
-            directions = [(slope * first, curvature * first * first if second is None
-                           else slope * second + curvature * first * first) for first, second in directions]
+            carried = []
+            for first, second in directions:
+                steeper = slope * first
+                bend = x * steeper  # tanh'' v'² = -2 (tanh) (tanh' v') v'
+                carried.append((steeper, -2.0 * bend * first if second is None
+                                else torch.addcmul(slope * second, bend, first, value=-2.0)))
+            directions = carried
     return x, directions
 
 
