@@ -55,7 +55,7 @@ class PoissonMultiscale(Equation):
     description = "1-D Poisson, multi-scale exact solution sin 2πx + a sin 2πkx (MMPINN)"
     formula = "-u'' = f on [0, 1], u = sin(2 pi x) + a sin(2 pi k x)"
     options = (Option("k", 10.0, "frequency of the fine mode", bounds=POSITIVE),
-                  Option("a", 0.1, "amplitude of the fine mode", bounds=ANY))
+               Option("a", 0.1, "amplitude of the fine mode", bounds=ANY))
     k: float
     a: float
 
@@ -78,7 +78,7 @@ class SharpLayer(Equation):
     description = "1-D Poisson with a steep tanh interior layer (residual magnitudes differ by subdomain)"
     formula = "-u'' = f on [0, 1], u = tanh((x - x0) / width)"
     options = (Option("x0", 0.5, "position of the layer", bounds=UNIT),
-                  Option("width", 0.02, "thickness of the layer", bounds=POSITIVE))
+               Option("width", 0.02, "thickness of the layer", bounds=POSITIVE))
     x0: float
     width: float
 
@@ -99,7 +99,7 @@ class Poisson2D(Equation):
     formula = "-(u_xx + u_yy) = f on [0, 1]^2, u = sin(2 pi x) sin(2 pi y) + a sin(2 pi k x) sin(2 pi k y)"
     spatial = ("x", "y")
     options = (Option("k", 4.0, "frequency of the fine mode", bounds=POSITIVE),
-                  Option("a", 0.1, "amplitude of the fine mode", bounds=ANY))
+               Option("a", 0.1, "amplitude of the fine mode", bounds=ANY))
     k: float
     a: float
 
@@ -122,7 +122,7 @@ class Heat(Equation):
     formula = "u_t = nu u_xx on [0, 1] x [0, 1], u = exp(-nu pi^2 t) sin(pi x) + a exp(-nu (k pi)^2 t) sin(k pi x)"
     time = "t"
     options = (Option("nu", 0.05, "diffusivity", bounds=POSITIVE),
-                  Option("k", 4.0, "wave number of the fast mode (a whole number)", bounds=Range(1, whole=True)),
+               Option("k", 4.0, "wave number of the fast mode (a whole number)", bounds=Range(1, whole=True)),
                   Option("a", 0.5, "amplitude of the fast mode", bounds=ANY))
     nu: float
     k: float

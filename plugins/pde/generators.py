@@ -21,11 +21,17 @@ from .equations import Equation, Heat, Poisson2D, PoissonMultiscale, SharpLayer
 
 
 class CollocationTable(TableGenerator):
-    """Writes the collocation dataset of ``equation`` (the problem registered as ``kind``): its options are the
-    equation's parameters and the sampling options."""
+    """Writes the collocation dataset of ``equation`` (the problem registered as ``kind``): a subclass names the
+    two; its description is the equation's and its options are the equation's parameters and the sampling
+    options."""
 
     kind: ClassVar[str]
     equation: ClassVar[type[Equation]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.description = cls.equation.description
+        cls.options = cls.equation.options + SAMPLING_OPTIONS
 
     @classmethod
     def build(cls, output: str | os.PathLike, *, progress: bool = True, **options: Any) -> BuildReport:
@@ -43,26 +49,18 @@ class CollocationTable(TableGenerator):
 class PoissonMultiscaleTable(CollocationTable):
     kind = "poisson-multiscale"
     equation = PoissonMultiscale
-    description = PoissonMultiscale.description
-    options = PoissonMultiscale.options + SAMPLING_OPTIONS
 
 
 class SharpLayerTable(CollocationTable):
     kind = "sharp-layer"
     equation = SharpLayer
-    description = SharpLayer.description
-    options = SharpLayer.options + SAMPLING_OPTIONS
 
 
 class Poisson2DTable(CollocationTable):
     kind = "poisson-2d"
     equation = Poisson2D
-    description = Poisson2D.description
-    options = Poisson2D.options + SAMPLING_OPTIONS
 
 
 class HeatTable(CollocationTable):
     kind = "heat"
     equation = Heat
-    description = Heat.description
-    options = Heat.options + SAMPLING_OPTIONS
