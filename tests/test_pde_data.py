@@ -72,3 +72,14 @@ def test_bad_grid_is_a_one_line_error(tmp_path):
     assert result.exit_code == 2 and "option points=3: expected an integer >= 5" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
+
+
+def test_a_file_written_before_datasets_named_their_problem_is_read_by_its_kind(tmp_path):
+    data = build("cahn-hilliard", tmp_path / "ch.h5", gamma=3e-4)
+    assert data.attrs["problem"] == {"name": "cahn-hilliard", "gamma": 3e-4, "noise": 0.05}
+    older = {name: value for name, value in data.attrs.items() if name != "problem"}  # as such a file reads
+    problem = registry.problem_for(older, "test")
+    assert problem.gamma == 3e-4  # the physics parameters come from the root attributes
+    u, dx = data.read_field("u"), float(data.grid["x"][1])
+    np.testing.assert_allclose(problem.functionals()["energy"](u, dx), data.read_group("conserved", "energy"),
+                               rtol=1e-12)

@@ -353,3 +353,15 @@ def test_boundary_interpolant_baseline_is_the_line_between_the_boundary_values(t
     verdict = result.metrics["baselines"]["headline"]["interpolant of the boundary data"]
     assert verdict == {"model": result.metrics["test"]["u"]["rel_l2"], "baseline": reported["rel_l2"]}
     assert result.metrics["beats_baselines"] == (verdict["model"] < verdict["baseline"])
+
+
+def test_a_dataset_naming_a_problem_that_is_not_installed_is_refused_in_one_line(tmp_path):
+    from surrogate.datasets import write_collocation
+
+    write_collocation(tmp_path / "p.h5", kind="mine", domain={"x": (0.0, 1.0)}, outputs=["u"],
+                      problem={"name": "no-such-problem"}, attrs={"task": "pinn", "physics": ["pde"]})
+    result = CliRunner().invoke(cli, ["train", str(tmp_path / "p.h5"), "-o", str(tmp_path / "run"), "--quiet"])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert "unknown problem 'no-such-problem'" in lines[0] and "poisson-multiscale" in lines[0]  # lists the installed
+    assert not (tmp_path / "run").exists()
