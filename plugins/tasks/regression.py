@@ -178,7 +178,8 @@ class Regression(Task):
 
         split = "test" if "test" in self.predictions else "train"
         plots.parity(self.data.y[self.index_splits[split]], self.predictions[split], self.output_names,
-                     metrics[split], plot_dir / "parity.png", title=f"{split} split ({self.settings.split_by})")
+                     metrics[split], plot_dir / "parity.png", title=f"{split} split ({self.settings.split_by})",
+                     units=self.units)
 
     def state(self) -> dict[str, Any]:
         return {"input": self.model.input_scaler.to_dict(), "output": self.model.output_scaler.to_dict(),
