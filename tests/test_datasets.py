@@ -54,7 +54,8 @@ def test_dataset_without_a_plotting_plugin_is_a_one_line_error(tmp_path):
     path = tmp_path / "burgers.h5"
     write_collocation(path, kind="burgers-pinn", domain={"x": (0.0, 1.0)}, outputs=["u"], problem={"name": "b"})
     result = CliRunner().invoke(cli, ["table", "plot", str(path), "-o", str(tmp_path / "figs")])
-    assert_one_line_error(result, "no plots for the collocation dataset of kind 'burgers-pinn'")
+    assert_one_line_error(result, "no plots for this collocation dataset: no installed table plugin makes kind "
+                                  "'burgers-pinn'", f"surrogate table info {path}")
 
 
 def test_version_1_table_opens_with_empty_defaults_and_is_summarized(tmp_path):

@@ -332,4 +332,5 @@ def test_info_adds_the_plugin_summary_and_survives_a_broken_one(third_party_tabl
     assert result.stderr.strip() == ("warning: no summary from the 'toy' plugin "
                                      "(RuntimeError: toy summary exploded)")
     plot = CliRunner().invoke(cli, ["table", "plot", str(good), "-o", str(tmp_path / "figs")])
-    assert_one_line_error(plot, "no plots for the scattered dataset of kind 'toy'")
+    assert_one_line_error(plot, "no plots for this scattered dataset: its table plugin 'toy' draws no figures",
+                          f"surrogate table info {good}")

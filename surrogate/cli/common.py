@@ -2,8 +2,42 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any, Callable
+
 import click
 
 OVERWRITE_HELP = ("Replace an output that already exists (refused otherwise); the old one stays until the new one "
                   "is complete.")
 overwrite_option = click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
+
+JSON_STDOUT = "-"
+json_flag = click.option("--json", "as_json", is_flag=True,
+                         help="Print one JSON object on stdout and nothing else (for scripts; `jq` reads it).")
+
+
+def json_file_option(what: str):
+    """``--json PATH`` writes `what` to PATH besides the text report; ``--json`` alone (or ``--json -``) prints the
+    JSON object alone on stdout and the text report on stderr, so a script can parse stdout as it is."""
+    return click.option("--json", "json_path", type=click.Path(allow_dash=True), default=None, is_flag=False,
+                        flag_value=JSON_STDOUT,
+                        help=f"Also write {what} as JSON to this file; `--json` alone (or `--json -`, give it after "
+                             "the arguments): print only the JSON object on stdout, the text report on stderr.")
+
+
+def report_echo(json_path: str | None) -> Callable[[str], None]:
+    """click.echo for a command's text report: to stderr when its JSON goes to stdout."""
+    stderr = json_path == JSON_STDOUT
+    return lambda line: click.echo(line, err=stderr)
+
+
+def emit_json(json_path: str, data: Any) -> None:
+    """`data` as one indented, strict JSON object on stdout (``-``), or written atomically to `json_path` followed
+    by a 'wrote' line."""
+    from ..atomic import strict_json, write_json
+
+    if json_path == JSON_STDOUT:  # non-finite numbers as null, as in the files: strict JSON any parser reads
+        click.echo(json.dumps(strict_json(data), indent=2, allow_nan=False))
+        return
+    write_json(json_path, data)
+    click.echo(f"wrote {json_path}")
