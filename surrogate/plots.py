@@ -41,7 +41,7 @@ def compact_ticks(ax) -> None:
 
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(MaxNLocator(nbins=4))
-    ax.ticklabel_format(axis="both", style="sci", scilimits=(-2, 3), useMathText=True)
+    ax.ticklabel_format(axis="both", style="sci", scilimits=(-2, 4), useMathText=True)
 
 
 def parity(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str], metrics: Mapping[str, Mapping[str, float]],
