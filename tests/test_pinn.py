@@ -351,3 +351,13 @@ def test_boundary_interpolant_baseline_is_the_line_between_the_boundary_values(t
     verdict = result.metrics["baselines"]["headline"]["interpolant of the boundary data"]
     assert verdict == {"model": result.metrics["test"]["u"]["rel_l2"], "baseline": reported["rel_l2"]}
     assert result.metrics["beats_baselines"] == (verdict["model"] < verdict["baseline"])
+
+
+def test_building_a_collocation_problem_says_what_it_wrote_not_zero_rows(tmp_path):
+    target = tmp_path / "poisson.h5"
+    result = CliRunner().invoke(cli, ["table", "build", "poisson-multiscale", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"wrote {target}: a collocation problem on x in [0, 1] for u (no stored rows: the "
+                            "collocation points are drawn by the training task)")
+    assert "0 rows" not in result.output
