@@ -11,7 +11,7 @@ import click
 
 from ..ranges import at_least
 from .types import ranged
-from .common import JSON_STDOUT, emit_json, json_file_option, overwrite_option, report_echo
+from .common import check_json_file, emit_json, json_file_option, overwrite_option, report_echo
 from ..threads import thread_option
 
 
@@ -53,16 +53,15 @@ def bench_infer(run_dir: Path | None, model: Path | None, table: Path | None, ba
 
     from export.bench import run_benchmark
     from surrogate.errors import UserError
-    from surrogate.outputs import check_output_file
     from surrogate.run import RunDirectory
 
     if run_dir is None and model is None:
         raise UserError("give --run RUN_DIR, --model MODEL.onnx, or both")
     echo = report_echo(json_path)
-    if json_path not in (None, JSON_STDOUT):
+    if json_path is not None:
         inputs = {**(RunDirectory(run_dir).inputs() if run_dir is not None else {}), "the --model file": model,
                   "the --table file": table, "the --table-model file": table_model, "the --c-bench program": c_bench}
-        check_output_file(json_path, inputs=inputs, overwrite=overwrite, flag="--json")
+        check_json_file(json_path, inputs, overwrite)
     if table_model is not None and not table_model.is_file():
         raise UserError(f"--table-model {table_model}: no such file")
     if c_bench is not None and not c_bench.is_file():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..ranges import POSITIVE, at_least
-from .common import JSON_STDOUT, emit_json, json_file_option, overwrite_option, report_echo
+from .common import check_json_file, emit_json, json_file_option, overwrite_option, report_echo
 from .types import ranged
 
 
@@ -30,13 +30,11 @@ def bench_table(n_flamelets: int, min_strain: float, max_strain: float, settings
 
     from ..errors import UserError
     from ..options import parse_key_values
-    from ..outputs import check_output_file
 
     if not min_strain < max_strain:
         raise UserError(f"--min-strain {min_strain:g}, --max-strain {max_strain:g}: expected --min-strain < "
                         "--max-strain")
-    if json_path not in (None, JSON_STDOUT):
-        check_output_file(json_path, overwrite=overwrite, flag="--json")
+    check_json_file(json_path, {}, overwrite)
     echo = report_echo(json_path)
     opts = H2FlameletTable.resolve(parse_key_values(settings, "--set"))
     setup = H2FlameletTable.setups(opts)[0]

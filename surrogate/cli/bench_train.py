@@ -8,7 +8,7 @@ import click
 from ..config import FIELD_RANGES
 from ..ranges import COUNT
 from .types import ranged
-from .common import JSON_STDOUT, emit_json, json_file_option, overwrite_option, report_echo
+from .common import check_json_file, emit_json, json_file_option, overwrite_option, report_echo
 from ..threads import CHOSEN_THREADS, thread_option
 
 
@@ -54,11 +54,9 @@ def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, 
 
     quiet_openmp()  # inherited by the spawned jobs before they load torch
     from ..benchmarks.training import render, run_training_benchmark
-    from ..outputs import check_output_file
     from ..table import Table
 
-    if json_path not in (None, JSON_STDOUT):
-        check_output_file(json_path, inputs={"the table": table}, overwrite=overwrite, flag="--json")
+    check_json_file(json_path, {"the table": table}, overwrite)
     Table(table)  # a one-line error for a missing or foreign file, before any job starts
     modes = [0.0, stream_memory] if stream_memory else [0.0]
     results = [run_training_benchmark(table, batch_size=size, steps=steps, weighting=weighting, device=device,

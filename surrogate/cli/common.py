@@ -25,6 +25,14 @@ def json_file_option(what: str):
                              "the arguments): print only the JSON object on stdout, the text report on stderr.")
 
 
+def check_json_file(json_path: str | None, inputs: dict[str, Any], overwrite: bool) -> None:
+    """Refuse a --json file that would overwrite an input or an existing file, before the command's work."""
+    if json_path not in (None, JSON_STDOUT):
+        from ..outputs import check_output_file
+
+        check_output_file(json_path, inputs=inputs, overwrite=overwrite, flag="--json")
+
+
 def report_echo(json_path: str | None) -> Callable[[str], None]:
     """click.echo for a command's text report: to stderr when its JSON goes to stdout."""
     stderr = json_path == JSON_STDOUT
