@@ -48,5 +48,5 @@ def test_demo_help_and_training_step_point_to_a_quick_look_with_fewer_epochs():
     from surrogate.cli.demo import QUICK_LOOK
 
     shown = CliRunner().invoke(cli, ["demo", "--help"]).output
-    assert "--epochs 20 gives a quick look on a slow machine" in " ".join(shown.split())
-    assert "surrogate demo --epochs 20" in QUICK_LOOK  # printed at the training step when --epochs is not given
+    assert "--epochs 5 gives a quick look on a slow machine" in " ".join(shown.split())
+    assert "surrogate demo --epochs 5" in QUICK_LOOK  # printed at the training step when --epochs is not given

@@ -12,7 +12,7 @@ from ..config import FIELD_RANGES
 from .types import ranged
 
 QUICK_LOOK = ("the full training (about 50,000 optimizer steps) is the demo's slow step on a CPU; for a quick look "
-              "on a slow machine: surrogate demo --epochs 20 -o demo-quick")
+              "on a slow machine: surrogate demo --epochs 5 -o demo-quick")
 
 
 def step(number: int, text: str) -> None:
@@ -24,7 +24,7 @@ def step(number: int, text: str) -> None:
               help="Directory for every artefact of the demo.")
 @click.option("--epochs", type=ranged(int, FIELD_RANGES["epochs"]),
               help="Training epochs. [default: the trainer's, about 50,000 optimizer steps, the slow step on a CPU; "
-                   "--epochs 20 gives a quick look on a slow machine]")
+                   "--epochs 5 gives a quick look on a slow machine]")
 @click.option("--table-option", "table_options", multiple=True, metavar="KEY=VALUE",
               help="Option of the h2-flamelet generator (see `surrogate table build h2-flamelet --help`).")
 def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> None:
