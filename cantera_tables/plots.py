@@ -99,16 +99,16 @@ def plot_profiles(path: str | os.PathLike, out: Path, n_per_branch: int = 4) -> 
                 g = h5["flamelets"][f"{int(curve['flamelet'][index]):05d}"]
                 species = json.loads(g["Y"].attrs["species"])
                 Z, T, Y = g["Z"][()], g["T"][()], g["Y"][()]
-                label = f"{branch}, $\\chi_{{st}}$={curve['chi_st'][index]:.3g}"
+                label = f"{branch}, $\\chi_{{st}}$={curve['chi_st'][index]:.3g} 1/s"
                 axes[0].plot(Z, T, color=color, ls=line or ":", alpha=0.4 + 0.6 * (k + 1) / len(picks), label=label)
                 for ax, name in zip(axes[1:], ("H2O", "OH")):
                     if name in species:
                         ax.plot(Z, Y[:, species.index(name)], color=color, ls=line or ":",
                                 alpha=0.4 + 0.6 * (k + 1) / len(picks))
-    for ax, ylabel in zip(axes, ("T [K]", r"$Y_{H_2O}$", r"$Y_{OH}$")):
+    for ax, ylabel in zip(axes, ("T [K]", r"$Y_{H_2O}$ [-]", r"$Y_{OH}$ [-]")):
         ax.set_xscale("log")
         ax.set_xlim(1e-3, 1)
-        ax.set_xlabel("Z (Bilger)")
+        ax.set_xlabel("Z (Bilger) [-]")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
@@ -132,8 +132,8 @@ def plot_structured(path: str | os.PathLike, out: Path) -> Path | None:
         fig.colorbar(mesh, ax=ax)
         ax.set_xscale("log")
         ax.set_xlim(max(Z[1], 1e-4), 1)
-        ax.set_xlabel("Z")
-        ax.set_ylabel(r"$\Lambda$")
+        ax.set_xlabel("Z [-]")
+        ax.set_ylabel(r"$\Lambda$ [-]")
         ax.set_title(title)
     fig.suptitle("structured (Z, Λ) table")
     return _save(plt, fig, out / "structured.png")
