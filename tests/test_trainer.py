@@ -135,7 +135,8 @@ def test_cli_train_with_yaml_config_and_evaluate(table, tmp_path):
     assert as_json.exit_code == 0, as_json.output
     record = json.loads(as_json.stdout)  # the whole of stdout: one JSON object
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert record["rows"] == "test" and record["metrics"]["Y_HO2"]["r2"] == pytest.approx(metrics["test"]["Y_HO2"]["r2"])
+    assert record["rows"] == "test"
+    assert record["metrics"]["Y_HO2"]["r2"] == pytest.approx(metrics["test"]["Y_HO2"]["r2"])
     assert record["baselines"]["split"] == "test" and "training mean" in record["baselines"]["scores"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("epoch: 3\n")

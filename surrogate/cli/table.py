@@ -185,7 +185,8 @@ def _info_record(dataset: Any, lines: list[tuple[str, str]]) -> dict[str, Any]:
     from ..table_summary import column_range
 
     record: dict[str, Any] = {"path": str(dataset.path), "bytes": dataset.path.stat().st_size, "kind": dataset.kind,
-                              "dataset": dataset.dataset_kind, "summary": {label.strip(): value for label, value in lines}}
+                              "dataset": dataset.dataset_kind,
+                              "summary": {label.strip(): value for label, value in lines}}
     if isinstance(dataset, Table):
         record["rows"] = dataset.n_rows
         for role, names in (("inputs", dataset.input_names), ("outputs", dataset.output_names)):
