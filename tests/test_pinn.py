@@ -365,3 +365,13 @@ def test_a_dataset_naming_a_problem_that_is_not_installed_is_refused_in_one_line
     assert result.exit_code == 2 and len(lines) == 1, result.output
     assert "unknown problem 'no-such-problem'" in lines[0] and "poisson-multiscale" in lines[0]  # lists the installed
     assert not (tmp_path / "run").exists()
+
+
+def test_building_a_collocation_problem_says_what_it_wrote_not_zero_rows(tmp_path):
+    target = tmp_path / "poisson.h5"
+    result = CliRunner().invoke(cli, ["table", "build", "poisson-multiscale", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"wrote {target}: a collocation problem on x in [0, 1] for u (no stored rows: the "
+                            "collocation points are drawn by the training task)")
+    assert "0 rows" not in result.output

@@ -286,7 +286,8 @@ class CVAETask(Regression):
 
         split = "test" if "test" in self.predictions else "train"
         plots.parity(self.target_numpy[self.index_splits[split]], self.predictions[split], self.target_names,
-                     metrics[split], plot_dir / "parity.png", title=f"{split} split, one prior sample per row")
+                     metrics[split], plot_dir / "parity.png", title=f"{split} split, one prior sample per row",
+                     units=self.units)
 
     def state(self) -> dict[str, Any]:
         return {"input": self.input_scaler.to_dict(), "output": self.output_scaler.to_dict(), "frame": self.frame,
