@@ -58,6 +58,7 @@ from .flamelet import (
     Flamelet,
     FlameletChemistry,
     FlameletSetup,
+    curve_turning_point,
     label_branches,
     load_gas,
     s_curve_order,
@@ -208,7 +209,7 @@ class CounterflowFlameletTable(TableGenerator):
         numbers = {"flamelets": sum(map(len, curves)), "solves": sum(o.solves for o in outcomes),
                    "extinction chi_st [1/s]": extinction if len(setups) > 1 else extinction[0]}
         if grid is not None:
-            notes += structured.monotonicity_warning(grid["Z"], grid["C_monotone"])
+            notes += structured.monotonicity_warning(grid["Z"], grid["C_monotone"], grid["C_worst_rise"])
             error = grid["lookup_error"]
             numbers["structured lookup error T max, rms [K]"] = [error["T_max_error"], error["T_rms_error"]]
             numbers["structured lookup error omega_C max, rms [kg/m^3/s]"] = [error["omega_C_max_error"],
@@ -233,19 +234,20 @@ class CounterflowFlameletTable(TableGenerator):
     @staticmethod
     def summary(path: str | os.PathLike) -> list[tuple[str, str]]:
         """Flamelet-specific lines for ``surrogate table info``: branches and extinction per S-curve."""
-        from .plots import read_s_curve, turning_point
+        from .plots import read_s_curve, s_curve_turning_point
 
         curve = read_s_curve(path)
         lines = []
         for branch in BRANCHES:
             lines.append((f"{branch} flamelets", str(int(np.sum(curve["branch"] == branch)))))
         for p in np.unique(curve["pressure"]):
-            burning, i = turning_point(curve, p)
-            if i is not None:
+            burning, turn = s_curve_turning_point(curve, p)
+            if turn is not None:
                 lines.append((f"extinction at p={p:g} Pa",
-                              f"chi_st={curve['chi_st'][i]:.4g} 1/s, T_max={curve['T_max'][i]:.0f} K, "
-                              f"max axial velocity gradient={curve['strain_rate'][i]:.4g} 1/s, global strain "
-                              f"(Seshadri-Williams)={curve['global_strain_rate'][i]:.4g} 1/s; T_max range "
+                              f"chi_st={turn.chi_st:.4g} 1/s, T_max={turn.T_max:.0f} K, "
+                              f"max axial velocity gradient={turn.strain_rate:.4g} 1/s, global strain "
+                              f"(Seshadri-Williams)={turn.global_strain_rate:.4g} 1/s (turning point fitted "
+                              f"between the stored flamelets); T_max range "
                               f"{curve['T_max'][burning].min():.0f}-{curve['T_max'][burning].max():.0f} K"))
         import h5py
 
@@ -274,9 +276,9 @@ def _structured_summary(group: Any) -> list[tuple[str, str]]:
     if "C_monotone" in group:
         verdict, Z = group["C_monotone"][()], group["Z"][()]
         bad = structured.monotonicity_warning(Z, verdict)
-        where = f"; not at {bad[0].split('(', 1)[1].split(')')[0]}" if bad else ""
-        lines.append(("C monotone along the S-curve", f"at {int(np.sum(verdict == 1))} of {int(np.sum(verdict >= 0))} "
-                      f"Z nodes where C varies{where}"))
+        where = f" (Z {bad[0].split('(Z ', 1)[1].split(')')[0]})" if bad else ""
+        lines.append(("C monotone along the S-curve", f"rises at {int(np.sum(verdict == 0))}{where}, monotone at "
+                      f"{int(np.sum(verdict == 1))} of {int(np.sum(verdict >= 0))} Z nodes where C varies"))
     if "lookup_error" in group.attrs:
         e = json.loads(group.attrs["lookup_error"])
         lines.append(("FPV lookup error vs flamelets", f"T max {e['T_max_error']:.3g} K (at Z={e['T_worst_Z']:.3g}, "
@@ -338,8 +340,8 @@ def _write(target: Path, kind: str, opts: dict[str, Any], setups: Sequence[Flame
     extinction = []
     for curve_index, (setup, curve) in enumerate(zip(setups, curves)):
         branches = label_branches(curve)
-        burning = [f.chi_st for f, b in zip(curve, branches) if b != "extinguished"]
-        extinction.append(max(burning) if burning else float("nan"))
+        turn = curve_turning_point(curve)
+        extinction.append(turn.chi_st if turn is not None else float("nan"))
         for flamelet, branch in zip(curve, branches):
             sample = structured.resample(flamelet, nodes, species_index)
             for key in ("Z", "C", "chi", "outputs"):
@@ -428,7 +430,7 @@ def _structured(curve: list[Flamelet], opts: dict[str, Any], Z_st: float, specie
     Z = structured.z_nodes(int(opts["structured_nz"]), Z_st)
     grid = structured.structured_table(curve, Z, int(opts["structured_nlambda"]), species_index,
                                        opts["structured_lambda"])
-    grid["C_monotone"] = structured.progress_monotonicity(curve, s_curve_order(curve), Z)
+    grid["C_monotone"], grid["C_worst_rise"] = structured.progress_monotonicity(curve, s_curve_order(curve), Z)
     grid["lookup_error"] = structured.lookup_error(grid, curve, samples, species_index)
     return grid
 
@@ -446,8 +448,9 @@ def _write_structured(h5: Any, grid: dict[str, Any], units: dict[str, tuple[str,
         ("C_max", "1", "C of the most-burning flamelet at each Z"),
     ):
         create_dataset(group, name, units_, description, data=grid[name])
-    create_dataset(group, "C_monotone", "1", "1: C falls strictly along the S-curve at this Z; 0: it does not "
-                   "(ambiguous lookup); -1: C hardly varies (inlets)", data=grid["C_monotone"])
+    create_dataset(group, "C_monotone", "1", "1: C falls along the S-curve at this Z (no rise above "
+                   f"{structured.MONOTONE_TOLERANCE:g} of its range); 0: it rises (ambiguous lookup); -1: C hardly "
+                   "varies (inlets)", data=grid["C_monotone"])
     outputs = group.create_group("outputs")
     for j, (name, (units_, description)) in enumerate(units.items()):
         create_dataset(outputs, name, units_, description, data=grid["outputs"][:, :, j])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cantera_tables import structured
-from cantera_tables.flamelet import solve_from_scratch
+from cantera_tables.flamelet import solve_from_scratch, turning_point
 from cantera_tables.flamelet_table import SMALL_OPTIONS, H2FlameletTable
 from surrogate.chemistry import BilgerMixtureFraction
 from surrogate.chunks import work_dir_for
@@ -90,15 +90,40 @@ def test_stable_branch_T_max_falls_with_chi_st_and_ends_at_extinction(built):
     order = np.argsort(chi_st)
     assert np.all(np.diff(T_max[order]) < 0)
     assert T_max.max() > 2300.0  # near-equilibrium H2/air at low strain
-    burning = built.curve["branch"] != "extinguished"
-    assert chi_st.max() == built.curve["chi_st"][burning].max() == pytest.approx(built.table.attrs["extinction_chi_st"])
-    assert 50.0 < chi_st.max() < 200.0  # H2/air, 300 K, 1 atm: chi_st,ext ~ 1e2 1/s
+    assert 50.0 < built.table.attrs["extinction_chi_st"] < 200.0  # H2/air, 300 K, 1 atm: chi_st,ext ~ 1e2 1/s
     # the branch ends at extinction: a fresh flame at half the last continuation strain burns, at 1.5x it does not
     setup = H2FlameletTable.setups(H2FlameletTable.resolve(SMALL))[0]
     widths = [f["grid"][-1] - f["grid"][0] for f in built.raw.values() if f["method"] == "strain-continuation"]
     a_last = setup.initial_strain * (setup.width / min(widths)) ** 2  # grid ∝ a^-1/2 along the continuation
     assert solve_from_scratch(setup, 0.5 * a_last)[0]
     assert not solve_from_scratch(setup, 1.5 * a_last)[0]
+
+
+def test_branch_labels_follow_the_position_along_the_s_curve(built):
+    burning = built.curve["branch"] != "extinguished"
+    along = np.argsort(-built.curve["T_max"][burning])  # T_max falls monotonically along the whole curve
+    labels = built.curve["branch"][burning][along]
+    chi_st = built.curve["chi_st"][burning][along]
+    n_stable = int((labels == "stable").sum())
+    assert n_stable >= 5 and list(labels) == ["stable"] * n_stable + ["unstable"] * (len(labels) - n_stable)
+    assert np.all(np.diff(chi_st[:n_stable]) > 0) and np.all(np.diff(chi_st[n_stable:]) < 0)
+    # extinction: the turning point, between the last stable and the first unstable flamelet, at or above the
+    # largest stored chi_st (a parabola in T_max through the three flamelets around it)
+    chi_ext = built.table.attrs["extinction_chi_st"]
+    assert chi_st.max() <= chi_ext <= chi_st.max() * 1.01
+    T_max = built.curve["T_max"][burning][along]
+    turn = turning_point(*(built.curve[k][burning] for k in ("chi_st", "T_max", "strain_rate", "global_strain_rate")))
+    assert turn.chi_st == chi_ext and T_max[n_stable] < turn.T_max <= T_max[n_stable - 1]
+
+
+def test_turning_point_is_the_vertex_of_chi_st_over_T_max_or_the_last_flamelet_without_a_middle_branch():
+    T = np.array([1500.0, 1430.0, 1380.0, 1300.0])
+    chi = 100.0 - 0.01 * (T - 1400.0) ** 2  # a fold at chi_st 100 1/s, T_max 1400 K
+    turn = turning_point(chi, T, 2.0 * chi, 3.0 * chi)
+    assert turn.chi_st == pytest.approx(100.0, rel=1e-12) and turn.T_max == pytest.approx(1400.0, rel=1e-12)
+    assert turn.strain_rate == pytest.approx(200.0, rel=1e-12) and turn.global_strain_rate == pytest.approx(300.0)
+    stable_only = turning_point(chi[:2], T[:2], chi[:2], chi[:2])
+    assert (stable_only.chi_st, stable_only.T_max) == (chi[1], 1430.0)
 
 
 def test_unstable_branch_lies_below_stable(built):
