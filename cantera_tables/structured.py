@@ -14,8 +14,8 @@ Mech. 504; Ihme & Pitsch 2008, Combust. Flame 155), written for a single S-curve
   :data:`MONOTONE_TOLERANCE` of its range (:func:`progress_monotonicity`: 1 yes, 0 no, -1 C does not vary), and the attribute ``lookup_error``: the
   table looked up at the stored flamelets, against them (:func:`lookup_error`).
 
-A lookup at (Z, C) computes Λ from C_min(Z), C_max(Z) and interpolates multilinearly on (Z, Λ), e.g. with
-``scipy.interpolate.RegularGridInterpolator((Z, Lambda), outputs[name])``. Built as follows: at each Z node
+A lookup at (Z, C) interpolates C_min and C_max linearly to that Z, forms Λ there and interpolates bilinearly
+in (Z, Λ) (:func:`lookup`; the one scheme of every lookup, see :mod:`surrogate.lookup`). Built as follows: at each Z node
 every flamelet that spans that Z is interpolated linearly in Z; its C gives its Λ; outputs are then
 interpolated linearly in Λ between the flamelets sorted by Λ. Where C_max - C_min is below 1e-12 (the
 inlets) all flamelets are in the same state and their mean fills the Λ row.
@@ -27,6 +27,8 @@ import math
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from surrogate.lookup import normalized_progress
 
 from .flamelet import Flamelet
 
@@ -152,14 +154,13 @@ def structured_table(
 
 
 def lookup(grid: Mapping[str, np.ndarray], Z: np.ndarray, C: np.ndarray, columns: Sequence[int]) -> np.ndarray:
-    """The FPV lookup: outputs `columns` of a structured table at points (Z, C), Λ from C_min(Z), C_max(Z)
-    (clipped to [0, 1]), bilinear in (Z, Λ). (n_points, len(columns))."""
+    """The FPV lookup: outputs `columns` of a structured table at points (Z, C): Z clamped to the table, Λ from
+    C_min, C_max interpolated to that Z (:func:`surrogate.lookup.normalized_progress`), bilinear in (Z, Λ).
+    (n_points, len(columns))."""
     from scipy.interpolate import RegularGridInterpolator
 
-    C_min, C_max = np.interp(Z, grid["Z"], grid["C_min"]), np.interp(Z, grid["Z"], grid["C_max"])
-    span = C_max - C_min
-    Lambda = np.clip(np.divide(C - C_min, span, out=np.zeros_like(span), where=span > 1e-12), 0.0, 1.0)
-    points = np.column_stack([Z, Lambda])
+    Z = np.clip(Z, grid["Z"][0], grid["Z"][-1])
+    points = np.column_stack([Z, normalized_progress(Z, C, grid["Z"], grid["C_min"], grid["C_max"])])
     return np.column_stack([RegularGridInterpolator((grid["Z"], grid["Lambda"]), grid["outputs"][:, :, j])(points)
                             for j in columns])
 
