@@ -115,6 +115,9 @@ class ContinuationState:
     n_two_point: int = 0
     n_solves: int = 0
     failures: list[str] = field(default_factory=list)
+    refine_added: int = 0  # flamelets added by the adaptive refinement (cantera_tables.refine)
+    refine_failed: list[list[int]] = field(default_factory=list)  # intervals it could not split
+    refine_history: list[list[float]] = field(default_factory=list)  # [flamelets, largest leave-one-out error]
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -582,9 +585,8 @@ def solve_from_scratch(setup: FlameletSetup, strain_rate: float, gas: Any | None
 
 
 def s_curve_order(flamelets: list[Flamelet]) -> list[int]:
-    """Indices of one curve's flamelets along the S-curve: the stable branch from low to high χ_st, then the
-    unstable branch from hot to cold, then the extinguished flamelet(s)."""
-    branches = label_branches(flamelets)
-    by = {b: [k for k, label in enumerate(branches) if label == b] for b in BRANCHES}
-    return [*sorted(by["stable"], key=lambda k: flamelets[k].chi_st),
-            *sorted(by["unstable"], key=lambda k: -flamelets[k].T_max), *by[EXTINGUISHED]]
+    """Indices of one curve's flamelets along the S-curve: the burning ones from hot to cold (the stable branch from
+    low to high χ_st, on through the turning point down the unstable branch; T_max orders them even where χ_st
+    differs by less than the solutions' noise), then the extinguished flamelet(s)."""
+    burning = sorted((k for k, f in enumerate(flamelets) if f.method != FROZEN), key=lambda k: -flamelets[k].T_max)
+    return [*burning, *(k for k, f in enumerate(flamelets) if f.method == FROZEN)]

@@ -43,7 +43,7 @@ from surrogate.atomic import check_writable
 from surrogate.chunks import open_work_dir, remove_work_dir, work_dir_for
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
-from surrogate.options import Option, parse_floats, parse_mapping, resolve_options
+from surrogate.options import Option, parse_floats, parse_mapping, parse_names, resolve_options
 from surrogate.ranges import NON_NEGATIVE, POSITIVE, Range, at_least
 from surrogate.table import Column, DatasetDefaults, create_dataset, write_columns, write_table
 
@@ -66,6 +66,7 @@ from .flamelet import (
 from .executors import EXECUTOR_OPTION_NAMES, dask_executor, executor_options
 from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, check_streams, complete_refine,
                       present_species, provenance, stream_options, streams_of)
+from .refine import RefineSettings
 from .workdir import CurveJob, CurveWorkDir, run_curve
 
 KIND = "h2-flamelet"
@@ -107,6 +108,12 @@ CONTINUATION_OPTIONS = (
            "criteria (any of ratio, slope, curve, prune; the rest keep these defaults, which put extinction "
            "chi_st within 0.5% of a twice finer grid)",
            type=parse_mapping, bounds=NON_NEGATIVE),
+    Option("tolerance", 0.0, "adaptive table: after the sweep, add flamelets between neighbours along the S-curve "
+           "until each refined output's leave-one-out interpolation error along the curve is at most this "
+           "fraction of its range (0: no refinement)", bounds=Range(0, 1)),
+    Option("refine_outputs", [], "outputs the tolerance applies to (T, Y_<species>); empty: T and every species "
+           "whose mass fraction reaches 0.05", type=parse_names),
+    Option("max_refine", 40, "most flamelets the refinement adds per S-curve", bounds=NON_NEGATIVE),
     Option("points_per_flamelet", 200, "mixture-fraction samples per flamelet in the scattered table",
            bounds=at_least(2)),
     Option("structured_nz", 121, "Z nodes of the structured (Z, Lambda) table", bounds=at_least(2)),
@@ -192,22 +199,41 @@ class CounterflowFlameletTable(TableGenerator):
             unstable_delta_T=float(opts["unstable_delta_T"]),
             max_unstable=int(opts["max_unstable"]),
         )
+        refine = _refine_settings(opts, chemistry)
         root = open_work_dir(target, {k: v for k, v in opts.items() if k not in NOT_IN_SOLVES})
-        jobs = [CurveJob(setup, settings, root / f"curve-{i:02d}") for i, setup in enumerate(setups)]
+        jobs = [CurveJob(setup, settings, root / f"curve-{i:02d}", refine) for i, setup in enumerate(setups)]
         with dask_executor(opts["scheduler"]) as cluster_executor:
             outcomes = _run_jobs(jobs, executor or cluster_executor, on_flamelet, int(opts["workers"]), progress)
         curves = [CurveWorkDir(job.path).flamelets() for job in jobs]
+        refinement = [CurveWorkDir(job.path).load_state() for job in jobs] if refine is not None else []
         failures = [f"p={job.setup.pressure:g} Pa: {msg}" for job, o in zip(jobs, outcomes) for msg in o.failures]
         if not any(curves):
             remove_work_dir(target)
             raise UserError(f"{target}: no flamelet converged ({'; '.join(failures)[:300]})")
-        n_rows, extinction, grid = _write(target, cls.name, opts, setups, chemistry, curves, failures, gas)
+        history = [{"added": state.refine_added, "flamelets_vs_error": state.refine_history,
+                    "unsplit": len(state.refine_failed)} for state in refinement]
+        n_rows, extinction, grid = _write(target, cls.name, opts, setups, chemistry, curves, failures, gas, history)
         remove_work_dir(target)
         notes = [f"{len(failures)} solve(s) did not converge and were skipped, or ended the unstable branch (which "
                  "goes as far as it converges and its flamelets reach both streams):",
                  *(f"  {failure}" for failure in failures)] if failures else []
         numbers = {"flamelets": sum(map(len, curves)), "solves": sum(o.solves for o in outcomes),
                    "extinction chi_st [1/s]": extinction if len(setups) > 1 else extinction[0]}
+        for p, record in zip(opts["pressure"], history):
+            steps = ", ".join(f"{int(n)}: {error:.3g}" for n, error in record["flamelets_vs_error"])
+            reached = record["flamelets_vs_error"][-1][1]
+            verdict = "met" if reached <= refine.tolerance else (
+                "not met: the budget is spent" if record["added"] >= refine.max_added else
+                f"not met: {record['unsplit']} interval(s) around the worst flamelets could not be split (failed "
+                "solves, listed above, or narrower than the solutions' noise)")
+            notes.append(f"adaptive (p={p:g} Pa): flamelets against the largest leave-one-out error, {steps} "
+                         f"(tolerance {refine.tolerance:g}, {verdict}; {record['added']} added of at most "
+                         f"{refine.max_added})")
+        if history:
+            reached = [record["flamelets_vs_error"][-1][1] for record in history]
+            numbers["adaptive: flamelets added"] = [r["added"] for r in history] if len(history) > 1 \
+                else history[0]["added"]
+            numbers["adaptive: largest leave-one-out error"] = reached if len(reached) > 1 else reached[0]
         if grid is not None:
             notes += structured.monotonicity_warning(grid["Z"], grid["C_monotone"], grid["C_worst_rise"])
             error = grid["lookup_error"]
@@ -269,6 +295,17 @@ class H2FlameletTable(CounterflowFlameletTable):
     options = (*stream_options(**PRESETS["h2"]), *CONTINUATION_OPTIONS)
 
 
+def _refine_settings(opts: dict[str, Any], chemistry: FlameletChemistry) -> RefineSettings | None:
+    """The refinement of an adaptive build (None without a tolerance); unknown outputs are one-line errors."""
+    if not opts["tolerance"]:
+        return None
+    known = ["T", *(f"Y_{s}" for s in chemistry.species)]
+    unknown = [name for name in opts["refine_outputs"] if name not in known]
+    if unknown:
+        raise UserError(f"refine_outputs: unknown output {unknown[0]!r}; choose T or Y_<species> of the mechanism")
+    return RefineSettings(float(opts["tolerance"]), tuple(opts["refine_outputs"]), int(opts["max_refine"]))
+
+
 def _structured_summary(group: Any) -> list[tuple[str, str]]:
     """Lines for ``table info``: where C is monotone along the S-curve, and the FPV lookup error (files written
     before these checks existed have neither)."""
@@ -325,7 +362,8 @@ def _committed(job: CurveJob) -> int:
 
 
 def _write(target: Path, kind: str, opts: dict[str, Any], setups: Sequence[FlameletSetup], chemistry: FlameletChemistry,
-           curves: Sequence[list[Flamelet]], failures: list[str], gas: Any) -> tuple[int, list[float], dict | None]:
+           curves: Sequence[list[Flamelet]], failures: list[str], gas: Any,
+           refinement: list[dict[str, Any]]) -> tuple[int, list[float], dict | None]:
     """Assemble the scattered table, raw flamelets, S-curve summary and structured table; write atomically.
     Returns the row count, the extinction χ_st of each curve and the structured table (None for several)."""
     all_flamelets = [f for curve in curves for f in curve]
@@ -385,6 +423,10 @@ def _write(target: Path, kind: str, opts: dict[str, Any], setups: Sequence[Flame
         "n_flamelets": len(records),
         "extinction_chi_st": extinction if len(setups) > 1 else extinction[0],
         "failed_solves": failures,
+        "refinement": ({"tolerance": opts["tolerance"], "outputs": opts["refine_outputs"] or "T and major species",
+                        "error": "largest leave-one-out interpolation error along the S-curve (in T_max) of the "
+                                 "refined outputs at the Z nodes, relative to each output's range over the curve",
+                        "curves": refinement} if refinement else None),
         "structured_table": len(setups) == 1,
     }
 

@@ -284,3 +284,64 @@ def test_lambda_nodes_move_continuously_when_flamelets_tie(tie):
     nodes = structured.lambda_nodes(51, apart)
     assert np.all(np.diff(nodes) > 0) and nodes[[0, -1]].tolist() == [0.0, 1.0]
     np.testing.assert_allclose(structured.lambda_nodes(51, tied), nodes, rtol=0, atol=1e-12)
+
+
+ADAPTIVE = {**SMALL, "tolerance": 0.013, "max_refine": 10}
+FIRST_ADDED = 17  # the sweep of SMALL gives 16 flamelets: a kill after the first one the refinement adds
+
+
+def leave_one_out_error(path):
+    """Independently of cantera_tables.refine: the largest error of T and the major species (Y >= 0.05) of each
+    interior burning flamelet against the linear interpolation in T_max between its neighbours along the S-curve,
+    at 200 mixture fractions they all span, relative to each output's range over the curve."""
+    with h5py.File(path, "r") as h5:
+        Z_st = h5.attrs["Z_st"]
+        raw = [(g.attrs["T_max"], g["Z"][()], g["T"][()], g["Y"][()]) for _, g in sorted(h5["flamelets"].items())
+               if g.attrs["branch"] != "extinguished"]
+    raw.sort(key=lambda f: -f[0])
+    major = np.max([f[3].max(axis=0) for f in raw], axis=0) >= 0.05
+    outputs = [np.column_stack([f[2], f[3][:, major]]) for f in raw]
+    scale = np.max([o.max(axis=0) for o in outputs], axis=0) - np.min([o.min(axis=0) for o in outputs], axis=0)
+    Z = structured.z_nodes(200, Z_st)
+    worst = 0.0
+    for j in range(1, len(raw) - 1):
+        three = raw[j - 1:j + 2]
+        z = Z[(Z >= max(f[1].min() for f in three)) & (Z <= min(f[1].max() for f in three))]
+        at = [np.column_stack([np.interp(z, f[1][::-1], o[::-1, q]) for q in range(o.shape[1])])
+              for f, o in zip(three, outputs[j - 1:j + 2])]
+        w = (three[1][0] - three[0][0]) / (three[2][0] - three[0][0])
+        worst = max(worst, float((np.abs((1 - w) * at[0] + w * at[2] - at[1]) / scale).max()))
+    return worst
+
+
+@pytest.fixture(scope="module")
+def adaptive(tmp_path_factory):
+    """The small table refined to a tolerance, killed once during the refinement and resumed, and built again in
+    one go."""
+    root = tmp_path_factory.mktemp("adaptive")
+    with pytest.raises(Interrupted):
+        H2FlameletTable.build(root / "resumed.h5", on_flamelet=interrupt_after(FIRST_ADDED, []), progress=False,
+                              **ADAPTIVE)
+    resumed = H2FlameletTable.build(root / "resumed.h5", progress=False, **ADAPTIVE)
+    fresh = H2FlameletTable.build(root / "fresh.h5", progress=False, **ADAPTIVE)
+    return SimpleNamespace(resumed=resumed, fresh=fresh)
+
+
+def test_adaptive_table_meets_its_tolerance_where_the_sweep_did_not(built, adaptive):
+    assert leave_one_out_error(built.path) > ADAPTIVE["tolerance"]
+    report = adaptive.fresh
+    added = report.numbers["adaptive: flamelets added"]
+    assert 1 <= added <= ADAPTIVE["max_refine"]
+    assert report.numbers["flamelets"] == built.report.numbers["flamelets"] + added
+    reached = leave_one_out_error(report.path)
+    assert reached <= ADAPTIVE["tolerance"]
+    assert report.numbers["adaptive: largest leave-one-out error"] == pytest.approx(reached, rel=1e-9)
+    note = next(n for n in report.notes if n.startswith("adaptive"))
+    assert "met;" in note and f"{added} added" in note
+    history = Table(report.path).attrs["refinement"]["curves"][0]["flamelets_vs_error"]
+    assert [n for n, _ in history] == list(range(built.report.numbers["flamelets"], report.numbers["flamelets"] + 1))
+
+
+def test_adaptive_refinement_resumes_after_a_kill_to_the_same_table(adaptive):
+    assert adaptive.resumed.resumed == FIRST_ADDED
+    assert_same_h5(adaptive.resumed.path, adaptive.fresh.path)
