@@ -117,7 +117,8 @@ class ContinuationState:
     failures: list[str] = field(default_factory=list)
     refine_added: int = 0  # flamelets added by the adaptive refinement (cantera_tables.refine)
     refine_failed: list[list[int]] = field(default_factory=list)  # intervals it could not split
-    refine_history: list[list[float]] = field(default_factory=list)  # [flamelets, largest leave-one-out error]
+    refine_history: list[list[float]] = field(default_factory=list)  # [flamelets, largest error, T_max there]
+    refine_stuck: bool = False  # the refinement ended with the intervals beside the worst flamelet unsplittable
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

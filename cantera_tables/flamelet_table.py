@@ -66,7 +66,7 @@ from .flamelet import (
 from .executors import EXECUTOR_OPTION_NAMES, dask_executor, executor_options
 from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, check_streams, complete_refine,
                       present_species, provenance, stream_options, streams_of)
-from .refine import RefineSettings
+from .refine import MIN_INTERVAL_T, RefineSettings
 from .workdir import CurveJob, CurveWorkDir, run_curve
 
 KIND = "h2-flamelet"
@@ -210,8 +210,9 @@ class CounterflowFlameletTable(TableGenerator):
         if not any(curves):
             remove_work_dir(target)
             raise UserError(f"{target}: no flamelet converged ({'; '.join(failures)[:300]})")
-        history = [{"added": state.refine_added, "flamelets_vs_error": state.refine_history,
-                    "unsplit": len(state.refine_failed)} for state in refinement]
+        history = [{"added": state.refine_added, "flamelets_error_T_max": state.refine_history,
+                    "unsplit": len(state.refine_failed), "worst_unsplittable": state.refine_stuck}
+                   for state in refinement]
         n_rows, extinction, grid = _write(target, cls.name, opts, setups, chemistry, curves, failures, gas, history)
         remove_work_dir(target)
         notes = [f"{len(failures)} solve(s) did not converge and were skipped, or ended the unstable branch (which "
@@ -219,21 +220,10 @@ class CounterflowFlameletTable(TableGenerator):
                  *(f"  {failure}" for failure in failures)] if failures else []
         numbers = {"flamelets": sum(map(len, curves)), "solves": sum(o.solves for o in outcomes),
                    "extinction chi_st [1/s]": extinction if len(setups) > 1 else extinction[0]}
-        for p, record in zip(opts["pressure"], history):
-            steps = ", ".join(f"{int(n)}: {error:.3g}" for n, error in record["flamelets_vs_error"])
-            reached = record["flamelets_vs_error"][-1][1]
-            verdict = "met" if reached <= refine.tolerance else (
-                "not met: the budget is spent" if record["added"] >= refine.max_added else
-                f"not met: {record['unsplit']} interval(s) around the worst flamelets could not be split (failed "
-                "solves, listed above, or narrower than the solutions' noise)")
-            notes.append(f"adaptive (p={p:g} Pa): flamelets against the largest leave-one-out error, {steps} "
-                         f"(tolerance {refine.tolerance:g}, {verdict}; {record['added']} added of at most "
-                         f"{refine.max_added})")
-        if history:
-            reached = [record["flamelets_vs_error"][-1][1] for record in history]
-            numbers["adaptive: flamelets added"] = [r["added"] for r in history] if len(history) > 1 \
-                else history[0]["added"]
-            numbers["adaptive: largest leave-one-out error"] = reached if len(reached) > 1 else reached[0]
+        if refine is not None:
+            refine_notes, refine_numbers = _refinement_report(refine, opts["pressure"], history)
+            notes += refine_notes
+            numbers.update(refine_numbers)
         if grid is not None:
             notes += structured.monotonicity_warning(grid["Z"], grid["C_monotone"], grid["C_worst_rise"])
             error = grid["lookup_error"]
@@ -304,6 +294,32 @@ def _refine_settings(opts: dict[str, Any], chemistry: FlameletChemistry) -> Refi
     if unknown:
         raise UserError(f"refine_outputs: unknown output {unknown[0]!r}; choose T or Y_<species> of the mechanism")
     return RefineSettings(float(opts["tolerance"]), tuple(opts["refine_outputs"]), int(opts["max_refine"]))
+
+
+def _refinement_report(refine: RefineSettings, pressures: Sequence[float],
+                       history: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
+    """Build notes (per S-curve: table size against the reached error, whether the tolerance was met and why not)
+    and numbers (flamelets added, largest leave-one-out error) of an adaptive build."""
+    notes = []
+    for p, record in zip(pressures, history):
+        steps = ", ".join(f"{int(n)}: {error:.3g}" for n, error, _ in record["flamelets_error_T_max"])
+        _, reached, T_worst = record["flamelets_error_T_max"][-1]
+        where = f"the largest error is at the flamelet of T_max {T_worst:.0f} K"
+        if reached <= refine.tolerance:
+            verdict = "met"
+        elif record["worst_unsplittable"]:
+            verdict = (f"not met: {where}, and neither interval beside it could be split (failed solves, listed "
+                       f"above, or narrower than {MIN_INTERVAL_T:g} K, the solutions' noise)")
+        else:
+            verdict = f"not met: the budget is spent; {where}"
+        notes.append(f"adaptive (p={p:g} Pa): flamelets against the largest leave-one-out error, {steps} "
+                     f"(tolerance {refine.tolerance:g}, {verdict}; {record['added']} added of at most "
+                     f"{refine.max_added})")
+    added = [record["added"] for record in history]
+    reached = [record["flamelets_error_T_max"][-1][1] for record in history]
+    numbers = {"adaptive: flamelets added": added if len(added) > 1 else added[0],
+               "adaptive: largest leave-one-out error": reached if len(reached) > 1 else reached[0]}
+    return notes, numbers
 
 
 def _structured_summary(group: Any) -> list[tuple[str, str]]:

@@ -277,8 +277,9 @@ def refine_curve(job: CurveJob, work: CurveWorkDir, state: ContinuationState,
                  on_flamelet: Callable[[int, Flamelet], None] | None = None) -> None:
     """Add flamelets to the traced curve of `work` until its leave-one-out error is within the job's tolerance,
     its budget is spent or no interval can be split (:mod:`cantera_tables.refine`); every new flamelet and its
-    restart are committed like the sweep's, and ``state.refine_history`` records the table size against the
-    reached error."""
+    restart are committed like the sweep's, ``state.refine_history`` records the table size against the
+    reached error (and the T_max of the flamelet where it is reached), ``state.refine_stuck`` whether that flamelet
+    could not be improved."""
     settings = job.refine
     flamelets = work.flamelets()
     chemistry = FlameletChemistry(make_flame(job.setup).gas, job.setup)
@@ -287,12 +288,17 @@ def refine_curve(job: CurveJob, work: CurveWorkDir, state: ContinuationState,
     Z = z_nodes(settings.n_Z, chemistry.Z_st)
     while True:
         along, errors = leave_one_out(flamelets, outputs, species, Z)
-        reached = float(np.nanmax(errors)) if np.isfinite(errors).any() else 0.0
+        worst = int(np.nanargmax(errors)) if np.isfinite(errors).any() else 0
+        reached = float(errors[worst]) if np.isfinite(errors).any() else 0.0
         if not state.refine_history or state.refine_history[-1][0] != len(flamelets):
-            state.refine_history.append([len(flamelets), reached])
+            state.refine_history.append([len(flamelets), reached, flamelets[along[worst]].T_max])
             work.save_state(state)
         pair = next_interval(flamelets, along, errors, settings.tolerance, state.refine_failed)
         if pair is None or state.refine_added >= settings.max_added:
+            only_worst = np.where(np.arange(len(errors)) == worst, errors, np.nan)
+            state.refine_stuck = next_interval(flamelets, along, only_worst, settings.tolerance,
+                                               state.refine_failed) is None and reached > settings.tolerance
+            work.save_state(state)
             return
         flame = make_flame(job.setup)
         stable = flamelets[pair[1]].T_max >= curve_turning_point(flamelets).T_max  # both ends on the upper branch

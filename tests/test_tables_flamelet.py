@@ -11,6 +11,7 @@ import pytest
 from cantera_tables import structured
 from cantera_tables.flamelet import solve_from_scratch, turning_point
 from cantera_tables.flamelet_table import SMALL_OPTIONS, H2FlameletTable
+from cantera_tables.refine import next_interval
 from surrogate.chemistry import BilgerMixtureFraction
 from surrogate.chunks import work_dir_for
 from surrogate.table import Table
@@ -338,8 +339,20 @@ def test_adaptive_table_meets_its_tolerance_where_the_sweep_did_not(built, adapt
     assert report.numbers["adaptive: largest leave-one-out error"] == pytest.approx(reached, rel=1e-9)
     note = next(n for n in report.notes if n.startswith("adaptive"))
     assert "met;" in note and f"{added} added" in note
-    history = Table(report.path).attrs["refinement"]["curves"][0]["flamelets_vs_error"]
-    assert [n for n, _ in history] == list(range(built.report.numbers["flamelets"], report.numbers["flamelets"] + 1))
+    history = Table(report.path).attrs["refinement"]["curves"][0]["flamelets_error_T_max"]
+    sizes = range(built.report.numbers["flamelets"], report.numbers["flamelets"] + 1)
+    assert [entry[0] for entry in history] == list(sizes)
+
+
+def test_refinement_splits_the_wider_interval_beside_the_worst_flamelet_unless_it_cannot():
+    curve = [SimpleNamespace(T_max=T) for T in (2400.0, 2300.0, 2250.0, 2000.0, 1999.0, 1998.0)]
+    along = [0, 1, 2, 3, 4, 5]
+    errors = np.array([np.nan, 0.02, 0.05, 0.03, 0.04, np.nan])
+    assert next_interval(curve, along, errors, 0.01, []) == (2, 3)  # 250 K wide against 50 K
+    assert next_interval(curve, along, errors, 0.01, [[2, 3]]) == (1, 2)
+    # flamelets beside failed or sub-noise (< MIN_INTERVAL_T) intervals only give way to the next worst
+    assert next_interval(curve, along, errors, 0.01, [[2, 3], [1, 2]]) == (0, 1)
+    assert next_interval(curve, along, errors, 0.06, []) is None  # all within the tolerance
 
 
 def test_adaptive_refinement_resumes_after_a_kill_to_the_same_table(adaptive):
