@@ -278,18 +278,17 @@ class BenchReport:
         if ratios is None:
             out.append(f"ONNX Runtime Python vs C at batch {REFERENCE_BATCH}: no C measurement")
         else:
-            verdict = "meets" if ratios["best"] >= 0.5 else "MISSES"
-            out.append(f"ONNX Runtime Python / C at batch {REFERENCE_BATCH}: best call {ratios['best']:.2f}, mean "
-                       f"{ratios['mean']:.2f} ({verdict} the target >= 0.50)")
+            out.append(f"ONNX Runtime called from Python, as a share of the same model's cells/s called from C, at "
+                       f"batch {REFERENCE_BATCH}: best call {ratios['best']:.2f}, mean {ratios['mean']:.2f} (1: no "
+                       "Python overhead)")
         out += self.backend_lines()
         out += self.flop_lines()
         memory = self.memory
         out.append(f"model: {memory['model']['file_bytes']} bytes ONNX file, {memory['model']['parameters']} "
                    f"stored numbers ({memory['model']['parameter_bytes']} bytes)")
         if "table_bytes" in memory:
-            verdict = "meets" if memory["table_over_model"] >= 1000 else "MISSES"
-            out.append(f"structured table: {memory['table_bytes']} bytes of arrays; table / ONNX file = "
-                       f"{memory['table_over_model']:.3g} ({verdict} the target >= 1000)")
+            out.append(f"structured table: {memory['table_bytes']} bytes of arrays, {memory['table_over_model']:.3g} "
+                       "times the ONNX file that replaces it")
         out += [f"note: {note}" for note in self.notes]
         return out
 
