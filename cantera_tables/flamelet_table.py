@@ -210,9 +210,9 @@ class CounterflowFlameletTable(TableGenerator):
         if not any(curves):
             remove_work_dir(target)
             raise UserError(f"{target}: no flamelet converged ({'; '.join(failures)[:300]})")
-        history = [{"added": state.refine_added, "flamelets_error_T_max": state.refine_history,
+        history = [{"pressure": job.setup.pressure, "added": state.refine_added, "flamelets_error_T_max": state.refine_history,
                     "unsplit": len(state.refine_failed), "worst_unsplittable": state.refine_stuck}
-                   for state in refinement]
+                   for job, state in zip(jobs, refinement)]
         n_rows, extinction, grid = _write(target, cls.name, opts, setups, chemistry, curves, failures, gas, history)
         remove_work_dir(target)
         notes = [f"{len(failures)} solve(s) did not converge and were skipped, or ended the unstable branch (which "
@@ -221,7 +221,7 @@ class CounterflowFlameletTable(TableGenerator):
         numbers = {"flamelets": sum(map(len, curves)), "solves": sum(o.solves for o in outcomes),
                    "extinction chi_st [1/s]": extinction if len(setups) > 1 else extinction[0]}
         if refine is not None:
-            refine_notes, refine_numbers = _refinement_report(refine, opts["pressure"], history)
+            refine_notes, refine_numbers = _refinement_report(refine, history)
             notes += refine_notes
             numbers.update(refine_numbers)
         if grid is not None:
@@ -274,6 +274,7 @@ class CounterflowFlameletTable(TableGenerator):
                 lines.append(("structured (Z, Lambda)", f"{shape[0]} x {shape[1]} nodes, {len(group['outputs'])} "
                               "outputs in /structured"))
                 lines += _structured_summary(group)
+            lines += _refinement_summary(json.loads(h5.attrs.get("refinement", "null")))
         return lines
 
 
@@ -296,12 +297,11 @@ def _refine_settings(opts: dict[str, Any], chemistry: FlameletChemistry) -> Refi
     return RefineSettings(float(opts["tolerance"]), tuple(opts["refine_outputs"]), int(opts["max_refine"]))
 
 
-def _refinement_report(refine: RefineSettings, pressures: Sequence[float],
-                       history: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
+def _refinement_report(refine: RefineSettings, history: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
     """Build notes (per S-curve: table size against the reached error, whether the tolerance was met and why not)
     and numbers (flamelets added, largest leave-one-out error) of an adaptive build."""
     notes = []
-    for p, record in zip(pressures, history):
+    for record in history:
         steps = ", ".join(f"{int(n)}: {error:.3g}" for n, error, _ in record["flamelets_error_T_max"])
         _, reached, T_worst = record["flamelets_error_T_max"][-1]
         where = f"the largest error is at the flamelet of T_max {T_worst:.0f} K"
@@ -312,7 +312,7 @@ def _refinement_report(refine: RefineSettings, pressures: Sequence[float],
                        f"above, or narrower than {MIN_INTERVAL_T:g} K, the solutions' noise)")
         else:
             verdict = f"not met: the budget is spent; {where}"
-        notes.append(f"adaptive (p={p:g} Pa): flamelets against the largest leave-one-out error, {steps} "
+        notes.append(f"adaptive (p={record['pressure']:g} Pa): flamelets against the largest leave-one-out error, {steps} "
                      f"(tolerance {refine.tolerance:g}, {verdict}; {record['added']} added of at most "
                      f"{refine.max_added})")
     added = [record["added"] for record in history]
@@ -320,6 +320,22 @@ def _refinement_report(refine: RefineSettings, pressures: Sequence[float],
     numbers = {"adaptive: flamelets added": added if len(added) > 1 else added[0],
                "adaptive: largest leave-one-out error": reached if len(reached) > 1 else reached[0]}
     return notes, numbers
+
+
+def _refinement_summary(refinement: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Lines for ``table info`` of an adaptive build (none for a plain sweep): per S-curve, the flamelets before
+    and after the refinement and the largest leave-one-out error reached against the tolerance."""
+    if not refinement:
+        return []
+    tolerance = refinement["tolerance"]
+    lines = []
+    for record in refinement["curves"]:
+        (before, first, _), (after, reached, T_worst) = (record["flamelets_error_T_max"][i] for i in (0, -1))
+        verdict = "met" if reached <= tolerance else f"not met, largest at T_max {T_worst:.0f} K"
+        lines.append((f"adaptive at p={record['pressure']:g} Pa", f"{before} -> {after} flamelets, largest leave-one-out error "
+                      f"{first:.3g} -> {reached:.3g} (tolerance {tolerance:g} of each output's range, {verdict}; "
+                      f"outputs: {refinement['outputs']})"))
+    return lines
 
 
 def _structured_summary(group: Any) -> list[tuple[str, str]]:

@@ -342,6 +342,9 @@ def test_adaptive_table_meets_its_tolerance_where_the_sweep_did_not(built, adapt
     history = Table(report.path).attrs["refinement"]["curves"][0]["flamelets_error_T_max"]
     sizes = range(built.report.numbers["flamelets"], report.numbers["flamelets"] + 1)
     assert [entry[0] for entry in history] == list(sizes)
+    info = dict(H2FlameletTable.summary(report.path))["adaptive at p=101325 Pa"]
+    assert info.startswith(f"{sizes[0]} -> {sizes[-1]} flamelets") and f"-> {reached:.3g} (tolerance" in info
+    assert "met;" in info and "adaptive at p=101325 Pa" not in dict(H2FlameletTable.summary(built.path))
 
 
 def test_refinement_splits_the_wider_interval_beside_the_worst_flamelet_unless_it_cannot():
