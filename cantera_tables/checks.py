@@ -9,7 +9,8 @@ demands, with Cantera where a property is needed:
   the unburnt enthalpy (to a fraction of the heat release: at the inlet of a 1-D free flame species diffuse
   and heat conducts upstream, so x = 0 is not quite the unburnt state), the heat-loss flames lie below it;
 - counterflow-flamelet: the branch labels and the extinction follow the S-curve, C falls along the S-curve at
-  every Z node, and the FPV lookup error is within a bound, all recomputed from the stored flamelets;
+  every Z node, the FPV lookup error is within a bound, and an adaptive table meets its tolerance, all
+  recomputed from the stored flamelets;
 - presumed-pdf: the zero-variance rows are the laminar source table, and a few means equal an independent
   quadrature of the β-PDF over the source.
 """
@@ -26,6 +27,7 @@ from surrogate.table import Table
 
 from . import structured
 from .flamelet import Flamelet, curve_turning_point, label_branches, load_gas, s_curve_order
+from .refine import ESTIMATE_NODES, largest_error, leave_one_out
 from .stored_flamelets import read_curve
 
 Checks = list[tuple[str, str, "bool | None"]]
@@ -147,17 +149,21 @@ def counterflow_checks(path: str | os.PathLike, max_T_error: float = MAX_LOOKUP_
     """Recomputed from the stored flamelets of a single-pressure table: the branch labels and the turning point
     from the S-curve, C monotone along the S-curve at every Z node of ``/structured`` (to
     :data:`structured.MONOTONE_TOLERANCE` of the C range), and the FPV lookup error of ``/structured`` at the
-    flamelets' scattered rows against `max_T_error` [K]."""
+    flamelets' scattered rows against `max_T_error` [K]; for an adaptive build (any number of pressures) the
+    leave-one-out error along each S-curve against its tolerance."""
     import h5py
 
     table = Table(path)
+    refinement = table.attrs.get("refinement")
+    checks = _refinement_checks(path, refinement, float(table.attrs["Z_st"])) if refinement else []
     with h5py.File(path, "r") as h5:
         if "structured" not in h5:
-            return [("structured (Z, Lambda) table", "none stored (several pressures, or an older file)", None)]
+            return [*checks, ("structured (Z, Lambda) table", "none stored (several pressures, or an older file)",
+                              None)]
         grid = read_structured(h5["structured"])
         stored_branches = [str(g.attrs["branch"]) for _, g in sorted(h5["flamelets"].items())]
     flamelets, species = read_curve(path)
-    checks = [_branch_check(flamelets, stored_branches, float(table.attrs["extinction_chi_st"]))]
+    checks.insert(0, _branch_check(flamelets, stored_branches, float(table.attrs["extinction_chi_st"])))
     verdict, worst = structured.progress_monotonicity(flamelets, s_curve_order(flamelets), grid["Z"])
     failing, varying = grid["Z"][verdict == 0], int(np.sum(verdict >= 0))
     bound = f"bound: a rise of {structured.MONOTONE_TOLERANCE:g} of the C range"
@@ -176,6 +182,23 @@ def counterflow_checks(path: str | os.PathLike, max_T_error: float = MAX_LOOKUP_
         ("FPV lookup error omega_C", f"max {error['omega_C_max_error']:.3g}, rms {error['omega_C_rms_error']:.3g} "
          f"kg/m^3/s (|omega_C| up to {error['omega_C_scale']:.3g})", None),
     ]
+    return checks
+
+
+def _refinement_checks(path: str | os.PathLike, refinement: dict[str, Any], Z_st: float) -> Checks:
+    """Per S-curve of an adaptive build: the largest leave-one-out error along the curve
+    (:mod:`cantera_tables.refine`), recomputed from the stored flamelets, against the build's tolerance."""
+    checks = []
+    tolerance = float(refinement["tolerance"])
+    Z = structured.z_nodes(ESTIMATE_NODES, Z_st)
+    for curve, record in enumerate(refinement["curves"]):
+        flamelets, species = read_curve(path, curve)
+        reached, worst = largest_error(*leave_one_out(flamelets, record["outputs"], species, Z))
+        where = f" (at T_max {flamelets[worst].T_max:.0f} K)" if worst is not None else ""
+        checks.append((f"adaptive tolerance at p={record['pressure']:g} Pa",
+                       f"largest leave-one-out error along the S-curve {reached:.3g}{where}, {len(flamelets)} "
+                       f"flamelets (bound: the build's tolerance {tolerance:g} of each range of "
+                       f"{', '.join(record['outputs'])})", reached <= tolerance))
     return checks
 
 

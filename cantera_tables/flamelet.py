@@ -118,6 +118,7 @@ class ContinuationState:
     refine_added: int = 0  # flamelets added by the adaptive refinement (cantera_tables.refine)
     refine_failed: list[list[int]] = field(default_factory=list)  # intervals it could not split
     refine_history: list[list[float]] = field(default_factory=list)  # [flamelets, largest error, T_max there]
+    refine_outputs: list[str] = field(default_factory=list)  # the outputs it refines (T, Y_<species>)
     refine_stuck: bool = False  # the refinement ended with the intervals beside the worst flamelet unsplittable
 
     def to_json(self) -> dict[str, Any]:

@@ -210,7 +210,7 @@ class CounterflowFlameletTable(TableGenerator):
         if not any(curves):
             remove_work_dir(target)
             raise UserError(f"{target}: no flamelet converged ({'; '.join(failures)[:300]})")
-        history = [{"pressure": job.setup.pressure, "added": state.refine_added, "flamelets_error_T_max": state.refine_history,
+        history = [{"pressure": job.setup.pressure, "outputs": state.refine_outputs, "added": state.refine_added, "flamelets_error_T_max": state.refine_history,
                     "unsplit": len(state.refine_failed), "worst_unsplittable": state.refine_stuck}
                    for job, state in zip(jobs, refinement)]
         n_rows, extinction, grid = _write(target, cls.name, opts, setups, chemistry, curves, failures, gas, history)
@@ -334,7 +334,7 @@ def _refinement_summary(refinement: dict[str, Any] | None) -> list[tuple[str, st
         verdict = "met" if reached <= tolerance else f"not met, largest at T_max {T_worst:.0f} K"
         lines.append((f"adaptive at p={record['pressure']:g} Pa", f"{before} -> {after} flamelets, largest leave-one-out error "
                       f"{first:.3g} -> {reached:.3g} (tolerance {tolerance:g} of each output's range, {verdict}; "
-                      f"outputs: {refinement['outputs']})"))
+                      f"outputs: {', '.join(record['outputs'])})"))
     return lines
 
 
@@ -455,7 +455,7 @@ def _write(target: Path, kind: str, opts: dict[str, Any], setups: Sequence[Flame
         "n_flamelets": len(records),
         "extinction_chi_st": extinction if len(setups) > 1 else extinction[0],
         "failed_solves": failures,
-        "refinement": ({"tolerance": opts["tolerance"], "outputs": opts["refine_outputs"] or "T and major species",
+        "refinement": ({"tolerance": opts["tolerance"],
                         "error": "largest leave-one-out interpolation error along the S-curve (in T_max) of the "
                                  "refined outputs at the Z nodes, relative to each output's range over the curve",
                         "curves": refinement} if refinement else None),

@@ -38,6 +38,7 @@ ATTEMPTS = 4  # solves tried per interval before it is given up
 MIN_INTERVAL_T = 2.0  # K: narrower intervals in T_max are not split (their flamelets differ by the grid's noise)
 SPLIT = 0.2  # a new flamelet must lie at least this fraction of its interval's T_max drop from either end
 CONTROL_SPACING = 0.8  # control points at this fraction of the way from the inlets' T up to T_max
+ESTIMATE_NODES = 200  # mixture-fraction nodes of the error estimate (z_nodes: clustered around Z_st)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class RefineSettings:
     tolerance: float
     outputs: tuple[str, ...]
     max_added: int
-    n_Z: int = 200  # mixture-fraction nodes of the estimate (z_nodes: clustered around Z_st)
+    n_Z: int = ESTIMATE_NODES
 
 
 def default_outputs(flamelets: Sequence[Flamelet], species: Sequence[str]) -> list[str]:
@@ -84,6 +85,15 @@ def leave_one_out(flamelets: Sequence[Flamelet], outputs: Sequence[str], species
         mask = inside[j - 1] & inside[j] & inside[j + 1]
         errors[j] = float((np.abs(predicted - sampled[j])[mask] / scale).max()) if mask.any() else 0.0
     return along, errors
+
+
+def largest_error(along: Sequence[int], errors: np.ndarray) -> tuple[float, int | None]:
+    """(largest of the :func:`leave_one_out` `errors` of a curve, index of the flamelet where it is; 0 and None
+    for a curve of fewer than three burning flamelets)."""
+    if not np.isfinite(errors).any():
+        return 0.0, None
+    worst = int(np.nanargmax(errors))
+    return float(errors[worst]), along[worst]
 
 
 def next_interval(flamelets: Sequence[Flamelet], along: list[int], errors: np.ndarray, tolerance: float,

@@ -44,7 +44,7 @@ from surrogate.errors import UserError
 
 from .flamelet import (FROZEN, ContinuationSettings, ContinuationState, Flamelet, FlameletChemistry, FlameletSetup,
                        SCurveTracer, curve_turning_point, make_flame)
-from .refine import RefineSettings, default_outputs, leave_one_out, next_interval, solve_between
+from .refine import RefineSettings, default_outputs, largest_error, leave_one_out, next_interval, solve_between
 from .structured import z_nodes
 
 RESTART_NAME = "flame"
@@ -284,18 +284,19 @@ def refine_curve(job: CurveJob, work: CurveWorkDir, state: ContinuationState,
     flamelets = work.flamelets()
     chemistry = FlameletChemistry(make_flame(job.setup).gas, job.setup)
     species = chemistry.species
-    outputs = list(settings.outputs) or default_outputs(flamelets, species)
+    if not state.refine_outputs:  # chosen once, from the sweep's flamelets: a resumed refinement keeps them
+        state.refine_outputs = list(settings.outputs) or default_outputs(flamelets, species)
     Z = z_nodes(settings.n_Z, chemistry.Z_st)
     while True:
-        along, errors = leave_one_out(flamelets, outputs, species, Z)
-        worst = int(np.nanargmax(errors)) if np.isfinite(errors).any() else 0
-        reached = float(errors[worst]) if np.isfinite(errors).any() else 0.0
+        along, errors = leave_one_out(flamelets, state.refine_outputs, species, Z)
+        reached, worst = largest_error(along, errors)
         if not state.refine_history or state.refine_history[-1][0] != len(flamelets):
-            state.refine_history.append([len(flamelets), reached, flamelets[along[worst]].T_max])
+            T_worst = flamelets[worst].T_max if worst is not None else 0.0
+            state.refine_history.append([len(flamelets), reached, T_worst])
             work.save_state(state)
         pair = next_interval(flamelets, along, errors, settings.tolerance, state.refine_failed)
         if pair is None or state.refine_added >= settings.max_added:
-            only_worst = np.where(np.arange(len(errors)) == worst, errors, np.nan)
+            only_worst = np.where(np.array(along) == worst, errors, np.nan)
             state.refine_stuck = next_interval(flamelets, along, only_worst, settings.tolerance,
                                                state.refine_failed) is None and reached > settings.tolerance
             work.save_state(state)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from types import SimpleNamespace
 
 import h5py
@@ -9,6 +11,7 @@ import numpy as np
 import pytest
 
 from cantera_tables import structured
+from cantera_tables.checks import counterflow_checks
 from cantera_tables.flamelet import solve_from_scratch, turning_point
 from cantera_tables.flamelet_table import SMALL_OPTIONS, H2FlameletTable
 from cantera_tables.refine import next_interval
@@ -345,6 +348,22 @@ def test_adaptive_table_meets_its_tolerance_where_the_sweep_did_not(built, adapt
     info = dict(H2FlameletTable.summary(report.path))["adaptive at p=101325 Pa"]
     assert info.startswith(f"{sizes[0]} -> {sizes[-1]} flamelets") and f"-> {reached:.3g} (tolerance" in info
     assert "met;" in info and "adaptive at p=101325 Pa" not in dict(H2FlameletTable.summary(built.path))
+
+
+def test_table_check_recomputes_the_adaptive_error_against_the_tolerance(adaptive, tmp_path):
+    def check(path):
+        return next((value, passed) for label, value, passed in counterflow_checks(path)
+                    if label == "adaptive tolerance at p=101325 Pa")
+
+    reached = leave_one_out_error(adaptive.fresh.path)
+    value, passed = check(adaptive.fresh.path)
+    assert passed and f"error along the S-curve {reached:.3g}" in value
+    strict = tmp_path / "strict.h5"  # the same flamelets held to a tolerance below the error they reach
+    shutil.copy(adaptive.fresh.path, strict)
+    with h5py.File(strict, "r+") as h5:
+        h5.attrs["refinement"] = json.dumps({**json.loads(h5.attrs["refinement"]), "tolerance": 0.9 * reached})
+    value, passed = check(strict)
+    assert not passed and f"{reached:.3g}" in value
 
 
 def test_refinement_splits_the_wider_interval_beside_the_worst_flamelet_unless_it_cannot():
