@@ -383,6 +383,55 @@ def test_table_backend_compiled_lookup_equals_the_python_runtime_and_gives_the_e
         assert abs(float(row[names.index("T")]) - 300.0) <= 1e-3
 
 
+def nodewise_lambda_lookup(grid: dict[str, np.ndarray], z: np.ndarray, c: np.ndarray, column: int) -> np.ndarray:
+    """The other FPV scheme, for contrast: Λ formed at each of the two neighbouring Z nodes with that node's own
+    C_min, C_max, interpolated in Λ there, then linearly in Z."""
+    Z, Lambda, values = grid["Z"], grid["Lambda"], grid["values"][..., column]
+    i = np.clip(np.searchsorted(Z, z, side="right") - 1, 0, len(Z) - 2)
+    t = (z - Z[i]) / (Z[i + 1] - Z[i])
+
+    def at_node(k: np.ndarray) -> np.ndarray:
+        span = grid["C_max"][k] - grid["C_min"][k]
+        lam = np.clip(np.divide(c - grid["C_min"][k], span, out=np.zeros_like(span), where=span > 1e-12), 0, 1)
+        return np.array([np.interp(l, Lambda, values[n]) for l, n in zip(lam, k)])
+
+    return (1 - t) * at_node(i) + t * at_node(i + 1)
+
+
+def test_python_and_compiled_lookups_follow_the_one_fpv_scheme(build, tmp_path) -> None:
+    """Λ formed at the cell's Z from C_min, C_max interpolated there, then bilinear in (Z, Λ): the compiled lookup
+    in double equals the Python lookup of the table build (cantera_tables.structured.lookup) on the file's float32
+    grid to 1e-10 of each output's scale, and the baseline lookup (surrogate.lookup.StructuredLookup) equals it on
+    the source table; forming Λ at each neighbouring Z node instead moves T by kelvins."""
+    import h5py
+
+    from cantera_tables import structured
+    from cantera_tables.checks import read_structured
+    from surrogate.lookup import StructuredLookup
+
+    model = shared_table_model()
+    x = table_cells(model)
+    x.tofile(tmp_path / "cells.f32")
+    result = check_api(build, "table", model, tmp_path / "cells.f32", tmp_path / "out")
+    assert result["double_status"] == "0" and result["off_manifold_cells"] == "0", result["message"]
+    grid = {key: value.astype(np.float64) for key, value in fpv_grid(model).items()}
+    grid["outputs"] = grid.pop("values")
+    n_out = grid["outputs"].shape[2]
+    compiled = np.fromfile(tmp_path / "out.double.f64", dtype=np.float64).reshape(-1, n_out)
+    z, c = x[:, 0].astype(np.float64), x[:, 1].astype(np.float64)
+    python = structured.lookup(grid, z, c, range(n_out))
+    scale = np.abs(python).max(axis=0)
+    assert np.all(np.abs(compiled - python) <= 1e-10 * scale), (np.abs(compiled - python).max(axis=0) / scale)
+    with h5py.File(model.with_name("h2.h5"), "r") as h5:
+        table = read_structured(h5["structured"])
+        source = StructuredLookup(model.with_name("h2.h5"), json.loads(h5["structured/outputs"].attrs["order"]))
+    np.testing.assert_allclose(source(z, c), structured.lookup(table, z, c, range(n_out)), rtol=0,
+                               atol=1e-12 * float(np.abs(table["outputs"]).max()))
+    T = source.output_names.index("T")
+    other = nodewise_lambda_lookup({**grid, "values": grid["outputs"]}, z, c, T)
+    assert np.abs(other - python[:, T]).max() > 1.0
+
+
 def test_linear_manifold_counts_a_cell_above_c_max_and_clips_it_onto_c_max_but_never_the_streams(build) -> None:
     """At Z = 0.5 a cell with C inside the box but above C_max(Z) (interpolated between the table's Z nodes) is
     counted off the manifold and clipped onto C_max(Z) exactly (a cell given on the bound: the same outputs, not
