@@ -249,13 +249,18 @@ void sm_free(sm_manifold *m)
 
 int sm_bin(const sm_manifold *m, float v)
 {
-    int lo = 0, hi = m->n_bins - 1; /* the bin is the count of interior edges e1..e(K-1) <= v */
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (m->edges[mid] <= v) lo = mid;
-        else hi = mid - 1;
+    /* The bin is the count of interior edges e1..e(K-1) <= v: an upper bound found by a binary search written with a
+       conditional move per step (no data-dependent branch: cells scattered in Z do not pay a mispredicted branch
+       per step, which cost the range check about a tenth of a network call at batch 4096). */
+    const float *first = m->edges + 1, *base = first;
+    int n = m->n_bins - 1;
+    if (n <= 0) return 0;
+    while (n > 1) {
+        const int half = n / 2;
+        base = base[half] <= v ? base + half : base;
+        n -= half;
     }
-    return lo;
+    return (int)(base - first) + (*base <= v);
 }
 
 sm_position sm_locate(const sm_manifold *m, float v)
