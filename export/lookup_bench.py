@@ -7,7 +7,8 @@ backend of the flamelet table (the wrapper's compiled (Z, Λ) lookup) and N-D mu
 grids from tens of MB to GB (:mod:`export.grid_file`). From its lines this module states, per table, the
 *crossover*: the smallest batch from which the network evaluates more cells per second than the table lookup
 (or that it never does up to the largest batch), beside table bytes / ONNX file bytes; and the wrapper as a
-fraction of the raw session and of the FLOP-bound limit at batch 4096, for the mean and the best call.
+fraction of the raw session and of the FLOP-bound limit at batch 4096, for the mean, the median and the best call
+(the median: what a call takes when the system does not preempt it, on a shared machine).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Sequence
 REFERENCE_BATCH = 4096
 BENCH_LINE = re.compile(r"^bench (.*)$", re.MULTILINE)
 GRID_LINE = re.compile(r"^grid (.*)$", re.MULTILINE)
+CALLS = ("mean", "median", "best")  # the mean call (all cells over all time), the median call, the fastest call
 
 
 @dataclass
@@ -57,14 +59,14 @@ class LookupReport:
                 "crossover_batch": faster[0] if faster else None}
 
     def wrapper(self) -> dict[str, float] | None:
-        """At batch 4096: wrapper / raw session and wrapper / FLOP-bound limit, for the mean and the best call."""
+        """At batch 4096: wrapper / raw session and wrapper / FLOP-bound limit, for the mean, median and best call."""
         wrapper, raw = self.rates.get("wrapper", {}), self.rates.get("raw", {})
         if REFERENCE_BATCH not in wrapper or REFERENCE_BATCH not in raw:
             return None
         w, r = wrapper[REFERENCE_BATCH], raw[REFERENCE_BATCH]
-        out = {"over_raw_mean": w["mean"] / r["mean"], "over_raw_best": w["best"] / r["best"]}
+        out = {f"over_raw_{call}": w[call] / r[call] for call in CALLS}
         if self.flop_limit:
-            out.update(of_flop_limit_mean=w["mean"] / self.flop_limit, of_flop_limit_best=w["best"] / self.flop_limit)
+            out.update({f"of_flop_limit_{call}": w[call] / self.flop_limit for call in CALLS})
         return out
 
     def lines(self) -> list[str]:
@@ -83,12 +85,12 @@ class LookupReport:
                        f"{c['table_over_model']:.3g} x the ONNX file ({table.origin})")
         w = self.wrapper()
         if w is not None:
-            line = (f"C wrapper / raw ONNX Runtime session at batch {REFERENCE_BATCH}: mean call {w['over_raw_mean']:.2f}, "
-                    f"best call {w['over_raw_best']:.2f}")
+            out.append(f"C wrapper / raw ONNX Runtime session at batch {REFERENCE_BATCH}: "
+                       + ", ".join(f"{call} call {w[f'over_raw_{call}']:.2f}" for call in CALLS))
             if "of_flop_limit_mean" in w:
-                line += (f"; of the FLOP-bound limit: mean call {w['of_flop_limit_mean']:.0%}, best call "
-                         f"{w['of_flop_limit_best']:.0%}")
-            out.append(line)
+                out.append(f"C wrapper at batch {REFERENCE_BATCH}, share of the FLOP-bound limit "
+                           f"({self.flop_limit:.3g} cells/s): "
+                           + ", ".join(f"{call} call {w[f'of_flop_limit_{call}']:.0%}" for call in CALLS))
         return out + [f"note: {note}" for note in self.notes]
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,7 +106,7 @@ def parse_output(text: str) -> tuple[dict[str, dict[int, dict[str, float]]], dic
         fields = dict(part.split("=", 1) for part in match.group(1).split())
         rates.setdefault(fields["engine"], {})[int(fields["batch"])] = {
             "mean": float(fields["cells_per_second"]), "best": float(fields["best_cells_per_second"]),
-            "calls": float(fields["calls"])}
+            "median": float(fields["median_cells_per_second"]), "calls": float(fields["calls"])}
     grids = {}
     for match in GRID_LINE.finditer(text):
         fields = dict(part.split("=", 1) for part in match.group(1).split(" ", 3))

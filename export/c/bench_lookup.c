@@ -16,8 +16,9 @@
  * --min-time seconds (at least 3 rounds after one untimed warm-up round), so load from elsewhere hits all alike.
  * Output, one line per grid and one per engine and batch:
  *   grid index=K dims=D bytes=B file=PATH
- *   bench engine=E batch=B calls=N seconds=S cells_per_second=X best_cells_per_second=Y
- * (X: all cells over all timed calls; Y: the fastest call). Exit status 0, 1 failure, 2 bad usage.
+ *   bench engine=E batch=B calls=N seconds=S cells_per_second=X best_cells_per_second=Y median_cells_per_second=M
+ * (X: all cells over all timed calls, the mean call; Y: the fastest call; M: the median call, which calls that the
+ * system preempted on a shared machine do not move). Exit status 0, 1 failure, 2 bad usage.
  */
 #define _POSIX_C_SOURCE 199309L
 #include <stdint.h>
@@ -34,7 +35,7 @@
 
 #define MAX_BATCHES 32
 #define MAX_ENGINES (3 + SG_MAX_DIMS * 4)
-#define MAX_ROUNDS 1000000
+#define MAX_ROUNDS 100000
 
 typedef struct options {
     const char *network, *table, *grids[MAX_ENGINES];
@@ -65,6 +66,7 @@ typedef struct engine {
     float *in, *out; /* cells of the largest batch: inputs (float32, or double for a grid) and outputs */
     double *in_grid;
     double calls, seconds, best;
+    double *durations; /* of every timed call (MAX_ROUNDS), for the median */
 } engine;
 
 enum { ENGINE_WRAPPER, ENGINE_RAW, ENGINE_TABLE, ENGINE_GRID };
@@ -226,6 +228,7 @@ static void grid_cells(const sg_grid *g, int64_t n, unsigned long long seed, dou
 static int allocate(engine *e, int64_t most, unsigned long long seed)
 {
     e->out = malloc((size_t)most * (size_t)e->n_out * sizeof *e->out);
+    if (!(e->durations = malloc(MAX_ROUNDS * sizeof *e->durations))) return -1;
     if (e->kind == ENGINE_GRID) {
         if ((e->in_grid = malloc((size_t)most * (size_t)e->n_in * sizeof *e->in_grid)))
             grid_cells(e->grid, most, seed, e->in_grid);
@@ -234,6 +237,12 @@ static int allocate(engine *e, int64_t most, unsigned long long seed)
     if ((e->in = malloc((size_t)most * (size_t)e->n_in * sizeof *e->in)) && e->model)
         cells_generate(e->model, most, seed, e->in);
     return e->out && e->in ? 0 : -1;
+}
+
+static int ascending(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
 /* Every engine at BATCH, round-robin (see the top of the file); one line each. */
@@ -251,16 +260,22 @@ static int measure(engine *engines, int n, int64_t batch, double min_time)
             const double start = now();
             if (call(&engines[k], batch)) return -1;
             const double elapsed = now() - start;
-            engines[k].calls++;
+            engines[k].durations[(long)engines[k].calls++] = elapsed;
             engines[k].seconds += elapsed;
             if (elapsed < engines[k].best) engines[k].best = elapsed;
             done = done && engines[k].seconds >= min_time;
         }
     }
-    for (int k = 0; k < n; k++)
-        printf("bench engine=%s batch=%lld calls=%.0f seconds=%.6g cells_per_second=%.6g best_cells_per_second=%.6g\n",
-               engines[k].name, (long long)batch, engines[k].calls, engines[k].seconds,
-               (double)batch * engines[k].calls / engines[k].seconds, (double)batch / engines[k].best);
+    for (int k = 0; k < n; k++) {
+        engine *e = &engines[k];
+        qsort(e->durations, (size_t)e->calls, sizeof *e->durations, ascending);
+        const size_t middle = (size_t)e->calls / 2;
+        const double median = (size_t)e->calls % 2 ? e->durations[middle]
+                                                   : 0.5 * (e->durations[middle - 1] + e->durations[middle]);
+        printf("bench engine=%s batch=%lld calls=%.0f seconds=%.6g cells_per_second=%.6g best_cells_per_second=%.6g "
+               "median_cells_per_second=%.6g\n", e->name, (long long)batch, e->calls, e->seconds,
+               (double)batch * e->calls / e->seconds, (double)batch / e->best, (double)batch / median);
+    }
     fflush(stdout);
     return 0;
 }
@@ -330,6 +345,7 @@ int main(int argc, char **argv)
         free(engines[k].in);
         free(engines[k].in_grid);
         free(engines[k].out);
+        free(engines[k].durations);
     }
     for (int k = 0; k < opt.n_grids; k++) sg_free(&grids[k]);
     if (raw.in_name) ort_check(raw.api, raw.api->AllocatorFree(raw.allocator, raw.in_name), "free");
