@@ -443,25 +443,29 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
     memory["flops_per_cell"] = flops
     memory["gemm_flops_per_second"] = gemm_rate(threads)
     lookup = None
-    if grid_sizes or table_model is not None:
+    if grid_sizes:
         lookup = lookup_comparison(model, table_model, table, grid_table, grid_sizes, batches, threads, min_time,
-                                   memory["gemm_flops_per_second"] / flops if flops else None, scratch, notes, echo)
+                                   memory["gemm_flops_per_second"] / flops if flops else None, scratch, notes, echo,
+                                   c_bench.parent if c_bench is not None else None)
     return BenchReport(list(batches), results, source, memory, notes, backends, lookup)
 
 
 def lookup_comparison(model: Path, table_model: Path | None, table: Path | None, grid_table: Path | None,
                       grid_sizes: Sequence[tuple[int, float]], batches: Sequence[int], threads: int, min_time: float,
-                      flop_limit: float | None, scratch: Path, notes: list[str], echo: Callable[[str], None]) -> Any:
-    """The network against the compiled lookups (export/c/bench_lookup): the table backend (`table_model`, else
-    one exported from `table`'s (Z, Λ) grid) and the grids of `grid_sizes` made from `grid_table` (else from a
-    presumed-PDF table built from `table`); None, with a note, without bench_lookup."""
+                      flop_limit: float | None, scratch: Path, notes: list[str], echo: Callable[[str], None],
+                      beside: Path | None = None) -> Any:
+    """The network against the compiled lookups (export/c/bench_lookup, found in `beside` first, the folder of
+    --c-bench): the table backend (`table_model`, else one exported from `table`'s (Z, Λ) grid) and the grids of
+    `grid_sizes` made from `grid_table` (else from a presumed-PDF table built from `table`); None, with a note,
+    without bench_lookup."""
     from surrogate.errors import UserError
 
     from .grid_file import enlarge, read_grid, write_grid
     from .lookup_bench import run_lookup_bench
     from .table_model import export_table
 
-    binary = find_c_program("bench_lookup")
+    binary = beside / "bench_lookup" if beside is not None and (beside / "bench_lookup").is_file() else None
+    binary = binary or find_c_program("bench_lookup")
     if binary is None:
         notes.append(f"{not_found('bench_lookup', '--c-bench')}: no network against compiled table lookups")
         return None
