@@ -47,18 +47,13 @@ class Grid:
 
 def read_grid(table: str | Path) -> Grid:
     """The ``/structured`` grid of a table on a regular grid of its inputs (attribute ``axes``)."""
-    import h5py
+    from surrogate.lookup import _open_group
 
     path = Path(table)
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError:
-        raise UserError(f"--grid-table {path}: not a readable HDF5 file") from None
-    with h5:
-        group = h5.get("structured")
-        if group is None or "axes" not in group.attrs or "outputs" not in group:
-            raise UserError(f"--grid-table {path}: no /structured grid of the inputs (attribute 'axes'); give a "
-                            "presumed-pdf table")
+    with _open_group(path, "a presumed-pdf table's grid of its inputs") as group:
+        if "axes" not in group.attrs or "outputs" not in group:
+            raise UserError(f"--grid-table {path}: /structured is no grid of the inputs (no attribute 'axes'); give "
+                            "a presumed-pdf table")
         names = json.loads(group.attrs["axes"])
         outputs = sorted(group["outputs"].keys())
         axes = [np.asarray(group[name][()], dtype=np.float64) for name in names]

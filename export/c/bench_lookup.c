@@ -12,8 +12,9 @@
  *   table     surrogate_run on a table-backend file (its compiled (Z, Lambda) lookup)
  *   grid<k>   sg_lookup (surrogate_grid.h) on the k-th grid file, cells drawn uniformly in the grid's box
  *
- * Per batch size the engines are called in turn, one call each per round, until every engine has run for
- * --min-time seconds (at least 3 rounds after one untimed warm-up round), so load from elsewhere hits all alike.
+ * Per batch size the engines are called in turn, one call each per round (each round starting one engine later),
+ * until every engine has run for --min-time seconds (at least 3 rounds after one untimed warm-up round), so load
+ * from elsewhere and the caches left by the engine before hit all alike.
  * Output, one line per grid and one per engine and batch:
  *   grid index=K dims=D bytes=B file=PATH
  *   bench engine=E batch=B calls=N seconds=S cells_per_second=X best_cells_per_second=Y median_cells_per_second=M
@@ -256,7 +257,9 @@ static int measure(engine *engines, int n, int64_t batch, double min_time)
     int done = 0;
     for (long rounds = 0; !done && rounds < MAX_ROUNDS; rounds++) {
         done = rounds >= 3;
-        for (int k = 0; k < n; k++) {
+        for (int j = 0; j < n; j++) { /* each round starts one engine later: none always follows the cache-sweeping
+                                          grid lookups, none always runs right after itself */
+            const int k = (int)((rounds + j) % n);
             const double start = now();
             if (call(&engines[k], batch)) return -1;
             const double elapsed = now() - start;
@@ -300,8 +303,8 @@ static int open_engines(const options *opt, engine *engines, surrogate_model **m
         snprintf(engines[n - 1].name, sizeof engines[n - 1].name, "%s", m ? "table" : "wrapper");
         if (m) continue;
         if (raw_open(raw, opt->network, opt->threads, engines[0].n_in, engines[0].n_out)) return -1;
-        engines[n++] = (engine){.name = "raw", .kind = ENGINE_RAW, .raw = raw, .n_in = engines[0].n_in,
-                                .n_out = engines[0].n_out};
+        engines[n++] = (engine){.name = "raw", .kind = ENGINE_RAW, .raw = raw, .model = models[0], /* for its cells */
+                                .n_in = engines[0].n_in, .n_out = engines[0].n_out};
     }
     for (int k = 0; k < opt->n_grids; k++) {
         if (sg_read(opt->grids[k], &grids[k], error, sizeof error)) {
@@ -335,8 +338,8 @@ int main(int argc, char **argv)
     long long most = 0;
     for (int b = 0; b < opt.n_batches; b++) most = opt.batches[b] > most ? opt.batches[b] : most;
     status = n < 0;
-    for (int k = 0; k < n && !status; k++)
-        if (allocate(&engines[k], most, opt.seed + (unsigned long long)k)) {
+    for (int k = 0; k < n && !status; k++) /* the raw session gets the wrapper's cells (engine 0's seed) */
+        if (allocate(&engines[k], most, opt.seed + (unsigned long long)(engines[k].kind == ENGINE_RAW ? 0 : k))) {
             fprintf(stderr, "bench_lookup: error: out of memory for %lld cells of %s\n", most, engines[k].name);
             status = 1;
         }
