@@ -167,7 +167,7 @@ def flops_per_cell(model_path: Path) -> int:
                    if node.op_type in ("Gemm", "MatMul") and len(node.input) > 1))
 
 
-def gemm_rate(threads: int, size: int = 640, repeat: int = 60) -> float:
+def gemm_rate(threads: int, size: int = 640, repeat: int = 200) -> float:
     """float32 flop/s of a NumPy (BLAS) square matrix product on `threads` threads: the arithmetic limit. The best
     of many short products (a few ms each): on a shared machine a long product is preempted (five 2048 products gave
     a third of this rate under load, so the network's best call seemed to beat the arithmetic limit)."""
