@@ -12,7 +12,7 @@
  *   table     surrogate_run on a table-backend file (its compiled (Z, Lambda) lookup)
  *   grid<k>   sg_lookup (surrogate_grid.h) on the k-th grid file, cells drawn uniformly in the grid's box
  *
- * Per batch size the engines are called in turn, one call each per round (each round starting one engine later),
+ * Per batch size the engines are called in turn, one call each per round (in a new random order each round),
  * until every engine has run for --min-time seconds (at least 3 rounds after one untimed warm-up round), so load
  * from elsewhere and the caches left by the engine before hit all alike.
  * Output, one line per grid and one per engine and batch:
@@ -210,16 +210,32 @@ static int call(engine *e, int64_t batch)
     }
 }
 
-/* Uniform cells in the grid's box, splitmix64-seeded. */
+/* The next number of a splitmix64 sequence. */
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* ORDER[N] shuffled (Fisher-Yates). */
+static void shuffle(int *order, int n, uint64_t *state)
+{
+    for (int k = n - 1; k > 0; k--) {
+        const int j = (int)(splitmix64(state) % (uint64_t)(k + 1)), swap = order[k];
+        order[k] = order[j];
+        order[j] = swap;
+    }
+}
+
+/* Uniform cells in the grid's box. */
 static void grid_cells(const sg_grid *g, int64_t n, unsigned long long seed, double *cells)
 {
     uint64_t state = seed;
     for (int64_t c = 0; c < n; c++)
         for (int k = 0; k < g->n_dims; k++) {
-            uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-            z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-            const double u = (double)((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+            const double u = (double)(splitmix64(&state) >> 11) * 0x1.0p-53;
             const double lo = g->axes[k][0], hi = g->axes[k][g->n[k] - 1];
             cells[c * g->n_dims + k] = lo + u * (hi - lo);
         }
@@ -254,12 +270,15 @@ static int measure(engine *engines, int n, int64_t batch, double min_time)
         engines[k].best = 1e300;
         if (call(&engines[k], batch)) return -1; /* warm-up */
     }
-    int done = 0;
+    int done = 0, order[MAX_ENGINES];
+    uint64_t state = (uint64_t)batch;
+    for (int k = 0; k < n; k++) order[k] = k;
     for (long rounds = 0; !done && rounds < MAX_ROUNDS; rounds++) {
         done = rounds >= 3;
-        for (int j = 0; j < n; j++) { /* each round starts one engine later: none always follows the cache-sweeping
-                                          grid lookups, none always runs right after itself */
-            const int k = (int)((rounds + j) % n);
+        shuffle(order, n, &state); /* a new order each round: no engine always follows the grid lookups that sweep
+                                      the caches, nor always precedes another network call */
+        for (int j = 0; j < n; j++) {
+            const int k = order[j];
             const double start = now();
             if (call(&engines[k], batch)) return -1;
             const double elapsed = now() - start;
