@@ -53,7 +53,7 @@ cfd-compare: $(STAMP)
 clean:
 	rm -rf $(VENV) demo
 
-# The GPU check (README "Use a GPU"): `make gpu-check-prepare` where Cantera is builds the tables a GPU machine
+# The GPU check (docs/gpu.md): `make gpu-check-prepare` where Cantera is builds the tables a GPU machine
 # cannot (into .gpu-carry/, ignored; carry it); `make gpu-check` on the GPU machine writes results.json,
 # summary.txt and log.txt to GPU_CHECK_OUT, replacing the last check's. `make gpu-check DEVICE=cpu` runs the same
 # steps shrunk (--quick).
@@ -81,7 +81,7 @@ gpu-check-ort-parts: $(STAMP)
 	ls -la .gpu-parts
 
 # Every published number: each benchmark suite of benchmarks/suites/ run into benchmarks/results/ (full tier: hours on
-# a small machine), replacing the results files there, then README.md's tables rendered from the results files.
+# a small machine), replacing the results files there, then the tables of docs/benchmarks.md and README.md rendered from them.
 # benchmarks-quick: the CI-sized tiers.
 .PHONY: benchmarks benchmarks-quick
 benchmarks: $(STAMP)

@@ -1,10 +1,11 @@
 """The resumable, parallel build over independent conditions that the equilibrium, ignition and premixed
-generators share: resolve the options, check the output, validate the chemistry, open the work directory, run
-the conditions not yet saved there on an executor and load every saved result back.
+generators share (:func:`build_conditions`): resolve the options, check the output, validate the chemistry, open
+the work directory, run the conditions not yet saved there on an executor (a Dask cluster when the options name a
+scheduler, :func:`solve_missing`, which the presumed-PDF generator uses alone) and load every saved result back.
 
 A generator then writes its table from :class:`ConditionBuild` and removes the work directory
-(:func:`cantera_tables.workdir.remove_work_dir`); the layout of the work directory is
-:class:`cantera_tables.workdir.ChunkWorkDir`'s.
+(:func:`surrogate.chunks.remove_work_dir`); the layout of the work directory, one ``condition-NNNNN.npz`` per
+finished condition, is :class:`surrogate.chunks.ChunkWorkDir`'s.
 """
 
 from __future__ import annotations

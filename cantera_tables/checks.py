@@ -42,12 +42,6 @@ def enthalpies(gas: Any, T: np.ndarray, p: np.ndarray | float, Y: np.ndarray, sp
     return np.asarray(states.enthalpy_mass)
 
 
-def stored_Y(table: Table) -> tuple[np.ndarray, list[str]]:
-    """The rows' mass fractions of the table's species and the species' names."""
-    species = list(table.attrs["species"])
-    return table.read_matrix([f"Y_{s}" for s in species]), species
-
-
 def equilibrium_checks(path: str | os.PathLike) -> Checks:
     """Every row's enthalpy against that of its unburnt mixture: the streams mixed adiabatically
     (Z h_fuel + (1 - Z) h_oxidizer) or the mixture at T_in."""

@@ -270,7 +270,7 @@ def export_fpv_run(run: Any, path: str | Path, *, opset: int, tolerance: float |
     from .metadata import DEFAULT_TOLERANCE
     from .onnx_export import Provenance, export_module
 
-    grid = read_grid(run.table_path).select(run.output_names)
+    grid = read_grid(run.table_file()).select(run.output_names)
     species = [n for n in run.output_names if n.startswith("Y_")]
     model = SurrogateOfTable(run.model, grid, run.output_names, species).eval()
     points = points_on_manifold(grid, 4096)

@@ -52,7 +52,6 @@ from surrogate.atomic import atomic_path, check_writable
 from surrogate.errors import UserError
 from surrogate.run import DEFAULT_TASK, LoadedRun
 from surrogate.scaling import PhysicalModel
-from surrogate.table import Table
 
 from .checksum import WEIGHTS_KEY, weights_sha256
 from .folding import fold_scaling
@@ -195,9 +194,8 @@ def parity_inputs(run: LoadedRun, signature: Signature, n_points: int = PARITY_P
     if row_model:
         reason = "table not found"
         if table_path.is_file():
-            table = Table(table_path)
-            rows = run.split_indices("test")
-            rows = rows[rows < table.n_rows]
+            table = run.table()
+            rows = run.split_rows("test", table)
             reason = "table has no test rows"
             if len(rows):
                 rows = np.sort(rng.choice(rows, size=min(n_points, len(rows)), replace=False))
@@ -396,9 +394,8 @@ def training_manifold(run: LoadedRun, signature: Signature) -> Manifold | None:
     tensor = signature.inputs[0]
     if not tensor.ranged or tensor.field or len(tensor.components) < 2:
         return None
-    table = Table(run.table_path)
-    rows = run.split_indices("train")
-    rows = np.sort(rows[rows < table.n_rows])
+    table = run.table()
+    rows = np.sort(run.split_rows("train", table))
     if len(rows) == 0:
         return None
     x = table.read_matrix(tensor.column_names())[rows]

@@ -179,7 +179,21 @@ class RangeCounters:
 
 
 class Surrogate:
-    """One loaded ONNX surrogate: ``surrogate(x)`` / ``surrogate.run({...})`` map physical inputs to outputs."""
+    """One loaded ONNX surrogate: ``surrogate(x)`` / ``surrogate.run({...})`` map physical inputs to outputs.
+
+    ``path``: an ONNX file written by ``surrogate export`` (a network or a table backend); its weights'
+    checksum is verified on load. ``provider``: ``auto`` (CUDA when onnxruntime-gpu and a GPU are present,
+    else the CPU), ``cpu`` or ``cuda``; :attr:`provider` says which one really runs. ``threads``: ONNX
+    Runtime's intra-op threads (default: :func:`default_threads`, a fair share of the node between MPI ranks).
+    ``policy``: what a call does with cells outside the trained ranges or off the manifold bounds: ``clip``
+    them onto the domain, evaluate them as given with a warning (``warn``) or silently (``count``), or refuse
+    the call (``error``); every call adds them to :attr:`counters` (:class:`RangeCounters`). ``device_id``:
+    the CUDA device. ``manifold``: check the manifold bounds as well as the box of input ranges.
+    ``spinning``: let idle intra-op threads spin between calls (``False`` leaves the cores to a solver).
+
+    NumPy arrays come back as NumPy arrays; torch tensors (CPU or CUDA) and CuPy arrays go through ONNX
+    Runtime's IO binding without host copies and come back in the caller's array type.
+    """
 
     def __init__(self, path: str | os.PathLike, *, provider: str = "auto", threads: int | None = None,
                  policy: str = "warn", device_id: int = 0, manifold: bool = True, spinning: bool = True):
@@ -238,6 +252,7 @@ class Surrogate:
 
     @property
     def output_names(self) -> list[str]:
+        """Columns of the one output tensor."""
         return self.info.output_names
 
     @property
@@ -247,6 +262,7 @@ class Surrogate:
 
     @property
     def upper(self) -> np.ndarray:
+        """Upper range of the one input tensor per component (float32); +inf when it has no ranges."""
         return self.limits[self.info.row_tensors[0].name].upper
 
     def __repr__(self) -> str:

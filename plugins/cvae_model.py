@@ -1,10 +1,10 @@
 """The ``cvae`` model plugin: a conditional variational autoencoder (Kingma & Welling 2014; Sohn et al. 2015),
-in the architecture of seed 002.
+in the architecture of Ghanaatian 2024.
 
 - encoder q(z | y, c): [y, c] -> hidden_dim·2^i for i < layer_num -> (μ, log σ²) of the latent;
 - decoder p(y | z, c): [z, c] -> hidden_dim·2^i for i = layer_num-1 ... 0 -> y.
 
-With hidden_dim 16, layer_num 3 and latent_dim 128 that is the seed's 16 -> 32 -> 64 -> 128 encoder and
+With hidden_dim 16, layer_num 3 and latent_dim 128 that is Ghanaatian 2024's 16 -> 32 -> 64 -> 128 encoder and
 128 -> 64 -> 32 -> 16 decoder. ``latent_dim = 0`` leaves the encoder out: the decoder is then a plain
 deterministic network c -> y (the regression baseline inside the same task). Inputs and outputs are in model
 (scaled) space; the ``cvae`` task wraps the network in its scalers and its frame.
@@ -71,7 +71,8 @@ class ConditionalVAE(nn.Module):
 
 
 class CVAE(ModelFactory):
-    """Conditional VAE with layer widths hidden_dim·2^i (seed 002); n_inputs = condition, n_outputs = target."""
+    """Conditional VAE with layer widths hidden_dim·2^i (Ghanaatian 2024); n_inputs = condition, n_outputs =
+    target."""
 
     description: ClassVar[str] = "conditional VAE, widths hidden_dim*2^i, prior z ~ N(0,1) (latent_dim 0: no encoder)"
     options: ClassVar[tuple[Option, ...]] = (

@@ -1,7 +1,7 @@
 """Explicit one-step schemes u_{n+1} = Φ_h(f, u_n), written on plain arithmetic so that one definition serves
 NumPy arrays (the PDE data generators' reference integration) and torch tensors (the rollout task's learned
-vector fields). The imbalance-aware loss paper (seed 001) uses Euler and the explicit midpoint rule (RK2);
-RK4 is the classical four-stage method."""
+vector fields). *Imbalance-aware learning for deep physics modeling* (anonymous, under review) uses Euler and
+the explicit midpoint rule (RK2); RK4 is the classical four-stage method."""
 
 from __future__ import annotations
 

@@ -8,9 +8,11 @@ one-line error saying what to delete. A build that fails never blocks the correc
 nothing solved is removed or taken over, and one whose build failed on its options is marked ``failed.json``, so
 other options take it over (:func:`failed_build_released`); after a failed write (a full disk) it stays only when
 it holds a saved chunk (:func:`settle_work_dir`). Chunks run on a local process pool (or inline for one worker)
-with a progress bar; the directory is removed once the table is written. Generators without Cantera use it
-(Coulomb explosions, the periodic PDEs); the Cantera generators have their own work folders
-(:mod:`cantera_tables.workdir`).
+with a progress bar, or on any ``concurrent.futures.Executor`` given (a Dask cluster); the directory is removed
+once the table is written. Every generator of independent chunks uses it (Coulomb explosions, the periodic PDEs,
+and the Cantera generators of equilibrium lines, ignition runs, premixed flames and presumed-PDF integrals); a
+generator whose work is not independent chunks keeps its own files in the same directory, opened with
+:func:`open_work_dir` (the flamelet generator's S-curve continuations).
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "patience": _INT, "min_delta": _NUMBER, "val_fraction": _NUMBER, "test_fraction": _NUMBER, "seed": _INT,
     "device": _TEXT, "lbfgs_epochs": _INT, "dtype": _TEXT,
     "stream_memory": _NUMBER, "threads": _INT, "precision": _TEXT, "compile": _TEXT,
+    "loggers": _NAMES, "logger_options": _MAP,
 }
 # the range of each numeric key, checked by TrainOptions.validate and shown in the command line's help
 FIELD_RANGES: dict[str, Range] = {
@@ -91,6 +92,8 @@ class TrainOptions:
     threads: int = 0  # torch intra-op threads, at most 4 per CPU; 0: chosen from the problem size and the jobs here
     precision: str = "fp32"  # mixed precision of the training steps (weights and evaluation stay in dtype)
     compile: str = "none"  # torch.compile mode of the model in training steps
+    loggers: list[str] = field(default_factory=lambda: ["csv"])  # surrogate.loggers plugins; csv is always on
+    logger_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def validate(self) -> None:
         """One-line errors for values out of their range (:data:`FIELD_RANGES`, choices) or that do not go together
@@ -115,6 +118,9 @@ class TrainOptions:
         unknown = sorted(set(self.physics_options) - set(self.physics))
         if unknown:
             raise UserError(f"physics options given for {unknown[0]!r}, which is not among --physics {self.physics}")
+        unknown = sorted(set(self.logger_options) - set(self.loggers))
+        if unknown:
+            raise UserError(f"logger options given for {unknown[0]!r}, which is not among --logger {self.loggers}")
         if len(set(self.outputs or ())) != len(self.outputs or ()):
             raise UserError(f"outputs {self.outputs}: a column is named twice")
         if len(set(self.inputs or ())) != len(self.inputs or ()):

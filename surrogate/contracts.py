@@ -9,8 +9,10 @@ surrogate.tasks     :class:`Task`               how a dataset and a model become
                                                 evaluated, what is exported
 surrogate.models    :class:`ModelFactory`       ``build(n_inputs, n_outputs, *, output_names, **options)``
                                                 returning a ``torch.nn.Module`` in model (scaled) space
-surrogate.weightings :class:`WeightingStrategy` ``combine(terms, ctx) -> (loss, {term: weight})``
+surrogate.weightings :class:`~surrogate.weighting.WeightingStrategy` ``combine(terms, ctx) -> (loss, {term: weight})``
 surrogate.physics   :class:`PhysicsLoss`        ``term_names()`` declared when built, ``terms(batch)`` per batch
+surrogate.loggers   :class:`RunLogger`          where a run's options, history, final metrics and files go
+                                                (``start``, ``log_epoch``, ``log_summary``, ``log_artifact``)
 ==================  ==========================  ================================================================
 
 Every plugin also has a one-line ``description`` and typed ``options`` (a tuple of
@@ -167,48 +169,14 @@ class StepContext:
     validation_terms: Callable[[], LossTerms] | None = None
 
 
-def _weighting_strategy_base() -> type:
-    """WeightingStrategy is a torch module; it is defined on first use, so that importing this module (as table
-    generators do, which know nothing of torch) does not import torch."""
-    from torch import nn
-
-    class WeightingStrategy(nn.Module):
-        """Turns named element-wise loss terms into one scalar loss and reports the weight it gave each term.
-
-        ``__init__(stats, terms, **options)``: the training-data statistics, the names of every term the run
-        will produce (data, physics, pde, kl, reg; known before the first batch) and the resolved options.
-        Parameters registered on the module (``nn.Parameter``) are optimized by the trainer's optimizer together
-        with the model, on the combined loss; a strategy that updates its weights by its own rule keeps them as
-        buffers. ``observe_epoch`` is called after each epoch with per-term mean losses.
-        """
-
-        description: ClassVar[str] = ""
-        options: ClassVar[tuple[Option, ...]] = ()
-
-        def __init__(self, stats: DataStatistics, terms: Sequence[str], **options: Any):
-            super().__init__()
-            self.stats = stats
-            self.term_names = list(terms)
-
-        def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-            """(scalar loss, {term: weight used}) for one batch."""
-            raise NotImplementedError
-
-        def forward(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-            return self.combine(terms, ctx)
-
-        def observe_epoch(self, train: Mapping[str, float], validation: Mapping[str, float], state: TrainingState) -> None:
-            """Called at the end of each epoch with per-term mean losses on train and validation."""
-
-    WeightingStrategy.__module__ = __name__
-    return WeightingStrategy
-
-
 def __getattr__(name: str) -> Any:
+    """``from surrogate.contracts import WeightingStrategy`` keeps working: the class is defined in
+    :mod:`surrogate.weighting` (a torch module), imported here only when asked for, so that importing this module
+    (as table generators do, which know nothing of torch) does not import torch."""
     if name == "WeightingStrategy":
-        if name not in globals():
-            globals()[name] = _weighting_strategy_base()
-        return globals()[name]
+        from . import weighting
+
+        return weighting.WeightingStrategy
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -265,6 +233,44 @@ class PhysicsLoss:
         raise NotImplementedError
 
     def terms(self, batch: Batch) -> LossTerms:
+        raise NotImplementedError
+
+
+# -------------------------------------------------------------------------------------------- loggers
+class RunLogger:
+    """Where a run's history goes besides its own files (history.csv, plots): TensorBoard, MLflow, ...
+
+    The trainer attaches the run's loggers through a callback (:class:`surrogate.tracking.Tracking`) on the main
+    process only. ``__init__(run_dir, **options)`` may refuse its options or a missing dependency with a
+    ValueError (shown as one line naming the plugin). Then, in order: ``start(config, resumed)`` once, with the
+    run's resolved configuration (config.json: options, table path, hash and kind, plugins, versions) and
+    whether the run continues from a checkpoint (a logger then appends to what it logged before);
+    ``log_epoch(row)`` after every epoch, with that epoch's row of the history (``epoch``, ``train_loss``,
+    ``val_score``, ``lr``, per-term means ``train/<term>`` and ``val/<term>``, weights ``weight/<term>``, ...);
+    ``log_summary(metrics)`` once with the final metrics flattened to ``split/output/metric`` keys;
+    ``log_artifact(path)`` for each file worth keeping (plots, the model, later the exported ONNX file); and
+    ``close()``. Nothing is called per optimizer step.
+    """
+
+    description: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    def __init__(self, run_dir: Path, **options: Any):
+        self.run_dir = Path(run_dir)
+
+    def start(self, config: Mapping[str, Any], resumed: bool) -> None:
+        raise NotImplementedError
+
+    def log_epoch(self, row: Mapping[str, float]) -> None:
+        raise NotImplementedError
+
+    def log_summary(self, metrics: Mapping[str, float]) -> None:
+        raise NotImplementedError
+
+    def log_artifact(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
         raise NotImplementedError
 
 
@@ -421,6 +427,11 @@ def contracts() -> dict[str, tuple[type, tuple[Method, ...]]]:
         "weightings": (__getattr__("WeightingStrategy"), (
             Method("__init__", ("stats", "terms"), instance=True),
             Method("combine", ("terms", "ctx"), instance=True),
+        )),
+        "loggers": (RunLogger, (
+            Method("__init__", ("run_dir",), instance=True), Method("start", ("config", "resumed"), instance=True),
+            Method("log_epoch", ("row",), instance=True), Method("log_summary", ("metrics",), instance=True),
+            Method("log_artifact", ("path",), instance=True), Method("close", (), instance=True),
         )),
         "physics": (PhysicsLoss, (
             Method("__init__", ("context",), instance=True),

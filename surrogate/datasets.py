@@ -225,11 +225,3 @@ def write_collocation(path: str | os.PathLike, *, kind: str, domain: Mapping[str
             write_columns(group.create_group("inputs"), observations[0])
             write_columns(group.create_group("outputs"), observations[1])
     return target
-
-
-def describe_fields(dataset: TrajectoryDataset) -> str:
-    """'u [1] on x (50 points), 40 trajectories x 501 times, dt=0.01 s' for summaries."""
-    axes = ", ".join(f"{axis} ({len(dataset.grid[axis])} points)" for axis in dataset.axes)
-    fields = ", ".join(f"{f.name} [{f.units}]" for f in dataset.fields.values())
-    return (f"{fields} on {axes}; {dataset.n_trajectories} trajectories x {dataset.n_times} times, "
-            f"dt={dataset.dt:g} {dataset.attrs.get('time_units', '')}")

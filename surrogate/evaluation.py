@@ -16,24 +16,24 @@ from .table import Table
 PREDICT_CHUNK = 65536
 
 
-def evaluate_run(run_dir: str | Path, table_path: str | Path | None = None,
-                 split: str = "test") -> tuple[dict[str, dict[str, float]], str, dict[str, Any]]:
+def evaluate_run(run_dir: str | Path, table_path: str | Path | None = None, split: str = "test",
+                 accept_table_change: bool = False) -> tuple[dict[str, dict[str, float]], str, dict[str, Any]]:
     """({output: metrics}, label, verdict): the run's `split` of its training table, or every row of `table_path`;
-    the verdict (:func:`surrogate.baselines.judge`) sets the model beside the trivial baselines on the same rows."""
-    run = load_run(run_dir)
+    the verdict (:func:`surrogate.baselines.judge`) sets the model beside the trivial baselines on the same rows.
+    The training table must be the one the run recorded unless `accept_table_change` (see
+    :meth:`surrogate.run.LoadedRun.table`)."""
+    run = load_run(run_dir, accept_table_change=accept_table_change)
     if run.config.get("dataset", "scattered") != "scattered":
         raise RunError(f"{run_dir}: trained by task {run.task!r} on a {run.config['dataset']} dataset; "
                        "`surrogate evaluate` scores models of table rows; this run's metrics are in metrics.json")
-    table = Table(table_path or run.table_path)
     if table_path is None:
-        rows = run.split_indices(split)
+        table = run.table()
+        rows = run.split_rows(split, table)
         label = split
-        if len(rows) and (rows.min() < 0 or rows.max() >= table.n_rows):
-            raise RunError(f"{run.path}: split {split!r} names row {int(rows.max())}, but {table.path} has "
-                           f"{table.n_rows} rows; the run or its table is damaged")
         if not len(rows):
             raise UserError(f"--split {split}: the run's {split} split is empty; choose another split")
     else:
+        table = Table(table_path)
         rows = np.arange(table.n_rows)
         label = f"all rows of {table.path.name}"
         if not table.n_rows:
@@ -51,8 +51,8 @@ def run_baselines(run: LoadedRun, inputs: list[str], outputs: list[str], x: np.n
     own table, whose structured lookup is the one the surrogate replaces; skipped, with the reason, when that
     table or the run's training rows are not there."""
     try:
-        train = run.split_indices("train")
-        table = Table(run.table_path)
+        table = run.table()
+        train = run.split_rows("train", table)
     except (RunError, TableError) as exc:
         return Baselines(skipped={"training mean, table lookup or interpolation": str(exc)})
     x_train = table.read_matrix(inputs)[train]

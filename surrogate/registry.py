@@ -29,9 +29,10 @@ GROUPS = {
     "models": "surrogate.models",
     "weightings": "surrogate.weightings",
     "physics": "surrogate.physics",
+    "loggers": "surrogate.loggers",
 }
 KIND_NAMES = {"tables": "table kind", "tasks": "task", "models": "model", "weightings": "weighting",
-              "physics": "physics loss"}
+              "physics": "physics loss", "loggers": "logger"}
 BUILT_IN = "thermo-surrogate"
 
 

@@ -23,7 +23,7 @@ import math
 import os
 import shutil
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -34,7 +34,7 @@ from torch import nn
 from . import registry
 from .atomic import atomic_path, write_json
 from .errors import RunError
-from .table import file_sha256
+from .table import Table, file_sha256
 
 CONFIG = "config.json"
 WEIGHTS = "model.pt"
@@ -271,11 +271,16 @@ def _first_line(exc: BaseException, count: int = 1) -> str:
 
 @dataclass
 class LoadedRun:
-    """A trained run ready for use: the task's physical model on the CPU in eval mode."""
+    """A trained run ready for use: the task's physical model on the CPU in eval mode.
+
+    `accept_table_change`: :meth:`table` opens the training table even when its content is no longer the one the
+    run recorded (a table rebuilt under the same path), instead of refusing it."""
 
     path: Path
     config: dict[str, Any]
     model: nn.Module
+    accept_table_change: bool = False
+    _table_checked: bool = field(default=False, init=False, repr=False)
 
     @property
     def task(self) -> str:
@@ -313,6 +318,36 @@ class LoadedRun:
     @property
     def table_sha256(self) -> str:
         return str(self.config["table_sha256"])
+
+    def table_file(self) -> Path:
+        """The path of the run's training dataset, once its SHA-256 is the ``table_sha256`` config.json recorded:
+        the stored splits are row (or trajectory) numbers of that file, so a dataset rebuilt or replaced under the
+        same path is a one-line RunError naming both files, unless the run was loaded with `accept_table_change`.
+        The hash is the one a resume checks (:func:`surrogate.table.file_sha256`), computed once per loaded run."""
+        path = self.table_path
+        if not path.is_file():
+            raise RunError(f"{path}: the training table of run {self.path} is not there")
+        if not (self._table_checked or self.accept_table_change):
+            actual = file_sha256(path)
+            if actual != self.table_sha256:
+                raise RunError(f"{path}: its content differs from the table the run was trained on (SHA-256 "
+                               f"{actual[:12]}, {self.path / CONFIG} records {self.table_sha256[:12]}); rebuilt "
+                               "or replaced? Retrain, or pass --accept-table-change to use it as it is")
+            self._table_checked = True
+        return path
+
+    def table(self) -> Table:
+        """The run's training table of rows, checked as :meth:`table_file` says."""
+        return Table(self.table_file())
+
+    def split_rows(self, split: str, table: Table) -> np.ndarray:
+        """The row indices of `split` in `table` (the run's own table): refused when one lies past its end, as
+        the rows of a table that has changed (never silently dropped)."""
+        rows = self.split_indices(split)
+        if len(rows) and (rows.min() < 0 or rows.max() >= table.n_rows):
+            raise RunError(f"{self.path / SPLITS}: split {split!r} names row {int(rows.max())}, but {table.path} "
+                           f"has {table.n_rows} rows; the run or its table is damaged")
+        return rows
 
     def split_indices(self, split: str) -> np.ndarray:
         """Indices (rows of the training table, for row tasks) in split 'train', 'val' or 'test'."""
@@ -377,8 +412,9 @@ def check_config(config: Mapping[str, Any], source: Path) -> None:
             raise RunError(f"{source}: {key}: expected {expected}, got {json.dumps(config.get(key))[:80]}")
 
 
-def load_run(path: str | os.PathLike) -> LoadedRun:
-    """Load a finished run directory; a missing, incomplete or damaged one is a one-line RunError."""
+def load_run(path: str | os.PathLike, accept_table_change: bool = False) -> LoadedRun:
+    """Load a finished run directory; a missing, incomplete or damaged one is a one-line RunError.
+    `accept_table_change`: see :class:`LoadedRun`."""
     directory = RunDirectory(path)
     config = directory.read_config()
     check_config(config, directory.file(CONFIG))
@@ -399,4 +435,4 @@ def load_run(path: str | os.PathLike) -> LoadedRun:
         raise RunError(f"{directory.path}: {WEIGHTS} and {SCALERS} do not fit the model its {CONFIG} describes "
                        f"({_first_line(exc, count=2)})") from None  # torch names the mismatch on line 2
     model.eval()
-    return LoadedRun(path=directory.path, config=config, model=model)
+    return LoadedRun(path=directory.path, config=config, model=model, accept_table_change=accept_table_change)

@@ -6,7 +6,7 @@ of reading is a *block* of rows aligned with those chunks. Streaming never holds
 - **split**: decided per row without a list of all rows. A random split draws row ``i`` into val or test when
   a counter-based hash of ``(seed, i)`` (splitmix64) falls below the fractions, so any block's split is known
   from its row numbers alone; a grouped split assigns whole groups (flamelets) exactly as the in-memory
-  :func:`surrogate.data.split_groups` does, from the set of labels read in one streaming pass.
+  :func:`surrogate.training_data.split_groups` does, from the set of labels read in one streaming pass.
 - **statistics**: one pass over the blocks merges per-block moments (Chan et al.'s parallel variance), minima,
   maxima and smallest positive values per split, which is all the scalers, the weighting statistics, the
   valid input ranges and the final metrics' R² need.
@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .data import check_fractions, group_assignment
+from .training_data import group_assignment
 from .errors import UserError
 
 SPLITS = ("train", "val", "test")
@@ -57,13 +57,12 @@ class RowSplit:
 
     @classmethod
     def random(cls, val_fraction: float, test_fraction: float, seed: int) -> "RowSplit":
-        check_fractions(val_fraction, test_fraction)
         return cls(val_fraction, test_fraction, seed)
 
     @classmethod
     def grouped(cls, labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int,
                 train_groups: Sequence[int] = ()) -> "RowSplit":
-        """Whole groups drawn as :func:`surrogate.data.split_groups` draws them; `labels` are the distinct
+        """Whole groups drawn as :func:`surrogate.training_data.split_groups` draws them; `labels` are the distinct
         group labels (read in a streaming pass), not one per row."""
         chosen = group_assignment(np.unique(labels), val_fraction, test_fraction, seed, train_groups)
         groups = np.sort(np.concatenate(list(chosen.values())))

@@ -56,11 +56,6 @@ def output_of(term: str) -> str | None:
     return term[len(DATA_PREFIX):] if term.startswith(DATA_PREFIX) else None
 
 
-def group_of(term: str) -> str:
-    """'data' for ``data/Y_H2O``, 'kl' for ``kl``."""
-    return term.split("/", 1)[0]
-
-
 def is_data(term: str) -> bool:
     return term.startswith(DATA_PREFIX)
 

@@ -2,14 +2,17 @@
 theirs, a weighting strategy combines them; the run directory is written by :mod:`surrogate.run`.
 
 Data lives on the training device (the task puts it there); batches are whatever the task draws (shuffled row
-indices, trajectory steps, collocation points), never a per-sample DataLoader. Every epoch writes a checkpoint
-(atomically) so a killed run resumes with ``--resume``; the best epoch by the task's validation score (validation
-data only, never the test split) is kept, and metrics.json reports the last epoch's test metrics beside its own and
-the task's trivial baselines (:mod:`surrogate.baselines`).
+indices, trajectory steps, collocation points), never a per-sample DataLoader. What watches or steers the loop
+is a callback (:mod:`surrogate.callbacks`), called once per epoch: the loggers (history.csv first,
+:mod:`surrogate.tracking`), a checkpoint every epoch (atomically) so a killed run resumes with ``--resume``, the best
+epoch by the task's validation score (validation data only, never the test split), which is kept, and early
+stopping; metrics.json reports the last epoch's test metrics beside its own and the task's trivial baselines
+(:mod:`surrogate.baselines`).
 
-Two-stage optimization (``lbfgs_epochs``), as physics-informed networks are trained (e.g. MMPINN, arXiv
-2308.06672): after the main optimizer's epochs, full-batch L-BFGS epochs with a strong-Wolfe line search in the
-same run directory and history (column ``stage``: 1, then 2). In float32 the line search stalls once the loss
+Two-stage optimization (``lbfgs_epochs``, the :class:`~surrogate.callbacks.LbfgsStage` callback), as
+physics-informed networks are trained (e.g. MMPINN, arXiv 2308.06672): after the main optimizer's epochs,
+full-batch L-BFGS epochs with a strong-Wolfe line search in the same run directory and history (column ``stage``:
+1, then 2). In float32 the line search stalls once the loss
 reaches round-off; an L-BFGS epoch that does not lower the loss restarts the L-BFGS history (column
 ``lbfgs_restarts``); one whose loss is not finite ends training at the best epoch (with a warning). Strategies
 see training progress 1.0 during that stage (a schedule has reached its end).
@@ -20,15 +23,15 @@ from __future__ import annotations
 import math
 import sys
 import time
-import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import __version__, registry
+from . import __version__, registry, tracking
 from .amp import StepPrecision, compiled
+from .callbacks import BestEpoch, Callback, Callbacks, Checkpoint, EarlyStopping, EpochEnd, LbfgsStage, ProgressBar
 from .config import TrainOptions
 from .contracts import StepContext, TaskSettings, TrainingState, shared_parameters
 from .datasets import open_dataset
@@ -42,7 +45,6 @@ from .terms import LossTerms, check_name
 from .threads import ThreadPolicy, step_flops
 
 EVAL_CHUNK = 65536
-LBFGS_LR = 1.0  # the step the strong-Wolfe line search starts from, whatever the main optimizer's lr
 
 
 def resolve_device(name: str) -> torch.device:
@@ -97,8 +99,10 @@ class Trainer:
     names it by its :class:`~surrogate.registry.Origin`, and config.json records the origins of all it used.
     """
 
-    def __init__(self, options: TrainOptions, run_dir: str | Path, progress: bool = True):
+    def __init__(self, options: TrainOptions, run_dir: str | Path, progress: bool = True,
+                 callbacks: tuple[Callback, ...] = ()):
         options.validate()
+        self.extra_callbacks = tuple(callbacks)
         self.dataset = open_dataset(options.table)
         verify_checksums(self.dataset.path)  # damage in any dataset of the file, not only in the columns read
         self.directory = RunDirectory(run_dir)
@@ -128,6 +132,8 @@ class Trainer:
             registry.origin(kind, name) for kind, name in (("tasks", task_name), ("models", options.model),
                                                            ("weightings", options.weighting)))
         self.physics_origins = [registry.origin("physics", name) for name in physics]
+        # loggers watch a run without changing it: not among the plugins a model records as its provenance
+        self.logger_specs = tracking.configure(options.loggers, options.logger_options)
         settings = TaskSettings(
             inputs=options.inputs, outputs=options.outputs, log_inputs=options.log_inputs, closure=options.closure,
             split_by=options.split_by, val_fraction=options.val_fraction, test_fraction=options.test_fraction,
@@ -140,7 +146,8 @@ class Trainer:
                             "streaming or without L-BFGS")
         self.task = registry.construct(self.task_origin, self.task_cls, self.dataset, settings, self.processes,
                                        **self.task_options)
-        self.options = replace(options.resolved(self.task.epoch_size()), task=task_name, physics=physics)
+        self.options = replace(options.resolved(self.task.epoch_size()), task=task_name, physics=physics,
+                               loggers=tracking.logger_names(options.loggers))
         self.closure = self.model_cls.closure if options.closure == "auto" else options.closure
 
     # ----------------------------------------------------------------- set-up
@@ -198,7 +205,7 @@ class Trainer:
         self.shared_parameters = shared_parameters(self.trainable)
         self.validation_generator = torch.Generator().manual_seed(self.options.seed + 1)
         self.optimizer = self.make_optimizer()
-        self.lbfgs_stage, self.lbfgs_last_loss, self.lbfgs_restarts = False, math.inf, 0
+        self.stage = 1  # 2 in the L-BFGS stage of a two-stage run
         batch = None if self.options.optimizer == "lbfgs" else self.options.batch_size
         self.steps_per_epoch = 1 if batch is None else math.ceil(self.task.epoch_size() / batch)
         self.scheduler = self.make_scheduler()
@@ -244,19 +251,6 @@ class Trainer:
         """Full-batch L-BFGS (20 iterations per step) with a strong-Wolfe line search over every parameter."""
         return torch.optim.LBFGS([p for group in self.parameter_groups() for p in group["params"]], lr=lr,
                                  max_iter=20, line_search_fn="strong_wolfe")
-
-    def start_lbfgs_stage(self) -> None:
-        """Second stage: a fresh L-BFGS optimizer; the learning-rate schedule no longer applies."""
-        self.optimizer = self.make_lbfgs(LBFGS_LR)
-        self.lbfgs_stage = True
-
-    def restart_lbfgs_if_stalled(self, loss: float) -> None:
-        """Restart the L-BFGS history when an epoch did not lower the loss (its line search stalled, typically
-        at float32 round-off, or its curvature pairs went stale)."""
-        if not loss < self.lbfgs_last_loss:
-            self.optimizer = self.make_lbfgs(LBFGS_LR)
-            self.lbfgs_restarts += 1
-        self.lbfgs_last_loss = loss
 
     def make_scheduler(self) -> Any:
         o = self.options
@@ -391,94 +385,96 @@ class Trainer:
         finally:
             self.threads.close()
 
-    def run(self, resume: bool) -> TrainResult:
-        """The epochs of a built trainer, then its results."""
-        from tqdm.auto import tqdm
+    def make_callbacks(self) -> Callbacks:
+        """The callbacks of this run, in the order they are called: the kept epoch, early stopping, the L-BFGS
+        stage; on the main process the loggers (history.csv first), the checkpoint and the progress bar; then
+        those given to the trainer."""
+        o = self.options
+        self.best = BestEpoch(o.min_delta)
+        found: list[Callback] = [self.best, EarlyStopping(self.best, o.patience, o.epochs, bool(o.lbfgs_epochs))]
+        if o.lbfgs_epochs:
+            found.append(LbfgsStage(o.epochs))
+        if self.processes.is_main:
+            found += [tracking.Tracking(self.directory.path, self.logger_specs), Checkpoint()]
+            if self.progress:
+                found.append(ProgressBar())
+        return Callbacks([*found, *self.extra_callbacks])
 
+    def run(self, resume: bool) -> TrainResult:
+        """The epochs of a built trainer, then its results. The loop only trains and evaluates; the kept epoch,
+        early stopping, the L-BFGS stage, the history, checkpoints and loggers are callbacks
+        (:mod:`surrogate.callbacks`)."""
         main = self.processes.is_main
         table_sha256 = self.dataset.sha256()
-        config = self.config(table_sha256)
-        state = TrainingState(steps_per_epoch=self.steps_per_epoch, max_epochs=self.options.epochs)
-        generator = torch.Generator().manual_seed(self.options.seed)
-        history: list[dict[str, float]] = []
-        best: dict[str, Any] = {"score": math.inf, "epoch": -1, "state": None}
-        bad_epochs = 0
-        if resume and self.directory.resumable():
+        self.run_config = self.config(table_sha256)
+        self.state = TrainingState(steps_per_epoch=self.steps_per_epoch, max_epochs=self.options.epochs)
+        self.generator = torch.Generator().manual_seed(self.options.seed)
+        self.total_epochs = self.options.epochs + self.options.lbfgs_epochs
+        self.should_stop = False
+        self.history: list[dict[str, float]] = []
+        self.callbacks = self.make_callbacks()
+        self.resumed = resume and self.directory.resumable()
+        if self.resumed:
             self.directory.check_resumable()
-            best, bad_epochs = self.load_checkpoint(state, generator, table_sha256)
-            history = self.directory.read_history(upto=state.epoch, rewrite=main)
+            self.load_checkpoint(table_sha256)
+            self.history = self.directory.read_history(upto=self.state.epoch, rewrite=main)
         elif main:
-            self.directory.write_start(config, self.task.state(), self.task.splits())
+            self.directory.write_start(self.run_config, self.task.state(), self.task.splits())
         self.processes.barrier()
-        ctx = StepContext(state=state, shared_parameters=self.shared_parameters,
+        ctx = StepContext(state=self.state, shared_parameters=self.shared_parameters,
                           validation=None, validation_terms=self.random_validation_terms)
-        if history:
-            ctx.validation = {k[4:]: v for k, v in history[-1].items() if k.startswith("val/")}
-        total_epochs = self.options.epochs + self.options.lbfgs_epochs
-        bar = tqdm(total=total_epochs, initial=state.epoch, desc=f"train {self.directory.path.name}",
-                   unit="epoch", disable=not (self.progress and main), dynamic_ncols=True)
-        while state.epoch < total_epochs:
-            if state.epoch >= self.options.epochs and not self.lbfgs_stage:
-                self.start_lbfgs_stage()
-            started = time.perf_counter()
-            threads = self.threads.apply()  # re-chosen each epoch: other jobs may have started or ended
-            train_loss, weights, train_means = self.train_epoch(state, ctx, generator)
-            val_means = self.evaluate_terms("val") or train_means
-            score = self.task.score(val_means)
-            ctx.validation = val_means
-            self.strategy.observe_epoch(train_means, val_means, state)
-            if not self.lbfgs_stage:
-                self.step_scheduler(score)
-            row = {"epoch": state.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "train_loss": train_loss,
-                   "val_score": score, "time_s": time.perf_counter() - started, "threads": threads,
-                   "peak_rss_mb": peak_rss_mb()}
-            if self.options.lbfgs_epochs:
-                row.update(stage=2 if self.lbfgs_stage else 1, lbfgs_restarts=self.lbfgs_restarts)
-            row.update({f"train/{k}": v for k, v in train_means.items()})
-            row.update({f"val/{k}": v for k, v in val_means.items()})
-            row.update({f"weight/{k}": v for k, v in weights.items()})
-            history.append(row)
-            diverged = not math.isfinite(train_loss)
-            if diverged and not self.lbfgs_stage:
-                culprits = self.divergence.culprits(list(train_means), self.term_owners, self.weighting_origin)
-                raise UserError(f"training diverged at epoch {state.epoch + 1} (loss {train_loss}): {culprits}; "
-                                f"lower --lr or choose another weighting")
-            if score < best["score"] - self.options.min_delta:
-                best = {"score": score, "epoch": state.epoch + 1,
-                        "state": {k: v.detach().clone() for k, v in self.model.state_dict().items()}}
-                bad_epochs = 0
-            else:
-                bad_epochs += 1
-            state.epoch += 1
-            stop = bool(self.options.patience) and bad_epochs >= self.options.patience
-            if stop and not self.lbfgs_stage and self.options.lbfgs_epochs:
-                state.epoch, bad_epochs, stop = self.options.epochs, 0, False  # early stopping ends the first stage
-            if diverged:  # an L-BFGS line search on a loss the strategy moves between its evaluations (gradnorm)
-                warnings.warn(f"L-BFGS diverged at epoch {state.epoch}; training ends at the best epoch "
-                              f"({best['epoch']})", stacklevel=1)
-                state.epoch, stop = total_epochs, True
-            if self.lbfgs_stage:
-                self.restart_lbfgs_if_stalled(train_loss)
-            if main:
-                self.directory.append_history(row, first=len(history) == 1)
-                self.save_checkpoint(state, generator, best, bad_epochs)
-            bar.set_postfix(loss=f"{train_loss:.3g}", val=f"{score:.3g}")
-            bar.update(state.epoch - bar.n)
-            if stop:
-                break
-        bar.close()
-        last_epoch = int(history[-1]["epoch"]) if history else state.epoch
-        kept_epoch = int(best["epoch"]) if best["state"] is not None else last_epoch
-        last = self.task.final_metrics() if kept_epoch != last_epoch else None  # before the kept state is loaded
-        if best["state"] is not None:
-            self.model.load_state_dict(best["state"])
-        metrics: dict[str, Any] = self.task.final_metrics()
-        metrics.update(self.judged(metrics, last, kept_epoch, last_epoch))
+        if self.history:
+            ctx.validation = {k[4:]: v for k, v in self.history[-1].items() if k.startswith("val/")}
+        self.callbacks.fit_start(self)
+        while self.state.epoch < self.total_epochs and not self.should_stop:
+            self.callbacks.epoch_start(self)
+            end = self.fit_epoch(ctx)
+            self.history.append(end.row)
+            self.state.epoch += 1
+            self.callbacks.epoch_end(self, end)
+        metrics = self.final_metrics()
         if main:
             self.directory.write_results(self.model.state_dict(), metrics)
-            self.write_plots(history, metrics)
+            self.write_plots(self.history, metrics)
+        self.callbacks.fit_end(self, metrics)
         self.processes.close()
-        return TrainResult(self.directory.path, metrics, history, int(best["epoch"]), peak_rss_mb())
+        return TrainResult(self.directory.path, metrics, self.history, self.best.epoch, peak_rss_mb())
+
+    def fit_epoch(self, ctx: StepContext) -> EpochEnd:
+        """One epoch: train, evaluate on the validation split, let the strategy and the schedule see it; its row of
+        the history. A first-stage loss that is not finite is a one-line error naming the terms that diverged."""
+        started = time.perf_counter()
+        threads = self.threads.apply()  # re-chosen each epoch: other jobs may have started or ended
+        train_loss, weights, train_means = self.train_epoch(self.state, ctx, self.generator)
+        val_means = self.evaluate_terms("val") or train_means
+        score = self.task.score(val_means)
+        ctx.validation = val_means
+        self.strategy.observe_epoch(train_means, val_means, self.state)
+        if self.stage == 1:
+            self.step_scheduler(score)
+        row = {"epoch": self.state.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"], "train_loss": train_loss,
+               "val_score": score, "time_s": time.perf_counter() - started, "threads": threads,
+               "peak_rss_mb": peak_rss_mb()}
+        row.update(self.callbacks.columns(self))
+        row.update({f"train/{k}": v for k, v in train_means.items()})
+        row.update({f"val/{k}": v for k, v in val_means.items()})
+        row.update({f"weight/{k}": v for k, v in weights.items()})
+        if not math.isfinite(train_loss) and self.stage == 1:
+            culprits = self.divergence.culprits(list(train_means), self.term_owners, self.weighting_origin)
+            raise UserError(f"training diverged at epoch {self.state.epoch + 1} (loss {train_loss}): {culprits}; "
+                            f"lower --lr or choose another weighting")
+        return EpochEnd(row, score, train_loss)
+
+    def final_metrics(self) -> dict[str, Any]:
+        """The kept epoch's metrics (its weights loaded into the model), with what :meth:`judged` adds."""
+        last_epoch = int(self.history[-1]["epoch"]) if self.history else self.state.epoch
+        kept_epoch = self.best.epoch if self.best.weights is not None else last_epoch
+        last = self.task.final_metrics() if kept_epoch != last_epoch else None  # before the kept state is loaded
+        if self.best.weights is not None:
+            self.model.load_state_dict(self.best.weights)
+        metrics: dict[str, Any] = self.task.final_metrics()
+        metrics.update(self.judged(metrics, last, kept_epoch, last_epoch))
+        return metrics
 
     def judged(self, kept: dict[str, Any], last: dict[str, Any] | None, kept_epoch: int,
                last_epoch: int) -> dict[str, Any]:
@@ -492,21 +488,19 @@ class Trainer:
                 **judge(kept[split], self.task.baselines(split), split)}
 
     # --------------------------------------------------------------- persistence
-    def save_checkpoint(self, state: TrainingState, generator: torch.Generator, best: dict, bad_epochs: int) -> None:
+    def save_checkpoint(self) -> None:
+        """Everything a resume needs: the loop's position, model, optimizer, strategy, schedule, shuffling and the
+        state of every callback (kept epoch, early-stopping count, L-BFGS stage)."""
         self.directory.save_tensors(CHECKPOINT, {
-            "epoch": state.epoch, "step": state.step,
+            "epoch": self.state.epoch, "step": self.state.step,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "strategy": self.strategy.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
-            "generator": generator.get_state(),
-            "best_score": best["score"], "best_epoch": best["epoch"],
-            "best_state": best["state"] or {}, "bad_epochs": bad_epochs,
-            "stage": 2 if self.lbfgs_stage else 1, "lbfgs_last_loss": self.lbfgs_last_loss,
-            "lbfgs_restarts": self.lbfgs_restarts,
+            "generator": self.generator.get_state(), "stage": self.stage, **self.callbacks.state_dict(),
             **({"scaler": self.step_precision.state_dict()} if self.step_precision.scaler is not None else {}),
         })
 
-    def load_checkpoint(self, state: TrainingState, generator: torch.Generator, table_sha256: str) -> tuple:
+    def load_checkpoint(self, table_sha256: str) -> None:
         saved = self.directory.read_config()
         if saved.get("table_sha256") != table_sha256:
             raise UserError(f"{self.directory.path}: cannot resume, the table changed since this run started "
@@ -514,10 +508,7 @@ class Trainer:
         checkpoint = self.directory.load_tensors(CHECKPOINT, self.device)
         try:
             self.model.load_state_dict(checkpoint["model"])
-            if int(checkpoint.get("stage", 1)) == 2:
-                self.start_lbfgs_stage()
-                self.lbfgs_last_loss = float(checkpoint["lbfgs_last_loss"])
-                self.lbfgs_restarts = int(checkpoint["lbfgs_restarts"])
+            self.callbacks.load_state_dict(self, checkpoint)  # before the optimizer: the L-BFGS stage replaces it
             self.optimizer.load_state_dict(checkpoint["optimizer"])
             self.strategy.load_state_dict(checkpoint["strategy"])
             self.step_precision.load_state_dict(checkpoint.get("scaler", {}))
@@ -525,15 +516,11 @@ class Trainer:
                 self.scheduler.load_state_dict(checkpoint["scheduler"])
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
                     self.scheduler.T_max = self.options.epochs  # `--resume --epochs N` anneals to the new end
-            generator.set_state(checkpoint["generator"])
-            state.epoch, state.step = int(checkpoint["epoch"]), int(checkpoint["step"])
-            best = {"score": float(checkpoint["best_score"]), "epoch": int(checkpoint["best_epoch"]),
-                    "state": checkpoint["best_state"] or None}
-            bad_epochs = int(checkpoint["bad_epochs"])
+            self.generator.set_state(checkpoint["generator"])
+            self.state.epoch, self.state.step = int(checkpoint["epoch"]), int(checkpoint["step"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise UserError(f"{self.directory.file(CHECKPOINT)}: does not fit this run "
                             f"({exc.__class__.__name__}); delete it to start over") from None
-        return best, bad_epochs
 
     def write_plots(self, history: list[dict[str, float]], metrics: dict) -> None:
         from . import plots

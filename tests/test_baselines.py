@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from surrogate.baselines import Baselines, interpolate, judge, row_baselines
 from surrogate.cli.main import cli
 from surrogate.config import TrainOptions
-from surrogate.data import split_indices
+from surrogate.training_data import split_indices
 from surrogate.lookup import StructuredLookup
 from surrogate.metrics import metrics_table
 from surrogate.table import Column, write_table

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from surrogate.data import split_groups
+from surrogate.training_data import split_groups
 from surrogate.table import Column, Table, write_table
 from tests.synthetic import synthetic_table
 from tests.waits import HANG_S

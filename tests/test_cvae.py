@@ -89,7 +89,7 @@ def test_model_widths_follow_hidden_dim_times_powers_of_two():
     network = CVAE.build(9, 9, output_names=POSITIONS, hidden_dim=16, layer_num=3, latent_dim=128, activation="relu")
     encoder = [m.out_features for m in network.encoder if isinstance(m, torch.nn.Linear)]
     decoder = [m.out_features for m in network.decoder_body if isinstance(m, torch.nn.Linear)]
-    assert encoder == [16, 32, 64] and network.mean.out_features == 128  # the seed's 16 -> 32 -> 64 -> 128
+    assert encoder == [16, 32, 64] and network.mean.out_features == 128  # Ghanaatian 2024's 16 -> 32 -> 64 -> 128
     assert decoder == [64, 32, 16] and network.decoder_head.out_features == 9
     assert not hasattr(CVAE.build(6, 6, output_names=[], latent_dim=0), "encoder")
 

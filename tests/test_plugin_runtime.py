@@ -122,7 +122,7 @@ def test_on_the_command_line_a_plugin_error_is_one_line_without_traceback(broken
                                               "--quiet", *flags])
             lines = [line for line in result.output.splitlines() if line.strip()]
             assert result.exit_code == 2, result.output
-            assert len(lines) == 1 and lines[0].startswith(f"Error: ") and BROKEN in lines[0], result.output
+            assert len(lines) == 1 and lines[0].startswith("Error: ") and BROKEN in lines[0], result.output
             assert "Traceback" not in result.output and "this is a bug" not in result.output
             assert not (tmp_path / "run").exists()
 

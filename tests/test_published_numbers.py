@@ -1,7 +1,8 @@
-"""Every number the README publishes comes from a results file written by a declared benchmark suite.
+"""Every number the documentation publishes comes from a results file written by a declared benchmark suite.
 
-The fast checks read the repository's README, suite files and results files; one slow check runs a tiny suite
-through the CLI end to end.
+Every suite is published on the benchmarks page of the documentation (docs/benchmarks.md); the README shows a
+headline rendered the same way. The fast checks read those documents, the suite files and the results files;
+one slow check runs a tiny suite through the CLI end to end.
 """
 
 from __future__ import annotations
@@ -20,21 +21,43 @@ from surrogate.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+BENCHMARKS_PAGE = ROOT / "docs" / "benchmarks.md"
+DOCUMENTS = (BENCHMARKS_PAGE, README)
 SUITES = ROOT / "benchmarks" / "suites"
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def marked_names() -> list[str]:
-    return [match["name"] for match in MARKER.finditer(README.read_text())]
+def marked_names(document: Path = BENCHMARKS_PAGE) -> list[str]:
+    return [match["name"] for match in MARKER.finditer(document.read_text())]
 
 
-def test_every_marked_readme_table_equals_the_rendering_of_its_results_file():
-    assert marked_names(), "README.md has no rendered results tables"
-    assert stale_blocks(README.read_text(), RESULTS, ROOT) == []
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
+def test_every_marked_table_equals_the_rendering_of_its_results_file(document):
+    assert marked_names(document), f"{document.name} has no rendered results tables"
+    assert stale_blocks(document.read_text(), RESULTS, ROOT) == []
 
 
-def test_every_declared_suite_is_published_in_the_readme():
-    assert set(suite_names(SUITES)) == set(marked_names())
+def test_every_declared_suite_is_published_on_the_benchmarks_page_once():
+    names = marked_names()
+    assert sorted(names) == sorted(set(names)) and set(names) == set(suite_names(SUITES))
+
+
+def test_the_readme_headline_is_a_published_suite():
+    assert set(marked_names(README)) <= set(suite_names(SUITES))
+
+
+def test_render_rewrites_the_benchmarks_page_and_the_readme_by_default(tmp_path, monkeypatch):
+    for document in DOCUMENTS:
+        target = tmp_path / document.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(MARKER.sub(lambda m: f"<!-- results:{m['name']} -->\n<!-- /results:{m['name']} -->",
+                                     document.read_text()))
+    shutil.copytree(RESULTS, tmp_path / "benchmarks" / "results")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["bench", "render"])
+    assert result.exit_code == 0, result.output
+    for document in DOCUMENTS:
+        assert (tmp_path / document.relative_to(ROOT)).read_text() == document.read_text()
 
 
 @pytest.mark.parametrize("path", sorted(RESULTS.glob("*.json")), ids=lambda path: path.name)
@@ -84,7 +107,7 @@ def test_a_broken_suite_file_is_a_one_line_error(tmp_path, text, message):
 
 def test_render_check_names_a_table_edited_by_hand_and_render_restores_it(tmp_path):
     name = marked_names()[0]
-    block = next(m for m in MARKER.finditer(README.read_text()) if m["name"] == name)
+    block = next(m for m in MARKER.finditer(BENCHMARKS_PAGE.read_text()) if m["name"] == name)
     document = tmp_path / "doc.md"
     results = tmp_path / "results"
     shutil.copytree(RESULTS, results)
@@ -94,7 +117,7 @@ def test_render_check_names_a_table_edited_by_hand_and_render_restores_it(tmp_pa
     check = runner.invoke(cli, ["bench", "render", "--document", str(document), "--results", str(results), "--check"])
     assert check.exit_code == 1 and name in check.output
     assert runner.invoke(cli, ["bench", "render", "--document", str(document), "--results", str(results)]).exit_code == 0
-    assert stale_blocks(document.read_text(), results, tmp_path) == []
+    assert stale_blocks(document.read_text(), results, Path.cwd()) == []
 
 
 def test_a_marker_without_results_file_is_a_one_line_error(tmp_path):

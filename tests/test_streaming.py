@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import surrogate.table
 from surrogate.cli.main import cli
-from surrogate.data import split_groups
+from surrogate.training_data import split_groups
 from surrogate.scaling import InputScaler, OutputScaler
 from surrogate.streaming import CODES, BlockReader, RowSplit, row_uniform, shuffled_fills
 from surrogate.table import Table
@@ -71,11 +71,11 @@ def test_a_small_buffer_serves_every_training_row_once_per_epoch_in_a_new_order(
     trainer = Trainer(options, "unused", progress=False)
     trainer.build()
     task = trainer.task
-    assert task.reader.n_blocks == 8 and task.capacity < 3000 // 4  # one or two blocks per fill
+    assert task.source.reader.n_blocks == 8 and task.source.capacity < 3000 // 4  # one or two blocks per fill
     n_in = len(task.input_names)
     table = Table(blocked_table)
     x = table.read_matrix(task.input_names)
-    codes = np.concatenate([task.reader.read(b)[1] for b in range(task.reader.n_blocks)])
+    codes = np.concatenate([task.source.reader.read(b)[1] for b in range(task.source.reader.n_blocks)])
     expected = np.sort(x[codes == CODES["train"]].astype(np.float32), axis=0)
     generator = torch.Generator().manual_seed(0)
     epochs = []
@@ -106,7 +106,7 @@ def test_one_streaming_pass_gives_the_scalers_of_all_training_rows(blocked_table
     trainer.build()
     task = trainer.task
     table = Table(blocked_table)
-    codes = task.reader.split.codes(0, table.n_rows)
+    codes = task.source.reader.split.codes(0, table.n_rows)
     train_rows = codes == CODES["train"]
     x, y = table.read_matrix(task.input_names)[train_rows], table.read_matrix(task.output_names)[train_rows]
     reference_in = InputScaler.fit(x, [name in task.log_inputs for name in task.input_names]).to_dict()
@@ -194,9 +194,10 @@ def test_a_streamed_epoch_holds_about_its_budget_not_the_table(tmp_path, monkeyp
 
 
 def test_a_table_too_large_for_memory_points_to_streaming_in_one_line(table, tmp_path, monkeypatch):
-    import surrogate.data
+    import surrogate.training_data
 
-    monkeypatch.setattr(surrogate.data, "available_memory", lambda: 100_000)  # 100 kB free, the table needs ~0.6 MB
+    # 100 kB free, the table needs ~0.6 MB
+    monkeypatch.setattr(surrogate.training_data, "available_memory", lambda: 100_000)
     result = CliRunner().invoke(cli, ["train", str(table), "-o", str(tmp_path / "run"), "--epochs", "1", "--quiet"])
     assert result.exit_code == 2 and "--stream-memory" in result.output and "Traceback" not in result.output
     streamed = CliRunner().invoke(cli, ["train", str(table), "-o", str(tmp_path / "run2"), "--epochs", "1",

@@ -1,4 +1,4 @@
-"""Coulomb-explosion imaging of OCS (seed 002): the ``coulomb-explosion`` table generator and its physics.
+"""Coulomb-explosion imaging of OCS (Ghanaatian 2024): the ``coulomb-explosion`` table generator and its physics.
 
 NumPy only here (the table builds without torch): the explosion integrator (:mod:`.physics`), the geometry
 distributions (:mod:`.geometry`), the resumable chunked build (:mod:`.chunks`, :mod:`.generator`) and the

@@ -61,7 +61,7 @@ def solve_chunk(chunk: Chunk) -> None:
 
 
 class CoulombExplosion(TableGenerator):
-    """Rows of (asymptotic momenta, geometry) of C, O, S ions (+2 each) exploding from rest (seed 002)."""
+    """Rows of (asymptotic momenta, geometry) of C, O, S ions (+2 each) exploding from rest (Ghanaatian 2024)."""
 
     description: ClassVar[str] = "Coulomb explosion of OCS (C, O, S ions, +2 each): momenta -> geometry rows"
     options: ClassVar[tuple[Option, ...]] = (

@@ -3,7 +3,7 @@
 Positions are arrays (n, 3 atoms, 3) in bohr, atoms in the order C, O, S, centre of mass at the origin, each
 molecule turned by a uniformly random rotation (the momenta then carry the orientation, as measured ones do).
 
-Two distributions (seed 002 names them "random" and "sim"; it does not give their parameters, these are ours):
+Two distributions (Ghanaatian 2024 names them "random" and "sim"; it does not give their parameters, these are ours):
 
 - ``random``: bond lengths r_CO uniform in [0.8, 1.2] × 2.19 bohr, r_CS uniform in [0.8, 1.2] × 2.95 bohr, the
   O-C-S angle uniform in [100°, 180°];

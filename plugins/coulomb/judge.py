@@ -1,5 +1,6 @@
-"""Judging predicted geometries in the units users care about (NumPy): the seed's MRE, energy, MSE, bond lengths,
-the bond angle, a forward check by re-exploding the prediction, and the trivial baselines they compare with.
+"""Judging predicted geometries in the units users care about (NumPy): Ghanaatian's (2024) MRE, energy, MSE,
+bond lengths, the bond angle, a forward check by re-exploding the prediction, and the trivial baselines they
+compare with.
 
 Arrays are (n, 9): momenta p_C_x ... p_S_z (ħ/bohr) and positions C_x ... S_z (bohr), atoms C, O, S.
 """
@@ -20,9 +21,9 @@ def atoms(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).reshape(len(values), 3, 3)
 
 
-def seed_mre(true: np.ndarray, predicted: np.ndarray) -> float:
-    """Seed 002's MRE in %: mean over every coordinate of |x̂ - x| / |x| × 100 (predicting zeros gives exactly
-    100; a coordinate near zero weighs a lot, as in the seed)."""
+def mre_percent(true: np.ndarray, predicted: np.ndarray) -> float:
+    """Ghanaatian's (2024) MRE in %: mean over every coordinate of |x̂ - x| / |x| × 100 (predicting zeros gives
+    exactly 100; a coordinate near zero weighs a lot, as in Ghanaatian 2024)."""
     return float(100.0 * np.mean(np.abs(predicted - true) / np.abs(true)))
 
 
@@ -47,7 +48,7 @@ def geometry_metrics(momenta: np.ndarray, true: np.ndarray, predicted: np.ndarra
     r_co, r_cs, angle = bonds_and_angle(atoms(true))
     q_co, q_cs, q_angle = bonds_and_angle(atoms(predicted))
     result = {
-        "seed_mre_percent": seed_mre(true, predicted),
+        "seed_mre_percent": mre_percent(true, predicted),
         "guarded_mre_percent": float(100.0 * np.mean(np.abs(predicted - true) / np.maximum(np.abs(true), GUARD))),
         "energy_error": float(np.mean(energy_error(momenta, predicted))),
         "mse_bohr2": float(np.mean((predicted - true) ** 2)),
@@ -65,7 +66,7 @@ def baselines(train: np.ndarray, true: np.ndarray) -> dict[str, float]:
     r_co, r_cs, angle = bonds_and_angle(atoms(true))
     t_co, t_cs, t_angle = bonds_and_angle(atoms(train))
     return {
-        "seed_mre_percent": seed_mre(true, np.zeros_like(true)),
+        "seed_mre_percent": mre_percent(true, np.zeros_like(true)),
         "mse_bohr2": float(np.mean(true**2)),
         "bond_error_percent": float(50.0 * np.mean(np.abs(t_co.mean() - r_co) / r_co
                                                    + np.abs(t_cs.mean() - r_cs) / r_cs)),

@@ -1,8 +1,8 @@
 """Coulomb explosion of point ions from rest, in atomic units (bohr, hartree, electron masses, ħ = 1).
 
-Three ions (C, O, S, each of charge +2 as in seed 002) start at rest at their geometry r_i(0) and fly apart under
-U = Σ_{i<j} q_i q_j / r_ij. The measured quantities are the asymptotic momenta p_i(∞); energy conservation says
-Σ |p_i(∞)|² / 2 m_i = U(r(0)), and Σ p_i = 0 since the explosion starts at rest.
+Three ions (C, O, S, each of charge +2 as in Ghanaatian 2024) start at rest at their geometry r_i(0) and fly
+apart under U = Σ_{i<j} q_i q_j / r_ij. The measured quantities are the asymptotic momenta p_i(∞); energy
+conservation says Σ |p_i(∞)|² / 2 m_i = U(r(0)), and Σ p_i = 0 since the explosion starts at rest.
 
 :func:`explode` integrates many explosions at once (arrays ``(n, atoms, 3)``) with classical RK4 in log-time
 s = ln(t/τ): the motion starts slowly (r - r(0) ∝ t²) and ends in free flight (r ∝ t), so equal steps in s follow
@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 ATOMS = ("C", "O", "S")
-MASSES = np.array([21894.71361, 29164.39289, 58441.80487])  # electron masses (seed 002)
-CHARGES = np.array([2.0, 2.0, 2.0])  # elementary charges of the dications' ions (seed 002: PE = Σ 4 / r_ij)
+MASSES = np.array([21894.71361, 29164.39289, 58441.80487])  # electron masses (Ghanaatian 2024)
+CHARGES = np.array([2.0, 2.0, 2.0])  # elementary charges of the dications' ions (Ghanaatian 2024: PE = Σ 4 / r_ij)
 
 START = 1e-3  # first time of the integration, in units of the explosion's time scale τ (Taylor start before it)
 END = 1e4  # last time, in units of τ: the remaining potential energy is then ~1e-4 of the total, handled analytically

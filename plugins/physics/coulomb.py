@@ -1,4 +1,4 @@
-"""Physics losses of Coulomb-explosion imaging (seed 002): energy conservation and the relative error, squared.
+"""Physics losses of Coulomb-explosion imaging (Ghanaatian 2024): energy conservation and the relative error, squared.
 
 Both read the ions from the table's root attribute ``coulomb`` (written by the ``coulomb-explosion`` generator:
 atoms, masses, charges, the momentum and position column names) and work on physical momenta (the batch's
@@ -6,7 +6,7 @@ inputs) and predicted physical positions, element-wise (one value per sample):
 
 - ``physics/energy`` = ((K - U) / K)², K = Σ |p_i|² / 2 m_i of the momenta, U = Σ q_i q_j / r_ij of the predicted
   geometry: zero for a true (momenta, geometry) pair, since the explosion conserves energy;
-- ``physics/mre`` = (mean_j |x̂_j - x_j| / max(|x_j|, guard))²: the seed's MRE, squared, per sample, with
+- ``physics/mre`` = (mean_j |x̂_j - x_j| / max(|x_j|, guard))²: the MRE of Ghanaatian 2024, squared, per sample, with
   coordinates near zero divided by ``guard`` (bohr) instead, so they cannot blow the term up. It needs the
   physical targets, which the ``cvae`` task hands over (``batch.extras["y_phys"]``).
 """
@@ -63,7 +63,7 @@ def kinetic(momenta: torch.Tensor, masses: torch.Tensor) -> torch.Tensor:
 
 
 class CoulombEnergy(CoulombColumns):
-    """physics/energy = ((K(p) - U(x̂)) / K(p))² per sample (seed 002's Energy Diff²)."""
+    """physics/energy = ((K(p) - U(x̂)) / K(p))² per sample (Ghanaatian 2024: Energy Diff²)."""
 
     description: ClassVar[str] = "physics/energy = ((K(p) - U(x_pred)) / K(p))^2: Coulomb energy conservation"
     law = "energy"
@@ -79,7 +79,7 @@ class CoulombEnergy(CoulombColumns):
 
 
 class RelativeError(CoulombColumns):
-    """physics/mre = (mean_j |x̂_j - x_j| / max(|x_j|, guard))² per sample (seed 002's MRE², guarded)."""
+    """physics/mre = (mean_j |x̂_j - x_j| / max(|x_j|, guard))² per sample (Ghanaatian 2024: MRE², guarded)."""
 
     description: ClassVar[str] = "physics/mre = (mean |x_pred - x| / max(|x|, guard))^2 per sample (seed MRE^2)"
     options: ClassVar[tuple[Option, ...]] = (

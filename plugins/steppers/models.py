@@ -8,7 +8,8 @@
 - ``conservative-stencil``: du/dt = D[g_θ(u)], the backward difference of learned face fluxes g_θ (a finite-
   volume form): the mass Σ u is conserved exactly whatever the network.
 
-The imbalance-aware loss paper (seed 001) trains NODE on KdV and HNN++ on Cahn–Hilliard.
+*Imbalance-aware learning for deep physics modeling* (anonymous, under review) trains NODE on KdV and HNN++ on
+Cahn–Hilliard.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def stencil_network(model: str, n_inputs: int, n_outputs: int, kernel: int, widt
 
 
 class NeuralODE(ModelFactory):
-    """du/dt = f_θ(u), f_θ a periodic stencil network (Chen et al. 2018; the NODE of seed 001)."""
+    """du/dt = f_θ(u), f_θ a periodic stencil network (Chen et al. 2018; the imbalance-aware paper's NODE)."""
 
     description: ClassVar[str] = "neural ODE: du/dt = periodic stencil network of u (time-stepping)"
     options: ClassVar[tuple[Option, ...]] = stencil_options(kernel=5)

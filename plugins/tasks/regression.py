@@ -3,6 +3,10 @@
 What a flamelet, FGM, equilibrium or PDF table needs: inputs min-max scaled (log10 first where the table or
 the user says so), outputs standardized, mass fractions closed by a softmax when the model asks for it and the
 table declares them, a random or a grouped (held-out flamelets) split.
+
+Where the rows come from is the task's row source: :class:`MemoryRows` holds the training table on the device;
+:class:`~plugins.tasks.regression_stream.StreamedRows` (``surrogate train --stream-memory MB``) reads a table
+larger than memory block by block. The loss terms, score, scalers and exports are the task's, the same for both.
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ from torch import nn
 from surrogate.baselines import Baselines, row_baselines
 from surrogate.closure import SoftmaxClosure
 from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
-from surrogate.data import TrainingData, split_groups, split_indices
+from surrogate.training_data import TrainingData, split_groups, split_indices
 from surrogate.errors import UserError
 from surrogate.metrics import metrics_table
 from surrogate.run import row_signature
 from surrogate.scaling import InputScaler, OutputScaler, PhysicalModel
 from surrogate.table import Table
 from surrogate.terms import LossTerms, data_term
+
+from .regression_stream import StreamedRows
 
 PREDICT_CHUNK = 65536
 
@@ -35,15 +41,6 @@ class Regression(Task):
     description: ClassVar[str] = "rows of a scattered table: inputs -> outputs, one data term per output"
     datasets: ClassVar[tuple[str, ...]] = ("scattered",)
     streams: ClassVar[bool] = True
-
-    def __new__(cls, dataset: Table, settings: TaskSettings, *args: Any, **options: Any) -> "Regression":
-        """A streamed run (``settings.stream_memory_mb`` > 0) is a :class:`StreamedRegression`: the same task
-        reading the table block by block through a bounded shuffle buffer."""
-        if cls is Regression and settings.stream_memory_mb:
-            from .regression_stream import StreamedRegression
-
-            return super().__new__(StreamedRegression)
-        return super().__new__(cls)
 
     def __init__(self, dataset: Table, settings: TaskSettings, processes: Any, **options: Any):
         super().__init__(dataset, settings, processes)
@@ -58,7 +55,15 @@ class Regression(Task):
         if unknown:
             raise UserError(f"--log-input {unknown[0]!r} is not one of the inputs ({', '.join(self.input_names)})")
         self.softmax_outputs = [name for name in defaults.softmax_outputs or () if name in self.output_names]
-        self.make_split(settings)
+        self.source = self.row_source(settings)
+
+    def row_source(self, settings: TaskSettings) -> "MemoryRows | StreamedRows":
+        """Where the rows come from: the device (:class:`MemoryRows`), or the table read block by block within
+        ``settings.stream_memory_mb`` (> 0; :class:`StreamedRows`); either draws the split. Only this task
+        streams: a subclass that builds its own tensors in `setup` (the CVAE) holds its rows in memory."""
+        if settings.stream_memory_mb and type(self) is Regression:
+            return StreamedRows(self, settings)
+        return MemoryRows(self, settings)
 
     def group_column(self) -> str:
         """The label a grouped split holds out whole groups of (a one-line error when the table has none)."""
@@ -67,42 +72,29 @@ class Regression(Task):
                             "(root attribute group_column); this one declares none")
         return self.dataset.defaults.group_column
 
-    def make_split(self, settings: TaskSettings) -> None:
-        """``index_splits``: the row indices of train, val and test."""
-        table, defaults = self.dataset, self.dataset.defaults
-        if settings.split_by == "group":
-            self.index_splits = split_groups(table.read_labels(self.group_column()), settings.val_fraction,
-                                             settings.test_fraction, settings.seed, defaults.train_groups or ())
-        else:
-            self.index_splits = split_indices(table.n_rows, settings.val_fraction, settings.test_fraction,
-                                              settings.seed)
+    @property
+    def index_splits(self) -> dict[str, np.ndarray]:
+        """The row indices of train, val and test (empty for a streamed source, which decides per block)."""
+        return self.source.index_splits
+
+    @property
+    def index(self) -> dict[str, torch.Tensor]:
+        """The split indices on the device, from which training and evaluation batches are drawn (a subclass that
+        builds its own device tensors in `setup`, as the CVAE does, sets them here)."""
+        return self.source.index
+
+    @index.setter
+    def index(self, value: dict[str, torch.Tensor]) -> None:
+        self.source.index = value
 
     def epoch_size(self) -> int:
-        return len(self.index_splits["train"])
+        return self.source.epoch_size()
 
-    # ------------------------------------------------------------------------------------------ set-up
     def setup(self, network: nn.Module, closure: str) -> None:
-        device, dtype = self.settings.device, self.settings.dtype
-        self.mask = mask = [closure == "softmax" and name in self.softmax_outputs for name in self.output_names]
-        self.data = TrainingData.from_table(self.dataset, self.input_names, self.output_names, self.log_inputs,
-                                            mask, self.index_splits)
-        self.trainable = SoftmaxClosure(network, mask) if any(mask) else network
-        self.input_ranges = self.data.input_ranges()  # the surrogate's valid range: training rows' min and max
-        self.model = PhysicalModel(self.data.input_scaler, self.trainable, self.data.output_scaler).to(device, dtype)
-        with torch.no_grad():
-            x_phys = torch.as_tensor(self.data.x, dtype=dtype, device=device)
-            y = self.model.output_scaler.inverse(torch.as_tensor(self.data.y, dtype=dtype, device=device))
-            # one matrix [x | x_phys | y]: a batch is one gather per step, not three
-            self.rows = torch.cat([self.model.input_scaler(x_phys), x_phys, y], dim=1)
-        self.x, self.x_phys, self.y = self.split_columns(self.rows)
-        self.index = {k: torch.as_tensor(v, device=device) for k, v in self.index_splits.items()}
-        y_train = self.y[self.index["train"]]
-        if isinstance(self.trainable, SoftmaxClosure):  # float64 mean of the targets, in model space
-            scaler = self.data.output_scaler
-            mean = self.data.y[self.index_splits["train"]].mean(axis=0)
-            self.trainable.start_at_mean(torch.as_tensor((mean - scaler.offset.double().numpy())
-                                                         / scaler.scale.double().numpy()))
-        self.stats = self.data.statistics(y_train.double().cpu().numpy())
+        """The source fits the scalers, valid ranges and statistics on the training rows and builds ``model``
+        around the network (softmax-closed over the declared mass fractions when the model asks for it)."""
+        self.mask = [closure == "softmax" and name in self.softmax_outputs for name in self.output_names]
+        self.source.setup(network, self.mask)
         self.variance = torch.tensor([max(self.stats.variance[n], 1e-30) for n in self.output_names])
 
     def statistics(self) -> DataStatistics:
@@ -114,12 +106,7 @@ class Regression(Task):
     # -------------------------------------------------------------------------------------- batches
     def batches(self, split: str, batch_size: int | None,
                 generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
-        """Row indices on the device: shuffled by `generator`, in chunks of `batch_size` (None: all rows);
-        training batches are shared between data-parallel ranks."""
-        rows = self.index[split]
-        if generator is not None:
-            rows = rows[torch.randperm(len(rows), generator=generator).to(rows.device)]
-        yield from self.for_ranks(split, [rows] if batch_size is None else rows.split(batch_size))
+        return self.source.batches(split, batch_size, generator)
 
     def for_ranks(self, split: str, chunks: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
         """Evaluation chunks as they are; training batches shared between data-parallel ranks."""
@@ -130,8 +117,8 @@ class Regression(Task):
                 yield self.processes.share(chunk)
 
     def columns(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(x, x_phys, y) of a batch of row indices."""
-        return self.split_columns(self.rows[batch])
+        """(x, x_phys, y) of a batch as :meth:`batches` yields it."""
+        return self.split_columns(self.source.rows_of(batch))
 
     def split_columns(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x, x_phys, y): views of a [x | x_phys | y] matrix."""
@@ -152,46 +139,27 @@ class Regression(Task):
         return float(np.mean([means[data_term(n)] / float(v) for n, v in zip(self.output_names, self.variance)]))
 
     # ------------------------------------------------------------------------------------ results
-    @torch.no_grad()
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        """Physical predictions of the current model for table rows."""
-        self.model.eval()
-        parts = [self.model(self.x_phys[torch.as_tensor(rows[s:s + PREDICT_CHUNK], device=self.x_phys.device)])
-                 .double().cpu() for s in range(0, len(rows), PREDICT_CHUNK)]
-        return torch.cat(parts).numpy() if parts else np.empty((0, len(self.output_names)))
-
     def final_metrics(self) -> dict[str, dict[str, dict[str, float]]]:
-        self.predictions = {split: self.predict(rows) for split, rows in self.index_splits.items() if len(rows)}
-        return {split: metrics_table(self.data.y[self.index_splits[split]], predicted, self.output_names)
-                for split, predicted in self.predictions.items()}
+        return self.source.final_metrics()
 
     def baselines(self, split: str) -> Baselines:
-        """The training mean, and the table's structured lookup or else linear interpolation of the training
-        rows (:func:`surrogate.baselines.row_baselines`), on `split`'s rows in physical units."""
-        train, rows = self.index_splits["train"], self.index_splits[split]
-        return row_baselines(self.data.x[train], self.data.y[train], self.data.x[rows], self.data.y[rows],
-                             self.input_names, self.output_names, self.log_inputs, self.dataset.path,
-                             self.settings.seed)
+        return self.source.baselines(split)
 
     def write_plots(self, metrics: Mapping[str, Any], plot_dir: Path) -> None:
-        from surrogate import plots
-
-        split = "test" if "test" in self.predictions else "train"
-        plots.parity(self.data.y[self.index_splits[split]], self.predictions[split], self.output_names,
-                     metrics[split], plot_dir / "parity.png", title=f"{split} split ({self.settings.split_by})")
+        self.source.write_plots(metrics, plot_dir)
 
     def state(self) -> dict[str, Any]:
         return {"input": self.model.input_scaler.to_dict(), "output": self.model.output_scaler.to_dict(),
                 "softmax_mask": self.mask}
 
     def splits(self) -> dict[str, np.ndarray]:
-        return self.index_splits
+        return self.source.splits()
 
     def config(self) -> dict[str, Any]:
         return {"inputs": self.input_names, "outputs": self.output_names, "units": self.units,
                 "input_ranges": self.input_ranges, "log_inputs": self.log_inputs,
                 "softmax_outputs": [n for n, m in zip(self.output_names, self.mask) if m],
-                "signature": self.signature()}
+                "signature": self.signature(), **self.source.config()}
 
     def signature(self) -> dict[str, Any]:
         return row_signature(self.input_names, self.output_names, self.units, self.input_ranges)
@@ -201,3 +169,91 @@ class Regression(Task):
         mask = state.get("softmax_mask") or [False] * len(config["outputs"])
         wrapped = SoftmaxClosure(network, mask) if any(mask) else network
         return PhysicalModel(InputScaler.from_dict(state["input"]), wrapped, OutputScaler.from_dict(state["output"]))
+
+
+class MemoryRows:
+    """The row source of a table that fits in memory: one device matrix [x | x_phys | y] of all rows in model
+    space, batches drawn as shuffled row indices of a random or a grouped split."""
+
+    def __init__(self, task: Regression, settings: TaskSettings):
+        self.task = task
+        table, defaults = task.dataset, task.dataset.defaults
+        if settings.split_by == "group":
+            self.index_splits = split_groups(table.read_labels(task.group_column()), settings.val_fraction,
+                                             settings.test_fraction, settings.seed, defaults.train_groups or ())
+        else:
+            self.index_splits = split_indices(table.n_rows, settings.val_fraction, settings.test_fraction,
+                                              settings.seed)
+        self.index: dict[str, torch.Tensor] = {}
+
+    def epoch_size(self) -> int:
+        return len(self.index_splits["train"])
+
+    def setup(self, network: nn.Module, mask: list[bool]) -> None:
+        task = self.task
+        device, dtype = task.settings.device, task.settings.dtype
+        self.data = TrainingData.from_table(task.dataset, task.input_names, task.output_names, task.log_inputs,
+                                            mask, self.index_splits)
+        task.trainable = SoftmaxClosure(network, mask) if any(mask) else network
+        task.input_ranges = self.data.input_ranges()  # the surrogate's valid range: training rows' min and max
+        task.model = PhysicalModel(self.data.input_scaler, task.trainable, self.data.output_scaler).to(device, dtype)
+        with torch.no_grad():
+            x_phys = torch.as_tensor(self.data.x, dtype=dtype, device=device)
+            y = task.model.output_scaler.inverse(torch.as_tensor(self.data.y, dtype=dtype, device=device))
+            # one matrix [x | x_phys | y]: a batch is one gather per step, not three
+            self.rows = torch.cat([task.model.input_scaler(x_phys), x_phys, y], dim=1)
+        task.x, task.x_phys, task.y = task.split_columns(self.rows)  # views, as a subclass's setup sets them
+        self.index = {k: torch.as_tensor(v, device=device) for k, v in self.index_splits.items()}
+        if isinstance(task.trainable, SoftmaxClosure):  # float64 mean of the targets, in model space
+            scaler = self.data.output_scaler
+            mean = self.data.y[self.index_splits["train"]].mean(axis=0)
+            task.trainable.start_at_mean(torch.as_tensor((mean - scaler.offset.double().numpy())
+                                                         / scaler.scale.double().numpy()))
+        task.stats = self.data.statistics(task.y[self.index["train"]].double().cpu().numpy())
+
+    def batches(self, split: str, batch_size: int | None,
+                generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
+        """Row indices on the device: shuffled by `generator`, in chunks of `batch_size` (None: all rows);
+        training batches are shared between data-parallel ranks."""
+        rows = self.index[split]
+        if generator is not None:
+            rows = rows[torch.randperm(len(rows), generator=generator).to(rows.device)]
+        yield from self.task.for_ranks(split, [rows] if batch_size is None else rows.split(batch_size))
+
+    def rows_of(self, batch: torch.Tensor) -> torch.Tensor:
+        """The device rows [x | x_phys | y] of a batch of row indices."""
+        return self.rows[batch]
+
+    @torch.no_grad()
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """Physical predictions of the current model for table rows."""
+        model, x_phys = self.task.model.eval(), self.task.x_phys
+        parts = [model(x_phys[torch.as_tensor(rows[s:s + PREDICT_CHUNK], device=x_phys.device)]).double().cpu()
+                 for s in range(0, len(rows), PREDICT_CHUNK)]
+        return torch.cat(parts).numpy() if parts else np.empty((0, len(self.task.output_names)))
+
+    def final_metrics(self) -> dict[str, dict[str, dict[str, float]]]:
+        self.predictions = {split: self.predict(rows) for split, rows in self.index_splits.items() if len(rows)}
+        return {split: metrics_table(self.data.y[self.index_splits[split]], predicted, self.task.output_names)
+                for split, predicted in self.predictions.items()}
+
+    def baselines(self, split: str) -> Baselines:
+        """The training mean, and the table's structured lookup or else linear interpolation of the training
+        rows (:func:`surrogate.baselines.row_baselines`), on `split`'s rows in physical units."""
+        task, train, rows = self.task, self.index_splits["train"], self.index_splits[split]
+        return row_baselines(self.data.x[train], self.data.y[train], self.data.x[rows], self.data.y[rows],
+                             task.input_names, task.output_names, task.log_inputs, task.dataset.path,
+                             task.settings.seed)
+
+    def write_plots(self, metrics: Mapping[str, Any], plot_dir: Path) -> None:
+        from surrogate import plots
+
+        split = "test" if "test" in self.predictions else "train"
+        plots.parity(self.data.y[self.index_splits[split]], self.predictions[split], self.task.output_names,
+                     metrics[split], plot_dir / "parity.png", title=f"{split} split ({self.task.settings.split_by})")
+
+    def splits(self) -> dict[str, np.ndarray]:
+        return self.index_splits
+
+    def config(self) -> dict[str, Any]:
+        return {}

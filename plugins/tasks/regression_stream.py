@@ -1,11 +1,11 @@
-"""Regression streamed from a chunked table: the ``regression`` task on tables larger than memory.
+"""The streamed row source of the ``regression`` task: tables larger than memory.
 
-Chosen by ``surrogate train --stream-memory MB`` (:class:`Regression` returns this class then). The task's
-loss terms, score, scalers and exports are those of :class:`Regression`; what changes is where rows come
-from (:mod:`surrogate.streaming`): the split is decided per row (a hash of the row number, or whole groups),
-the scalers, weighting statistics, valid ranges and final metrics come from streaming passes, and training
-batches from a shuffle buffer of at most MB megabytes. The validation split is kept on the device when it
-fits in a quarter of the budget, else it is streamed each epoch too.
+Chosen by ``surrogate train --stream-memory MB``. The task's loss terms, score, scalers and exports are those of
+:class:`~plugins.tasks.regression.Regression`; what changes is where rows come from (:mod:`surrogate.streaming`):
+the split is decided per row (a hash of the row number, or whole groups), the scalers, weighting statistics,
+valid ranges and final metrics come from streaming passes, and training batches from a shuffle buffer of at most
+MB megabytes. The validation split is kept on the device when it fits in a quarter of the budget, else it is
+streamed each epoch too.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from surrogate.scaling import InputScaler, OutputScaler, PhysicalModel
 from surrogate.streaming import (CODES, BlockReader, MetricSums, Moments, RowSplit, StreamStatistics,
                                  buffer_rows, distinct_labels, ordered_chunks, shuffled_batches, shuffled_fills)
 from surrogate.table import CHUNK_ROWS
-
-from .regression import Regression
 
 PLOT_ROWS = 20000  # rows of the plotted split kept for the parity plot
 RESIDENT_SHARE = 0.25  # share of the budget the validation split may occupy on the device
@@ -61,58 +59,60 @@ def output_scaler(moments: Moments, identity: list[bool]) -> OutputScaler:
     return OutputScaler(np.where(identity, 1.0, std).tolist(), np.where(identity, 0.0, moments.mean).tolist())
 
 
-class StreamedRegression(Regression):
-    """:class:`Regression` on rows streamed block by block within ``settings.stream_memory_mb``."""
+class StreamedRows:
+    """The row source of a regression task whose table is read block by block within
+    ``settings.stream_memory_mb``: `task` is the :class:`~plugins.tasks.regression.Regression` it serves."""
 
-    def make_split(self, settings: TaskSettings) -> None:
-        table, defaults = self.dataset, self.dataset.defaults
+    def __init__(self, task: Any, settings: TaskSettings):
+        self.task = task
+        self.index_splits: dict[str, np.ndarray] = {}  # the split is decided per block, never held as indices
+        self.index: dict[str, torch.Tensor] = {}
+        table, defaults = task.dataset, task.dataset.defaults
         self.block_rows = chunk_rows(table)
         group = None
         if settings.split_by == "group":
-            group = self.group_column()
+            group = task.group_column()
             split = RowSplit.grouped(distinct_labels(table.path, group, table.n_rows, self.block_rows),
                                      settings.val_fraction, settings.test_fraction, settings.seed,
                                      defaults.train_groups or ())
         else:
             split = RowSplit.random(settings.val_fraction, settings.test_fraction, settings.seed)
         columns = [("inputs" if name in table.input_names else "outputs", name)
-                   for name in [*self.input_names, *self.output_names]]
+                   for name in [*task.input_names, *task.output_names]]
         self.reader = BlockReader(table.path, columns, split, table.n_rows, self.block_rows, group)
         self.moments = StreamStatistics.collect(self.reader)
-        self.index_splits = {}
 
     def epoch_size(self) -> int:
         return self.moments.count("train")
 
     # ------------------------------------------------------------------------------------------ set-up
-    def setup(self, network: nn.Module, closure: str) -> None:
-        settings, n_in = self.settings, len(self.input_names)
+    def setup(self, network: nn.Module, mask: list[bool]) -> None:
+        task = self.task
+        settings, n_in = task.settings, len(task.input_names)
         device, dtype = settings.device, settings.dtype
         train = self.moments.splits["train"]
         if train.count < 2:
-            raise UserError(f"{self.dataset.path}: only {train.count} training rows; need more data or smaller "
+            raise UserError(f"{task.dataset.path}: only {train.count} training rows; need more data or smaller "
                             "val/test")
-        self.mask = mask = [closure == "softmax" and name in self.softmax_outputs for name in self.output_names]
         inputs, outputs = train.columns(slice(0, n_in)), train.columns(slice(n_in, None))
-        scale_in = input_scaler(inputs, [name in self.log_inputs for name in self.input_names])
+        scale_in = input_scaler(inputs, [name in task.log_inputs for name in task.input_names])
         scale_out = output_scaler(outputs, mask)
-        self.trainable = SoftmaxClosure(network, mask) if any(mask) else network
+        task.trainable = SoftmaxClosure(network, mask) if any(mask) else network
         assert inputs.low is not None and inputs.high is not None
-        self.input_ranges = {name: [float(lo), float(hi)]
-                             for name, lo, hi in zip(self.input_names, inputs.low, inputs.high)}
-        self.model = PhysicalModel(scale_in, self.trainable, scale_out).to(device, dtype)
+        task.input_ranges = {name: [float(lo), float(hi)]
+                             for name, lo, hi in zip(task.input_names, inputs.low, inputs.high)}
+        task.model = PhysicalModel(scale_in, task.trainable, scale_out).to(device, dtype)
         assert outputs.mean is not None
         scale, offset = np.asarray(scale_out.scale.tolist()), np.asarray(scale_out.offset.tolist())
         model_mean, model_var = (outputs.mean - offset) / scale, outputs.variance / scale**2
-        if isinstance(self.trainable, SoftmaxClosure):
-            self.trainable.start_at_mean(torch.as_tensor(model_mean, dtype=dtype, device=device))
-        self.stats = DataStatistics(output_names=list(self.output_names),
-                                    mean={n: float(v) for n, v in zip(self.output_names, model_mean)},
-                                    variance={n: float(v) for n, v in zip(self.output_names, model_var)},
+        if isinstance(task.trainable, SoftmaxClosure):
+            task.trainable.start_at_mean(torch.as_tensor(model_mean, dtype=dtype, device=device))
+        task.stats = DataStatistics(output_names=list(task.output_names),
+                                    mean={n: float(v) for n, v in zip(task.output_names, model_mean)},
+                                    variance={n: float(v) for n, v in zip(task.output_names, model_var)},
                                     n_samples=train.count)
-        self.variance = torch.tensor([max(self.stats.variance[n], 1e-30) for n in self.output_names])
         itemsize = torch.empty((), dtype=dtype).element_size()
-        self.row_bytes = (2 * n_in + len(self.output_names)) * itemsize + 8  # device row + its shuffle index
+        self.row_bytes = (2 * n_in + len(task.output_names)) * itemsize + 8  # device row + its shuffle index
         # a refill holds the float64 rows read, the device rows and their shuffled copy: count them all
         fill_bytes = 8 * len(self.reader.columns) + 2 * self.row_bytes
         self.capacity = buffer_rows(settings.stream_memory_mb, fill_bytes, settings.batch_size)
@@ -124,10 +124,11 @@ class StreamedRegression(Regression):
     @torch.no_grad()
     def convert(self, rows: np.ndarray) -> torch.Tensor:
         """Physical rows (inputs, outputs; float64) -> the device matrix [x | x_phys | y] in model space."""
-        n_in = len(self.input_names)
-        x_phys = torch.as_tensor(rows[:, :n_in], dtype=self.settings.dtype, device=self.settings.device)
-        y = torch.as_tensor(rows[:, n_in:], dtype=self.settings.dtype, device=self.settings.device)
-        return torch.cat([self.model.input_scaler(x_phys), x_phys, self.model.output_scaler.inverse(y)], dim=1)
+        task = self.task
+        n_in = len(task.input_names)
+        x_phys = torch.as_tensor(rows[:, :n_in], dtype=task.settings.dtype, device=task.settings.device)
+        y = torch.as_tensor(rows[:, n_in:], dtype=task.settings.dtype, device=task.settings.device)
+        return torch.cat([task.model.input_scaler(x_phys), x_phys, task.model.output_scaler.inverse(y)], dim=1)
 
     # -------------------------------------------------------------------------------------- batches
     def batches(self, split: str, batch_size: int | None,
@@ -148,19 +149,20 @@ class StreamedRegression(Regression):
             yield from map(self.convert, ordered_chunks(self.reader, split, batch_size))
             return
         capacity = self.capacity if split == "train" else 1
-        yield from self.for_ranks(split, shuffled_batches(shuffled_fills(self.reader, split, capacity, generator),
-                                                          batch_size, generator, self.convert))
+        fills = shuffled_fills(self.reader, split, capacity, generator)
+        yield from self.task.for_ranks(split, shuffled_batches(fills, batch_size, generator, self.convert))
 
-    def columns(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.split_columns(batch)  # the batch is the rows themselves
+    def rows_of(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch  # the batch is the device rows themselves
 
     # ------------------------------------------------------------------------------------ results
     @torch.no_grad()
     def final_metrics(self) -> dict[str, dict[str, dict[str, float]]]:
         """Per-output metrics of every split from one ordered pass (the model predicts each block once); the
         first rows of the plotted split are kept for the parity plot."""
-        self.model.eval()
-        n_in = len(self.input_names)
+        task = self.task
+        model = task.model.eval()
+        n_in = len(task.input_names)
         sums = {split: MetricSums(moments.columns(slice(n_in, None)))
                 for split, moments in self.moments.splits.items() if moments.count}
         self.plotted = "test" if "test" in sums else "train"
@@ -168,8 +170,8 @@ class StreamedRegression(Regression):
         held = 0
         for block in range(self.reader.n_blocks):
             matrix, codes = self.reader.read(block)
-            x = torch.as_tensor(matrix[:, :n_in], dtype=self.settings.dtype, device=self.settings.device)
-            predicted = self.model(x).double().cpu().numpy()
+            x = torch.as_tensor(matrix[:, :n_in], dtype=task.settings.dtype, device=task.settings.device)
+            predicted = model(x).double().cpu().numpy()
             for split, accumulator in sums.items():
                 chosen = codes == CODES[split]
                 accumulator.add(matrix[chosen, n_in:], predicted[chosen], RELATIVE_FLOOR)
@@ -178,7 +180,7 @@ class StreamedRegression(Regression):
                     held += len(kept[-1][0])
         self.reader.close()
         self.plot_rows = (np.concatenate([k[0] for k in kept]), np.concatenate([k[1] for k in kept]))
-        return {split: accumulator.table(self.output_names) for split, accumulator in sums.items()}
+        return {split: accumulator.table(task.output_names) for split, accumulator in sums.items()}
 
     def baselines(self, split: str) -> Baselines:
         """None: the training rows are never held together, as the interpolation would need; `surrogate evaluate`
@@ -190,15 +192,15 @@ class StreamedRegression(Regression):
         from surrogate import plots
 
         true, predicted = self.plot_rows
-        plots.parity(true, predicted, self.output_names, metrics[self.plotted], plot_dir / "parity.png",
-                     title=f"{self.plotted} split ({self.settings.split_by}, first {len(true)} rows, streamed)")
+        plots.parity(true, predicted, self.task.output_names, metrics[self.plotted], plot_dir / "parity.png",
+                     title=f"{self.plotted} split ({self.task.settings.split_by}, first {len(true)} rows, streamed)")
 
     def splits(self) -> dict[str, np.ndarray]:
         """The row indices of val and test (for ``surrogate evaluate``), from the split codes block by block,
         and those of train when they fit in the memory budget (the bulk of a table larger than memory does
         not); the rule itself is in config.json (``streaming``)."""
         found: dict[str, list[np.ndarray]] = {"val": [], "test": []}
-        if 8 * self.moments.count("train") <= self.settings.stream_memory_mb * (1 << 20):
+        if 8 * self.moments.count("train") <= self.task.settings.stream_memory_mb * (1 << 20):
             found["train"] = []
         reader = self.reader
         for block in range(reader.n_blocks):
@@ -209,8 +211,9 @@ class StreamedRegression(Regression):
         return {split: np.concatenate(parts) for split, parts in found.items()}
 
     def config(self) -> dict[str, Any]:
+        """What the task's config.json records of the streaming: budget, blocks, buffer, split rule, rows."""
         rule = "whole groups" if self.reader.split.by_group else "splitmix64 hash of (seed, row)"
-        return {**super().config(), "streaming": {
-            "memory_mb": self.settings.stream_memory_mb, "block_rows": self.block_rows,
+        return {"streaming": {
+            "memory_mb": self.task.settings.stream_memory_mb, "block_rows": self.block_rows,
             "buffer_rows": self.capacity, "split_rule": rule,
             "rows": {split: self.moments.count(split) for split in CODES}}}

@@ -35,7 +35,7 @@ from plugins.pde_data.functionals import read_functionals
 from plugins.time_schemes import SCHEMES
 from surrogate.baselines import Baselines
 from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
-from surrogate.data import split_indices
+from surrogate.training_data import split_indices
 from surrogate.errors import UserError
 from surrogate.options import Option
 from surrogate.ranges import COUNT, SEED, Range

@@ -1,6 +1,6 @@
 """Built-in weighting strategies: each turns named element-wise loss terms into one scalar loss.
 
-Conventions shared by all of them (see :mod:`plugins.weightings.terms`; term names are :mod:`surrogate.terms`'):
+Conventions shared by all of them (see :mod:`plugins.weightings.weights`; term names are :mod:`surrogate.terms`'):
 
 - a strategy is built with the names of every term the run produces and resolves everything name-based
   there (balanced terms, per-term options, learnable parameters), so a wrong name fails before training;

@@ -6,13 +6,14 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
-from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
+from surrogate.contracts import DataStatistics, StepContext
 from surrogate.errors import PluginError
 from surrogate.options import Option
 from surrogate.ranges import COUNT, NON_NEGATIVE, POSITIVE
 from surrogate.terms import LossTerms
+from surrogate.weighting import WeightingStrategy
 
-from .terms import BALANCE_OPTION, balanced_terms, normalized, report, weighted_sum
+from .weights import BALANCE_OPTION, balanced_terms, normalized, report, weighted_sum
 
 
 def gradient_norms(losses: Sequence[torch.Tensor], parameters: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -47,8 +48,8 @@ class GradNorm(WeightingStrategy):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], alpha: float = 1.5, lr: float = 0.025,
-                 balance: str = "all", **options: Any):
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], alpha: float, lr: float,
+                 balance: str, **options: Any):
         super().__init__(stats, terms)
         self.alpha, self.lr = alpha, lr
         self.names = balanced_terms(terms, balance, "weighting 'gradnorm'")
@@ -117,8 +118,8 @@ class GradMagnitude(WeightingStrategy):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], k: float = 1.0, eps: float = 1e-12,
-                 every: int = 10, balance: str = "all", **options: Any):
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], k: float, eps: float,
+                 every: int, balance: str, **options: Any):
         super().__init__(stats, terms)
         self.k, self.eps, self.every = k, eps, every
         self.names = balanced_terms(terms, balance, "weighting 'grad-magnitude'")

@@ -6,11 +6,12 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
-from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
+from surrogate.contracts import DataStatistics, StepContext
 from surrogate.errors import PluginError
 from surrogate.options import Option
 from surrogate.ranges import POSITIVE
 from surrogate.terms import LossTerms, data_terms
+from surrogate.weighting import WeightingStrategy
 
 
 class ImbalanceAware(WeightingStrategy):
@@ -33,7 +34,7 @@ class ImbalanceAware(WeightingStrategy):
                "'absolute': T in model-space squared-error units (the paper)", choices=("mean", "absolute")),
     )
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], temperature: float = 1.0, scale: str = "mean",
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], temperature: float, scale: str,
                  **options: Any):
         super().__init__(stats, terms)
         self.names = data_terms(terms)

@@ -6,11 +6,12 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
-from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
+from surrogate.contracts import DataStatistics, StepContext
 from surrogate.options import Option
 from surrogate.terms import LossTerms
+from surrogate.weighting import WeightingStrategy
 
-from .terms import BALANCE_OPTION, balanced_terms, report, weighted_sum
+from .weights import BALANCE_OPTION, balanced_terms, report, weighted_sum
 
 
 class InitialValue(WeightingStrategy):
@@ -24,7 +25,7 @@ class InitialValue(WeightingStrategy):
     description: ClassVar[str] = "w_i = 1 / L_i(0): each term divided by its value at the first step"
     options: ClassVar[tuple[Option, ...]] = (BALANCE_OPTION,)
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], balance: str = "all", **options: Any):
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], balance: str, **options: Any):
         super().__init__(stats, terms)
         self.names = balanced_terms(terms, balance, "weighting 'initial-value'")
         self.register_buffer("initial", torch.zeros(len(self.names)))  # zeros until the first batch

@@ -8,15 +8,16 @@ from typing import Any, ClassVar, Sequence
 import torch
 from torch import nn
 
-from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
+from surrogate.contracts import DataStatistics, StepContext
 from surrogate.errors import PluginError
 from surrogate.options import Option
 from surrogate.ranges import COUNT, POSITIVE, Range
 from surrogate.terms import LossTerms, data_terms
+from surrogate.weighting import WeightingStrategy
 
 from .gradient import check_shared
 from .schedule import build_inner
-from .terms import BALANCE_OPTION, balanced_terms, report, weighted_sum
+from .weights import BALANCE_OPTION, balanced_terms, report, weighted_sum
 
 
 def flat_gradient(loss: torch.Tensor, parameters: list[torch.Tensor]) -> torch.Tensor:
@@ -59,9 +60,9 @@ class Learned(WeightingStrategy):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], hidden: int = 16, lr: float = 1e-2,
-                 every: int = 10, min_weight: float = 0.05, base: str = "uniform", base_options: str = "",
-                 objective: str = "normalized", balance: str = "all", **options: Any):
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], hidden: int, lr: float,
+                 every: int, min_weight: float, base: str, base_options: str,
+                 objective: str, balance: str, **options: Any):
         super().__init__(stats, terms)
         self.every, self.min_weight, self.objective = every, min_weight, objective
         if not data_terms(terms):

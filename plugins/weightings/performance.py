@@ -6,12 +6,13 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import torch
 
-from surrogate.contracts import DataStatistics, StepContext, TrainingState, WeightingStrategy
+from surrogate.contracts import DataStatistics, StepContext, TrainingState
 from surrogate.options import Option, parse_mapping
 from surrogate.ranges import NON_NEGATIVE, POSITIVE, Range
 from surrogate.terms import LossTerms
+from surrogate.weighting import WeightingStrategy
 
-from .terms import BALANCE_OPTION, balanced_terms, normalized, per_term, report, weighted_sum
+from .weights import BALANCE_OPTION, balanced_terms, normalized, per_term, report, weighted_sum
 
 
 class Performance(WeightingStrategy):
@@ -39,8 +40,8 @@ class Performance(WeightingStrategy):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], target: float = 1e-3,
-                 targets: dict[str, float] | None = None, power: float = 1.0, rate: float = 0.5, balance: str = "all",
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], target: float,
+                 targets: dict[str, float] | None, power: float, rate: float, balance: str,
                  **options: Any):
         super().__init__(stats, terms)
         tau = per_term(dict(targets or {}), terms, target, "weighting 'performance' targets", other_default=target)

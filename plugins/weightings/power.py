@@ -7,12 +7,13 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
-from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
+from surrogate.contracts import DataStatistics, StepContext
 from surrogate.options import Option, parse_mapping
 from surrogate.ranges import POSITIVE
 from surrogate.terms import LossTerms
+from surrogate.weighting import WeightingStrategy
 
-from .terms import per_term
+from .weights import per_term
 
 TINY = 1e-30
 
@@ -35,8 +36,8 @@ class Power(WeightingStrategy):
                bounds=POSITIVE),
     )
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], exponent: float = 2.0,
-                 exponents: dict[str, float] | None = None, **options: Any):
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], exponent: float,
+                 exponents: dict[str, float] | None, **options: Any):
         super().__init__(stats, terms)
         self.exponents = per_term(dict(exponents or {}), terms, exponent, "weighting 'power'")
 

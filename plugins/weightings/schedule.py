@@ -8,11 +8,12 @@ from typing import Any, ClassVar, Mapping, Sequence
 import torch
 
 from surrogate import registry
-from surrogate.contracts import DataStatistics, StepContext, TrainingState, WeightingStrategy
+from surrogate.contracts import DataStatistics, StepContext, TrainingState
 from surrogate.errors import PluginError
 from surrogate.options import Option, parse_key_values
 from surrogate.ranges import UNIT
 from surrogate.terms import LossTerms
+from surrogate.weighting import WeightingStrategy
 
 SHAPES = ("linear", "cosine", "step")
 
@@ -69,9 +70,9 @@ class Schedule(WeightingStrategy):
                bounds=UNIT),
     )
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], start: str = "uniform",
-                 end: str = "inverse-variance", start_options: str = "", end_options: str = "", shape: str = "linear",
-                 by: str = "epoch", begin: float = 0.0, finish: float = 0.5, **options: Any):
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], start: str,
+                 end: str, start_options: str, end_options: str, shape: str,
+                 by: str, begin: float, finish: float, **options: Any):
         super().__init__(stats, terms)
         if not begin <= finish:
             raise PluginError(f"weighting 'schedule': options begin={begin}, finish={finish}: expected begin <= "

@@ -11,13 +11,14 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
-from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
+from surrogate.contracts import DataStatistics, StepContext
 from surrogate.errors import PluginError
 from surrogate.options import Option, parse_mapping
 from surrogate.ranges import NON_NEGATIVE
 from surrogate.terms import LossTerms, data_terms, output_of
+from surrogate.weighting import WeightingStrategy
 
-from .terms import per_term, report, weighted_sum
+from .weights import per_term, report, weighted_sum
 
 NORMALIZE_OPTION = Option(
     "normalize", "none",
@@ -72,7 +73,7 @@ class InverseVariance(StaticWeighting):
     description: ClassVar[str] = "w_i = 1/Var(y_i): every output's MSE relative to its variance (arXiv 2308.01954)"
     options: ClassVar[tuple[Option, ...]] = (NORMALIZE_OPTION,)
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], normalize: str = "none", **options: Any):
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], normalize: str, **options: Any):
         super().__init__(stats, terms)
         variance = positive_variance(stats, terms, "inverse-variance")
         self.weights = rescaled({term: 1.0 / v for term, v in variance.items()}, normalize)
@@ -84,7 +85,7 @@ class InverseStd(StaticWeighting):
     description: ClassVar[str] = "w_i = 1/std(y_i): the square root of the inverse-variance weights"
     options: ClassVar[tuple[Option, ...]] = (NORMALIZE_OPTION,)
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], normalize: str = "none", **options: Any):
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], normalize: str, **options: Any):
         super().__init__(stats, terms)
         variance = positive_variance(stats, terms, "inverse-std")
         self.weights = rescaled({term: 1.0 / math.sqrt(v) for term, v in variance.items()}, normalize)
@@ -106,7 +107,7 @@ class Fixed(StaticWeighting):
         Option("default", 1.0, "weight of every data term not named in weights", bounds=NON_NEGATIVE),
     )
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], weights: dict[str, float] | None = None,
-                 default: float = 1.0, **options: Any):
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], weights: dict[str, float] | None,
+                 default: float, **options: Any):
         super().__init__(stats, terms)
         self.weights = per_term(dict(weights or {}), terms, default, "weighting 'fixed'")

@@ -6,12 +6,13 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
-from surrogate.contracts import DataStatistics, StepContext, WeightingStrategy
+from surrogate.contracts import DataStatistics, StepContext
 from surrogate.options import Option
 from surrogate.ranges import ANY
 from surrogate.terms import LossTerms
+from surrogate.weighting import WeightingStrategy
 
-from .terms import BALANCE_OPTION, balanced_terms
+from .weights import BALANCE_OPTION, balanced_terms
 
 
 class Uncertainty(WeightingStrategy):
@@ -31,7 +32,7 @@ class Uncertainty(WeightingStrategy):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], init: float = 0.0, balance: str = "all",
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], init: float, balance: str,
                  **options: Any):
         super().__init__(stats, terms)
         self.names = balanced_terms(terms, balance, "weighting 'uncertainty'")

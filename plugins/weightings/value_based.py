@@ -6,12 +6,13 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import torch
 
-from surrogate.contracts import DataStatistics, StepContext, TrainingState, WeightingStrategy
+from surrogate.contracts import DataStatistics, StepContext, TrainingState
 from surrogate.options import Option
 from surrogate.ranges import NON_NEGATIVE, POSITIVE, SEED, UNIT
 from surrogate.terms import LossTerms
+from surrogate.weighting import WeightingStrategy
 
-from .terms import BALANCE_OPTION, balanced_terms, normalized, report, weighted_sum
+from .weights import BALANCE_OPTION, balanced_terms, normalized, report, weighted_sum
 
 
 def softmax_weights(scores: torch.Tensor) -> torch.Tensor:
@@ -61,8 +62,8 @@ class SoftAdapt(ValueHistory):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], beta: float = 0.1, variant: str = "normalized",
-                 balance: str = "all", **options: Any):
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], beta: float, variant: str,
+                 balance: str, **options: Any):
         super().__init__(stats, terms, balance, "weighting 'softadapt'")
         self.beta, self.variant = beta, variant
 
@@ -98,8 +99,8 @@ class ReLoBRaLo(ValueHistory):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], alpha: float = 0.999, saudade: float = 0.999,
-                 temperature: float = 0.1, seed: int = 0, balance: str = "all", **options: Any):
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], alpha: float, saudade: float,
+                 temperature: float, seed: int, balance: str, **options: Any):
         super().__init__(stats, terms, balance, "weighting 'relobralo'")
         self.alpha, self.saudade, self.temperature = alpha, saudade, temperature
         self.generator = torch.Generator().manual_seed(seed)
@@ -139,7 +140,7 @@ class DWA(WeightingStrategy):
         BALANCE_OPTION,
     )
 
-    def __init__(self, stats: DataStatistics, terms: Sequence[str], temperature: float = 2.0, balance: str = "all",
+    def __init__(self, stats: DataStatistics, terms: Sequence[str], temperature: float, balance: str,
                  **options: Any):
         super().__init__(stats, terms)
         self.temperature = temperature

@@ -1,9 +1,9 @@
 """Markdown tables rendered from benchmark results files, between markers in a document.
 
-A document (README.md) holds ``<!-- results:NAME -->`` ... ``<!-- /results:NAME -->``; everything between is
-the rendering of ``benchmarks/results/NAME.json`` (the full tier), or of ``NAME.quick.json`` when no full
-tier was run, labelled as such. Rendering is a pure function of the results file, so a test can check that
-every published table equals its stored results.
+A document (docs/benchmarks.md, README.md) holds ``<!-- results:NAME -->`` ... ``<!-- /results:NAME -->``;
+everything between is the rendering of ``benchmarks/results/NAME.json`` (the full tier), or of
+``NAME.quick.json`` when no full tier was run, labelled as such. Rendering is a pure function of the results
+file, so a test can check that every published table equals its stored results.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def render(results: dict[str, Any], path: str) -> str:
 
 def rendered_blocks(text: str, results_dir: Path, root: Path) -> dict[str, tuple[str, str]]:
     """{suite name: (block in `text`, block rendered from its results file)} for every marker in `text`;
-    file names are shown relative to `root` (the document's folder)."""
+    file names are shown relative to `root` (the repository's root) when they lie inside it."""
     blocks = {}
     for match in MARKER.finditer(text):
         name = match["name"]

@@ -29,7 +29,8 @@ from .provenance import git_commit, machine, versions
 from .suite import RunSpec, Suite, TableSpec
 
 SURROGATE = (sys.executable, "-m", "surrogate.cli.main")
-NOT_CODE = ("README.md", "benchmarks/results")  # written by the suites and the renderer: not the measured code
+# Written by the suites and the renderer, or documentation only: not the measured code.
+NOT_CODE = ("README.md", "docs", "mkdocs.yml", "benchmarks/results")
 
 
 def cli_options(options: dict[str, Any]) -> list[str]:

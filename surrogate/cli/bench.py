@@ -16,7 +16,7 @@ BENCHMARKS = {
             "The H2 jet flame in Code_Saturne: the surrogate against the table it replaces."),
     "gpu": ("surrogate.cli.bench_gpu:bench_gpu", "The GPU check: training, precision, kinds, inference, GPU tests."),
     "suite": ("surrogate.cli.bench_suite:suite", "Run declared benchmark suites into results files."),
-    "render": ("surrogate.cli.bench_suite:render", "Render README tables from the suites' results files."),
+    "render": ("surrogate.cli.bench_suite:render", "Render the published tables (docs, README) from results files."),
 }
 
 

@@ -2,7 +2,8 @@
 
 A suite (``benchmarks/suites/NAME.yaml``) declares one published table; ``suite`` runs it through the command
 line and writes ``benchmarks/results/NAME.json`` (``NAME.quick.json`` for ``--quick``); ``render`` rewrites the
-marked tables of README.md from those files, or with ``--check`` says which ones differ.
+marked tables of the documentation's benchmarks page and of README.md from those files, or with ``--check``
+says which ones differ.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import click
 SUITES = Path("benchmarks/suites")
 RESULTS = Path("benchmarks/results")
 WORK = Path("benchmarks/work")
+# Where the published tables are: every suite on the documentation's benchmarks page, a headline in the README.
+DOCUMENTS = (Path("docs/benchmarks.md"), Path("README.md"))
 
 
 @click.command("suite")
@@ -60,32 +63,45 @@ def suite(names: tuple[str, ...], run_all: bool, quick: bool, results_dir: str, 
         click.echo(f"wrote {path} ({results['wall_s']:.0f} s)")
 
 
+def tables(names: list[str]) -> str:
+    return f"{len(names)} table" + ("" if len(names) == 1 else "s")
+
+
 @click.command("render")
-@click.option("--document", default="README.md", show_default=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Markdown file with <!-- results:NAME --> ... <!-- /results:NAME --> blocks.")
+@click.option("--document", "documents", multiple=True, default=DOCUMENTS, show_default=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Markdown file with <!-- results:NAME --> ... <!-- /results:NAME --> blocks (repeat for several).")
 @click.option("--results", "results_dir", default=str(RESULTS), show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Folder of the results files.")
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 naming the blocks that differ from their files.")
-def render(document: Path, results_dir: Path, check: bool) -> None:
-    """Render every marked table of DOCUMENT from its suite's results file."""
+def render(documents: tuple[Path, ...], results_dir: Path, check: bool) -> None:
+    """Render every marked table of each --document (by default the documentation's benchmarks page and the
+    README's headline) from its suite's results file, naming that file relative to the current folder (run it
+    from the repository's root)."""
     from ..atomic import atomic_path
     from ..benchmarks.results_render import MARKER, render_document, stale_blocks
     from ..errors import UserError
 
-    if not document.is_file():
-        raise UserError(f"{document}: no such file")
-    text = document.read_text()
-    names = [match["name"] for match in MARKER.finditer(text)]
-    if check:
-        stale = stale_blocks(text, results_dir, document.parent)
-        if stale:
-            click.echo(f"{document}: out of date with {results_dir}: {', '.join(stale)} "
-                       f"(run `surrogate bench render`)", err=True)
-            raise SystemExit(1)
-        click.echo(f"{document}: {len(names)} tables agree with their results files")
-        return
-    rendered = render_document(text, results_dir, document.parent)
-    if rendered != text:
-        with atomic_path(document) as tmp:
-            tmp.write_text(rendered)
-    click.echo(f"{document}: rendered {len(names)} tables ({', '.join(names) or 'none'})")
+    missing = [str(document) for document in documents if not document.is_file()]
+    if missing:
+        raise UserError(f"{', '.join(missing)}: no such file")
+    stale_documents = []
+    for document in documents:
+        text = document.read_text()
+        names = [match["name"] for match in MARKER.finditer(text)]
+        if check:
+            stale = stale_blocks(text, results_dir, Path.cwd())
+            if stale:
+                click.echo(f"{document}: out of date with {results_dir}: {', '.join(stale)} "
+                           f"(run `surrogate bench render`)", err=True)
+                stale_documents.append(document)
+            else:
+                click.echo(f"{document}: up to date with {results_dir} ({tables(names)})")
+            continue
+        rendered = render_document(text, results_dir, Path.cwd())
+        if rendered != text:
+            with atomic_path(document) as tmp:
+                tmp.write_text(rendered)
+        click.echo(f"{document}: rendered {tables(names)} ({', '.join(names) or 'none'})")
+    if stale_documents:
+        raise SystemExit(1)

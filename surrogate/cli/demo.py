@@ -82,7 +82,8 @@ def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> No
     from export.runtime import Surrogate
 
     surrogate = Surrogate(model_path, policy="clip")
-    rows = run.split_indices("test")
+    table = run.table()
+    rows = run.split_rows("test", table)
     x = table.read_matrix(run.input_names)[rows].astype(np.float32)
     y = table.read_matrix(run.output_names)[rows]
     outside = surrogate.count_out_of_range(x)

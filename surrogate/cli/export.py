@@ -10,34 +10,37 @@ from typing import Any
 
 import click
 
-from export.metadata import DEFAULT_OPSET, DEFAULT_TOLERANCE, POLICIES, PROVIDERS, TABLE_KEY
-from surrogate.threads import thread_option
-
 from ..ranges import POSITIVE
-from .types import ranged
-from .common import overwrite_option
+from ..threads import thread_option
+from .types import LazyChoice, ranged
+from .common import accept_table_change_option, overwrite_option
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "output", required=True, type=click.Path(),
               help="ONNX file to write (e.g. model.onnx).")
-@click.option("--opset", default=DEFAULT_OPSET, show_default=True, type=int,
-              help=f"ONNX opset (>= {DEFAULT_OPSET}).")
+@click.option("--opset", type=int, default=None,
+              help="ONNX opset. [default: the lowest the exporter supports; `surrogate info` shows a file's]")
 @click.option("--fp16", is_flag=True, help="Network in float16; inputs, outputs and scaling stay float32.")
 @click.option("--tolerance", type=ranged(float, POSITIVE), default=None,
-              help="Largest parity error allowed, relative to each output's scale "
-                   f"[default: {DEFAULT_TOLERANCE['fp32']:g}, fp16: {DEFAULT_TOLERANCE['fp16']:g}].")
+              help="Largest parity error allowed, relative to each output's scale. [default: the exporter's for "
+                   "the precision, printed with the result]")
+@accept_table_change_option
 @overwrite_option
-def export(run_dir: Path, output: str, opset: int, fp16: bool, tolerance: float | None, overwrite: bool) -> None:
+def export(run_dir: Path, output: str, opset: int | None, fp16: bool, tolerance: float | None,
+           accept_table_change: bool, overwrite: bool) -> None:
     """Export the trained run RUN_DIR to ONNX (physical inputs -> physical outputs) and check parity.
 
     RUN_DIR may also be a table file with a structured (Z, Lambda) group (an fpv or flamelet table): the table
     itself is exported as a table-backend model with the same inputs (Z, C), bounds and calls as a surrogate of it.
     """
+    from export.metadata import DEFAULT_OPSET
     from surrogate.locks import exclusive
     from surrogate.outputs import check_output_file
     from surrogate.table import verify_checksums
+
+    opset = DEFAULT_OPSET if opset is None else opset
 
     if run_dir.is_file():
         from export.table_model import export_table
@@ -51,14 +54,20 @@ def export(run_dir: Path, output: str, opset: int, fp16: bool, tolerance: float 
         from surrogate.run import RunDirectory, load_run
 
         target = check_output_file(output, inputs=RunDirectory(run_dir).inputs(), overwrite=overwrite)
-        run = load_run(run_dir)
+        run = load_run(run_dir, accept_table_change=accept_table_change)
         if run.table_path.is_file():  # its test rows check parity; without the file, drawn points do
-            verify_checksums(run.table_path)
+            verify_checksums(run.table_file())
         with exclusive(target, "an export to this file"):
             result = export_run(run, target, opset=opset, fp16=fp16, tolerance=tolerance, echo=click.echo)
     name, worst = result.parity.worst()
     click.echo(f"wrote {result.path} ({result.n_bytes / 1024:.1f} KiB, {result.precision}); parity passed: "
                f"worst {name} {worst:.2e} <= tolerance {result.tolerance:g}")
+    if not run_dir.is_file():
+        from surrogate.tracking import log_to_run
+
+        logged = log_to_run(run.path, run.config, [result.path])  # the ONNX file joins the run's MLflow/TensorBoard
+        if logged:
+            click.echo(f"logged {result.path.name} to the run's {', '.join(logged)} logs")
 
 
 @click.command()
@@ -69,11 +78,12 @@ def export(run_dir: Path, output: str, opset: int, fp16: bool, tolerance: float 
                    "inputs and predictions), .npy or .csv (the predictions alone).")
 @click.option("--chunk-rows", default=1 << 18, show_default=True, type=click.IntRange(min=1),
               help="Cells read, evaluated and written at a time.")
-@click.option("--provider", type=click.Choice(PROVIDERS), default="auto", show_default=True)
+@click.option("--provider", type=LazyChoice("export.metadata:PROVIDERS"), default="auto", show_default=True)
 @click.option("--threads", type=int, default=None, callback=thread_option(),
               help="ONNX Runtime intra-op threads, 1 to 4 per CPU [default: OMP_NUM_THREADS, else the available "
                    "CPUs shared between MPI ranks].")
-@click.option("--out-of-range", "policy", type=click.Choice(POLICIES), default="warn", show_default=True,
+@click.option("--out-of-range", "policy", type=LazyChoice("export.metadata:POLICIES"), default="warn",
+              show_default=True,
               help="Cells outside the trained input ranges or manifold: clamp them, warn, stop, or count "
                    "(clamp them silently).")
 @overwrite_option
@@ -139,7 +149,7 @@ def info(model: Path, as_json: bool) -> None:
     ranges), provenance and parity."""
     import json
 
-    from export.metadata import PLUGINS_KEY, V1_KEYS, WEIGHTS_KEY, read_model_file
+    from export.metadata import PLUGINS_KEY, TABLE_KEY, V1_KEYS, WEIGHTS_KEY, read_model_file
 
     from ..provenance import described
 

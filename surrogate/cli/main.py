@@ -16,6 +16,7 @@ COMMANDS = {
     "export": ("surrogate.cli.export:export", "Export a trained run to ONNX and check parity."),
     "infer": ("surrogate.cli.export:infer", "Run an ONNX surrogate on a file of inputs."),
     "info": ("surrogate.cli.export:info", "Print the metadata of an ONNX surrogate."),
+    "report": ("surrogate.cli.report:report", "Write a self-contained HTML report of a trained run."),
     "sample": ("surrogate.cli.sample:sample", "Draw outputs of a generative (CVAE) run for given conditions."),
     "bench": ("surrogate.cli.bench:bench", "Benchmarks: table generation, training, inference."),
     "demo": ("surrogate.cli.demo:demo", "The main job end to end: table, training, ONNX, inference."),

@@ -8,21 +8,26 @@ from typing import Any, Callable
 
 import click
 
-from ..config import FIELD_RANGES
+from ..config import CLOSURES, COMPILE_MODES, DTYPES, FIELD_RANGES, LR_SCHEDULES, OPTIMIZERS, PRECISIONS, SPLITS
 from ..errors import UserError
 from ..threads import CHOSEN_THREADS, thread_option
+from .common import accept_table_change_option
 
 
-def with_range(name: str, text: str) -> str:
-    """`text` with the declared range of training option `name` (checked by TrainOptions.validate) appended."""
-    return f"{text} [range: {FIELD_RANGES[name].describe()}]"
+def described(name: str, text: str, note: str = "") -> str:
+    """`text` with the default of training option `name` as TrainOptions declares it (the one place defaults are
+    written; `note` says more of it) and its range, when it has one (checked by TrainOptions.validate)."""
+    from ..config import TrainOptions
+
+    shown = f"{text} [default: {getattr(TrainOptions(), name)}{note}]".lstrip()
+    return f"{shown} [range: {FIELD_RANGES[name].describe()}]" if name in FIELD_RANGES else shown
 
 
 TRAIN_SETTINGS = [
     click.option("--task", help="Task plugin: how the dataset becomes loss terms. [default: the dataset's, "
                  "regression for tables of rows]"),
     click.option("--task-option", "task_option", multiple=True, metavar="KEY=VALUE", help="Task option."),
-    click.option("--model", help="Model plugin (see `surrogate plugins`). [default: softmax-mlp]"),
+    click.option("--model", help=described("model", "Model plugin (see `surrogate plugins`).")),
     click.option("--model-option", "model_option", multiple=True, metavar="KEY=VALUE", help="Model option."),
     click.option("--physics", multiple=True, metavar="NAME", help="Physics/regularization loss plugin (repeatable)."),
     click.option("--physics-option", "physics_option", multiple=True, metavar="NAME.KEY=VALUE",
@@ -31,50 +36,52 @@ TRAIN_SETTINGS = [
     click.option("--outputs", help="Comma-separated output columns. [default: the table's declared outputs]"),
     click.option("--log-input", "log_input", multiple=True,
                  help="Input scaled by log10 before min-max (repeat; '' for none). [default: the table's]"),
-    click.option("--closure", type=click.Choice(["auto", "softmax", "none"]),
-                 help="Close the table's mass fractions with a softmax. [default: auto, as the model asks]"),
-    click.option("--split-by", "split_by", type=click.Choice(["random", "group"]),
-                 help="Random rows, or whole groups (flamelets, trajectories) held out. [default: random]"),
+    click.option("--closure", type=click.Choice(CLOSURES),
+                 help=described("closure", "Close the table's mass fractions with a softmax.", ", as the model asks")),
+    click.option("--split-by", "split_by", type=click.Choice(SPLITS),
+                 help=described("split_by", "Random rows, or whole groups (flamelets, trajectories) held out.")),
     click.option("--epochs", type=int,
-                 help=with_range("epochs", "Maximum epochs. [default: about 50,000 optimizer steps, 10 to 2000 "
-                                           "epochs]")),
-    click.option("--batch-size", "batch_size", type=int, help=with_range("batch_size", "Batch size. [default: 256]")),
+                 help=f"Maximum epochs. [default: about 50,000 optimizer steps, 10 to 2000 epochs] "
+                      f"[range: {FIELD_RANGES['epochs'].describe()}]"),
+    click.option("--batch-size", "batch_size", type=int, help=described("batch_size", "Batch size.")),
     click.option("--lr", type=float,
-                 help=with_range("lr", "Learning rate (Adam). [default: 1e-2, cosine-annealed to 1e-4]")),
-    click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd", "lbfgs"]), help="[default: adam]"),
+                 help=described("lr", "Learning rate (Adam).", ", cosine-annealed to 1e-4")),
+    click.option("--optimizer", type=click.Choice(OPTIMIZERS), help=described("optimizer", "")),
     click.option("--lbfgs-epochs", "lbfgs_epochs", type=int,
-                 help=with_range("lbfgs_epochs", "After --epochs, this many full-batch L-BFGS epochs (strong Wolfe) "
-                                                 "in the same run. [default: 0]")),
-    click.option("--dtype", type=click.Choice(["float32", "float64"]),
-                 help="Floating-point type of training; exports stay float32. [default: float32]"),
-    click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]),
-                 help="Mixed precision of training steps (torch.autocast; fp16 with a gradient scaler); weights "
-                      "and evaluation stay float32. [default: fp32]"),
-    click.option("--compile", "compile", type=click.Choice(["none", "default", "reduce-overhead"]),
-                 help="torch.compile the model for training steps (reduce-overhead: CUDA graphs on a GPU). "
-                      "[default: none]"),
-    click.option("--lr-schedule", "lr_schedule", type=click.Choice(["none", "cosine", "step", "plateau"]),
-                 help="Learning-rate schedule. [default: cosine]"),
+                 help=described("lbfgs_epochs", "After --epochs, this many full-batch L-BFGS epochs (strong Wolfe) in "
+                                "the same run.")),
+    click.option("--dtype", type=click.Choice(DTYPES),
+                 help=described("dtype", "Floating-point type of training; exports stay float32.")),
+    click.option("--precision", type=click.Choice(PRECISIONS),
+                 help=described("precision", "Mixed precision of training steps (torch.autocast; fp16 with a gradient "
+                                "scaler); weights and evaluation stay float32.")),
+    click.option("--compile", "compile", type=click.Choice(COMPILE_MODES),
+                 help=described("compile", "torch.compile the model for training steps (reduce-overhead: CUDA graphs "
+                                "on a GPU).")),
+    click.option("--lr-schedule", "lr_schedule", type=click.Choice(LR_SCHEDULES),
+                 help=described("lr_schedule", "Learning-rate schedule.")),
     click.option("--weight-decay", "weight_decay", type=float,
-                 help=with_range("weight_decay", "Optimizer weight decay. [default: 0]")),
+                 help=described("weight_decay", "Optimizer weight decay.")),
     click.option("--patience", type=int,
-                 help=with_range("patience", "Early stopping after this many epochs without improvement (0: off).")),
+                 help=described("patience", "Early stopping after this many epochs without improvement (0: off).")),
     click.option("--min-delta", "min_delta", type=float,
-                 help=with_range("min_delta", "Smallest validation-score gain that counts.")),
+                 help=described("min_delta", "Smallest validation-score gain that counts.")),
     click.option("--val-fraction", "val_fraction", type=float,
-                 help=with_range("val_fraction", "Share of rows (groups) held out for validation. [default: 0.1]")),
+                 help=described("val_fraction", "Share of rows (groups) held out for validation.")),
     click.option("--test-fraction", "test_fraction", type=float,
-                 help=with_range("test_fraction", "Share of rows (groups) held out for the test. [default: 0.1]")),
-    click.option("--seed", type=int,
-                 help=with_range("seed", "Seed of split, initialization and shuffling. [default: 0]")),
-    click.option("--device", help="auto (CUDA when present), cpu, or cuda, cuda:N where this machine has them. "
-                 "[default: auto]"),
+                 help=described("test_fraction", "Share of rows (groups) held out for the test.")),
+    click.option("--seed", type=int, help=described("seed", "Seed of split, initialization and shuffling.")),
+    click.option("--device", help=described("device", "auto (CUDA when present), cpu, or cuda, cuda:N where this "
+                                            "machine has them.")),
     click.option("--stream-memory", "stream_memory", type=float, metavar="MB",
-                 help=with_range("stream_memory", "Stream the table in blocks through a shuffle buffer of MB "
-                                                  "megabytes instead of reading it into memory (tables larger than "
-                                                  "memory). [default: 0, in memory]")),
+                 help=described("stream_memory", "Stream the table in blocks through a shuffle buffer of MB megabytes "
+                                "instead of reading it into memory (tables larger than memory).", " MB: in memory")),
     click.option("--threads", type=int, callback=thread_option(CHOSEN_THREADS),
-                 help=f"Torch intra-op threads, 1 to 4 per CPU. [default: 0, {CHOSEN_THREADS}]"),
+                 help=described("threads", "Torch intra-op threads, 1 to 4 per CPU.", f", {CHOSEN_THREADS}")),
+    click.option("--logger", "logger", multiple=True, metavar="NAME",
+                 help="Experiment logger plugin besides history.csv: tensorboard, mlflow, ... (repeatable)."),
+    click.option("--logger-option", "logger_option", multiple=True, metavar="NAME.KEY=VALUE",
+                 help="Option of a logger, e.g. mlflow.uri=sqlite:///mlflow.db."),
     click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of training options."),
     click.option("--quiet", is_flag=True, help="No progress bar."),
 ]
@@ -136,6 +143,8 @@ def build_options(table: str, settings: dict[str, Any], extra: dict[str, Any] | 
         "inputs": split_list(settings.get("inputs")),
         "outputs": split_list(settings.get("outputs")),
         "log_inputs": [name for name in log_inputs if name.strip()] if log_inputs else None,
+        "loggers": list(settings.get("logger") or ()) or None,
+        "logger_options": per_plugin_options(settings.get("logger_option") or (), "--logger-option") or None,
         **{k: settings.get(k) for k in ("closure", "split_by", "epochs", "batch_size", "lr", "optimizer",
                                         "lr_schedule", "weight_decay", "lbfgs_epochs", "dtype",
                                         "patience", "min_delta", "val_fraction", "test_fraction", "seed", "device",
@@ -267,13 +276,14 @@ def train(table: str, run_dir: str, weighting: str | None, weighting_option: tup
 @click.option("--table", "table_path", type=click.Path(dir_okay=False),
               help="Evaluate on every row of another table instead of the run's own splits.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
-def evaluate(run_dir: str, table_path: str | None, split: str) -> None:
+@accept_table_change_option
+def evaluate(run_dir: str, table_path: str | None, split: str, accept_table_change: bool) -> None:
     """Per-output R², MSE, mean relative error and max error of a trained run, beside its trivial baselines (the
     training mean, and the table lookup or linear interpolation of the training rows) on the same rows."""
     from ..baselines import report_lines
     from ..evaluation import evaluate_run
 
-    metrics, label, verdict = evaluate_run(run_dir, table_path, split)
+    metrics, label, verdict = evaluate_run(run_dir, table_path, split, accept_table_change)
     print_metrics({label: metrics}, label)
     for line in report_lines(verdict):
         click.echo(line)

@@ -28,3 +28,20 @@ def ranged(kind: type, bounds: Range) -> click.ParamType:
     """The click type of an `int` or a (finite) `float` option that accepts the numbers of `bounds`."""
     limits = dict(min=bounds.low, max=bounds.high, min_open=bounds.low_open, max_open=bounds.high_open)
     return click.IntRange(**limits) if kind is int else FiniteFloatRange(**limits)
+
+
+class LazyChoice(click.Choice):
+    """click.Choice whose choices are a sequence of another package, named ``"module:attribute"`` and imported
+    when the option is first parsed or shown in ``--help``: a command module declares it without importing that
+    package (``export``, which imports numpy) when the CLI loads."""
+
+    def __init__(self, target: str, case_sensitive: bool = True):
+        self.target = target
+        self.case_sensitive = case_sensitive
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        import importlib
+
+        module, attribute = self.target.split(":")
+        return tuple(getattr(importlib.import_module(module), attribute))

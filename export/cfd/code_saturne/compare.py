@@ -329,7 +329,7 @@ def report_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-@click.command()
+@click.command("cfd")
 @click.option("-o", "--output", "out_dir", default="cfd-compare", show_default=True,
               type=click.Path(), help="Directory for the tables, models, cases, plots, compare.json.")
 @click.option("--flamelets", type=click.Path(dir_okay=False, exists=True),

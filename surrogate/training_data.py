@@ -14,8 +14,8 @@ from .table import Table
 
 
 def split_indices(n_rows: int, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
-    """Seeded random partition of row indices into train, val and test (each sorted)."""
-    check_fractions(val_fraction, test_fraction)
+    """Seeded random partition of row indices into train, val and test (each sorted); the fractions are those
+    :meth:`surrogate.config.TrainOptions.validate` checked."""
     order = np.random.default_rng(seed).permutation(n_rows)
     n_val, n_test = int(round(val_fraction * n_rows)), int(round(test_fraction * n_rows))
     return {
@@ -23,11 +23,6 @@ def split_indices(n_rows: int, val_fraction: float, test_fraction: float, seed: 
         "test": np.sort(order[n_val:n_val + n_test]),
         "train": np.sort(order[n_val + n_test:]),
     }
-
-
-def check_fractions(val_fraction: float, test_fraction: float) -> None:
-    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise UserError(f"split fractions val={val_fraction}, test={test_fraction}: expected each in [0, 1), sum < 1")
 
 
 def split_groups(labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int,
@@ -46,7 +41,6 @@ def group_assignment(groups: np.ndarray, val_fraction: float, test_fraction: flo
     flamelet is the table's only frozen state; holding it out asks the model to extrapolate, not generalize).
     Needs at least one drawable group per non-empty split. Streamed training (:mod:`surrogate.streaming`)
     draws the same groups from the labels alone."""
-    check_fractions(val_fraction, test_fraction)
     kept = np.isin(groups, np.asarray(train_groups, dtype=groups.dtype))
     drawable = groups[~kept]
     parts = split_indices(len(drawable), val_fraction, test_fraction, seed)
