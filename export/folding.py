@@ -42,11 +42,15 @@ class FoldedModel(nn.Module):
         self.plain = _columns(torch.nonzero(~log_mask).flatten().tolist())
         self.logs = _columns(torch.nonzero(log_mask).flatten().tolist())
         self.register_buffer("floor", floor[log_mask].clone())
+        shared = self.floor.numel() > 0 and bool(torch.all(self.floor == self.floor[0]))
+        self.shared_floor = float(self.floor[0]) if shared else None  # one Clip, cheaper than Max over a row
         self.network = network
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.logs is not None:
-            logged = torch.log(torch.maximum(x[..., self.logs], self.floor))
+            x_log = x[..., self.logs]
+            logged = torch.log(torch.clamp(x_log, min=self.shared_floor) if self.shared_floor is not None
+                               else torch.maximum(x_log, self.floor))
             x = logged if self.plain is None else torch.cat([x[..., self.plain], logged], dim=-1)
         return self.network(x)
 
