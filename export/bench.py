@@ -32,6 +32,7 @@ import numpy as np
 
 from surrogate.lookup import table_lookup
 
+from .kernel_profile import kernel_profile
 from .metadata import TABLE_KEY, read_model_file
 from .runtime import CUDA_PROVIDER, Surrogate
 
@@ -253,6 +254,7 @@ class BenchReport:
     notes: list[str]
     backends: tuple[str, str] | None = None  # (table engine, network engine) names, with --table-model
     lookup: Any = None  # export.lookup_bench.LookupReport: network against compiled lookups, wrapper against raw
+    profile: Any = None  # export.kernel_profile.KernelProfile: where a call's time goes, by operator type
 
     def engine(self, prefix: str) -> EngineResult | None:
         return next((e for e in self.engines if e.name.startswith(prefix) and e.rates), None)
@@ -301,6 +303,8 @@ class BenchReport:
                        f"best call {ratios['best']:.2f}, mean {ratios['mean']:.2f}")
         out += self.backend_lines()
         out += self.flop_lines()
+        if self.profile is not None:
+            out.append(self.profile.line())
         if self.lookup is not None:
             out += self.lookup.lines()
         memory = self.memory
@@ -337,6 +341,7 @@ class BenchReport:
             "table_vs_network": ({str(b): r for b, r in rates.items()}
                                  if (rates := self.backend_rates()) is not None else None),
             "lookup": self.lookup.to_dict() if self.lookup is not None else None,
+            "profile": self.profile.to_dict() if self.profile is not None else None,
             "engines": {e.name: {"note": e.note, "cells_per_second": {str(b): vars(r) for b, r in e.rates.items()}}
                         for e in self.engines},
         }
@@ -447,7 +452,8 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
         lookup = lookup_comparison(model, table_model, table, grid_table, grid_sizes, batches, threads, min_time,
                                    memory["gemm_flops_per_second"] / flops if flops else None, scratch, notes, echo,
                                    c_bench.parent if c_bench is not None else None)
-    return BenchReport(list(batches), results, source, memory, notes, backends, lookup)
+    profile = kernel_profile(model, cells[:REFERENCE_BATCH], threads, scratch)
+    return BenchReport(list(batches), results, source, memory, notes, backends, lookup, profile)
 
 
 def lookup_comparison(model: Path, table_model: Path | None, table: Path | None, grid_table: Path | None,

@@ -59,14 +59,16 @@ class LookupReport:
                 "crossover_batch": faster[0] if faster else None}
 
     def wrapper(self) -> dict[str, float] | None:
-        """At batch 4096: wrapper / raw session and wrapper / FLOP-bound limit, for the mean, median and best call."""
+        """At batch 4096: wrapper / raw session, wrapper / FLOP-bound limit and raw session / FLOP-bound limit, for
+        the mean, median and best call."""
         wrapper, raw = self.rates.get("wrapper", {}), self.rates.get("raw", {})
         if REFERENCE_BATCH not in wrapper or REFERENCE_BATCH not in raw:
             return None
         w, r = wrapper[REFERENCE_BATCH], raw[REFERENCE_BATCH]
         out = {f"over_raw_{call}": w[call] / r[call] for call in CALLS}
-        if self.flop_limit:
+        if self.flop_limit:  # the raw session's share too: the most a wrapper around it can reach
             out.update({f"of_flop_limit_{call}": w[call] / self.flop_limit for call in CALLS})
+            out.update({f"raw_of_flop_limit_{call}": r[call] / self.flop_limit for call in CALLS})
         return out
 
     def lines(self) -> list[str]:
@@ -90,7 +92,9 @@ class LookupReport:
             if "of_flop_limit_mean" in w:
                 out.append(f"C wrapper at batch {REFERENCE_BATCH}, share of the FLOP-bound limit "
                            f"({self.flop_limit:.3g} cells/s): "
-                           + ", ".join(f"{call} call {w[f'of_flop_limit_{call}']:.0%}" for call in CALLS))
+                           + ", ".join(f"{call} call {w[f'of_flop_limit_{call}']:.0%}" for call in CALLS)
+                           + "; raw session: " + ", ".join(f"{call} call {w[f'raw_of_flop_limit_{call}']:.0%}"
+                                                          for call in CALLS))
         return out + [f"note: {note}" for note in self.notes]
 
     def to_dict(self) -> dict[str, Any]:

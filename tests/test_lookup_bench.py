@@ -4,6 +4,7 @@ the raw session and the FLOP-bound limit; and the sizes grids are enlarged to.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +49,12 @@ def test_wrapper_is_stated_against_the_raw_session_and_the_flop_limit_for_mean_a
     w = report().wrapper()
     assert w == pytest.approx({"over_raw_mean": 1e6 / 1.05e6, "over_raw_median": 1e6 / 1.05e6,
                                "over_raw_best": 4e6 / 4.2e6, "of_flop_limit_mean": 0.5,
-                               "of_flop_limit_median": 0.75, "of_flop_limit_best": 2.0})
+                               "of_flop_limit_median": 0.75, "of_flop_limit_best": 2.0,
+                               "raw_of_flop_limit_mean": 0.525, "raw_of_flop_limit_median": 0.7875,
+                               "raw_of_flop_limit_best": 2.1})
     lines = report().lines()
+    assert ("C wrapper at batch 4096, share of the FLOP-bound limit (2e+06 cells/s): mean call 50%, median call 75%, "
+            "best call 200%; raw session: mean call 52%, median call 79%, best call 210%") in lines
     assert "crossover, 5-D grid: the network is faster from batch 4096; table 1e+03 MB = 2.5e+04 x the ONNX file " \
            "(synthetic)" in lines
     assert "crossover, 4-D grid: the network is not faster up to batch 100000; table 8 MB = 200 x the ONNX file " \
@@ -82,3 +87,35 @@ def test_bench_lookup_missing_is_one_line_naming_where_it_looked(monkeypatch, tm
     built.write_text("")
     built.chmod(0o755)
     assert bench.find_c_program("example_c") == built
+
+
+def test_kernel_profile_splits_a_call_by_operator_type(tmp_path: Path) -> None:
+    """A Gemm + Tanh + Softmax graph profiled by ONNX Runtime: every operator type the session ran is there (the
+    Gemm and its Tanh, fused or not, count as linear layers), the warm-up runs are left out (the per-call time is
+    the total over the profiled runs divided by their count, not by warm-up + profiled), and the shares add up."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from export.kernel_profile import LINEAR_OPS, kernel_profile
+
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), "w"),
+               numpy_helper.from_array(np.zeros(64, np.float32), "b")]
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["h"]), helper.make_node("Tanh", ["h"], ["t"]),
+         helper.make_node("Softmax", ["t"], ["y"], axis=-1)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 64])], weights)
+    path = tmp_path / "g.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    cells = rng.standard_normal((512, 64)).astype(np.float32)
+    profile = kernel_profile(path, cells, threads=1, scratch=tmp_path, calls=20, warmup=5)
+    events = json.loads(next(tmp_path.glob("kernel_profile*.json")).read_text())
+    runs = sorted(e["dur"] for e in events if e.get("name") == "model_run")
+    assert len(runs) == 25 and profile.batch == 512
+    assert "Softmax" in profile.seconds and any(op in LINEAR_OPS for op in profile.seconds)
+    assert set(profile.seconds) <= {"Gemm", "FusedGemm", "Tanh", "Softmax", "runtime"}
+    assert min(runs) * 1e-6 <= profile.total() <= max(runs) * 1e-6  # a mean call, not a sum of 20 or of 25
+    linear = sum(s for op, s in profile.seconds.items() if op in LINEAR_OPS or op == "Tanh")
+    assert 0 < profile.linear_share() <= linear / profile.total() < 1
+    assert profile.to_dict()["linear_share"] == profile.linear_share() and "Softmax" in profile.line()
