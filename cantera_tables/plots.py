@@ -99,16 +99,16 @@ def plot_profiles(path: str | os.PathLike, out: Path, n_per_branch: int = 4) -> 
                 g = h5["flamelets"][f"{int(curve['flamelet'][index]):05d}"]
                 species = json.loads(g["Y"].attrs["species"])
                 Z, T, Y = g["Z"][()], g["T"][()], g["Y"][()]
-                label = f"{branch}, $\\chi_{{st}}$={curve['chi_st'][index]:.3g}"
+                label = f"{branch}, $\\chi_{{st}}$={curve['chi_st'][index]:.3g} 1/s"
                 axes[0].plot(Z, T, color=color, ls=line or ":", alpha=0.4 + 0.6 * (k + 1) / len(picks), label=label)
                 for ax, name in zip(axes[1:], ("H2O", "OH")):
                     if name in species:
                         ax.plot(Z, Y[:, species.index(name)], color=color, ls=line or ":",
                                 alpha=0.4 + 0.6 * (k + 1) / len(picks))
-    for ax, ylabel in zip(axes, ("T [K]", r"$Y_{H_2O}$", r"$Y_{OH}$")):
+    for ax, ylabel in zip(axes, ("T [K]", r"$Y_{H_2O}$ [-]", r"$Y_{OH}$ [-]")):
         ax.set_xscale("log")
         ax.set_xlim(1e-3, 1)
-        ax.set_xlabel("Z (Bilger)")
+        ax.set_xlabel("Z (Bilger) [-]")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
@@ -132,8 +132,8 @@ def plot_structured(path: str | os.PathLike, out: Path) -> Path | None:
         fig.colorbar(mesh, ax=ax)
         ax.set_xscale("log")
         ax.set_xlim(max(Z[1], 1e-4), 1)
-        ax.set_xlabel("Z")
-        ax.set_ylabel(r"$\Lambda$")
+        ax.set_xlabel("Z [-]")
+        ax.set_ylabel(r"$\Lambda$ [-]")
         ax.set_title(title)
     fig.suptitle("structured (Z, Λ) table")
     return _save(plt, fig, out / "structured.png")
@@ -238,3 +238,37 @@ def plot_flame_speed(path: str | os.PathLike, out_dir: str | os.PathLike) -> Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return _save(plt, fig, out / "flame_speed.png")
+
+
+def plot_presumed_pdf(path: str | os.PathLike, out_dir: str | os.PathLike, n_lines: int = 5) -> Path:
+    """Favre-mean T and Reynolds-mean ω_C of a presumed-PDF table against Z_mean, one line per normalized variance
+    S of Z (S = 0 is the laminar flamelet, larger S flattens and lowers the peak), at the Λ_mean node of the
+    hottest laminar flamelet (and Λ variance 0 for a β-in-Λ table)."""
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        if "structured" not in h5:
+            raise TableError(f"{path}: no /structured group; not a presumed-PDF table")
+        group = h5["structured"]
+        Z_mean, S = group["Z_mean"][()], group["Z_var_norm"][()]
+        T, omega = group["outputs/T"][()], group["outputs/omega_C"][()]
+        Lambda = group["Lambda_mean"][()]
+    if T.ndim == 4:  # β in Λ: the Λ variance 0 slice, a δ in Λ
+        T, omega = T[..., 0], omega[..., 0]
+    hottest = int(np.argmax(T[:, 0, :].max(axis=0)))
+    picks = np.unique(np.linspace(0, len(S) - 1, min(n_lines, len(S))).round().astype(int))
+    plt = _figure()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colours = plt.cm.viridis(np.linspace(0, 0.9, len(picks)))
+    for colour, k in zip(colours, picks):
+        axes[0].plot(Z_mean, T[:, k, hottest], color=colour, label=f"S = {S[k]:.2g}")
+        axes[1].plot(Z_mean, omega[:, k, hottest], color=colour)
+    for ax, ylabel in zip(axes, (r"Favre mean $\tilde T$ [K]", r"mean $\bar\omega_C$ [kg/m$^3$/s]")):
+        ax.set_xlabel(r"Favre mean mixture fraction $\tilde Z$")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[0].legend(title=r"$S = \widetilde{Z''^2} / (\tilde Z (1 - \tilde Z))$", fontsize=8)
+    fig.suptitle(rf"presumed $\beta$-PDF table at $\Lambda$ = {Lambda[hottest]:.3g} (hottest laminar flamelet)")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return _save(plt, fig, out / "pdf_means.png")

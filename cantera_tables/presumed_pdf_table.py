@@ -217,6 +217,13 @@ class PresumedPDFTable(TableGenerator):
                            resumed=resumed, numbers=numbers)
 
     @staticmethod
+    def plot(path: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
+        """Mean T and ω_C against Z_mean for several variances of Z, as a PNG in `out_dir`."""
+        from .plots import plot_presumed_pdf
+
+        return [plot_presumed_pdf(path, out_dir)]
+
+    @staticmethod
     def summary(path: str | os.PathLike) -> list[tuple[str, str]]:
         """Lines for ``surrogate table info``: the PDFs, the table's shape and the Monte-Carlo check."""
         attrs = Table(path).attrs

@@ -10,12 +10,12 @@ per output tensor, and the metadata (signature, provenance, parity, the checksum
 ``module(*tensors)`` with a signature and parity inputs of its own (what a task with several tensors, or a
 test, hands over).
 
-Parity: ONNX Runtime (CPU) against the PyTorch model on held-out inputs: the run's test split of its table for
-a row model (task ``regression``) when the table file is there; otherwise points drawn inside each input
-component's range (log-uniform for log-scaled inputs of a row model, such as χ, plus the range corners) and
-standard normal for components without a range. Per output component we report the largest absolute error
-and that error relative to the component's scale (max |y| over the points); export fails when the relative
-figure exceeds the tolerance, and no file is written.
+Parity: ONNX Runtime (CPU) against the PyTorch model on held-out inputs: the run's test split of its table for a
+row model (any task that trained on a table of rows and exports one input tensor) when the table file is there;
+otherwise points drawn inside each input component's range (log-uniform for log-scaled inputs of a row model, such
+as χ, plus the range corners) and standard normal for components without a range. Per output component we report
+the largest absolute error and that error relative to the component's scale (max |y| over the points); export fails
+when the relative figure exceeds the tolerance, and no file is written.
 
 ``fp16`` (row models, :class:`surrogate.scaling.PhysicalModel`): the network's weights and arithmetic are
 float16, while input scaling (log10 of χ, whose floor lies below float16's range) and output scaling stay
@@ -50,8 +50,9 @@ from torch import nn
 from surrogate import __version__
 from surrogate.atomic import atomic_path, check_writable
 from surrogate.errors import UserError
-from surrogate.run import DEFAULT_TASK, LoadedRun
+from surrogate.run import LoadedRun
 from surrogate.scaling import PhysicalModel
+from surrogate.table import SCATTERED
 
 from .checksum import WEIGHTS_KEY, weights_sha256
 from .folding import fold_scaling
@@ -180,16 +181,23 @@ def log_scaling(run: LoadedRun) -> tuple[list[bool], list[float]] | None:
     return list(scaler["log"]), list(scaler["floor"])
 
 
+def is_row_model(run: LoadedRun, signature: Signature) -> bool:
+    """Whether the run's model maps one row of its table's input columns to outputs, whatever task trained it: the
+    run trained on a table of rows (its splits are row indices) and the exported signature has one input tensor.
+    Such a model gets the parity check on its test rows and manifold bounds from its training rows."""
+    return str(run.config.get("dataset", SCATTERED)) == SCATTERED and len(signature.inputs) == 1
+
+
 def parity_inputs(run: LoadedRun, signature: Signature, n_points: int = PARITY_POINTS,
                   seed: int = 0) -> tuple[dict[str, np.ndarray], str]:
     """Held-out inputs for the parity check, and where they came from.
 
-    A row model (task ``regression``): the run's test split of its table when the table file is there.
+    A row model (:func:`is_row_model`): the run's test split of its table when the table file is there.
     Otherwise :func:`sample_inputs`, log-uniform for the log-scaled inputs of a row model's input scaler.
     """
     rng = np.random.default_rng(seed)
     table_path = run.table_path
-    row_model = run.task == DEFAULT_TASK and len(signature.inputs) == 1
+    row_model = is_row_model(run, signature)
     reason = "not a row model"
     if row_model:
         reason = "table not found"
@@ -389,7 +397,7 @@ def export_module(model: nn.Module, signature: Signature, path: str | os.PathLik
 def training_manifold(run: LoadedRun, signature: Signature) -> Manifold | None:
     """Manifold bounds over the training split of a row model's table (None without the table file); log-scaled
     inputs bounded in log10(max(x, floor)), as the model sees them."""
-    if run.task != DEFAULT_TASK or len(signature.inputs) != 1 or not run.table_path.is_file():
+    if not is_row_model(run, signature) or not run.table_path.is_file():
         return None
     tensor = signature.inputs[0]
     if not tensor.ranged or tensor.field or len(tensor.components) < 2:

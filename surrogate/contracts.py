@@ -13,6 +13,8 @@ surrogate.weightings :class:`~surrogate.weighting.WeightingStrategy` ``combine(t
 surrogate.physics   :class:`PhysicsLoss`        ``term_names()`` declared when built, ``terms(batch)`` per batch
 surrogate.loggers   :class:`RunLogger`          where a run's options, history, final metrics and files go
                                                 (``start``, ``log_epoch``, ``log_summary``, ``log_artifact``)
+surrogate.problems  :class:`Problem`            what a dataset is about: domain, conditions, residual, exact
+                                                solution, conserved functionals, frame and judge, each optional
 ==================  ==========================  ================================================================
 
 Every plugin also has a one-line ``description`` and typed ``options`` (a tuple of
@@ -274,6 +276,89 @@ class RunLogger:
         raise NotImplementedError
 
 
+# ------------------------------------------------------------------------------------------- problems
+class Problem:
+    """What a dataset is about, so that generic tasks and physics losses need no dataset's code.
+
+    A dataset names its problem in its root attribute ``problem``: JSON ``{"name": <entry-point name>, <parameter>:
+    value, ...}`` (:func:`surrogate.registry.problem_for` finds and builds it). ``__init__(parameters)`` receives
+    that mapping; the base class sets each declared option (the problem's parameters, typed like any plugin
+    option) as an attribute, missing ones at their default. Everything else is optional: a problem offers what it
+    has, and a task that needs a member the problem lacks says so in one line (:func:`lacking`).
+
+    - domain: ``spatial`` (the space inputs, in order), ``time`` (the time input or None) and ``outputs`` (the
+      solution's fields); ``inputs()`` is space then time. Collocation datasets store the box in ``domain``.
+    - ``residual(points, u)``: the PDE's residual per point, (n,), with derivatives of u (computed from
+      ``points``, which require grad) by automatic differentiation; zero for the exact solution.
+    - ``exact(points)``: the exact solution (n, len(outputs)) at physical points (n, len(inputs())).
+    - ``conditions(points)``: the Dirichlet data on the spatial faces and the initial state at those points;
+      by default the exact solution there.
+    - ``functionals()``: ``{name: functional}`` where ``functional(u, dx)`` maps states (..., M) on a 1-D grid
+      of spacing dx to values (...), and ``functional.law`` says what the exact dynamics does with it
+      (``conserved`` or ``dissipated``).
+    - frame: ``frame_columns()`` gives (condition columns, target columns), each one 3-vector per body in
+      columns ``<body>_x``, ``<body>_y``, ``<body>_z``; ``frame(condition)`` maps the condition vectors (n, bodies,
+      3) to orthonormal frames (n, 3, 3) whose first two rows span the plane every vector lies in, so a model
+      predicts the targets' in-plane coordinates and the orientation is exact by construction.
+    - judge: ``judge(condition, true, predicted, *, forward)`` (physical measures of predicted targets, rows of
+      the frame columns; ``forward`` false skips the costly ones) and ``trivial(train, true)`` (the same
+      measures of trivial predictions from the training targets); ``judged`` names them in a run's metrics.
+    """
+
+    description: ClassVar[str] = ""
+    options: ClassVar[tuple[Option, ...]] = ()
+    spatial: ClassVar[tuple[str, ...]] = ()
+    time: ClassVar[str | None] = None
+    outputs: ClassVar[tuple[str, ...]] = ("u",)
+    judged: ClassVar[str] = "judged"
+
+    def __init__(self, parameters: Mapping[str, Any]):
+        owner = f"problem {parameters.get('name', type(self).__name__)!r}"
+        for option in self.options:
+            setattr(self, option.name, option.convert(parameters.get(option.name, option.default), owner))
+
+    @classmethod
+    def inputs(cls) -> list[str]:
+        return [*cls.spatial, *([cls.time] if cls.time else [])]
+
+    def residual(self, points: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def exact(self, points: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def conditions(self, points: torch.Tensor) -> torch.Tensor:
+        return self.exact(points)
+
+    def functionals(self) -> Mapping[str, Callable[..., Any]]:
+        raise NotImplementedError
+
+    def frame_columns(self) -> tuple[list[str], list[str]]:
+        raise NotImplementedError
+
+    def frame(self, condition: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def judge(self, condition: Any, true: Any, predicted: Any, *, forward: bool = True) -> dict[str, float]:
+        raise NotImplementedError
+
+    def trivial(self, train: Any, true: Any) -> dict[str, float]:
+        raise NotImplementedError
+
+
+PROBLEM_MEMBERS = {  # what each optional member of a Problem is called in messages
+    "residual": "residual(points, u)", "exact": "exact(points)", "functionals": "functionals()",
+    "frame": "frame(condition)", "frame_columns": "frame_columns()", "judge": "judge(condition, true, predicted)",
+    "trivial": "trivial(train, true)",
+}
+
+
+def lacking(problem: Problem, *members: str) -> list[str]:
+    """The members of `members` the problem does not define itself (the base class only raises), as
+    ``residual(points, u)``, ..., for a one-line error of the task that needs them."""
+    return [PROBLEM_MEMBERS.get(name, name) for name in members if _defined(type(problem), Method(name), Problem) is None]
+
+
 # ---------------------------------------------------------------------------------------------- tasks
 @dataclass
 class TaskSettings:
@@ -445,6 +530,11 @@ def contracts() -> dict[str, tuple[type, tuple[Method, ...]]]:
             ("config", ()), ("signature", ()),
         )) + (Method("baselines", ("split",), instance=True, optional=True),
               Method("assemble", ("network", "state", "config")))),
+        "problems": (Problem, (Method("__init__", ("parameters",), instance=True),) + tuple(
+            Method(name, args, instance=True, optional=True) for name, args in (
+                ("residual", ("points", "u")), ("exact", ("points",)), ("conditions", ("points",)),
+                ("functionals", ()), ("frame_columns", ()), ("frame", ("condition",)),
+                ("judge", ("condition", "true", "predicted")), ("trivial", ("train", "true"))))),
     }
 
 
@@ -497,7 +587,7 @@ def check_plugin(kind: str, name: str, plugin: Any, package: str) -> None:
             if method.optional:
                 continue
             raise PluginError(f"{owner}: missing method {method.text()} of the {base.__name__} contract")
-        if not _accepts(function, method, inspect.getattr_static(plugin, method.name, None),
-                        [option.name for option in options]):
+        keywords = [option.name for option in options] if kind != "problems" else []  # a problem gets a mapping
+        if not _accepts(function, method, inspect.getattr_static(plugin, method.name, None), keywords):
             raise PluginError(f"{owner}: {method.name}{inspect.signature(function)} cannot be called as "
                               f"{method.text()} ({base.__name__} contract)")

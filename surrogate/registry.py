@@ -30,9 +30,10 @@ GROUPS = {
     "weightings": "surrogate.weightings",
     "physics": "surrogate.physics",
     "loggers": "surrogate.loggers",
+    "problems": "surrogate.problems",
 }
 KIND_NAMES = {"tables": "table kind", "tasks": "task", "models": "model", "weightings": "weighting",
-              "physics": "physics loss", "loggers": "logger"}
+              "physics": "physics loss", "loggers": "logger", "problems": "problem"}
 BUILT_IN = "thermo-surrogate"
 
 
@@ -165,6 +166,26 @@ def construct(plugin: Origin, factory: Callable[..., Any], *args: Any, **options
     except ValueError as exc:
         message = " ".join(str(exc).split()) or exc.__class__.__name__
         raise PluginError(f"{plugin}: {message}") from None
+
+
+def problem_for(attrs: Mapping[str, Any], owner: str) -> Any:
+    """The problem a dataset is about, built with its parameters; None when the dataset names none.
+
+    The dataset names it in its root attribute ``problem`` (``{"name": ..., parameters}``); a file written before
+    datasets named their problem is read by its table kind when a problem of that name is installed (its
+    parameters then come from the root attributes). An unknown name is a one-line PluginError naming `owner`."""
+    declared = attrs.get("problem")
+    if isinstance(declared, Mapping) and "name" in declared:
+        name, parameters = str(declared["name"]), declared
+    elif str(attrs.get("kind", "")) in registrations("problems"):
+        name, parameters = str(attrs["kind"]), {**attrs, "name": attrs["kind"]}
+    else:
+        return None
+    try:
+        plugin = load("problems", name)
+    except PluginError as exc:
+        raise PluginError(f"{owner}: the dataset's {exc}") from None
+    return construct(origin("problems", name), plugin, parameters)
 
 
 def plugin_options(plugin: Any) -> tuple[Option, ...]:

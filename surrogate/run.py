@@ -34,7 +34,7 @@ from torch import nn
 from . import registry
 from .atomic import atomic_path, write_json
 from .errors import RunError
-from .table import Table, file_sha256
+from .table import Table, file_sha256, verify_checksums
 
 CONFIG = "config.json"
 WEIGHTS = "model.pt"
@@ -322,7 +322,8 @@ class LoadedRun:
     def table_file(self) -> Path:
         """The path of the run's training dataset, once its SHA-256 is the ``table_sha256`` config.json recorded:
         the stored splits are row (or trajectory) numbers of that file, so a dataset rebuilt or replaced under the
-        same path is a one-line RunError naming both files, unless the run was loaded with `accept_table_change`.
+        same path is a one-line RunError naming both files (a TableError naming the chunk when the file is
+        damaged), unless the run was loaded with `accept_table_change`.
         The hash is the one a resume checks (:func:`surrogate.table.file_sha256`), computed once per loaded run."""
         path = self.table_path
         if not path.is_file():
@@ -330,6 +331,7 @@ class LoadedRun:
         if not (self._table_checked or self.accept_table_change):
             actual = file_sha256(path)
             if actual != self.table_sha256:
+                verify_checksums(path)  # a damaged file is named as damaged, not as replaced
                 raise RunError(f"{path}: its content differs from the table the run was trained on (SHA-256 "
                                f"{actual[:12]}, {self.path / CONFIG} records {self.table_sha256[:12]}); rebuilt "
                                "or replaced? Retrain, or pass --accept-table-change to use it as it is")

@@ -144,8 +144,9 @@ class Trainer:
         if options.stream_memory and (options.optimizer == "lbfgs" or options.lbfgs_epochs):
             raise UserError("--stream-memory: L-BFGS takes full-batch steps over the whole table; train without "
                             "streaming or without L-BFGS")
-        self.task = registry.construct(self.task_origin, self.task_cls, self.dataset, settings, self.processes,
-                                       **self.task_options)
+        with registry.recording(self.plugins_used):  # the task may load the dataset's problem
+            self.task = registry.construct(self.task_origin, self.task_cls, self.dataset, settings, self.processes,
+                                           **self.task_options)
         self.options = replace(options.resolved(self.task.epoch_size()), task=task_name, physics=physics,
                                loggers=tracking.logger_names(options.loggers))
         self.closure = self.model_cls.closure if options.closure == "auto" else options.closure

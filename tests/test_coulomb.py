@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from surrogate.chunks import ChunkWorkDir
-from plugins.coulomb.frame import from_frame, momentum_frame, to_frame
+from plugins.coulomb.frame import momentum_frame
+from plugins.tasks.cvae import from_frame, to_frame
 from plugins.coulomb.generator import ENERGY_ERROR, MOMENTA, POSITIONS, Chunk, CoulombExplosion, solve_chunk
 from plugins.coulomb.geometry import bonds_and_angle, sample_geometries
 from plugins.coulomb.physics import MASSES, explode, kinetic_energy, potential_energy

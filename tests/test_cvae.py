@@ -99,8 +99,9 @@ def test_momentum_frame_decoder_turns_with_the_momenta(table):
     predicted geometry the same way (the orientation is exact by construction)."""
     torch.manual_seed(0)
     network = CVAE.build(6, 6, output_names=[], hidden_dim=8, layer_num=2, latent_dim=2)
+    frame = registry.problem_for(Table(table).attrs, "test").frame  # the momentum frame of the table's problem
     decoder = ConditionalDecoder(InputScaler([-5.0] * 6, [5.0] * 6, [False] * 6, [1.0] * 6), network,
-                                 OutputScaler([1.0] * 6, [0.0] * 6), "momenta").double()
+                                 OutputScaler([1.0] * 6, [0.0] * 6), frame).double()
     p = torch.as_tensor(Table(table).read_matrix(MOMENTA)[:100])
     z = torch.randn(100, 2, dtype=torch.float64)
     rotation = torch.as_tensor(random_rotations(np.random.default_rng(2), 100))

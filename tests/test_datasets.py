@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from surrogate.cli.main import cli
 from surrogate.datasets import open_dataset, write_collocation, write_trajectories
-from surrogate.table import FORMAT, Column, DatasetDefaults, Table
+from surrogate.table import FORMAT, Column, DatasetDefaults, Table, write_table
 
 from test_tables_cli import assert_one_line_error, info_fields
 
@@ -54,7 +54,8 @@ def test_dataset_without_a_plotting_plugin_is_a_one_line_error(tmp_path):
     path = tmp_path / "burgers.h5"
     write_collocation(path, kind="burgers-pinn", domain={"x": (0.0, 1.0)}, outputs=["u"], problem={"name": "b"})
     result = CliRunner().invoke(cli, ["table", "plot", str(path), "-o", str(tmp_path / "figs")])
-    assert_one_line_error(result, "no plots for the collocation dataset of kind 'burgers-pinn'")
+    assert_one_line_error(result, "no plots for this collocation dataset: no installed table plugin makes kind "
+                                  "'burgers-pinn'", f"surrogate table info {path}")
 
 
 def test_version_1_table_opens_with_empty_defaults_and_is_summarized(tmp_path):
@@ -73,3 +74,22 @@ def test_version_1_table_opens_with_empty_defaults_and_is_summarized(tmp_path):
     fields = info(path)
     assert fields["kind"] == "old-flamelet" and fields["rows"] == "7" and "labels" not in fields
     assert fields["defaults"] == "none declared (every input and output, nothing logged or closed, no groups)"
+
+
+def test_table_info_json_is_one_object_with_columns_units_and_ranges(tmp_path):
+    path = tmp_path / "plane.h5"
+    x = np.linspace(0.0, 2.0, 11)
+    write_table(path, kind="plane", inputs=[Column("x", x, "m", "position")],
+                outputs=[Column("T", 300.0 + 100.0 * x, "K", "temperature")], attrs={})
+    result = CliRunner().invoke(cli, ["table", "info", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)  # the whole of stdout: one JSON object
+    assert record["kind"] == "plane" and record["dataset"] == "scattered" and record["rows"] == 11
+    assert record["inputs"] == {"x": {"units": "m", "description": "position", "range": [0.0, 2.0]}}
+    assert record["outputs"]["T"]["range"] == [300.0, 500.0] and record["outputs"]["T"]["units"] == "K"
+    assert record["summary"]["rows"] == "11" and record["attrs"]["kind"] == "plane"
+    collocation = tmp_path / "burgers.h5"
+    write_collocation(collocation, kind="burgers-pinn", domain={"x": (-1.0, 1.0)}, outputs=["u"],
+                      problem={"name": "burgers", "nu": 0.01})
+    record = json.loads(CliRunner().invoke(cli, ["table", "info", str(collocation), "--json"]).stdout)
+    assert record["dataset"] == "collocation" and record["attrs"]["domain"] == {"x": [-1.0, 1.0]}

@@ -42,3 +42,11 @@ def test_demo_builds_trains_exports_and_infers_then_reuses_everything(tmp_path):
     again = runner.invoke(cli, ["demo", "-o", str(out), "--epochs", "40"])
     assert again.exit_code == 0, again.output
     assert again.output.count("reusing") == 3
+
+
+def test_demo_help_and_training_step_point_to_a_quick_look_with_fewer_epochs():
+    from surrogate.cli.demo import QUICK_LOOK
+
+    shown = CliRunner().invoke(cli, ["demo", "--help"]).output
+    assert "--epochs 5 gives a quick look on a slow machine" in " ".join(shown.split())
+    assert "surrogate demo --epochs 5" in QUICK_LOOK  # printed at the training step when --epochs is not given

@@ -120,3 +120,19 @@ def test_info_describes_a_table_backend_by_its_grid_not_its_bytes(files) -> None
     output = invoke("info", files["table"])
     assert f"fpv_table: (Z, Lambda) grid {len(grid.Z)} x {len(grid.Lambda)}, {len(grid.names)} outputs" in output
     assert len(output) < len(json.dumps(read_model_file(files["table"])[1].raw["fpv_table"])) / 10
+
+
+def test_info_summarises_the_manifold_bounds_in_lines_and_gives_every_node_as_json(files) -> None:
+    manifold = read_model_file(files["surrogate"])[1].manifold
+    output = invoke("info", files["surrogate"])
+    lines = output.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("manifold:"))
+    assert lines[head].startswith(f"manifold: trained range of the other inputs as a function of Z, linear between "
+                                  f"{len(manifold.edges)} nodes over 0 .. 1")
+    C = manifold.names.index("C")
+    assert lines[head + 1].split() == ["C", "lower", "bound", f"{manifold.lower[:, C].min():.6g}", "..",
+                                       f"{manifold.lower[:, C].max():.6g},", "upper", "bound",
+                                       f"{manifold.upper[:, C].min():.6g}", "..", f"{manifold.upper[:, C].max():.6g}"]
+    assert max(len(line) for line in lines) < 200  # no multi-kilobyte line of bounds
+    record = json.loads(invoke("info", files["surrogate"], "--json"))
+    assert len(record["manifold"]["bounds"]["C"]) == len(manifold.edges)

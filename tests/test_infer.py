@@ -138,12 +138,11 @@ def test_structured_lookup_reproduces_bilinear_data_exactly() -> None:
 
 def test_bench_infer_measures_every_engine_and_the_memory(tmp_path) -> None:
     """One short run: ONNX Runtime, PyTorch and the lookup at two batch sizes, with the memory comparison."""
-    report_path = tmp_path / "bench.json"
     result = CliRunner().invoke(cli, ["bench", "infer", "--run", str(shared_run("softmax-mlp")), "--model",
                                       str(shared_onnx("softmax-mlp")), "--batch-sizes", "1,64",
-                                      "--min-time", "0.02", "--json", str(report_path)])
+                                      "--min-time", "0.02", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(report_path.read_text())
+    report = json.loads(result.stdout)  # --json alone: the JSON object is all of stdout, the text on stderr
     names = list(report["engines"])
     assert any(n.startswith("ONNX Runtime Python, Surrogate") for n in names)
     assert any(n.startswith("PyTorch eager") for n in names)
@@ -156,7 +155,11 @@ def test_bench_infer_measures_every_engine_and_the_memory(tmp_path) -> None:
     memory = report["memory"]
     assert memory["model"]["parameters"] > 400 and memory["model"]["file_bytes"] < 20_000
     assert memory["table_over_model"] == pytest.approx(memory["table_bytes"] / memory["model"]["file_bytes"])
-    assert "CUDA provider" in result.output
+    assert "CUDA provider" in result.stderr
+    memory_line = next(line for line in result.stderr.splitlines() if line.startswith("structured table:"))
+    assert memory_line == (f"structured table: {memory['table_bytes']} bytes of arrays, "
+                           f"{memory['table_over_model']:.3g} times the ONNX file that replaces it")
+    assert "target" not in result.stderr
     assert CliRunner().invoke(cli, ["bench", "infer"]).exit_code == 2
 
 

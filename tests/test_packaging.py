@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -44,3 +45,21 @@ def test_wheel_holds_all_four_packages_and_the_entry_points(tmp_path):
         assert f"[{group}]" in entry_points
     assert "inverse-variance = plugins.weightings.static:InverseVariance" in entry_points
     assert "surrogate = surrogate.cli.main:cli" in entry_points
+
+
+def test_shell_completion_completes_lazily_loaded_commands_and_table_kinds():
+    """The completion documented in docs/install.md: click's protocol through the installed entry point."""
+    program = [sys.executable, "-c", "from surrogate.cli.main import cli; cli(prog_name='surrogate')"]
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1),
+               "_SURROGATE_COMPLETE": "bash_complete"}
+        result = subprocess.run(program, env=env, capture_output=True, text=True, cwd=ROOT)
+        return [line.split(",", 1)[1] for line in result.stdout.splitlines()]
+
+    assert complete("surrogate ev") == ["evaluate"]
+    assert complete("surrogate table build h2") == ["h2-flamelet"]
+    assert complete("surrogate train t.h5 --weighting-o") == ["--weighting-option"]
+    source = subprocess.run(program, cwd=ROOT, env={**os.environ, "_SURROGATE_COMPLETE": "bash_source"},
+                            capture_output=True, text=True)
+    assert "complete -o nosort -F _surrogate_completion surrogate" in source.stdout

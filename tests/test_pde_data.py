@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from click.testing import CliRunner
 
-from plugins.pde_data.functionals import largest_increase, read_functionals, relative_drift
-from plugins.pde_data.integrate import rk4_trajectories
-from plugins.pde_data.kdv import KdV, soliton
+from plugins.pde.functionals import largest_increase, relative_drift
+from plugins.pde.kdv import KdV, soliton
+from plugins.time_schemes import integrate
 from surrogate import registry
 from surrogate.cli.main import cli
 from surrogate.datasets import open_dataset
@@ -26,7 +26,8 @@ def test_kdv_conserves_mass_and_energy_to_1e_8(tmp_path):
     for name in ("mass", "energy"):
         assert relative_drift(data.read_group("conserved", name)) <= 1e-8
     u, dx = data.read_field("u"), float(data.grid["x"][1])
-    energy = read_functionals(data.attrs)["energy"](u, dx)  # the stored definition gives the stored values
+    problem = registry.problem_for(data.attrs, "test")  # the problem the file names
+    energy = problem.functionals()["energy"](u, dx)  # the problem's definition gives the stored values
     np.testing.assert_allclose(energy, data.read_group("conserved", "energy"), rtol=1e-12)
     assert u.max() > 1.0  # two solitons of height 2k² >= 0.5 each, overlapping at times
 
@@ -49,7 +50,7 @@ def fitted_position(u: np.ndarray, x: np.ndarray, speed: float, length: float) -
 def test_single_soliton_travels_at_its_speed():
     speed, length, points, dt, steps = 1.0, 20.0, 200, 0.01, 400
     x = length * np.arange(points) / points
-    u = rk4_trajectories(lambda v: KdV.rate(v, x[1]), soliton(x, speed, 5.0, length)[None], dt, steps, 20)[0]
+    u = np.stack(integrate(lambda v: KdV.rate(v, x[1]), soliton(x, speed, 5.0, length), dt, steps, "rk4", 20))
     exact = soliton(x, speed, 5.0 + speed * dt * steps, length)
     assert np.abs(u[-1] - exact).max() <= 2e-3 * exact.max()  # the shape travels unchanged
     positions = [fitted_position(state, x, speed, length) for state in u[::100]]
@@ -71,3 +72,14 @@ def test_bad_grid_is_a_one_line_error(tmp_path):
     assert result.exit_code == 2 and "option points=3: expected an integer >= 5" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
+
+
+def test_a_file_written_before_datasets_named_their_problem_is_read_by_its_kind(tmp_path):
+    data = build("cahn-hilliard", tmp_path / "ch.h5", gamma=3e-4)
+    assert data.attrs["problem"] == {"name": "cahn-hilliard", "gamma": 3e-4, "noise": 0.05}
+    older = {name: value for name, value in data.attrs.items() if name != "problem"}  # as such a file reads
+    problem = registry.problem_for(older, "test")
+    assert problem.gamma == 3e-4  # the physics parameters come from the root attributes
+    u, dx = data.read_field("u"), float(data.grid["x"][1])
+    np.testing.assert_allclose(problem.functionals()["energy"](u, dx), data.read_group("conserved", "energy"),
+                               rtol=1e-12)

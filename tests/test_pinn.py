@@ -12,8 +12,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from plugins.pde_problems.equations import EQUATIONS, second
-from plugins.pde_problems.sampling import box
+from plugins.pde.equations import second
+from plugins.tasks.collocation import box
 from surrogate import registry
 from surrogate.cli.main import cli
 from surrogate.contracts import Batch, PhysicsContext
@@ -23,6 +23,8 @@ from surrogate.trainer import Trainer, TrainOptions, train
 from tests.torch_threads import one_thread  # noqa: F401  (small PINNs: one torch thread)
 
 TWO_PI = 2 * math.pi
+EQUATIONS = {name: registry.load("problems", name)  # the built-in collocation problems, from the registry
+             for name in ("heat", "poisson-2d", "poisson-multiscale", "sharp-layer")}
 
 
 def problem(tmp_path, name: str, **options) -> str:
@@ -261,7 +263,7 @@ def test_initial_value_normalization_divides_each_term_by_its_first_value_and_ke
 
 @pytest.mark.parametrize("name", ["poisson-2d", "heat", "sharp-layer"])
 def test_hard_constraints_meet_the_boundary_and_initial_data_whatever_the_network(tmp_path, name):
-    from plugins.pde_problems.sampling import boundary, face
+    from plugins.tasks.collocation import boundary, face
     from plugins.tasks.pinn import constrained
 
     dataset = open_dataset(problem(tmp_path, name, constraints="hard"))
@@ -351,3 +353,25 @@ def test_boundary_interpolant_baseline_is_the_line_between_the_boundary_values(t
     verdict = result.metrics["baselines"]["headline"]["interpolant of the boundary data"]
     assert verdict == {"model": result.metrics["test"]["u"]["rel_l2"], "baseline": reported["rel_l2"]}
     assert result.metrics["beats_baselines"] == (verdict["model"] < verdict["baseline"])
+
+
+def test_a_dataset_naming_a_problem_that_is_not_installed_is_refused_in_one_line(tmp_path):
+    from surrogate.datasets import write_collocation
+
+    write_collocation(tmp_path / "p.h5", kind="mine", domain={"x": (0.0, 1.0)}, outputs=["u"],
+                      problem={"name": "no-such-problem"}, attrs={"task": "pinn", "physics": ["pde"]})
+    result = CliRunner().invoke(cli, ["train", str(tmp_path / "p.h5"), "-o", str(tmp_path / "run"), "--quiet"])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert "unknown problem 'no-such-problem'" in lines[0] and "poisson-multiscale" in lines[0]  # lists the installed
+    assert not (tmp_path / "run").exists()
+
+
+def test_building_a_collocation_problem_says_what_it_wrote_not_zero_rows(tmp_path):
+    target = tmp_path / "poisson.h5"
+    result = CliRunner().invoke(cli, ["table", "build", "poisson-multiscale", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"wrote {target}: a collocation problem on x in [0, 1] for u (no stored rows: the "
+                            "collocation points are drawn by the training task)")
+    assert "0 rows" not in result.output

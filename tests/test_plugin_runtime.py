@@ -142,10 +142,11 @@ def test_runs_and_onnx_files_record_the_plugin_distributions_and_versions(exampl
     ours = version("thermo-surrogate")
     assert recorded == [
         {"kind": "tables", "name": "heat-trajectories", "package": EXAMPLE, "version": "0.1.0"},
-        {"kind": "tasks", "name": "fixture-stepper", "package": EXAMPLE, "version": "0.1.0"},
+        {"kind": "tasks", "name": "rollout", "package": "thermo-surrogate", "version": ours},
         {"kind": "models", "name": "linear", "package": EXAMPLE, "version": "0.1.0"},
         {"kind": "weightings", "name": "relative", "package": EXAMPLE, "version": "0.1.0"},
         {"kind": "physics", "name": "l2", "package": "thermo-surrogate", "version": ours},
+        {"kind": "problems", "name": "heat-trajectories", "package": EXAMPLE, "version": "0.1.0"},  # the task's
     ]
     _, model = read_model_file(tmp_path / "heat.onnx")
     assert model.decoded()["plugins"] == recorded

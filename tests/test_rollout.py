@@ -12,7 +12,7 @@ import torch
 from click.testing import CliRunner
 
 from export.runtime import Surrogate
-from plugins.tasks.integrators import rollout
+from plugins.tasks.rollout import rollout
 from plugins.tasks.rollout import Rollout
 from surrogate.cli.main import cli
 from surrogate.config import TrainOptions

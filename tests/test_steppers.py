@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from plugins.steppers.stencil_network import StencilNetwork
-from plugins.tasks.integrators import rollout
+from plugins.tasks.rollout import rollout
 from surrogate import registry
 from surrogate.errors import PluginError
 from torch_threads import one_thread  # noqa: F401 (autouse)

@@ -4,6 +4,11 @@ streamed, alone and two at once, with peak memory."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -13,6 +18,8 @@ from surrogate.benchmarks.scale_table import resample_table
 from surrogate.cli.main import cli
 from surrogate.table import Table
 from tests.synthetic import SPECIES, synthetic_table
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +72,15 @@ def test_cli_resample_rejects_a_bad_row_count_with_one_line(source, tmp_path):
 
 
 def test_bench_train_measures_memory_and_stream_two_jobs_at_once(source, tmp_path):
-    result = CliRunner().invoke(cli, ["bench", "train", str(source), "--batch-sizes", "64", "--steps", "20",
-                                      "--stream-memory", "1", "--jobs", "2", "--device", "cpu"])
-    assert result.exit_code == 0, result.output
-    rows = [line.replace("stream 1MB", "stream-1MB").split() for line in result.output.splitlines()
+    """Run as a user runs it (a process, the jobs its children): with --json, stdout is one JSON object and
+    nothing else, the table on stderr."""
+    result = subprocess.run([sys.executable, "-m", "surrogate.cli.main", "bench", "train", str(source),
+                             "--batch-sizes", "64", "--steps", "20", "--stream-memory", "1", "--jobs", "2",
+                             "--device", "cpu", "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert sorted(record["measurements"]) == ["in-memory/64/2", "stream 1MB/64/2"]
+    rows = [line.replace("stream 1MB", "stream-1MB").split() for line in result.stderr.splitlines()
             if line.startswith(("in-memory", "stream"))]
     assert [(r[0], r[2]) for r in rows] == [("in-memory", "2"), ("stream-1MB", "2")]
     assert all(len(r[4].split("/")) == 2 for r in rows)  # one rate per job

@@ -3,6 +3,7 @@ third-party table plugins (good, broken, off-contract) registered next to the bu
 
 from __future__ import annotations
 
+import json
 import re
 from importlib.metadata import EntryPoint
 from types import SimpleNamespace
@@ -208,14 +209,20 @@ def test_unreachable_dask_scheduler_is_a_one_line_error(tmp_path):
 
 
 def test_bench_table_reports_both_rates_and_their_ratio():
+    """With --json the measurements are the only thing on stdout; the text report goes to stderr."""
     result = CliRunner().invoke(cli, ["bench", "table", "--n-flamelets", "3", "--min-strain", "50",
-                                      "--max-strain", "400"])
+                                      "--max-strain", "400", "--json"])
     assert result.exit_code == 0, result.output
-    rates = [float(line.split()[-2]) for line in result.output.splitlines() if line.endswith("flamelets/s")]
+    text = result.stderr
+    rates = [float(line.split()[-2]) for line in text.splitlines() if line.endswith("flamelets/s")]
     assert len(rates) == 2 and all(rate > 0 for rate in rates)
-    assert "3/3 burning" in result.output and "speed-up of continuation over from-scratch" in result.output
-    dT = float(result.output.split("between the two methods:")[1].split()[0])
+    assert "3/3 burning" in text and "speed-up of continuation over from-scratch" in text
+    dT = float(text.split("between the two methods:")[1].split()[0])
     assert dT < 30.0  # both methods find the same flames
+    record = json.loads(result.stdout)
+    measured = sorted(r["flamelets_per_second"] for r in record["methods"].values())
+    assert measured == pytest.approx(sorted(rates), abs=0.01)  # the text shows two decimals
+    assert record["largest_T_max_difference_K"] == pytest.approx(dT, abs=0.01) and len(record["strain_rates"]) == 3
 
 
 def test_bad_option_type_is_refused_by_the_core_before_the_plugin_runs(tmp_path, monkeypatch):
@@ -332,4 +339,5 @@ def test_info_adds_the_plugin_summary_and_survives_a_broken_one(third_party_tabl
     assert result.stderr.strip() == ("warning: no summary from the 'toy' plugin "
                                      "(RuntimeError: toy summary exploded)")
     plot = CliRunner().invoke(cli, ["table", "plot", str(good), "-o", str(tmp_path / "figs")])
-    assert_one_line_error(plot, "no plots for the scattered dataset of kind 'toy'")
+    assert_one_line_error(plot, "no plots for this scattered dataset: its table plugin 'toy' draws no figures",
+                          f"surrogate table info {good}")

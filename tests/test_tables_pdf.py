@@ -187,3 +187,11 @@ def test_bad_sources_are_one_line_errors(built, tmp_path):
 def test_softmax_mlp_trains_on_the_pdf_table_with_held_out_lines(built, tmp_path):
     metrics = train_from_cli(built["path"], tmp_path / "run")
     assert {"Y_H2O", "T", "rho", "omega_C"} <= set(metrics["test"])
+
+
+def test_table_plot_draws_the_means_of_a_presumed_pdf_table(built, tmp_path):
+    result = CliRunner().invoke(cli, ["table", "plot", str(built["path"]), "-o", str(tmp_path / "figs")])
+    assert result.exit_code == 0, result.output
+    figure = tmp_path / "figs" / "pdf_means.png"
+    assert result.output.strip() == f"wrote {figure}"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 20_000

@@ -1,8 +1,9 @@
 """Separately installed packages that declare their own entry points show up and train like built-ins.
 
 tests/fixtures/thirdparty_plugin holds one example of every plugin kind (table generators for a trajectories
-dataset and a collocation problem, two tasks, a model, a weighting, two physics losses): trained here from the
-CLI through the toolkit's one trainer. tests/fixtures/broken_plugin holds faulty plugins, which must be
+dataset and a collocation problem, the two problems they pose, a row task, a model, a weighting, a physics loss):
+trained here from the CLI through the toolkit's one trainer, its PDEs by the built-in ``rollout`` and ``pinn``
+tasks, which know them only through the problems registry. tests/fixtures/broken_plugin holds faulty plugins, which must be
 skipped, refused or flagged without hiding the others. Each package is pip-installed (no dependencies, no build
 isolation) into a temporary target directory that is put on the path, so the project's environment is left
 untouched.
@@ -79,9 +80,11 @@ def test_installed_package_is_listed_by_surrogate_plugins(site):
     assert "mass-sum" in physics.stdout and "predicted Y_* must sum to one" in physics.stdout
     everything = cli(site, "plugins")
     assert everything.returncode == 0 and not everything.stderr, everything.stderr
-    for name in ("heat-trajectories", "poisson-1d", "fixture-stepper", "fixture-pinn", "linear", "poisson-residual",
-                 "regression"):
+    for name in ("heat-trajectories", "poisson-1d", "worst-output", "linear", "regression"):
         assert any(line.strip().startswith(name + " ") for line in everything.stdout.splitlines()), name
+    problems = cli(site, "plugins", "--kind", "problems")
+    assert "surrogate.problems" in problems.stdout and "k=2.0 (float, > 0)" in problems.stdout
+    assert "periodic 1-D heat equation" in problems.stdout and "kdv " in problems.stdout
 
 
 def test_registry_loads_the_plugin_and_its_weights_are_the_inverse_mean_square(on_path):
@@ -148,37 +151,60 @@ def metrics_of(run: Path) -> dict:
     return json.loads((run / "metrics.json").read_text())
 
 
-def test_trajectory_dataset_trains_a_time_stepper_through_the_same_trainer(site, tmp_path):
+def test_a_third_party_pde_trains_with_the_built_in_rollout_task(site, tmp_path):
     built = cli(site, "table", "build", "heat-trajectories", "-o", "heat.h5", cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     assert "trajectories = 12" in built.stdout
     info = cli(site, "table", "info", "heat.h5", cwd=tmp_path)
     assert info.returncode == 0 and "trajectories" in info.stdout, info.stderr
-    # the dataset declares its task; the example's linear model can represent the exact heat operator
+    # the dataset declares the rollout task and its problem; the linear model can represent the exact heat operator
     result = cli(site, "train", "heat.h5", "-o", "run", "--model", "linear", "--weighting", "uniform", "--epochs",
                  "100", "--lr", "1e-2", "--lr-schedule", "none", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    metrics = metrics_of(tmp_path / "run")
-    assert metrics["test"]["u"]["rollout_rel_l2"] < 0.15  # 40-step Euler rollouts of unseen trajectories
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["task"]["name"] == "fixture-stepper" and config["dataset"] == "trajectories"
+    assert config["task"]["name"] == "rollout" and config["dataset"] == "trajectories"
     assert config["signature"]["inputs"][0]["shape"] == ["batch", 16]
     splits = np.load(tmp_path / "run" / "splits.npz")
     assert not set(splits["test"]) & set(splits["train"])  # whole trajectories are held out
+    from surrogate.datasets import open_dataset
+
+    truth = open_dataset(tmp_path / "heat.h5").read_field("u")[splits["test"], 1:]
+    metrics = metrics_of(tmp_path / "run")["test"]
+    assert np.sqrt(metrics["u"]["mse"] / np.mean(truth ** 2)) < 0.15  # 40-step Euler rollouts of unseen trajectories
+    assert set(metrics) == {"u", "integral"}  # the state and the functional the third-party problem declares
+    # the integral of u (zero: the initial states are sine modes) stays small against the field's own size
+    assert np.sqrt(metrics["integral"]["mse"]) < 0.1 * np.sqrt(np.mean(truth ** 2))
 
 
-def test_collocation_problem_trains_a_pinn_with_a_pde_physics_loss(site, tmp_path):
+def test_a_third_party_pde_trains_with_the_built_in_pinn_task_and_pde_loss(site, tmp_path):
     assert cli(site, "table", "build", "poisson-1d", "-o", "poisson.h5", "--k", "1", cwd=tmp_path).returncode == 0
-    result = cli(site, "train", "poisson.h5", "-o", "run", "--physics", "poisson-residual", "--weighting", "uniform",
-                 "--model", "mlp", "--model-option", "width=20", "--model-option", "depth=2", "--epochs", "20",
-                 "--lr", "1e-2", "--task-option", "points_per_epoch=1024", "--quiet", cwd=tmp_path)
+    result = cli(site, "train", "poisson.h5", "-o", "run", "--weighting", "uniform", "--model", "mlp",
+                 "--model-option", "width=20", "--model-option", "depth=2", "--epochs", "20", "--lr", "1e-2",
+                 "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["task"]["name"] == "pinn" and config["dataset"] == "collocation"
     assert metrics_of(tmp_path / "run")["test"]["u"]["rel_l2"] < 0.2  # an untrained network is off by ~100 %
     with open(tmp_path / "run" / "history.csv") as handle:
         history = list(csv.DictReader(handle))
     first, last = history[0], history[-1]
     assert {"train/pde/residual", "train/pde/boundary", "weight/pde/residual"} <= set(last)
     assert float(last["train/pde/residual"]) < 0.1 * float(first["train/pde/residual"])
+
+
+@pytest.mark.slow
+def test_a_third_party_row_task_gets_the_export_checks_of_a_row_model(site, tmp_path):
+    write_equilibrium_table(tmp_path / "table.h5")
+    (tmp_path / "config.yaml").write_text("log_inputs: []\n")
+    trained = cli(site, "train", "table.h5", "-o", "run", "--task", "worst-output", "--epochs", "3",
+                  "--config", "config.yaml", "--quiet", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    exported = cli(site, "export", "run", "-o", "model.onnx", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    test_rows = len(np.load(tmp_path / "run" / "splits.npz")["test"])
+    assert f"{test_rows} test-split rows of" in exported.stdout  # parity on held-out rows, not sampled points
+    assert "manifold bounds:" in exported.stdout  # bounds over the training rows, as for regression
+    assert "not a row model" not in exported.stdout
 
 
 def test_broken_plugins_are_skipped_with_a_warning_and_hide_nothing(site, broken_site, tmp_path):

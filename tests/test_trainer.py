@@ -129,6 +129,15 @@ def test_cli_train_with_yaml_config_and_evaluate(table, tmp_path):
     assert saved["weighting"]["name"] == "inverse-std" and saved["model"]["options"]["width"] == 16
     result = runner.invoke(cli, ["evaluate", str(tmp_path / "r")])
     assert result.exit_code == 0 and "Y_HO2" in result.output
+    assert "MRE: mean relative error, mean |predicted - true| / max(|true|, 0.001 max|true|), dimensionless" \
+        in result.output and "MSE: mean squared error, in the output's units squared" in result.output
+    as_json = runner.invoke(cli, ["evaluate", str(tmp_path / "r"), "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    record = json.loads(as_json.stdout)  # the whole of stdout: one JSON object
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert record["rows"] == "test"
+    assert record["metrics"]["Y_HO2"]["r2"] == pytest.approx(metrics["test"]["Y_HO2"]["r2"])
+    assert record["baselines"]["split"] == "test" and "training mean" in record["baselines"]["scores"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("epoch: 3\n")
     result = runner.invoke(cli, ["train", str(table), "-o", str(tmp_path / "r2"), "--config", str(bad)])

@@ -3,7 +3,8 @@
 An explosion from rest with the centre of mass at the origin is planar: every position and every momentum lies
 in one plane through the origin, and that plane (and an orientation in it) is fixed by the momenta. So a model
 can predict a geometry's in-plane coordinates in a frame built from the measured momenta, and the lab positions
-follow by rotating back: the orientation, which no network should have to learn, is exact by construction.
+follow by rotating back (the ``cvae`` task does that for any problem that offers a frame): the orientation, which
+no network should have to learn, is exact by construction.
 
     e1 = unit(p_S - p_O)            (the axis the two heavy ends fly apart along)
     e2 = unit(p_C - (p_C · e1) e1)  (the carbon recoil across it: carries the bend)
@@ -30,13 +31,3 @@ def momentum_frame(momenta: torch.Tensor) -> torch.Tensor:
     e1 = unit(p_s - p_o)
     e2 = unit(p_c - (p_c * e1).sum(dim=-1, keepdim=True) * e1)
     return torch.stack([e1, e2, torch.linalg.cross(e1, e2)], dim=1)
-
-
-def to_frame(vectors: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
-    """In-plane coordinates (n, atoms, 2) of lab vectors (n, atoms, 3) along e1 and e2 of `frame`."""
-    return torch.einsum("nak,njk->naj", vectors, frame[:, :2])
-
-
-def from_frame(coordinates: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
-    """Lab vectors (n, atoms, 3) of in-plane coordinates (n, atoms, 2) along e1 and e2."""
-    return torch.einsum("naj,njk->nak", coordinates, frame[:, :2])

@@ -114,7 +114,7 @@ class CoulombExplosion(TableGenerator):
             attrs={"task": "cvae", "distribution": distribution, "seed": seed, "steps": steps,
                    "integration": f"RK4 in ln t, {steps} steps from {START:g} tau to {END:g} tau, straight-line "
                                   "tail impulse, energy-matched final scaling",
-                   "coulomb": coulomb_attrs()},
+                   "coulomb": coulomb_attrs(), "problem": {"name": "coulomb-explosion"}},
             defaults=DatasetDefaults(default_inputs=MOMENTA, default_outputs=POSITIONS))
         work.remove()
         total = momenta.reshape(rows, len(ATOMS), 3).sum(axis=1)

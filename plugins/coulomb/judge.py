@@ -72,16 +72,3 @@ def baselines(train: np.ndarray, true: np.ndarray) -> dict[str, float]:
                                                    + np.abs(t_cs.mean() - r_cs) / r_cs)),
         "angle_error_deg": float(np.mean(np.abs(t_angle.mean() - angle))),
     }
-
-
-def coverage(true: np.ndarray, samples: np.ndarray, level: float = 0.9) -> dict[str, float]:
-    """Calibration of N decoder samples per row, `samples` (N, n, 9): the share of true coordinates inside the
-    central `level` interval of their samples, the mean spread (standard deviation) of the samples, and the mean
-    error of the sample mean, both in bohr. A sharp posterior (spread ≪ error) is expected for a deterministic
-    inverse; coverage then measures how far the spread is from the error."""
-    lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=0)
-    return {
-        f"coverage_{int(round(100 * level))}": float(np.mean((true >= lo) & (true <= hi))),
-        "sample_std_bohr": float(np.mean(samples.std(axis=0))),
-        "sample_mean_error_bohr": float(np.mean(np.abs(samples.mean(axis=0) - true))),
-    }

@@ -1,9 +1,10 @@
 """PDE residual, boundary and initial terms of a collocation problem, the residual optionally grouped by
 subdomain (MMPINN, arXiv 2308.06672, section "grouping").
 
-``pde/residual`` = r(x)² at each interior point, r the residual of the dataset's equation
-(:mod:`plugins.pde_problems.equations`) by automatic differentiation with respect to the physical inputs;
-``pde/boundary`` = (u - u_exact)² at the boundary points and ``pde/initial`` the same at the initial time,
+``pde/residual`` = r(x)² at each interior point, r the residual of the problem the dataset names (from the
+registry, ``surrogate.problems``) by automatic differentiation with respect to the physical inputs;
+``pde/boundary`` = (u - g)² at the boundary points, g the problem's conditions (Dirichlet data: the exact
+solution there, by default), and ``pde/initial`` the same at the initial time,
 which the task passes in ``Batch.extras`` as (points, u). With groups, the residual becomes
 ``pde/residual/g0``, ``pde/residual/g1``, ...: term g is r² · N/N_g at the N_g points of subdomain g (of the
 batch's N) and 0 elsewhere, so its mean is the mean of r² over the subdomain's own points, the paper's group
@@ -19,8 +20,8 @@ from typing import Any, ClassVar
 
 import torch
 
-from plugins.pde_problems.equations import equation_for
-from surrogate.contracts import Batch, PhysicsContext, PhysicsLoss
+from surrogate import registry
+from surrogate.contracts import Batch, PhysicsContext, PhysicsLoss, lacking
 from surrogate.errors import PluginError
 from surrogate.options import Option, parse_floats
 from surrogate.ranges import ANY, COUNT
@@ -46,7 +47,10 @@ class PdeLoss(PhysicsLoss):
                  **options: Any):
         super().__init__(context)
         owner = "physics loss 'pde'"
-        self.equation = equation_for(context.table_attrs.get("problem"), owner)
+        self.equation = registry.problem_for(context.table_attrs, owner)
+        if self.equation is None or lacking(self.equation, "residual"):
+            raise PluginError(f"{owner}: needs a dataset whose problem has a residual (root attribute 'problem' "
+                              f"naming one of {', '.join(sorted(registry.available('problems')))})")
         axis = axis or context.input_names[0]
         if axis not in context.input_names:
             raise PluginError(f"{owner}: axis {axis!r} is not an input ({', '.join(context.input_names)})")
@@ -87,5 +91,5 @@ class PdeLoss(PhysicsLoss):
                 raise PluginError(f"physics loss 'pde': the task gave no {part} points (Batch.extras[{part!r}]); "
                                   "train with --task pinn")
             points, u = batch.extras[part]
-            terms[pde_term(part)] = ((u - self.equation.exact(points)) ** 2).reshape(-1)
+            terms[pde_term(part)] = ((u - self.equation.conditions(points)) ** 2).reshape(-1)
         return terms

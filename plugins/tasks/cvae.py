@@ -8,15 +8,16 @@ log σ_d²) per sample, so every weighting strategy (fixed α's as in the seed, 
 balances them with the physics plugins ``energy`` and ``mre`` (to which the batch hands the physical targets);
 a schedule strategy anneals the KL weight. Inference and every metric: z drawn from the prior N(0, 1).
 
-Orientation (option ``frame``): ``momenta`` (tables of the ``coulomb-explosion`` generator) predicts the in-plane
-coordinates of the geometry in the frame built from the momenta (:mod:`plugins.coulomb.frame`) and rotates them
-back, so the exported decoder still takes lab momenta and returns lab positions; ``none`` models the table's
-columns as they are (any scattered table). A model with ``latent_dim = 0`` is the deterministic baseline.
+Orientation (option ``frame``): ``momenta`` predicts the in-plane coordinates of the targets in the frame the
+dataset's problem builds from the condition vectors (``frame()`` of its ``surrogate.problems`` entry, e.g. the
+momentum frame of a ``coulomb-explosion`` table) and rotates them back, so the exported decoder still takes lab
+vectors and returns lab vectors; ``none`` models the table's columns as they are (any scattered table). A model
+with ``latent_dim = 0`` is the deterministic baseline.
 
-Metrics on every split: per output (lab columns) from one prior sample per row; on the test split, for
-Coulomb tables, the ``geometry`` entry: the seed's MRE, energy error, MSE, bond-length and angle errors and the
-forward check (re-exploding the prediction) for a prior sample and for z = 0, the trivial baselines, and the
-calibration of ``samples`` decoder draws per row.
+Metrics on every split: per output (lab columns) from one prior sample per row; on the test split, when the
+problem offers a judge (Coulomb tables: the ``geometry`` entry, with MRE, energy error, MSE, bond-length and angle
+errors and the forward check of re-exploding the prediction), its measures for a prior sample and for z = 0, for
+the trivial predictions, and the calibration of ``samples`` decoder draws per row.
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from plugins.coulomb.frame import from_frame, momentum_frame, to_frame
-from plugins.coulomb.judge import baselines, coverage, geometry_metrics
+from surrogate import registry
 from surrogate.baselines import Baselines
-from surrogate.contracts import Batch, DataStatistics, PhysicsContext, TaskSettings
-from surrogate.errors import UserError
+from surrogate.contracts import Batch, DataStatistics, PhysicsContext, Problem, TaskSettings, lacking
+from surrogate.errors import PluginError, UserError
 from surrogate.metrics import metrics_table
 from surrogate.options import Option
 from surrogate.ranges import COUNT, at_least
@@ -43,7 +43,8 @@ from surrogate.terms import KL, LossTerms, data_term
 from .regression import PREDICT_CHUNK, Regression
 
 FRAMES = ("momenta", "none")
-AXES = ("e1", "e2")  # the in-plane axes of the momentum frame
+AXES = ("e1", "e2")  # the in-plane axes of the frame
+FrameOf = Callable[[torch.Tensor], torch.Tensor]  # condition vectors (n, bodies, 3) -> frames (n, 3, 3)
 
 
 def kl_divergence(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
@@ -51,23 +52,58 @@ def kl_divergence(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tenso
     return 0.5 * (log_variance.exp() + mean.pow(2) - 1.0 - log_variance).sum(dim=-1)
 
 
-def condition_features(condition: torch.Tensor, frame: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(network features in physical units, the momentum frames or None): for frame ``momenta`` the in-plane
-    frame coordinates of the momenta (atoms × 2), else the condition itself."""
-    if frame == "none":
+def to_frame(vectors: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """In-plane coordinates (n, bodies, 2) of lab vectors (n, bodies, 3) along the first two axes of `frame`."""
+    return torch.einsum("nak,njk->naj", vectors, frame[:, :2])
+
+
+def from_frame(coordinates: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """Lab vectors (n, bodies, 3) of in-plane coordinates (n, bodies, 2) along the first two axes of `frame`."""
+    return torch.einsum("naj,njk->nak", coordinates, frame[:, :2])
+
+
+def condition_features(condition: torch.Tensor, frame: FrameOf | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(network features in physical units, the frames or None): with a frame, the in-plane frame coordinates of
+    the condition vectors (bodies × 2), else the condition itself."""
+    if frame is None:
         return condition, None
-    momenta = condition.reshape(-1, condition.shape[1] // 3, 3)  # batch axis as -1: it stays dynamic in ONNX
-    frames = momentum_frame(momenta)
-    return to_frame(momenta, frames).reshape(-1, 2 * momenta.shape[1]), frames
+    vectors = condition.reshape(-1, condition.shape[1] // 3, 3)  # batch axis as -1: it stays dynamic in ONNX
+    frames = frame(vectors)
+    return to_frame(vectors, frames).reshape(-1, 2 * vectors.shape[1]), frames
+
+
+def coverage(true: np.ndarray, samples: np.ndarray, level: float = 0.9) -> dict[str, float]:
+    """Calibration of N decoder samples per row, `samples` (N, n, outputs): the share of true values inside the
+    central `level` interval of their samples, the mean spread (standard deviation) of the samples, and the mean
+    error of the sample mean (both in the outputs' units; the names say bohr, the units of Coulomb geometries). A
+    sharp posterior (spread ≪ error) is expected for a deterministic inverse; coverage then measures how far the
+    spread is from the error."""
+    lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return {
+        f"coverage_{int(round(100 * level))}": float(np.mean((true >= lo) & (true <= hi))),
+        "sample_std_bohr": float(np.mean(samples.std(axis=0))),
+        "sample_mean_error_bohr": float(np.mean(np.abs(samples.mean(axis=0) - true))),
+    }
+
+
+def framing_problem(attrs: Mapping[str, Any], owner: str) -> Problem:
+    """The problem `attrs` name (a dataset's root attributes, or ``{"problem": ...}`` of a run's state), which must
+    offer a frame."""
+    problem = registry.problem_for(attrs, owner)
+    if problem is None or lacking(problem, "frame", "frame_columns"):
+        raise PluginError(f"{owner}: frame=momenta needs a table whose problem offers frame(condition) and "
+                          "frame_columns() (e.g. coulomb-explosion); use frame=none")
+    return problem
 
 
 class ConditionalDecoder(nn.Module):
     """The physical generative model: condition (lab columns) and latent z -> outputs (lab columns).
 
-    In the momentum frame the condition (momenta, atoms × 3) is turned into in-plane frame coordinates before
-    scaling, and the decoded in-plane coordinates are rotated back to lab positions."""
+    With a frame (the problem's ``frame``) the condition (bodies × 3) is turned into in-plane frame coordinates
+    before scaling, and the decoded in-plane coordinates are rotated back to lab vectors."""
 
-    def __init__(self, input_scaler: InputScaler, network: nn.Module, output_scaler: OutputScaler, frame: str):
+    def __init__(self, input_scaler: InputScaler, network: nn.Module, output_scaler: OutputScaler,
+                 frame: FrameOf | None):
         super().__init__()
         self.input_scaler, self.network, self.output_scaler = input_scaler, network, output_scaler
         self.frame = frame
@@ -91,10 +127,10 @@ class CVAETask(Regression):
     """Conditional VAE on rows: terms data/<output> (reconstruction, model space) and kl; prior sampling to use."""
 
     description: ClassVar[str] = "conditional VAE on rows (c -> y with latent z), kl term, prior sampling; " \
-                                 "momentum frame for Coulomb-explosion tables"
+                                 "in the frame of the table's problem (momentum frame of Coulomb-explosion tables)"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("frame", "momenta", "'momenta': predict in the frame built from the momenta (Coulomb tables); "
-               "'none': the table's columns as they are", choices=FRAMES),
+        Option("frame", "momenta", "'momenta': predict in the frame the table's problem builds from the condition "
+               "vectors (the momenta of Coulomb tables); 'none': the table's columns as they are", choices=FRAMES),
         Option("samples", 32, "decoder samples per row for the calibration (coverage) metric", bounds=at_least(2)),
         Option("coverage_rows", 1000, "test rows the calibration draws samples for", bounds=COUNT),
     )
@@ -104,18 +140,29 @@ class CVAETask(Regression):
         super().__init__(dataset, settings, processes)
         self.frame, self.samples, self.coverage_rows = frame, samples, coverage_rows
         self.condition_names, self.target_names = list(self.input_names), list(self.output_names)
-        self.ions = dataset.attrs.get("coulomb") if isinstance(dataset.attrs.get("coulomb"), dict) else None
+        self.problem = registry.problem_for(dataset.attrs, "task 'cvae'")
+        columns = (self.problem.frame_columns() if self.problem is not None
+                   and not lacking(self.problem, "frame_columns") else None)
+        self.judging = (columns == (self.condition_names, self.target_names)
+                        and not lacking(self.problem, "judge", "trivial"))
+        self.frame_of: FrameOf | None = None
+        self.problem_record: dict[str, Any] = {}  # names the problem in the run's state, to rebuild the frame
         if frame == "none":
             return
-        if self.ions is None or self.condition_names != self.ions["momenta"] or \
-                self.target_names != self.ions["positions"]:
-            raise UserError(f"{dataset.path}: --task-option frame=momenta needs a coulomb-explosion table with its "
-                            "momenta as inputs and positions as outputs (the default columns); use frame=none")
+        try:
+            self.frame_of = framing_problem(dataset.attrs, "task 'cvae'").frame
+        except PluginError as exc:
+            raise UserError(f"{dataset.path}: {exc}") from None
+        declared = dataset.attrs.get("problem")
+        self.problem_record = dict(declared) if isinstance(declared, dict) else {"name": dataset.kind}
+        if columns != (self.condition_names, self.target_names):
+            raise UserError(f"{dataset.path}: --task-option frame=momenta needs the problem's columns "
+                            f"{columns[0][0]}... as inputs and {columns[1][0]}... as outputs (the default columns); "
+                            "use frame=none")
         if self.log_inputs:
             raise UserError("--log-input: not with frame=momenta (frame coordinates change sign)")
-        atoms = self.ions["atoms"]
-        self.input_names = [f"p_{atom}_{axis}" for atom in atoms for axis in AXES]
-        self.output_names = [f"{atom}_{axis}" for atom in atoms for axis in AXES]
+        self.input_names = [f"{name[:-2]}_{axis}" for name in self.condition_names[::3] for axis in AXES]
+        self.output_names = [f"{name[:-2]}_{axis}" for name in self.target_names[::3] for axis in AXES]
         for name in self.input_names:
             self.units[name] = self.units[self.condition_names[0]]
         for name in self.output_names:
@@ -130,15 +177,15 @@ class CVAETask(Regression):
         condition = torch.as_tensor(self.dataset.read_matrix(self.condition_names))
         target = torch.as_tensor(self.dataset.read_matrix(self.target_names))
         train = self.index_splits["train"]
-        features, frames = condition_features(condition, self.frame)  # float64 here, whatever the training dtype
-        targets = target if frames is None else to_frame(target.reshape(-1, 3, 3), frames).reshape(len(target), -1)
+        features, frames = condition_features(condition, self.frame_of)  # float64 here, whatever the training dtype
+        targets = target if frames is None else to_frame(target.reshape(len(target), -1, 3), frames).reshape(len(target), -1)
         self.input_scaler = InputScaler.fit(features[train].numpy(), [n in self.log_inputs for n in self.input_names])
         self.output_scaler = OutputScaler.fit(targets[train].numpy(), [False] * targets.shape[1])
         self.input_ranges = {n: [float(c.min()), float(c.max())] for n, c in zip(self.input_names, features[train].T)}
         self.condition_ranges = {n: [float(c.min()), float(c.max())]
                                  for n, c in zip(self.condition_names, condition[train].T)}
         self.trainable = network
-        self.model = ConditionalDecoder(self.input_scaler, network, self.output_scaler, self.frame).to(device, dtype)
+        self.model = ConditionalDecoder(self.input_scaler, network, self.output_scaler, self.frame_of).to(device, dtype)
         with torch.no_grad():
             self.x_phys = condition.to(device, dtype)
             self.y_phys = target.to(device, dtype)
@@ -197,17 +244,19 @@ class CVAETask(Regression):
         metrics = {split: metrics_table(self.target_numpy[self.index_splits[split]], predicted, self.target_names)
                    for split, predicted in self.predictions.items()}
         split = "test" if "test" in self.predictions else "train"
-        if self.ions is not None and self.target_names == self.ions["positions"]:
-            metrics["geometry"] = self.geometry(split, generator)
+        if self.judging:
+            metrics[self.problem.judged] = self.judged(split, generator)
         return metrics
 
-    def geometry(self, split: str, generator: torch.Generator) -> dict[str, dict[str, float]]:
-        """Physical measures of the `split` predictions (see :mod:`plugins.coulomb.judge`)."""
+    def judged(self, split: str, generator: torch.Generator) -> dict[str, dict[str, float]]:
+        """Physical measures of the `split` predictions, by the problem's judge."""
         rows = self.index_splits[split]
-        momenta, true = self.x_phys[self.index[split]].double().cpu().numpy(), self.target_numpy[rows]
-        result = {f"{split}, prior sample": geometry_metrics(momenta, true, self.predictions[split]),
-                  f"{split}, z = 0": geometry_metrics(momenta, true, self.sample(rows, None), forward=False),
-                  f"{split}, trivial baseline": baselines(self.target_numpy[self.index_splits["train"]], true)}
+        condition, true = self.x_phys[self.index[split]].double().cpu().numpy(), self.target_numpy[rows]
+        judge = self.problem.judge
+        result = {f"{split}, prior sample": judge(condition, true, self.predictions[split]),
+                  f"{split}, z = 0": judge(condition, true, self.sample(rows, None), forward=False),
+                  f"{split}, trivial baseline": self.problem.trivial(self.target_numpy[self.index_splits["train"]],
+                                                                     true)}
         if self.latent_dim:
             some = rows[:self.coverage_rows]
             draws = np.stack([self.sample(some, generator) for _ in range(self.samples)])
@@ -237,10 +286,12 @@ class CVAETask(Regression):
 
         split = "test" if "test" in self.predictions else "train"
         plots.parity(self.target_numpy[self.index_splits[split]], self.predictions[split], self.target_names,
-                     metrics[split], plot_dir / "parity.png", title=f"{split} split, one prior sample per row")
+                     metrics[split], plot_dir / "parity.png", title=f"{split} split, one prior sample per row",
+                     units=self.units)
 
     def state(self) -> dict[str, Any]:
-        return {"input": self.input_scaler.to_dict(), "output": self.output_scaler.to_dict(), "frame": self.frame}
+        return {"input": self.input_scaler.to_dict(), "output": self.output_scaler.to_dict(), "frame": self.frame,
+                "problem": self.problem_record}
 
     def config(self) -> dict[str, Any]:
         return {"inputs": self.input_names, "outputs": self.output_names, "units": self.units,
@@ -260,5 +311,8 @@ class CVAETask(Regression):
 
     @classmethod
     def assemble(cls, network: nn.Module, state: Mapping[str, Any], config: Mapping[str, Any]) -> nn.Module:
+        framed = state.get("frame", "none") != "none"
+        frame = framing_problem({"problem": state.get("problem")}, "task 'cvae' (the run's problem)").frame \
+            if framed else None
         return ConditionalDecoder(InputScaler.from_dict(state["input"]), network,
-                                  OutputScaler.from_dict(state["output"]), state.get("frame", "none"))
+                                  OutputScaler.from_dict(state["output"]), frame)

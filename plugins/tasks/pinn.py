@@ -7,10 +7,13 @@ points (requiring grad, so a residual can differentiate u with respect to them) 
 ``pde/residual``, ``pde/boundary`` and ``pde/initial``. The task itself adds no term. Its final metric is the
 relative L2 error ||u - u_exact|| / ||u_exact|| on a dense grid (the test grid), the number MMPINN
 (arXiv 2308.06672) reports, beside the trivial baseline of the same error for the interpolant of the boundary and
-initial data (the transfinite lift of :mod:`plugins.pde_problems.hard_constraints`). The best epoch is chosen on
+initial data (the transfinite lift of :mod:`.hard_constraints`). The best epoch is chosen on
 validation data only: with ``select=error`` the same error on ``grid_points`` random points of the closed domain
 drawn with their own seed (never the test grid), with ``select=loss`` the least validation loss, which needs no
 exact solution.
+
+The problem (domain, residual, exact solution, conditions) is the one the dataset names, from the registry
+(``surrogate.problems``): any installed problem with ``residual`` and ``exact`` trains here.
 """
 
 from __future__ import annotations
@@ -22,17 +25,18 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping
 import torch
 from torch import nn
 
-from plugins.pde_problems import sampling
-from plugins.pde_problems.equations import equation_for
-from plugins.pde_problems.hard_constraints import HardConstraints
+from surrogate import registry
 from surrogate.baselines import Baselines
-from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
+from surrogate.contracts import Batch, DataStatistics, Problem, Task, TaskSettings, lacking
 from surrogate.errors import PluginError, UserError
 from surrogate.options import Option
 from surrogate.ranges import COUNT
 from surrogate.run import row_signature
 from surrogate.scaling import InputScaler, PhysicalModel
 from surrogate.terms import LossTerms
+
+from . import collocation as sampling
+from .hard_constraints import HardConstraints
 
 EVAL_CHUNK = 65536
 
@@ -52,12 +56,25 @@ def physical_model(domain: Mapping[str, list[float]], network: nn.Module) -> Phy
     return PhysicalModel(InputScaler(list(lo), list(hi), [False] * len(lo), [1.0] * len(lo)), network, nn.Identity())
 
 
+def collocation_problem(attrs: Mapping[str, Any], owner: str) -> Problem:
+    """The problem a collocation dataset names, which must offer a residual and an exact solution."""
+    problem = registry.problem_for(attrs, owner)
+    if problem is None:
+        raise PluginError(f"{owner}: needs a collocation dataset that names its problem (root attribute 'problem'); "
+                          f"this one names none (installed problems: {', '.join(sorted(registry.available('problems')))})")
+    missing = lacking(problem, "residual", "exact")
+    if missing:
+        raise PluginError(f"{owner}: the dataset's problem {type(problem).__name__} offers no "
+                          f"{' and no '.join(missing)}")
+    return problem
+
+
 def constrained(network: nn.Module, problem: Mapping[str, Any], domain: Mapping[str, list[float]]) -> nn.Module:
     """The network, wrapped to meet the boundary and initial conditions exactly when the problem asks for hard
     constraints."""
     if problem.get("constraints", "soft") != "hard":
         return network
-    equation = equation_for(problem, "task 'pinn'")
+    equation = collocation_problem({"problem": problem}, "task 'pinn'")
     names = list(domain)
     time_axis = names.index(equation.time) if equation.time else None
     return HardConstraints(network, equation, list(domain.values()), [names.index(n) for n in equation.spatial],
@@ -92,11 +109,11 @@ class Pinn(Task):
                  grid_points: int = 10000, select: str = "error", **options: Any):
         super().__init__(dataset, settings, processes)
         try:
-            self.equation = equation_for(dataset.problem, "task 'pinn'")
+            self.equation = collocation_problem(dataset.attrs, "task 'pinn'")
         except PluginError as exc:
             raise UserError(f"{dataset.path}: {exc}") from None
         if dataset.input_names != self.equation.inputs() or dataset.output_names != ["u"]:
-            raise UserError(f"{dataset.path}: problem {self.equation.name!r} has inputs {self.equation.inputs()} "
+            raise UserError(f"{dataset.path}: problem {dataset.problem['name']!r} has inputs {self.equation.inputs()} "
                             f"and output u; the file declares {dataset.input_names} -> {dataset.output_names}")
         if settings.split_by == "group":
             raise UserError(f"{dataset.path}: --split-by group needs a table of rows with a group column; this "

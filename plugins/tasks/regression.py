@@ -250,7 +250,8 @@ class MemoryRows:
 
         split = "test" if "test" in self.predictions else "train"
         plots.parity(self.data.y[self.index_splits[split]], self.predictions[split], self.task.output_names,
-                     metrics[split], plot_dir / "parity.png", title=f"{split} split ({self.task.settings.split_by})")
+                     metrics[split], plot_dir / "parity.png", title=f"{split} split ({self.task.settings.split_by})",
+                     units=self.task.units)
 
     def splits(self) -> dict[str, np.ndarray]:
         return self.index_splits

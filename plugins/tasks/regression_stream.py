@@ -193,7 +193,8 @@ class StreamedRows:
 
         true, predicted = self.plot_rows
         plots.parity(true, predicted, self.task.output_names, metrics[self.plotted], plot_dir / "parity.png",
-                     title=f"{self.plotted} split ({self.task.settings.split_by}, first {len(true)} rows, streamed)")
+                     title=f"{self.plotted} split ({self.task.settings.split_by}, first {len(true)} rows, streamed)",
+                     units=self.task.units)
 
     def splits(self) -> dict[str, np.ndarray]:
         """The row indices of val and test (for ``surrogate evaluate``), from the split codes block by block,

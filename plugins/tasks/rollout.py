@@ -1,7 +1,7 @@
 """Rollout: a learned vector field du/dt = f(u) on a trajectories dataset, trained through an integrator step
 and judged by rolling out whole held-out trajectories.
 
-Training (the imbalance-aware loss paper, seed 001): pairs (u_n, u_{n+1}) from the training trajectories;
+Training (the imbalance-aware loss study on the data of Matsubara et al. 2020): pairs (u_n, u_{n+1}) from the training trajectories;
 the model's state after one integrator step (``integrator`` euler, rk2 or rk4; ``steps=k``: after each of
 k steps) is compared with the stored states, element by element over batch × grid (× step), so a weighting
 such as ``imbalance-aware`` weights single grid values. One data term ``data/<field>``.
@@ -16,7 +16,8 @@ conservation laws carry over to physical units.
 Splits: whole trajectories, drawn with --val-fraction/--test-fraction by the seed (``split_seed``, else
 --seed; --split-by random and group mean the same here). Evaluation: every trajectory of a split rolled out from its initial state with
 the training integrator and the physical model (what an ONNX user runs); state MSE, and the squared error of
-each conserved quantity the dataset declares (root attribute ``functionals``), over the whole horizon and
+each functional of the problem the dataset names (``functionals()`` of its ``surrogate.problems`` entry; none
+when it names no problem), over the whole horizon and
 its first and second half, beside trivial rollouts (keep the initial state, zero, the spatial mean). The best
 epoch is the one of least loss on the validation trajectories. The exported module is the physical vector field:
 state [batch, M] in, rate out.
@@ -31,17 +32,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from plugins.pde_data.functionals import read_functionals
-from plugins.time_schemes import SCHEMES
+from plugins.time_schemes import SCHEMES, Field, integrate
+from surrogate import registry
 from surrogate.baselines import Baselines
-from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
+from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings, lacking
 from surrogate.training_data import split_indices
 from surrogate.errors import UserError
 from surrogate.options import Option
 from surrogate.ranges import COUNT, SEED, Range
 from surrogate.terms import LossTerms, data_term
-
-from .integrators import rollout
 
 EVAL_PAIRS = 4096  # pairs per evaluation chunk: activations of a stencil network are (pairs, width, M)
 
@@ -57,6 +56,12 @@ class ScaledField(nn.Module):
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         return self.network(u / self.state_scale) * self.rate_scale
+
+
+@torch.no_grad()
+def rollout(f: Field, u0: torch.Tensor, steps: int, h: float, integrator: str = "euler") -> torch.Tensor:
+    """States (batch, steps + 1, M) from u0 (batch, M): `steps` steps of size h of the learned field f."""
+    return torch.stack(integrate(f, u0, h, steps, integrator), dim=1)
 
 
 def horizon_metrics(squared_error: np.ndarray) -> dict[str, float]:
@@ -105,9 +110,10 @@ class Rollout(Task):
             raise UserError(f"{dataset.path}: {dataset.n_trajectories} trajectories leave none for training at "
                             f"--val-fraction {settings.val_fraction} --test-fraction {settings.test_fraction}")
         self.functionals, self.dx = {}, 1.0
-        if len(dataset.axes) == 1:  # the declared functionals are sums over a 1-D grid
-            x = dataset.grid[dataset.axes[0]]
-            self.functionals, self.dx = read_functionals(dataset.attrs), float(x[1] - x[0])
+        problem = registry.problem_for(dataset.attrs, "task 'rollout'")
+        if problem is not None and not lacking(problem, "functionals") and len(dataset.axes) == 1:
+            x = dataset.grid[dataset.axes[0]]  # the functionals are sums over a 1-D grid
+            self.functionals, self.dx = dict(problem.functionals()), float(x[1] - x[0])
 
     def epoch_size(self) -> int:
         return len(self.trajectories["train"]) * (self.dataset.n_times - self.k)

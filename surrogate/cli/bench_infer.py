@@ -11,7 +11,7 @@ import click
 
 from ..ranges import at_least
 from .types import ranged
-from .common import overwrite_option
+from .common import check_json_file, emit_json, json_file_option, overwrite_option, report_echo
 from ..threads import thread_option
 
 
@@ -50,7 +50,7 @@ def _batches(text: str) -> list[int]:
 @click.option("--grid-table", type=click.Path(path_type=Path), default=None,
               help="Presumed-PDF table the --grid-sizes grids are made from [default: one built from the flamelet "
                    "table (4-D, beta PDFs of Z and Lambda)].")
-@click.option("--json", "json_path", type=click.Path(), default=None, help="Also write results as JSON.")
+@json_file_option("the results")
 @overwrite_option
 def bench_infer(run_dir: Path | None, model: Path | None, table: Path | None, batch_sizes: str, threads: int,
                 min_time: float, c_bench: Path | None, table_model: Path | None, grid_sizes: str | None,
@@ -63,16 +63,16 @@ def bench_infer(run_dir: Path | None, model: Path | None, table: Path | None, ba
     from export.bench import run_benchmark
     from export.grid_file import parse_sizes
     from surrogate.errors import UserError
-    from surrogate.outputs import check_output_file
     from surrogate.run import RunDirectory
 
     if run_dir is None and model is None:
         raise UserError("give --run RUN_DIR, --model MODEL.onnx, or both")
+    echo = report_echo(json_path)
     if json_path is not None:
         inputs = {**(RunDirectory(run_dir).inputs() if run_dir is not None else {}), "the --model file": model,
                   "the --table file": table, "the --table-model file": table_model, "the --c-bench program": c_bench,
                   "the --grid-table file": grid_table}
-        check_output_file(json_path, inputs=inputs, overwrite=overwrite, flag="--json")
+        check_json_file(json_path, inputs, overwrite)
     if table_model is not None and not table_model.is_file():
         raise UserError(f"--table-model {table_model}: no such file")
     if c_bench is not None and not c_bench.is_file():
@@ -83,12 +83,9 @@ def bench_infer(run_dir: Path | None, model: Path | None, table: Path | None, ba
     batches = _batches(batch_sizes)
     with tempfile.TemporaryDirectory(prefix="bench-infer-") as scratch:
         report = run_benchmark(run_dir=run_dir, model=model, table=table, batches=batches, threads=threads,
-                               min_time=min_time, c_bench=c_bench, scratch=Path(scratch), echo=click.echo,
+                               min_time=min_time, c_bench=c_bench, scratch=Path(scratch), echo=echo,
                                table_model=table_model, grid_table=grid_table, grid_sizes=sizes)
     for line in report.lines():
-        click.echo(line)
+        echo(line)
     if json_path is not None:
-        from surrogate.atomic import write_json
-
-        write_json(json_path, report.to_dict())
-        click.echo(f"wrote {json_path}")
+        emit_json(json_path, report.to_dict())

@@ -8,7 +8,7 @@ import click
 from ..config import FIELD_RANGES
 from ..ranges import COUNT
 from .types import ranged
-from .common import overwrite_option
+from .common import check_json_file, emit_json, json_file_option, overwrite_option, report_echo
 from ..threads import CHOSEN_THREADS, thread_option
 
 
@@ -42,8 +42,7 @@ def int_list(text: str, flag: str) -> list[int]:
               help="Mixed precision of the toolkit loop (torch.autocast).")
 @click.option("--compile", "compile", type=click.Choice(["none", "default", "reduce-overhead"]), default="none",
               show_default=True, help="torch.compile the model in the toolkit loop (reduce-overhead: CUDA graphs).")
-@click.option("--json", "json_path", type=click.Path(), default=None,
-              help="Also write the measurements as JSON, keyed MODE/BATCH/JOBS (e.g. in-memory/256/1).")
+@json_file_option("the measurements, keyed MODE/BATCH/JOBS (e.g. in-memory/256/1),")
 @overwrite_option
 def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, jobs: str, threads: int,
                 weighting: str, device: str, precision: str, compile: str, json_path: str | None,
@@ -55,11 +54,9 @@ def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, 
 
     quiet_openmp()  # inherited by the spawned jobs before they load torch
     from ..benchmarks.training import render, run_training_benchmark
-    from ..outputs import check_output_file
     from ..table import Table
 
-    if json_path is not None:
-        check_output_file(json_path, inputs={"the table": table}, overwrite=overwrite, flag="--json")
+    check_json_file(json_path, {"the table": table}, overwrite)
     Table(table)  # a one-line error for a missing or foreign file, before any job starts
     modes = [0.0, stream_memory] if stream_memory else [0.0]
     results = [run_training_benchmark(table, batch_size=size, steps=steps, weighting=weighting, device=device,
@@ -67,9 +64,6 @@ def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, 
                                       compile=compile)
                for size in int_list(batch_sizes, "--batch-sizes") for count in int_list(jobs, "--jobs")
                for mode in modes]
-    click.echo(render(table, results))
+    report_echo(json_path)(render(table, results))
     if json_path is not None:
-        from ..atomic import write_json
-
-        write_json(json_path, {"table": table, "measurements": {result.key: result.to_dict() for result in results}})
-        click.echo(f"wrote {json_path}")
+        emit_json(json_path, {"table": table, "measurements": {result.key: result.to_dict() for result in results}})

@@ -11,6 +11,10 @@ import click
 from ..config import FIELD_RANGES
 from .types import ranged
 
+QUICK_LOOK = ("the full training (about 50,000 optimizer steps) is the demo's slow step on a CPU; for a quick look "
+              "on a slow machine: surrogate demo --epochs 5 -o demo-quick")
+
+
 def step(number: int, text: str) -> None:
     click.secho(f"\n[{number}/5] {text}", bold=True)
 
@@ -19,7 +23,8 @@ def step(number: int, text: str) -> None:
 @click.option("-o", "--output", "out_dir", default="demo", show_default=True, type=click.Path(),
               help="Directory for every artefact of the demo.")
 @click.option("--epochs", type=ranged(int, FIELD_RANGES["epochs"]),
-              help="Training epochs. [default: the trainer's, about 50,000 optimizer steps]")
+              help="Training epochs. [default: the trainer's, about 50,000 optimizer steps, the slow step on a CPU; "
+                   "--epochs 5 gives a quick look on a slow machine]")
 @click.option("--table-option", "table_options", multiple=True, metavar="KEY=VALUE",
               help="Option of the h2-flamelet generator (see `surrogate table build h2-flamelet --help`).")
 def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> None:
@@ -57,6 +62,8 @@ def demo(out_dir: str, epochs: int | None, table_options: tuple[str, ...]) -> No
     if (run_dir / METRICS).is_file():
         click.echo("  reusing the finished run")
     else:
+        if epochs is None:
+            click.echo(f"  {QUICK_LOOK}")
         result = train(TrainOptions(table=str(table_path), epochs=epochs), run_dir, resume=True)
         click.echo(f"  best epoch {result.best_epoch} of {len(result.history)}")
 

@@ -149,7 +149,7 @@ def info(model: Path, as_json: bool) -> None:
     ranges), provenance and parity."""
     import json
 
-    from export.metadata import PLUGINS_KEY, TABLE_KEY, V1_KEYS, WEIGHTS_KEY, read_model_file
+    from export.metadata import MANIFOLD_KEY, PLUGINS_KEY, TABLE_KEY, V1_KEYS, WEIGHTS_KEY, read_model_file
 
     from ..provenance import described
 
@@ -172,16 +172,38 @@ def info(model: Path, as_json: bool) -> None:
         for c in tensor.components:
             error = parity.get(tensor.name, {}).get(c.name, float("nan"))
             click.echo(f"  {c.name:<10} {c.units:<6} {error:.3e}")
-    shown_keys = {"signature", "parity_max_abs_error", WEIGHTS_KEY, TABLE_KEY, PLUGINS_KEY, *V1_KEYS}
+    shown_keys = {"signature", "parity_max_abs_error", WEIGHTS_KEY, TABLE_KEY, PLUGINS_KEY, MANIFOLD_KEY, *V1_KEYS}
     for record in decoded.get(PLUGINS_KEY, ()):
         click.echo(f"made with {described(record)}")
     if TABLE_KEY in decoded:  # the grid itself is hundreds of kilobytes of base64: its shape says what it is
         n_z, n_lambda, n_outputs = decoded[TABLE_KEY]["shape"]
         click.echo(f"{TABLE_KEY}: (Z, Lambda) grid {n_z} x {n_lambda}, {n_outputs} outputs (the C wrapper looks "
                    "it up compiled)")
+    if model_info.manifold is not None:
+        for line in manifold_lines(model_info.manifold):
+            click.echo(line)
     for key, value in decoded.items():
         if key not in shown_keys:
             click.echo(f"{key}: {json.dumps(value) if not isinstance(value, str) else value}")
     recorded = decoded.get(WEIGHTS_KEY)
     click.echo(f"{WEIGHTS_KEY}: {recorded} (verified)" if recorded else
                f"{WEIGHTS_KEY}: none recorded (exported before weight checksums existed), not verified")
+
+
+def manifold_lines(manifold: Any) -> list[str]:
+    """The manifold bounds in a few lines: along which input, how many bins or nodes over what span, and for each
+    bounded input the span of its lower and of its upper bound (every node: ``surrogate info --json``)."""
+    import numpy as np
+
+    along = manifold.names[manifold.along]
+    form = (f"linear between {len(manifold.edges)} nodes" if manifold.linear
+            else f"in {len(manifold.edges) - 1} bins")
+    lines = [f"manifold: trained range of the other inputs as a function of {along}, {form} over "
+             f"{manifold.edges[0]:.6g} .. {manifold.edges[-1]:.6g} (cells off it count as out of range; every node: "
+             "--json)"]
+    for i, name in enumerate(manifold.names):
+        lower, upper = manifold.lower[:, i], manifold.upper[:, i]
+        if i != manifold.along and np.isfinite(lower).all():
+            lines.append(f"  {name:<10} lower bound {lower.min():.6g} .. {lower.max():.6g}, upper bound "
+                         f"{upper.min():.6g} .. {upper.max():.6g}")
+    return lines

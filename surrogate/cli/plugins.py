@@ -10,7 +10,8 @@ from .. import registry
 @click.command()
 @click.option("--kind", type=click.Choice(sorted(registry.GROUPS)), help="Only this kind of plugin.")
 def plugins(kind: str | None) -> None:
-    """List installed plugins (entry-point groups surrogate.tables/tasks/models/weightings/physics/loggers)."""
+    """List installed plugins (entry-point groups surrogate.tables/tasks/models/weightings/physics/problems/
+    loggers)."""
     for group in [kind] if kind else list(registry.GROUPS):
         click.secho(f"{registry.GROUPS[group]}", bold=True)
         for info in registry.describe(group):

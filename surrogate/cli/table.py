@@ -17,7 +17,7 @@ import click
 
 from .. import registry
 from ..errors import PluginError, UserError
-from .common import OVERWRITE_HELP, overwrite_option
+from .common import JSON_STDOUT, OVERWRITE_HELP, emit_json, json_flag, overwrite_option
 from .lazy import os_error_line
 
 
@@ -43,12 +43,24 @@ def _echo_report(kind: str, report: Any) -> None:
     if not isinstance(report, BuildReport):
         raise PluginError(f"table kind {kind!r}: build returned a {type(report).__name__}, not a "
                           "surrogate.contracts.BuildReport")
-    click.echo(f"wrote {report.path}: {report.rows} rows in {report.seconds:.1f} s"
+    click.echo(f"wrote {report.path}: {_what_was_built(report)} in {report.seconds:.1f} s"
                + (f" (resumed {report.resumed})" if report.resumed else ""))
     for name, value in report.numbers.items():
         click.echo(f"{name} = {_format_number(value)}")
     for note in report.notes:
         click.echo(note, err=True)
+
+
+def _what_was_built(report: Any) -> str:
+    """'1234 rows', or for a collocation problem (it stores no rows) its domain and how its points come."""
+    from ..datasets import CollocationDataset, open_dataset
+
+    dataset = open_dataset(report.path) if report.rows == 0 else None
+    if not isinstance(dataset, CollocationDataset):
+        return f"{report.rows} rows"
+    domain = ", ".join(f"{name} in [{lo:g}, {hi:g}]" for name, (lo, hi) in dataset.domain.items())
+    return (f"a collocation problem on {domain} for {', '.join(dataset.output_names)} (no stored rows: the "
+            "collocation points are drawn by the training task)")
 
 
 def _settle_work(generator: Any, output: str) -> str:
@@ -144,8 +156,10 @@ def build() -> None:
 
 @table.command()
 @click.argument("path", type=click.Path(dir_okay=False))
-def info(path: str) -> None:
-    """Summary of a dataset: kind, size, ranges, declared defaults, provenance and the plugin's own lines."""
+@json_flag
+def info(path: str, as_json: bool) -> None:
+    """Summary of a dataset: kind, size, ranges, declared defaults, provenance and the plugin's own lines (with
+    --json: those lines, every column's units, description and range, and the root attributes)."""
     from ..datasets import open_dataset
     from ..table_summary import summarize
 
@@ -158,7 +172,28 @@ def info(path: str) -> None:
     except Exception as exc:  # a broken plugin must not hide what the core can say about the file
         click.echo(f"warning: no summary from the {dataset.kind!r} plugin ({exc.__class__.__name__}: {exc})",
                    err=True)
-    _echo_lines(lines)
+    if as_json:
+        emit_json(JSON_STDOUT, _info_record(dataset, lines))
+    else:
+        _echo_lines(lines)
+
+
+def _info_record(dataset: Any, lines: list[tuple[str, str]]) -> dict[str, Any]:
+    """``table info --json``: the summary lines by label, the columns of a table of rows with their units,
+    descriptions and ranges, and the file's root attributes."""
+    from ..table import Table
+    from ..table_summary import column_range
+
+    record: dict[str, Any] = {"path": str(dataset.path), "bytes": dataset.path.stat().st_size, "kind": dataset.kind,
+                              "dataset": dataset.dataset_kind,
+                              "summary": {label.strip(): value for label, value in lines}}
+    if isinstance(dataset, Table):
+        record["rows"] = dataset.n_rows
+        for role, names in (("inputs", dataset.input_names), ("outputs", dataset.output_names)):
+            record[role] = {name: {"units": dataset.units(name), "description": dataset.description(name),
+                                   "range": list(column_range(dataset, name))} for name in names}
+    record["attrs"] = dict(dataset.attrs)
+    return record
 
 
 @table.command()
@@ -176,8 +211,11 @@ def plot(path: str, out_dir: str, overwrite: bool) -> None:
     dataset = open_dataset(path)
     make = _plugin_hook(dataset.kind, "plot")
     if make is None:
-        raise UserError(f"{path}: no plots for the {dataset.dataset_kind} dataset of kind {dataset.kind!r} "
-                        "(its table plugin is not installed or has no plot hook)")
+        installed = dataset.kind in registry.available("tables")
+        maker = (f"its table plugin {dataset.kind!r} draws no figures" if installed
+                 else f"no installed table plugin makes kind {dataset.kind!r} (see `surrogate plugins`)")
+        raise UserError(f"{path}: no plots for this {dataset.dataset_kind} dataset: {maker}; `surrogate table info "
+                        f"{path}` summarizes it")
     try:
         made = make(path, out_dir)
     except OSError as exc:

@@ -11,7 +11,7 @@ import click
 from ..config import CLOSURES, COMPILE_MODES, DTYPES, FIELD_RANGES, LR_SCHEDULES, OPTIMIZERS, PRECISIONS, SPLITS
 from ..errors import UserError
 from ..threads import CHOSEN_THREADS, thread_option
-from .common import accept_table_change_option
+from .common import JSON_STDOUT, accept_table_change_option, emit_json, json_flag
 
 
 def described(name: str, text: str, note: str = "") -> str:
@@ -199,11 +199,17 @@ def resume_options(directory: Any, table: str, settings: dict[str, Any], write: 
 
 
 METRIC_LABELS = {"r2": "R²", "mse": "MSE", "mre": "MRE", "max_abs": "max |err|"}
+METRIC_NOTES = {  # printed under the table for each metric it shows, so every column says what it is
+    "r2": "R²: 1 - MSE / variance of the output (1 is exact, 0 is no better than the mean)",
+    "mse": "MSE: mean squared error, in the output's units squared",
+    "mre": "MRE: mean relative error, mean |predicted - true| / max(|true|, {floor:g} max|true|), dimensionless",
+    "max_abs": "max |err|: largest |predicted - true|, in the output's units",
+}
 
 
 def print_metrics(metrics: dict[str, dict[str, dict[str, float]]], split: str) -> None:
     """One line per output, one column per metric the task reported (R² to 5 decimals, counts as integers, the
-    rest %.3e)."""
+    rest %.3e), then what each column means and its units."""
     rows = metrics[split]
     keys = list(dict.fromkeys(key for values in rows.values() for key in values))
     width = max([12, *(len(name) + 1 for name in rows)])
@@ -213,6 +219,11 @@ def print_metrics(metrics: dict[str, dict[str, dict[str, float]]], split: str) -
                  else f"{values[k]:>14.5f}" if k == "r2" else f"{values[k]:>14d}" if isinstance(values[k], int)
                  else f"{values[k]:>14.3e}" for k in keys]
         click.echo(f"{name:<{width}} " + " ".join(cells))
+    from ..metrics import RELATIVE_FLOOR
+
+    for key in keys:
+        if key in METRIC_NOTES:
+            click.echo(f"  {METRIC_NOTES[key].format(floor=RELATIVE_FLOOR)}")
 
 
 @click.command()
@@ -277,13 +288,17 @@ def train(table: str, run_dir: str, weighting: str | None, weighting_option: tup
               help="Evaluate on every row of another table instead of the run's own splits.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
 @accept_table_change_option
-def evaluate(run_dir: str, table_path: str | None, split: str, accept_table_change: bool) -> None:
+@json_flag
+def evaluate(run_dir: str, table_path: str | None, split: str, accept_table_change: bool, as_json: bool) -> None:
     """Per-output R², MSE, mean relative error and max error of a trained run, beside its trivial baselines (the
     training mean, and the table lookup or linear interpolation of the training rows) on the same rows."""
     from ..baselines import report_lines
     from ..evaluation import evaluate_run
 
     metrics, label, verdict = evaluate_run(run_dir, table_path, split, accept_table_change)
+    if as_json:
+        emit_json(JSON_STDOUT, {"run": run_dir, "rows": label, "metrics": metrics, **verdict})
+        return
     print_metrics({label: metrics}, label)
     for line in report_lines(verdict):
         click.echo(line)

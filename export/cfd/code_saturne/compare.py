@@ -52,7 +52,7 @@ from surrogate.outputs import check_output_file, check_output_folder
 
 from .case import FlameSettings, assemble_case, build_wrapper, code_saturne, read_timing, run_case
 from .mesh import JetGeometry
-from .post import as_grid, read_fields
+from .post import as_grid, colour_style, field_label, panel_size, pyplot, read_fields, save_png
 
 HOT_K = 500.0
 FLAME_K = 1500.0
@@ -204,46 +204,40 @@ def stream_exactness(columns: dict[str, np.ndarray], table: Path) -> dict[str, A
     return {"stream_cells": int(((z <= STREAM_Z) | (1 - z <= STREAM_Z)).sum()), "stream_max_rel_err": error}
 
 
-def plot_pair(table: dict[str, np.ndarray], surrogate: dict[str, np.ndarray], names: list[tuple[str, str]],
+def plot_pair(table: dict[str, np.ndarray], surrogate: dict[str, np.ndarray], names: list[str],
               path: Path, title: str) -> Path:
-    """One row per field: table | surrogate | surrogate − table; sequential colours for the fields (diverging for
-    signed ones), diverging and symmetric for the differences."""
-    import matplotlib
+    """:func:`pair_figure` saved as PNG to `path`."""
+    return save_png(pair_figure(table, surrogate, names, title), path, dpi=110)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from surrogate.atomic import atomic_path
-
-    fig, axes = plt.subplots(len(names), 3, figsize=(13, 2.6 * len(names)), squeeze=False,
+def pair_figure(table: dict[str, np.ndarray], surrogate: dict[str, np.ndarray], names: list[str],
+                title: str) -> Any:
+    """One row per field: table | surrogate | surrogate − table, each colour bar labelled with the field's units;
+    sequential colours for the fields (diverging and centred at 0 for signed ones), diverging for the
+    differences. Returns the matplotlib Figure."""
+    plt = pyplot()
+    width, height = panel_size(table, 4.2)
+    fig, axes = plt.subplots(len(names), 3, figsize=(3 * width, height * len(names)), squeeze=False,
                              constrained_layout=True)
-    for row, (name, units) in zip(axes, names):
+    for row, name in zip(axes, names):
         x, y, a = as_grid(table, name)
         b = as_grid(surrogate, name)[2]
-        signed = min(np.nanmin(a), np.nanmin(b)) < 0
-        top = max(np.nanmax(np.abs(a)), np.nanmax(np.abs(b)))
-        limits = dict(vmin=-top, vmax=top, cmap="RdBu_r") if signed else dict(
-            vmin=min(np.nanmin(a), np.nanmin(b)), vmax=top, cmap="inferno")
+        limits = colour_style(a, b)
         diff = b - a
-        span = max(float(np.nanmax(np.abs(diff))), 1e-30)
-        for ax, field, label, style in ((row[0], a, f"{name} [{units}], table", limits),
-                                        (row[1], b, f"{name} [{units}], surrogate", limits),
-                                        (row[2], diff, f"Δ{name} [{units}], surrogate − table",
-                                         dict(vmin=-span, vmax=span, cmap="RdBu_r"))):
+        label = field_label(name)
+        for ax, field, text, style in ((row[0], a, "table", limits), (row[1], b, "surrogate", limits),
+                                       (row[2], diff, "surrogate − table", colour_style(diff, signed=True))):
             image = ax.pcolormesh(1e3 * x, 1e3 * y, field, shading="nearest", **style)
             ax.set_aspect("equal")
-            ax.set_title(label, fontsize=9)
+            ax.set_title(f"{name}, {text}", fontsize=9)
             ax.set_xlabel("x [mm]")
             ax.set_ylabel("y [mm]")
-            fig.colorbar(image, ax=ax, shrink=0.85)
+            fig.colorbar(image, ax=ax, shrink=0.85, label=("Δ" if field is diff else "") + label)
     fig.suptitle(title, fontsize=10)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return fig
 
 
-FIELDS = [("T", "K"), ("Y_OH", "1"), ("omega_C", "kg/m³/s"), ("heat_release", "W/m³")]
+FIELDS = ["T", "Y_OH", "omega_C", "heat_release"]
 
 
 def compare(out: Path, settings: FlameSettings, geometry: JetGeometry, epochs: int | None = None, width: int = 64,

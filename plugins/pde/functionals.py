@@ -1,5 +1,5 @@
-"""Discrete energy-type functionals of a periodic 1-D field, described by a few numbers so that a dataset can
-store their definition (root attribute ``functionals``) and any task can evaluate them on predicted states.
+"""Discrete energy-type functionals of a periodic 1-D field, described by a few numbers: the periodic problems
+(:class:`plugins.pde.periodic.PeriodicProblem`) hand them to any task that evaluates predicted states.
 
     F[u] = dx * sum_k ( sum_p c_p u_k^p  +  kappa/2 ((u_{k+1} - u_k) / dx)^2 )
 
@@ -11,7 +11,7 @@ with it: ``conserved`` or ``dissipated`` (non-increasing).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 
@@ -30,20 +30,6 @@ class GradientFunctional:
         if self.kappa:
             density = density + 0.5 * self.kappa * ((np.roll(u, -1, axis=-1) - u) / dx) ** 2
         return dx * np.sum(density, axis=-1)
-
-    def to_attr(self) -> dict[str, Any]:
-        return {"powers": {str(p): float(c) for p, c in self.powers.items()}, "kappa": float(self.kappa),
-                "law": self.law, "description": self.description}
-
-    @classmethod
-    def from_attr(cls, value: Mapping[str, Any]) -> "GradientFunctional":
-        return cls({int(p): float(c) for p, c in value["powers"].items()}, float(value.get("kappa", 0.0)),
-                   str(value.get("law", "conserved")), str(value.get("description", "")))
-
-
-def read_functionals(attrs: Mapping[str, Any]) -> dict[str, GradientFunctional]:
-    """The functionals a trajectories dataset declares in its root attribute ``functionals`` (none: {})."""
-    return {name: GradientFunctional.from_attr(spec) for name, spec in (attrs.get("functionals") or {}).items()}
 
 
 def relative_drift(values: np.ndarray) -> float:

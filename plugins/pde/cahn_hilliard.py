@@ -16,7 +16,7 @@ from surrogate.options import Option
 from surrogate.ranges import POSITIVE
 
 from .functionals import GradientFunctional
-from .periodic import PeriodicPDE, common_options
+from .periodic import PeriodicPDE, PeriodicProblem, common_options
 from .stencils import second
 
 
@@ -46,3 +46,9 @@ class CahnHilliard(PeriodicPDE):
         return {"mass": GradientFunctional({1: 1.0}, 0.0, "conserved", "mass ∫u dx"),
                 "energy": GradientFunctional({2: -0.5, 4: 0.25}, gamma, "dissipated",
                                              "free energy ∫(u⁴/4 - u²/2 + γ u_x²/2) dx")}
+
+
+class CahnHilliardProblem(PeriodicProblem):
+    generator = CahnHilliard
+    description = "Cahn–Hilliard u_t = ∂²(u³ - u - γ∂²u), periodic; mass conserved, free energy dissipated"
+    options = CahnHilliard.specific

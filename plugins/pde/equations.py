@@ -1,9 +1,11 @@
-"""PDE problems with exact solutions: the math the ``pinn`` task and the ``pde`` physics loss share.
+"""Collocation problems with exact solutions (``surrogate.problems`` entry points): what the ``pinn`` task and the
+``pde`` physics loss ask the registry for.
 
 Each equation names its inputs (space, then time), its parameters (typed options, so the table generator
 offers them), the exact solution u(points) and the residual of the PDE at points, with derivatives taken by
 automatic differentiation with respect to the physical inputs. The residual of the exact solution is zero to
-round-off; Dirichlet data and initial states are the exact solution on the boundary (see ``pde`` physics).
+round-off; Dirichlet data and initial states are the exact solution on the boundary (the contract's default
+``conditions``).
 
 Problems follow MMPINN (arXiv 2308.06672): multi-scale solutions whose residual dwarfs the boundary term.
 """
@@ -11,11 +13,11 @@ Problems follow MMPINN (arXiv 2308.06672): multi-scale solutions whose residual 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Mapping
+from typing import ClassVar
 
 import torch
 
-from surrogate.errors import PluginError
+from surrogate.contracts import Problem
 from surrogate.options import Option
 from surrogate.ranges import ANY, POSITIVE, UNIT, Range
 
@@ -33,44 +35,27 @@ def second(u: torch.Tensor, points: torch.Tensor, axis: int) -> torch.Tensor:
     return partial(partial(u, points, axis), points, axis)
 
 
-class Equation:
+class Equation(Problem):
     """A PDE on the unit box with an exact solution. ``points`` are (n, len(inputs)) physical coordinates in
     the order of ``inputs``; ``exact`` returns (n, 1); ``residual(points, u)`` returns (n,) and needs
     ``points.requires_grad`` with ``u`` computed from them."""
 
-    name: ClassVar[str] = ""
     formula: ClassVar[str] = ""
     spatial: ClassVar[tuple[str, ...]] = ("x",)
-    time: ClassVar[str | None] = None
-    parameters: ClassVar[tuple[Option, ...]] = ()
-
-    def __init__(self, problem: Mapping[str, Any]):
-        for option in self.parameters:
-            setattr(self, option.name, float(problem.get(option.name, option.default)))
-
-    @classmethod
-    def inputs(cls) -> list[str]:
-        return [*cls.spatial, *([cls.time] if cls.time else [])]
 
     @classmethod
     def domain(cls) -> dict[str, tuple[float, float]]:
         return {name: (0.0, 1.0) for name in cls.inputs()}
-
-    def exact(self, points: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def residual(self, points: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
 
 
 class PoissonMultiscale(Equation):
     """-u'' = f on [0, 1], u = sin 2πx + a sin 2πkx (MMPINN's 1-D case: k = 10, and k = 25 where plain MLPs
     fail from spectral bias), so f = (2π)² sin 2πx + a (2πk)² sin 2πkx: the residual scales as a k²."""
 
-    name = "poisson-multiscale"
+    description = "1-D Poisson, multi-scale exact solution sin 2πx + a sin 2πkx (MMPINN)"
     formula = "-u'' = f on [0, 1], u = sin(2 pi x) + a sin(2 pi k x)"
-    parameters = (Option("k", 10.0, "frequency of the fine mode", bounds=POSITIVE),
-                  Option("a", 0.1, "amplitude of the fine mode", bounds=ANY))
+    options = (Option("k", 10.0, "frequency of the fine mode", bounds=POSITIVE),
+               Option("a", 0.1, "amplitude of the fine mode", bounds=ANY))
     k: float
     a: float
 
@@ -90,10 +75,10 @@ class SharpLayer(Equation):
     is of order 1/width² inside the layer and vanishes away from it, so residual magnitudes differ by
     subdomain (MMPINN's case for grouping)."""
 
-    name = "sharp-layer"
+    description = "1-D Poisson with a steep tanh interior layer (residual magnitudes differ by subdomain)"
     formula = "-u'' = f on [0, 1], u = tanh((x - x0) / width)"
-    parameters = (Option("x0", 0.5, "position of the layer", bounds=UNIT),
-                  Option("width", 0.02, "thickness of the layer", bounds=POSITIVE))
+    options = (Option("x0", 0.5, "position of the layer", bounds=UNIT),
+               Option("width", 0.02, "thickness of the layer", bounds=POSITIVE))
     x0: float
     width: float
 
@@ -110,11 +95,11 @@ class Poisson2D(Equation):
     """-(u_xx + u_yy) = f on [0, 1]², u = sin 2πx sin 2πy + a sin 2πkx sin 2πky (zero on the boundary for
     integer k): the 2-D analogue of ``poisson-multiscale``."""
 
-    name = "poisson-2d"
+    description = "2-D Poisson on the unit square, multi-scale exact solution"
     formula = "-(u_xx + u_yy) = f on [0, 1]^2, u = sin(2 pi x) sin(2 pi y) + a sin(2 pi k x) sin(2 pi k y)"
     spatial = ("x", "y")
-    parameters = (Option("k", 4.0, "frequency of the fine mode", bounds=POSITIVE),
-                  Option("a", 0.1, "amplitude of the fine mode", bounds=ANY))
+    options = (Option("k", 4.0, "frequency of the fine mode", bounds=POSITIVE),
+               Option("a", 0.1, "amplitude of the fine mode", bounds=ANY))
     k: float
     a: float
 
@@ -133,11 +118,11 @@ class Heat(Equation):
     """u_t = nu u_xx on [0, 1] x [0, 1] (x, t), u = exp(-nu π² t) sin πx + a exp(-nu (kπ)² t) sin kπx: the fine
     mode decays k² times faster, so early and late times differ in scale (time-dependent case of the seed)."""
 
-    name = "heat"
+    description = "1-D heat equation u_t = nu u_xx, two decaying modes (exact solution)"
     formula = "u_t = nu u_xx on [0, 1] x [0, 1], u = exp(-nu pi^2 t) sin(pi x) + a exp(-nu (k pi)^2 t) sin(k pi x)"
     time = "t"
-    parameters = (Option("nu", 0.05, "diffusivity", bounds=POSITIVE),
-                  Option("k", 4.0, "wave number of the fast mode (a whole number)", bounds=Range(1, whole=True)),
+    options = (Option("nu", 0.05, "diffusivity", bounds=POSITIVE),
+               Option("k", 4.0, "wave number of the fast mode (a whole number)", bounds=Range(1, whole=True)),
                   Option("a", 0.5, "amplitude of the fast mode", bounds=ANY))
     nu: float
     k: float
@@ -151,14 +136,3 @@ class Heat(Equation):
     def residual(self, points: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         return partial(u, points, 1) - self.nu * second(u, points, 0)
 
-
-EQUATIONS: dict[str, type[Equation]] = {cls.name: cls for cls in (PoissonMultiscale, SharpLayer, Poisson2D, Heat)}
-
-
-def equation_for(problem: Mapping[str, Any] | None, owner: str) -> Equation:
-    """The equation a collocation dataset's ``problem`` attribute names, with its parameters."""
-    name = (problem or {}).get("name")
-    if name not in EQUATIONS:
-        raise PluginError(f"{owner}: needs a collocation dataset of one of the problems {', '.join(EQUATIONS)}; "
-                          f"this one is {name!r}")
-    return EQUATIONS[name](problem or {})

@@ -19,7 +19,7 @@ from surrogate.options import Option
 from surrogate.ranges import POSITIVE
 
 from .functionals import GradientFunctional
-from .periodic import PeriodicPDE, common_options
+from .periodic import PeriodicPDE, PeriodicProblem, common_options
 from .stencils import central, second
 
 
@@ -66,3 +66,9 @@ class KdV(PeriodicPDE):
     def functionals(**physics: Any) -> dict[str, GradientFunctional]:
         return {"mass": GradientFunctional({1: 1.0}, 0.0, "conserved", "mass ∫u dx"),
                 "energy": GradientFunctional({3: -1.0}, 1.0, "conserved", "energy ∫(-u³ + u_x²/2) dx")}
+
+
+class KdVProblem(PeriodicProblem):
+    generator = KdV
+    description = "KdV u_t + 6uu_x + u_xxx = 0 on a periodic grid; mass and energy conserved"
+    options = KdV.specific

@@ -4,9 +4,9 @@ u(x) = g(x) + D(x) N(x): D vanishes on the Dirichlet faces (both ends of every s
 time, so u meets the conditions exactly whatever the network N gives, and training sees the PDE residual alone.
 g is the transfinite interpolation of the conditions (the Boolean sum of one projector per axis: linear between
 the two faces of a spatial axis, the initial state along time), built from the same Dirichlet data the soft
-boundary terms compare with: the problem's solution evaluated on the faces. With soft conditions the boundary
-term competes with the residual, and a power-transformed residual weighs more as it shrinks, so the boundary is
-given up (2-D Poisson, README benchmarks); here there is nothing to give up.
+boundary terms compare with: the problem's ``conditions`` evaluated on the faces. With soft conditions the
+boundary term competes with the residual, and a power-transformed residual weighs more as it shrinks, so the
+boundary is given up (2-D Poisson, README benchmarks); here there is nothing to give up.
 """
 
 from __future__ import annotations
@@ -17,16 +17,18 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from surrogate.contracts import Problem
+
 
 class HardConstraints(nn.Module):
     """The network's output made to meet the conditions: ``forward`` takes inputs scaled to [-1, 1] per axis
     (the PINN task's model space) and returns u."""
 
-    def __init__(self, network: nn.Module, equation: object, ranges: Sequence[Sequence[float]],
+    def __init__(self, network: nn.Module, problem: Problem, ranges: Sequence[Sequence[float]],
                  spatial: Sequence[int], time_axis: int | None):
         super().__init__()
         self.network = network
-        self.equation = equation
+        self.problem = problem
         self.register_buffer("lo", torch.tensor([r[0] for r in ranges], dtype=torch.float64))
         self.register_buffer("span", torch.tensor([r[1] - r[0] for r in ranges], dtype=torch.float64))
         self.spatial, self.time_axis = list(spatial), time_axis
@@ -69,5 +71,5 @@ class HardConstraints(nn.Module):
                 value = self.lo[axis] + end * self.span[axis]
                 columns[axis] = torch.full_like(columns[axis], float(value))
                 weight = weight * factor
-            total = total + weight * self.equation.exact(torch.cat(columns, dim=1))
+            total = total + weight * self.problem.conditions(torch.cat(columns, dim=1))
         return total
