@@ -299,14 +299,9 @@ class BenchReport:
         if ratios is None:
             out.append(f"ONNX Runtime Python vs C at batch {REFERENCE_BATCH}: no C measurement")
         else:
-<<<<<<< HEAD
-            out.append(f"ONNX Runtime from Python (checked runtime) / C API on the same model at batch {REFERENCE_BATCH}: "
-                       f"best call {ratios['best']:.2f}, mean {ratios['mean']:.2f}")
-=======
             out.append(f"ONNX Runtime called from Python, as a share of the same model's cells/s called from C, at "
                        f"batch {REFERENCE_BATCH}: best call {ratios['best']:.2f}, mean {ratios['mean']:.2f} (1: no "
                        "Python overhead)")
->>>>>>> main
         out += self.backend_lines()
         out += self.flop_lines()
         if self.profile is not None:
@@ -317,13 +312,8 @@ class BenchReport:
         out.append(f"model: {memory['model']['file_bytes']} bytes ONNX file, {memory['model']['parameters']} "
                    f"stored numbers ({memory['model']['parameter_bytes']} bytes)")
         if "table_bytes" in memory:
-<<<<<<< HEAD
-            out.append(f"structured table: {memory['table_bytes']} bytes of arrays = {memory['table_over_model']:.3g} x "
-                       f"the ONNX file ({memory['model']['file_bytes']} bytes)")
-=======
             out.append(f"structured table: {memory['table_bytes']} bytes of arrays, {memory['table_over_model']:.3g} "
                        "times the ONNX file that replaces it")
->>>>>>> main
         out += [f"note: {note}" for note in self.notes]
         return out
 
