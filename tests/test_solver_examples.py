@@ -428,7 +428,10 @@ def test_bench_infer_states_the_crossover_against_compiled_lookups_and_the_wrapp
     for entry in lookup["crossover"]:
         assert set(entry["network_over_table"]) == {"1", "4096"}
         assert entry["crossover_batch"] in (None, 1, 4096)
-    assert set(lookup["wrapper"]) >= {"over_raw_mean", "over_raw_median", "over_raw_best", "of_flop_limit_best"}
+    assert set(lookup["wrapper"]) >= {"over_raw_mean", "over_raw_median", "over_raw_best", "of_flop_limit_best",
+                                      "raw_of_flop_limit_best"}
+    profile = report.to_dict()["profile"]  # where a call's time goes, from ONNX Runtime's profiler
+    assert profile["batch"] == 4096 and 0 < profile["linear_share"] < 1 and "Softmax" in profile["seconds_per_call"]
     assert any(line.startswith("crossover, 4-D presumed-PDF grid 21x6x21x4: ") for line in report.lines())
 
 

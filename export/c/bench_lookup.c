@@ -12,9 +12,11 @@
  *   table     surrogate_run on a table-backend file (its compiled (Z, Lambda) lookup)
  *   grid<k>   sg_lookup (surrogate_grid.h) on the k-th grid file, cells drawn uniformly in the grid's box
  *
- * Per batch size the engines are called in turn, one call each per round (in a new random order each round),
- * until every engine has run for --min-time seconds (at least 3 rounds after one untimed warm-up round), so load
- * from elsewhere and the caches left by the engine before hit all alike.
+ * Every call takes the next cells of its engine's pool (at least POOL_CELLS cells, drawn once), so no call finds
+ * the table cells of the one before in the caches. Per batch size the engines are called in turn, one call each
+ * per round (in a new random order each round), until every engine has run for --min-time seconds (at least 3
+ * rounds after one untimed warm-up round), so load from elsewhere and the caches left by the engine before hit all
+ * alike.
  * Output, one line per grid and one per engine and batch:
  *   grid index=K dims=D bytes=B file=PATH
  *   bench engine=E batch=B calls=N seconds=S cells_per_second=X best_cells_per_second=Y median_cells_per_second=M
@@ -37,6 +39,7 @@
 #define MAX_BATCHES 32
 #define MAX_ENGINES (3 + SG_MAX_DIMS * 4)
 #define MAX_ROUNDS 100000
+#define POOL_CELLS 65536 /* cells each engine's calls take turns through, at least: new cells at every call */
 
 typedef struct options {
     const char *network, *table, *grids[MAX_ENGINES];
@@ -64,8 +67,9 @@ typedef struct engine {
     raw_session *raw;
     sg_grid *grid;
     int n_in, n_out;
-    float *in, *out; /* cells of the largest batch: inputs (float32, or double for a grid) and outputs */
+    float *in, *out; /* inputs of the pool (float32, or double for a grid), outputs of the largest batch */
     double *in_grid;
+    int64_t pool, next; /* cells in the pool; where the next call's cells start */
     double calls, seconds, best;
     double *durations; /* of every timed call (MAX_ROUNDS), for the median */
 } engine;
@@ -198,13 +202,17 @@ static void grid_run(const sg_grid *g, int64_t count, const double *in, float *o
     }
 }
 
+/* One call on the next BATCH cells of E's pool (from its start again when too few are left), so that no call
+   finds the table cells of the call before in the caches: random cells of a large domain, the lookup's worst case. */
 static int call(engine *e, int64_t batch)
 {
+    const int64_t first = e->next + batch <= e->pool ? e->next : 0;
+    e->next = first + batch;
     switch (e->kind) {
-    case ENGINE_RAW: return raw_run(e->raw, batch, e->in, e->out);
-    case ENGINE_GRID: grid_run(e->grid, batch, e->in_grid, e->out); return 0;
+    case ENGINE_RAW: return raw_run(e->raw, batch, e->in + first * e->n_in, e->out);
+    case ENGINE_GRID: grid_run(e->grid, batch, e->in_grid + first * e->n_in, e->out); return 0;
     default:
-        if (surrogate_run(e->model, batch, e->in, e->out) == SURROGATE_OK) return 0;
+        if (surrogate_run(e->model, batch, e->in + first * e->n_in, e->out) == SURROGATE_OK) return 0;
         fprintf(stderr, "bench_lookup: error: %s: %s\n", e->name, surrogate_message(e->model));
         return -1;
     }
@@ -241,18 +249,19 @@ static void grid_cells(const sg_grid *g, int64_t n, unsigned long long seed, dou
         }
 }
 
-/* Buffers of the largest batch for E (inputs generated once). */
+/* E's pool of input cells (generated once; at least the largest batch) and its outputs of the largest batch. */
 static int allocate(engine *e, int64_t most, unsigned long long seed)
 {
+    e->pool = most > POOL_CELLS ? most : POOL_CELLS;
     e->out = malloc((size_t)most * (size_t)e->n_out * sizeof *e->out);
     if (!(e->durations = malloc(MAX_ROUNDS * sizeof *e->durations))) return -1;
     if (e->kind == ENGINE_GRID) {
-        if ((e->in_grid = malloc((size_t)most * (size_t)e->n_in * sizeof *e->in_grid)))
-            grid_cells(e->grid, most, seed, e->in_grid);
+        if ((e->in_grid = malloc((size_t)e->pool * (size_t)e->n_in * sizeof *e->in_grid)))
+            grid_cells(e->grid, e->pool, seed, e->in_grid);
         return e->out && e->in_grid ? 0 : -1;
     }
-    if ((e->in = malloc((size_t)most * (size_t)e->n_in * sizeof *e->in)) && e->model)
-        cells_generate(e->model, most, seed, e->in);
+    if ((e->in = malloc((size_t)e->pool * (size_t)e->n_in * sizeof *e->in)) && e->model)
+        cells_generate(e->model, e->pool, seed, e->in);
     return e->out && e->in ? 0 : -1;
 }
 
