@@ -5,8 +5,8 @@ load from elsewhere hits all alike: the network through the wrapper (``surrogate
 manifold checks), the same file through a bare ONNX Runtime session with the same session options, the table
 backend of the flamelet table (the wrapper's compiled (Z, Λ) lookup) and N-D multilinear lookups of presumed-PDF
 grids from tens of MB to GB (:mod:`export.grid_file`). From its lines this module states, per table, the
-*crossover*: the smallest batch from which the network evaluates more cells per second than the table lookup
-(or that it never does up to the largest batch), beside table bytes / ONNX file bytes; and the wrapper as a
+*crossover*: the smallest batch from which the network's median call evaluates more cells per second than the
+table lookup's (or that it never does up to the largest batch), beside table bytes / ONNX file bytes; and the wrapper as a
 fraction of the raw session and of the FLOP-bound limit at batch 4096, for the mean, the median and the best call
 (the median: what a call takes when the system does not preempt it, on a shared machine).
 """
@@ -47,11 +47,12 @@ class LookupReport:
     notes: list[str] = field(default_factory=list)
 
     def crossover(self, table: LookupTable) -> dict[str, Any]:
-        """Network (wrapper, mean) against `table` at every batch: the first batch from which the network stays
-        faster (None: never), and table bytes / ONNX file bytes."""
+        """Network (wrapper) against `table` at every batch, median call against median call (what a call takes
+        when the system does not preempt it; about the mean on a quiet machine): the first batch from which the
+        network stays faster (None: never), and table bytes / ONNX file bytes."""
         network, lookup = self.rates.get("wrapper", {}), self.rates.get(table.engine, {})
         shared = [b for b in self.batches if b in network and b in lookup]
-        ratio = {b: network[b]["mean"] / lookup[b]["mean"] for b in shared}
+        ratio = {b: network[b]["median"] / lookup[b]["median"] for b in shared}
         faster = [b for b in shared if all(ratio[c] > 1 for c in shared if c >= b)]
         return {"table": table.label, "origin": table.origin, "table_bytes": table.nbytes,
                 "table_over_model": table.nbytes / self.model_bytes,
@@ -72,12 +73,12 @@ class LookupReport:
         return out
 
     def lines(self) -> list[str]:
-        out = ["network (C wrapper) against compiled table lookups, same process and thread, cells/s (mean):",
+        out = ["network (C wrapper) against compiled table lookups, same process and thread, cells/s (median call):",
                f"{'engine':<34} " + " ".join(f"{b:>9d}" for b in self.batches)]
         names = {"wrapper": "network, C wrapper", "raw": "network, raw ONNX Runtime session"}
         names.update({t.engine: t.label for t in self.tables})
         for engine, rates in self.rates.items():
-            cells = [f"{rates[b]['mean']:>9.3g}" if b in rates else f"{'-':>9}" for b in self.batches]
+            cells = [f"{rates[b]['median']:>9.3g}" if b in rates else f"{'-':>9}" for b in self.batches]
             out.append(f"{names.get(engine, engine)[:34]:<34} " + " ".join(cells))
         for table in self.tables:
             c = self.crossover(table)

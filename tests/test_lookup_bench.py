@@ -45,6 +45,16 @@ def test_crossover_is_the_batch_from_which_the_network_stays_faster_or_none() ->
     assert grid5["table_over_model"] == pytest.approx(25_000) and grid4["table_bytes"] == 8_000_000
 
 
+def test_crossover_is_decided_by_the_median_call_not_by_calls_preempted_on_a_busy_machine() -> None:
+    """At batch 4096 the network's mean is below the lookup's (a few calls preempted) while its median call is
+    faster: the crossover is 4096; at batch 1 the mean favours the network, the median does not."""
+    rates = {"wrapper": {1: {"mean": 3e5, "median": 1e5, "best": 2e5}, 4096: {"mean": 1e6, "median": 4e6, "best": 5e6}},
+             "grid0": {1: {"mean": 2e5, "median": 2e5, "best": 3e5}, 4096: {"mean": 2e6, "median": 2e6, "best": 3e6}}}
+    r = LookupReport([1, 4096], rates, [LookupTable("grid0", "4-D grid", 8_000_000, "as built")], model_bytes=40_000)
+    c = r.crossover(r.tables[0])
+    assert c["crossover_batch"] == 4096 and c["network_over_table"] == {"1": 0.5, "4096": 2.0}
+
+
 def test_wrapper_is_stated_against_the_raw_session_and_the_flop_limit_for_mean_and_best_call() -> None:
     w = report().wrapper()
     assert w == pytest.approx({"over_raw_mean": 1e6 / 1.05e6, "over_raw_median": 1e6 / 1.05e6,
