@@ -444,15 +444,15 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
     else:
         name, call, to_device = gpu
         engines.append(python_engine(name, call, to_device(cells), min_time))
-    results = measure_all(engines, batches, echo)
     flops = flops_per_cell(model)
     memory["flops_per_cell"] = flops
     memory["gemm_flops_per_second"] = gemm_rate(threads)
     lookup = None
-    if grid_sizes:
+    if grid_sizes:  # first: a grid that cannot be made is refused before minutes of timing
         lookup = lookup_comparison(model, table_model, table, grid_table, grid_sizes, batches, threads, min_time,
                                    memory["gemm_flops_per_second"] / flops if flops else None, scratch, notes, echo,
                                    c_bench.parent if c_bench is not None else None)
+    results = measure_all(engines, batches, echo)
     profile = kernel_profile(model, cells[:REFERENCE_BATCH], threads, scratch)
     return BenchReport(list(batches), results, source, memory, notes, backends, lookup, profile)
 
