@@ -59,6 +59,17 @@ class LookupReport:
                 "network_over_table": {str(b): r for b, r in ratio.items()},
                 "crossover_batch": faster[0] if faster else None}
 
+    def size_crossover(self) -> dict[str, Any]:
+        """The smallest table from which the network has a crossover against every table as large or larger (the
+        tables in order of bytes, whatever their axes); None in every field when it has none against the largest."""
+        ranked = sorted(self.tables, key=lambda t: t.nbytes)
+        beaten = [self.crossover(t)["crossover_batch"] is not None for t in ranked]
+        first = next((k for k in range(len(ranked)) if all(beaten[k:])), None)
+        if first is None:
+            return {"table": None, "table_bytes": None, "table_over_model": None}
+        table = ranked[first]
+        return {"table": table.label, "table_bytes": table.nbytes, "table_over_model": table.nbytes / self.model_bytes}
+
     def wrapper(self) -> dict[str, float] | None:
         """At batch 4096: wrapper / raw session, wrapper / FLOP-bound limit and raw session / FLOP-bound limit, for
         the mean, median and best call."""
@@ -86,6 +97,12 @@ class LookupReport:
                     else f"the network is not faster up to batch {self.batches[-1]}")
             out.append(f"crossover, {table.label}: {when}; table {c['table_bytes'] / 1e6:.3g} MB = "
                        f"{c['table_over_model']:.3g} x the ONNX file ({table.origin})")
+        if self.tables:
+            size = self.size_crossover()
+            out.append("crossover in table size: " + (
+                f"the network is faster, from some batch on, than the lookup of every table from {size['table']} on "
+                f"({size['table_bytes'] / 1e6:.3g} MB = {size['table_over_model']:.3g} x the ONNX file)"
+                if size["table"] is not None else "the network is not faster than the lookup of the largest table"))
         w = self.wrapper()
         if w is not None:
             out.append(f"C wrapper / raw ONNX Runtime session at batch {REFERENCE_BATCH}: "
@@ -101,7 +118,8 @@ class LookupReport:
     def to_dict(self) -> dict[str, Any]:
         return {"batches": self.batches, "model_bytes": self.model_bytes, "flop_limit_cells_per_second": self.flop_limit,
                 "cells_per_second": {e: {str(b): r for b, r in rates.items()} for e, rates in self.rates.items()},
-                "crossover": [self.crossover(t) for t in self.tables], "wrapper": self.wrapper(), "notes": self.notes}
+                "crossover": [self.crossover(t) for t in self.tables], "size_crossover": self.size_crossover(),
+                "wrapper": self.wrapper(), "notes": self.notes}
 
 
 def parse_output(text: str) -> tuple[dict[str, dict[int, dict[str, float]]], dict[int, int]]:

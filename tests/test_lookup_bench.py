@@ -43,6 +43,14 @@ def test_crossover_is_the_batch_from_which_the_network_stays_faster_or_none() ->
     assert grid4["crossover_batch"] is None  # faster at 4096 only: at 100000 the lookup is ahead again
     assert grid5["crossover_batch"] == 4096 and grid5["network_over_table"]["1"] == pytest.approx(0.5)
     assert grid5["table_over_model"] == pytest.approx(25_000) and grid4["table_bytes"] == 8_000_000
+    # by size: beaten at 1 GB only (the 8 MB grid and the 40 kB table are not): the crossover lies between
+    assert r.size_crossover() == {"table": "5-D grid", "table_bytes": 1_000_000_000, "table_over_model": 25_000}
+    assert ("crossover in table size: the network is faster, from some batch on, than the lookup of every table "
+            "from 5-D grid on (1e+03 MB = 2.5e+04 x the ONNX file)") in r.lines()
+    r.tables.pop()
+    assert r.size_crossover() == r.to_dict()["size_crossover"] == {"table": None, "table_bytes": None,
+                                                                    "table_over_model": None}
+    assert "crossover in table size: the network is not faster than the lookup of the largest table" in r.lines()
 
 
 def test_crossover_is_decided_by_the_median_call_not_by_calls_preempted_on_a_busy_machine() -> None:

@@ -428,6 +428,7 @@ def test_bench_infer_states_the_crossover_against_compiled_lookups_and_the_wrapp
     for entry in lookup["crossover"]:
         assert set(entry["network_over_table"]) == {"1", "4096"}
         assert entry["crossover_batch"] in (None, 1, 4096)
+    assert lookup["size_crossover"]["table"] in (None, *(entry["table"] for entry in lookup["crossover"]))
     assert set(lookup["wrapper"]) >= {"over_raw_mean", "over_raw_median", "over_raw_best", "of_flop_limit_best",
                                       "raw_of_flop_limit_best"}
     profile = report.to_dict()["profile"]  # where a call's time goes, from ONNX Runtime's profiler
