@@ -556,3 +556,71 @@ def test_table_backend_and_linear_manifold_leak_nothing_under_valgrind(build, tm
             assert problem not in done.stderr, done.stderr[-3000:]
         lost = re.findall(r"(definitely|indirectly) lost: ([\d,]+) bytes", done.stderr)
         assert all(count == "0" for _, count in lost), done.stderr[-3000:]
+
+
+@functools.lru_cache(maxsize=None)
+def shared_presumed_pdf() -> Path:
+    """A small real 4-D presumed-PDF table (β PDFs of Z and Λ, 21 x 6 x 21 x 4 nodes, under a second to integrate)
+    from the flamelet table of shared_table_model()."""
+    from surrogate import registry
+
+    shared_table_model()
+    root = Path(_TABLE_DIR.name)
+    generator, options = registry.configure("tables", "presumed-pdf", {
+        "source": str(root / "h2.h5"), "n_Z_mean": 21, "n_S": 6, "lambda_pdf": "beta", "n_S_Lambda": 4,
+        "mc_check": 0})
+    generator.build(root / "pdf.h5", progress=False, **options)
+    return root / "pdf.h5"
+
+
+def grid_lookup(build: Path, grid_file: Path, x: np.ndarray, out: Path) -> tuple[dict[str, str], np.ndarray]:
+    """check_api's N-D lookup of `grid_file` at the float64 points `x`: its fields and outputs [n][n_outputs]."""
+    x.astype(np.float64).tofile(out.with_suffix(".points"))
+    result = check_api(build, "grid", grid_file, out.with_suffix(".points"), out)
+    return result, np.fromfile(out.with_suffix(".f64"), dtype=np.float64).reshape(len(x), -1)
+
+
+def test_compiled_nd_lookup_equals_scipy_on_real_and_enlarged_presumed_pdf_grids(build, tmp_path) -> None:
+    """The C multilinear lookup (surrogate_grid.c) of a real 4-D presumed-PDF table, and of that table enlarged to
+    5-D (segments split, a fifth axis repeating it), equals SciPy's RegularGridInterpolator on the same grid to
+    1e-12 of each output's scale, at 3000 points drawn 10 % beyond the box on every side (clamped onto it); the
+    enlarged grid returns the small table's interpolant (to float32 rounding of the stored values), whatever the
+    fifth input."""
+    from scipy.interpolate import RegularGridInterpolator
+
+    from export.grid_file import enlarge, read_grid, write_grid
+
+    base = read_grid(shared_presumed_pdf())
+    assert base.names == ["Z_mean", "Z_var_norm", "Lambda_mean", "Lambda_var_norm"] and "T" in base.outputs
+    rng = np.random.default_rng(3)
+    for dims, target in ((4, 0.0), (5, 2.5e7)):
+        grid = enlarge(base, dims, target)
+        assert len(grid.axes) == dims and (target == 0 or 0.5 * target < grid.values.nbytes <= target)
+        path = write_grid(grid, tmp_path / f"grid{dims}.bin")
+        lo, hi = np.array([a[0] for a in grid.axes]), np.array([a[-1] for a in grid.axes])
+        x = rng.uniform(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo), (3000, dims))
+        result, y = grid_lookup(build, path, x, tmp_path / f"out{dims}")
+        assert (result["dims"], result["outputs"], result["bytes"]) == (str(dims), str(len(base.outputs)),
+                                                                       str(grid.nbytes))
+        inside = np.clip(x, lo, hi)
+        reference = RegularGridInterpolator(tuple(grid.axes), grid.values.astype(np.float64))(inside)
+        scale = np.abs(reference).max(axis=0)
+        assert np.all(np.abs(y - reference) <= 1e-12 * scale), (np.abs(y - reference) / scale).max()
+        small = RegularGridInterpolator(tuple(base.axes), base.values.astype(np.float64))(inside[:, :4])
+        assert np.all(np.abs(y - small) <= 2e-6 * scale), (np.abs(y - small) / scale).max()
+
+
+def test_a_truncated_or_foreign_grid_file_is_refused_with_one_line(build, tmp_path) -> None:
+    from export.grid_file import read_grid, write_grid
+
+    path = write_grid(read_grid(shared_presumed_pdf()), tmp_path / "grid.bin")
+    data = path.read_bytes()
+    (tmp_path / "short.bin").write_bytes(data[:-4])
+    (tmp_path / "foreign.bin").write_bytes(b"PK\x03\x04" + data)
+    points = tmp_path / "p.points"
+    np.zeros((1, 4)).tofile(points)
+    expected = {"short.bin": "the file ends inside the values (truncated?)",
+                "foreign.bin": "not a grid file (the header does not start with 'thermo-surrogate-grid 1 D')"}
+    for name, message in expected.items():
+        result = check_api(build, "grid", tmp_path / name, points, tmp_path / "out")
+        assert result["problem"] == f"{tmp_path / name}: {message}"
