@@ -4,8 +4,8 @@ Every engine evaluates the same cells (rows of the training table's inputs, or p
 model's ranges) at each batch size. Throughput is cells per second over repeated calls after one warm-up
 call ("mean"), and of the fastest call ("best"). The C example (export/c) is run as a subprocess in its
 ``--bench`` mode, which times the same model through ONNX Runtime's C API on cells it generates inside the
-trained ranges (and manifold bounds); the comparison the issue sets is Python's best call against C's best call
-at batch 4096.
+trained ranges (and manifold bounds); the headline comparison is Python's best call against C's best call at
+batch 4096.
 
 Before/after the graph folding (:mod:`export.folding`): with a run, the model is also exported without folding
 and timed through the C API in the same run ("unfolded graph: ..."). The FLOP-bound limit: the network's
