@@ -4,10 +4,13 @@ optimizer and points, for the same number of steps: time per step and the error 
 Both sides train the ``mlp`` network (depth 4, width 50, tanh) with Adam at the same learning rate on the
 collocation problem of one dataset (a ``pinn`` dataset: Poisson 1-D or 2-D, soft boundary conditions), full
 batch: every step sees all interior points and all boundary points the toolkit's task draws from the dataset.
-DeepXDE gets exactly those points (``anchors``, no points of its own), its own second derivatives
-(``dde.grad.hessian``), the Dirichlet data from the problem's exact solution and the loss it uses by default
-(the mean squared residual plus the mean squared boundary error, the toolkit's ``uniform`` weighting of
-``pde/residual`` and ``pde/boundary``). The toolkit side is :meth:`surrogate.trainer.Trainer.train_epoch` with the
+DeepXDE gets exactly those points (the interior points as ``anchors``, where its residual is evaluated, no points
+of its own; the boundary points as a point-set condition with the exact solution's values), the toolkit
+network's initial weights and input scaling, its own second derivatives (``dde.grad.hessian``) and the loss it
+uses by default (the mean squared residual plus the mean squared boundary error, the toolkit's ``uniform``
+weighting of ``pde/residual`` and ``pde/boundary``). Both sides thus start from the same network with the same
+loss and optimizer. They differ by round-off (each computes its derivatives its own way), which Adam's first,
+sign-like steps amplify: the errors after equal steps agree in size, not to the digit. The toolkit side is :meth:`surrogate.trainer.Trainer.train_epoch` with the
 validation of each epoch (the validation terms and the task's selection score), as ``surrogate train`` runs it,
 without writing the run's files; an epoch is ``passes`` full-batch steps. DeepXDE reports its losses once, at the
 end (``display_every`` = the number of steps).
@@ -155,18 +158,17 @@ def run_toolkit(table: str, steps: int, passes: int, lr: float, seed: int) -> Pi
 def run_deepxde(table: str, steps: int, lr: float, seed: int) -> PinnSide:
     """DeepXDE on the toolkit task's points (see the module docstring)."""
     os.environ.setdefault("DDE_BACKEND", "pytorch")
-    import numpy as np
     import torch
 
     torch.set_num_threads(1)
-    trainer = built_trainer(table, steps, 1, lr, seed)  # the task's points, grid and equation; never trained
+    trainer = built_trainer(table, steps, 1, lr, seed)  # the task's points, network, grid and equation; not trained
     task, equation = trainer.task, trainer.task.equation
-    import deepxde as dde
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        import deepxde as dde  # (it prints its backend on import)
 
     torch.set_num_threads(1)
     dde.config.set_random_seed(seed)
-    interior = task.train_points.interior.double().cpu().numpy()
-    boundary = task.train_points.boundary.double().cpu().numpy()
+    points = task.train_points
     axes = len(task.input_names)
     lo, hi = zip(*task.ranges)
     geometry = dde.geometry.Interval(lo[0], hi[0]) if axes == 1 else dde.geometry.Rectangle(list(lo), list(hi))
@@ -175,13 +177,13 @@ def run_deepxde(table: str, steps: int, lr: float, seed: int) -> PinnSide:
         laplacian = sum(dde.grad.hessian(u, x, i=a, j=a) for a in range(axes))
         return laplacian + forcing(equation, x)
 
-    def exact(x: Any) -> Any:
-        return equation.exact(torch.as_tensor(x)).numpy()
-
-    condition = dde.icbc.DirichletBC(geometry, exact, lambda x, on_boundary: on_boundary)
+    # the residual at the interior points (anchors), u = u_exact at the boundary points (a point-set condition)
+    condition = dde.icbc.PointSetBC(points.boundary.cpu().numpy(), equation.exact(points.boundary).cpu().numpy())
     data = dde.data.PDE(geometry, pde, [condition], num_domain=0, num_boundary=0,
-                        anchors=np.vstack([interior, boundary]))
+                        anchors=points.interior.cpu().numpy())
     network = dde.nn.FNN([axes] + [50] * 4 + [1], "tanh", "Glorot normal")
+    network.apply_feature_transform(task.model.input_scaler)  # the toolkit's scaling of the inputs to [-1, 1]
+    start_from(network.linears, trainer.trainable)
     model = dde.Model(data, network)
     with contextlib.redirect_stdout(io.StringIO()):  # DeepXDE's own progress lines
         model.compile("adam", lr=lr)
@@ -193,6 +195,19 @@ def run_deepxde(table: str, steps: int, lr: float, seed: int) -> PinnSide:
     exact_u = task.exact.double().cpu()
     rel_l2 = float(torch.linalg.norm(predicted - exact_u) / torch.linalg.norm(exact_u))
     return PinnSide(elapsed / steps, cpu / steps, rel_l2, steps)
+
+
+def start_from(layers: Any, network: Any) -> None:
+    """Set `layers` (DeepXDE's linear layers, in order) to the initial weights of the toolkit's network."""
+    import torch
+
+    linears = [module for module in network.modules() if isinstance(module, torch.nn.Linear)]
+    if len(linears) != len(layers):
+        raise ValueError(f"{len(layers)} DeepXDE layers, {len(linears)} toolkit layers")
+    with torch.no_grad():
+        for theirs, ours in zip(layers, linears):
+            theirs.weight.copy_(ours.weight)
+            theirs.bias.copy_(ours.bias)
 
 
 def forcing(equation: Any, x: Any) -> Any:
