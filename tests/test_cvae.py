@@ -86,19 +86,21 @@ def test_kl_term_matches_the_hand_computed_value():
 
 
 def test_model_widths_follow_hidden_dim_times_powers_of_two():
-    network = CVAE.build(9, 9, output_names=POSITIONS, hidden_dim=16, layer_num=3, latent_dim=128, activation="relu")
+    network = CVAE.build(9, 9, output_names=POSITIONS, **registry.options_for(
+        CVAE, {"hidden_dim": 16, "layer_num": 3, "latent_dim": 128, "activation": "relu"}))
     encoder = [m.out_features for m in network.encoder if isinstance(m, torch.nn.Linear)]
     decoder = [m.out_features for m in network.decoder_body if isinstance(m, torch.nn.Linear)]
     assert encoder == [16, 32, 64] and network.mean.out_features == 128  # Ghanaatian 2024's 16 -> 32 -> 64 -> 128
     assert decoder == [64, 32, 16] and network.decoder_head.out_features == 9
-    assert not hasattr(CVAE.build(6, 6, output_names=[], latent_dim=0), "encoder")
+    assert not hasattr(CVAE.build(6, 6, output_names=[], **registry.options_for(CVAE, {"latent_dim": 0})), "encoder")
 
 
 def test_momentum_frame_decoder_turns_with_the_momenta(table):
     """Whatever its weights, the frame decoder is rotation-equivariant: rotating the momenta rotates the
     predicted geometry the same way (the orientation is exact by construction)."""
     torch.manual_seed(0)
-    network = CVAE.build(6, 6, output_names=[], hidden_dim=8, layer_num=2, latent_dim=2)
+    network = CVAE.build(6, 6, output_names=[], **registry.options_for(CVAE, {"hidden_dim": 8, "layer_num": 2,
+                                                                                 "latent_dim": 2}))
     frame = registry.problem_for(Table(table).attrs, "test").frame  # the momentum frame of the table's problem
     decoder = ConditionalDecoder(InputScaler([-5.0] * 6, [5.0] * 6, [False] * 6, [1.0] * 6), network,
                                  OutputScaler([1.0] * 6, [0.0] * 6), frame).double()

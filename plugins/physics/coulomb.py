@@ -88,7 +88,7 @@ class RelativeError(CoulombColumns):
     )
     law = "mre"
 
-    def __init__(self, context: PhysicsContext, guard: float = 0.1, **options: Any):
+    def __init__(self, context: PhysicsContext, *, guard: float, **options: Any):
         super().__init__(context)
         self.guard = guard
 

@@ -135,8 +135,8 @@ class CVAETask(Regression):
         Option("coverage_rows", 1000, "test rows the calibration draws samples for", bounds=COUNT),
     )
 
-    def __init__(self, dataset: Table, settings: TaskSettings, processes: Any, frame: str = "momenta",
-                 samples: int = 32, coverage_rows: int = 1000, **options: Any):
+    def __init__(self, dataset: Table, settings: TaskSettings, processes: Any, *, frame: str, samples: int,
+                 coverage_rows: int, **options: Any):
         super().__init__(dataset, settings, processes)
         self.frame, self.samples, self.coverage_rows = frame, samples, coverage_rows
         self.condition_names, self.target_names = list(self.input_names), list(self.output_names)
