@@ -58,7 +58,7 @@ def test_energy_term_vanishes_for_true_pairs_and_grows_for_perturbed_ones(table)
     np.testing.assert_allclose(stretched.numpy(), (1 - 1 / 1.05) ** 2, rtol=1e-5)
 
 
-def test_relative_error_term_is_the_guarded_seed_mre_squared(table):
+def test_relative_error_term_is_the_guarded_mre_squared(table):
     data = Table(table)
     p, x = data.read_matrix(MOMENTA)[:50], data.read_matrix(POSITIONS)[:50]
     mre = physics("mre", table, guard=0.1)
@@ -112,6 +112,15 @@ def test_momentum_frame_decoder_turns_with_the_momenta(table):
     torch.testing.assert_close(decoder(turned, z), expected)
 
 
+def test_cvae_refuses_to_stream_its_rows_in_one_line(table, tmp_path):
+    """The task builds its framed tensors in memory (streams = False): --stream-memory is refused, not ignored."""
+    result = CliRunner().invoke(cli, ["train", table, "-o", str(tmp_path / "run"), "--task", "cvae", "--stream-memory",
+                                      "1", "--epochs", "1", "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == "Error: --stream-memory: task 'cvae' cannot stream its dataset; train without it"
+    assert not (tmp_path / "run").exists()
+
+
 def test_cvae_trains_samples_and_exports_a_decoder_with_onnx_parity(table, tmp_path):
     import onnxruntime as ort
 
@@ -123,8 +132,8 @@ def test_cvae_trains_samples_and_exports_a_decoder_with_onnx_parity(table, tmp_p
     assert result.exit_code == 0, result.output
     metrics = json.loads((run / "metrics.json").read_text())
     prior = metrics["geometry"]["test, prior sample"]
-    assert prior["seed_mre_percent"] < 100.0 and prior["forward_error_percent"] < 50.0
-    assert metrics["geometry"]["test, trivial baseline"]["seed_mre_percent"] == pytest.approx(100.0)
+    assert prior["mre_percent"] < 100.0 and prior["forward_error_percent"] < 50.0
+    assert metrics["geometry"]["test, trivial baseline"]["mre_percent"] == pytest.approx(100.0)
     history = (run / "history.csv").read_text().splitlines()[0].split(",")
     assert {"train/kl", "train/physics/energy", "train/physics/mre", "train/data/C_e1"} <= set(history)
 
