@@ -67,7 +67,8 @@ class TableGenerator:
     is true, resumes an interrupted build where it can, and returns a :class:`BuildReport`.
     ``summary(path)`` returns extra ``(label, value)`` lines for ``surrogate table info``; ``plot(path,
     out_dir)`` writes PNG figures and returns their paths; ``check(path)`` returns ``(label, value, passed)``
-    content checks for ``surrogate table check`` (passed None: a figure without a bound); ``saved_work(output)``
+    content checks for ``surrogate table check`` (passed None: a figure without a bound; a hook with a keyword
+    ``max_T_error`` receives that command's ``--max-T-error``); ``saved_work(output)``
     counts the solved results (flamelets, conditions) an unfinished build of `output` left in its work directory
     for a rerun to resume from: after a failed write (a full disk) ``surrogate table build`` keeps that directory
     only when there are some (default: the chunk files of :class:`surrogate.chunks.ChunkWorkDir`). All are optional.
