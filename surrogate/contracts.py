@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from .baselines import Baselines
+    from .weighting import WeightingStrategy  # for type checkers and IDEs; at run time :func:`__getattr__`
 
 
 # ------------------------------------------------------------------------------------------------ tables
@@ -522,6 +523,11 @@ class Method:
         return f"{self.name}({', '.join(args)})"
 
 
+def weighting_contract() -> type[WeightingStrategy]:
+    """The weighting strategies' base class, imported when asked for (it is a torch module)."""
+    return __getattr__("WeightingStrategy")
+
+
 def contracts() -> dict[str, tuple[type, tuple[Method, ...]]]:
     """Each plugin kind's base class and the methods the registry checks."""
     return {
@@ -532,7 +538,7 @@ def contracts() -> dict[str, tuple[type, tuple[Method, ...]]]:
             Method("check", ("path",), optional=True),
         )),
         "models": (ModelFactory, (Method("build", ("n_inputs", "n_outputs"), ("output_names",)),)),
-        "weightings": (__getattr__("WeightingStrategy"), (
+        "weightings": (weighting_contract(), (
             Method("__init__", ("stats", "terms"), instance=True),
             Method("combine", ("terms", "ctx"), instance=True),
         )),
