@@ -23,7 +23,8 @@ One S-curve is traced in three stages, each step starting from the previous solu
    flame no longer spans both pure streams (Z within ``STREAM_REACH`` of 0 and 1) in the domain of the
    turning point, which two-point control cannot widen: such a solution is not a flamelet of the two streams.
 
-Branches are labelled from the finished curve by :func:`label_branches` (turning point = largest χ_st).
+Branches are labelled from the finished curve by :func:`label_branches`: by position along the curve, on either
+side of the turning point fitted between the stored solutions (:func:`turning_point`).
 
 Each accepted solution becomes a :class:`Flamelet`: raw profiles (grid, T, Y, velocity) plus Bilger's
 mixture fraction Z, the scalar dissipation rate χ = 2 D_th |dZ/dx|² with the thermal diffusivity
@@ -114,6 +115,11 @@ class ContinuationState:
     n_two_point: int = 0
     n_solves: int = 0
     failures: list[str] = field(default_factory=list)
+    refine_added: int = 0  # flamelets added by the adaptive refinement (cantera_tables.refine)
+    refine_failed: list[list[int]] = field(default_factory=list)  # intervals it could not split
+    refine_history: list[list[float]] = field(default_factory=list)  # [flamelets, largest error, T_max there]
+    refine_outputs: list[str] = field(default_factory=list)  # the outputs it refines (T, Y_<species>)
+    refine_stuck: bool = False  # the refinement ended with the intervals beside the worst flamelet unsplittable
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -505,21 +511,63 @@ class SCurveTracer:
         state.stage = "done"
 
 
-def label_branches(flamelets: list[Flamelet]) -> list[str]:
-    """S-curve branch of each flamelet of one curve, from the curve itself.
+@dataclass(frozen=True)
+class TurningPoint:
+    """The extinction turning point of one S-curve: χ_st [1/s], T_max [K] and both strain rates [1/s] there."""
 
-    The turning point is the burning flamelet of largest χ_st; burning flamelets at least as hot as it are on
-    the ``stable`` branch, cooler ones on the ``unstable`` branch; frozen-chemistry ones are ``extinguished``.
-    (Near the turning point the strain rate peaks one or two flamelets away from χ_st, so the label does not
-    follow the method: a two-point solution may still be stable.)
+    chi_st: float
+    T_max: float
+    strain_rate: float
+    global_strain_rate: float
+
+
+def turning_point(chi_st: np.ndarray, T_max: np.ndarray, strain_rate: np.ndarray,
+                  global_strain_rate: np.ndarray) -> TurningPoint:
+    """The turning point of an S-curve given by its burning flamelets' scalars (any order).
+
+    T_max falls monotonically along the curve (down the stable branch as χ_st rises, on down the middle branch
+    as χ_st falls again), so it parametrizes the curve, and χ_st(T_max) has its maximum at the turning point.
+    Near a fold that maximum is quadratic, χ_st ≈ χ_ext − k (T_max − T_ext)², so the parabola through the
+    stored flamelet of largest χ_st and its two neighbours in T_max gives the turning point between stored
+    solutions; the strain rates there come from the parabolas through the same three flamelets. Where the
+    largest χ_st is an end of the curve (no middle branch was traced), that flamelet is the turning point.
     """
+    order = np.argsort(-np.asarray(T_max, dtype=float), kind="stable")
+    columns = [np.asarray(c, dtype=float)[order] for c in (chi_st, T_max, strain_rate, global_strain_rate)]
+    chi, T = columns[0], columns[1]
+    k = int(np.argmax(chi))
+    if k == 0 or k == len(chi) - 1:
+        return TurningPoint(*(float(c[k]) for c in columns))
+    x = T[k - 1:k + 2] - T[k]  # centred on the largest χ_st: a well-conditioned fit
+    a, b, _ = np.polyfit(x, chi[k - 1:k + 2], 2)
+    x_turn = float(np.clip(-b / (2.0 * a), x[2], x[0])) if a < 0 else 0.0
+
+    def at_turn(values: np.ndarray) -> float:
+        return float(np.polyval(np.polyfit(x, values[k - 1:k + 2], 2), x_turn))
+
+    return TurningPoint(at_turn(chi), float(T[k] + x_turn), at_turn(columns[2]), at_turn(columns[3]))
+
+
+def curve_turning_point(flamelets: list[Flamelet]) -> TurningPoint | None:
+    """:func:`turning_point` of one curve's burning flamelets (None when none burns)."""
     burning = [f for f in flamelets if f.method != FROZEN]
     if not burning:
-        return [EXTINGUISHED for _ in flamelets]
-    T_turn = max(burning, key=lambda f: f.chi_st).T_max
-    return [
-        EXTINGUISHED if f.method == FROZEN else ("stable" if f.T_max >= T_turn else "unstable") for f in flamelets
-    ]
+        return None
+    return turning_point(*(np.array([getattr(f, name) for f in burning])
+                           for name in ("chi_st", "T_max", "strain_rate", "global_strain_rate")))
+
+
+def label_branches(flamelets: list[Flamelet]) -> list[str]:
+    """S-curve branch of each flamelet of one curve, from its position on the curve, not from how it was solved.
+
+    Burning flamelets at least as hot as the turning point (:func:`curve_turning_point`) lie on the ``stable``
+    (upper) branch, cooler ones on the ``unstable`` (middle) branch; frozen-chemistry ones are ``extinguished``.
+    Two-point control walks through the turning point, so its first solutions may still be stable, and the
+    stored flamelet of largest χ_st is unstable when it lies past the fitted turning point.
+    """
+    turn = curve_turning_point(flamelets)
+    return [EXTINGUISHED if f.method == FROZEN else ("stable" if f.T_max >= turn.T_max else "unstable")
+            for f in flamelets]
 
 
 def solve_from_scratch(setup: FlameletSetup, strain_rate: float, gas: Any | None = None) -> tuple[bool, float]:
@@ -539,9 +587,8 @@ def solve_from_scratch(setup: FlameletSetup, strain_rate: float, gas: Any | None
 
 
 def s_curve_order(flamelets: list[Flamelet]) -> list[int]:
-    """Indices of one curve's flamelets along the S-curve: the stable branch from low to high χ_st, then the
-    unstable branch from hot to cold, then the extinguished flamelet(s)."""
-    branches = label_branches(flamelets)
-    by = {b: [k for k, label in enumerate(branches) if label == b] for b in BRANCHES}
-    return [*sorted(by["stable"], key=lambda k: flamelets[k].chi_st),
-            *sorted(by["unstable"], key=lambda k: -flamelets[k].T_max), *by[EXTINGUISHED]]
+    """Indices of one curve's flamelets along the S-curve: the burning ones from hot to cold (the stable branch from
+    low to high χ_st, on through the turning point down the unstable branch; T_max orders them even where χ_st
+    differs by less than the solutions' noise), then the extinguished flamelet(s)."""
+    burning = sorted((k for k, f in enumerate(flamelets) if f.method != FROZEN), key=lambda k: -flamelets[k].T_max)
+    return [*burning, *(k for k, f in enumerate(flamelets) if f.method == FROZEN)]

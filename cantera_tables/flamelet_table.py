@@ -43,7 +43,7 @@ from surrogate.atomic import check_writable
 from surrogate.chunks import open_work_dir, remove_work_dir, work_dir_for
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
-from surrogate.options import Option, parse_floats, parse_mapping, resolve_options
+from surrogate.options import Option, parse_floats, parse_mapping, parse_names, resolve_options
 from surrogate.ranges import NON_NEGATIVE, POSITIVE, Range, at_least
 from surrogate.table import Column, DatasetDefaults, create_dataset, write_columns, write_table
 
@@ -58,6 +58,7 @@ from .flamelet import (
     Flamelet,
     FlameletChemistry,
     FlameletSetup,
+    curve_turning_point,
     label_branches,
     load_gas,
     s_curve_order,
@@ -65,6 +66,7 @@ from .flamelet import (
 from .executors import EXECUTOR_OPTION_NAMES, dask_executor, executor_options
 from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, check_streams, complete_refine,
                       present_species, provenance, stream_options, streams_of)
+from .refine import MIN_INTERVAL_T, RefineSettings
 from .workdir import CurveJob, CurveWorkDir, run_curve
 
 KIND = "h2-flamelet"
@@ -106,6 +108,12 @@ CONTINUATION_OPTIONS = (
            "criteria (any of ratio, slope, curve, prune; the rest keep these defaults, which put extinction "
            "chi_st within 0.5% of a twice finer grid)",
            type=parse_mapping, bounds=NON_NEGATIVE),
+    Option("tolerance", 0.0, "adaptive table: after the sweep, add flamelets between neighbours along the S-curve "
+           "until each refined output's leave-one-out interpolation error along the curve is at most this "
+           "fraction of its range (0: no refinement)", bounds=Range(0, 1)),
+    Option("refine_outputs", [], "outputs the tolerance applies to (T, Y_<species>); empty: T and every species "
+           "whose mass fraction reaches 0.05", type=parse_names),
+    Option("max_refine", 40, "most flamelets the refinement adds per S-curve", bounds=NON_NEGATIVE),
     Option("points_per_flamelet", 200, "mixture-fraction samples per flamelet in the scattered table",
            bounds=at_least(2)),
     Option("structured_nz", 121, "Z nodes of the structured (Z, Lambda) table", bounds=at_least(2)),
@@ -191,24 +199,33 @@ class CounterflowFlameletTable(TableGenerator):
             unstable_delta_T=float(opts["unstable_delta_T"]),
             max_unstable=int(opts["max_unstable"]),
         )
+        refine = _refine_settings(opts, chemistry)
         root = open_work_dir(target, {k: v for k, v in opts.items() if k not in NOT_IN_SOLVES})
-        jobs = [CurveJob(setup, settings, root / f"curve-{i:02d}") for i, setup in enumerate(setups)]
+        jobs = [CurveJob(setup, settings, root / f"curve-{i:02d}", refine) for i, setup in enumerate(setups)]
         with dask_executor(opts["scheduler"]) as cluster_executor:
             outcomes = _run_jobs(jobs, executor or cluster_executor, on_flamelet, int(opts["workers"]), progress)
         curves = [CurveWorkDir(job.path).flamelets() for job in jobs]
+        refinement = [CurveWorkDir(job.path).load_state() for job in jobs] if refine is not None else []
         failures = [f"p={job.setup.pressure:g} Pa: {msg}" for job, o in zip(jobs, outcomes) for msg in o.failures]
         if not any(curves):
             remove_work_dir(target)
             raise UserError(f"{target}: no flamelet converged ({'; '.join(failures)[:300]})")
-        n_rows, extinction, grid = _write(target, cls.name, opts, setups, chemistry, curves, failures, gas)
+        history = [{"pressure": job.setup.pressure, "outputs": state.refine_outputs, "added": state.refine_added, "flamelets_error_T_max": state.refine_history,
+                    "unsplit": len(state.refine_failed), "worst_unsplittable": state.refine_stuck}
+                   for job, state in zip(jobs, refinement)]
+        n_rows, extinction, grid = _write(target, cls.name, opts, setups, chemistry, curves, failures, gas, history)
         remove_work_dir(target)
         notes = [f"{len(failures)} solve(s) did not converge and were skipped, or ended the unstable branch (which "
                  "goes as far as it converges and its flamelets reach both streams):",
                  *(f"  {failure}" for failure in failures)] if failures else []
         numbers = {"flamelets": sum(map(len, curves)), "solves": sum(o.solves for o in outcomes),
                    "extinction chi_st [1/s]": extinction if len(setups) > 1 else extinction[0]}
+        if refine is not None:
+            refine_notes, refine_numbers = _refinement_report(refine, history)
+            notes += refine_notes
+            numbers.update(refine_numbers)
         if grid is not None:
-            notes += structured.monotonicity_warning(grid["Z"], grid["C_monotone"])
+            notes += structured.monotonicity_warning(grid["Z"], grid["C_monotone"], grid["C_worst_rise"])
             error = grid["lookup_error"]
             numbers["structured lookup error T max, rms [K]"] = [error["T_max_error"], error["T_rms_error"]]
             numbers["structured lookup error omega_C max, rms [kg/m^3/s]"] = [error["omega_C_max_error"],
@@ -233,19 +250,20 @@ class CounterflowFlameletTable(TableGenerator):
     @staticmethod
     def summary(path: str | os.PathLike) -> list[tuple[str, str]]:
         """Flamelet-specific lines for ``surrogate table info``: branches and extinction per S-curve."""
-        from .plots import read_s_curve, turning_point
+        from .plots import read_s_curve, s_curve_turning_point
 
         curve = read_s_curve(path)
         lines = []
         for branch in BRANCHES:
             lines.append((f"{branch} flamelets", str(int(np.sum(curve["branch"] == branch)))))
         for p in np.unique(curve["pressure"]):
-            burning, i = turning_point(curve, p)
-            if i is not None:
+            burning, turn = s_curve_turning_point(curve, p)
+            if turn is not None:
                 lines.append((f"extinction at p={p:g} Pa",
-                              f"chi_st={curve['chi_st'][i]:.4g} 1/s, T_max={curve['T_max'][i]:.0f} K, "
-                              f"max axial velocity gradient={curve['strain_rate'][i]:.4g} 1/s, global strain "
-                              f"(Seshadri-Williams)={curve['global_strain_rate'][i]:.4g} 1/s; T_max range "
+                              f"chi_st={turn.chi_st:.4g} 1/s, T_max={turn.T_max:.0f} K, "
+                              f"max axial velocity gradient={turn.strain_rate:.4g} 1/s, global strain "
+                              f"(Seshadri-Williams)={turn.global_strain_rate:.4g} 1/s (turning point fitted "
+                              f"between the stored flamelets); T_max range "
                               f"{curve['T_max'][burning].min():.0f}-{curve['T_max'][burning].max():.0f} K"))
         import h5py
 
@@ -256,6 +274,7 @@ class CounterflowFlameletTable(TableGenerator):
                 lines.append(("structured (Z, Lambda)", f"{shape[0]} x {shape[1]} nodes, {len(group['outputs'])} "
                               "outputs in /structured"))
                 lines += _structured_summary(group)
+            lines += _refinement_summary(json.loads(h5.attrs.get("refinement", "null")))
         return lines
 
 
@@ -267,6 +286,58 @@ class H2FlameletTable(CounterflowFlameletTable):
     options = (*stream_options(**PRESETS["h2"]), *CONTINUATION_OPTIONS)
 
 
+def _refine_settings(opts: dict[str, Any], chemistry: FlameletChemistry) -> RefineSettings | None:
+    """The refinement of an adaptive build (None without a tolerance); unknown outputs are one-line errors."""
+    if not opts["tolerance"]:
+        return None
+    known = ["T", *(f"Y_{s}" for s in chemistry.species)]
+    unknown = [name for name in opts["refine_outputs"] if name not in known]
+    if unknown:
+        raise UserError(f"refine_outputs: unknown output {unknown[0]!r}; choose T or Y_<species> of the mechanism")
+    return RefineSettings(float(opts["tolerance"]), tuple(opts["refine_outputs"]), int(opts["max_refine"]))
+
+
+def _refinement_report(refine: RefineSettings, history: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
+    """Build notes (per S-curve: table size against the reached error, whether the tolerance was met and why not)
+    and numbers (flamelets added, largest leave-one-out error) of an adaptive build."""
+    notes = []
+    for record in history:
+        steps = ", ".join(f"{int(n)}: {error:.3g}" for n, error, _ in record["flamelets_error_T_max"])
+        _, reached, T_worst = record["flamelets_error_T_max"][-1]
+        where = f"the largest error is at the flamelet of T_max {T_worst:.0f} K"
+        if reached <= refine.tolerance:
+            verdict = "met"
+        elif record["worst_unsplittable"]:
+            verdict = (f"not met: {where}, and neither interval beside it could be split (failed solves, listed "
+                       f"above, or narrower than {MIN_INTERVAL_T:g} K, the solutions' noise)")
+        else:
+            verdict = f"not met: the budget is spent; {where}"
+        notes.append(f"adaptive (p={record['pressure']:g} Pa): flamelets against the largest leave-one-out error, {steps} "
+                     f"(tolerance {refine.tolerance:g}, {verdict}; {record['added']} added of at most "
+                     f"{refine.max_added})")
+    added = [record["added"] for record in history]
+    reached = [record["flamelets_error_T_max"][-1][1] for record in history]
+    numbers = {"adaptive: flamelets added": added if len(added) > 1 else added[0],
+               "adaptive: largest leave-one-out error": reached if len(reached) > 1 else reached[0]}
+    return notes, numbers
+
+
+def _refinement_summary(refinement: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Lines for ``table info`` of an adaptive build (none for a plain sweep): per S-curve, the flamelets before
+    and after the refinement and the largest leave-one-out error reached against the tolerance."""
+    if not refinement:
+        return []
+    tolerance = refinement["tolerance"]
+    lines = []
+    for record in refinement["curves"]:
+        (before, first, _), (after, reached, T_worst) = (record["flamelets_error_T_max"][i] for i in (0, -1))
+        verdict = "met" if reached <= tolerance else f"not met, largest at T_max {T_worst:.0f} K"
+        lines.append((f"adaptive at p={record['pressure']:g} Pa", f"{before} -> {after} flamelets, largest leave-one-out error "
+                      f"{first:.3g} -> {reached:.3g} (tolerance {tolerance:g} of each output's range, {verdict}; "
+                      f"outputs: {', '.join(record['outputs'])})"))
+    return lines
+
+
 def _structured_summary(group: Any) -> list[tuple[str, str]]:
     """Lines for ``table info``: where C is monotone along the S-curve, and the FPV lookup error (files written
     before these checks existed have neither)."""
@@ -274,9 +345,9 @@ def _structured_summary(group: Any) -> list[tuple[str, str]]:
     if "C_monotone" in group:
         verdict, Z = group["C_monotone"][()], group["Z"][()]
         bad = structured.monotonicity_warning(Z, verdict)
-        where = f"; not at {bad[0].split('(', 1)[1].split(')')[0]}" if bad else ""
-        lines.append(("C monotone along the S-curve", f"at {int(np.sum(verdict == 1))} of {int(np.sum(verdict >= 0))} "
-                      f"Z nodes where C varies{where}"))
+        where = f" (Z {bad[0].split('(Z ', 1)[1].split(')')[0]})" if bad else ""
+        lines.append(("C monotone along the S-curve", f"rises at {int(np.sum(verdict == 0))}{where}, monotone at "
+                      f"{int(np.sum(verdict == 1))} of {int(np.sum(verdict >= 0))} Z nodes where C varies"))
     if "lookup_error" in group.attrs:
         e = json.loads(group.attrs["lookup_error"])
         lines.append(("FPV lookup error vs flamelets", f"T max {e['T_max_error']:.3g} K (at Z={e['T_worst_Z']:.3g}, "
@@ -323,7 +394,8 @@ def _committed(job: CurveJob) -> int:
 
 
 def _write(target: Path, kind: str, opts: dict[str, Any], setups: Sequence[FlameletSetup], chemistry: FlameletChemistry,
-           curves: Sequence[list[Flamelet]], failures: list[str], gas: Any) -> tuple[int, list[float], dict | None]:
+           curves: Sequence[list[Flamelet]], failures: list[str], gas: Any,
+           refinement: list[dict[str, Any]]) -> tuple[int, list[float], dict | None]:
     """Assemble the scattered table, raw flamelets, S-curve summary and structured table; write atomically.
     Returns the row count, the extinction χ_st of each curve and the structured table (None for several)."""
     all_flamelets = [f for curve in curves for f in curve]
@@ -338,8 +410,8 @@ def _write(target: Path, kind: str, opts: dict[str, Any], setups: Sequence[Flame
     extinction = []
     for curve_index, (setup, curve) in enumerate(zip(setups, curves)):
         branches = label_branches(curve)
-        burning = [f.chi_st for f, b in zip(curve, branches) if b != "extinguished"]
-        extinction.append(max(burning) if burning else float("nan"))
+        turn = curve_turning_point(curve)
+        extinction.append(turn.chi_st if turn is not None else float("nan"))
         for flamelet, branch in zip(curve, branches):
             sample = structured.resample(flamelet, nodes, species_index)
             for key in ("Z", "C", "chi", "outputs"):
@@ -383,6 +455,10 @@ def _write(target: Path, kind: str, opts: dict[str, Any], setups: Sequence[Flame
         "n_flamelets": len(records),
         "extinction_chi_st": extinction if len(setups) > 1 else extinction[0],
         "failed_solves": failures,
+        "refinement": ({"tolerance": opts["tolerance"],
+                        "error": "largest leave-one-out interpolation error along the S-curve (in T_max) of the "
+                                 "refined outputs at the Z nodes, relative to each output's range over the curve",
+                        "curves": refinement} if refinement else None),
         "structured_table": len(setups) == 1,
     }
 
@@ -428,7 +504,7 @@ def _structured(curve: list[Flamelet], opts: dict[str, Any], Z_st: float, specie
     Z = structured.z_nodes(int(opts["structured_nz"]), Z_st)
     grid = structured.structured_table(curve, Z, int(opts["structured_nlambda"]), species_index,
                                        opts["structured_lambda"])
-    grid["C_monotone"] = structured.progress_monotonicity(curve, s_curve_order(curve), Z)
+    grid["C_monotone"], grid["C_worst_rise"] = structured.progress_monotonicity(curve, s_curve_order(curve), Z)
     grid["lookup_error"] = structured.lookup_error(grid, curve, samples, species_index)
     return grid
 
@@ -446,8 +522,9 @@ def _write_structured(h5: Any, grid: dict[str, Any], units: dict[str, tuple[str,
         ("C_max", "1", "C of the most-burning flamelet at each Z"),
     ):
         create_dataset(group, name, units_, description, data=grid[name])
-    create_dataset(group, "C_monotone", "1", "1: C falls strictly along the S-curve at this Z; 0: it does not "
-                   "(ambiguous lookup); -1: C hardly varies (inlets)", data=grid["C_monotone"])
+    create_dataset(group, "C_monotone", "1", "1: C falls along the S-curve at this Z (no rise above "
+                   f"{structured.MONOTONE_TOLERANCE:g} of its range); 0: it rises (ambiguous lookup); -1: C hardly "
+                   "varies (inlets)", data=grid["C_monotone"])
     outputs = group.create_group("outputs")
     for j, (name, (units_, description)) in enumerate(units.items()):
         create_dataset(outputs, name, units_, description, data=grid["outputs"][:, :, j])

@@ -15,6 +15,8 @@ import numpy as np
 
 from surrogate.errors import TableError
 
+from .flamelet import turning_point
+
 BRANCH_STYLE = {"stable": ("tab:red", "o", "-"), "unstable": ("tab:blue", "s", "--"), "extinguished": ("0.4", "x", "")}
 
 
@@ -31,12 +33,14 @@ def read_s_curve(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return data
 
 
-def turning_point(curve: dict[str, np.ndarray], pressure: float) -> tuple[np.ndarray, int | None]:
-    """(burning-flamelet mask, index of the extinction turning point: largest χ_st) of the S-curve at `pressure`."""
+def s_curve_turning_point(curve: dict[str, np.ndarray], pressure: float) -> tuple[np.ndarray, Any]:
+    """(burning-flamelet mask, extinction turning point fitted between them, or None) of the S-curve at
+    `pressure` (:func:`cantera_tables.flamelet.turning_point`)."""
     burning = (curve["pressure"] == pressure) & (curve["branch"] != "extinguished")
     if not burning.any():
         return burning, None
-    return burning, int(np.flatnonzero(burning)[np.argmax(curve["chi_st"][burning])])
+    return burning, turning_point(*(curve[name][burning] for name in ("chi_st", "T_max", "strain_rate",
+                                                                       "global_strain_rate")))
 
 
 def _figure() -> Any:
@@ -62,19 +66,20 @@ def plot_s_curve(path: str | os.PathLike, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     for p in np.unique(curve["pressure"]):
         at_p = curve["pressure"] == p
-        _, turn = turning_point(curve, p)
+        _, turn = s_curve_turning_point(curve, p)
         for branch, (color, marker, line) in BRANCH_STYLE.items():
             sel = np.flatnonzero(at_p & (curve["branch"] == branch))
-            if branch == "unstable" and turn is not None and sel.size:
-                sel = np.concatenate([[turn], sel])  # draw the unstable branch from the turning point
-            order = sel[np.argsort(curve["T_max"][sel])[::-1]]
+            chi, T = curve["chi_st"][sel], curve["T_max"][sel]
+            if branch != "extinguished" and turn is not None and sel.size:  # both branches end at the turning point
+                chi, T = np.append(chi, turn.chi_st), np.append(T, turn.T_max)
+            order = np.argsort(T)[::-1]
             label = f"{branch}" + (f", p={p:g} Pa" if len(np.unique(curve['pressure'])) > 1 else "")
-            ax.plot(curve["chi_st"][order], curve["T_max"][order], color=color, marker=marker, ls=line, ms=4,
+            ax.plot(chi[order], T[order], color=color, ls=line)
+            ax.plot(curve["chi_st"][sel], curve["T_max"][sel], color=color, marker=marker, ls="", ms=4,
                     label=label if sel.size else None)
         if turn is not None:
-            ax.annotate(f"extinction\n$\\chi_{{st}}$={curve['chi_st'][turn]:.3g} 1/s",
-                        (curve["chi_st"][turn], curve["T_max"][turn]), textcoords="offset points", xytext=(-230, -10),
-                        arrowprops={"arrowstyle": "->"})
+            ax.annotate(f"extinction\n$\\chi_{{st}}$={turn.chi_st:.3g} 1/s", (turn.chi_st, turn.T_max),
+                        textcoords="offset points", xytext=(-230, -10), arrowprops={"arrowstyle": "->"})
     ax.set_xscale("log")
     ax.set_xlabel(r"$\chi_{st}$ [1/s]")
     ax.set_ylabel(r"$T_{max}$ [K]")

@@ -53,6 +53,7 @@ from surrogate.ranges import COUNT, NON_NEGATIVE, at_least
 from surrogate.table import Column, DatasetDefaults, Table, create_dataset, write_table
 
 from .build import solve_missing
+from .checks import presumed_pdf_checks
 from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .presumed_pdf import beta_weights, monte_carlo_mean
 from .structured import z_nodes
@@ -215,6 +216,8 @@ class PresumedPDFTable(TableGenerator):
             numbers["Monte-Carlo check: max |error| / standard error"] = check["max_z_score"]
         return BuildReport(path=target, rows=n_rows, seconds=time.perf_counter() - started,
                            resumed=resumed, numbers=numbers)
+
+    check = staticmethod(presumed_pdf_checks)  # accuracy checks for ``surrogate table check``
 
     @staticmethod
     def plot(path: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:

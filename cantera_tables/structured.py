@@ -10,12 +10,12 @@ Mech. 504; Ihme & Pitsch 2008, Combust. Flame 155), written for a single S-curve
   (the frozen-chemistry flamelet gives C_min = 0 where it is present); Λ = (C - C_min) / (C_max - C_min);
 - ``/structured/outputs/<name>``  (nZ, nL)  every output of the scattered table (``Y_<species>``, ``T``,
   ``omega_C``) with ``units`` and ``description`` attributes;
-- ``/structured/C_monotone``  (nZ,)  whether C falls strictly along the S-curve at each Z
-  (:func:`progress_monotonicity`: 1 yes, 0 no, -1 C does not vary), and the attribute ``lookup_error``: the
+- ``/structured/C_monotone``  (nZ,)  whether C falls along the S-curve at each Z, to within
+  :data:`MONOTONE_TOLERANCE` of its range (:func:`progress_monotonicity`: 1 yes, 0 no, -1 C does not vary), and the attribute ``lookup_error``: the
   table looked up at the stored flamelets, against them (:func:`lookup_error`).
 
-A lookup at (Z, C) computes Λ from C_min(Z), C_max(Z) and interpolates multilinearly on (Z, Λ), e.g. with
-``scipy.interpolate.RegularGridInterpolator((Z, Lambda), outputs[name])``. Built as follows: at each Z node
+A lookup at (Z, C) interpolates C_min and C_max linearly to that Z, forms Λ there and interpolates bilinearly
+in (Z, Λ) (:func:`lookup`; the one scheme of every lookup, see :mod:`surrogate.lookup`). Built as follows: at each Z node
 every flamelet that spans that Z is interpolated linearly in Z; its C gives its Λ; outputs are then
 interpolated linearly in Λ between the flamelets sorted by Λ. Where C_max - C_min is below 1e-12 (the
 inlets) all flamelets are in the same state and their mean fills the Λ row.
@@ -28,12 +28,17 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from surrogate.lookup import normalized_progress
+
 from .flamelet import Flamelet
 
 Z_COVER_TOL = 1e-3
 # width over which each flamelet's Λ is spread to place the Λ nodes (:func:`lambda_nodes`): far below a node
 # spacing, so the lookup error stays that of the unspread ECDF (default table: T max 20.5 K against 20.6 K)
 LAMBDA_SMOOTHING = 1e-3
+# largest rise of C between neighbours along the S-curve, as a fraction of the curve's C range, that still counts
+# as monotone (:func:`progress_monotonicity`)
+MONOTONE_TOLERANCE = 1e-3
 
 
 def z_nodes(n: int, Z_st: float) -> np.ndarray:
@@ -149,14 +154,13 @@ def structured_table(
 
 
 def lookup(grid: Mapping[str, np.ndarray], Z: np.ndarray, C: np.ndarray, columns: Sequence[int]) -> np.ndarray:
-    """The FPV lookup: outputs `columns` of a structured table at points (Z, C), Λ from C_min(Z), C_max(Z)
-    (clipped to [0, 1]), bilinear in (Z, Λ). (n_points, len(columns))."""
+    """The FPV lookup: outputs `columns` of a structured table at points (Z, C): Z clamped to the table, Λ from
+    C_min, C_max interpolated to that Z (:func:`surrogate.lookup.normalized_progress`), bilinear in (Z, Λ).
+    (n_points, len(columns))."""
     from scipy.interpolate import RegularGridInterpolator
 
-    C_min, C_max = np.interp(Z, grid["Z"], grid["C_min"]), np.interp(Z, grid["Z"], grid["C_max"])
-    span = C_max - C_min
-    Lambda = np.clip(np.divide(C - C_min, span, out=np.zeros_like(span), where=span > 1e-12), 0.0, 1.0)
-    points = np.column_stack([Z, Lambda])
+    Z = np.clip(Z, grid["Z"][0], grid["Z"][-1])
+    points = np.column_stack([Z, normalized_progress(Z, C, grid["Z"], grid["C_min"], grid["C_max"])])
     return np.column_stack([RegularGridInterpolator((grid["Z"], grid["Lambda"]), grid["outputs"][:, :, j])(points)
                             for j in columns])
 
@@ -187,25 +191,31 @@ def lookup_error(grid: Mapping[str, np.ndarray], flamelets: Sequence[Flamelet], 
 
 
 def progress_monotonicity(flamelets: Sequence[Flamelet], s_curve_order: Sequence[int], Z: np.ndarray,
-                          tolerance: float = 1e-6) -> np.ndarray:
-    """At every Z node: 1 where C falls strictly along the S-curve (flamelets in `s_curve_order`: the stable
+                          tolerance: float = MONOTONE_TOLERANCE) -> tuple[np.ndarray, float]:
+    """At every Z node: 1 where C does not rise along the S-curve (flamelets in `s_curve_order`: the stable
     branch from low to high χ_st, the unstable branch down to the extinguished flamelet), so Λ names one
-    flamelet; 0 where it does not (the lookup is ambiguous there); -1 where C hardly varies (below `tolerance`
-    times the largest C: the inlets), which the table fills with the mean state.
+    flamelet; 0 where it does (the lookup is ambiguous there); -1 where C hardly varies (the inlets), which the
+    table fills with the mean state. Also returns the largest rise found, as a fraction of the curve's C range.
 
-    A step counts as falling when C drops by more than `tolerance` times the largest C of the curve."""
+    Both are judged against `tolerance` times the curve's whole C range (largest minus smallest C of all its
+    flamelets), not the range at the node: near a pure stream C is nearly zero in every flamelet, and its
+    reversals there, a fraction of that tiny local range, change no output. A rise of at most `tolerance` of the
+    whole range moves Λ by less than that much wherever C varies, far below the spacing of the Λ nodes."""
     ordered = [flamelets[k] for k in s_curve_order]
     C = np.array([profile_at(f, f.C, Z) for f in ordered])
     inside = np.array([covers(f, Z) for f in ordered])
-    scale = tolerance * max(float(np.max(C)), 1e-300)
+    C_range = max(max(float(f.C.max()) for f in ordered) - min(float(f.C.min()) for f in ordered), 1e-300)
     verdict = np.empty(len(Z), dtype=np.int8)
+    worst = 0.0
     for i in range(len(Z)):
         c = C[inside[:, i], i]
-        if c.max() - c.min() <= scale:
+        if c.max() - c.min() <= tolerance * C_range:
             verdict[i] = -1
-        else:
-            verdict[i] = int(np.all(np.diff(c) < -scale))
-    return verdict
+            continue
+        rise = float(np.max(np.diff(c))) / C_range
+        verdict[i] = int(rise <= tolerance)
+        worst = max(worst, rise)
+    return verdict, worst
 
 
 def output_units(species: Sequence[str]) -> Mapping[str, tuple[str, str]]:
@@ -216,13 +226,15 @@ def output_units(species: Sequence[str]) -> Mapping[str, tuple[str, str]]:
     return table
 
 
-def monotonicity_warning(Z: np.ndarray, verdict: np.ndarray) -> list[str]:
-    """A note for the build report naming the Z ranges where C is not monotone along the S-curve (none if it is)."""
+def monotonicity_warning(Z: np.ndarray, verdict: np.ndarray, worst: float | None = None) -> list[str]:
+    """A note for the build report naming the Z ranges where C rises along the S-curve (none if it never does);
+    `worst`: the largest rise as a fraction of the C range, when known."""
     bad = np.flatnonzero(verdict == 0)
     if bad.size == 0:
         return []
     runs = np.split(bad, np.flatnonzero(np.diff(bad) > 1) + 1)
     ranges = ", ".join(f"{Z[r[0]]:.4g}-{Z[r[-1]]:.4g}" if len(r) > 1 else f"{Z[r[0]]:.4g}" for r in runs)
-    return [f"warning: the progress variable is not strictly monotone along the S-curve at {bad.size} of "
-            f"{int(np.sum(verdict >= 0))} Z nodes (Z {ranges}): the (Z, Lambda) lookup is ambiguous there; "
-            "choose another progress_variable"]
+    by = f" by up to {worst:.3g} of its range" if worst is not None else ""
+    return [f"warning: the progress variable rises along the S-curve{by} (more than {MONOTONE_TOLERANCE:g}) at "
+            f"{bad.size} of {int(np.sum(verdict >= 0))} Z nodes where C varies (Z {ranges}): the (Z, Lambda) "
+            "lookup is ambiguous there; choose another progress_variable"]

@@ -9,7 +9,9 @@ keeps, per S-curve, ``curve-NN/`` with
 - ``flamelet-NNNNN.npz``: one accepted flamelet (profiles and scalars, :class:`~cantera_tables.flamelet.Flamelet`);
 - ``restart.h5``: Cantera's own save of the flame at the point to continue from; every flamelet but the first is
   solved from it, in a build that was never interrupted too (:func:`next_flamelet`): a resumed build is bitwise equal;
-- ``state.json``: the :class:`~cantera_tables.flamelet.ContinuationState`, the commit point.
+- ``state.json``: the :class:`~cantera_tables.flamelet.ContinuationState`, the commit point;
+- ``restart-NNNNN.h5``, for an adaptive build only: Cantera's save of each burning flamelet, from which
+  :mod:`cantera_tables.refine` solves new flamelets next to it (:func:`refine_curve`).
 
 Each file is written to a temporary sibling and renamed, in that order, so a kill at any moment leaves a
 consistent directory: ``state.json`` counts the flamelets that are complete, later files are ignored. The
@@ -40,7 +42,10 @@ from surrogate.atomic import failed_write, write_json
 from surrogate.chunks import DAMAGED, WorkDirError, read_work_json, save_npz
 from surrogate.errors import UserError
 
-from .flamelet import ContinuationSettings, ContinuationState, Flamelet, FlameletSetup, SCurveTracer, make_flame
+from .flamelet import (FROZEN, ContinuationSettings, ContinuationState, Flamelet, FlameletChemistry, FlameletSetup,
+                       SCurveTracer, curve_turning_point, make_flame)
+from .refine import RefineSettings, default_outputs, largest_error, leave_one_out, next_interval, solve_between
+from .structured import z_nodes
 
 RESTART_NAME = "flame"
 CANTERA_HDF5 = threading.Lock()  # one save or restore of a Cantera flame at a time in this process
@@ -64,6 +69,9 @@ class CurveWorkDir:
 
     def flamelet_file(self, index: int) -> Path:
         return self.path / f"flamelet-{index:05d}.npz"
+
+    def flamelet_restart_file(self, index: int) -> Path:
+        return self.path / f"restart-{index:05d}.h5"
 
     @property
     def restart_hint(self) -> str:
@@ -95,30 +103,42 @@ class CurveWorkDir:
             return 0
         return state.n_flamelets if state is not None else 0
 
-    def save(self, flame: Any, flamelet: Flamelet | None, state: ContinuationState) -> None:
-        """Flamelet (if any), then the restart flame, then the state that commits both."""
+    def save(self, flame: Any, flamelet: Flamelet | None, state: ContinuationState,
+             keep_restart: bool = False) -> None:
+        """Flamelet (if any), then the restart flame (and, with `keep_restart`, a copy of it as the flamelet's own
+        when the flame holds that burning flamelet), then the state that commits them."""
         if flamelet is not None:
             save_npz(self.flamelet_file(state.n_flamelets - 1), flamelet.to_arrays())
         if state.stage != "done":
-            tmp = self.path / f".restart-{os.getpid()}.h5"  # Cantera picks the format from the suffix
-            try:
-                save_flame(flame, tmp, self.restart_file)
-                os.replace(tmp, self.restart_file)
-            finally:
-                tmp.unlink(missing_ok=True)
+            self._save_flame(flame, self.restart_file)
+        if keep_restart and flamelet is not None and flamelet.method != FROZEN:
+            self._save_flame(flame, self.flamelet_restart_file(state.n_flamelets - 1))
         write_json(self.state_file, state.to_json())
 
-    def restore(self, flame: Any) -> None:
+    def _save_flame(self, flame: Any, target: Path) -> None:
+        tmp = self.path / f".restart-{os.getpid()}.h5"  # Cantera picks the format from the suffix
+        try:
+            save_flame(flame, tmp, target)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def save_state(self, state: ContinuationState) -> None:
+        write_json(self.state_file, state.to_json())
+
+    def restore(self, flame: Any, path: Path | None = None) -> None:
+        """The flame saved at `path` (default: the restart flame) into `flame`."""
         import cantera as ct
         import h5py
 
+        path = self.restart_file if path is None else path
         try:
-            with h5py.File(self.restart_file, "r"):  # h5py first: Cantera's HDF5 prints pages of diagnostics
+            with h5py.File(path, "r"):  # h5py first: Cantera's HDF5 prints pages of diagnostics
                 pass
             with CANTERA_HDF5:
-                flame.restore(self.restart_file, name=RESTART_NAME)
+                flame.restore(path, name=RESTART_NAME)
         except (ct.CanteraError, OSError, RuntimeError, ValueError, KeyError) as exc:
-            raise WorkDirError(f"{self.restart_file}: damaged restart flame of an unfinished build "
+            raise WorkDirError(f"{path}: damaged restart flame of an unfinished build "
                                f"({exc.__class__.__name__}); {self.restart_hint}") from None
 
     def flamelets(self) -> list[Flamelet]:
@@ -191,6 +211,7 @@ class CurveJob:
     setup: FlameletSetup
     settings: ContinuationSettings
     path: Path
+    refine: RefineSettings | None = None  # adaptive: refine the traced curve (cantera_tables.refine)
 
 
 @dataclass
@@ -217,11 +238,13 @@ def run_curve(job: CurveJob, on_flamelet: Callable[[int, Flamelet], None] | None
     solves_before = state.n_solves if state is not None else 0
     while True:
         flame, flamelet, state = next_flamelet(job, work, state)
-        work.save(flame, flamelet, state)
+        work.save(flame, flamelet, state, keep_restart=job.refine is not None)
         if flamelet is None:
             break
         if on_flamelet is not None:
             on_flamelet(state.n_flamelets - 1, flamelet)
+    if job.refine is not None:
+        refine_curve(job, work, state, on_flamelet)
     return CurveOutcome(
         path=job.path,
         n_flamelets=state.n_flamelets,
@@ -248,3 +271,50 @@ def next_flamelet(job: CurveJob, work: CurveWorkDir,
     tracer = SCurveTracer(job.setup, job.settings, flame, state)
     flamelet = next(tracer.steps(), None)
     return flame, flamelet, tracer.state
+
+
+def refine_curve(job: CurveJob, work: CurveWorkDir, state: ContinuationState,
+                 on_flamelet: Callable[[int, Flamelet], None] | None = None) -> None:
+    """Add flamelets to the traced curve of `work` until its leave-one-out error is within the job's tolerance,
+    its budget is spent or no interval can be split (:mod:`cantera_tables.refine`); every new flamelet and its
+    restart are committed like the sweep's, ``state.refine_history`` records the table size against the
+    reached error (and the T_max of the flamelet where it is reached), ``state.refine_stuck`` whether that flamelet
+    could not be improved."""
+    settings = job.refine
+    flamelets = work.flamelets()
+    chemistry = FlameletChemistry(make_flame(job.setup).gas, job.setup)
+    species = chemistry.species
+    if not state.refine_outputs:  # chosen once, from the sweep's flamelets: a resumed refinement keeps them
+        state.refine_outputs = list(settings.outputs) or default_outputs(flamelets, species)
+    Z = z_nodes(settings.n_Z, chemistry.Z_st)
+    while True:
+        along, errors = leave_one_out(flamelets, state.refine_outputs, species, Z)
+        reached, worst = largest_error(along, errors)
+        if not state.refine_history or state.refine_history[-1][0] != len(flamelets):
+            T_worst = flamelets[worst].T_max if worst is not None else 0.0
+            state.refine_history.append([len(flamelets), reached, T_worst])
+            work.save_state(state)
+        pair = next_interval(flamelets, along, errors, settings.tolerance, state.refine_failed)
+        if pair is None or state.refine_added >= settings.max_added:
+            only_worst = np.where(np.array(along) == worst, errors, np.nan)
+            state.refine_stuck = next_interval(flamelets, along, only_worst, settings.tolerance,
+                                               state.refine_failed) is None and reached > settings.tolerance
+            work.save_state(state)
+            return
+        flame = make_flame(job.setup)
+        stable = flamelets[pair[1]].T_max >= curve_turning_point(flamelets).T_max  # both ends on the upper branch
+        found, notes, solves = solve_between(
+            flame, lambda f: work.restore(f, work.flamelet_restart_file(pair[0])), job.setup, chemistry,
+            flamelets[pair[0]], flamelets[pair[1]], stable)
+        state.n_solves += solves
+        state.failures.extend(notes)
+        if found is None:
+            state.refine_failed.append(list(pair))
+            work.save_state(state)
+            continue
+        flamelets.append(found)
+        state.n_flamelets += 1
+        state.refine_added += 1
+        work.save(flame, found, state, keep_restart=True)
+        if on_flamelet is not None:
+            on_flamelet(state.n_flamelets - 1, found)

@@ -4,8 +4,8 @@ Every engine evaluates the same cells (rows of the training table's inputs, or p
 model's ranges) at each batch size. Throughput is cells per second over repeated calls after one warm-up
 call ("mean"), and of the fastest call ("best"). The C example (export/c) is run as a subprocess in its
 ``--bench`` mode, which times the same model through ONNX Runtime's C API on cells it generates inside the
-trained ranges (and manifold bounds); the comparison the issue sets is Python's best call against C's best call
-at batch 4096.
+trained ranges (and manifold bounds); the headline comparison is Python's best call against C's best call at
+batch 4096.
 
 Before/after the graph folding (:mod:`export.folding`): with a run, the model is also exported without folding
 and timed through the C API in the same run ("unfolded graph: ..."). The FLOP-bound limit: the network's
@@ -20,6 +20,7 @@ table / network cells/s at every batch size.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -31,7 +32,8 @@ import numpy as np
 
 from surrogate.lookup import table_lookup
 
-from .metadata import read_model_file
+from .kernel_profile import kernel_profile
+from .metadata import TABLE_KEY, read_model_file
 from .runtime import CUDA_PROVIDER, Surrogate
 
 REFERENCE_BATCH = 4096
@@ -118,13 +120,28 @@ def _threads(threads: int) -> str:
     return f"{threads} thread{'s' if threads > 1 else ''}"
 
 
-def find_c_example() -> Path | None:
-    """The built C example under export/c/build (any build layout), if there is one."""
-    build = Path(__file__).parent / "c" / "build"
-    if not build.is_dir():
-        return None
-    found = sorted(p for p in build.rglob("example_c") if p.is_file() and p.stat().st_mode & 0o111)
-    return found[0] if found else None
+def c_build_dirs() -> list[Path]:
+    """Where the README's build puts the C programs: export/c/build of the working directory (a source checkout)
+    and of this package's own tree (an editable install), each with any build layout below it."""
+    dirs = [Path.cwd() / "export" / "c" / "build", Path(__file__).resolve().parent / "c" / "build"]
+    return list(dict.fromkeys(d.resolve() for d in dirs))
+
+
+def find_c_program(name: str) -> Path | None:
+    """The built C program `name` (example_c, bench_lookup) under :func:`c_build_dirs`, if there is one."""
+    for build in c_build_dirs():
+        if build.is_dir():
+            found = sorted(p for p in build.rglob(name) if p.is_file() and p.stat().st_mode & 0o111)
+            if found:
+                return found[0]
+    return None
+
+
+def not_found(name: str, option: str) -> str:
+    """One line: `name` was not found, where it was looked for, how to get it."""
+    where = " and ".join(str(d) for d in c_build_dirs())
+    return (f"C program {name} not found under {where} (build export/c as in export/c/README.md, 'Build', or pass "
+            f"{option} PATH)")
 
 
 def model_memory(model_path: Path) -> dict[str, int]:
@@ -151,8 +168,10 @@ def flops_per_cell(model_path: Path) -> int:
                    if node.op_type in ("Gemm", "MatMul") and len(node.input) > 1))
 
 
-def gemm_rate(threads: int, size: int = 2048, repeat: int = 5) -> float:
-    """float32 flop/s of a NumPy (BLAS) square matrix product on `threads` threads: the arithmetic limit."""
+def gemm_rate(threads: int, size: int = 640, repeat: int = 200) -> float:
+    """float32 flop/s of a NumPy (BLAS) square matrix product on `threads` threads: the arithmetic limit. The best
+    of many short products (a few ms each): on a shared machine a long product is preempted (five 2048 products gave
+    a third of this rate under load, so the network's best call seemed to beat the arithmetic limit)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # without it, BLAS uses its own thread count (OMP_NUM_THREADS)
@@ -234,6 +253,8 @@ class BenchReport:
     memory: dict[str, Any]
     notes: list[str]
     backends: tuple[str, str] | None = None  # (table engine, network engine) names, with --table-model
+    lookup: Any = None  # export.lookup_bench.LookupReport: network against compiled lookups, wrapper against raw
+    profile: Any = None  # export.kernel_profile.KernelProfile: where a call's time goes, by operator type
 
     def engine(self, prefix: str) -> EngineResult | None:
         return next((e for e in self.engines if e.name.startswith(prefix) and e.rates), None)
@@ -283,6 +304,10 @@ class BenchReport:
                        "Python overhead)")
         out += self.backend_lines()
         out += self.flop_lines()
+        if self.profile is not None:
+            out.append(self.profile.line())
+        if self.lookup is not None:
+            out += self.lookup.lines()
         memory = self.memory
         out.append(f"model: {memory['model']['file_bytes']} bytes ONNX file, {memory['model']['parameters']} "
                    f"stored numbers ({memory['model']['parameter_bytes']} bytes)")
@@ -316,6 +341,8 @@ class BenchReport:
             "python_over_c_at_4096": self.c_ratios(),
             "table_vs_network": ({str(b): r for b, r in rates.items()}
                                  if (rates := self.backend_rates()) is not None else None),
+            "lookup": self.lookup.to_dict() if self.lookup is not None else None,
+            "profile": self.profile.to_dict() if self.profile is not None else None,
             "engines": {e.name: {"note": e.note, "cells_per_second": {str(b): vars(r) for b, r in e.rates.items()}}
                         for e in self.engines},
         }
@@ -347,9 +374,11 @@ def backend_engines(table_model: Path, binary: Path | None, network: list[Engine
 
 def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | None, batches: Sequence[int],
                   threads: int, min_time: float, c_bench: Path | None, scratch: Path,
-                  echo: Callable[[str], None], table_model: Path | None = None) -> BenchReport:
+                  echo: Callable[[str], None], table_model: Path | None = None, grid_table: Path | None = None,
+                  grid_sizes: Sequence[tuple[int, float]] = ()) -> BenchReport:
     """Every engine on the same cells; a run without a model file is exported to `scratch` first; with
-    `table_model` (a table-backend file) the table backend too, against the network."""
+    `table_model` (a table-backend file) the table backend too, against the network; with `grid_sizes`, the
+    network against compiled lookups of the 2-D table and of N-D grids (:func:`lookup_comparison`)."""
     import torch
 
     from surrogate.errors import UserError
@@ -367,9 +396,9 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
     cells, source = bench_cells(info.input_names, info.input_ranges, table, max(batches))
     engines = [python_engine(name, call, cells, min_time) for name, call in ort_engines(model, threads)]
 
-    binary = c_bench or find_c_example()
+    binary = c_bench or find_c_program("example_c")
     if binary is None:
-        notes.append("C example not found (build export/c, or pass --c-bench PATH): no C comparison")
+        notes.append(f"{not_found('example_c', '--c-bench')}: no C comparison")
     else:
         engines.append(c_example_engine(binary, model, threads, min_time))
         if run is not None:  # the graph before folding, timed in the same run
@@ -415,8 +444,78 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
     else:
         name, call, to_device = gpu
         engines.append(python_engine(name, call, to_device(cells), min_time))
-    results = measure_all(engines, batches, echo)
     flops = flops_per_cell(model)
     memory["flops_per_cell"] = flops
     memory["gemm_flops_per_second"] = gemm_rate(threads)
-    return BenchReport(list(batches), results, source, memory, notes, backends)
+    lookup = None
+    if grid_sizes:  # first: a grid that cannot be made is refused before minutes of timing
+        lookup = lookup_comparison(model, table_model, table, grid_table, grid_sizes, batches, threads, min_time,
+                                   memory["gemm_flops_per_second"] / flops if flops else None, scratch, notes, echo,
+                                   c_bench.parent if c_bench is not None else None)
+    results = measure_all(engines, batches, echo)
+    profile = kernel_profile(model, cells[:REFERENCE_BATCH], threads, scratch)
+    return BenchReport(list(batches), results, source, memory, notes, backends, lookup, profile)
+
+
+def lookup_comparison(model: Path, table_model: Path | None, table: Path | None, grid_table: Path | None,
+                      grid_sizes: Sequence[tuple[int, float]], batches: Sequence[int], threads: int, min_time: float,
+                      flop_limit: float | None, scratch: Path, notes: list[str], echo: Callable[[str], None],
+                      beside: Path | None = None) -> Any:
+    """The network against the compiled lookups (export/c/bench_lookup, found in `beside` first, the folder of
+    --c-bench): the table backend (`table_model`, else one exported from `table`'s (Z, Λ) grid) and the grids of
+    `grid_sizes` made from `grid_table` (else from a presumed-PDF table built from `table`); None, with a note,
+    without bench_lookup."""
+    from surrogate.errors import UserError
+
+    from .grid_file import enlarge, read_grid, write_grid
+    from .lookup_bench import run_lookup_bench
+    from .table_model import export_table
+
+    binary = beside / "bench_lookup" if beside is not None and (beside / "bench_lookup").is_file() else None
+    binary = binary or find_c_program("bench_lookup")
+    if binary is None:
+        notes.append(f"{not_found('bench_lookup', '--c-bench')}: no network against compiled table lookups")
+        return None
+    if table_model is None and table is not None:
+        try:
+            written = export_table(table, scratch / "table_backend.onnx")
+            table_model = Path(getattr(written, "path", written))
+        except UserError as exc:
+            notes.append(f"no 2-D table backend: {exc}")
+    grids = []
+    if grid_sizes:
+        source = grid_table or presumed_pdf_from(table, scratch, echo)
+        base = read_grid(source)
+        for k, (dims, target) in enumerate(grid_sizes):
+            grid = enlarge(base, dims, target)
+            path = write_grid(grid, scratch / f"grid{k}.bin")
+            as_built = dims == len(base.axes) and grid.values.shape == base.values.shape
+            origin = (f"as built: {source.name}" if as_built else
+                      f"synthetic: {source.name} refined{' and repeated along a 5th axis' if dims > len(base.axes) else ''}"
+                      f", values interpolated from it")
+            shape = "x".join(str(len(a)) for a in grid.axes)
+            grids.append((path, f"{dims}-D presumed-PDF grid {shape}", origin))
+            echo(f"grid {k}: {shape} x {len(grid.outputs)} outputs, {grid.nbytes / 1e6:.3g} MB ({origin})")
+            del grid
+    table_bytes = None
+    if table_model is not None:
+        shape = json.loads(read_model_file(table_model)[1].raw[TABLE_KEY])["shape"]
+        table_bytes = 4 * int(np.prod(shape)) + 8 * (3 * shape[0] + shape[1])
+    return run_lookup_bench(binary, model, table_model=table_model, grids=grids, batches=batches, threads=threads,
+                            min_time=min_time, model_bytes=model.stat().st_size, table_model_bytes=table_bytes,
+                            flop_limit=flop_limit)
+
+
+def presumed_pdf_from(table: Path | None, scratch: Path, echo: Callable[[str], None]) -> Path:
+    """A 4-D presumed-PDF table (beta PDFs of Z and Λ, the generator's default nodes) built from the flamelet
+    table `table` into `scratch`: the real table the larger grids are made from."""
+    from surrogate import registry
+    from surrogate.errors import UserError
+
+    if table is None or not table.is_file():
+        raise UserError("--grid-sizes needs --grid-table PRESUMED_PDF.h5, or a flamelet table (--table or the run's)")
+    generator, options = registry.configure("tables", "presumed-pdf",
+                                            {"source": str(table), "lambda_pdf": "beta", "mc_check": 0})
+    echo(f"building a 4-D presumed-PDF table from {table} for the lookup grids")
+    generator.build(scratch / "presumed_pdf.h5", progress=False, **options)
+    return scratch / "presumed_pdf.h5"

@@ -34,8 +34,7 @@ import torch
 from torch import nn
 
 from surrogate.errors import UserError
-
-SPAN_FLOOR = 1e-12  # C_max − C_min below this: a pure stream, Λ = 0
+from surrogate.lookup import SPAN_FLOOR
 OMEGA_RAMP = 1e-3  # ω_C falls linearly to 0 over Λ ∈ [1 − OMEGA_RAMP, 1]
 PROGRESS_SOURCE = "omega_C"
 

@@ -85,6 +85,6 @@ class CVAE(ModelFactory):
     )
 
     @classmethod
-    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], hidden_dim: int = 64,
-              layer_num: int = 3, latent_dim: int = 4, activation: str = "silu", **options: Any) -> nn.Module:
+    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], hidden_dim: int, layer_num: int,
+              latent_dim: int, activation: str, **options: Any) -> nn.Module:
         return ConditionalVAE(n_inputs, n_outputs, hidden_dim, layer_num, latent_dim, activation)

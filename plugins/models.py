@@ -66,8 +66,8 @@ class MLP(ModelFactory):
     options: ClassVar[tuple[Option, ...]] = ARCHITECTURE_OPTIONS
 
     @classmethod
-    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], depth: int = 4, width: int = 50,
-              activation: str = "tanh", **options: Any) -> nn.Module:
+    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], depth: int, width: int,
+              activation: str, **options: Any) -> nn.Module:
         return perceptron(n_inputs, n_outputs, depth, width, activation)
 
 
@@ -90,9 +90,8 @@ class FourierMLP(ModelFactory):
     closure: ClassVar[str] = "softmax"
 
     @classmethod
-    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], depth: int = 4, width: int = 50,
-              activation: str = "tanh", frequencies: int = 32, sigma: float = 1.0, feature_seed: int = 0,
-              **options: Any) -> nn.Module:
+    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], depth: int, width: int,
+              activation: str, frequencies: int, sigma: float, feature_seed: int, **options: Any) -> nn.Module:
         features = FourierFeatures(n_inputs, frequencies, sigma, feature_seed)
         return nn.Sequential(features, perceptron(2 * frequencies, n_outputs, depth, width, activation))
 
@@ -129,9 +128,9 @@ class MultiscaleFourierMLP(ModelFactory):
     )
 
     @classmethod
-    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], depth: int = 4, width: int = 50,
-              activation: str = "tanh", sigmas: Sequence[float] = (1.0, 10.0), frequencies: int = 32,
-              feature_seed: int = 0, **options: Any) -> nn.Module:
+    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], depth: int, width: int,
+              activation: str, sigmas: Sequence[float], frequencies: int, feature_seed: int,
+              **options: Any) -> nn.Module:
         if not sigmas:
             raise PluginError("model 'multiscale-fourier-mlp': option sigmas: give at least one standard deviation")
         return MultiscaleFourierNetwork(n_inputs, n_outputs, list(sigmas), frequencies, depth, width, activation,

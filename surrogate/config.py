@@ -95,9 +95,14 @@ class TrainOptions:
     loggers: list[str] = field(default_factory=lambda: ["csv"])  # surrogate.loggers plugins; csv is always on
     logger_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
         """One-line errors for values out of their range (:data:`FIELD_RANGES`, choices) or that do not go together
-        (types are checked by :meth:`from_mapping`); the trainer calls it before it reads or writes anything."""
+        (types are checked by :meth:`from_mapping`). Every TrainOptions is checked when it is made (``replace``
+        included), so a value is refused before anything is read or written, with one message whether it came
+        from the command line, a YAML config, config.json or Python: the command line checks none of these."""
         for name, choices in (("optimizer", OPTIMIZERS), ("lr_schedule", LR_SCHEDULES), ("closure", CLOSURES),
                               ("split_by", SPLITS), ("dtype", DTYPES), ("precision", PRECISIONS),
                               ("compile", COMPILE_MODES)):

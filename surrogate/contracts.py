@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from .baselines import Baselines
+    from .weighting import WeightingStrategy  # for type checkers and IDEs; at run time :func:`__getattr__`
 
 
 # ------------------------------------------------------------------------------------------------ tables
@@ -66,7 +67,8 @@ class TableGenerator:
     is true, resumes an interrupted build where it can, and returns a :class:`BuildReport`.
     ``summary(path)`` returns extra ``(label, value)`` lines for ``surrogate table info``; ``plot(path,
     out_dir)`` writes PNG figures and returns their paths; ``check(path)`` returns ``(label, value, passed)``
-    content checks for ``surrogate table check`` (passed None: a figure without a bound); ``saved_work(output)``
+    content checks for ``surrogate table check`` (passed None: a figure without a bound; a hook with a keyword
+    ``max_T_error`` receives that command's ``--max-T-error``); ``saved_work(output)``
     counts the solved results (flamelets, conditions) an unfinished build of `output` left in its work directory
     for a rerun to resume from: after a failed write (a full disk) ``surrogate table build`` keeps that directory
     only when there are some (default: the chunk files of :class:`surrogate.chunks.ChunkWorkDir`). All are optional.
@@ -499,6 +501,11 @@ class Method:
         return f"{self.name}({', '.join(args)})"
 
 
+def weighting_contract() -> type[WeightingStrategy]:
+    """The weighting strategies' base class, imported when asked for (it is a torch module)."""
+    return __getattr__("WeightingStrategy")
+
+
 def contracts() -> dict[str, tuple[type, tuple[Method, ...]]]:
     """Each plugin kind's base class and the methods the registry checks."""
     return {
@@ -509,7 +516,7 @@ def contracts() -> dict[str, tuple[type, tuple[Method, ...]]]:
             Method("check", ("path",), optional=True),
         )),
         "models": (ModelFactory, (Method("build", ("n_inputs", "n_outputs"), ("output_names",)),)),
-        "weightings": (__getattr__("WeightingStrategy"), (
+        "weightings": (weighting_contract(), (
             Method("__init__", ("stats", "terms"), instance=True),
             Method("combine", ("terms", "ctx"), instance=True),
         )),

@@ -6,8 +6,12 @@ In the core because every evaluation of a row model scores this lookup beside it
 Flamelet/progress-variable solvers tabulate outputs on a regular grid of mixture fraction Z and normalized
 progress variable Λ = (C − C_min(Z)) / (C_max(Z) − C_min(Z)) (Pierce & Moin, J. Fluid Mech. 504, 2004) and
 interpolate multilinearly. The table file keeps that grid under ``/structured``: 1-D ``Z`` (nZ), ``Lambda``
-(nL), ``C_min`` and ``C_max`` (nZ), and 2-D ``outputs/<name>`` (nZ, nL). Interpolation is SciPy's
-``RegularGridInterpolator``; C_min(Z) and C_max(Z) are interpolated linearly in Z (:class:`StructuredLookup`).
+(nL), ``C_min`` and ``C_max`` (nZ), and 2-D ``outputs/<name>`` (nZ, nL). Every lookup of the toolkit (this one,
+the build's lookup error, the table backend's ONNX graph, the C wrapper's compiled lookup) takes the same steps:
+C_min and C_max interpolated linearly to the point's Z first, Λ formed there (:func:`normalized_progress`), then
+bilinear interpolation in (Z, Λ), here with SciPy's ``RegularGridInterpolator`` (:class:`StructuredLookup`).
+Forming Λ at each neighbouring Z node instead, with that node's own C_min and C_max, interpolates between other
+states wherever C_min or C_max bends between the nodes, and its results differ most where the Z nodes are coarse.
 
 Tables on a regular grid of their own inputs (the presumed-PDF table over (Z̃, S, Λ̃[, S_Λ]),
 :mod:`cantera_tables.presumed_pdf_table`) keep it under ``/structured`` too, with the attribute ``axes`` naming
@@ -27,6 +31,18 @@ import numpy as np
 from surrogate.errors import TableError, UserError
 
 GROUP = "structured"
+SPAN_FLOOR = 1e-12  # C_max − C_min at or below this: a pure stream, Λ = 0
+
+
+def normalized_progress(z: np.ndarray, c: np.ndarray, Z: np.ndarray, C_min: np.ndarray,
+                        C_max: np.ndarray) -> np.ndarray:
+    """Λ ∈ [0, 1] at points (z, c) of a (Z, Λ) table with nodes `Z` and bounds `C_min`, `C_max` there: the bounds
+    interpolated linearly to each z first, Λ = (c − C_min(z)) / (C_max(z) − C_min(z)) clamped to [0, 1], and 0
+    where C_max(z) − C_min(z) ≤ :data:`SPAN_FLOOR` (the pure streams)."""
+    c_min = np.interp(z, Z, C_min)
+    span = np.interp(z, Z, C_max) - c_min
+    lam = np.divide(c - c_min, span, out=np.zeros_like(span), where=span > SPAN_FLOOR)
+    return np.clip(lam, 0.0, 1.0)
 
 
 class StructuredLookup:
@@ -52,11 +68,8 @@ class StructuredLookup:
                                                     bounds_error=False, fill_value=None)
 
     def progress(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """Normalized progress variable Λ ∈ [0, 1] at (Z, C); 0 where C_max = C_min (the pure streams)."""
-        c_min = np.interp(z, self.z, self.c_min)
-        span = np.interp(z, self.z, self.c_max) - c_min
-        lam = np.divide(c - c_min, span, out=np.zeros_like(span), where=span > 0)
-        return np.clip(lam, 0.0, 1.0)
+        """Normalized progress variable Λ ∈ [0, 1] at (Z, C) (:func:`normalized_progress`)."""
+        return normalized_progress(z, c, self.z, self.c_min, self.c_max)
 
     def __call__(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
         """(n, n_outputs) outputs at n points (Z, C), in the order of ``output_names``."""

@@ -192,10 +192,18 @@ def plugin_options(plugin: Any) -> tuple[Option, ...]:
     return tuple(getattr(plugin, "options", ()))
 
 
+def options_for(plugin: Any, given: Mapping[str, Any] | None = None, owner: str = "") -> dict[str, Any]:
+    """Every option `plugin` declares, `given` ones converted and checked, the others at their declared default:
+    the keywords the core passes to a plugin's constructor or ``build``. A plugin's signature repeats no default
+    (the Option declaration is the one place it is written), so a caller that builds a plugin class directly (a
+    test, a script) passes ``**options_for(cls, {...})``. `owner` names the plugin in errors (default: its class)."""
+    return resolve_options(plugin_options(plugin), given or {}, owner or f"plugin {plugin.__qualname__}")
+
+
 def configure(kind: str, name: str, given: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     """Load a plugin and resolve its options: (class, {option: typed value})."""
     plugin = load(kind, name)
-    return plugin, resolve_options(plugin_options(plugin), given, f"{KIND_NAMES[kind]} {name!r}")
+    return plugin, options_for(plugin, given, f"{KIND_NAMES[kind]} {name!r}")
 
 
 @dataclass

@@ -101,7 +101,6 @@ class Trainer:
 
     def __init__(self, options: TrainOptions, run_dir: str | Path, progress: bool = True,
                  callbacks: tuple[Callback, ...] = ()):
-        options.validate()
         self.extra_callbacks = tuple(callbacks)
         self.dataset = open_dataset(options.table)
         verify_checksums(self.dataset.path)  # damage in any dataset of the file, not only in the columns read

@@ -383,6 +383,55 @@ def test_table_backend_compiled_lookup_equals_the_python_runtime_and_gives_the_e
         assert abs(float(row[names.index("T")]) - 300.0) <= 1e-3
 
 
+def nodewise_lambda_lookup(grid: dict[str, np.ndarray], z: np.ndarray, c: np.ndarray, column: int) -> np.ndarray:
+    """The other FPV scheme, for contrast: Λ formed at each of the two neighbouring Z nodes with that node's own
+    C_min, C_max, interpolated in Λ there, then linearly in Z."""
+    Z, Lambda, values = grid["Z"], grid["Lambda"], grid["values"][..., column]
+    i = np.clip(np.searchsorted(Z, z, side="right") - 1, 0, len(Z) - 2)
+    t = (z - Z[i]) / (Z[i + 1] - Z[i])
+
+    def at_node(k: np.ndarray) -> np.ndarray:
+        span = grid["C_max"][k] - grid["C_min"][k]
+        lam = np.clip(np.divide(c - grid["C_min"][k], span, out=np.zeros_like(span), where=span > 1e-12), 0, 1)
+        return np.array([np.interp(l, Lambda, values[n]) for l, n in zip(lam, k)])
+
+    return (1 - t) * at_node(i) + t * at_node(i + 1)
+
+
+def test_python_and_compiled_lookups_follow_the_one_fpv_scheme(build, tmp_path) -> None:
+    """Λ formed at the cell's Z from C_min, C_max interpolated there, then bilinear in (Z, Λ): the compiled lookup
+    in double equals the Python lookup of the table build (cantera_tables.structured.lookup) on the file's float32
+    grid to 1e-10 of each output's scale, and the baseline lookup (surrogate.lookup.StructuredLookup) equals it on
+    the source table; forming Λ at each neighbouring Z node instead moves T by kelvins."""
+    import h5py
+
+    from cantera_tables import structured
+    from cantera_tables.checks import read_structured
+    from surrogate.lookup import StructuredLookup
+
+    model = shared_table_model()
+    x = table_cells(model)
+    x.tofile(tmp_path / "cells.f32")
+    result = check_api(build, "table", model, tmp_path / "cells.f32", tmp_path / "out")
+    assert result["double_status"] == "0" and result["off_manifold_cells"] == "0", result["message"]
+    grid = {key: value.astype(np.float64) for key, value in fpv_grid(model).items()}
+    grid["outputs"] = grid.pop("values")
+    n_out = grid["outputs"].shape[2]
+    compiled = np.fromfile(tmp_path / "out.double.f64", dtype=np.float64).reshape(-1, n_out)
+    z, c = x[:, 0].astype(np.float64), x[:, 1].astype(np.float64)
+    python = structured.lookup(grid, z, c, range(n_out))
+    scale = np.abs(python).max(axis=0)
+    assert np.all(np.abs(compiled - python) <= 1e-10 * scale), (np.abs(compiled - python).max(axis=0) / scale)
+    with h5py.File(model.with_name("h2.h5"), "r") as h5:
+        table = read_structured(h5["structured"])
+        source = StructuredLookup(model.with_name("h2.h5"), json.loads(h5["structured/outputs"].attrs["order"]))
+    np.testing.assert_allclose(source(z, c), structured.lookup(table, z, c, range(n_out)), rtol=0,
+                               atol=1e-12 * float(np.abs(table["outputs"]).max()))
+    T = source.output_names.index("T")
+    other = nodewise_lambda_lookup({**grid, "values": grid["outputs"]}, z, c, T)
+    assert np.abs(other - python[:, T]).max() > 1.0
+
+
 def test_linear_manifold_counts_a_cell_above_c_max_and_clips_it_onto_c_max_but_never_the_streams(build) -> None:
     """At Z = 0.5 a cell with C inside the box but above C_max(Z) (interpolated between the table's Z nodes) is
     counted off the manifold and clipped onto C_max(Z) exactly (a cell given on the bound: the same outputs, not
@@ -507,3 +556,71 @@ def test_table_backend_and_linear_manifold_leak_nothing_under_valgrind(build, tm
             assert problem not in done.stderr, done.stderr[-3000:]
         lost = re.findall(r"(definitely|indirectly) lost: ([\d,]+) bytes", done.stderr)
         assert all(count == "0" for _, count in lost), done.stderr[-3000:]
+
+
+@functools.lru_cache(maxsize=None)
+def shared_presumed_pdf() -> Path:
+    """A small real 4-D presumed-PDF table (β PDFs of Z and Λ, 21 x 6 x 21 x 4 nodes, under a second to integrate)
+    from the flamelet table of shared_table_model()."""
+    from surrogate import registry
+
+    shared_table_model()
+    root = Path(_TABLE_DIR.name)
+    generator, options = registry.configure("tables", "presumed-pdf", {
+        "source": str(root / "h2.h5"), "n_Z_mean": 21, "n_S": 6, "lambda_pdf": "beta", "n_S_Lambda": 4,
+        "mc_check": 0})
+    generator.build(root / "pdf.h5", progress=False, **options)
+    return root / "pdf.h5"
+
+
+def grid_lookup(build: Path, grid_file: Path, x: np.ndarray, out: Path) -> tuple[dict[str, str], np.ndarray]:
+    """check_api's N-D lookup of `grid_file` at the float64 points `x`: its fields and outputs [n][n_outputs]."""
+    x.astype(np.float64).tofile(out.with_suffix(".points"))
+    result = check_api(build, "grid", grid_file, out.with_suffix(".points"), out)
+    return result, np.fromfile(out.with_suffix(".f64"), dtype=np.float64).reshape(len(x), -1)
+
+
+def test_compiled_nd_lookup_equals_scipy_on_real_and_enlarged_presumed_pdf_grids(build, tmp_path) -> None:
+    """The C multilinear lookup (surrogate_grid.c) of a real 4-D presumed-PDF table, and of that table enlarged to
+    5-D (segments split, a fifth axis repeating it), equals SciPy's RegularGridInterpolator on the same grid to
+    1e-12 of each output's scale, at 3000 points drawn 10 % beyond the box on every side (clamped onto it); the
+    enlarged grid returns the small table's interpolant (to float32 rounding of the stored values), whatever the
+    fifth input."""
+    from scipy.interpolate import RegularGridInterpolator
+
+    from export.grid_file import enlarge, read_grid, write_grid
+
+    base = read_grid(shared_presumed_pdf())
+    assert base.names == ["Z_mean", "Z_var_norm", "Lambda_mean", "Lambda_var_norm"] and "T" in base.outputs
+    rng = np.random.default_rng(3)
+    for dims, target in ((4, 0.0), (5, 2.5e7)):
+        grid = enlarge(base, dims, target)
+        assert len(grid.axes) == dims and (target == 0 or 0.5 * target < grid.values.nbytes <= target)
+        path = write_grid(grid, tmp_path / f"grid{dims}.bin")
+        lo, hi = np.array([a[0] for a in grid.axes]), np.array([a[-1] for a in grid.axes])
+        x = rng.uniform(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo), (3000, dims))
+        result, y = grid_lookup(build, path, x, tmp_path / f"out{dims}")
+        assert (result["dims"], result["outputs"], result["bytes"]) == (str(dims), str(len(base.outputs)),
+                                                                       str(grid.nbytes))
+        inside = np.clip(x, lo, hi)
+        reference = RegularGridInterpolator(tuple(grid.axes), grid.values.astype(np.float64))(inside)
+        scale = np.abs(reference).max(axis=0)
+        assert np.all(np.abs(y - reference) <= 1e-12 * scale), (np.abs(y - reference) / scale).max()
+        small = RegularGridInterpolator(tuple(base.axes), base.values.astype(np.float64))(inside[:, :4])
+        assert np.all(np.abs(y - small) <= 2e-6 * scale), (np.abs(y - small) / scale).max()
+
+
+def test_a_truncated_or_foreign_grid_file_is_refused_with_one_line(build, tmp_path) -> None:
+    from export.grid_file import read_grid, write_grid
+
+    path = write_grid(read_grid(shared_presumed_pdf()), tmp_path / "grid.bin")
+    data = path.read_bytes()
+    (tmp_path / "short.bin").write_bytes(data[:-4])
+    (tmp_path / "foreign.bin").write_bytes(b"PK\x03\x04" + data)
+    points = tmp_path / "p.points"
+    np.zeros((1, 4)).tofile(points)
+    expected = {"short.bin": "the file ends inside the values (truncated?)",
+                "foreign.bin": "not a grid file (the header does not start with 'thermo-surrogate-grid 1 D')"}
+    for name, message in expected.items():
+        result = check_api(build, "grid", tmp_path / name, points, tmp_path / "out")
+        assert result["problem"] == f"{tmp_path / name}: {message}"

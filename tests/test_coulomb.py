@@ -89,7 +89,7 @@ def test_a_killed_build_resumes_and_gives_the_same_table(tmp_path):
     target = tmp_path / "resumed.h5"
     work = ChunkWorkDir.open(target, {"rows": 300, "distribution": "sim", "seed": 5, "steps": 300, "chunk_rows": 100})
     solve_chunk(Chunk(1, 100, 5, "sim", 300, work))  # the chunk a killed build had saved
-    report = CoulombExplosion.build(target, progress=False, **options)
+    report = CoulombExplosion.build(target, progress=False, **registry.options_for(CoulombExplosion, options))
     assert report.resumed == 100 and not work.root.exists()
     resumed = Table(target)
     np.testing.assert_array_equal(resumed.read_matrix(POSITIONS), fresh.read_matrix(POSITIONS))
@@ -101,7 +101,7 @@ def test_resume_with_other_options_and_bad_options_are_refused(tmp_path):
     work = ChunkWorkDir.open(target, {"rows": 300, "distribution": "sim", "seed": 5, "steps": 300, "chunk_rows": 100})
     work.save(0, {"positions": np.zeros((100, 3, 3))})  # solved work: only the same options may resume it
     with pytest.raises(UserError, match="other options .*rows"):
-        CoulombExplosion.build(target, progress=False, rows=200, distribution="sim", seed=5, chunk_rows=100,
-                               workers=1)
+        CoulombExplosion.build(target, progress=False, **registry.options_for(CoulombExplosion, {
+            "rows": 200, "distribution": "sim", "seed": 5, "chunk_rows": 100, "workers": 1}))
     with pytest.raises(UserError, match="option steps=5: expected an integer >= 20"):
         registry.configure("tables", "coulomb-explosion", {"rows": "10", "steps": "5"})

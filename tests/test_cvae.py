@@ -58,7 +58,7 @@ def test_energy_term_vanishes_for_true_pairs_and_grows_for_perturbed_ones(table)
     np.testing.assert_allclose(stretched.numpy(), (1 - 1 / 1.05) ** 2, rtol=1e-5)
 
 
-def test_relative_error_term_is_the_guarded_seed_mre_squared(table):
+def test_relative_error_term_is_the_guarded_mre_squared(table):
     data = Table(table)
     p, x = data.read_matrix(MOMENTA)[:50], data.read_matrix(POSITIONS)[:50]
     mre = physics("mre", table, guard=0.1)
@@ -86,19 +86,21 @@ def test_kl_term_matches_the_hand_computed_value():
 
 
 def test_model_widths_follow_hidden_dim_times_powers_of_two():
-    network = CVAE.build(9, 9, output_names=POSITIONS, hidden_dim=16, layer_num=3, latent_dim=128, activation="relu")
+    network = CVAE.build(9, 9, output_names=POSITIONS, **registry.options_for(
+        CVAE, {"hidden_dim": 16, "layer_num": 3, "latent_dim": 128, "activation": "relu"}))
     encoder = [m.out_features for m in network.encoder if isinstance(m, torch.nn.Linear)]
     decoder = [m.out_features for m in network.decoder_body if isinstance(m, torch.nn.Linear)]
     assert encoder == [16, 32, 64] and network.mean.out_features == 128  # Ghanaatian 2024's 16 -> 32 -> 64 -> 128
     assert decoder == [64, 32, 16] and network.decoder_head.out_features == 9
-    assert not hasattr(CVAE.build(6, 6, output_names=[], latent_dim=0), "encoder")
+    assert not hasattr(CVAE.build(6, 6, output_names=[], **registry.options_for(CVAE, {"latent_dim": 0})), "encoder")
 
 
 def test_momentum_frame_decoder_turns_with_the_momenta(table):
     """Whatever its weights, the frame decoder is rotation-equivariant: rotating the momenta rotates the
     predicted geometry the same way (the orientation is exact by construction)."""
     torch.manual_seed(0)
-    network = CVAE.build(6, 6, output_names=[], hidden_dim=8, layer_num=2, latent_dim=2)
+    network = CVAE.build(6, 6, output_names=[], **registry.options_for(CVAE, {"hidden_dim": 8, "layer_num": 2,
+                                                                                 "latent_dim": 2}))
     frame = registry.problem_for(Table(table).attrs, "test").frame  # the momentum frame of the table's problem
     decoder = ConditionalDecoder(InputScaler([-5.0] * 6, [5.0] * 6, [False] * 6, [1.0] * 6), network,
                                  OutputScaler([1.0] * 6, [0.0] * 6), frame).double()
@@ -108,6 +110,15 @@ def test_momentum_frame_decoder_turns_with_the_momenta(table):
     turned = torch.einsum("nij,naj->nai", rotation, p.reshape(100, 3, 3)).reshape(100, 9)
     expected = torch.einsum("nij,naj->nai", rotation, decoder(p, z).reshape(100, 3, 3)).reshape(100, 9)
     torch.testing.assert_close(decoder(turned, z), expected)
+
+
+def test_cvae_refuses_to_stream_its_rows_in_one_line(table, tmp_path):
+    """The task builds its framed tensors in memory (streams = False): --stream-memory is refused, not ignored."""
+    result = CliRunner().invoke(cli, ["train", table, "-o", str(tmp_path / "run"), "--task", "cvae", "--stream-memory",
+                                      "1", "--epochs", "1", "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == "Error: --stream-memory: task 'cvae' cannot stream its dataset; train without it"
+    assert not (tmp_path / "run").exists()
 
 
 def test_cvae_trains_samples_and_exports_a_decoder_with_onnx_parity(table, tmp_path):
@@ -121,8 +132,8 @@ def test_cvae_trains_samples_and_exports_a_decoder_with_onnx_parity(table, tmp_p
     assert result.exit_code == 0, result.output
     metrics = json.loads((run / "metrics.json").read_text())
     prior = metrics["geometry"]["test, prior sample"]
-    assert prior["seed_mre_percent"] < 100.0 and prior["forward_error_percent"] < 50.0
-    assert metrics["geometry"]["test, trivial baseline"]["seed_mre_percent"] == pytest.approx(100.0)
+    assert prior["mre_percent"] < 100.0 and prior["forward_error_percent"] < 50.0
+    assert metrics["geometry"]["test, trivial baseline"]["mre_percent"] == pytest.approx(100.0)
     history = (run / "history.csv").read_text().splitlines()[0].split(",")
     assert {"train/kl", "train/physics/energy", "train/physics/mre", "train/data/C_e1"} <= set(history)
 

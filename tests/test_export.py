@@ -274,10 +274,11 @@ def test_scaling_folded_into_the_end_layers_keeps_parity(tmp_path) -> None:
     folded = export_run(run, tmp_path / "folded.onnx")
     plain = export_run(run, tmp_path / "plain.onnx", fold=False)
     ops = {name: [n.op_type for n in onnx.load(tmp_path / f"{name}.onnx").graph.node] for name in ("folded", "plain")}
-    assert ops["folded"][:4] == ["Max", "Log", "Where", "Gemm"] and ops["folded"][-1] == "Gemm"
+    # the plain columns (Z, C) and the log column (chi) sliced apart (no Where over a column mask), chi's floor a Clip
+    assert ops["folded"][:6] == ["Slice", "Clip", "Log", "Slice", "Concat", "Gemm"] and ops["folded"][-1] == "Gemm"
     first = ops["plain"].index("Gemm")
     assert {"Sub", "Div"} <= set(ops["plain"][:first]) and ops["plain"][-2:] == ["Mul", "Add"]
-    assert len(ops["folded"]) == len(ops["plain"]) - 7  # Div (log10), Sub, Mul, Div, Sub in; Mul, Add out
+    assert len(ops["folded"]) == len(ops["plain"]) - 5  # Div, Where, Sub, Mul, Div, Sub in, 2 Slices, Concat; Mul, Add
     x = in_range_points(2000, seed=4)
     y = {name: ort.InferenceSession(str(tmp_path / f"{name}.onnx")).run(None, {"inputs": x})[0]
          for name in ("folded", "plain")}
@@ -305,6 +306,30 @@ def test_forged_manifold_bounds_are_refused_with_one_line(edit, message, tmp_pat
     with pytest.raises(ModelFileError) as caught:
         read_model_file(forged)
     assert str(caught.value) == f"{forged}: metadata 'manifold' is not valid: {message}"
+
+
+@pytest.mark.parametrize("log, floor", [([True, False, True], [1e-2, 1.0, 1e-3]), ([True, True, True], [1e-2] * 3),
+                                        ([False, False, False], [1.0] * 3)],
+                         ids=["log columns apart, own floors", "all log, one floor", "none log"])
+def test_folding_takes_the_log_columns_in_any_order(log, floor) -> None:
+    """The folded module takes the plain columns, then the log columns (a gather where they are not contiguous),
+    its first layer's columns in that order, each log column clamped at its own floor: the same numbers as the
+    scalers around the network, cells below the floors included."""
+    from export.folding import fold_scaling
+    from plugins.models import perceptron
+    from surrogate.scaling import InputScaler, OutputScaler, PhysicalModel
+
+    torch.manual_seed(5)
+    lo, hi = [-2.0 if flag else 0.0 for flag in log], [3.0 if flag else 1.0 for flag in log]
+    model = PhysicalModel(InputScaler(lo, hi, log, floor), perceptron(3, 2, 2, 8, "tanh"),
+                          OutputScaler([400.0, 2.0], [1500.0, 0.5])).eval()
+    folded = fold_scaling(model)
+    x = torch.tensor(np.random.default_rng(1).uniform(0, [1000 if flag else 1 for flag in log], (500, 3)),
+                     dtype=torch.float32)
+    x[:5] = torch.tensor([f * 0.5 if flag else 0.5 for flag, f in zip(log, floor)])  # below the floors
+    with torch.no_grad():
+        expected, got = model(x), folded(x)
+    assert torch.all((got - expected).abs().amax(dim=0) <= 1e-5 * expected.abs().amax(dim=0))
 
 
 def test_folding_keeps_a_softmax_closure_whose_columns_come_in_any_order() -> None:

@@ -4,6 +4,7 @@ floats are finite unless an option opts in, list defaults parse lists, and the r
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any, ClassVar
 
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 
 from surrogate import registry
 from surrogate.cli.main import cli
-from surrogate.contracts import BuildReport, TableGenerator, check_plugin
+from surrogate.contracts import BuildReport, TableGenerator, check_plugin, contracts
 from surrogate.errors import PluginError
 from surrogate.options import Option, parse_floats, parse_mapping, parse_names
 from surrogate.ranges import COUNT, NON_NEGATIVE, POSITIVE, UNIT, Range
@@ -35,6 +36,34 @@ def test_every_numeric_plugin_option_declares_its_range(kind, plugin, option):
 def test_every_default_lies_in_its_declared_range():
     for kind, plugin, option in declared_options():
         option.check_default(f"{kind} plugin {plugin!r}")
+
+
+def built_in_plugins() -> list[tuple[str, str]]:
+    """(kind, name) of every plugin this toolkit registers itself."""
+    return [(kind, name) for kind in registry.GROUPS for name, eps in sorted(registry.registrations(kind).items())
+            if registry.package_of(eps[0]) == registry.BUILT_IN]
+
+
+@pytest.mark.parametrize("kind, name", built_in_plugins(), ids=[f"{k}/{n}" for k, n in built_in_plugins()])
+def test_no_built_in_signature_repeats_an_option_default(kind, name):
+    """The core passes every declared option, resolved, to a plugin's constructor or build(): a default in the
+    signature would be a second copy of the Option's, free to drift from what `surrogate plugins` shows."""
+    plugin = registry.load(kind, name)
+    declared = {option.name for option in registry.plugin_options(plugin)}
+    base, methods = contracts()[kind]
+    repeated = [f"{method.name}({parameter.name}={parameter.default!r})" for method in methods
+                if method.name in ("__init__", "build")
+                for parameter in inspect.signature(getattr(plugin, method.name)).parameters.values()
+                if parameter.name in declared and parameter.default is not inspect.Parameter.empty]
+    assert repeated == [], f"{kind} plugin {name!r}: the Option declaration is the one place of a default"
+
+
+def test_options_for_fills_the_declared_defaults_and_checks_what_is_given():
+    cls = registry.load("models", "fourier-mlp")
+    assert registry.options_for(cls, {"width": "8"}) == {"depth": 4, "width": 8, "activation": "tanh",
+                                                          "frequencies": 32, "sigma": 1.0, "feature_seed": 0}
+    with pytest.raises(PluginError, match=r"plugin FourierMLP: option sigma=0.0: expected a number > 0"):
+        registry.options_for(cls, {"sigma": 0.0})
 
 
 @pytest.mark.parametrize("bounds, inside, outside, text", [

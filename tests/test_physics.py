@@ -118,14 +118,16 @@ def test_mixture_fraction_gradient_reaches_the_model(gas, table_attrs, blends):
 
 def test_mixture_fraction_needs_z_input_and_element_data(gas, table_attrs):
     cls = registry.load("physics", "mixture-fraction")
+    options = registry.options_for(cls)
     with pytest.raises(PluginError, match="no input 'Z'; inputs: C, chi"):
-        cls(PhysicsContext(["C", "chi"], outputs_of(gas), table_attrs))
+        cls(PhysicsContext(["C", "chi"], outputs_of(gas), table_attrs), **options)
     with pytest.raises(PluginError, match="element data .*bilger_beta_fuel"):
-        cls(PhysicsContext(INPUTS, outputs_of(gas), {k: v for k, v in table_attrs.items() if k != "bilger_beta_fuel"}))
+        cls(PhysicsContext(INPUTS, outputs_of(gas), {k: v for k, v in table_attrs.items() if k != "bilger_beta_fuel"}),
+            **options)
     with pytest.raises(PluginError, match="no species CH4"):
-        cls(PhysicsContext(INPUTS, outputs_of(gas) + ["Y_CH4"], table_attrs))
+        cls(PhysicsContext(INPUTS, outputs_of(gas) + ["Y_CH4"], table_attrs), **options)
     with pytest.raises(PluginError, match="no predicted mass fractions"):
-        cls(PhysicsContext(INPUTS, ["T"], table_attrs))
+        cls(PhysicsContext(INPUTS, ["T"], table_attrs), **options)
 
 
 # ------------------------------------------------------------------ regularization

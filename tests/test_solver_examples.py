@@ -403,6 +403,39 @@ def test_bench_infer_times_the_table_backend_against_the_network(examples, tmp_p
     assert set(report.to_dict()["table_vs_network"]) == {"1", "64"}
 
 
+def test_bench_infer_states_the_crossover_against_compiled_lookups_and_the_wrapper_against_raw(examples,
+                                                                                                tmp_path) -> None:
+    """`surrogate bench infer --grid-sizes`: bench_lookup (found beside --c-bench) times the network (wrapper and raw
+    session), the 2-D table backend and a real 4-D presumed-PDF grid and its 5-D enlargement in one run; the report
+    gives every table its crossover, its bytes over the ONNX file's, and the wrapper over the raw session."""
+    from export.bench import run_benchmark
+    from test_c_api import shared_presumed_pdf, shared_table_model
+
+    model = shared_onnx("softmax-mlp")
+    report = run_benchmark(run_dir=None, model=model, table=None, batches=[1, 4096], threads=1, min_time=0.01,
+                           c_bench=program(examples, "c"), scratch=tmp_path, echo=lambda line: None,
+                           table_model=shared_table_model(), grid_table=shared_presumed_pdf(),
+                           grid_sizes=[(4, 0.0), (5, 1e7)])
+    lookup = report.to_dict()["lookup"]
+    assert set(lookup["cells_per_second"]) == {"wrapper", "raw", "table", "grid0", "grid1"}
+    assert all(set(rates) == {"1", "4096"} and all(r["best"] >= r["median"] > 0 for r in rates.values())
+               for rates in lookup["cells_per_second"].values())
+    table, grid4, grid5 = lookup["crossover"]
+    assert table["table"] == "2-D (Z, Lambda) table backend" and grid4["origin"].startswith("as built")
+    assert grid4["table"] == "4-D presumed-PDF grid 21x6x21x4" and grid5["origin"].startswith("synthetic")
+    assert 0.5e7 < grid5["table_bytes"] <= 1e7 + 1e5
+    assert grid5["table_over_model"] == pytest.approx(grid5["table_bytes"] / model.stat().st_size)
+    for entry in lookup["crossover"]:
+        assert set(entry["network_over_table"]) == {"1", "4096"}
+        assert entry["crossover_batch"] in (None, 1, 4096)
+    assert lookup["size_crossover"]["table"] in (None, *(entry["table"] for entry in lookup["crossover"]))
+    assert set(lookup["wrapper"]) >= {"over_raw_mean", "over_raw_median", "over_raw_best", "of_flop_limit_best",
+                                      "raw_of_flop_limit_best"}
+    profile = report.to_dict()["profile"]  # where a call's time goes, from ONNX Runtime's profiler
+    assert profile["batch"] == 4096 and 0 < profile["linear_share"] < 1 and "Softmax" in profile["seconds_per_call"]
+    assert any(line.startswith("crossover, 4-D presumed-PDF grid 21x6x21x4: ") for line in report.lines())
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_a_thread_count_out_of_range_is_one_line_from_every_language(examples, language, tmp_path) -> None:
     """1000000 threads made ONNX Runtime start them all (memory grew, the program never returned: the timeout fails

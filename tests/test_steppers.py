@@ -66,6 +66,6 @@ def test_conservative_stencil_conserves_mass_and_node_does_not_have_to():
 def test_models_refuse_rows_and_even_stencils():
     factory = registry.load("models", "node")
     with pytest.raises(PluginError, match="as many outputs as inputs"):
-        factory.build(3, 1, output_names=["y"])
+        factory.build(3, 1, output_names=["y"], **registry.options_for(factory))
     with pytest.raises(PluginError, match="kernel=4"):
         model("hnn++", kernel=4)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from types import SimpleNamespace
 
 import h5py
@@ -9,8 +11,10 @@ import numpy as np
 import pytest
 
 from cantera_tables import structured
-from cantera_tables.flamelet import solve_from_scratch
+from cantera_tables.checks import counterflow_checks
+from cantera_tables.flamelet import solve_from_scratch, turning_point
 from cantera_tables.flamelet_table import SMALL_OPTIONS, H2FlameletTable
+from cantera_tables.refine import next_interval
 from surrogate.chemistry import BilgerMixtureFraction
 from surrogate.chunks import work_dir_for
 from surrogate.table import Table
@@ -90,15 +94,40 @@ def test_stable_branch_T_max_falls_with_chi_st_and_ends_at_extinction(built):
     order = np.argsort(chi_st)
     assert np.all(np.diff(T_max[order]) < 0)
     assert T_max.max() > 2300.0  # near-equilibrium H2/air at low strain
-    burning = built.curve["branch"] != "extinguished"
-    assert chi_st.max() == built.curve["chi_st"][burning].max() == pytest.approx(built.table.attrs["extinction_chi_st"])
-    assert 50.0 < chi_st.max() < 200.0  # H2/air, 300 K, 1 atm: chi_st,ext ~ 1e2 1/s
+    assert 50.0 < built.table.attrs["extinction_chi_st"] < 200.0  # H2/air, 300 K, 1 atm: chi_st,ext ~ 1e2 1/s
     # the branch ends at extinction: a fresh flame at half the last continuation strain burns, at 1.5x it does not
     setup = H2FlameletTable.setups(H2FlameletTable.resolve(SMALL))[0]
     widths = [f["grid"][-1] - f["grid"][0] for f in built.raw.values() if f["method"] == "strain-continuation"]
     a_last = setup.initial_strain * (setup.width / min(widths)) ** 2  # grid ∝ a^-1/2 along the continuation
     assert solve_from_scratch(setup, 0.5 * a_last)[0]
     assert not solve_from_scratch(setup, 1.5 * a_last)[0]
+
+
+def test_branch_labels_follow_the_position_along_the_s_curve(built):
+    burning = built.curve["branch"] != "extinguished"
+    along = np.argsort(-built.curve["T_max"][burning])  # T_max falls monotonically along the whole curve
+    labels = built.curve["branch"][burning][along]
+    chi_st = built.curve["chi_st"][burning][along]
+    n_stable = int((labels == "stable").sum())
+    assert n_stable >= 5 and list(labels) == ["stable"] * n_stable + ["unstable"] * (len(labels) - n_stable)
+    assert np.all(np.diff(chi_st[:n_stable]) > 0) and np.all(np.diff(chi_st[n_stable:]) < 0)
+    # extinction: the turning point, between the last stable and the first unstable flamelet, at or above the
+    # largest stored chi_st (a parabola in T_max through the three flamelets around it)
+    chi_ext = built.table.attrs["extinction_chi_st"]
+    assert chi_st.max() <= chi_ext <= chi_st.max() * 1.01
+    T_max = built.curve["T_max"][burning][along]
+    turn = turning_point(*(built.curve[k][burning] for k in ("chi_st", "T_max", "strain_rate", "global_strain_rate")))
+    assert turn.chi_st == chi_ext and T_max[n_stable] < turn.T_max <= T_max[n_stable - 1]
+
+
+def test_turning_point_is_the_vertex_of_chi_st_over_T_max_or_the_last_flamelet_without_a_middle_branch():
+    T = np.array([1500.0, 1430.0, 1380.0, 1300.0])
+    chi = 100.0 - 0.01 * (T - 1400.0) ** 2  # a fold at chi_st 100 1/s, T_max 1400 K
+    turn = turning_point(chi, T, 2.0 * chi, 3.0 * chi)
+    assert turn.chi_st == pytest.approx(100.0, rel=1e-12) and turn.T_max == pytest.approx(1400.0, rel=1e-12)
+    assert turn.strain_rate == pytest.approx(200.0, rel=1e-12) and turn.global_strain_rate == pytest.approx(300.0)
+    stable_only = turning_point(chi[:2], T[:2], chi[:2], chi[:2])
+    assert (stable_only.chi_st, stable_only.T_max) == (chi[1], 1430.0)
 
 
 def test_unstable_branch_lies_below_stable(built):
@@ -259,3 +288,95 @@ def test_lambda_nodes_move_continuously_when_flamelets_tie(tie):
     nodes = structured.lambda_nodes(51, apart)
     assert np.all(np.diff(nodes) > 0) and nodes[[0, -1]].tolist() == [0.0, 1.0]
     np.testing.assert_allclose(structured.lambda_nodes(51, tied), nodes, rtol=0, atol=1e-12)
+
+
+ADAPTIVE = {**SMALL, "tolerance": 0.013, "max_refine": 10}
+FIRST_ADDED = 17  # the sweep of SMALL gives 16 flamelets: a kill after the first one the refinement adds
+
+
+def leave_one_out_error(path):
+    """Independently of cantera_tables.refine: the largest error of T and the major species (Y >= 0.05) of each
+    interior burning flamelet against the linear interpolation in T_max between its neighbours along the S-curve,
+    at 200 mixture fractions they all span, relative to each output's range over the curve."""
+    with h5py.File(path, "r") as h5:
+        Z_st = h5.attrs["Z_st"]
+        raw = [(g.attrs["T_max"], g["Z"][()], g["T"][()], g["Y"][()]) for _, g in sorted(h5["flamelets"].items())
+               if g.attrs["branch"] != "extinguished"]
+    raw.sort(key=lambda f: -f[0])
+    major = np.max([f[3].max(axis=0) for f in raw], axis=0) >= 0.05
+    outputs = [np.column_stack([f[2], f[3][:, major]]) for f in raw]
+    scale = np.max([o.max(axis=0) for o in outputs], axis=0) - np.min([o.min(axis=0) for o in outputs], axis=0)
+    Z = structured.z_nodes(200, Z_st)
+    worst = 0.0
+    for j in range(1, len(raw) - 1):
+        three = raw[j - 1:j + 2]
+        z = Z[(Z >= max(f[1].min() for f in three)) & (Z <= min(f[1].max() for f in three))]
+        at = [np.column_stack([np.interp(z, f[1][::-1], o[::-1, q]) for q in range(o.shape[1])])
+              for f, o in zip(three, outputs[j - 1:j + 2])]
+        w = (three[1][0] - three[0][0]) / (three[2][0] - three[0][0])
+        worst = max(worst, float((np.abs((1 - w) * at[0] + w * at[2] - at[1]) / scale).max()))
+    return worst
+
+
+@pytest.fixture(scope="module")
+def adaptive(tmp_path_factory):
+    """The small table refined to a tolerance, killed once during the refinement and resumed, and built again in
+    one go."""
+    root = tmp_path_factory.mktemp("adaptive")
+    with pytest.raises(Interrupted):
+        H2FlameletTable.build(root / "resumed.h5", on_flamelet=interrupt_after(FIRST_ADDED, []), progress=False,
+                              **ADAPTIVE)
+    resumed = H2FlameletTable.build(root / "resumed.h5", progress=False, **ADAPTIVE)
+    fresh = H2FlameletTable.build(root / "fresh.h5", progress=False, **ADAPTIVE)
+    return SimpleNamespace(resumed=resumed, fresh=fresh)
+
+
+def test_adaptive_table_meets_its_tolerance_where_the_sweep_did_not(built, adaptive):
+    assert leave_one_out_error(built.path) > ADAPTIVE["tolerance"]
+    report = adaptive.fresh
+    added = report.numbers["adaptive: flamelets added"]
+    assert 1 <= added <= ADAPTIVE["max_refine"]
+    assert report.numbers["flamelets"] == built.report.numbers["flamelets"] + added
+    reached = leave_one_out_error(report.path)
+    assert reached <= ADAPTIVE["tolerance"]
+    assert report.numbers["adaptive: largest leave-one-out error"] == pytest.approx(reached, rel=1e-9)
+    note = next(n for n in report.notes if n.startswith("adaptive"))
+    assert "met;" in note and f"{added} added" in note
+    history = Table(report.path).attrs["refinement"]["curves"][0]["flamelets_error_T_max"]
+    sizes = range(built.report.numbers["flamelets"], report.numbers["flamelets"] + 1)
+    assert [entry[0] for entry in history] == list(sizes)
+    info = dict(H2FlameletTable.summary(report.path))["adaptive at p=101325 Pa"]
+    assert info.startswith(f"{sizes[0]} -> {sizes[-1]} flamelets") and f"-> {reached:.3g} (tolerance" in info
+    assert "met;" in info and "adaptive at p=101325 Pa" not in dict(H2FlameletTable.summary(built.path))
+
+
+def test_table_check_recomputes_the_adaptive_error_against_the_tolerance(adaptive, tmp_path):
+    def check(path):
+        return next((value, passed) for label, value, passed in counterflow_checks(path)
+                    if label == "adaptive tolerance at p=101325 Pa")
+
+    reached = leave_one_out_error(adaptive.fresh.path)
+    value, passed = check(adaptive.fresh.path)
+    assert passed and f"error along the S-curve {reached:.3g}" in value
+    strict = tmp_path / "strict.h5"  # the same flamelets held to a tolerance below the error they reach
+    shutil.copy(adaptive.fresh.path, strict)
+    with h5py.File(strict, "r+") as h5:
+        h5.attrs["refinement"] = json.dumps({**json.loads(h5.attrs["refinement"]), "tolerance": 0.9 * reached})
+    value, passed = check(strict)
+    assert not passed and f"{reached:.3g}" in value
+
+
+def test_refinement_splits_the_wider_interval_beside_the_worst_flamelet_unless_it_cannot():
+    curve = [SimpleNamespace(T_max=T) for T in (2400.0, 2300.0, 2250.0, 2000.0, 1999.0, 1998.0)]
+    along = [0, 1, 2, 3, 4, 5]
+    errors = np.array([np.nan, 0.02, 0.05, 0.03, 0.04, np.nan])
+    assert next_interval(curve, along, errors, 0.01, []) == (2, 3)  # 250 K wide against 50 K
+    assert next_interval(curve, along, errors, 0.01, [[2, 3]]) == (1, 2)
+    # flamelets beside failed or sub-noise (< MIN_INTERVAL_T) intervals only give way to the next worst
+    assert next_interval(curve, along, errors, 0.01, [[2, 3], [1, 2]]) == (0, 1)
+    assert next_interval(curve, along, errors, 0.06, []) is None  # all within the tolerance
+
+
+def test_adaptive_refinement_resumes_after_a_kill_to_the_same_table(adaptive):
+    assert adaptive.resumed.resumed == FIRST_ADDED
+    assert_same_h5(adaptive.resumed.path, adaptive.fresh.path)

@@ -112,6 +112,30 @@ def test_cli_train_rejects_unknown_option_and_column(table, tmp_path):
     assert result.exit_code == 2 and "no column 'Y_XX'" in result.output
 
 
+@pytest.mark.parametrize("flag, value, message", [
+    ("--optimizer", "rmsprop", "Error: optimizer 'rmsprop': expected one of adam, adamw, sgd, lbfgs"),
+    ("--lr", "-1.0", "Error: lr=-1.0: expected a number > 0"),
+    ("--threads", "100000", "Error: threads=100000: expected 0 (chosen from the problem size"),
+])
+def test_a_bad_training_option_is_one_message_from_flag_or_yaml_and_overwrites_nothing(run, tmp_path, flag, value,
+                                                                                         message):
+    """Training options are checked once, as they are made: the command line and a YAML config give the same line,
+    and --overwrite does not discard the run the directory holds for a command that cannot train."""
+    import shutil
+
+    kept = tmp_path / "kept"
+    shutil.copytree(run.run_dir, kept)
+    table = json.loads((kept / "config.json").read_text())["trainer"]["table"]
+    config = tmp_path / "bad.yaml"
+    config.write_text(f"{flag[2:]}: {value}\n")
+    runner = CliRunner()
+    for given in ([flag, value], ["--config", str(config)]):
+        result = runner.invoke(cli, ["train", table, "-o", str(kept), "--overwrite", "--quiet", *given])
+        assert result.exit_code == 2 and result.output.startswith(message), result.output
+        assert len(result.output.strip().splitlines()) == 1
+    assert (kept / "model.pt").is_file() and (kept / "metrics.json").is_file()
+
+
 def test_cli_train_rejects_a_file_that_is_not_a_table(tmp_path):
     bogus = tmp_path / "bogus.h5"
     bogus.write_bytes(b"not hdf5 at all")

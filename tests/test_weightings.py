@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import io
 import math
 from typing import Iterable
@@ -540,14 +539,3 @@ def test_check_plugin_rejects_a_weighting_without_combine_or_with_the_old_constr
     with pytest.raises(PluginError, match="weighting plugin 'broken' from example-package: " + message) as raised:
         check_plugin("weightings", "broken", cls, "example-package")
     assert "\n" not in str(raised.value)
-
-
-@pytest.mark.parametrize("name", sorted(registry.available("weightings")))
-def test_option_defaults_are_declared_once_in_the_options(name: str) -> None:
-    """The core passes every option resolved (its declared default applied), so a built-in strategy's signature
-    repeats no default: `surrogate plugins` and the behaviour cannot drift apart."""
-    cls = registry.load("weightings", name)
-    parameters = inspect.signature(cls.__init__).parameters
-    repeated = [option.name for option in registry.plugin_options(cls) if option.name in parameters
-                and parameters[option.name].default is not inspect.Parameter.empty]
-    assert repeated == []

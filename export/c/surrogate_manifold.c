@@ -223,6 +223,21 @@ static int take_bounds(const raw_manifold *raw, char **names, int n, sm_manifold
     return 0;
 }
 
+/* The slots of sm_bin: SM_SLOTS_PER_BIN per bin over [e0, eK], each with the bin of its start (by the definition:
+   the count of interior edges <= the start); -1 when out of memory. */
+static int build_slots(sm_manifold *m)
+{
+    m->n_slots = SM_SLOTS_PER_BIN * m->n_bins;
+    m->slot_scale = (float)m->n_slots / (m->edges[m->n_bins] - m->edges[0]);
+    if (!(m->slot_bin = malloc((size_t)m->n_slots * sizeof *m->slot_bin))) return -1;
+    for (int k = 0, b = 0; k < m->n_slots; k++) {
+        const float start = m->edges[0] + (float)k / m->slot_scale;
+        while (b + 1 < m->n_bins && m->edges[b + 1] <= start) b++;
+        m->slot_bin[k] = b;
+    }
+    return 0;
+}
+
 int sm_parse(const char *json, char **names, int n, sm_manifold *m, char *problem, size_t size)
 {
     raw_manifold raw = {0};
@@ -231,6 +246,10 @@ int sm_parse(const char *json, char **names, int n, sm_manifold *m, char *proble
     int failed = read_raw(json, &raw, problem, size) || take_axis(&raw, names, n, m, problem, size) ||
                  take_bounds(&raw, names, n, m, problem, size);
     raw_free(&raw);
+    if (!failed && m->interpolation == SM_BINS && build_slots(m)) {
+        snprintf(problem, size, "out of memory");
+        failed = -1;
+    }
     if (failed) m->n_bins = 0; /* a half-read entry is no manifold */
     return failed ? -1 : 0;
 }
@@ -244,18 +263,8 @@ void sm_free(sm_manifold *m)
     free(m->lo_f);
     free(m->hi_f);
     free(m->bounded);
+    free(m->slot_bin);
     memset(m, 0, sizeof *m);
-}
-
-int sm_bin(const sm_manifold *m, float v)
-{
-    int lo = 0, hi = m->n_bins - 1; /* the bin is the count of interior edges e1..e(K-1) <= v */
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (m->edges[mid] <= v) lo = mid;
-        else hi = mid - 1;
-    }
-    return lo;
 }
 
 sm_position sm_locate(const sm_manifold *m, float v)

@@ -33,6 +33,9 @@ typedef struct sm_manifold {
                                       -inf / inf for columns without bounds */
     float *lo_f, *hi_f;            /* the same in float32: what cells are compared and clipped to in SM_BINS */
     unsigned char *bounded;        /* n_columns: 1 where "bounds" names the column */
+    int n_slots;                   /* SM_BINS: equal slots of [e0, eK] ... */
+    float slot_scale;              /* ... slots per unit of the along column ... */
+    int *slot_bin;                 /* ... and the bin of each slot's start: sm_bin's first guess */
 } sm_manifold;
 
 /* Where a value of the along column falls: bin K (T = 0) or segment K at fraction T in [0, 1]. */
@@ -47,8 +50,21 @@ int sm_parse(const char *json, char **names, int n, sm_manifold *m, char *proble
 /* Free what sm_parse allocated (also after a failure); the struct is zeroed. */
 void sm_free(sm_manifold *m);
 
-/* The bin of the along column's value V (SM_BINS). */
-int sm_bin(const sm_manifold *m, float v);
+#define SM_SLOTS_PER_BIN 8
+
+/* The bin of the along column's value V (SM_BINS): the count of interior edges e1..e(K-1) <= v. The bin of v's slot
+   (slots of equal width) is the first guess, moved up or down until the edges enclose v, compared in float32 as the
+   definition says, so the guess only saves time: with edges about evenly spread it is right or one off. Inline and
+   without a search: called once per cell by the range check, where an out-of-line binary search cost about a tenth
+   of a network call at batch 4096. A NaN gives bin 0. */
+static inline int sm_bin(const sm_manifold *m, float v)
+{
+    const float s = (v - m->edges[0]) * m->slot_scale;
+    int b = m->slot_bin[s > 0 ? (s < (float)(m->n_slots - 1) ? (int)s : m->n_slots - 1) : 0];
+    while (b + 1 < m->n_bins && m->edges[b + 1] <= v) b++;
+    while (b > 0 && m->edges[b] > v) b--;
+    return b;
+}
 
 /* The bin (SM_BINS) or the segment and fraction (SM_LINEAR) of the along column's value V (not NaN). */
 sm_position sm_locate(const sm_manifold *m, float v);

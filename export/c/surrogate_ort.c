@@ -971,6 +971,31 @@ static const float *rows_at(const surrogate_model *model, const cells *in, int64
     return buffer;
 }
 
+/* 1 when every cell of ROWS is a number inside the box and, with MANIFOLD (bins), inside its bin's bounds: the
+   common case, tested with no branch per value (NaN found from its bits, as is_nan does), so that a clean batch
+   costs little beside the network (the per-value checks of check_row cost about 5 % of a call at batch 4096);
+   otherwise scan's per-cell checks find, count and describe the offending cells. */
+static int rows_clean(const surrogate_model *model, const float *rows, int64_t count, int manifold)
+{
+    const int n = model->n_inputs;
+    const sm_manifold *m = &model->manifold;
+    unsigned bad = 0;
+    for (int64_t c = 0; c < count; c++) {
+        const float *row = rows + c * n;
+        for (int i = 0; i < n; i++) {
+            uint32_t bits;
+            memcpy(&bits, &row[i], sizeof bits);
+            bad |= (unsigned)((bits & 0x7fffffffu) > 0x7f800000u) | (unsigned)(row[i] < model->lo_f[i]) |
+                   (unsigned)(row[i] > model->hi_f[i]);
+        }
+        if (!manifold) continue;
+        const size_t bin = (size_t)sm_bin(m, row[m->along]) * (size_t)n;
+        for (int i = 0; i < n; i++)
+            bad |= (unsigned)(row[i] < m->lo_f[bin + i]) | (unsigned)(row[i] > m->hi_f[bin + i]);
+    }
+    return !bad;
+}
+
 typedef struct scan_result {
     int64_t box, manifold; /* cells out of the box; cells in the box, off the manifold */
 } scan_result;
@@ -980,9 +1005,11 @@ static int scan(const surrogate_model *model, thread_call *call, const cells *in
                 int64_t chunk, scan_result *result)
 {
     const int n = model->n_inputs;
+    const int quick = !manifold || model->manifold.interpolation == SM_BINS; /* rows_clean knows these bounds */
     for (int64_t first = 0; first < in->n; first += chunk) {
         const int64_t count = in->n - first < chunk ? in->n - first : chunk;
         const float *rows = rows_at(model, in, first, count, buffer, 0);
+        if (quick && rows_clean(model, rows, count, manifold)) continue;
         for (int64_t c = 0; c < count; c++) {
             const float *row = rows + c * n;
             int column = 0, flags = check_row(model, row, manifold, &column);

@@ -86,9 +86,8 @@ class CoulombExplosion(TableGenerator):
                 ("worst relative energy error", f"{table.read(ENERGY_ERROR).max():.2e}")]
 
     @classmethod
-    def build(cls, output: str | os.PathLike, *, progress: bool = True, rows: int = 200000,
-              distribution: str = "random", seed: int = 0, steps: int = STEPS, chunk_rows: int = 10000,
-              workers: int = 0, **options: Any) -> BuildReport:
+    def build(cls, output: str | os.PathLike, *, progress: bool = True, rows: int, distribution: str, seed: int,
+              steps: int, chunk_rows: int, workers: int, **options: Any) -> BuildReport:
         started = time.perf_counter()
         target = check_writable(output)
         work = ChunkWorkDir.open(target, {"rows": rows, "distribution": distribution, "seed": seed, "steps": steps,

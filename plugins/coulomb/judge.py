@@ -48,7 +48,7 @@ def geometry_metrics(momenta: np.ndarray, true: np.ndarray, predicted: np.ndarra
     r_co, r_cs, angle = bonds_and_angle(atoms(true))
     q_co, q_cs, q_angle = bonds_and_angle(atoms(predicted))
     result = {
-        "seed_mre_percent": mre_percent(true, predicted),
+        "mre_percent": mre_percent(true, predicted),
         "guarded_mre_percent": float(100.0 * np.mean(np.abs(predicted - true) / np.maximum(np.abs(true), GUARD))),
         "energy_error": float(np.mean(energy_error(momenta, predicted))),
         "mse_bohr2": float(np.mean((predicted - true) ** 2)),
@@ -61,12 +61,12 @@ def geometry_metrics(momenta: np.ndarray, true: np.ndarray, predicted: np.ndarra
 
 
 def baselines(train: np.ndarray, true: np.ndarray) -> dict[str, float]:
-    """Trivial predictions: all coordinates zero (seed MRE exactly 100 %), and the training mean bond lengths and
+    """Trivial predictions: all coordinates zero (MRE exactly 100 %), and the training mean bond lengths and
     angle for every molecule."""
     r_co, r_cs, angle = bonds_and_angle(atoms(true))
     t_co, t_cs, t_angle = bonds_and_angle(atoms(train))
     return {
-        "seed_mre_percent": mre_percent(true, np.zeros_like(true)),
+        "mre_percent": mre_percent(true, np.zeros_like(true)),
         "mse_bohr2": float(np.mean(true**2)),
         "bond_error_percent": float(50.0 * np.mean(np.abs(t_co.mean() - r_co) / r_co
                                                    + np.abs(t_cs.mean() - r_cs) / r_cs)),

@@ -39,7 +39,7 @@ class MlflowLogger(RunLogger):
         Option("experiment", "thermo-surrogate", "MLflow experiment the run belongs to."),
     )
 
-    def __init__(self, run_dir: Path, uri: str = "", experiment: str = "thermo-surrogate"):
+    def __init__(self, run_dir: Path, *, uri: str, experiment: str):
         super().__init__(run_dir)
         try:
             from mlflow.tracking import MlflowClient

@@ -24,7 +24,7 @@ class TensorBoardLogger(RunLogger):
     options = (Option("log_dir", "tensorboard", "Folder of the event files, relative to the run directory "
                       "(or absolute)."),)
 
-    def __init__(self, run_dir: Path, log_dir: str = "tensorboard"):
+    def __init__(self, run_dir: Path, *, log_dir: str):
         super().__init__(run_dir)
         try:
             from torch.utils.tensorboard import SummaryWriter

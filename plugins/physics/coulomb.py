@@ -81,14 +81,15 @@ class CoulombEnergy(CoulombColumns):
 class RelativeError(CoulombColumns):
     """physics/mre = (mean_j |x̂_j - x_j| / max(|x_j|, guard))² per sample (Ghanaatian 2024: MRE², guarded)."""
 
-    description: ClassVar[str] = "physics/mre = (mean |x_pred - x| / max(|x|, guard))^2 per sample (seed MRE^2)"
+    description: ClassVar[str] = ("physics/mre = (mean |x_pred - x| / max(|x|, guard))^2 per sample "
+                                  "(Ghanaatian 2024: MRE^2)")
     options: ClassVar[tuple[Option, ...]] = (
         Option("guard", 0.1, "coordinates smaller than this (bohr) are divided by it instead of by |x|",
                bounds=POSITIVE),
     )
     law = "mre"
 
-    def __init__(self, context: PhysicsContext, guard: float = 0.1, **options: Any):
+    def __init__(self, context: PhysicsContext, *, guard: float, **options: Any):
         super().__init__(context)
         self.guard = guard
 

@@ -31,7 +31,7 @@ class MixtureFraction(PhysicsLoss):
     description: ClassVar[str] = "Bilger Z of the predicted Y_* must equal the input Z (element conservation)"
     options: ClassVar[tuple[Option, ...]] = (Option("weight", 1.0, "multiplies the term", bounds=NON_NEGATIVE),)
 
-    def __init__(self, context: PhysicsContext, weight: float = 1.0, **options: Any):
+    def __init__(self, context: PhysicsContext, *, weight: float, **options: Any):
         super().__init__(context)
         owner = "physics loss 'mixture-fraction'"
         if "Z" not in context.input_names:

@@ -43,8 +43,7 @@ class PdeLoss(PhysicsLoss):
         Option("axis", "", "input along which the residual is grouped [default: the first]"),
     )
 
-    def __init__(self, context: PhysicsContext, groups: int = 1, breaks: list[float] | None = None, axis: str = "",
-                 **options: Any):
+    def __init__(self, context: PhysicsContext, *, groups: int, breaks: list[float], axis: str, **options: Any):
         super().__init__(context)
         owner = "physics loss 'pde'"
         self.equation = registry.problem_for(context.table_attrs, owner)

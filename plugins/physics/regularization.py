@@ -42,7 +42,7 @@ class Penalty(PhysicsLoss):
     options: ClassVar[tuple[Option, ...]] = (WEIGHT_OPTION, BIAS_OPTION)
     shares: Mapping[str, float]
 
-    def __init__(self, context: PhysicsContext, weight: float = 1e-6, include_bias: bool = False, **options: Any):
+    def __init__(self, context: PhysicsContext, *, weight: float, include_bias: bool, **options: Any):
         super().__init__(context)
         self.weight, self.include_bias = weight, include_bias
 
@@ -79,7 +79,7 @@ class ElasticNet(Penalty):
         BIAS_OPTION,
     )
 
-    def __init__(self, context: PhysicsContext, weight: float = 1e-6, l1_ratio: float = 0.5,
-                 include_bias: bool = False, **options: Any):
-        super().__init__(context, weight, include_bias)
+    def __init__(self, context: PhysicsContext, *, weight: float, l1_ratio: float, include_bias: bool,
+                 **options: Any):
+        super().__init__(context, weight=weight, include_bias=include_bias)
         self.shares = {"l1": l1_ratio, "l2": 1.0 - l1_ratio}

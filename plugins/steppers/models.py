@@ -82,8 +82,8 @@ class NeuralODE(ModelFactory):
     options: ClassVar[tuple[Option, ...]] = stencil_options(kernel=5)
 
     @classmethod
-    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], kernel: int = 5,
-              width: int = 32, depth: int = 2, **options: Any) -> nn.Module:
+    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], kernel: int, width: int,
+              depth: int, **options: Any) -> nn.Module:
         return stencil_network("node", n_inputs, n_outputs, kernel, width, depth)
 
 
@@ -96,8 +96,8 @@ class HNNPlusPlus(ModelFactory):
                "difference (H dissipated)", choices=tuple(OPERATORS)),)
 
     @classmethod
-    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], kernel: int = 3,
-              width: int = 32, depth: int = 2, operator: str = "kdv", **options: Any) -> nn.Module:
+    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], kernel: int, width: int,
+              depth: int, operator: str, **options: Any) -> nn.Module:
         return HamiltonianField(stencil_network("hnn++", n_inputs, n_outputs, kernel, width, depth), operator)
 
 
@@ -108,6 +108,6 @@ class ConservativeStencil(ModelFactory):
     options: ClassVar[tuple[Option, ...]] = stencil_options(kernel=5)
 
     @classmethod
-    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], kernel: int = 5,
-              width: int = 32, depth: int = 2, **options: Any) -> nn.Module:
+    def build(cls, n_inputs: int, n_outputs: int, *, output_names: Sequence[str], kernel: int, width: int,
+              depth: int, **options: Any) -> nn.Module:
         return FluxDivergence(stencil_network("conservative-stencil", n_inputs, n_outputs, kernel, width, depth))

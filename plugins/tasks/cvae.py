@@ -1,10 +1,10 @@
 """The ``cvae`` task: a conditional generative model p(y | c) of a scattered table's outputs y given its inputs c,
-trained as a conditional VAE (Sohn et al. 2015) and used by sampling its prior: Coulomb-explosion imaging (seed
-002) infers the geometry of a molecule (y) from the momenta of its exploded ions (c).
+trained as a conditional VAE (Sohn et al. 2015) and used by sampling its prior: Coulomb-explosion imaging (Ghanaatian
+2024) infers the geometry of a molecule (y) from the momenta of its exploded ions (c).
 
 Training: the encoder gives q(z | y, c) = N(μ, σ²); one reparameterized sample z = μ + σ ε is decoded, and the
 terms are ``data/<output>`` = (ŷ_j - y_j)² in model space per output and ``kl`` = ½ Σ_d (σ_d² + μ_d² - 1 -
-log σ_d²) per sample, so every weighting strategy (fixed α's as in the seed, inverse-variance, uncertainty, ...)
+log σ_d²) per sample, so every weighting strategy (fixed α's as in Ghanaatian 2024, inverse-variance, uncertainty, ...)
 balances them with the physics plugins ``energy`` and ``mre`` (to which the batch hands the physical targets);
 a schedule strategy anneals the KL weight. Inference and every metric: z drawn from the prior N(0, 1).
 
@@ -134,9 +134,10 @@ class CVAETask(Regression):
         Option("samples", 32, "decoder samples per row for the calibration (coverage) metric", bounds=at_least(2)),
         Option("coverage_rows", 1000, "test rows the calibration draws samples for", bounds=COUNT),
     )
+    streams: ClassVar[bool] = False  # builds its (framed) tensors in setup: its rows are held in memory
 
-    def __init__(self, dataset: Table, settings: TaskSettings, processes: Any, frame: str = "momenta",
-                 samples: int = 32, coverage_rows: int = 1000, **options: Any):
+    def __init__(self, dataset: Table, settings: TaskSettings, processes: Any, *, frame: str, samples: int,
+                 coverage_rows: int, **options: Any):
         super().__init__(dataset, settings, processes)
         self.frame, self.samples, self.coverage_rows = frame, samples, coverage_rows
         self.condition_names, self.target_names = list(self.input_names), list(self.output_names)

@@ -105,8 +105,8 @@ class Pinn(Task):
     datasets: ClassVar[tuple[str, ...]] = ("collocation",)
     differentiates_inputs: ClassVar[bool] = True
 
-    def __init__(self, dataset: Any, settings: TaskSettings, processes: Any, passes: int = 10,
-                 grid_points: int = 10000, select: str = "error", **options: Any):
+    def __init__(self, dataset: Any, settings: TaskSettings, processes: Any, *, passes: int, grid_points: int,
+                 select: str, **options: Any):
         super().__init__(dataset, settings, processes)
         try:
             self.equation = collocation_problem(dataset.attrs, "task 'pinn'")

@@ -74,9 +74,9 @@ class Regression(Task):
 
     def row_source(self, settings: TaskSettings) -> "MemoryRows | StreamedRows":
         """Where the rows come from: the device (:class:`MemoryRows`), or the table read block by block within
-        ``settings.stream_memory_mb`` (> 0; :class:`StreamedRows`); either draws the split. Only this task
-        streams: a subclass that builds its own tensors in `setup` (the CVAE) holds its rows in memory."""
-        if settings.stream_memory_mb and type(self) is Regression:
+        ``settings.stream_memory_mb`` (> 0; :class:`StreamedRows`); either draws the split. A subclass that builds
+        its own tensors in `setup` (the CVAE) holds its rows in memory and says so with ``streams = False``."""
+        if settings.stream_memory_mb and self.streams:
             return StreamedRows(self, settings)
         return MemoryRows(self, settings)
 

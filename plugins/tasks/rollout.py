@@ -91,8 +91,8 @@ class Rollout(Task):
     )
     datasets: ClassVar[tuple[str, ...]] = ("trajectories",)
 
-    def __init__(self, dataset: Any, settings: TaskSettings, processes: Any, field: str = "", integrator: str = "euler",
-                 steps: int = 1, split_seed: int = -1, **options: Any):
+    def __init__(self, dataset: Any, settings: TaskSettings, processes: Any, *, field: str, integrator: str,
+                 steps: int, split_seed: int, **options: Any):
         super().__init__(dataset, settings, processes)
         self.field = field or dataset.field_names[0]
         if self.field not in dataset.fields:

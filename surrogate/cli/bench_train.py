@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from ..config import FIELD_RANGES
+from ..config import COMPILE_MODES, FIELD_RANGES, PRECISIONS
 from ..ranges import COUNT
 from .types import ranged
 from .common import check_json_file, emit_json, json_file_option, overwrite_option, report_echo
@@ -38,9 +38,9 @@ def int_list(text: str, flag: str) -> list[int]:
               help="Intra-op threads per job (0: the trainer's choice).")
 @click.option("--weighting", default="uniform", show_default=True, help="Strategy the toolkit trainer uses.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cpu, cuda, cuda:N.")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
               help="Mixed precision of the toolkit loop (torch.autocast).")
-@click.option("--compile", "compile", type=click.Choice(["none", "default", "reduce-overhead"]), default="none",
+@click.option("--compile", "compile", type=click.Choice(COMPILE_MODES), default="none",
               show_default=True, help="torch.compile the model in the toolkit loop (reduce-overhead: CUDA graphs).")
 @json_file_option("the measurements, keyed MODE/BATCH/JOBS (e.g. in-memory/256/1),")
 @overwrite_option

@@ -226,11 +226,16 @@ def plot(path: str, out_dir: str, overwrite: bool) -> None:
 
 @table.command()
 @click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--max-T-error", "max_T_error", type=click.FloatRange(min=0.0), default=10.0, show_default=True,
+              help="Largest temperature error [K] of a structured (Z, Lambda) table's FPV lookup against the stored "
+                   "flamelets that passes (flamelet tables).")
 @click.pass_context
-def check(ctx: click.Context, path: str) -> None:
+def check(ctx: click.Context, path: str, max_T_error: float) -> None:
     """Content checks of a table of rows, each with its figure and ok/FAIL: finite values, mass fractions
     closing to one, Z of the stored species, and the plugin's own (e.g. FPV lookup error, C monotonicity,
-    energy balance). Exit status 1 when a check fails."""
+    energy balance, presumed-PDF integration). Exit status 1 when a check fails."""
+    import inspect
+
     from ..table import Table
     from ..table_summary import table_checks
 
@@ -238,7 +243,8 @@ def check(ctx: click.Context, path: str) -> None:
     checks = table_checks(table)
     hook = _plugin_hook(table.kind, "check")
     if hook is not None:
-        checks += [(str(label), str(value), passed) for label, value, passed in hook(path)]
+        bounds = {"max_T_error": max_T_error} if "max_T_error" in inspect.signature(hook).parameters else {}
+        checks += [(str(label), str(value), passed) for label, value, passed in hook(path, **bounds)]
     verdicts = {True: "ok  ", False: "FAIL", None: "    "}
     _echo_lines([(label, f"{verdicts[passed]}  {value}") for label, value, passed in checks])
     if any(passed is False for _, _, passed in checks):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import click
 
 from ..config import CLOSURES, COMPILE_MODES, DTYPES, FIELD_RANGES, LR_SCHEDULES, OPTIMIZERS, PRECISIONS, SPLITS
 from ..errors import UserError
-from ..threads import CHOSEN_THREADS, thread_option
+from ..threads import CHOSEN_THREADS
 from .common import JSON_STDOUT, accept_table_change_option, emit_json, json_flag
 
 
@@ -21,6 +21,12 @@ def described(name: str, text: str, note: str = "") -> str:
 
     shown = f"{text} [default: {getattr(TrainOptions(), name)}{note}]".lstrip()
     return f"{shown} [range: {FIELD_RANGES[name].describe()}]" if name in FIELD_RANGES else shown
+
+
+def one_of(choices: Sequence[str]) -> str:
+    """The metavar of a training option with `choices`, as the help shows it: ``[adam|adamw|...]``. The command
+    line does not check the value; TrainOptions.validate does, with the same message as for a YAML config."""
+    return f"[{'|'.join(choices)}]"
 
 
 TRAIN_SETTINGS = [
@@ -36,9 +42,9 @@ TRAIN_SETTINGS = [
     click.option("--outputs", help="Comma-separated output columns. [default: the table's declared outputs]"),
     click.option("--log-input", "log_input", multiple=True,
                  help="Input scaled by log10 before min-max (repeat; '' for none). [default: the table's]"),
-    click.option("--closure", type=click.Choice(CLOSURES),
+    click.option("--closure", metavar=one_of(CLOSURES),
                  help=described("closure", "Close the table's mass fractions with a softmax.", ", as the model asks")),
-    click.option("--split-by", "split_by", type=click.Choice(SPLITS),
+    click.option("--split-by", "split_by", metavar=one_of(SPLITS),
                  help=described("split_by", "Random rows, or whole groups (flamelets, trajectories) held out.")),
     click.option("--epochs", type=int,
                  help=f"Maximum epochs. [default: about 50,000 optimizer steps, 10 to 2000 epochs] "
@@ -46,19 +52,19 @@ TRAIN_SETTINGS = [
     click.option("--batch-size", "batch_size", type=int, help=described("batch_size", "Batch size.")),
     click.option("--lr", type=float,
                  help=described("lr", "Learning rate (Adam).", ", cosine-annealed to 1e-4")),
-    click.option("--optimizer", type=click.Choice(OPTIMIZERS), help=described("optimizer", "")),
+    click.option("--optimizer", metavar=one_of(OPTIMIZERS), help=described("optimizer", "")),
     click.option("--lbfgs-epochs", "lbfgs_epochs", type=int,
                  help=described("lbfgs_epochs", "After --epochs, this many full-batch L-BFGS epochs (strong Wolfe) in "
                                 "the same run.")),
-    click.option("--dtype", type=click.Choice(DTYPES),
+    click.option("--dtype", metavar=one_of(DTYPES),
                  help=described("dtype", "Floating-point type of training; exports stay float32.")),
-    click.option("--precision", type=click.Choice(PRECISIONS),
+    click.option("--precision", metavar=one_of(PRECISIONS),
                  help=described("precision", "Mixed precision of training steps (torch.autocast; fp16 with a gradient "
                                 "scaler); weights and evaluation stay float32.")),
-    click.option("--compile", "compile", type=click.Choice(COMPILE_MODES),
+    click.option("--compile", "compile", metavar=one_of(COMPILE_MODES),
                  help=described("compile", "torch.compile the model for training steps (reduce-overhead: CUDA graphs "
                                 "on a GPU).")),
-    click.option("--lr-schedule", "lr_schedule", type=click.Choice(LR_SCHEDULES),
+    click.option("--lr-schedule", "lr_schedule", metavar=one_of(LR_SCHEDULES),
                  help=described("lr_schedule", "Learning-rate schedule.")),
     click.option("--weight-decay", "weight_decay", type=float,
                  help=described("weight_decay", "Optimizer weight decay.")),
@@ -76,7 +82,7 @@ TRAIN_SETTINGS = [
     click.option("--stream-memory", "stream_memory", type=float, metavar="MB",
                  help=described("stream_memory", "Stream the table in blocks through a shuffle buffer of MB megabytes "
                                 "instead of reading it into memory (tables larger than memory).", " MB: in memory")),
-    click.option("--threads", type=int, callback=thread_option(CHOSEN_THREADS),
+    click.option("--threads", type=int,
                  help=described("threads", "Torch intra-op threads, 1 to 4 per CPU.", f", {CHOSEN_THREADS}")),
     click.option("--logger", "logger", multiple=True, metavar="NAME",
                  help="Experiment logger plugin besides history.csv: tensorboard, mlflow, ... (repeatable)."),
@@ -126,8 +132,8 @@ def load_yaml(path: str) -> dict[str, Any]:
 
 
 def build_options(table: str, settings: dict[str, Any], extra: dict[str, Any] | None = None):
-    """TrainOptions from defaults, then the YAML config, then options given on the command line; types are
-    checked here, ranges by the trainer (TrainOptions.validate) before it reads or writes anything."""
+    """TrainOptions from defaults, then the YAML config, then options given on the command line; types, ranges and
+    choices are checked as the options are made (TrainOptions.from_mapping and validate), once for every source."""
     from ..config import TrainOptions
     from ..options import parse_key_values
 
@@ -180,9 +186,9 @@ def resume_options(directory: Any, table: str, settings: dict[str, Any], write: 
     config = directory.read_config()
     if not isinstance(config.get("trainer"), dict):
         raise UserError(f"{directory.file(CONFIG)}: trainer: expected the run's training options")
-    options = TrainOptions.from_mapping(config["trainer"], str(directory.file(CONFIG)))
-    options = replace(options, table=table, **{key: settings[key] for key in ("device", "threads")
-                                               if settings.get(key) is not None})
+    overrides = {key: settings[key] for key in ("device", "threads") if settings.get(key) is not None}
+    options = TrainOptions.from_mapping({**config["trainer"], "table": table, **overrides},
+                                        str(directory.file(CONFIG)))
     epochs = settings.get("epochs")
     if epochs is not None and epochs != options.epochs:
         trained = directory.trained_epochs()
@@ -262,14 +268,14 @@ def train(table: str, run_dir: str, weighting: str | None, weighting_option: tup
             options = resume_options(directory, table, settings, write=owner)
             guard: Any = contextlib.nullcontext()  # a failed resume keeps the run as it was
         else:
-            if owner:
-                directory.check_new(overwrite)
             extra: dict[str, Any] = {}
             if weighting:
                 extra["weighting"] = weighting
             if weighting or weighting_option:  # a new strategy starts from its own defaults, not the config's
                 extra["weighting_options"] = parse_key_values(weighting_option, "--weighting-option")
-            options = build_options(table, settings, extra)
+            options = build_options(table, settings, extra)  # checked before --overwrite discards a run
+            if owner:
+                directory.check_new(overwrite)
             guard = directory.removed_on_failure() if owner else contextlib.nullcontext()
         with guard:
             result = run_training(options, target, resume=resume, progress=not settings.get("quiet"))

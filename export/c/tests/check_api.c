@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "example_io.h"
+#include "surrogate_grid.h"
 #include "surrogate_ort.h"
 
 #ifdef _OPENMP
@@ -374,6 +375,32 @@ static int mode_table(const char *path, const char *cells_path, const char *out)
     return 0;
 }
 
+/* The N-D lookup (surrogate_grid.h) of the grid file PATH at the float64 points [n][D] of POINTS_PATH, written to
+   OUT (float64 [n][n_outputs]); a file the reader refuses prints its one-line reason as problem=... and exits 0. */
+static int mode_grid(const char *path, const char *points_path, const char *out)
+{
+    sg_grid grid;
+    memset(&grid, 0, sizeof grid);
+    char problem[1024];
+    if (sg_read(path, &grid, problem, sizeof problem)) {
+        printf("problem=%s\n", problem);
+        return 0;
+    }
+    size_t n_bytes;
+    double *x = read_raw(points_path, &n_bytes);
+    CHECK(x && n_bytes % (grid.n_dims * sizeof *x) == 0, "cannot read %s as float64 [n][%d]", points_path,
+          grid.n_dims);
+    const size_t n = n_bytes / (grid.n_dims * sizeof *x);
+    double *y = malloc(n * grid.n_outputs * sizeof *y + 1);
+    CHECK(y, "out of memory");
+    for (size_t c = 0; c < n; c++) sg_lookup(&grid, x + c * grid.n_dims, y + c * grid.n_outputs);
+    printf("dims=%d\noutputs=%d\nbytes=%zu\npoints=%zu\n", grid.n_dims, grid.n_outputs, sg_bytes(&grid), n);
+    CHECK(!write_raw(out, "f64", y, n * grid.n_outputs * sizeof *y), "cannot write %s.f64", out);
+    free(x), free(y);
+    sg_free(&grid);
+    return 0;
+}
+
 /* One cell: Z, C and the other inputs in the middle of their manifold range at Z; ROW[n_inputs]. */
 static void manifold_cell(surrogate_model *model, double z, double c, float *row)
 {
@@ -574,7 +601,8 @@ int main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "handles") == 0) return mode_handles(argv[2], atoi(argv[3]));
     if (argc >= 3 && strcmp(argv[1], "limits") == 0) return mode_limits(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "defaults") == 0) return mode_defaults(argv[2]);
-    fprintf(stderr, "usage: check_api threads|arrays|policy|open|cuda|table|status|manifold|handles|limits|defaults "
-            "MODEL ...\n");
+    if (argc >= 5 && strcmp(argv[1], "grid") == 0) return mode_grid(argv[2], argv[3], argv[4]);
+    fprintf(stderr, "usage: check_api threads|arrays|policy|open|cuda|table|status|manifold|handles|limits|defaults|"
+            "grid MODEL ...\n");
     return 2;
 }
