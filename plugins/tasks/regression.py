@@ -53,8 +53,8 @@ class Regression(Task):
     datasets: ClassVar[tuple[str, ...]] = ("scattered",)
     streams: ClassVar[bool] = True
 
-    def __init__(self, dataset: Table, settings: TaskSettings, processes: Any, log_species: float = 0.0,
-                 log_floor: float = 1e-4, **options: Any):
+    def __init__(self, dataset: Table, settings: TaskSettings, processes: Any, *, log_species: float,
+                 log_floor: float, **options: Any):
         super().__init__(dataset, settings, processes)
         self.log_species, self.log_floor = log_species, log_floor
         table, defaults = dataset, dataset.defaults
