@@ -138,7 +138,8 @@ class CVAETask(Regression):
 
     def __init__(self, dataset: Table, settings: TaskSettings, processes: Any, *, frame: str, samples: int,
                  coverage_rows: int, **options: Any):
-        super().__init__(dataset, settings, processes)
+        # the regression options at their declared values: the CVAE's own loss terms carry no log-space term
+        super().__init__(dataset, settings, processes, **registry.options_for(Regression))
         self.frame, self.samples, self.coverage_rows = frame, samples, coverage_rows
         self.condition_names, self.target_names = list(self.input_names), list(self.output_names)
         self.problem = registry.problem_for(dataset.attrs, "task 'cvae'")

@@ -25,11 +25,14 @@ from surrogate.contracts import Batch, DataStatistics, Task, TaskSettings
 from surrogate.training_data import TrainingData, split_groups, split_indices
 from surrogate.errors import UserError
 from surrogate.metrics import metrics_table
+from surrogate.options import Option
+from surrogate.ranges import NON_NEGATIVE, Range
 from surrogate.run import row_signature
 from surrogate.scaling import InputScaler, OutputScaler, PhysicalModel
 from surrogate.table import Table
 from surrogate.terms import LossTerms, data_term
 
+from .log_species import LogSpeciesError
 from .regression_stream import StreamedRows
 
 PREDICT_CHUNK = 65536
@@ -37,14 +40,24 @@ PREDICT_CHUNK = 65536
 
 class Regression(Task):
     """L_j = (ŷ_j - y_j)² per sample in model space for each output j (``data/<output>``); the validation score
-    is the mean over outputs of MSE_j / Var(y_j) (≈ mean of 1 - R²), the same yardstick for every strategy."""
+    is the mean over outputs of MSE_j / Var(y_j) (≈ mean of 1 - R²), the same yardstick for every strategy.
+    With ``log_species`` λ > 0, each softmax-closed mass fraction's term also carries λ times its error in
+    ln(Y + ε), scaled to Y's variance (:class:`~plugins.tasks.log_species.LogSpeciesError`)."""
 
     description: ClassVar[str] = "rows of a scattered table: inputs -> outputs, one data term per output"
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("log_species", 0.0, "λ: weight of the ln(Y + ε) error of each softmax-closed mass fraction beside "
+               "its squared error (0: off); relative accuracy for trace species such as NO2", bounds=NON_NEGATIVE),
+        Option("log_floor", 1e-4, "ε of each species as a share of its largest training value: below it a "
+               "species counts as absent", bounds=Range(0, 1, low_open=True)),
+    )
     datasets: ClassVar[tuple[str, ...]] = ("scattered",)
     streams: ClassVar[bool] = True
 
-    def __init__(self, dataset: Table, settings: TaskSettings, processes: Any, **options: Any):
+    def __init__(self, dataset: Table, settings: TaskSettings, processes: Any, *, log_species: float,
+                 log_floor: float, **options: Any):
         super().__init__(dataset, settings, processes)
+        self.log_species, self.log_floor = log_species, log_floor
         table, defaults = dataset, dataset.defaults
         self.input_names = list(settings.inputs or defaults.default_inputs or table.input_names)
         self.output_names = list(settings.outputs or defaults.default_outputs or table.output_names)
@@ -57,6 +70,8 @@ class Regression(Task):
             raise UserError(f"--log-input {unknown[0]!r} is not one of the inputs ({', '.join(self.input_names)})")
         self.softmax_outputs = [name for name in defaults.softmax_outputs or () if name in self.output_names]
         self.source = self.row_source(settings)
+        if log_species and not isinstance(self.source, MemoryRows):
+            raise UserError("--task-option log_species needs the table in memory (leave out --stream-memory)")
 
     def row_source(self, settings: TaskSettings) -> "MemoryRows | StreamedRows":
         """Where the rows come from: the device (:class:`MemoryRows`), or the table read block by block within
@@ -97,6 +112,7 @@ class Regression(Task):
         self.mask = [closure == "softmax" and name in self.softmax_outputs for name in self.output_names]
         self.source.setup(network, self.mask)
         self.variance = torch.tensor([max(self.stats.variance[n], 1e-30) for n in self.output_names])
+        self.log_error = self.source.log_error(self.mask) if self.log_species else None
 
     def statistics(self) -> DataStatistics:
         return self.stats
@@ -129,9 +145,11 @@ class Regression(Task):
     def loss_terms(self, forward: Callable[[torch.Tensor], torch.Tensor], rows: torch.Tensor) -> tuple[LossTerms, Batch]:
         x, x_phys, y = self.columns(rows)
         y_pred = forward(x)
-        # one fused squared error for all outputs (one backward node, not one per slice), the same numbers as
-        # (y_pred - y) ** 2
-        columns = torch.nn.functional.mse_loss(y_pred, y, reduction="none").unbind(dim=1)
+        # one fused squared error for all outputs (the same numbers as (y_pred - y) ** 2)
+        errors = torch.nn.functional.mse_loss(y_pred, y, reduction="none")
+        if self.log_error is not None:
+            errors = errors.index_add(1, self.log_error.columns, self.log_error(y_pred, y))
+        columns = errors.unbind(dim=1)  # one backward node for all outputs, not one per slice
         terms: LossTerms = {data_term(name): column for name, column in zip(self.output_names, columns)}
         batch = Batch(x=x, x_phys=x_phys, y=y, y_pred=y_pred,
                       y_pred_phys=functools.partial(self.model.output_scaler, y_pred), input_names=self.input_names,
@@ -222,6 +240,13 @@ class MemoryRows:
         if generator is not None:
             rows = rows[torch.randperm(len(rows), generator=generator).to(rows.device)]
         yield from self.task.for_ranks(split, [rows] if batch_size is None else rows.split(batch_size))
+
+    def log_error(self, mask: list[bool]) -> LogSpeciesError:
+        """The task's log-space term of the closed mass fractions, from the training rows."""
+        task = self.task
+        term = LogSpeciesError.for_task(self.data.y[self.index_splits["train"]], mask, task.log_species,
+                                        task.log_floor, "--task-option log_species")
+        return term.to(task.settings.device, task.settings.dtype)
 
     def rows_of(self, batch: torch.Tensor) -> torch.Tensor:
         """The device rows [x | x_phys | y] of a batch of row indices."""
