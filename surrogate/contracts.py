@@ -185,17 +185,39 @@ def __getattr__(name: str) -> Any:
 
 
 # ------------------------------------------------------------------------------------------- physics
+class ReadOnce:
+    """A :class:`Batch` field a task may give as a function of no arguments instead of a value: it is called
+    on the first read and its value kept. A row task's physical predictions then cost a training step nothing
+    when no physics loss reads them."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, batch: Any, owner: type | None = None) -> Any:
+        if batch is None:
+            raise AttributeError(self.slot)  # no class-level default: the field stays required
+        value = getattr(batch, self.slot)
+        if callable(value):
+            value = value()
+            setattr(batch, self.slot, value)
+        return value
+
+    def __set__(self, batch: Any, value: Any) -> None:
+        setattr(batch, self.slot, value)
+
+
 @dataclass
 class Batch:
     """One batch as physics losses see it. ``x``, ``y`` and ``y_pred`` are in model (scaled) space;
-    ``x_phys`` and ``y_pred_phys`` are physical and differentiable. ``y`` is None where there are no
+    ``x_phys`` and ``y_pred_phys`` are physical and differentiable (a task may give ``y_pred_phys`` as a
+    function computing it, called when a physics loss first reads it). ``y`` is None where there are no
     targets (collocation points); ``extras`` carries what a task adds (time, latent sample, boundary points)."""
 
     x: torch.Tensor
     x_phys: torch.Tensor
     y: torch.Tensor | None
     y_pred: torch.Tensor
-    y_pred_phys: torch.Tensor
+    y_pred_phys: torch.Tensor | Callable[[], torch.Tensor] = ReadOnce()  # type: ignore[assignment]
     input_names: list[str]
     output_names: list[str]
     model: nn.Module

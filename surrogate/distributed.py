@@ -44,7 +44,7 @@ class Processes:
 
     def share(self, rows: torch.Tensor) -> torch.Tensor:
         """This rank's rows of a global batch (every rank gets a non-empty, near-equal share)."""
-        return rows[self.rank::self.world]
+        return rows if self.world == 1 else rows[self.rank::self.world]
 
     def average_gradients(self, parameters: list[torch.nn.Parameter]) -> None:
         """Average the gradients of parameters DDP does not manage (a weighting strategy's own)."""

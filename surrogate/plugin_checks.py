@@ -147,28 +147,46 @@ class FirstBatchCheck:
 
 
 class Divergence:
-    """How many steps of an epoch the running loss and each term's running sum stayed finite, counted on the
-    device: the terms that went non-finite at the same step as the loss are the ones to name; if the loss went
-    first, the weighting combined finite terms into a non-finite loss."""
+    """How many steps of an epoch the loss and each term's mean stayed finite: the terms that went non-finite at
+    the same step as the loss are the ones to name; if the loss went first, the weighting combined finite terms
+    into a non-finite loss.
+
+    A step only keeps references to its (detached) loss and term means; they are checked on the device in blocks
+    of ``BLOCK`` steps, and when the epoch's result is read, so the count costs no work (and no host sync) per
+    step."""
+
+    BLOCK = 256
 
     def __init__(self) -> None:
-        self.loss_steps: torch.Tensor | None = None
-        self.term_steps: torch.Tensor | None = None
+        self.pending: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.finite_steps: torch.Tensor | None = None  # [loss, term...]: leading finite steps so far
+        self.alive: torch.Tensor | None = None  # which of them have been finite at every step so far
 
-    def update(self, loss_sum: torch.Tensor, term_sums: torch.Tensor) -> None:
-        """After each step, with the epoch's running sums (a non-finite sum stays non-finite)."""
-        if self.loss_steps is None or self.term_steps is None:
-            self.loss_steps = torch.zeros((), dtype=torch.long, device=loss_sum.device)
-            self.term_steps = torch.zeros(term_sums.shape, dtype=torch.long, device=term_sums.device)
-        self.loss_steps.add_(torch.isfinite(loss_sum))
-        self.term_steps.add_(torch.isfinite(term_sums))
+    def update(self, loss: torch.Tensor, term_means: torch.Tensor) -> None:
+        """After each step, with its loss and the mean of each term."""
+        self.pending.append((loss, term_means))
+        if len(self.pending) >= self.BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        """Count the pending steps: each value's finite steps up to (not including) its first non-finite one."""
+        if not self.pending:
+            return
+        losses, means = zip(*self.pending)
+        self.pending = []
+        finite = torch.isfinite(torch.cat([torch.stack(losses)[:, None], torch.stack(means)], dim=1))
+        if self.finite_steps is None or self.alive is None:
+            self.finite_steps = torch.zeros(finite.shape[1], dtype=torch.long, device=finite.device)
+            self.alive = torch.ones(finite.shape[1], dtype=torch.bool, device=finite.device)
+        self.finite_steps += (finite & self.alive).long().cumprod(dim=0).sum(dim=0)
+        self.alive &= finite.all(dim=0)
 
     def culprits(self, names: Sequence[str], owners: Mapping[str, Origin], weighting: Origin) -> str:
         """Which terms, of which plugins, went non-finite first (or the weighting, when no term did)."""
-        if self.loss_steps is None or self.term_steps is None:
+        self.flush()
+        if self.finite_steps is None:
             return f"{weighting} returned a non-finite loss"
-        first = int(self.loss_steps)
-        steps = self.term_steps.tolist()
+        first, *steps = self.finite_steps.tolist()
         by_owner: dict[str, list[str]] = {}
         for name, finite_steps in zip(names, steps):
             if finite_steps == first:

@@ -24,6 +24,11 @@ class InputScaler(nn.Module):
         self.register_buffer("span", torch.tensor(np.maximum(np.subtract(hi, lo), 1e-30), dtype=torch.float32))
         self.register_buffer("log_mask", torch.tensor(log, dtype=torch.bool))
         self.register_buffer("floor", torch.tensor(floor, dtype=torch.float32))
+        # inputs without a log column skip the log branch: the same numbers, and a physics-informed residual
+        # (which differentiates through the scaler twice) does not carry log10, maximum and where along
+        self.logged = bool(any(log))
+        self.register_load_state_dict_post_hook(lambda module, keys: setattr(module, "logged",
+                                                                             bool(module.log_mask.any())))
 
     @classmethod
     def fit(cls, x: np.ndarray, log: Sequence[bool]) -> "InputScaler":
@@ -33,9 +38,13 @@ class InputScaler(nn.Module):
         return cls(transformed.min(axis=0).tolist(), transformed.max(axis=0).tolist(), list(log), floor)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logged = torch.log10(torch.maximum(x, self.floor))
-        transformed = torch.where(self.log_mask, logged, x)
-        return 2.0 * (transformed - self.lo) / self.span - 1.0
+        if self.logged:
+            x = torch.where(self.log_mask, torch.log10(torch.maximum(x, self.floor)), x)
+        return 2.0 * (x - self.lo) / self.span - 1.0
+
+    def slopes(self) -> torch.Tensor | None:
+        """∂x_model/∂x per input, 2 / (hi - lo), when the scaling is affine (no log input); else None."""
+        return None if self.logged else 2.0 / self.span
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -18,7 +18,7 @@ trainer checks this on the first batch (:mod:`surrogate.plugin_checks`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 if TYPE_CHECKING:
     import torch
@@ -83,3 +83,30 @@ def check_name(term: str, owner: str) -> None:
 def term_means(terms: "LossTerms") -> dict[str, float]:
     """Mean of each element-wise term, as plain floats."""
     return {name: float(value.detach().mean()) for name, value in terms.items()}
+
+
+def stacked(values: Sequence["torch.Tensor"]) -> "torch.Tensor | None":
+    """The [n, len(values)] matrix whose column j is ``values[j]``, for 1-D terms of one shape (None otherwise).
+
+    A task that computes its per-output errors as one matrix and hands out its columns (``matrix.unbind(1)``, as
+    the regression task does) gets that matrix back as it is: per-term means, weighted sums and the epoch's
+    metrics are then one reduction over it, with no copy and no per-column autograd node every step. Any other
+    terms are stacked (a copy); the values are the same either way."""
+    import torch
+
+    first = values[0]
+    if first.dim() != 1:
+        return None
+    base = first._base
+    if (base is not None and base.dim() == 2 and tuple(base.shape) == (len(first), len(values))
+            and base.requires_grad == first.requires_grad):
+        offset, step, stride = base.storage_offset(), base.stride(1), (base.stride(0),)
+        for j, value in enumerate(values):  # column j of base, in order (one loop: this runs every step)
+            if value._base is not base or value.storage_offset() != offset + j * step or value.stride() != stride \
+                    or value.shape != first.shape:
+                break
+        else:
+            return base
+    if any(value.shape != first.shape for value in values):
+        return None
+    return torch.stack(list(values), dim=1)

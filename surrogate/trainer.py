@@ -41,7 +41,7 @@ from .plugin_checks import Divergence, FirstBatchCheck
 from .provenance import run_plugins
 from .run import CHECKPOINT, DEFAULT_TASK, PLOTS, RunDirectory
 from .table import verify_checksums
-from .terms import LossTerms, check_name
+from .terms import LossTerms, check_name, stacked
 from .threads import ThreadPolicy, step_flops
 
 EVAL_CHUNK = 65536
@@ -203,6 +203,7 @@ class Trainer:
         self.first_batch_checked = False
         self.step_precision = StepPrecision(self.options.precision, self.device)
         self.shared_parameters = shared_parameters(self.trainable)
+        self.trainable_modules = list(self.trainable.modules())
         self.validation_generator = torch.Generator().manual_seed(self.options.seed + 1)
         self.optimizer = self.make_optimizer()
         self.stage = 1  # 2 in the L-BFGS stage of a two-stage run
@@ -314,7 +315,8 @@ class Trainer:
     def train_epoch(self, state: TrainingState, ctx: StepContext, generator: torch.Generator,
                     steps: int | None = None) -> tuple[float, dict, dict]:
         """One epoch (or its first `steps` steps, which benchmarks time): (mean loss, mean weights, mean terms)."""
-        self.trainable.train()
+        if not all(module.training for module in self.trainable_modules):  # cheaper than .train() every epoch
+            self.trainable.train()
         full_batch = isinstance(self.optimizer, torch.optim.LBFGS)
         batch_size = None if full_batch else self.options.batch_size
         loss_sum = torch.zeros((), device=self.device)
@@ -357,7 +359,7 @@ class Trainer:
                     weight_sums[name] = weight_sums.get(name, 0.0) + weight
                 means = term_means(list(result["terms"].values()))
                 term_sums = means if term_sums is None else term_sums + means
-                self.divergence.update(loss_sum, term_sums)
+                self.divergence.update(result["loss"], means)
                 names = list(result["terms"])
                 state.step += 1
                 n += 1
@@ -533,11 +535,11 @@ class Trainer:
 
 
 def term_means(values: list[torch.Tensor]) -> torch.Tensor:
-    """The mean of each term (detached): one stacked reduction when the terms are alike (a row task's columns),
-    not one reduction per term every step."""
-    first = values[0]
-    if first.dim() == 1 and all(v.shape == first.shape for v in values):
-        return torch.stack([v.detach() for v in values], dim=1).mean(dim=0)
+    """The mean of each term (detached): one reduction over the [batch, term] matrix when the terms are alike (a
+    row task's columns, :func:`surrogate.terms.stacked`), not one reduction per term every step."""
+    matrix = stacked(values)
+    if matrix is not None:
+        return matrix.detach().mean(dim=0)
     return torch.stack([v.detach().mean() for v in values])
 
 

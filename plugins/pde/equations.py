@@ -18,6 +18,7 @@ from typing import ClassVar
 import torch
 
 from surrogate.contracts import Problem
+from surrogate.derivatives import Derivatives
 from surrogate.options import Option
 from surrogate.ranges import ANY, POSITIVE, UNIT, Range
 
@@ -26,13 +27,12 @@ TWO_PI = 2.0 * math.pi
 
 def partial(u: torch.Tensor, points: torch.Tensor, axis: int) -> torch.Tensor:
     """∂u/∂(points[:, axis]) per point, (n,), with the graph kept for higher derivatives and training."""
-    (gradient,) = torch.autograd.grad(u, points, grad_outputs=torch.ones_like(u), create_graph=True)
-    return gradient[:, axis]
+    return Derivatives(u, points).first(axis)
 
 
 def second(u: torch.Tensor, points: torch.Tensor, axis: int) -> torch.Tensor:
     """∂²u/∂(points[:, axis])² per point, (n,)."""
-    return partial(partial(u, points, axis), points, axis)
+    return Derivatives(u, points).second(axis)
 
 
 class Equation(Problem):
@@ -111,7 +111,7 @@ class Poisson2D(Equation):
 
     def residual(self, points: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         forcing = 2 * TWO_PI ** 2 * self.mode(points, 1.0) + self.a * 2 * (TWO_PI * self.k) ** 2 * self.mode(points, self.k)
-        return second(u, points, 0) + second(u, points, 1) + forcing[:, 0]
+        return Derivatives(u, points).laplacian((0, 1)) + forcing[:, 0]  # ∇u taken once for both axes
 
 
 class Heat(Equation):
@@ -134,5 +134,6 @@ class Heat(Equation):
         return sum(a * torch.exp(-self.nu * (k * math.pi) ** 2 * t) * torch.sin(k * math.pi * x) for k, a in modes)
 
     def residual(self, points: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        return partial(u, points, 1) - self.nu * second(u, points, 0)
+        derivatives = Derivatives(u, points)  # ∇u taken once for u_t and u_xx
+        return derivatives.first(1) - self.nu * derivatives.second(0)
 

@@ -28,6 +28,7 @@ from torch import nn
 from surrogate import registry
 from surrogate.baselines import Baselines
 from surrogate.contracts import Batch, DataStatistics, Problem, Task, TaskSettings, lacking
+from surrogate.derivatives import with_derivatives
 from surrogate.errors import PluginError, UserError
 from surrogate.options import Option
 from surrogate.ranges import COUNT
@@ -203,8 +204,8 @@ class Pinn(Task):
         x = scale(x_phys)
         if isinstance(self.constrained, HardConstraints):  # conditions met by construction: no boundary terms
             u, extras = self.constrained.constrain(forward, x), {}
-        else:
-            u = forward(x)
+        else:  # u carries its derivatives along every axis when the network allows (Taylor mode)
+            u = with_derivatives(forward, x, x_phys, scale.slopes())
             extras = {"boundary": (points.boundary, forward(scale(points.boundary)))}
             if points.initial is not None:
                 extras["initial"] = (points.initial, forward(scale(points.initial)))

@@ -33,9 +33,14 @@ class StaticWeighting(WeightingStrategy):
     def __init__(self, stats: DataStatistics, terms: Sequence[str], **options: Any):
         super().__init__(stats, terms)
         self.weights: dict[str, float] = {}
+        self.reported: tuple[tuple[str, ...], dict[str, float]] = ((), {})
 
     def combine(self, terms: LossTerms, ctx: StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        return weighted_sum(terms, self.weights), report(terms, self.weights)
+        names, used = self.reported
+        if names != tuple(terms):  # the weights are fixed: the report changes only with the terms
+            used = report(terms, self.weights)
+            self.reported = (tuple(terms), used)
+        return weighted_sum(terms, self.weights), used
 
 
 def rescaled(weights: dict[str, float], normalize: str) -> dict[str, float]:

@@ -35,7 +35,7 @@ from typing import Any
 from ..errors import UserError
 
 TIERS = ("full", "quick")
-BENCH_COMMANDS = ("train", "infer", "cfd")
+BENCH_COMMANDS = ("train", "pinn", "infer", "cfd")
 SUITE_KEYS = {"title", "description", "tables", "runs", "metrics", "seeds", "format", "transpose", "quick"}
 RUN_KEYS = {"label", "table", "train", "bench", "bench_options", "quick"}
 QUICK_KEYS = {"seeds", "runs", "tables", "train", "bench_options"}
@@ -238,7 +238,7 @@ def _runs(spec: Any, tables: dict[str, TableSpec], quick: dict[str, Any] | None,
         bench = entry.get("bench")
         if bench is not None and bench not in BENCH_COMMANDS:
             raise UserError(f"{path}: run {label!r}: 'bench' must be one of {', '.join(BENCH_COMMANDS)}")
-        train = entry.get("train", None if bench == "train" else {})
+        train = entry.get("train", None if bench in ("train", "pinn") else {})  # these benches train themselves
         train = None if train is None else _options(train, path, f"run {label!r} train")
         if bench == "infer" and train is None:
             raise UserError(f"{path}: run {label!r}: bench infer needs a training ('train') to time")

@@ -8,7 +8,8 @@ from .lazy import LazyGroup
 
 BENCHMARKS = {
     "table": ("surrogate.cli.bench_table:bench_table", "S-curve continuation vs solving each strain from scratch."),
-    "train": ("surrogate.cli.bench_train:bench_train", "Trainer throughput vs a plain DataLoader loop."),
+    "train": ("surrogate.cli.bench_train:bench_train", "Trainer throughput vs a bare loop and a DataLoader loop."),
+    "pinn": ("surrogate.cli.bench_pinn:bench_pinn", "Physics-informed training vs DeepXDE: time per step, error."),
     "infer": ("surrogate.cli.bench_infer:bench_infer", "ONNX Runtime, C, PyTorch and table lookup throughput."),
     "resample": ("surrogate.cli.bench_resample:bench_resample",
                  "A table of any size for scale tests, interpolated within the groups of another."),
