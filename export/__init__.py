@@ -6,6 +6,6 @@
 - :mod:`export.runtime`: :class:`~export.runtime.Surrogate`, the Python runtime (NumPy, torch, CuPy);
 - :mod:`export.io`: chunked input readers (.h5, .npy, .csv) and the prediction file writers (same formats);
 - :mod:`export.lookup`: the structured-table lookup a surrogate replaces;
-- :mod:`export.bench`: throughput and memory of all of these;
+- :mod:`export.benchmarks.inference`: throughput and memory of all of these;
 - ``export/c``: the C API example, C wrapper, C++ and Fortran callers.
 """

@@ -588,7 +588,7 @@ def test_compiled_nd_lookup_equals_scipy_on_real_and_enlarged_presumed_pdf_grids
     fifth input."""
     from scipy.interpolate import RegularGridInterpolator
 
-    from export.grid_file import enlarge, read_grid, write_grid
+    from export.benchmarks.grid_file import enlarge, read_grid, write_grid
 
     base = read_grid(shared_presumed_pdf())
     assert base.names == ["Z_mean", "Z_var_norm", "Lambda_mean", "Lambda_var_norm"] and "T" in base.outputs
@@ -611,7 +611,7 @@ def test_compiled_nd_lookup_equals_scipy_on_real_and_enlarged_presumed_pdf_grids
 
 
 def test_a_truncated_or_foreign_grid_file_is_refused_with_one_line(build, tmp_path) -> None:
-    from export.grid_file import read_grid, write_grid
+    from export.benchmarks.grid_file import read_grid, write_grid
 
     path = write_grid(read_grid(shared_presumed_pdf()), tmp_path / "grid.bin")
     data = path.read_bytes()

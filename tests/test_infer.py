@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from export.bench import run_benchmark
+from export.benchmarks.inference import run_benchmark
 from export.lookup import StructuredLookup
 from export.runtime import Surrogate
 from surrogate.cli.main import cli

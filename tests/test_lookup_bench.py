@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.grid_file import parse_sizes, split_counts
-from export.lookup_bench import LookupReport, LookupTable, parse_output
+from export.benchmarks.grid_file import parse_sizes, split_counts
+from export.benchmarks.lookup import LookupReport, LookupTable, parse_output
 from surrogate.errors import UserError
 
 LINES = """grid index=0 dims=4 bytes=8000000 file=/tmp/x y/grid0.bin
@@ -92,10 +92,10 @@ def test_grid_sizes_parse_and_enlarged_grids_stay_within_their_byte_target() -> 
 
 
 def test_bench_lookup_missing_is_one_line_naming_where_it_looked(monkeypatch, tmp_path: Path) -> None:
-    from export import bench
+    from export.benchmarks import inference as bench
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(bench, "__file__", str(tmp_path / "pkg" / "export" / "bench.py"))
+    monkeypatch.setattr(bench, "__file__", str(tmp_path / "pkg" / "export" / "benchmarks" / "inference.py"))
     assert bench.find_c_program("example_c") is None
     line = bench.not_found("example_c", "--c-bench")
     assert line == (f"C program example_c not found under {tmp_path}/export/c/build and {tmp_path}/pkg/export/c/build "
@@ -114,7 +114,7 @@ def test_kernel_profile_splits_a_call_by_operator_type(tmp_path: Path) -> None:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from export.kernel_profile import LINEAR_OPS, kernel_profile
+    from export.benchmarks.kernel_profile import LINEAR_OPS, kernel_profile
 
     rng = np.random.default_rng(0)
     weights = [numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), "w"),

@@ -389,7 +389,7 @@ def test_examples_evaluate_a_table_backend_file_with_the_numbers_of_c(examples, 
 def test_bench_infer_times_the_table_backend_against_the_network(examples, tmp_path) -> None:
     """`surrogate bench infer --table-model`: the table file through the C example (the wrapper's compiled lookup)
     and the network through the same example, in one run, with table / network at every batch size."""
-    from export.bench import run_benchmark
+    from export.benchmarks.inference import run_benchmark
     from test_c_api import shared_table_model
 
     report = run_benchmark(run_dir=None, model=shared_onnx("softmax-mlp"), table=None, batches=[1, 64], threads=1,
@@ -408,7 +408,7 @@ def test_bench_infer_states_the_crossover_against_compiled_lookups_and_the_wrapp
     """`surrogate bench infer --grid-sizes`: bench_lookup (found beside --c-bench) times the network (wrapper and raw
     session), the 2-D table backend and a real 4-D presumed-PDF grid and its 5-D enlargement in one run; the report
     gives every table its crossover, its bytes over the ONNX file's, and the wrapper over the raw session."""
-    from export.bench import run_benchmark
+    from export.benchmarks.inference import run_benchmark
     from test_c_api import shared_presumed_pdf, shared_table_model
 
     model = shared_onnx("softmax-mlp")

@@ -10,7 +10,7 @@ little left is skipped and says so. ``--quick`` shrinks every size so the same s
 or two (the test suite runs it there).
 
 The stages, in order (see :mod:`surrogate.benchmarks.gpu_steps`, :mod:`surrogate.benchmarks.gpu_training` and
-:mod:`export.gpu_bench`): ``env`` (versions, the device, the execution providers); ``tables`` (the prepared H2
+:mod:`export.benchmarks.gpu_inference`): ``env`` (versions, the device, the execution providers); ``tables`` (the prepared H2
 and presumed-PDF tables, a resampled large table); ``tests`` (the ``gpu``-marked tests) together with ``kind-*``
 (a short training of each surrogate kind: none of them is a timing); then, each alone, ``bench-train`` (trainer
 vs DataLoader), ``train-modes`` (mixed precision and CUDA-graph throughput), ``precision`` (test R² of
@@ -189,7 +189,7 @@ def plan(device: str, quick: bool, prepared: Path) -> list[list[Step]]:
               module(TRAINING, "precision", "--table", "h2.h5", "--device", device, "--epochs", pick("0", "2")),
               cap_s=420, keep_s=60, needs=tables)],
         [Step("inference", "batch sweep of the inference engines, one call with and without transfers",
-              module("export.gpu_bench", "--run", "runs/h2", "--device", device,
+              module("export.benchmarks.gpu_inference", "--run", "runs/h2", "--device", device,
                      "--batch-sizes", pick("1e3,1e4,1e5,1e6,1e7", "1e3,1e4,1e5"),
                      "--transfer-cells", pick("1000000", "100000"), "--min-time", pick("0.3", "0.05"),
                      *([] if full else ["--threads", "1"])),

@@ -33,8 +33,8 @@ import numpy as np
 from surrogate.lookup import table_lookup
 
 from .kernel_profile import kernel_profile
-from .metadata import TABLE_KEY, read_model_file
-from .runtime import CUDA_PROVIDER, Surrogate
+from ..metadata import TABLE_KEY, read_model_file
+from ..runtime import CUDA_PROVIDER, Surrogate
 
 REFERENCE_BATCH = 4096
 C_BENCH_LINE = re.compile(r"^bench\s+(.*)$", re.MULTILINE)
@@ -123,7 +123,7 @@ def _threads(threads: int) -> str:
 def c_build_dirs() -> list[Path]:
     """Where the README's build puts the C programs: export/c/build of the working directory (a source checkout)
     and of this package's own tree (an editable install), each with any build layout below it."""
-    dirs = [Path.cwd() / "export" / "c" / "build", Path(__file__).resolve().parent / "c" / "build"]
+    dirs = [Path.cwd() / "export" / "c" / "build", Path(__file__).resolve().parents[1] / "c" / "build"]
     return list(dict.fromkeys(d.resolve() for d in dirs))
 
 
@@ -253,8 +253,8 @@ class BenchReport:
     memory: dict[str, Any]
     notes: list[str]
     backends: tuple[str, str] | None = None  # (table engine, network engine) names, with --table-model
-    lookup: Any = None  # export.lookup_bench.LookupReport: network against compiled lookups, wrapper against raw
-    profile: Any = None  # export.kernel_profile.KernelProfile: where a call's time goes, by operator type
+    lookup: Any = None  # export.benchmarks.lookup.LookupReport: network against compiled lookups, wrapper against raw
+    profile: Any = None  # export.benchmarks.kernel_profile.KernelProfile: where a call's time goes, by operator type
 
     def engine(self, prefix: str) -> EngineResult | None:
         return next((e for e in self.engines if e.name.startswith(prefix) and e.rates), None)
@@ -384,7 +384,7 @@ def run_benchmark(*, run_dir: Path | None, model: Path | None, table: Path | Non
     from surrogate.errors import UserError
     from surrogate.run import load_run
 
-    from .onnx_export import export_run
+    from ..onnx_export import export_run
 
     notes: list[str] = []
     run = load_run(run_dir) if run_dir is not None else None
@@ -468,8 +468,8 @@ def lookup_comparison(model: Path, table_model: Path | None, table: Path | None,
     from surrogate.errors import UserError
 
     from .grid_file import enlarge, read_grid, write_grid
-    from .lookup_bench import run_lookup_bench
-    from .table_model import export_table
+    from .lookup import run_lookup_bench
+    from ..table_model import export_table
 
     binary = beside / "bench_lookup" if beside is not None and (beside / "bench_lookup").is_file() else None
     binary = binary or find_c_program("bench_lookup")

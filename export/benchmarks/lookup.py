@@ -4,7 +4,7 @@ One C process (export/c/bench_lookup.c) calls, on one thread, with the same batc
 load from elsewhere hits all alike: the network through the wrapper (``surrogate_run``, with its range and
 manifold checks), the same file through a bare ONNX Runtime session with the same session options, the table
 backend of the flamelet table (the wrapper's compiled (Z, Λ) lookup) and N-D multilinear lookups of presumed-PDF
-grids from tens of MB to GB (:mod:`export.grid_file`). From its lines this module states, per table, the
+grids from tens of MB to GB (:mod:`export.benchmarks.grid_file`). From its lines this module states, per table, the
 *crossover*: the smallest batch from which the network's median call evaluates more cells per second than the
 table lookup's (or that it never does up to the largest batch), beside table bytes / ONNX file bytes; and the wrapper as a
 fraction of the raw session and of the FLOP-bound limit at batch 4096, for the mean, the median and the best call
@@ -141,7 +141,7 @@ def run_lookup_bench(binary: Path, network: Path, *, table_model: Path | None, g
                      batches: Sequence[int], threads: int, min_time: float, model_bytes: int,
                      table_model_bytes: int | None = None, flop_limit: float | None = None) -> LookupReport:
     """Run bench_lookup once; `grids` are (grid file, label, origin)."""
-    from .bench import EngineFailure
+    from .inference import EngineFailure
 
     command = [str(binary), str(network), "--batches", ",".join(str(b) for b in batches), "--threads", str(threads),
                "--min-time", str(min_time)]

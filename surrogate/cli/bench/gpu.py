@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..ranges import at_least
-from .types import ranged
-from .common import overwrite_option
+from ...ranges import at_least
+from ..types import ranged
+from ..common import overwrite_option
 
 PREPARED = Path(".gpu-carry") / "tables"
 
@@ -34,8 +34,8 @@ def bench_gpu(out: str, device: str, quick: bool, budget: float | None, prepared
     import shutil
     import tempfile
 
-    from ..benchmarks.gpu_check import run_check
-    from ..outputs import check_output_folder
+    from ...benchmarks.gpu_check import run_check
+    from ...outputs import check_output_folder
 
     folder = check_output_folder(out, inputs={"the --prepared folder": prepared, "the --work folder": work},
                                  overwrite=overwrite)

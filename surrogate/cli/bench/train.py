@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import click
 
-from ..config import COMPILE_MODES, FIELD_RANGES, PRECISIONS
-from ..ranges import COUNT
-from .types import ranged
-from .common import check_json_file, emit_json, json_file_option, overwrite_option, report_echo
-from ..threads import CHOSEN_THREADS, thread_option
+from ...config import COMPILE_MODES, FIELD_RANGES, PRECISIONS
+from ...ranges import COUNT
+from ..types import ranged
+from ..common import check_json_file, emit_json, json_file_option, overwrite_option, report_echo
+from ...threads import CHOSEN_THREADS, thread_option
 
 
 def int_list(text: str, flag: str) -> list[int]:
-    from ..errors import UserError
+    from ...errors import UserError
 
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
@@ -50,11 +50,11 @@ def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, 
     """Samples/s of the toolkit trainer on TABLE (in memory, and streamed with --stream-memory) vs
     DataLoader(TensorDataset, shuffle=True), for each batch size and number of concurrent jobs; every job
     runs in a fresh process, so its peak memory is its own."""
-    from ..threads import quiet_openmp
+    from ...threads import quiet_openmp
 
     quiet_openmp()  # inherited by the spawned jobs before they load torch
-    from ..benchmarks.training import render, run_training_benchmark
-    from ..table import Table
+    from ...benchmarks.training import render, run_training_benchmark
+    from ...table import Table
 
     check_json_file(json_path, {"the table": table}, overwrite)
     Table(table)  # a one-line error for a missing or foreign file, before any job starts

@@ -38,10 +38,10 @@ def suite(names: tuple[str, ...], run_all: bool, quick: bool, results_dir: str, 
     """Run the benchmark suites NAMES (files in --suites) and write one results file each: per-seed values,
     median and range, wall times, commit, library versions and machine. Rerun after a kill, it reuses the seeds
     already measured at the same clean commit with the same commands."""
-    from ..atomic import write_json
-    from ..benchmarks.suite import load_suite, results_file, suite_names, suite_path
-    from ..benchmarks.suite_runner import SuiteRunner
-    from ..outputs import check_output_file, check_output_folder
+    from ...atomic import write_json
+    from ...benchmarks.suite import load_suite, results_file, suite_names, suite_path
+    from ...benchmarks.suite_runner import SuiteRunner
+    from ...outputs import check_output_file, check_output_folder
 
     if run_all == bool(names):
         known = ", ".join(suite_names(suites_dir)) or "none"
@@ -78,9 +78,9 @@ def render(documents: tuple[Path, ...], results_dir: Path, check: bool) -> None:
     """Render every marked table of each --document (by default the documentation's benchmarks page and the
     README's headline) from its suite's results file, naming that file relative to the current folder (run it
     from the repository's root)."""
-    from ..atomic import atomic_path
-    from ..benchmarks.results_render import MARKER, render_document, stale_blocks
-    from ..errors import UserError
+    from ...atomic import atomic_path
+    from ...benchmarks.results_render import MARKER, render_document, stale_blocks
+    from ...errors import UserError
 
     missing = [str(document) for document in documents if not document.is_file()]
     if missing:

@@ -28,8 +28,8 @@ import click
 
 from surrogate.threads import thread_option
 
-from .bench import Rate, bench_cells, time_calls
-from .runtime import CUDA_PROVIDER, Surrogate
+from .inference import Rate, bench_cells, time_calls
+from ..runtime import CUDA_PROVIDER, Surrogate
 
 
 def synced(call: Callable[[Any], Any], device: Any) -> Callable[[Any], Any]:
@@ -175,8 +175,8 @@ def run_inference(run_dir: Path, work: Path, device_name: str, batches: list[int
 
     from surrogate.run import load_run
 
-    from .metadata import read_model_file
-    from .onnx_export import export_run
+    from ..metadata import read_model_file
+    from ..onnx_export import export_run
 
     device = torch.device(device_name)
     run = load_run(run_dir)

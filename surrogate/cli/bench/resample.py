@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import click
 
-from ..ranges import SEED
-from .types import ranged
-from .common import overwrite_option
+from ...ranges import SEED
+from ..types import ranged
+from ..common import overwrite_option
 
 SUFFIXES = {"k": 10**3, "m": 10**6, "g": 10**9}
 
 
 def row_count(text: str) -> int:
     """'10M', '2.5k', '1e7' or '10000000' -> an integer row count."""
-    from ..errors import UserError
+    from ...errors import UserError
 
     factor = SUFFIXES.get(text[-1:].lower(), 1)
     try:
@@ -35,9 +35,9 @@ def row_count(text: str) -> int:
 def bench_resample(source: str, output: str, rows: str, seed: int, quiet: bool, overwrite: bool) -> None:
     """Write a table of ROWS rows interpolated between consecutive rows of each group (flamelet) of SOURCE:
     chunked and compressed, written chunk by chunk (bounded memory), resumable after a kill."""
-    from ..benchmarks.scale_table import resample_table
-    from ..outputs import check_output_file
-    from ..table import Table
+    from ...benchmarks.scale_table import resample_table
+    from ...outputs import check_output_file
+    from ...table import Table
 
     target = check_output_file(output, inputs={"the source table": source}, overwrite=overwrite)
     path = resample_table(source, target, row_count(rows), seed=seed, progress=not quiet)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..ranges import POSITIVE, at_least
-from .common import check_json_file, emit_json, json_file_option, overwrite_option, report_echo
-from .types import ranged
+from ...ranges import POSITIVE, at_least
+from ..common import check_json_file, emit_json, json_file_option, overwrite_option, report_echo
+from ..types import ranged
 
 
 @click.command("table")
@@ -25,11 +25,11 @@ def bench_table(n_flamelets: int, min_strain: float, max_strain: float, settings
     """Flamelets per second of strain continuation and of solving from scratch, and their ratio."""
     import numpy as np
 
-    from cantera_tables.bench import bench_continuation, bench_from_scratch
+    from cantera_tables.benchmarks import bench_continuation, bench_from_scratch
     from cantera_tables.flamelet_table import H2FlameletTable
 
-    from ..errors import UserError
-    from ..options import parse_key_values
+    from ...errors import UserError
+    from ...options import parse_key_values
 
     if not min_strain < max_strain:
         raise UserError(f"--min-strain {min_strain:g}, --max-strain {max_strain:g}: expected --min-strain < "

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import click
 
-from ..ranges import COUNT
-from .common import overwrite_option
-from .types import ranged
+from ...ranges import COUNT
+from ..common import overwrite_option
+from ..types import ranged
 
 
 @click.command("pinn")
@@ -25,11 +25,11 @@ def bench_pinn(table: str, steps: int, passes: int, lr: float, seed: int, json_p
     """Time per step and error after equal steps of the toolkit and DeepXDE (if installed: pip install
     'thermo-surrogate[bench]') on TABLE, a Poisson collocation dataset (`surrogate table build poisson-multiscale`
     or `poisson-2d`), each alone in a fresh process with one thread."""
-    from ..threads import quiet_openmp
+    from ...threads import quiet_openmp
 
     quiet_openmp()  # inherited by the spawned runs before they load torch
-    from ..benchmarks.pinn import deepxde_available, run_pinn_benchmark
-    from ..outputs import check_output_file
+    from ...benchmarks.pinn import deepxde_available, run_pinn_benchmark
+    from ...outputs import check_output_file
 
     if json_path is not None:
         check_output_file(json_path, inputs={"the table": table}, overwrite=overwrite, flag="--json")
@@ -38,7 +38,7 @@ def bench_pinn(table: str, steps: int, passes: int, lr: float, seed: int, json_p
     result = run_pinn_benchmark(table, steps=steps, passes=passes, lr=lr, seed=seed)
     click.echo(result.render())
     if json_path is not None:
-        from ..atomic import write_json
+        from ...atomic import write_json
 
         write_json(json_path, result.to_dict())
         click.echo(f"wrote {json_path}")

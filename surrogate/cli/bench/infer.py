@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
-from ..ranges import at_least
-from .types import ranged
-from .common import check_json_file, emit_json, json_file_option, overwrite_option, report_echo
-from ..threads import thread_option
+from ...ranges import at_least
+from ..types import ranged
+from ..common import check_json_file, emit_json, json_file_option, overwrite_option, report_echo
+from ...threads import thread_option
 
 
 def _batches(text: str) -> list[int]:
@@ -60,8 +60,8 @@ def bench_infer(run_dir: Path | None, model: Path | None, table: Path | None, ba
     to GB tables, and the C wrapper against a raw ONNX Runtime session)."""
     import tempfile
 
-    from export.bench import run_benchmark
-    from export.grid_file import parse_sizes
+    from export.benchmarks.inference import run_benchmark
+    from export.benchmarks.grid_file import parse_sizes
     from surrogate.errors import UserError
     from surrogate.run import RunDirectory
 
