@@ -58,8 +58,9 @@ def run_baselines(run: LoadedRun, inputs: list[str], outputs: list[str], x: np.n
     x_train = table.read_matrix(inputs)[train]
     y_train = table.read_matrix(outputs)[train]
     log_inputs = [name for name in run.config.get("log_inputs") or () if name in inputs]
+    trainer = run.config.get("trainer", {})
     return row_baselines(x_train, y_train, x, y, inputs, outputs, log_inputs, run.table_path,
-                         int(run.config.get("trainer", {}).get("seed", 0)))
+                         int(trainer.get("seed", 0)), held_out_groups=trainer.get("split_by") == "group")
 
 
 def scored_columns(signature: dict) -> tuple[list[str], list[str]]:

@@ -77,8 +77,9 @@ def test_row_baselines_score_the_training_mean_and_skip_interpolation_beyond_fou
     assert list(result.scores) == ["training mean"] and "5 inputs" in result.skipped["linear interpolation"]
 
 
-def test_a_table_with_a_structured_grid_is_judged_against_its_own_lookup(tmp_path):
-    path = synthetic_table(tmp_path / "flamelets.h5", n_rows=500)
+def structured_flamelets(path):
+    """A synthetic flamelet table with a structured (Z, Lambda) grid of T; its rows' (Z, C, chi) and (Y_H2, T)."""
+    path = synthetic_table(path, n_rows=500)
     z, lam = np.linspace(0, 1, 11), np.linspace(0, 1, 6)
     with h5py.File(path, "a") as h5:
         group = h5.create_group("structured")
@@ -88,11 +89,28 @@ def test_a_table_with_a_structured_grid_is_judged_against_its_own_lookup(tmp_pat
     with h5py.File(path, "r") as h5:
         x = np.stack([h5["inputs/Z"][()], h5["inputs/C"][()], h5["inputs/chi"][()]], axis=1)
         y = np.stack([h5["outputs/Y_H2"][()], h5["outputs/T"][()]], axis=1)
+    return path, x, y
+
+
+def test_a_table_with_a_structured_grid_is_judged_against_its_own_lookup(tmp_path):
+    path, x, y = structured_flamelets(tmp_path / "flamelets.h5")
     result = row_baselines(x[:400], y[:400], x[400:], y[400:], ["Z", "C", "chi"], ["Y_H2", "T"], ["chi"], path)
     assert list(result.scores) == ["training mean", "table lookup"] and not result.skipped
     expected = StructuredLookup(path, ["T"])(x[400:, 0], x[400:, 1])
     assert result.scores["table lookup"] == metrics_table(y[400:, 1:], expected, ["T"])
     assert result.scores["table lookup"]["T"]["r2"] > 0.999  # T is linear in C: the lookup reproduces it
+
+
+def test_held_out_flamelets_are_not_judged_against_a_grid_that_saw_them(tmp_path):
+    """The structured grid is built from every flamelet: with whole flamelets held out it would know the test
+    rows, so the baseline becomes the interpolation of the training rows alone."""
+    path, x, y = structured_flamelets(tmp_path / "flamelets.h5")
+    result = row_baselines(x[:400], y[:400], x[400:], y[400:], ["Z", "C", "chi"], ["Y_H2", "T"], ["chi"], path,
+                           held_out_groups=True)
+    assert list(result.scores) == ["training mean", "linear interpolation"]
+    assert "held-out ones" in result.skipped["table lookup"]
+    expected = interpolate(x[:400], y[:400], x[400:], [False, False, True])
+    assert result.scores["linear interpolation"] == metrics_table(y[400:], expected, ["Y_H2", "T"])
 
 
 def test_a_model_worse_than_a_baseline_is_flagged_in_metrics_and_in_the_cli(tmp_path):

@@ -271,7 +271,7 @@ class MemoryRows:
         task, train, rows = self.task, self.index_splits["train"], self.index_splits[split]
         return row_baselines(self.data.x[train], self.data.y[train], self.data.x[rows], self.data.y[rows],
                              task.input_names, task.output_names, task.log_inputs, task.dataset.path,
-                             task.settings.seed)
+                             task.settings.seed, held_out_groups=task.settings.split_by == "group")
 
     def write_plots(self, metrics: Mapping[str, Any], plot_dir: Path) -> None:
         from surrogate import plots
