@@ -108,6 +108,7 @@ class TrainOptions:
                               ("compile", COMPILE_MODES)):
             if getattr(self, name) not in choices:
                 raise UserError(f"{name} {getattr(self, name)!r}: expected one of {', '.join(choices)}")
+        check_threads(self.threads, "threads", CHOSEN_THREADS)  # first: its message gives this machine's limit
         for name, bounds in FIELD_RANGES.items():
             value = getattr(self, name)
             if value is not None and not bounds.contains(value):
@@ -115,7 +116,6 @@ class TrainOptions:
         if not self.val_fraction + self.test_fraction < 1:
             raise UserError(f"val_fraction={self.val_fraction!r}, test_fraction={self.test_fraction!r}: expected a "
                             "sum below 1 (rows must be left for training)")
-        check_threads(self.threads, "threads", CHOSEN_THREADS)
         uses_lbfgs = self.optimizer == "lbfgs" or self.lbfgs_epochs > 0
         if self.precision != "fp32" and (self.dtype != "float32" or uses_lbfgs):
             raise UserError(f"precision {self.precision!r}: mixed precision needs dtype float32 and no L-BFGS "

@@ -161,7 +161,7 @@ def test_plugin_options_from_a_yaml_config_are_checked_alike(table, tmp_path) ->
     (["--val-fraction", "0.6", "--test-fraction", "0.5"], ["val_fraction=0.6, test_fraction=0.5: expected a sum "
                                                            "below 1"]),
     (["--stream-memory", "-5"], ["stream_memory=-5.0"]),
-    (["--threads", "-2"], ["--threads -2", "per CPU"]),
+    (["--threads", "-2"], ["threads=-2", "per CPU"]),
     (["--patience", "-1"], ["patience=-1"]),
     (["--device", "mps"], ["--device 'mps': not a device of this machine; expected auto or one of cpu"]),
     (["--device", "meta"], ["--device 'meta'"]),

@@ -59,7 +59,7 @@ def test_a_thread_count_out_of_range_is_one_line_before_anything_is_written(tmp_
     """--threads 10000 would have torch start ten thousand OpenMP threads; 0 is the trainer's own choice."""
     table = tiny_table(tmp_path / "table.h5")
     assert_one_error(*run_cli(*train_args(table, tmp_path / "run", "--threads", 10000)),
-                     f"--threads 10000: expected 0 (chosen from the problem size and the other jobs on this node) or "
+                     f"threads=10000: expected 0 (chosen from the problem size and the other jobs on this node) or "
                      f"1..{max_threads()} (at most 4 per CPU")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table.h5"]
 
