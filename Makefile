@@ -82,8 +82,9 @@ gpu-check-ort-parts: $(STAMP)
 
 # Every published number: each benchmark suite of benchmarks/suites/ run into benchmarks/results/ (full tier: hours on
 # a small machine), replacing the results files there, then the tables of docs/benchmarks.md and README.md rendered from them.
-# benchmarks-quick: the CI-sized tiers. benchmarks-ci: every quick tier end to end into a temporary folder, leaving
-# the published results alone (what CI runs after the tests; a few minutes).
+# benchmarks-quick: the CI-sized tiers. benchmarks-ci: the C programs the inference suite times (export/c/build,
+# as export/c/README.md builds them), then every quick tier end to end into a temporary folder, leaving the
+# published results alone (what CI runs after the tests; a few minutes).
 .PHONY: benchmarks benchmarks-quick benchmarks-ci
 benchmarks: $(STAMP)
 	$(BIN)/surrogate bench suite --all --overwrite
@@ -94,5 +95,7 @@ benchmarks-quick: $(STAMP)
 	$(BIN)/surrogate bench render
 
 benchmarks-ci: $(STAMP)
+	cmake -S export/c -B export/c/build -DCMAKE_BUILD_TYPE=Release -DONNXRUNTIME_ROOT="$$(export/c/fetch_onnxruntime.sh | tail -n 1)"
+	cmake --build export/c/build -j 2
 	scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
 	OMP_NUM_THREADS=1 $(BIN)/surrogate bench suite --all --quick --work "$$scratch/work" -o "$$scratch/results"
