@@ -18,7 +18,8 @@ from surrogate.contracts import RunLogger
 from surrogate.options import Option
 from surrogate.tracking import flatten
 
-INSTALL = "pip install 'thermo-surrogate[tracking]'"
+from . import INSTALL
+
 RUN_FILE = "mlflow.json"  # in the run directory: the tracking URI and MLflow run id a resume or export continues
 PARAM_LENGTH = 6000  # MLflow's limit on a parameter value
 BATCH = 100  # parameters per log_batch call (MLflow's limit)

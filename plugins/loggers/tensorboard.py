@@ -13,7 +13,8 @@ from surrogate.contracts import RunLogger
 from surrogate.options import Option
 from surrogate.table import file_sha256
 
-INSTALL = "pip install 'thermo-surrogate[tracking]'"
+from . import INSTALL
+
 
 
 class TensorBoardLogger(RunLogger):

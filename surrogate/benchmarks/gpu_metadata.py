@@ -22,10 +22,9 @@ def write_metadata(pyproject: Path, target: Path) -> Path:
     from surrogate import __version__  # the version is dynamic in pyproject.toml: surrogate.__version__ is its home
 
     project = tomllib.loads(pyproject.read_text())["project"]
-    version = project.get("version", __version__)
-    info = target / f"{project['name'].replace('-', '_')}-{version}.dist-info"
+    info = target / f"{project['name'].replace('-', '_')}-{__version__}.dist-info"
     info.mkdir(parents=True, exist_ok=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {version}\n")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {__version__}\n")
     groups = {"console_scripts": project.get("scripts", {}), **project.get("entry-points", {})}
     lines = []
     for group, entries in groups.items():
