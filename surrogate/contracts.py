@@ -417,7 +417,7 @@ class Task:
     1. ``Task(dataset, settings, processes, **options)``: check the dataset kind (``datasets``) and columns;
     2. ``input_names`` / ``output_names``: the network's columns, given to the model factory;
     3. ``epoch_size()``: training samples per epoch (rows, trajectory steps, collocation points), which fixes
-       the steps per epoch and the default epoch budget;
+       the default epoch budget, and ``batches_per_epoch(batch_size)`` (optional), the steps per epoch;
     4. ``setup(network, closure)``: fit scalers on the training split, put the data on the device, and set
        ``self.trainable`` (the model-space module the optimizer trains: the network, wrapped in a
        :class:`~surrogate.closure.SoftmaxClosure` when ``closure`` is ``softmax`` and the data has mass
@@ -452,6 +452,11 @@ class Task:
 
     def epoch_size(self) -> int:
         raise NotImplementedError
+
+    def batches_per_epoch(self, batch_size: int) -> int:
+        """Training steps in one epoch of ``batches("train", batch_size)``, which learning-rate and weighting
+        schedules count in: ⌈epoch_size() / batch_size⌉ unless the task batches otherwise (optional)."""
+        return -(-self.epoch_size() // batch_size)
 
     def setup(self, network: nn.Module, closure: str) -> None:
         raise NotImplementedError
@@ -558,6 +563,7 @@ def contracts() -> dict[str, tuple[type, tuple[Method, ...]]]:
             ("loss_terms", ("forward", "batch")), ("score", ("means",)), ("final_metrics", ()), ("state", ()),
             ("config", ()), ("signature", ()),
         )) + (Method("baselines", ("split",), instance=True, optional=True),
+              Method("batches_per_epoch", ("batch_size",), instance=True, optional=True),
               Method("assemble", ("network", "state", "config")))),
         "problems": (Problem, (Method("__init__", ("parameters",), instance=True),) + tuple(
             Method(name, args, instance=True, optional=True) for name, args in (

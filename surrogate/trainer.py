@@ -208,7 +208,7 @@ class Trainer:
         self.optimizer = self.make_optimizer()
         self.stage = 1  # 2 in the L-BFGS stage of a two-stage run
         batch = None if self.options.optimizer == "lbfgs" else self.options.batch_size
-        self.steps_per_epoch = 1 if batch is None else math.ceil(self.task.epoch_size() / batch)
+        self.steps_per_epoch = 1 if batch is None else self.batches_per_epoch(batch)
         self.scheduler = self.make_scheduler()
         rows_per_step = math.ceil((batch or self.task.epoch_size()) / self.processes.world)
         n_parameters = sum(p.numel() for p in self.trainable.parameters())
@@ -296,6 +296,11 @@ class Trainer:
             if batch is not None:
                 return self.loss_terms(batch, synchronized=False)
         raise UserError("no validation or training samples to draw a batch from")
+
+    def batches_per_epoch(self, batch_size: int) -> int:
+        """Steps per epoch: the task's own count where it has one (a third-party task need not)."""
+        counted = getattr(self.task, "batches_per_epoch", None)
+        return int(counted(batch_size)) if counted is not None else math.ceil(self.task.epoch_size() / batch_size)
 
     def evaluate_terms(self, split: str) -> dict[str, float]:
         """Mean of every term over a split, computed in chunks, without weights (autograd stays on only for

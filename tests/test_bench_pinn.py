@@ -50,3 +50,32 @@ def test_a_dataset_other_than_a_soft_poisson_problem_is_refused_in_one_line(tmp_
     assert result.exit_code != 0
     assert "bench pinn compares Poisson problems with soft boundary conditions" in result.output
     assert "Traceback" not in result.output
+
+
+def test_full_batch_is_every_interior_point_the_grid_draws_not_the_requested_count(tmp_path):
+    """A uniform 2-D grid rounds 50 requested points up to 8 x 8: with a batch of 50, every other step would
+    train on the 14 points left over, and DeepXDE (which takes all 64 each step) would not train the same thing."""
+    trainer = pinn.built_trainer(problem(tmp_path, "poisson-2d", points=50), 20, 10, 1e-3, 0)
+    interior = trainer.task.train_points.interior
+    assert len(interior) == 64
+    sizes = [len(batch.interior) for batch in trainer.task.batches("train", trainer.options.batch_size)]
+    assert sizes == [64] * 10  # `passes` full-batch steps per epoch
+
+
+def test_every_bench_command_of_a_suite_is_given_the_seed(tmp_path):
+    from pathlib import Path
+
+    from surrogate.benchmarks.suite import load_suite
+    from surrogate.benchmarks.suite_runner import SuiteRunner
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("bench-pinn", "bench-train", "bench-infer", "cfd-compare"):
+        suite = load_suite(root / "benchmarks" / "suites" / f"{name}.yaml", "quick")
+        runner = SuiteRunner(suite, tmp_path, root, print)
+        for run in suite.runs:
+            for seed in (3, 7):
+                commands = runner.commands(run, tmp_path / "table.h5", seed, tmp_path / "seed")
+                seeded = [command for command in commands if "--seed" in command]
+                assert seeded and all(command[command.index("--seed") + 1] == str(seed) for command in seeded)
+                if run.bench in ("pinn", "train"):
+                    assert commands[-1][:2] == ["bench", run.bench] and commands[-1] in seeded

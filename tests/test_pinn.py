@@ -375,3 +375,17 @@ def test_building_a_collocation_problem_says_what_it_wrote_not_zero_rows(tmp_pat
     assert first.startswith(f"wrote {target}: a collocation problem on x in [0, 1] for u (no stored rows: the "
                             "collocation points are drawn by the training task)")
     assert "0 rows" not in result.output
+
+
+def test_a_grid_larger_than_the_batch_is_split_into_equal_batches_not_a_few_points_left_over(tmp_path):
+    """50 requested points in 2-D make an 8 x 8 grid: a batch size of 50 gives two batches of 32 (every point once
+    per pass), not 50 and then the 14 left over."""
+    options = TrainOptions(table=problem(tmp_path, "poisson-2d", points=50), model="mlp", batch_size=50,
+                           epochs=1, device="cpu", task_options={"passes": 3})
+    trainer = Trainer(options, run_dir=tmp_path / "run", progress=False)
+    trainer.build()
+    batches = list(trainer.task.batches("train", 50, torch.Generator().manual_seed(0)))
+    assert [len(batch.interior) for batch in batches] == [32] * 6
+    assert trainer.steps_per_epoch == 6
+    grid = {tuple(point.tolist()) for point in trainer.task.train_points.interior}
+    assert {tuple(point.tolist()) for batch in batches[:2] for point in batch.interior} == grid

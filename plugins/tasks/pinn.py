@@ -18,6 +18,7 @@ The problem (domain, residual, exact solution, conditions) is the one the datase
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, Mapping
@@ -154,6 +155,10 @@ class Pinn(Task):
     def epoch_size(self) -> int:
         return len(self.train_points.interior) * self.passes
 
+    def batches_per_epoch(self, batch_size: int) -> int:
+        """`passes` passes of ⌈n / `batch_size`⌉ steps each (see :meth:`batches`)."""
+        return math.ceil(len(self.train_points.interior) / batch_size) * self.passes
+
     def setup(self, network: nn.Module, closure: str) -> None:
         device = self.settings.device
         self.trainable = network
@@ -181,8 +186,11 @@ class Pinn(Task):
     # -------------------------------------------------------------------------------------- batches
     def batches(self, split: str, batch_size: int | None,
                 generator: torch.Generator | None = None) -> Iterator[Collocation]:
-        """Training: `passes` shuffled passes over the interior points in chunks of `batch_size` (one chunk of
-        all of them when None), points resampled first under ``resample``; else the fixed validation points."""
+        """Training: `passes` shuffled passes over the interior points in ⌈n / `batch_size`⌉ chunks of equal size
+        (to one point; one chunk of all of them when None), points resampled first under ``resample``; else the
+        fixed validation points. Equal chunks, because a grid rounds the requested number of points up (a
+        2-D grid of 1000 requested holds 32 × 32 = 1024): chunks of `batch_size` would leave a last step on the
+        few points left over, whose residual term barely constrains the network."""
         if split != "train":
             yield self.val_points
             return
@@ -194,7 +202,7 @@ class Pinn(Task):
             return
         for _ in range(self.passes):
             order = torch.randperm(len(points.interior), generator=generator).to(points.interior.device)
-            for chunk in points.interior[order].split(batch_size):
+            for chunk in points.interior[order].tensor_split(math.ceil(len(order) / batch_size)):
                 yield Collocation(chunk, points.boundary, points.initial)
 
     def loss_terms(self, forward: Callable[[torch.Tensor], torch.Tensor],

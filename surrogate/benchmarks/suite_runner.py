@@ -133,7 +133,8 @@ class SuiteRunner:
             commands.append(["train", str(table), "-o", str(run_dir), "--seed", str(seed), "--quiet",
                              *cli_options(run.train)])
         if run.bench in ("train", "pinn"):
-            commands.append(["bench", run.bench, str(table), "--json", str(report), *cli_options(run.bench_options)])
+            commands.append(["bench", run.bench, str(table), "--seed", str(seed), "--json", str(report),
+                             *cli_options(run.bench_options)])
         elif run.bench == "infer":
             commands.append(["bench", "infer", "--run", str(run_dir), "--json", str(report),
                              *cli_options(run.bench_options)])

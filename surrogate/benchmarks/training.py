@@ -128,7 +128,7 @@ def _sync(device: Any) -> None:
 
 def measure_job(table: str, batch_size: int, steps: int, weighting: str, device: str, stream_memory: float,
                 threads: int, baseline: bool, barrier: Any = None, precision: str = "fp32",
-                compile: str = "none") -> JobResult:
+                compile: str = "none", seed: int = 0) -> JobResult:
     """Build a trainer, warm up, wait for the other jobs, then time `steps` toolkit steps (and as many steps of
     each baseline), the loops taking turns."""
     import torch
@@ -140,7 +140,7 @@ def measure_job(table: str, batch_size: int, steps: int, weighting: str, device:
     started = time.perf_counter()
     options = TrainOptions(table=table, weighting=weighting, batch_size=batch_size, epochs=1000, device=device,
                            lr_schedule="none", stream_memory=stream_memory, threads=threads, precision=precision,
-                           compile=compile)
+                           compile=compile, seed=seed)
     trainer = Trainer(options, run_dir="unused", progress=False)
     trainer.build()
     setup_s = time.perf_counter() - started
@@ -148,7 +148,7 @@ def measure_job(table: str, batch_size: int, steps: int, weighting: str, device:
         used_threads = trainer.threads.apply()
         state = TrainingState(steps_per_epoch=trainer.steps_per_epoch, max_epochs=options.epochs)
         ctx = StepContext(state=state, shared_parameters=trainer.shared_parameters)
-        generator = torch.Generator().manual_seed(0)
+        generator = torch.Generator().manual_seed(seed)
         epoch_rows = trainer.task.epoch_size()
 
         def toolkit(n: int) -> int:
@@ -256,7 +256,8 @@ def _job(queue: Any, barrier: Any, index: int, kwargs: dict[str, Any]) -> None:
 
 def run_training_benchmark(table: str, batch_size: int = 256, steps: int = 2000, weighting: str = "uniform",
                            device: str = "auto", stream_memory: float = 0.0, threads: int = 0, jobs: int = 1,
-                           baseline: bool = True, precision: str = "fp32", compile: str = "none") -> TrainingBenchmark:
+                           baseline: bool = True, precision: str = "fp32", compile: str = "none",
+                           seed: int = 0) -> TrainingBenchmark:
     """One measurement: `jobs` fresh processes training at once (the DataLoader baseline only when alone and
     in memory)."""
     from ..errors import UserError
@@ -264,7 +265,7 @@ def run_training_benchmark(table: str, batch_size: int = 256, steps: int = 2000,
     context = multiprocessing.get_context("spawn")
     queue, barrier = context.Queue(), context.Barrier(jobs)
     kwargs = dict(table=table, batch_size=batch_size, steps=steps, weighting=weighting, device=device,
-                  stream_memory=stream_memory, threads=threads, precision=precision, compile=compile,
+                  stream_memory=stream_memory, threads=threads, precision=precision, compile=compile, seed=seed,
                   baseline=baseline and jobs == 1 and not stream_memory)
     processes = [context.Process(target=_job, args=(queue, barrier, i, kwargs)) for i in range(jobs)]
     for process in processes:

@@ -42,10 +42,12 @@ def int_list(text: str, flag: str) -> list[int]:
               help="Mixed precision of the toolkit loop (torch.autocast).")
 @click.option("--compile", "compile", type=click.Choice(COMPILE_MODES), default="none",
               show_default=True, help="torch.compile the model in the toolkit loop (reduce-overhead: CUDA graphs).")
+@click.option("--seed", default=0, show_default=True, type=ranged(int, FIELD_RANGES["seed"]),
+              help="Seed of the network's initial weights and of the shuffling, the same for every loop.")
 @json_file_option("the measurements, keyed MODE/BATCH/JOBS (e.g. in-memory/256/1),")
 @overwrite_option
 def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, jobs: str, threads: int,
-                weighting: str, device: str, precision: str, compile: str, json_path: str | None,
+                weighting: str, device: str, precision: str, compile: str, seed: int, json_path: str | None,
                 overwrite: bool) -> None:
     """Samples/s of the toolkit trainer on TABLE (in memory, and streamed with --stream-memory) vs
     DataLoader(TensorDataset, shuffle=True), for each batch size and number of concurrent jobs; every job
@@ -61,7 +63,7 @@ def bench_train(table: str, batch_sizes: str, steps: int, stream_memory: float, 
     modes = [0.0, stream_memory] if stream_memory else [0.0]
     results = [run_training_benchmark(table, batch_size=size, steps=steps, weighting=weighting, device=device,
                                       stream_memory=mode, threads=threads, jobs=count, precision=precision,
-                                      compile=compile)
+                                      compile=compile, seed=seed)
                for size in int_list(batch_sizes, "--batch-sizes") for count in int_list(jobs, "--jobs")
                for mode in modes]
     report_echo(json_path)(render(table, results))
