@@ -255,8 +255,9 @@ class MemoryRows:
         return term.to(task.settings.device, task.settings.dtype)
 
     def rows_of(self, batch: torch.Tensor) -> torch.Tensor:
-        """The device rows [x | x_phys | y] of a batch of row indices."""
-        return self.rows[batch]
+        """The device rows [x | x_phys | y] of a batch of row indices (``index_select`` copies whole rows; indexing
+        with ``rows[batch]`` gathers element by element, a tenth of a small training step on a CPU)."""
+        return self.rows.index_select(0, batch)
 
     @torch.no_grad()
     def predict(self, rows: np.ndarray) -> np.ndarray:
