@@ -97,8 +97,9 @@ def ignition_checks(path: str | os.PathLike) -> Checks:
             if np.isfinite(delays["tau_ign"][k]):
                 short = max(short, float(delays["T_eq"][k] - g["T"][-1]))
     lines = [(p, phi) for p in np.unique(delays["p"]) for phi in np.unique(delays["phi"])]
+    ignited = np.isfinite(delays["tau_ign"])  # a reactor that did not ignite has no delay to compare
     falling = sum(bool(np.all(np.diff(delays["tau_ign"][at][np.argsort(delays["T0"][at])]) < 0))
-                  for at in ((delays["p"] == p) & (delays["phi"] == phi) for p, phi in lines))
+                  for at in ((delays["p"] == p) & (delays["phi"] == phi) & ignited for p, phi in lines))
     checks: Checks = [
         ("reactor enthalpy conserved", f"largest |h - h(t=0)| {drift:.3g} J/kg (bound {ENTHALPY_TOLERANCE:g})",
          drift <= ENTHALPY_TOLERANCE),

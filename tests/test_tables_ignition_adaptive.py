@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from types import SimpleNamespace
 
 import h5py
@@ -122,6 +123,23 @@ def test_a_killed_adaptive_build_resumes_to_the_same_table(adaptive):
     assert adaptive.second[0] == N_GRID + 1 and adaptive.resumed.resumed == N_GRID + 1
     assert not work_dir_for(adaptive.resumed.path).exists()
     assert_same_h5(adaptive.resumed.path, adaptive.fresh.path)
+
+
+class CountingPool(ProcessPoolExecutor):
+    """A process pool that counts the reactors submitted to it."""
+
+    submitted = 0
+
+    def submit(self, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(*args, **kwargs)
+
+
+def test_the_added_reactors_run_on_the_executor_and_give_the_same_table(adaptive, tmp_path):
+    with CountingPool(2) as pool:
+        report = IgnitionTable.build(tmp_path / "pool.h5", progress=False, executor=pool, **ADAPTIVE)
+    assert pool.submitted == report.numbers["reactors"] > N_GRID  # the grid and every round's added reactors
+    assert_same_h5(report.path, adaptive.fresh.path)
 
 
 def test_without_a_tolerance_the_table_is_the_grid_alone(adaptive):
