@@ -33,7 +33,9 @@ import numpy as np
 
 from surrogate.errors import UserError
 
-MIN_INTERVAL_T0 = 1.0  # K: narrower T0 intervals are not split (their delays differ by less than CVODES' step noise)
+# K: narrower T0 intervals are not split, so that a tolerance below the noise of tau_ign (a CVODES step time, 1e-4
+# to 1e-3 of it near ignition) cannot add reactors without end
+MIN_INTERVAL_T0 = 1.0
 ERROR_DEFINITION = ("largest leave-one-out error |ln tau_ign - linear interpolation in 1000/T0 of ln tau_ign of the "
                     "two ignited neighbours| over the interior ignited reactors of each (p, phi) line")
 
