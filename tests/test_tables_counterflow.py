@@ -101,12 +101,13 @@ def test_build_warns_and_info_shows_where_C_is_not_monotone_and_the_lookup_error
 
 def test_lambda_nodes_following_the_flamelets_cut_the_lookup_error_of_a_uniform_axis(built):
     flamelets, grid = built.flamelets, built.grid
-    species = range(flamelets[0].Y.shape[1])
+    _, names = read_curve(built.path)
+    species = range(len(names))
     samples = structured.z_nodes(60, built.table.attrs["Z_st"])
     stored = grid["lookup_error"]
-    assert stored == pytest.approx(structured.lookup_error(grid, flamelets, samples, species))
+    assert stored == pytest.approx(structured.lookup_error(grid, flamelets, samples, species, names))
     uniform = structured.structured_table(flamelets, grid["Z"], len(grid["Lambda"]), species, "uniform")
-    uniform_error = structured.lookup_error(uniform, flamelets, samples, species)
+    uniform_error = structured.lookup_error(uniform, flamelets, samples, species, names)
     assert stored["T_max_error"] < 0.5 * uniform_error["T_max_error"]
     assert stored["T_rms_error"] < 0.5 * uniform_error["T_rms_error"]
     assert stored["T_max_error"] < 150.0 and stored["T_rms_error"] < 20.0  # 16 flamelets, 41 x 21 nodes: 91 K, 11 K

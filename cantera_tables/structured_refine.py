@@ -1,0 +1,155 @@
+"""The structured (Z, Λ) table refined where its lookup error is largest, until the error meets a tolerance.
+
+The error is that of :func:`structured.lookup_error` in T: every stored flamelet, sampled at the mixture
+fractions of the scattered rows, looked up at its own (Z, C) by the one FPV scheme (:func:`structured.lookup`)
+and compared with its own value. Both axes start from the build's nodes (``structured_nz`` stretched Z nodes,
+``structured_nlambda`` Λ nodes); then, round by round:
+
+1. every sample point looked up worse than the tolerance is charged to one side of its (Z, Λ) cell: to its Z
+   interval when the error of Z interpolation alone is at least that of Λ interpolation alone, else to its Λ
+   interval. Z alone is the lookup with an exact Λ axis (the flamelets at the cell's two Z nodes interpolated at
+   the point's own Λ, then linearly in Z); Λ alone is the lookup with a Z node at the point's own Z (linear in
+   Λ between the Λ nodes only);
+2. the charged intervals are bisected, largest error first, while the grid keeps at most ``max_nodes`` nodes
+   (nZ · nΛ) and no interval narrower than :data:`MIN_WIDTH` is split;
+3. the table is filled again on the new nodes and its error measured.
+
+It stops when the largest T error is within the tolerance, or when no charged interval may be split (the node
+cap, or intervals already at the smallest width). Bisection keeps the old nodes, 0 and 1, so both axes stay
+strictly increasing in [0, 1]; the runtimes locate a point by binary search (C) or comparison count (ONNX) and
+assume no spacing. The error at the stored flamelets measures the grid alone: a (Z, C) between two flamelets
+is interpolated between them whatever the grid, which adaptive flamelets (``--tolerance``) resolve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from surrogate.lookup import normalized_progress
+
+from . import structured
+from .flamelet import Flamelet
+
+# narrowest interval a bisection makes: at 1 that is 16 float32 steps, so the table backend's float32 axes stay
+# strictly increasing
+MIN_WIDTH = 1e-6
+
+
+@dataclass
+class Refinement:
+    """How the grid was refined: the tolerance [K] (0: not refined), the node cap, each grid's (nZ, nΛ, bytes,
+    largest T error [K]) from the first to the last, and why it stopped (``met``, ``not refined``, ``node cap``,
+    ``smallest width``)."""
+
+    tolerance: float
+    max_nodes: int
+    steps: list[tuple[int, int, int, float]] = field(default_factory=list)
+    stop: str = "met"
+
+    @property
+    def met(self) -> bool:
+        return self.stop in ("met", "not refined")
+
+    def record(self) -> dict:
+        """As stored in the table (the ``/structured`` attribute ``refinement``)."""
+        return {"tolerance": self.tolerance, "max_nodes": self.max_nodes, "stop": self.stop,
+                "steps": [list(step) for step in self.steps]}
+
+    def notes(self) -> list[str]:
+        """Build-report lines: the table size against the error reached, and whether the tolerance was met."""
+        if self.stop == "not refined":
+            return []
+        sizes = ", ".join(f"{nZ} x {nL} ({size / 1e6:.3g} MB): {error:.3g} K" for nZ, nL, size, error in self.steps)
+        line = f"structured (Z, Lambda) grid refined to the lookup tolerance {self.tolerance:g} K: {sizes}"
+        if self.met:
+            return [line]
+        why = (f"the node cap --max-structured-nodes {self.max_nodes}" if self.stop == "node cap"
+               else f"cells narrower than {MIN_WIDTH:g}, where the flamelets' C hardly separates them")
+        return [line, f"warning: structured lookup tolerance {self.tolerance:g} K not met: largest T error "
+                      f"{self.steps[-1][3]:.3g} K, stopped by {why}; raise --max-structured-nodes or "
+                      "--lookup-tolerance"]
+
+
+def refine(flamelets: Sequence[Flamelet], Z: np.ndarray, Lambda: np.ndarray, species_index: Sequence[int],
+           samples: np.ndarray, tolerance: float, max_nodes: int) -> tuple[dict[str, np.ndarray], Refinement]:
+    """The (Z, Λ) table of `flamelets` (grid dict of :func:`structured.structured_table`) starting from the nodes
+    `Z`, `Lambda` and refined until its largest T error at the flamelets sampled at `samples` is at most
+    `tolerance` [K] (0: no refinement) or no more nodes may be added (module docstring)."""
+    T_col = len(species_index)
+    points = [structured.resample(f, samples, species_index) for f in flamelets]
+    z = np.concatenate([p["Z"] for p in points])
+    c = np.concatenate([p["C"] for p in points])
+    T = np.concatenate([p["outputs"][:, T_col] for p in points])
+    refinement = Refinement(tolerance, max_nodes, stop="not refined" if tolerance <= 0 else "met")
+    while True:
+        columns = structured.progress_columns(flamelets, Z, species_index)
+        grid = {"Z": Z, "Lambda": Lambda, "C_min": columns.C_min, "C_max": columns.C_max,
+                "outputs": columns.tabulate(Lambda)}
+        error = np.abs(structured.lookup(grid, z, c, [T_col])[:, 0] - T)
+        refinement.steps.append((len(Z), len(Lambda), structured.grid_bytes(grid), float(error.max())))
+        if tolerance <= 0 or error.max() <= tolerance:
+            return grid, refinement
+        bad = np.flatnonzero(error > tolerance)
+        charged = _charge(flamelets, columns, Lambda, species_index, z[bad], c[bad], T[bad], error[bad])
+        Z, Lambda, stop = _bisect(Z, Lambda, charged, max_nodes)
+        if stop:
+            refinement.stop = stop
+            return grid, refinement
+
+
+def _charge(flamelets: Sequence[Flamelet], columns: structured.Columns, Lambda: np.ndarray,
+            species_index: Sequence[int], z: np.ndarray, c: np.ndarray, T: np.ndarray,
+            error: np.ndarray) -> list[tuple[float, str, int]]:
+    """(largest error, axis ``Z`` or ``Lambda``, interval index) of every interval the points (z, c) with their
+    true `T` and lookup `error` are charged to (module docstring, step 1)."""
+    Z, T_col = columns.Z, len(species_index)
+    lam = normalized_progress(z, c, Z, columns.C_min, columns.C_max)
+    i = np.clip(np.searchsorted(Z, z, side="right") - 1, 0, len(Z) - 2)
+    j = np.clip(np.searchsorted(Lambda, lam, side="right") - 1, 0, len(Lambda) - 2)
+    tz = (z - Z[i]) / (Z[i + 1] - Z[i])
+    only_Z = np.abs((1.0 - tz) * _at_node(columns, T_col, i, lam) + tz * _at_node(columns, T_col, i + 1, lam) - T)
+    own = np.unique(np.concatenate([z, Z[[0, -1]]]))  # a node at every point's own Z
+    at_own = structured.progress_columns(flamelets, own, species_index)
+    grid = {"Z": own, "Lambda": Lambda, "C_min": at_own.C_min, "C_max": at_own.C_max, "outputs": at_own.tabulate(Lambda)}
+    only_Lambda = np.abs(structured.lookup(grid, z, c, [T_col])[:, 0] - T)
+    on_Z = only_Z >= only_Lambda
+    worst: dict[tuple[str, int], float] = {}
+    for axis, k, e in zip(np.where(on_Z, "Z", "Lambda"), np.where(on_Z, i, j), error):
+        key = (str(axis), int(k))
+        worst[key] = max(worst.get(key, 0.0), float(e))
+    return sorted(((e, axis, k) for (axis, k), e in worst.items()), reverse=True)
+
+
+def _at_node(columns: structured.Columns, col: int, node: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Output `col` of the flamelets at Z node `node[k]` interpolated at Λ `lam[k]` (exact in Λ)."""
+    values = np.empty(len(node))
+    for n in np.unique(node):
+        at = node == n
+        flamelet_lam, out = columns.nodes[n]
+        values[at] = out[col] if flamelet_lam is None else np.interp(lam[at], flamelet_lam, out[:, col])
+    return values
+
+
+def _bisect(Z: np.ndarray, Lambda: np.ndarray, charged: list[tuple[float, str, int]],
+            max_nodes: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """The axes with the `charged` intervals bisected, largest error first, within `max_nodes` nodes and
+    :data:`MIN_WIDTH`; the reason when none could be (``node cap``, ``smallest width``), else ''."""
+    axes = {"Z": Z, "Lambda": Lambda}
+    added: dict[str, list[float]] = {"Z": [], "Lambda": []}
+    capped = False
+    for _, axis, k in charged:
+        nodes = axes[axis]
+        if nodes[k + 1] - nodes[k] < 2.0 * MIN_WIDTH:
+            continue
+        n_Z = len(Z) + len(added["Z"]) + (axis == "Z")
+        n_Lambda = len(Lambda) + len(added["Lambda"]) + (axis == "Lambda")
+        if n_Z * n_Lambda > max_nodes:
+            capped = True
+            continue
+        added[axis].append(0.5 * (nodes[k] + nodes[k + 1]))
+    if not added["Z"] and not added["Lambda"]:
+        return Z, Lambda, "node cap" if capped else "smallest width"
+    return (np.sort(np.concatenate([Z, added["Z"]])), np.sort(np.concatenate([Lambda, added["Lambda"]])), "")
