@@ -7,15 +7,16 @@ and compared with its own value. Both axes start from the build's nodes (``struc
 
 1. every sample point looked up worse than the tolerance is charged to one side of its (Z, Λ) cell: to its Z
    interval when the error of Z interpolation alone is at least that of Λ interpolation alone, else to its Λ
-   interval. Z alone is the lookup with an exact Λ axis (the flamelets at the cell's two Z nodes interpolated at
-   the point's own Λ, then linearly in Z); Λ alone is the lookup with a Z node at the point's own Z (linear in
-   Λ between the Λ nodes only);
+   interval, unless that side is already too narrow to halve (:data:`MIN_WIDTH`), then to the other. Z alone is
+   the lookup with an exact Λ axis (the flamelets at the cell's two Z nodes interpolated at the point's own Λ,
+   then linearly in Z); Λ alone is the lookup with a Z node at the point's own Z (linear in Λ between the Λ
+   nodes only);
 2. the charged intervals are bisected, largest error first, while the grid keeps at most ``max_nodes`` nodes
-   (nZ · nΛ) and no interval narrower than :data:`MIN_WIDTH` is split;
+   (nZ · nΛ);
 3. the table is filled again on the new nodes and its error measured.
 
-It stops when the largest T error is within the tolerance, or when no charged interval may be split (the node
-cap, or intervals already at the smallest width). Bisection keeps the old nodes, 0 and 1, so both axes stay
+It stops when the largest T error is within the tolerance, or when no interval may be split: the node cap, or
+cells too narrow to halve on both sides. Bisection keeps the old nodes, 0 and 1, so both axes stay
 strictly increasing in [0, 1]; the runtimes locate a point by binary search (C) or comparison count (ONNX) and
 assume no spacing. The error at the stored flamelets measures the grid alone: a (Z, C) between two flamelets
 is interpolated between them whatever the grid, which adaptive flamelets (``--tolerance``) resolve.
@@ -63,14 +64,16 @@ class Refinement:
         if self.stop == "not refined":
             return []
         sizes = ", ".join(f"{nZ} x {nL} ({size / 1e6:.3g} MB): {error:.3g} K" for nZ, nL, size, error in self.steps)
-        line = f"structured (Z, Lambda) grid refined to the lookup tolerance {self.tolerance:g} K: {sizes}"
+        line = (f"structured (Z, Lambda) grid refined to the lookup tolerance {self.tolerance:g} K (nZ x nLambda "
+                f"(size in double): largest T error): {sizes}")
         if self.met:
             return [line]
-        why = (f"the node cap --max-structured-nodes {self.max_nodes}" if self.stop == "node cap"
-               else f"cells narrower than {MIN_WIDTH:g}, where the flamelets' C hardly separates them")
+        why = (f"the node cap --max-structured-nodes {self.max_nodes}; raise it or --lookup-tolerance"
+               if self.stop == "node cap" else
+               f"cells too narrow to halve (below {2 * MIN_WIDTH:g} on both sides), where the flamelets' C hardly "
+               "separates them; raise --lookup-tolerance")
         return [line, f"warning: structured lookup tolerance {self.tolerance:g} K not met: largest T error "
-                      f"{self.steps[-1][3]:.3g} K, stopped by {why}; raise --max-structured-nodes or "
-                      "--lookup-tolerance"]
+                      f"{self.steps[-1][3]:.3g} K, stopped by {why}"]
 
 
 def refine(flamelets: Sequence[Flamelet], Z: np.ndarray, Lambda: np.ndarray, species_index: Sequence[int],
@@ -94,10 +97,11 @@ def refine(flamelets: Sequence[Flamelet], Z: np.ndarray, Lambda: np.ndarray, spe
             return grid, refinement
         bad = np.flatnonzero(error > tolerance)
         charged = _charge(flamelets, columns, Lambda, species_index, z[bad], c[bad], T[bad], error[bad])
-        Z, Lambda, stop = _bisect(Z, Lambda, charged, max_nodes)
-        if stop:
-            refinement.stop = stop
+        refined = _bisect(Z, Lambda, charged, max_nodes) if charged else None
+        if refined is None:
+            refinement.stop = "node cap" if charged else "smallest width"
             return grid, refinement
+        Z, Lambda = refined
 
 
 def _charge(flamelets: Sequence[Flamelet], columns: structured.Columns, Lambda: np.ndarray,
@@ -115,9 +119,12 @@ def _charge(flamelets: Sequence[Flamelet], columns: structured.Columns, Lambda: 
     at_own = structured.progress_columns(flamelets, own, species_index)
     grid = {"Z": own, "Lambda": Lambda, "C_min": at_own.C_min, "C_max": at_own.C_max, "outputs": at_own.tabulate(Lambda)}
     only_Lambda = np.abs(structured.lookup(grid, z, c, [T_col])[:, 0] - T)
-    on_Z = only_Z >= only_Lambda
+    narrow_Z, narrow_Lambda = Z[i + 1] - Z[i] < 2.0 * MIN_WIDTH, Lambda[j + 1] - Lambda[j] < 2.0 * MIN_WIDTH
+    on_Z = ~narrow_Z & (narrow_Lambda | (only_Z >= only_Lambda))
+    splittable = ~(narrow_Z & narrow_Lambda)
     worst: dict[tuple[str, int], float] = {}
-    for axis, k, e in zip(np.where(on_Z, "Z", "Lambda"), np.where(on_Z, i, j), error):
+    for axis, k, e in zip(np.where(on_Z, "Z", "Lambda")[splittable], np.where(on_Z, i, j)[splittable],
+                          error[splittable]):
         key = (str(axis), int(k))
         worst[key] = max(worst.get(key, 0.0), float(e))
     return sorted(((e, axis, k) for (axis, k), e in worst.items()), reverse=True)
@@ -134,22 +141,16 @@ def _at_node(columns: structured.Columns, col: int, node: np.ndarray, lam: np.nd
 
 
 def _bisect(Z: np.ndarray, Lambda: np.ndarray, charged: list[tuple[float, str, int]],
-            max_nodes: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """The axes with the `charged` intervals bisected, largest error first, within `max_nodes` nodes and
-    :data:`MIN_WIDTH`; the reason when none could be (``node cap``, ``smallest width``), else ''."""
+            max_nodes: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The axes with the `charged` intervals bisected, largest error first, while nZ · nΛ stays within
+    `max_nodes`; None when not one fits."""
     axes = {"Z": Z, "Lambda": Lambda}
     added: dict[str, list[float]] = {"Z": [], "Lambda": []}
-    capped = False
     for _, axis, k in charged:
-        nodes = axes[axis]
-        if nodes[k + 1] - nodes[k] < 2.0 * MIN_WIDTH:
-            continue
         n_Z = len(Z) + len(added["Z"]) + (axis == "Z")
         n_Lambda = len(Lambda) + len(added["Lambda"]) + (axis == "Lambda")
-        if n_Z * n_Lambda > max_nodes:
-            capped = True
-            continue
-        added[axis].append(0.5 * (nodes[k] + nodes[k + 1]))
+        if n_Z * n_Lambda <= max_nodes:
+            added[axis].append(0.5 * (axes[axis][k] + axes[axis][k + 1]))
     if not added["Z"] and not added["Lambda"]:
-        return Z, Lambda, "node cap" if capped else "smallest width"
-    return (np.sort(np.concatenate([Z, added["Z"]])), np.sort(np.concatenate([Lambda, added["Lambda"]])), "")
+        return None
+    return np.sort(np.concatenate([Z, added["Z"]])), np.sort(np.concatenate([Lambda, added["Lambda"]]))

@@ -152,7 +152,7 @@ def test_unreachable_tolerance_under_the_node_cap_is_one_warning_line(tables, tm
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--max-structured-nodes", "100"], "max_structured_nodes=100: below the starting grid"),
+    (["--lookup-tolerance", "5", "--max-structured-nodes", "100"], "max_structured_nodes=100: below the starting grid"),
     (["--lookup-tolerance", "-1"], "lookup_tolerance"),
     (["--set", "strain_factor=2"], "'strain_factor' is not a grid option"),
 ])
@@ -183,4 +183,4 @@ def test_refine_says_when_no_cell_may_be_split_any_narrower(tables, monkeypatch)
                               structured.z_nodes(POINTS, Z_st), TOLERANCE, 10 ** 6)
     assert refinement.stop == "smallest width" and not refinement.met and len(refinement.steps) == 1
     np.testing.assert_array_equal(grid["Z"], Z)
-    assert "cells narrower than 0.6" in refinement.notes()[-1]
+    assert "cells too narrow to halve (below 1.2 on both sides)" in refinement.notes()[-1]
