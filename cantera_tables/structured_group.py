@@ -104,9 +104,9 @@ def summary(group: Any) -> list[tuple[str, str]]:
         (nZ, nL, _, first), (_, _, _, reached) = record["steps"][0], record["steps"][-1]
         verdict = "met" if record["stop"] == "met" else f"not met: stopped by the {record['stop']}"
         if record["tolerance"] > 0:
-            lines.append(("structured grid refined", f"from {nZ} x {nL} nodes, largest T lookup error {first:.3g} -> "
-                          f"{reached:.3g} K (tolerance {record['tolerance']:g} K, {verdict}; cap "
-                          f"{record['max_nodes']} nodes)"))
+            lines.append(("structured grid refined", f"from {nZ} x {nL} nodes, largest T lookup error at and between "
+                          f"the rows {first:.3g} -> {reached:.3g} K (tolerance {record['tolerance']:g} K, {verdict}; "
+                          f"cap {record['max_nodes']} nodes)"))
     if "C_monotone" in group:
         verdict, Z = group["C_monotone"][()], group["Z"][()]
         bad = structured.monotonicity_warning(Z, verdict)

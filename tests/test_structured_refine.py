@@ -65,8 +65,8 @@ def test_refined_grid_meets_the_tolerance_that_the_stretched_grid_of_as_many_nod
     before, after = rows_error(tables.fixed), rows_error(tables.refined)
     assert before > TOLERANCE >= after
     assert refined["refinement"]["stop"] == "met"
-    steps = refined["refinement"]["steps"]
-    assert steps[0][3] == pytest.approx(before) and steps[-1][3] == pytest.approx(after)
+    steps = refined["refinement"]["steps"]  # measured at the rows and between them: never below the rows' error
+    assert steps[0][3] >= before and after <= steps[-1][3] <= TOLERANCE
     assert [step[:2] for step in steps][-1] == [len(refined["Z"]), len(refined["Lambda"])]
     # the same node count spread the build's way (Z stretched about Z_st, Lambda following the flamelets) misses it
     Z_st = Table(tables.refined).attrs["Z_st"]
