@@ -18,9 +18,9 @@ Mech. 504; Ihme & Pitsch 2008, Combust. Flame 155), written for a single S-curve
 A lookup at (Z, C) interpolates C_min and C_max linearly to that Z, forms Λ there and interpolates bilinearly
 in (Z, Λ) (:func:`lookup`; the one scheme of every lookup, see :mod:`surrogate.lookup`). Built as follows: at each Z node
 every flamelet that spans that Z is interpolated linearly in Z; its C gives its Λ; outputs are then
-interpolated linearly in Λ between the flamelets sorted by Λ (:func:`progress_columns`, then :meth:`Columns.tabulate` on any Λ axis).
-Where C_max - C_min is below 1e-12 (the inlets) all flamelets are in the same state and their mean fills the Λ
-row.
+interpolated linearly in Λ between the flamelets sorted by Λ (:func:`progress_columns`, then
+:meth:`Columns.grid` on any Λ axis). Where C_max - C_min is below 1e-12 (the inlets) all flamelets are in the same
+state and their mean fills the Λ row.
 """
 
 from __future__ import annotations
@@ -135,6 +135,11 @@ class Columns(NamedTuple):
         own 0 and 1 are no information): what :func:`lambda_nodes` follows."""
         return np.concatenate([lam[1:-1] for lam, _ in self.nodes if lam is not None] or [np.empty(0)])
 
+    def grid(self, Lambda: np.ndarray) -> dict[str, np.ndarray]:
+        """The (Z, Λ) table on the Λ axis `Lambda`: axes, C_min, C_max and outputs (:meth:`tabulate`)."""
+        return {"Z": self.Z, "Lambda": Lambda, "C_min": self.C_min, "C_max": self.C_max,
+                "outputs": self.tabulate(Lambda)}
+
     def tabulate(self, Lambda: np.ndarray) -> np.ndarray:
         """Outputs (nZ, len(Lambda), n_outputs): each node's flamelets interpolated linearly in Λ to `Lambda`."""
         n_out = self.nodes[0][1].shape[-1]
@@ -179,8 +184,7 @@ def structured_table(
     columns = progress_columns(flamelets, Z, species_index)
     Lambda = (lambda_nodes(n_lambda, columns.flamelet_lambdas()) if spacing == "flamelets"
               else np.linspace(0.0, 1.0, n_lambda))
-    return {"Z": Z, "Lambda": Lambda, "C_min": columns.C_min, "C_max": columns.C_max,
-            "outputs": columns.tabulate(Lambda)}
+    return columns.grid(Lambda)
 
 
 def grid_bytes(grid: Mapping[str, np.ndarray]) -> int:

@@ -4,8 +4,9 @@ The error is that of :func:`structured.lookup_error` in T: every stored flamelet
 fractions of the scattered rows, looked up at its own (Z, C) by the one FPV scheme (:func:`structured.lookup`)
 and compared with its own value; the refinement samples :data:`SUBDIVISIONS` times as densely (the rows' mixture
 fractions and equally spaced ones between them), so that a point between two rows, where a solver looks up just
-as often, is held to the tolerance too, and ``table check``, which measures at the rows, passes. Both axes start from the build's nodes (``structured_nz`` stretched Z nodes,
-``structured_nlambda`` Λ nodes); then, round by round:
+as often, is held to the tolerance too, and ``table check``, which measures at the rows, passes. Both axes
+start from the build's nodes (``structured_nz`` stretched Z nodes, ``structured_nlambda`` Λ nodes); then, round
+by round:
 
 1. every sample point looked up worse than the tolerance is charged to one side of its (Z, Λ) cell: to its Z
    interval when the error of Z interpolation alone is at least that of Λ interpolation alone, else to its Λ
@@ -45,8 +46,8 @@ MIN_WIDTH = 1e-6
 @dataclass
 class Refinement:
     """How the grid was refined: the tolerance [K] (0: not refined), the node cap, each grid's (nZ, nΛ, bytes,
-    largest T error [K] where the refinement samples) from the first to the last, and why it stopped (``met``, ``not refined``, ``node cap``,
-    ``smallest width``)."""
+    largest T error [K] where the refinement samples) from the first to the last, and why it stopped (``met``,
+    ``not refined``, ``node cap``, ``smallest width``)."""
 
     tolerance: float
     max_nodes: int
@@ -96,8 +97,7 @@ def refine(flamelets: Sequence[Flamelet], Z: np.ndarray, Lambda: np.ndarray, spe
     refinement = Refinement(tolerance, max_nodes, stop="not refined" if tolerance <= 0 else "met")
     while True:
         columns = structured.progress_columns(flamelets, Z, species_index)
-        grid = {"Z": Z, "Lambda": Lambda, "C_min": columns.C_min, "C_max": columns.C_max,
-                "outputs": columns.tabulate(Lambda)}
+        grid = columns.grid(Lambda)
         error = np.abs(structured.lookup(grid, z, c, [T_col])[:, 0] - T)
         refinement.steps.append((len(Z), len(Lambda), structured.grid_bytes(grid), float(error.max())))
         if tolerance <= 0 or error.max() <= tolerance:
@@ -123,9 +123,8 @@ def _charge(flamelets: Sequence[Flamelet], columns: structured.Columns, Lambda: 
     tz = (z - Z[i]) / (Z[i + 1] - Z[i])
     only_Z = np.abs((1.0 - tz) * _at_node(columns, T_col, i, lam) + tz * _at_node(columns, T_col, i + 1, lam) - T)
     own = np.unique(np.concatenate([z, Z[[0, -1]]]))  # a node at every point's own Z
-    at_own = structured.progress_columns(flamelets, own, species_index)
-    grid = {"Z": own, "Lambda": Lambda, "C_min": at_own.C_min, "C_max": at_own.C_max, "outputs": at_own.tabulate(Lambda)}
-    only_Lambda = np.abs(structured.lookup(grid, z, c, [T_col])[:, 0] - T)
+    at_own = structured.progress_columns(flamelets, own, species_index).grid(Lambda)
+    only_Lambda = np.abs(structured.lookup(at_own, z, c, [T_col])[:, 0] - T)
     narrow_Z, narrow_Lambda = Z[i + 1] - Z[i] < 2.0 * MIN_WIDTH, Lambda[j + 1] - Lambda[j] < 2.0 * MIN_WIDTH
     on_Z = ~narrow_Z & (narrow_Lambda | (only_Z >= only_Lambda))
     splittable = ~(narrow_Z & narrow_Lambda)
