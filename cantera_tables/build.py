@@ -35,6 +35,7 @@ class ConditionBuild:
     gas: Any  # Cantera Solution of the mechanism
     chemistry: FlameletChemistry  # of the streams at the first pressure
     jobs: list[Any]  # every condition, in table order
+    work: ChunkWorkDir  # where each condition's result is saved, for more rounds of conditions (adaptive builds)
     saved: list[dict[str, np.ndarray]]  # what each job saved in the work directory, in job order
     resumed: int  # conditions an earlier, interrupted build had finished
 
@@ -65,9 +66,10 @@ def build_conditions(
     chemistry = FlameletChemistry(gas, streams_of(opts, opts["pressure"][0]))  # validates species first
     root = open_work_dir(target, {k: v for k, v in opts.items() if k not in not_in_solves})
     jobs = make_jobs(opts, chemistry, root)
-    saved, resumed = solve_missing(ChunkWorkDir(root, "condition"), jobs, solve, scheduler=opts["scheduler"],
-                                   executor=executor, workers=int(opts["workers"]), progress=progress, desc=desc)
-    return ConditionBuild(opts=opts, target=target, gas=gas, chemistry=chemistry, jobs=jobs,
+    work = ChunkWorkDir(root, "condition")
+    saved, resumed = solve_missing(work, jobs, solve, scheduler=opts["scheduler"], executor=executor,
+                                   workers=int(opts["workers"]), progress=progress, desc=desc)
+    return ConditionBuild(opts=opts, target=target, gas=gas, chemistry=chemistry, jobs=jobs, work=work,
                           saved=saved, resumed=resumed)
 
 

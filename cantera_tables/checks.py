@@ -4,7 +4,8 @@ demands, with Cantera where a property is needed:
 
 - equilibrium: every row's enthalpy is that of its unburnt mixture (HP equilibrium conserves it);
 - ignition: every reactor keeps its enthalpy (adiabatic, constant p) and ends at its HP equilibrium
-  temperature; the ignition delay falls as T0 rises (no NTC region in CH4 or H2 chemistry);
+  temperature; the ignition delay falls as T0 rises (no NTC region in CH4 or H2 chemistry); an adaptive table
+  meets its tolerance, recomputed from the stored delays;
 - premixed-fgm: C rises through every stored flame (else C is no coordinate), the free flames' burnt gas has
   the unburnt enthalpy (to a fraction of the heat release: at the inlet of a 1-D free flame species diffuse
   and heat conducts upstream, so x = 0 is not quite the unburnt state), the heat-loss flames lie below it;
@@ -25,7 +26,7 @@ import numpy as np
 
 from surrogate.table import Table
 
-from . import structured
+from . import ignition_refine, structured
 from .flamelet import Flamelet, curve_turning_point, label_branches, load_gas, s_curve_order
 from .refine import ESTIMATE_NODES, largest_error, leave_one_out
 from .stored_flamelets import read_curve
@@ -78,8 +79,9 @@ def equilibrium_checks(path: str | os.PathLike) -> Checks:
 
 
 def ignition_checks(path: str | os.PathLike) -> Checks:
-    """Enthalpy drift along every raw reactor trajectory, the end temperature against T_eq, and the ignition
-    delay against T0."""
+    """Enthalpy drift along every raw reactor trajectory, the end temperature against T_eq, the ignition
+    delay against T0, and for an adaptive build the leave-one-out error of ln τ_ign along each (φ, p) line
+    (:mod:`cantera_tables.ignition_refine`) against its tolerance."""
     import h5py
 
     table = Table(path)
@@ -95,15 +97,27 @@ def ignition_checks(path: str | os.PathLike) -> Checks:
             if np.isfinite(delays["tau_ign"][k]):
                 short = max(short, float(delays["T_eq"][k] - g["T"][-1]))
     lines = [(p, phi) for p in np.unique(delays["p"]) for phi in np.unique(delays["phi"])]
+    ignited = np.isfinite(delays["tau_ign"])  # a reactor that did not ignite has no delay to compare
     falling = sum(bool(np.all(np.diff(delays["tau_ign"][at][np.argsort(delays["T0"][at])]) < 0))
-                  for at in ((delays["p"] == p) & (delays["phi"] == phi) for p, phi in lines))
-    return [
+                  for at in ((delays["p"] == p) & (delays["phi"] == phi) & ignited for p, phi in lines))
+    checks: Checks = [
         ("reactor enthalpy conserved", f"largest |h - h(t=0)| {drift:.3g} J/kg (bound {ENTHALPY_TOLERANCE:g})",
          drift <= ENTHALPY_TOLERANCE),
         ("ignited reactors reach T_eq", f"largest T_eq - T_end {short:.3g} K (bound end_delta_T={end_delta_T:g})",
          short <= end_delta_T),
         ("tau_ign falls as T0 rises", f"on {falling} of {len(lines)} (phi, p) lines (an NTC fuel may not)", None),
     ]
+    refinement = table.attrs.get("refinement")
+    if refinement:
+        tolerance = float(refinement["tolerance"])
+        reached, at = ignition_refine.largest_error(delays["T0"], delays["phi"], delays["p"], delays["tau_ign"])
+        where = (f" at T0={delays['T0'][at]:.6g} K, phi={delays['phi'][at]:g}, p={delays['p'][at]:g} Pa"
+                 if at is not None else "")
+        checks.append(("adaptive tolerance", f"largest leave-one-out error of ln tau_ign in 1000/T0 "
+                       f"{'none' if reached is None else f'{reached:.3g}'}{where}, {len(delays['T0'])} reactors on "
+                       f"{len(lines)} (phi, p) lines (bound: the build's tolerance {tolerance:g})",
+                       reached is not None and reached <= tolerance))
+    return checks
 
 
 def premixed_checks(path: str | os.PathLike) -> Checks:

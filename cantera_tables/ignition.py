@@ -20,7 +20,11 @@ mixture (fuel and oxidizer at equivalence ratio φ, ``set_equivalence_ratio``) u
   k-th step where there are more than ``RAW_POINTS`` (CVODES already puts its steps where the state changes).
 
 Conditions run in parallel on the executor (a local process pool, or Dask with ``scheduler``); each finished
-trajectory is saved in the work directory, so a killed build resumes with the conditions left.
+trajectory is saved in the work directory, so a killed build resumes with the conditions left. With a
+``tolerance`` the build is adaptive (:mod:`cantera_tables.ignition_refine`): reactors are added along each (p, φ)
+line in T0 until ln τ_ign is interpolated in 1000/T0 within it; the added reactors follow the given grid in
+``/ignition`` and ``/trajectories``, in the order they were added, and the root attribute ``refinement`` holds the
+history.
 """
 
 from __future__ import annotations
@@ -39,10 +43,11 @@ from surrogate.chunks import ChunkWorkDir, remove_work_dir
 from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats
-from surrogate.ranges import POSITIVE, at_least
-from surrogate.table import Column, create_dataset, write_columns, write_table
+from surrogate.ranges import NON_NEGATIVE, POSITIVE, Range, at_least
+from surrogate.table import Column, Table, create_dataset, write_columns, write_table
 
-from .build import build_conditions
+from . import ignition_refine
+from .build import build_conditions, solve_missing
 from .checks import ignition_checks
 from .executors import EXECUTOR_OPTION_NAMES, executor_options
 from .flamelet import FlameletChemistry, cantera_message, load_gas
@@ -145,6 +150,10 @@ class IgnitionTable(TableGenerator):
         Option("end_delta_T", 1.0, "stop once T is this close to the HP equilibrium temperature [K]",
                bounds=POSITIVE),
         Option("points_per_trajectory", 100, "C nodes per trajectory in the scattered table", bounds=at_least(2)),
+        Option("tolerance", 0.0, "adaptive table: after the given T0 grid, add reactors along each (phi, p) line "
+               "until ln tau_ign of every interior reactor is interpolated in 1000/T0 from its neighbours within this "
+               "(about a relative error of tau_ign; 0: no refinement)", bounds=Range(0, 1)),
+        Option("max_refine", 20, "most reactors the refinement adds per (phi, p) line", bounds=NON_NEGATIVE),
         *executor_options("conditions", "the conditions"),
     )
 
@@ -155,6 +164,7 @@ class IgnitionTable(TableGenerator):
         if not opts["initial_temperature"]:
             raise UserError("option initial_temperature: give at least one value")
         check_mixture_axis(opts, cls.options)
+        ignition_refine.refine_settings(opts)  # a tolerance without three temperatures: refused before any solve
         return opts
 
     @classmethod
@@ -174,17 +184,34 @@ class IgnitionTable(TableGenerator):
                                make_jobs=cls.conditions, solve=solve_condition,
                                desc="reactors", progress=progress, executor=executor)
         opts, target, conditions, trajectories = run.opts, run.target, run.jobs, run.saved
-        n_rows = _write(target, opts, run.chemistry, run.gas, conditions, trajectories)
+        resumed, refinement = run.resumed, None
+        settings = ignition_refine.refine_settings(opts)
+        if settings is not None:
+            def solve_round(new: list[IgnitionCondition]) -> list[dict[str, np.ndarray]]:
+                nonlocal resumed
+                saved, done = solve_missing(run.work, new, solve_condition, scheduler=opts["scheduler"],
+                                            executor=executor, workers=int(opts["workers"]), progress=progress,
+                                            desc="added reactors")
+                resumed += done
+                return saved
+
+            conditions, trajectories, refinement = ignition_refine.refine_lines(conditions, trajectories, settings,
+                                                                                solve_round)
+        n_rows = _write(target, opts, run.chemistry, run.gas, conditions, trajectories, refinement)
         remove_work_dir(target)
         tau = np.array([float(tr["tau_ign"]) for tr in trajectories])
         missing = [c for c, t in zip(conditions, tau) if np.isnan(t)]
         notes = [f"{len(missing)} reactor(s) did not ignite within end_time={opts['end_time']:g} s:",
                  *(f"  T0={c.T0:g} K, phi={c.phi:g}, p={c.streams.pressure:g} Pa" for c in missing)] if missing else []
-        return BuildReport(path=target, rows=n_rows, seconds=time.perf_counter() - started,
-                           resumed=run.resumed, notes=notes,
-                           numbers={"reactors": len(conditions),
-                                    "ignition delay range [s]": [float(np.nanmin(tau)), float(np.nanmax(tau))]
-                                    if not np.all(np.isnan(tau)) else "none ignited"})
+        numbers = {"reactors": len(conditions),
+                   "ignition delay range [s]": [float(np.nanmin(tau)), float(np.nanmax(tau))]
+                   if not np.all(np.isnan(tau)) else "none ignited"}
+        if refinement is not None:
+            refine_notes, refine_numbers = ignition_refine.report(refinement)
+            notes += refine_notes
+            numbers.update(refine_numbers)
+        return BuildReport(path=target, rows=n_rows, seconds=time.perf_counter() - started, resumed=resumed,
+                           notes=notes, numbers=numbers)
 
     @staticmethod
     def plot(path: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
@@ -209,12 +236,14 @@ class IgnitionTable(TableGenerator):
                 pairs = zip(delays["T0"][at][order], delays["tau_ign"][at][order])
                 lines.append((f"tau_ign at phi={phi:g}, p={p:g} Pa", f"(Z={delays['Z'][at][0]:.4g}) " + ", ".join(
                     f"{T0:g} K: {tau:.3g} s" for T0, tau in pairs)))
-        return lines
+        return lines + ignition_refine.summary(Table(path).attrs.get("refinement"))
 
 
 def _write(target: Path, opts: dict[str, Any], chemistry: FlameletChemistry, gas: Any,
-           conditions: Sequence[IgnitionCondition], trajectories: Sequence[dict[str, np.ndarray]]) -> int:
-    """Resample every trajectory in C, add the delays and raw trajectories, write the table atomically."""
+           conditions: Sequence[IgnitionCondition], trajectories: Sequence[dict[str, np.ndarray]],
+           refinement: dict[str, Any] | None = None) -> int:
+    """Resample every trajectory in C, add the delays and raw trajectories and an adaptive build's `refinement`
+    record, write the table atomically."""
     keep = present_species(np.max([tr["Y"].max(axis=0) for tr in trajectories], axis=0), chemistry.species)
     species = [chemistry.species[k] for k in keep]
     units = output_units(species)
@@ -247,6 +276,7 @@ def _write(target: Path, opts: dict[str, Any], chemistry: FlameletChemistry, gas
         "reactor": "adiabatic IdealGasConstPressureReactor, CVODES steps of ReactorNet.step",
         "ignition_delay_definition": IGNITION_DELAY_DEFINITION,
         "equivalence_ratio_definition": "Cantera set_equivalence_ratio(phi, fuel, oxidizer), mole basis",
+        **({"refinement": refinement} if refinement is not None else {}),
     }
 
     def extra(h5: Any) -> None:

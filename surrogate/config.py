@@ -41,7 +41,7 @@ FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "patience": _INT, "min_delta": _NUMBER, "val_fraction": _NUMBER, "test_fraction": _NUMBER, "seed": _INT,
     "device": _TEXT, "lbfgs_epochs": _INT, "dtype": _TEXT,
     "stream_memory": _NUMBER, "threads": _INT, "precision": _TEXT, "compile": _TEXT,
-    "loggers": _NAMES, "logger_options": _MAP,
+    "loggers": _NAMES, "logger_options": _MAP, "log_floors": _MAP,
 }
 # the range of each numeric key, checked by TrainOptions.validate and shown in the command line's help
 FIELD_RANGES: dict[str, Range] = {
@@ -66,6 +66,7 @@ class TrainOptions:
     inputs: list[str] | None = None
     outputs: list[str] | None = None
     log_inputs: list[str] | None = None
+    log_floors: dict[str, float] = field(default_factory=dict)  # log input -> floor (default: smallest positive)
     closure: str = "auto"
     split_by: str = "random"
     model: str = DEFAULT_MODEL
@@ -126,6 +127,9 @@ class TrainOptions:
         unknown = sorted(set(self.logger_options) - set(self.loggers))
         if unknown:
             raise UserError(f"logger options given for {unknown[0]!r}, which is not among --logger {self.loggers}")
+        for name, floor in self.log_floors.items():
+            if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 < floor < float("inf"):
+                raise UserError(f"log_floors {name}={floor!r}: expected a positive number")
         if len(set(self.outputs or ())) != len(self.outputs or ()):
             raise UserError(f"outputs {self.outputs}: a column is named twice")
         if len(set(self.inputs or ())) != len(self.inputs or ()):

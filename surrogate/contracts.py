@@ -404,6 +404,7 @@ class TaskSettings:
     device: torch.device
     dtype: torch.dtype = field(default_factory=lambda: _float32())
     stream_memory_mb: float = 0.0  # > 0: read the dataset in blocks through a buffer of this size (``streams``)
+    log_floors: dict[str, float] = field(default_factory=dict)  # log input -> the value below which it is clamped
 
 
 def _float32() -> "torch.dtype":

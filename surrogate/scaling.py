@@ -1,7 +1,7 @@
 """Scalers as torch modules, so the exported ONNX graph takes physical inputs and returns physical outputs.
 
 Inputs: min-max to [-1, 1], optionally after log10 (scalar dissipation rate spans decades); a log input is
-floored at its smallest positive training value so χ = 0 at the streams stays finite.
+floored (:func:`log_floors`) so χ = 0 at the streams stays finite.
 Outputs: standardization for plain outputs; identity for outputs of a softmax head (mass fractions are
 learned in physical units, the softmax keeps them positive and summing to one).
 """
@@ -13,6 +13,17 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch import nn
+
+
+def log_floors(min_positive: Sequence[float], log: Sequence[bool], given: Sequence[float | None]) -> list[float]:
+    """The floor of each input: the value the user gave for a log input, else its smallest positive training value
+    (1 where it has none, and for linear inputs). Values below the floor enter as the floor.
+
+    A given floor is for inputs that span more decades than matter: the mixture fraction of a flamelet table
+    reaches 1e-16 near the oxidizer, so log10 Z spends most of the input range on rows where nothing changes;
+    floored at 1e-4 the lean side, where NO2 and the flame sit, gets the resolution."""
+    return [float(g) if flag and g is not None else (float(m) if flag and np.isfinite(m) and m > 0 else 1.0)
+            for m, flag, g in zip(min_positive, log, given)]
 
 
 class InputScaler(nn.Module):
@@ -31,9 +42,11 @@ class InputScaler(nn.Module):
                                                                              bool(module.log_mask.any())))
 
     @classmethod
-    def fit(cls, x: np.ndarray, log: Sequence[bool]) -> "InputScaler":
+    def fit(cls, x: np.ndarray, log: Sequence[bool], given_floors: Sequence[float | None] | None = None) -> "InputScaler":
+        """Ranges of the training inputs `x`, log10 where `log`, floored as :func:`log_floors` says."""
         x = np.asarray(x, dtype=np.float64)
-        floor = [float(np.min(col[col > 0])) if flag and np.any(col > 0) else 1.0 for col, flag in zip(x.T, log)]
+        smallest = [float(np.min(col[col > 0])) if np.any(col > 0) else np.inf for col in x.T]
+        floor = log_floors(smallest, log, given_floors or [None] * len(log))
         transformed = np.where(log, np.log10(np.maximum(x, floor)), x)
         return cls(transformed.min(axis=0).tolist(), transformed.max(axis=0).tolist(), list(log), floor)
 

@@ -137,7 +137,7 @@ class Trainer:
             inputs=options.inputs, outputs=options.outputs, log_inputs=options.log_inputs, closure=options.closure,
             split_by=options.split_by, val_fraction=options.val_fraction, test_fraction=options.test_fraction,
             batch_size=options.batch_size, seed=options.seed, device=self.device, dtype=self.dtype,
-            stream_memory_mb=options.stream_memory)
+            stream_memory_mb=options.stream_memory, log_floors=options.log_floors)
         if options.stream_memory and not getattr(self.task_cls, "streams", False):
             raise UserError(f"--stream-memory: task {task_name!r} cannot stream its dataset; train without it")
         if options.stream_memory and (options.optimizer == "lbfgs" or options.lbfgs_epochs):

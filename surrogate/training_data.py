@@ -100,6 +100,7 @@ class TrainingData:
         log_inputs: Sequence[str],
         softmax_mask: Sequence[bool],
         splits: dict[str, np.ndarray],
+        given_floors: Sequence[float | None] | None = None,
     ) -> "TrainingData":
         check_fits_in_memory(table, len(inputs) + len(outputs))
         x = table.read_matrix(list(inputs))
@@ -117,7 +118,7 @@ class TrainingData:
             x=x,
             y=y,
             splits=splits,
-            input_scaler=InputScaler.fit(x[train], log),
+            input_scaler=InputScaler.fit(x[train], log, given_floors),
             output_scaler=OutputScaler.fit(y[train], softmax_mask),
         )
 

@@ -79,3 +79,9 @@ def test_every_bench_command_of_a_suite_is_given_the_seed(tmp_path):
                 assert seeded and all(command[command.index("--seed") + 1] == str(seed) for command in seeded)
                 if run.bench in ("pinn", "train"):
                     assert commands[-1][:2] == ["bench", run.bench] and commands[-1] in seeded
+
+
+@pytest.mark.parametrize("steps, passes, rounds", [(5000, 100, [1000] * 5), (1000, 100, [200] * 5),
+                                                   (20, 10, [10, 10]), (25, 10, [10, 10, 5]), (7, 100, [7])])
+def test_the_sides_take_turns_in_whole_epochs_that_add_up_to_the_steps(steps, passes, rounds):
+    assert pinn.rounds_of(steps, passes) == rounds

@@ -204,3 +204,31 @@ def test_a_table_too_large_for_memory_points_to_streaming_in_one_line(table, tmp
                                         "--stream-memory", "0.05", "--quiet"])
     assert streamed.exit_code == 0, streamed.output
     assert "peak memory" in streamed.output
+
+
+@pytest.mark.parametrize("stream_memory", [0.0, 1.0])
+def test_a_given_log_floor_clamps_the_input_and_starts_its_range_in_memory_and_streamed(blocked_table, stream_memory):
+    table = Table(blocked_table)
+    chi = table.read_matrix(["chi"])[:, 0]
+    floor = float(np.quantile(chi[chi > 0], 0.2))  # above the smallest positive value: a fifth of the rows clamped
+    options = TrainOptions(table=str(blocked_table), epochs=1, stream_memory=stream_memory, device="cpu",
+                           log_inputs=["chi"], log_floors={"chi": floor})
+    trainer = Trainer(options, "unused", progress=False)
+    trainer.build()
+    scaler = trainer.task.model.input_scaler
+    j = trainer.task.input_names.index("chi")
+    assert scaler.floor[j].item() == pytest.approx(floor, rel=1e-6)
+    assert scaler.lo[j].item() == pytest.approx(np.log10(floor), rel=1e-6)  # the range starts at the floor
+    x = torch.zeros(3, len(trainer.task.input_names))
+    x[:, j] = torch.tensor([floor / 1e6, floor, floor * 10])
+    scaled = scaler(x)[:, j]
+    assert scaled[0].item() == pytest.approx(-1.0, abs=1e-6) and scaled[1].item() == pytest.approx(-1.0, abs=1e-6)
+    assert scaled[2].item() > -1.0
+    trainer.threads.close()
+
+
+def test_a_log_floor_for_an_input_that_is_not_logged_is_one_line(blocked_table, tmp_path):
+    result = CliRunner().invoke(cli, ["train", str(blocked_table), "-o", str(tmp_path / "run"), "--epochs", "1",
+                                      "--log-input", "chi", "--log-floor", "Z=1e-3"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "--log-floor Z: not a log input (log inputs: chi; add it with --log-input)" in result.output

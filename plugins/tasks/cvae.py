@@ -181,7 +181,8 @@ class CVAETask(Regression):
         train = self.index_splits["train"]
         features, frames = condition_features(condition, self.frame_of)  # float64 here, whatever the training dtype
         targets = target if frames is None else to_frame(target.reshape(len(target), -1, 3), frames).reshape(len(target), -1)
-        self.input_scaler = InputScaler.fit(features[train].numpy(), [n in self.log_inputs for n in self.input_names])
+        self.input_scaler = InputScaler.fit(features[train].numpy(), [n in self.log_inputs for n in self.input_names],
+                                            self.given_floors)
         self.output_scaler = OutputScaler.fit(targets[train].numpy(), [False] * targets.shape[1])
         self.input_ranges = {n: [float(c.min()), float(c.max())] for n, c in zip(self.input_names, features[train].T)}
         self.condition_ranges = {n: [float(c.min()), float(c.max())]

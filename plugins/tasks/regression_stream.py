@@ -22,7 +22,7 @@ from surrogate.closure import SoftmaxClosure
 from surrogate.contracts import DataStatistics, TaskSettings
 from surrogate.errors import UserError
 from surrogate.metrics import RELATIVE_FLOOR
-from surrogate.scaling import InputScaler, OutputScaler, PhysicalModel
+from surrogate.scaling import InputScaler, OutputScaler, PhysicalModel, log_floors
 from surrogate.streaming import (CODES, BlockReader, MetricSums, Moments, RowSplit, StreamStatistics,
                                  buffer_rows, distinct_labels, ordered_chunks, shuffled_batches, shuffled_fills)
 from surrogate.table import CHUNK_ROWS
@@ -41,10 +41,10 @@ def chunk_rows(table: Any) -> int:
     return int(chunks[0]) if chunks else CHUNK_ROWS
 
 
-def input_scaler(moments: Moments, log: list[bool]) -> InputScaler:
+def input_scaler(moments: Moments, log: list[bool], given_floors: list[float | None]) -> InputScaler:
     """:meth:`InputScaler.fit` from moments: log10(max(x, floor)) is monotone, so its range is that of x."""
     assert moments.low is not None and moments.high is not None and moments.min_positive is not None
-    floor = np.where(np.asarray(log) & np.isfinite(moments.min_positive), moments.min_positive, 1.0)
+    floor = np.asarray(log_floors(moments.min_positive.tolist(), log, given_floors))
     low, high = np.maximum(moments.low, floor), np.maximum(moments.high, floor)
     lo = np.where(log, np.log10(low), moments.low)
     hi = np.where(log, np.log10(high), moments.high)
@@ -95,7 +95,7 @@ class StreamedRows:
             raise UserError(f"{task.dataset.path}: only {train.count} training rows; need more data or smaller "
                             "val/test")
         inputs, outputs = train.columns(slice(0, n_in)), train.columns(slice(n_in, None))
-        scale_in = input_scaler(inputs, [name in task.log_inputs for name in task.input_names])
+        scale_in = input_scaler(inputs, [name in task.log_inputs for name in task.input_names], task.given_floors)
         scale_out = output_scaler(outputs, mask)
         task.trainable = SoftmaxClosure(network, mask) if any(mask) else network
         assert inputs.low is not None and inputs.high is not None

@@ -10,14 +10,15 @@ network's initial weights and input scaling, its own second derivatives (``dde.g
 uses by default (the mean squared residual plus the mean squared boundary error, the toolkit's ``uniform``
 weighting of ``pde/residual`` and ``pde/boundary``). Both sides thus start from the same network with the same
 loss and optimizer. They differ by round-off (each computes its derivatives its own way), which Adam's first,
-sign-like steps amplify: the errors after equal steps agree in size, not to the digit. The toolkit side is :meth:`surrogate.trainer.Trainer.train_epoch` with the
-validation of each epoch (the validation terms and the task's selection score), as ``surrogate train`` runs it,
-without writing the run's files; an epoch is ``passes`` full-batch steps. DeepXDE reports its losses once, at the
-end (``display_every`` = the number of steps).
+sign-like steps amplify: the errors after equal steps agree in size, not to the digit. The toolkit side is
+:meth:`surrogate.trainer.Trainer.train_epoch` with the validation of each epoch (the validation terms and the
+task's selection score), as ``surrogate train`` runs it, without writing the run's files; an epoch is ``passes``
+full-batch steps. DeepXDE reports its losses at the start and end of each of its ``train`` calls.
 
-Each side runs in its own fresh process with one intra-op thread; its time starts at its first step (set-up,
-imports and point sampling excluded) and ends after its last. The error of each is the relative L2 error
-‖u − u_exact‖ / ‖u_exact‖ of the final network on the toolkit task's test grid.
+Each side runs in its own fresh process with one intra-op thread, set up first (imports, points, network: not
+timed). Then they take turns, :data:`ROUNDS` rounds of whole epochs each, one side training while the other
+waits, so a machine whose load drifts disturbs both alike; a side's time is the sum of its turns. The error of
+each is the relative L2 error ‖u − u_exact‖ / ‖u_exact‖ of the final network on the toolkit task's test grid.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ import io
 import math
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
 CASES = ("poisson-multiscale", "poisson-2d")
+ROUNDS = 5  # the sides take turns, each training a fifth of the steps per turn
 
 
 @dataclass
@@ -139,73 +140,112 @@ def built_trainer(table: str, steps: int, passes: int, lr: float, seed: int) -> 
     return trainer
 
 
-def run_toolkit(table: str, steps: int, passes: int, lr: float, seed: int) -> tuple[PinnSide, int, int]:
-    """The toolkit's epochs (training steps, then each epoch's validation) until `steps` steps are done; with
-    the numbers of interior and boundary points trained on."""
-    import torch
+class ToolkitSide:
+    """The toolkit's training of the comparison, a number of steps at a time: whole epochs (training steps, then
+    the epoch's validation, as ``surrogate train`` runs them) while the steps asked for allow."""
 
-    from ..contracts import StepContext, TrainingState
+    def __init__(self, table: str, steps: int, passes: int, lr: float, seed: int):
+        import torch
 
-    torch.set_num_threads(1)
-    trainer = built_trainer(table, steps, passes, lr, seed)
-    state = TrainingState(steps_per_epoch=trainer.steps_per_epoch, max_epochs=trainer.options.epochs)
-    ctx = StepContext(state=state, shared_parameters=trainer.shared_parameters,
-                      validation_terms=trainer.random_validation_terms)
-    generator = torch.Generator().manual_seed(seed)
-    began, cpu = time.perf_counter(), time.process_time()
-    while state.step < steps:
-        _, _, train_means = trainer.train_epoch(state, ctx, generator, steps=steps - state.step)
-        val_means = trainer.evaluate_terms("val") or train_means
-        trainer.task.score(val_means)
-        ctx.validation = val_means
-        trainer.strategy.observe_epoch(train_means, val_means, state)
-        state.epoch += 1
-    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
-    points = trainer.task.train_points
-    return (PinnSide(elapsed / state.step, cpu / state.step, trainer.task.errors()["rel_l2"], state.step),
-            len(points.interior), len(points.boundary))
+        from ..contracts import StepContext, TrainingState
+
+        self.trainer = built_trainer(table, steps, passes, lr, seed)
+        self.state = TrainingState(steps_per_epoch=self.trainer.steps_per_epoch, max_epochs=self.trainer.options.epochs)
+        self.ctx = StepContext(state=self.state, shared_parameters=self.trainer.shared_parameters,
+                               validation_terms=self.trainer.random_validation_terms)
+        self.generator = torch.Generator().manual_seed(seed)
+        points = self.trainer.task.train_points
+        self.points = (len(points.interior), len(points.boundary))
+
+    def train(self, steps: int) -> None:
+        trainer, state = self.trainer, self.state
+        target = state.step + steps
+        while state.step < target:
+            _, _, train_means = trainer.train_epoch(state, self.ctx, self.generator, steps=target - state.step)
+            val_means = trainer.evaluate_terms("val") or train_means
+            trainer.task.score(val_means)
+            self.ctx.validation = val_means
+            trainer.strategy.observe_epoch(train_means, val_means, state)
+            state.epoch += 1
+
+    def error(self) -> float:
+        return self.trainer.task.errors()["rel_l2"]
 
 
-def run_deepxde(table: str, steps: int, lr: float, seed: int) -> PinnSide:
-    """DeepXDE on the toolkit task's points (see the module docstring)."""
-    os.environ.setdefault("DDE_BACKEND", "pytorch")
-    import torch
+class DeepXDESide:
+    """DeepXDE on the toolkit task's points (see the module docstring), a number of steps at a time."""
 
-    torch.set_num_threads(1)
-    trainer = built_trainer(table, steps, 1, lr, seed)  # the task's points, network, grid and equation; not trained
-    task, equation = trainer.task, trainer.task.equation
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        import deepxde as dde  # (it prints its backend on import)
+    def __init__(self, table: str, steps: int, passes: int, lr: float, seed: int):
+        os.environ.setdefault("DDE_BACKEND", "pytorch")
+        import torch
 
-    torch.set_num_threads(1)
-    dde.config.set_random_seed(seed)
-    points = task.train_points
-    axes = len(task.input_names)
-    lo, hi = zip(*task.ranges)
-    geometry = dde.geometry.Interval(lo[0], hi[0]) if axes == 1 else dde.geometry.Rectangle(list(lo), list(hi))
+        trainer = built_trainer(table, steps, 1, lr, seed)  # the task's points, network, grid and equation
+        self.task, equation = trainer.task, trainer.task.equation
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            import deepxde as dde  # (it prints its backend on import)
 
-    def pde(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        laplacian = sum(dde.grad.hessian(u, x, i=a, j=a) for a in range(axes))
-        return laplacian + forcing(equation, x)
+        torch.set_num_threads(1)
+        dde.config.set_random_seed(seed)
+        points = self.task.train_points
+        axes = len(self.task.input_names)
+        lo, hi = zip(*self.task.ranges)
+        geometry = dde.geometry.Interval(lo[0], hi[0]) if axes == 1 else dde.geometry.Rectangle(list(lo), list(hi))
 
-    # the residual at the interior points (anchors), u = u_exact at the boundary points (a point-set condition)
-    condition = dde.icbc.PointSetBC(points.boundary.cpu().numpy(), equation.exact(points.boundary).cpu().numpy())
-    data = dde.data.PDE(geometry, pde, [condition], num_domain=0, num_boundary=0,
-                        anchors=points.interior.cpu().numpy())
-    network = dde.nn.FNN([axes] + [50] * 4 + [1], "tanh", "Glorot normal")
-    network.apply_feature_transform(task.model.input_scaler)  # the toolkit's scaling of the inputs to [-1, 1]
-    start_from(network.linears, trainer.trainable)
-    model = dde.Model(data, network)
-    with contextlib.redirect_stdout(io.StringIO()):  # DeepXDE's own progress lines
-        model.compile("adam", lr=lr)
-        began, cpu = time.perf_counter(), time.process_time()
-        model.train(iterations=steps, display_every=steps, verbose=0)
-        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
-    grid = task.grid.double().cpu().numpy()
-    predicted = torch.as_tensor(model.predict(grid), dtype=torch.float64)
-    exact_u = task.exact.double().cpu()
-    rel_l2 = float(torch.linalg.norm(predicted - exact_u) / torch.linalg.norm(exact_u))
-    return PinnSide(elapsed / steps, cpu / steps, rel_l2, steps)
+        def pde(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            laplacian = sum(dde.grad.hessian(u, x, i=a, j=a) for a in range(axes))
+            return laplacian + forcing(equation, x)
+
+        # the residual at the interior points (anchors), u = u_exact at the boundary points (a point-set condition)
+        condition = dde.icbc.PointSetBC(points.boundary.cpu().numpy(),
+                                        equation.exact(points.boundary).cpu().numpy())
+        data = dde.data.PDE(geometry, pde, [condition], num_domain=0, num_boundary=0,
+                            anchors=points.interior.cpu().numpy())
+        network = dde.nn.FNN([axes] + [50] * 4 + [1], "tanh", "Glorot normal")
+        network.apply_feature_transform(self.task.model.input_scaler)  # the toolkit's scaling to [-1, 1]
+        start_from(network.linears, trainer.trainable)
+        self.model = dde.Model(data, network)
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.model.compile("adam", lr=lr)
+        self.points = (len(points.interior), len(points.boundary))
+
+    def train(self, steps: int) -> None:
+        with contextlib.redirect_stdout(io.StringIO()):  # DeepXDE's own progress lines
+            self.model.train(iterations=steps, display_every=steps, verbose=0)  # continues where it stopped
+
+    def error(self) -> float:
+        import torch
+
+        predicted = torch.as_tensor(self.model.predict(self.task.grid.double().cpu().numpy()), dtype=torch.float64)
+        exact_u = self.task.exact.double().cpu()
+        return float(torch.linalg.norm(predicted - exact_u) / torch.linalg.norm(exact_u))
+
+
+SIDES = {"toolkit": ToolkitSide, "deepxde": DeepXDESide}
+
+
+def serve(side: str, arguments: tuple, connection: Any) -> None:
+    """A side in its own process: built, then trains the steps the parent sends (timing each request, wall
+    clock and CPU time), until None; then sends its error. A failure is sent as its message."""
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        runner = SIDES[side](*arguments)
+        connection.send(runner.points)
+        while (steps := connection.recv()) is not None:
+            began, cpu = time.perf_counter(), time.process_time()
+            runner.train(steps)
+            connection.send((time.perf_counter() - began, time.process_time() - cpu))
+        connection.send(runner.error())
+    except BaseException as exc:  # report, never leave the parent waiting
+        connection.send(f"{side}: {exc.__class__.__name__}: {exc}")
+
+
+def rounds_of(steps: int, passes: int) -> list[int]:
+    """The steps of each round: :data:`ROUNDS` rounds of whole epochs (the last one takes what is left)."""
+    per_round = max(passes, math.ceil(steps / ROUNDS / passes) * passes)
+    chunks = [per_round] * (steps // per_round)
+    return chunks + ([steps % per_round] if steps % per_round else [])
 
 
 def start_from(layers: Any, network: Any) -> None:
@@ -234,7 +274,7 @@ def forcing(equation: Any, x: Any) -> Any:
 
 def run_pinn_benchmark(table: str, steps: int = 1000, passes: int = 100, lr: float = 1e-3,
                        seed: int = 0) -> PinnComparison:
-    """Both sides on `table`, each in a fresh process (DeepXDE only when installed)."""
+    """Both sides on `table` (DeepXDE only when installed), each in its own fresh process, taking turns."""
     import multiprocessing
 
     from ..datasets import open_dataset
@@ -246,10 +286,41 @@ def run_pinn_benchmark(table: str, steps: int = 1000, passes: int = 100, lr: flo
                         f"({', '.join(CASES)}); this dataset holds {problem.get('name')!r} "
                         f"({problem.get('constraints', 'soft')} constraints)")
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        toolkit, interior, boundary = pool.submit(run_toolkit, table, steps, passes, lr, seed).result()
-    deepxde = None
-    if deepxde_available():
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            deepxde = pool.submit(run_deepxde, table, steps, lr, seed).result()
-    return PinnComparison(table, str(problem["name"]), interior, boundary, toolkit, deepxde)
+    names = ["toolkit", "deepxde"] if deepxde_available() else ["toolkit"]
+    connections, processes = {}, []
+    for name in names:
+        parent, child = context.Pipe()
+        process = context.Process(target=serve, args=(name, (table, steps, passes, lr, seed), child), daemon=True)
+        process.start()
+        connections[name] = parent
+        processes.append(process)
+
+    def answer(name: str) -> Any:
+        try:
+            value = connections[name].recv()
+        except EOFError:
+            raise UserError(f"bench pinn: the {name} process ended without an answer (killed? out of "
+                            "memory?)") from None
+        if isinstance(value, str):
+            raise UserError(f"bench pinn: {value}")
+        return value
+
+    try:
+        points = {name: answer(name) for name in names}
+        wall, cpu = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0.0)
+        for chunk in rounds_of(steps, passes):
+            for name in names:
+                connections[name].send(chunk)
+                seconds, cpu_seconds = answer(name)
+                wall[name] += seconds
+                cpu[name] += cpu_seconds
+        for name in names:
+            connections[name].send(None)
+        sides = {name: PinnSide(wall[name] / steps, cpu[name] / steps, answer(name), steps) for name in names}
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+            if process.is_alive():
+                process.kill()
+    interior, boundary = points["toolkit"]
+    return PinnComparison(table, str(problem["name"]), interior, boundary, sides["toolkit"], sides.get("deepxde"))

@@ -42,6 +42,9 @@ TRAIN_SETTINGS = [
     click.option("--outputs", help="Comma-separated output columns. [default: the table's declared outputs]"),
     click.option("--log-input", "log_input", multiple=True,
                  help="Input scaled by log10 before min-max (repeat; '' for none). [default: the table's]"),
+    click.option("--log-floor", "log_floor", multiple=True, metavar="NAME=VALUE",
+                 help="Floor of a log input: smaller values enter as VALUE (repeat). [default: its smallest positive "
+                      "training value]"),
     click.option("--closure", metavar=one_of(CLOSURES),
                  help=described("closure", "Close the table's mass fractions with a softmax.", ", as the model asks")),
     click.option("--split-by", "split_by", metavar=one_of(SPLITS),
@@ -116,6 +119,14 @@ def per_plugin_options(items: tuple[str, ...], flag: str) -> dict[str, dict[str,
     return result
 
 
+def number(text: str, flag: str) -> float:
+    """A number given on the command line (its range is checked with the other options)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError(f"{flag}={text!r}: expected a number") from None
+
+
 def load_yaml(path: str) -> dict[str, Any]:
     import yaml
 
@@ -149,6 +160,9 @@ def build_options(table: str, settings: dict[str, Any], extra: dict[str, Any] | 
         "inputs": split_list(settings.get("inputs")),
         "outputs": split_list(settings.get("outputs")),
         "log_inputs": [name for name in log_inputs if name.strip()] if log_inputs else None,
+        "log_floors": {name: number(value, f"--log-floor {name}")
+                       for name, value in parse_key_values(settings.get("log_floor") or (), "--log-floor").items()}
+        or None,
         "loggers": list(settings.get("logger") or ()) or None,
         "logger_options": per_plugin_options(settings.get("logger_option") or (), "--logger-option") or None,
         **{k: settings.get(k) for k in ("closure", "split_by", "epochs", "batch_size", "lr", "optimizer",

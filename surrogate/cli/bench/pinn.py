@@ -24,7 +24,7 @@ def bench_pinn(table: str, steps: int, passes: int, lr: float, seed: int, json_p
                overwrite: bool) -> None:
     """Time per step and error after equal steps of the toolkit and DeepXDE (if installed: pip install
     'thermo-surrogate[bench]') on TABLE, a Poisson collocation dataset (`surrogate table build poisson-multiscale`
-    or `poisson-2d`), each alone in a fresh process with one thread."""
+    or `poisson-2d`), each in its own fresh process with one thread, taking turns."""
     from ...threads import quiet_openmp
 
     quiet_openmp()  # inherited by the spawned runs before they load torch
