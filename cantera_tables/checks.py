@@ -188,13 +188,15 @@ def counterflow_checks(path: str | os.PathLike, max_T_error: float = MAX_LOOKUP_
                    f"range; {bound})", len(failing) == 0))
     options = table.attrs["build_options"]
     samples = structured.z_nodes(int(options["points_per_flamelet"]), float(table.attrs["Z_st"]))
-    error = structured.lookup_error(grid, flamelets, samples, range(len(species)))
+    error = structured.lookup_error(grid, flamelets, samples, range(len(species)), species)
     checks += [
         ("FPV lookup error T", f"max {error['T_max_error']:.3g} K (at Z={error['T_worst_Z']:.3g}, chi_st="
          f"{error['T_worst_chi_st']:.3g} 1/s), rms {error['T_rms_error']:.3g} K, recomputed at the stored flamelets' "
          f"rows (bound --max-T-error {max_T_error:g} K)", error["T_max_error"] <= max_T_error),
         ("FPV lookup error omega_C", f"max {error['omega_C_max_error']:.3g}, rms {error['omega_C_rms_error']:.3g} "
          f"kg/m^3/s (|omega_C| up to {error['omega_C_scale']:.3g})", None),
+        ("FPV lookup error Y", f"largest {error['Y_max_relative_error']:.3g} of the peak of "
+         f"{error['Y_worst_species']}", None),
     ]
     return checks
 

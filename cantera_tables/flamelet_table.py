@@ -45,9 +45,9 @@ from surrogate.contracts import BuildReport, TableGenerator
 from surrogate.errors import UserError
 from surrogate.options import Option, parse_floats, parse_mapping, parse_names, resolve_options
 from surrogate.ranges import NON_NEGATIVE, POSITIVE, Range, at_least
-from surrogate.table import Column, DatasetDefaults, create_dataset, write_columns, write_table
+from surrogate.table import Column, DatasetDefaults, write_columns, write_table
 
-from . import structured
+from . import structured, structured_group
 from .checks import counterflow_checks
 from .flamelet import (
     BRANCHES,
@@ -61,7 +61,6 @@ from .flamelet import (
     curve_turning_point,
     label_branches,
     load_gas,
-    s_curve_order,
 )
 from .executors import EXECUTOR_OPTION_NAMES, dask_executor, executor_options
 from .mixture import (CH4_PROGRESS_VARIABLE, TRANSPORT_MODELS, check_streams, complete_refine,
@@ -70,7 +69,8 @@ from .refine import MIN_INTERVAL_T, RefineSettings
 from .workdir import CurveJob, CurveWorkDir, run_curve
 
 KIND = "h2-flamelet"
-# A quick configuration for demos and test fixtures: ~16 flamelets (both branches), ~3000 rows, ~3-5 s on 2 cores.
+# A quick configuration for demos and test fixtures: ~16 flamelets (both branches), ~3000 rows, ~3-5 s on 2 cores,
+# the structured table kept on its 41 x 21 grid (no lookup refinement).
 SMALL_OPTIONS = {
     "strain_factor": 3.0,
     "extinction_tolerance": 0.05,
@@ -79,10 +79,10 @@ SMALL_OPTIONS = {
     "refine": {"ratio": 3.0, "slope": 0.2, "curve": 0.4, "prune": 0.05},
     "structured_nz": 41,
     "structured_nlambda": 21,
+    "lookup_tolerance": 0.0,
 }
 # options that only shape the table, not the solves: a resumed build may change them
-NOT_IN_SOLVES = ("points_per_flamelet", "structured_nz", "structured_nlambda", "structured_lambda",
-                 *EXECUTOR_OPTION_NAMES)
+NOT_IN_SOLVES = ("points_per_flamelet", *structured_group.GRID_OPTIONS, *EXECUTOR_OPTION_NAMES)
 
 
 PRESETS = {
@@ -120,6 +120,11 @@ CONTINUATION_OPTIONS = (
     Option("structured_nlambda", 51, "Lambda nodes of the structured (Z, Lambda) table", bounds=at_least(2)),
     Option("structured_lambda", "flamelets", "Lambda node spacing: half uniform, half following the flamelets "
            "(resolves a burning branch crowded near Lambda = 1), or uniform", choices=("flamelets", "uniform")),
+    Option("lookup_tolerance", 10.0, "refine the structured table's Z and Lambda nodes where its lookup error is "
+           "largest until its largest T error at the stored flamelets is at most this [K] (0: keep the "
+           "structured_nz x structured_nlambda grid)", bounds=NON_NEGATIVE),
+    Option("max_structured_nodes", 40000, "most nodes (nZ x nLambda) the lookup refinement may give the "
+           "structured table", bounds=at_least(4)),
     *executor_options("S-curves", "the S-curves", "address of a Dask distributed scheduler (e.g. tcp://head:8786) "
                       "that runs the S-curves on its workers; empty: local processes"),
 )
@@ -157,6 +162,7 @@ class CounterflowFlameletTable(TableGenerator):
             if not opts[name]:
                 opts[name] = value
         check_streams(opts, opts["pressure"])
+        structured_group.check_node_cap(opts)
         opts["refine"] = complete_refine(opts["refine"], cls.default("refine"), cls.name)
         return opts
 
@@ -225,11 +231,9 @@ class CounterflowFlameletTable(TableGenerator):
             notes += refine_notes
             numbers.update(refine_numbers)
         if grid is not None:
-            notes += structured.monotonicity_warning(grid["Z"], grid["C_monotone"], grid["C_worst_rise"])
-            error = grid["lookup_error"]
-            numbers["structured lookup error T max, rms [K]"] = [error["T_max_error"], error["T_rms_error"]]
-            numbers["structured lookup error omega_C max, rms [kg/m^3/s]"] = [error["omega_C_max_error"],
-                                                                             error["omega_C_rms_error"]]
+            grid_notes, grid_numbers = structured_group.report(grid)
+            notes += grid_notes
+            numbers.update(grid_numbers)
         return BuildReport(path=target, rows=n_rows, seconds=time.perf_counter() - started,
                            resumed=sum(o.resumed for o in outcomes), notes=notes, numbers=numbers)
 
@@ -241,6 +245,13 @@ class CounterflowFlameletTable(TableGenerator):
         return plot_table(path, out_dir)
 
     check = staticmethod(counterflow_checks)  # physics checks for ``surrogate table check``
+
+    @classmethod
+    def restructure(cls, path: str | os.PathLike, output: str | os.PathLike, **options: Any) -> BuildReport:
+        """``surrogate table restructure``: the table at `path` written to `output` with its structured (Z, Λ)
+        table rebuilt from the stored flamelets (no new solves) with the grid options given (lookup_tolerance,
+        max_structured_nodes, structured_nz, ...; the others as the table was built)."""
+        return structured_group.restructure(cls.options, f"table kind {cls.name!r}", path, output, options)
 
     @staticmethod
     def saved_work(output: str | os.PathLike) -> int:
@@ -269,11 +280,7 @@ class CounterflowFlameletTable(TableGenerator):
 
         with h5py.File(path, "r") as h5:
             if "structured" in h5:
-                group = h5["structured"]
-                shape = group["outputs/T"].shape
-                lines.append(("structured (Z, Lambda)", f"{shape[0]} x {shape[1]} nodes, {len(group['outputs'])} "
-                              "outputs in /structured"))
-                lines += _structured_summary(group)
+                lines += structured_group.summary(h5["structured"])
             lines += _refinement_summary(json.loads(h5.attrs.get("refinement", "null")))
         return lines
 
@@ -335,25 +342,6 @@ def _refinement_summary(refinement: dict[str, Any] | None) -> list[tuple[str, st
         lines.append((f"adaptive at p={record['pressure']:g} Pa", f"{before} -> {after} flamelets, largest leave-one-out error "
                       f"{first:.3g} -> {reached:.3g} (tolerance {tolerance:g} of each output's range, {verdict}; "
                       f"outputs: {', '.join(record['outputs'])})"))
-    return lines
-
-
-def _structured_summary(group: Any) -> list[tuple[str, str]]:
-    """Lines for ``table info``: where C is monotone along the S-curve, and the FPV lookup error (files written
-    before these checks existed have neither)."""
-    lines = []
-    if "C_monotone" in group:
-        verdict, Z = group["C_monotone"][()], group["Z"][()]
-        bad = structured.monotonicity_warning(Z, verdict)
-        where = f" (Z {bad[0].split('(Z ', 1)[1].split(')')[0]})" if bad else ""
-        lines.append(("C monotone along the S-curve", f"rises at {int(np.sum(verdict == 0))}{where}, monotone at "
-                      f"{int(np.sum(verdict == 1))} of {int(np.sum(verdict >= 0))} Z nodes where C varies"))
-    if "lookup_error" in group.attrs:
-        e = json.loads(group.attrs["lookup_error"])
-        lines.append(("FPV lookup error vs flamelets", f"T max {e['T_max_error']:.3g} K (at Z={e['T_worst_Z']:.3g}, "
-                      f"chi_st={e['T_worst_chi_st']:.3g} 1/s), rms {e['T_rms_error']:.3g} K; omega_C max "
-                      f"{e['omega_C_max_error']:.3g}, rms {e['omega_C_rms_error']:.3g} kg/m^3/s "
-                      f"(|omega_C| up to {e['omega_C_scale']:.3g})"))
     return lines
 
 
@@ -489,43 +477,10 @@ def _write(target: Path, kind: str, opts: dict[str, Any], setups: Sequence[Flame
         summary.create_dataset("branch", data=np.array([r[3] for r in records], dtype="S12"))
         summary["branch"].attrs["description"] = "S-curve branch: stable, unstable or extinguished"
         if grid is not None:
-            _write_structured(h5, grid, units)
+            structured_group.write(h5, grid, units)
 
-    grid = _structured(curves[0], opts, chemistry.Z_st, species_index, nodes) if len(setups) == 1 else None
+    grid = (structured_group.build(curves[0], opts, chemistry.Z_st, species_index, species, nodes)
+            if len(setups) == 1 else None)
     write_table(target, kind=kind, inputs=inputs, outputs=outputs, attrs=attrs, defaults=defaults, labels=labels,
                 extra=extra)
     return len(stacked["Z"]), extinction, grid
-
-
-def _structured(curve: list[Flamelet], opts: dict[str, Any], Z_st: float, species_index: Sequence[int],
-                samples: np.ndarray) -> dict[str, Any]:
-    """The (Z, Λ) table of one S-curve, the monotonicity of C along it at every Z node, and the lookup error of
-    the table against the curve's flamelets sampled at the mixture fractions `samples` (the scattered rows)."""
-    Z = structured.z_nodes(int(opts["structured_nz"]), Z_st)
-    grid = structured.structured_table(curve, Z, int(opts["structured_nlambda"]), species_index,
-                                       opts["structured_lambda"])
-    grid["C_monotone"], grid["C_worst_rise"] = structured.progress_monotonicity(curve, s_curve_order(curve), Z)
-    grid["lookup_error"] = structured.lookup_error(grid, curve, samples, species_index)
-    return grid
-
-
-def _write_structured(h5: Any, grid: dict[str, Any], units: dict[str, tuple[str, str]]) -> None:
-    group = h5.create_group("structured")
-    group.attrs["description"] = "flamelet/progress-variable table on (Z, Lambda); see cantera_tables.structured"
-    group.attrs["lookup_error"] = json.dumps(grid["lookup_error"])
-    group.attrs["lookup_error_definition"] = ("|table - flamelet| at the stored flamelets' scattered rows (Z, C), "
-                                              "looked up bilinearly in (Z, Lambda)")
-    for name, units_, description in (
-        ("Z", "1", "Bilger mixture fraction axis"),
-        ("Lambda", "1", "normalized progress variable axis, (C - C_min) / (C_max - C_min)"),
-        ("C_min", "1", "C of the least-burning flamelet at each Z"),
-        ("C_max", "1", "C of the most-burning flamelet at each Z"),
-    ):
-        create_dataset(group, name, units_, description, data=grid[name])
-    create_dataset(group, "C_monotone", "1", "1: C falls along the S-curve at this Z (no rise above "
-                   f"{structured.MONOTONE_TOLERANCE:g} of its range); 0: it rises (ambiguous lookup); -1: C hardly "
-                   "varies (inlets)", data=grid["C_monotone"])
-    outputs = group.create_group("outputs")
-    for j, (name, (units_, description)) in enumerate(units.items()):
-        create_dataset(outputs, name, units_, description, data=grid["outputs"][:, :, j])
-    outputs.attrs["order"] = json.dumps(list(units))

@@ -5,7 +5,8 @@ Mech. 504; Ihme & Pitsch 2008, Combust. Flame 155), written for a single S-curve
 
 - ``/structured/Z``       (nZ,)  mixture-fraction axis, 0..1, clustered around Z_st (see :func:`z_nodes`);
 - ``/structured/Lambda``  (nL,)  normalized progress variable axis 0..1, half its nodes uniform and half
-  following the flamelets' own Λ values (:func:`lambda_nodes`), or uniform;
+  following the flamelets' own Λ values (:func:`lambda_nodes`), or uniform; both axes then refined by bisection
+  where the lookup error is largest (:mod:`cantera_tables.structured_refine`, attribute ``refinement``);
 - ``/structured/C_min``, ``/structured/C_max``  (nZ,)  C of the least- and the most-burning flamelet at each Z
   (the frozen-chemistry flamelet gives C_min = 0 where it is present); Λ = (C - C_min) / (C_max - C_min);
 - ``/structured/outputs/<name>``  (nZ, nL)  every output of the scattered table (``Y_<species>``, ``T``,
@@ -17,14 +18,15 @@ Mech. 504; Ihme & Pitsch 2008, Combust. Flame 155), written for a single S-curve
 A lookup at (Z, C) interpolates C_min and C_max linearly to that Z, forms Λ there and interpolates bilinearly
 in (Z, Λ) (:func:`lookup`; the one scheme of every lookup, see :mod:`surrogate.lookup`). Built as follows: at each Z node
 every flamelet that spans that Z is interpolated linearly in Z; its C gives its Λ; outputs are then
-interpolated linearly in Λ between the flamelets sorted by Λ. Where C_max - C_min is below 1e-12 (the
-inlets) all flamelets are in the same state and their mean fills the Λ row.
+interpolated linearly in Λ between the flamelets sorted by Λ (:func:`progress_columns`, then
+:meth:`Columns.grid` on any Λ axis). Where C_max - C_min is below 1e-12 (the inlets) all flamelets are in the same
+state and their mean fills the Λ row.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -39,6 +41,8 @@ LAMBDA_SMOOTHING = 1e-3
 # largest rise of C between neighbours along the S-curve, as a fraction of the curve's C range, that still counts
 # as monotone (:func:`progress_monotonicity`)
 MONOTONE_TOLERANCE = 1e-3
+# mass fractions whose peak over the flamelets is below this are left out of the relative species lookup error
+SPECIES_FLOOR = 1e-6
 
 
 def z_nodes(n: int, Z_st: float) -> np.ndarray:
@@ -116,41 +120,76 @@ def lambda_nodes(n: int, samples: np.ndarray, width: float = LAMBDA_SMOOTHING) -
     return np.interp(np.linspace(0.0, 1.0, n), F, x)
 
 
-def structured_table(
-    flamelets: Sequence[Flamelet], Z: np.ndarray, n_lambda: int, species_index: Sequence[int],
-    spacing: str = "flamelets",
-) -> dict[str, np.ndarray]:
-    """C_min, C_max (nZ,) and outputs (nZ, nL, n_outputs) on the (Z, Λ) grid described in the module docstring;
-    Λ nodes ``uniform`` or following the ``flamelets`` (:func:`lambda_nodes`)."""
-    n_out = len(species_index) + 2
+class Columns(NamedTuple):
+    """The flamelets at each Z node, from which any Λ axis is filled: C_min, C_max (nZ,) and per node the
+    flamelets' Λ sorted with their outputs (n, n_outputs), or (None, the flamelets' mean) where C_max - C_min
+    is below 1e-12 (the inlets)."""
+
+    Z: np.ndarray
+    C_min: np.ndarray
+    C_max: np.ndarray
+    nodes: list[tuple[np.ndarray | None, np.ndarray]]
+
+    def flamelet_lambdas(self) -> np.ndarray:
+        """The Λ of the flamelets between the least and the most burning one at every node where C varies (their
+        own 0 and 1 are no information): what :func:`lambda_nodes` follows."""
+        return np.concatenate([lam[1:-1] for lam, _ in self.nodes if lam is not None] or [np.empty(0)])
+
+    def grid(self, Lambda: np.ndarray) -> dict[str, np.ndarray]:
+        """The (Z, Λ) table on the Λ axis `Lambda`: axes, C_min, C_max and outputs (:meth:`tabulate`)."""
+        return {"Z": self.Z, "Lambda": Lambda, "C_min": self.C_min, "C_max": self.C_max,
+                "outputs": self.tabulate(Lambda)}
+
+    def tabulate(self, Lambda: np.ndarray) -> np.ndarray:
+        """Outputs (nZ, len(Lambda), n_outputs): each node's flamelets interpolated linearly in Λ to `Lambda`."""
+        n_out = self.nodes[0][1].shape[-1]
+        outputs = np.empty((len(self.Z), len(Lambda), n_out))
+        for i, (lam, out) in enumerate(self.nodes):
+            if lam is None:
+                outputs[i] = out
+                continue
+            for j in range(n_out):
+                outputs[i, :, j] = np.interp(Lambda, lam, out[:, j])
+        return outputs
+
+
+def progress_columns(flamelets: Sequence[Flamelet], Z: np.ndarray, species_index: Sequence[int]) -> Columns:
+    """Every flamelet that spans a node of `Z`, interpolated linearly in Z to it, its C giving its Λ there."""
     C_min = np.empty(len(Z))
     C_max = np.empty(len(Z))
     per_flamelet = [
         (covers(f, Z), profile_at(f, f.C, Z), profile_at(f, flamelet_outputs(f, species_index), Z)) for f in flamelets
     ]
-    columns = []  # per Z node: (Λ of each flamelet sorted, their outputs), or None where all are alike
+    nodes: list[tuple[np.ndarray | None, np.ndarray]] = []
     for i in range(len(Z)):
         C = np.array([c[i] for mask, c, _ in per_flamelet if mask[i]])
         out = np.array([o[i] for mask, _, o in per_flamelet if mask[i]])
         C_min[i], C_max[i] = C.min(), C.max()
         span = C_max[i] - C_min[i]
         if span < 1e-12:
-            columns.append((None, out.mean(axis=0)))
+            nodes.append((None, out.mean(axis=0)))
             continue
         lam = (C - C_min[i]) / span
         order = np.argsort(lam, kind="stable")
-        columns.append((lam[order], out[order]))
-    # the Λ of the flamelets between the least and the most burning one (their own 0 and 1 are no information)
-    samples = np.concatenate([lam[1:-1] for lam, _ in columns if lam is not None] or [np.empty(0)])
-    Lambda = lambda_nodes(n_lambda, samples) if spacing == "flamelets" else np.linspace(0.0, 1.0, n_lambda)
-    outputs = np.empty((len(Z), n_lambda, n_out))
-    for i, (lam, out) in enumerate(columns):
-        if lam is None:
-            outputs[i] = out
-            continue
-        for j in range(n_out):
-            outputs[i, :, j] = np.interp(Lambda, lam, out[:, j])
-    return {"Z": Z, "Lambda": Lambda, "C_min": C_min, "C_max": C_max, "outputs": outputs}
+        nodes.append((lam[order], out[order]))
+    return Columns(Z, C_min, C_max, nodes)
+
+
+def structured_table(
+    flamelets: Sequence[Flamelet], Z: np.ndarray, n_lambda: int, species_index: Sequence[int],
+    spacing: str = "flamelets",
+) -> dict[str, np.ndarray]:
+    """C_min, C_max (nZ,) and outputs (nZ, nL, n_outputs) on the (Z, Λ) grid described in the module docstring;
+    Λ nodes ``uniform`` or following the ``flamelets`` (:func:`lambda_nodes`)."""
+    columns = progress_columns(flamelets, Z, species_index)
+    Lambda = (lambda_nodes(n_lambda, columns.flamelet_lambdas()) if spacing == "flamelets"
+              else np.linspace(0.0, 1.0, n_lambda))
+    return columns.grid(Lambda)
+
+
+def grid_bytes(grid: Mapping[str, np.ndarray]) -> int:
+    """Bytes of the arrays a lookup of the (Z, Λ) table holds (axes, C_min, C_max, outputs) in double."""
+    return sum(int(np.asarray(grid[name]).size) * 8 for name in ("Z", "Lambda", "C_min", "C_max", "outputs"))
 
 
 def lookup(grid: Mapping[str, np.ndarray], Z: np.ndarray, C: np.ndarray, columns: Sequence[int]) -> np.ndarray:
@@ -166,27 +205,35 @@ def lookup(grid: Mapping[str, np.ndarray], Z: np.ndarray, C: np.ndarray, columns
 
 
 def lookup_error(grid: Mapping[str, np.ndarray], flamelets: Sequence[Flamelet], Z: np.ndarray,
-                 species_index: Sequence[int]) -> dict[str, float]:
+                 species_index: Sequence[int], species: Sequence[str]) -> dict[str, float | str]:
     """How well the structured table gives back the stored flamelets: every flamelet sampled at the mixture
     fractions `Z` it spans, looked up at its own (Z, C), errors in T [K] and ω_C [kg/m³/s] (max and RMS), the
-    largest |ω_C| for scale, and where the largest T error sits (Z, χ_st of its flamelet)."""
+    largest |ω_C| for scale, where the largest T error sits (Z, χ_st of its flamelet), and the mass fractions'
+    largest error relative to each one's peak (`species`, named in column order; those whose peak is below
+    :data:`SPECIES_FLOOR` are left out) with the species it belongs to."""
     T_col = len(species_index)
     truth, found, owner, at_Z = [], [], [], []
     for k, flamelet in enumerate(flamelets):
         sample = resample(flamelet, Z, species_index)
-        truth.append(sample["outputs"][:, [T_col, T_col + 1]])
-        found.append(lookup(grid, sample["Z"], sample["C"], [T_col, T_col + 1]))
+        truth.append(sample["outputs"])
+        found.append(lookup(grid, sample["Z"], sample["C"], range(T_col + 2)))
         owner.append(np.full(len(sample["Z"]), k))
         at_Z.append(sample["Z"])
-    error = np.abs(np.concatenate(found) - np.concatenate(truth))
-    worst = int(np.argmax(error[:, 0]))
+    truth_all = np.concatenate(truth)
+    error = np.abs(np.concatenate(found) - truth_all)
+    worst = int(np.argmax(error[:, T_col]))
+    peak = truth_all[:, :T_col].max(axis=0)
+    relative = np.where(peak >= SPECIES_FLOOR, error[:, :T_col].max(axis=0) / np.maximum(peak, SPECIES_FLOOR), 0.0)
+    k_worst = int(np.argmax(relative)) if T_col else 0
     return {
-        "T_max_error": float(error[:, 0].max()), "T_rms_error": float(np.sqrt(np.mean(error[:, 0] ** 2))),
-        "omega_C_max_error": float(error[:, 1].max()),
-        "omega_C_rms_error": float(np.sqrt(np.mean(error[:, 1] ** 2))),
-        "omega_C_scale": float(np.abs(np.concatenate(truth)[:, 1]).max()),
+        "T_max_error": float(error[:, T_col].max()), "T_rms_error": float(np.sqrt(np.mean(error[:, T_col] ** 2))),
+        "omega_C_max_error": float(error[:, T_col + 1].max()),
+        "omega_C_rms_error": float(np.sqrt(np.mean(error[:, T_col + 1] ** 2))),
+        "omega_C_scale": float(np.abs(truth_all[:, T_col + 1]).max()),
         "T_worst_Z": float(np.concatenate(at_Z)[worst]),
         "T_worst_chi_st": float(flamelets[int(np.concatenate(owner)[worst])].chi_st),
+        "Y_max_relative_error": float(relative[k_worst]) if T_col else 0.0,
+        "Y_worst_species": str(species[k_worst]) if T_col else "",
     }
 
 

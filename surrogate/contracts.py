@@ -68,7 +68,10 @@ class TableGenerator:
     ``summary(path)`` returns extra ``(label, value)`` lines for ``surrogate table info``; ``plot(path,
     out_dir)`` writes PNG figures and returns their paths; ``check(path)`` returns ``(label, value, passed)``
     content checks for ``surrogate table check`` (passed None: a figure without a bound; a hook with a keyword
-    ``max_T_error`` receives that command's ``--max-T-error``); ``saved_work(output)``
+    ``max_T_error`` receives that command's ``--max-T-error``); ``restructure(path, output, **options)`` writes
+    the table at `path` to `output` with the grid it derives from its stored solutions rebuilt under the given
+    options (its others as the table was built), without solving again, and returns a :class:`BuildReport`
+    (``surrogate table restructure``); ``saved_work(output)``
     counts the solved results (flamelets, conditions) an unfinished build of `output` left in its work directory
     for a rerun to resume from: after a failed write (a full disk) ``surrogate table build`` keeps that directory
     only when there are some (default: the chunk files of :class:`surrogate.chunks.ChunkWorkDir`). All are optional.

@@ -12,13 +12,14 @@ import pytest
 from click.testing import CliRunner
 
 from cantera_tables import structured
-from cantera_tables.checks import read_structured
+from cantera_tables.checks import MAX_LOOKUP_T_ERROR, read_structured
 from cantera_tables.flamelet import Flamelet, s_curve_order
 from cantera_tables.flamelet_table import SMALL_OPTIONS, CounterflowFlameletTable, H2FlameletTable
 from cantera_tables.mixture import CH4_PROGRESS_VARIABLE
 from cantera_tables.stored_flamelets import read_curve
 from surrogate.cli.main import cli
 from surrogate.table import Table
+from tests.cantera_checks import table_check
 
 
 def flamelets_of(path) -> tuple[list[Flamelet], dict[str, np.ndarray]]:
@@ -101,12 +102,13 @@ def test_build_warns_and_info_shows_where_C_is_not_monotone_and_the_lookup_error
 
 def test_lambda_nodes_following_the_flamelets_cut_the_lookup_error_of_a_uniform_axis(built):
     flamelets, grid = built.flamelets, built.grid
-    species = range(flamelets[0].Y.shape[1])
+    _, names = read_curve(built.path)
+    species = range(len(names))
     samples = structured.z_nodes(60, built.table.attrs["Z_st"])
     stored = grid["lookup_error"]
-    assert stored == pytest.approx(structured.lookup_error(grid, flamelets, samples, species))
+    assert stored == pytest.approx(structured.lookup_error(grid, flamelets, samples, species, names))
     uniform = structured.structured_table(flamelets, grid["Z"], len(grid["Lambda"]), species, "uniform")
-    uniform_error = structured.lookup_error(uniform, flamelets, samples, species)
+    uniform_error = structured.lookup_error(uniform, flamelets, samples, species, names)
     assert stored["T_max_error"] < 0.5 * uniform_error["T_max_error"]
     assert stored["T_rms_error"] < 0.5 * uniform_error["T_rms_error"]
     assert stored["T_max_error"] < 150.0 and stored["T_rms_error"] < 20.0  # 16 flamelets, 41 x 21 nodes: 91 K, 11 K
@@ -114,9 +116,14 @@ def test_lambda_nodes_following_the_flamelets_cut_the_lookup_error_of_a_uniform_
 
 
 @pytest.mark.slow
-def test_default_h2_table_lookup_error_is_below_the_stated_bound(tmp_path):
+def test_default_h2_table_meets_the_lookup_tolerance_and_passes_table_check(tmp_path):
     report = H2FlameletTable.build(tmp_path / "h2.h5", progress=False)
     T_max, T_rms = report.numbers["structured lookup error T max, rms [K]"]
     omega_max, omega_rms = report.numbers["structured lookup error omega_C max, rms [kg/m^3/s]"]
-    assert T_max < 40.0 and T_rms < 5.0  # measured 20.5 K and 2.1 K; a uniform Lambda axis: 210 K and 26 K
-    assert omega_max < 80.0 and omega_rms < 6.0  # measured 36 and 2.9, of |omega_C| up to 2.3e3 kg/m^3/s
+    assert T_max <= H2FlameletTable.default("lookup_tolerance") <= MAX_LOOKUP_T_ERROR  # 20.5 K on the 121 x 51 grid
+    assert T_rms < 2.0  # 2.1 K on the 121 x 51 grid
+    assert omega_max < 80.0 and omega_rms < 6.0  # of |omega_C| up to 2.3e3 kg/m^3/s
+    nZ, nL = map(int, report.numbers["structured (Z, Lambda) nodes"].split(" x "))
+    assert nZ * nL <= H2FlameletTable.default("max_structured_nodes")
+    code, lines = table_check(tmp_path / "h2.h5")
+    assert code == 0, lines

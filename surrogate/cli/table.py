@@ -6,7 +6,8 @@ become dashes, the declared range in its help); ``--set key=value`` sets the sam
 resolves the options and checks their types and ranges (defaults applied) before the plugin runs (its ``build``
 is left with the checks across options), and prints the plugin's generic
 :class:`~surrogate.contracts.BuildReport`. ``info`` and ``plot`` work on every dataset kind (scattered,
-trajectories, collocation) and add the kind's own ``summary``/``plot`` hooks when its plugin defines them.
+trajectories, collocation) and add the kind's own ``summary``/``plot`` hooks when its plugin defines them;
+``restructure`` rebuilds a table's grid from its stored solutions through the plugin's ``restructure`` hook.
 """
 
 from __future__ import annotations
@@ -222,6 +223,38 @@ def plot(path: str, out_dir: str, overwrite: bool) -> None:
         raise UserError(f"{out_dir}: cannot write plots ({exc.strerror or exc})") from None
     for figure in made:
         click.echo(f"wrote {figure}")
+
+
+@table.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="Table file to write: the input's rows and stored solutions with the rebuilt grid.")
+@click.option("--lookup-tolerance", default=None, metavar="K",
+              help="Largest T error [K] of the structured (Z, Lambda) lookup at the stored flamelets the grid is "
+                   "refined to (0: no refinement) [default: the table's build option, else the kind's default].")
+@click.option("--max-structured-nodes", default=None, metavar="N",
+              help="Most nodes (nZ x nLambda) the refinement may use [default: as --lookup-tolerance].")
+@click.option("settings", "--set", multiple=True, metavar="KEY=VALUE",
+              help="Any other grid option of the table's kind (e.g. structured_nz=61).")
+@overwrite_option
+def restructure(path: str, output: str, lookup_tolerance: str | None, max_structured_nodes: str | None,
+                settings: tuple[str, ...], overwrite: bool) -> None:
+    """Rebuild a table's grid from the solutions it stores, without solving again: for a flamelet table, its
+    structured (Z, Lambda) table refined until its lookup error meets --lookup-tolerance. Writes a new file."""
+    from ..options import parse_key_values
+    from ..outputs import check_output_file
+    from ..table import Table
+
+    table = Table(path)
+    hook = _plugin_hook(table.kind, "restructure")
+    if hook is None:
+        raise UserError(f"{path}: its kind {table.kind!r} has no grid to rebuild from stored solutions (flamelet "
+                        "tables do: their structured (Z, Lambda) table)")
+    given = parse_key_values(settings, "--set")
+    given.update({name: value for name, value in (("lookup_tolerance", lookup_tolerance),
+                                                  ("max_structured_nodes", max_structured_nodes)) if value is not None})
+    target = check_output_file(output, inputs={"the table": path}, overwrite=overwrite)
+    _echo_report(table.kind, hook(path, target, **given))
 
 
 @table.command()
