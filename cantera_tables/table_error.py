@@ -203,8 +203,8 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         f"{result['table_file_bytes'] / 2**20:.2f} MiB on disk; (Z, Lambda) grid {nZ} x {nL}, "
         f"{result['lookup_bytes'] / 2**20:.2f} MiB",
         f"reference {result['reference']}: {judged} of its {result['reference_flamelets']} flamelets lie inside the "
-        f"table's S-curve (T_max {low:.0f}-{high:.0f} K) and are judged ({result['reference_outside']} burning ones "
-        f"outside); species compared: {', '.join(result['species'])}",
+        f"table's S-curve (T_max {low:.0f}-{high:.0f} K) and are judged ({result['reference_outside']} burning "
+        f"outside it); species compared: {', '.join(result['species'])}",
         f"{'lookup':<18} {'branch':<9} {'flamelets':>9} {'T max [K]':>10} {'T mean [K]':>11} "
         f"{'Y max (of range)':>17} {'worst':>8} {'Y mean':>9}",
     ]
