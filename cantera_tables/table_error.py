@@ -65,7 +65,7 @@ def check_comparable(table: Table, reference: Table) -> None:
     """One-line errors unless both are single-pressure flamelet tables of the same flames."""
     for what, t in (("table", table), ("reference", reference)):
         if t.kind not in FLAMELET_KINDS:
-            raise TableError(f"{t.path}: a {t.kind or 'kindless'!r} table, not a flamelet table "
+            raise TableError(f"{t.path}: a table of kind {t.kind!r}, not a flamelet table "
                              f"({', '.join(FLAMELET_KINDS)}); the {what} must be one")
         if np.ndim(t.attrs.get("pressure")) != 0:
             raise TableError(f"{t.path}: several pressures; the {what} must hold one S-curve (build one table per "

@@ -70,7 +70,9 @@ def test_a_coarser_sweep_is_worse_between_its_flamelets_on_both_branches(tables)
     assert between["stable"]["T_max_error_K"] > 10.0 and between["unstable"]["flamelets"] > 0
     assert between["all"]["T_mean_error_K"] < between["all"]["T_max_error_K"]
     assert between["all"]["Y_max_error"] > 100 * fine["between_flamelets"]["all"]["Y_max_error"]
-    assert coarse["fpv_lookup"]["all"]["T_max_error_K"] > fine["fpv_lookup"]["all"]["T_max_error_K"]
+    # on the small table's coarse 41 x 21 grid the grid's own error sets the largest FPV error of both; the spacing
+    # of the flamelets shows in the mean
+    assert coarse["fpv_lookup"]["all"]["T_mean_error_K"] > 1.3 * fine["fpv_lookup"]["all"]["T_mean_error_K"]
 
 
 def test_the_command_prints_both_lookups_per_branch_and_writes_them_as_json(tables, tmp_path):
@@ -105,7 +107,7 @@ def test_a_reference_of_another_kind_is_a_one_line_error(tables, tmp_path):
     built = CliRunner().invoke(cli, ["table", "build", "equilibrium", "-o", str(other), "--n-Z", "5"])
     assert built.exit_code == 0, built.output
     result = CliRunner().invoke(cli, ["bench", "table-error", str(tables / "small.h5"), "--reference", str(other)])
-    assert result.exit_code == 2 and "an 'equilibrium' table, not a flamelet table" in result.output
+    assert result.exit_code == 2 and "a table of kind 'equilibrium', not a flamelet table" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 
