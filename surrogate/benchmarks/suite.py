@@ -9,9 +9,11 @@ seeds, a subset of the rows, smaller tables and budgets, merged over the full de
     description: One paragraph printed above the table.
     tables:
       h2: {kind: h2-flamelet, options: {strain-factor: 1.3}}
+      fine: {kind: h2-flamelet, options: {strain-factor: 1.07}}
     runs:
       - {label: random split, table: h2, train: {split-by: random}}
       - {label: trainer vs DataLoader, table: h2, bench: train, bench_options: {batch-sizes: "256"}}
+      - {label: h2 against a finer sweep, table: h2, bench: table-error, reference: fine}
     metrics:
       Y_H2: test.Y_H2.r2                                  # a dotted key path ...
       C API cells/s: [engines, ONNX Runtime C API, cells_per_second, "4096", mean]   # ... or a list of keys
@@ -22,7 +24,9 @@ seeds, a subset of the rows, smaller tables and budgets, merged over the full de
     quick: {seeds: [0], runs: [random split], tables: {h2: {options: {strain-factor: 2}}}, train: {epochs: 20}}
 
 Option mappings become command-line options: ``{split-by: group}`` is ``--split-by group``, ``true`` a bare
-flag, a list a repeated option. A run may carry its own ``quick: {train: ..., bench_options: ...}``.
+flag, a list a repeated option. A run may carry its own ``quick: {train: ..., bench_options: ...}``. A run's
+``reference`` names another table of the suite, built like the others and given to its bench command as
+``--reference PATH`` (``bench table-error`` judges the run's table against it).
 """
 
 from __future__ import annotations
@@ -35,9 +39,11 @@ from typing import Any
 from ..errors import UserError
 
 TIERS = ("full", "quick")
-BENCH_COMMANDS = ("train", "pinn", "infer", "cfd")
+BENCH_COMMANDS = ("train", "pinn", "infer", "cfd", "table-error")
+UNTRAINED_BENCHES = ("train", "pinn", "table-error")  # benches that train themselves, or judge a table as it is
+REFERENCE_BENCHES = ("table-error",)  # benches that take a second suite table as --reference
 SUITE_KEYS = {"title", "description", "tables", "runs", "metrics", "seeds", "format", "transpose", "quick"}
-RUN_KEYS = {"label", "table", "train", "bench", "bench_options", "quick"}
+RUN_KEYS = {"label", "table", "train", "bench", "bench_options", "reference", "quick"}
 QUICK_KEYS = {"seeds", "runs", "tables", "train", "bench_options"}
 
 
@@ -80,13 +86,15 @@ class TableSpec:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One row: a training (options for ``surrogate train``) and/or a ``surrogate bench`` command on a table."""
+    """One row: a training (options for ``surrogate train``) and/or a ``surrogate bench`` command on a table (and,
+    for a bench that compares two, on a `reference` table)."""
 
     label: str
     table: TableSpec
     train: dict[str, Any] | None
     bench: str | None
     bench_options: dict[str, Any]
+    reference: TableSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -238,11 +246,17 @@ def _runs(spec: Any, tables: dict[str, TableSpec], quick: dict[str, Any] | None,
         bench = entry.get("bench")
         if bench is not None and bench not in BENCH_COMMANDS:
             raise UserError(f"{path}: run {label!r}: 'bench' must be one of {', '.join(BENCH_COMMANDS)}")
-        train = entry.get("train", None if bench in ("train", "pinn") else {})  # these benches train themselves
+        train = entry.get("train", None if bench in UNTRAINED_BENCHES else {})
         train = None if train is None else _options(train, path, f"run {label!r} train")
         if bench == "infer" and train is None:
             raise UserError(f"{path}: run {label!r}: bench infer needs a training ('train') to time")
         bench_options = _options(entry.get("bench_options"), path, f"run {label!r} bench_options")
+        reference = entry.get("reference")
+        if (reference is not None) != (bench in REFERENCE_BENCHES):
+            raise UserError(f"{path}: run {label!r}: 'reference' (a table of the suite) goes with, and only with, "
+                            f"bench {' or '.join(REFERENCE_BENCHES)}")
+        if reference is not None and reference not in tables:
+            raise UserError(f"{path}: run {label!r}: 'reference' must be one of {', '.join(tables)}")
         if quick is not None:
             own = entry.get("quick") or {}
             _check_mapping(own, {"train", "bench_options"}, path, f"run {label!r} quick")
@@ -251,7 +265,8 @@ def _runs(spec: Any, tables: dict[str, TableSpec], quick: dict[str, Any] | None,
                 train.update(_options(own.get("train"), path, f"run {label!r} quick.train"))
             bench_options.update(_options(quick.get("bench_options"), path, "quick.bench_options"))
             bench_options.update(_options(own.get("bench_options"), path, f"run {label!r} quick.bench_options"))
-        runs.append(RunSpec(label, tables[entry["table"]], train, bench, bench_options))
+        runs.append(RunSpec(label, tables[entry["table"]], train, bench, bench_options,
+                            None if reference is None else tables[reference]))
     labels = [run.label for run in runs]
     if len(set(labels)) != len(labels):
         raise UserError(f"{path}: run labels must be unique")

@@ -97,13 +97,15 @@ class SuiteRunner:
             record["wall_s"] = round(time.perf_counter() - start, 2)
         return path, record
 
-    def seed(self, run: RunSpec, table: Path, seed: int) -> tuple[dict[str, float | None], float, bool]:
-        """One run at one seed: its metric values, wall time (training and bench commands, not the table) and
-        whether they were reused from an earlier, identical measurement."""
+    def seed(self, run: RunSpec, table: Path, seed: int,
+             reference: Path | None = None) -> tuple[dict[str, float | None], float, bool]:
+        """One run at one seed (`reference`: the built table of the run's reference): its metric values, wall time
+        (training and bench commands, not the tables) and whether they were reused from an earlier, identical
+        measurement."""
         directory = self.work / self.suite.name / self.suite.tier / slug(run.label) / f"seed-{seed}"
         record_path = directory / "seed.json"
         log, run_dir, report = directory / "log.txt", directory / "run", directory / "bench.json"
-        commands = self.commands(run, table, seed, directory)
+        commands = self.commands(run, table, seed, directory, reference)
         identity = {"commit": self.code["commit"], "commands": commands}
         reusable = self.resume and self.code["commit"] is not None and not self.code["dirty"]
         if reusable and record_path.is_file():
@@ -125,8 +127,10 @@ class SuiteRunner:
         write_json(record_path, {"identity": identity, "values": values, "wall_s": wall})
         return values, wall, False
 
-    def commands(self, run: RunSpec, table: Path, seed: int, directory: Path) -> list[list[str]]:
-        """The ``surrogate`` commands that measure `run` at `seed` in `directory`."""
+    def commands(self, run: RunSpec, table: Path, seed: int, directory: Path,
+                 reference: Path | None = None) -> list[list[str]]:
+        """The ``surrogate`` commands that measure `run` at `seed` in `directory` (`reference`: the built table of
+        the run's reference, for a bench that takes one)."""
         run_dir, report = directory / "run", directory / "bench.json"
         commands = []
         if run.train is not None:
@@ -137,6 +141,9 @@ class SuiteRunner:
                              *cli_options(run.bench_options)])
         elif run.bench == "infer":
             commands.append(["bench", "infer", "--run", str(run_dir), "--json", str(report),
+                             *cli_options(run.bench_options)])
+        elif run.bench == "table-error":  # deterministic: no seed
+            commands.append(["bench", "table-error", str(table), "--reference", str(reference), "--json", str(report),
                              *cli_options(run.bench_options)])
         elif run.bench == "cfd":
             commands.append(["bench", "cfd", "--flamelets", str(table), "-o", str(directory / "cfd"), "--seed",
@@ -152,9 +159,9 @@ class SuiteRunner:
             self.echo("warning: the working tree has uncommitted changes; the results name the commit they are on")
         tables: dict[str, dict[str, Any]] = {}
         paths: dict[str, Path] = {}
-        for run in suite.runs:
-            if run.table.name not in paths:
-                paths[run.table.name], tables[run.table.name] = self.table(run.table)
+        for spec in (spec for run in suite.runs for spec in (run.table, run.reference) if spec is not None):
+            if spec.name not in paths:
+                paths[spec.name], tables[spec.name] = self.table(spec)
         total, done = len(suite.runs) * len(suite.seeds), 0
         rows = []
         for run in suite.runs:
@@ -162,12 +169,15 @@ class SuiteRunner:
             for seed in suite.seeds:
                 done += 1
                 self.echo(f"[{done}/{total}] {run.label}, seed {seed}")
-                values, wall, reused = self.seed(run, paths[run.table.name], seed)
+                reference = paths[run.reference.name] if run.reference is not None else None
+                values, wall, reused = self.seed(run, paths[run.table.name], seed, reference)
                 per_seed[str(seed)] = {"values": values, "wall_s": round(wall, 2)}
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in list(values.items())[:4] if v is not None)
                 self.echo(f"    {wall:.1f} s{' (measured earlier at this commit)' if reused else ''}: {shown}")
             rows.append({
-                "label": run.label, "table": run.table.name, "train": run.train, "bench": run.bench,
+                "label": run.label, "table": run.table.name,
+                **({"reference": run.reference.name} if run.reference is not None else {}),
+                "train": run.train, "bench": run.bench,
                 "bench_options": run.bench_options, "seeds": per_seed,
                 "summary": {m.label: summarize([s["values"][m.label] for s in per_seed.values()])
                             for m in suite.metrics},

@@ -8,6 +8,8 @@ from ..lazy import LazyGroup
 
 BENCHMARKS = {
     "table": ("surrogate.cli.bench.table:bench_table", "S-curve continuation vs solving each strain from scratch."),
+    "table-error": ("surrogate.cli.bench.table_error:bench_table_error",
+                    "A flamelet table's error between its flamelets, against a finer reference table."),
     "train": ("surrogate.cli.bench.train:bench_train", "Trainer throughput vs a bare loop and a DataLoader loop."),
     "pinn": ("surrogate.cli.bench.pinn:bench_pinn", "Physics-informed training vs DeepXDE: time per step, error."),
     "infer": ("surrogate.cli.bench.infer:bench_infer", "ONNX Runtime, C, PyTorch and table lookup throughput."),
