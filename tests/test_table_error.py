@@ -55,7 +55,7 @@ def test_a_table_is_exact_between_its_own_flamelets_and_its_grid_error_is_the_bu
     table = Table(path)
     samples = structured.z_nodes(int(table.attrs["build_options"]["points_per_flamelet"]), float(table.attrs["Z_st"]))
     inside = [flamelets[k] for k in judged_flamelets(path, path)]
-    expected = structured.lookup_error(grid, inside, samples, range(len(species)))
+    expected = structured.lookup_error(grid, inside, samples, range(len(species)), species)
     assert fpv["T_max_error_K"] == pytest.approx(expected["T_max_error"], rel=1e-9) and fpv["T_max_error_K"] > 1.0
     assert result["table_flamelets"] == len(flamelets) and result["table_rows"] == table.n_rows
     assert result["lookup_grid"] == [SMALL_OPTIONS["structured_nz"], SMALL_OPTIONS["structured_nlambda"]]
