@@ -33,7 +33,7 @@ from . import __version__, registry, tracking
 from .amp import StepPrecision, compiled
 from .callbacks import BestEpoch, Callback, Callbacks, Checkpoint, EarlyStopping, EpochEnd, LbfgsStage, ProgressBar
 from .config import TrainOptions
-from .contracts import StepContext, TaskSettings, TrainingState, shared_parameters
+from .contracts import StepContext, Task, TaskSettings, TrainingState, shared_parameters
 from .datasets import open_dataset
 from .distributed import Processes
 from .errors import PluginError, UserError
@@ -298,9 +298,10 @@ class Trainer:
         raise UserError("no validation or training samples to draw a batch from")
 
     def batches_per_epoch(self, batch_size: int) -> int:
-        """Steps per epoch: the task's own count where it has one (a third-party task need not)."""
+        """Steps per epoch: the task's own count, or the contract's default for a task that does not derive from
+        :class:`Task` and has none."""
         counted = getattr(self.task, "batches_per_epoch", None)
-        return int(counted(batch_size)) if counted is not None else math.ceil(self.task.epoch_size() / batch_size)
+        return int(counted(batch_size)) if counted is not None else Task.batches_per_epoch(self.task, batch_size)
 
     def evaluate_terms(self, split: str) -> dict[str, float]:
         """Mean of every term over a split, computed in chunks, without weights (autograd stays on only for
